@@ -1,0 +1,161 @@
+/*
+ * article.c - as_article_t: freeing it, and converting it to and from the
+ * wire's Artstore__V1__Article.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+char *as__strdup(const char *s, int *oom)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    d = strdup(s);
+    if (d == NULL)
+        *oom = 1;
+    return d;
+}
+
+void as_article_free(as_article_t *a)
+{
+    size_t i;
+
+    if (a == NULL)
+        return;
+    free(a->url);
+    free(a->title);
+    free(a->body);
+    free(a->source);
+    for (i = 0; i < a->n_authors; i++)
+        free(a->authors[i]);
+    free(a->authors);
+    for (i = 0; i < a->n_tags; i++)
+        free(a->tags[i]);
+    free(a->tags);
+    for (i = 0; i < a->n_meta; i++) {
+        free(a->meta[i].key);
+        free(a->meta[i].value);
+    }
+    free(a->meta);
+    free(a);
+}
+
+void as_articles_free(as_article_t **v, size_t n)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        as_article_free(v[i]);
+    free(v);
+}
+
+int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb)
+{
+    size_t i;
+
+    artstore__v1__article__init(pb);
+    pb->url = a->url;
+    pb->title = a->title;
+    pb->body = a->body;
+    pb->source = a->source;
+    pb->authors = a->authors;
+    pb->n_authors = a->authors ? a->n_authors : 0;
+    pb->tags = a->tags;
+    pb->n_tags = a->tags ? a->n_tags : 0;
+    pb->has_published_at = a->has_published_at != 0;
+    pb->published_at = a->published_at;
+    if (a->meta == NULL || a->n_meta == 0)
+        return 0;
+    /* One block holds the pointer array followed by the entries. */
+    pb->meta = malloc(a->n_meta * (sizeof(*pb->meta) + sizeof(**pb->meta)));
+    if (pb->meta == NULL)
+        return -1;
+    for (i = 0; i < a->n_meta; i++) {
+        Artstore__V1__MetaEntry *e =
+            (Artstore__V1__MetaEntry *)(pb->meta + a->n_meta) + i;
+
+        artstore__v1__meta_entry__init(e);
+        e->key = a->meta[i].key;
+        e->value = a->meta[i].value;
+        pb->meta[i] = e;
+    }
+    pb->n_meta = a->n_meta;
+    return 0;
+}
+
+void as__article_pb_release(Artstore__V1__Article *pb)
+{
+    free(pb->meta);
+    pb->meta = NULL;
+    pb->n_meta = 0;
+}
+
+/* Copies n strings into a new array; returns NULL for n == 0 or on
+ * failure, which it reports through *oom. */
+static char **copy_strings(char *const *v, size_t n, int *oom)
+{
+    char **d;
+    size_t i;
+
+    if (n == 0)
+        return NULL;
+    d = calloc(n, sizeof(*d));
+    if (d == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        d[i] = as__strdup(v[i] ? v[i] : "", oom);
+    return d;
+}
+
+as_article_t *as__article_from_pb(const Artstore__V1__Article *pb)
+{
+    as_article_t *a = calloc(1, sizeof(*a));
+    int oom = 0;
+    size_t i;
+
+    if (a == NULL)
+        return NULL;
+    a->id = pb->has_id ? pb->id : 0;
+    a->url = as__strdup(pb->url, &oom);
+    a->title = as__strdup(pb->title, &oom);
+    a->body = as__strdup(pb->body, &oom);
+    a->source = as__strdup(pb->source, &oom);
+    a->authors = copy_strings(pb->authors, pb->n_authors, &oom);
+    a->n_authors = a->authors ? pb->n_authors : 0;
+    a->has_published_at = pb->has_published_at;
+    a->published_at = pb->has_published_at ? pb->published_at : 0;
+    a->ingested_at = pb->has_ingested_at ? pb->ingested_at : 0;
+    a->tags = copy_strings(pb->tags, pb->n_tags, &oom);
+    a->n_tags = a->tags ? pb->n_tags : 0;
+    a->revision = pb->has_revision ? pb->revision : 0;
+    if (pb->has_content_hash &&
+        pb->content_hash.len == sizeof(a->content_hash)) {
+        memcpy(a->content_hash, pb->content_hash.data, sizeof(a->content_hash));
+        a->has_content_hash = 1;
+    }
+    if (pb->n_meta > 0) {
+        a->meta = calloc(pb->n_meta, sizeof(*a->meta));
+        if (a->meta == NULL)
+            oom = 1;
+        else
+            a->n_meta = pb->n_meta;
+        for (i = 0; i < a->n_meta; i++) {
+            a->meta[i].key = as__strdup(pb->meta[i]->key ? pb->meta[i]->key
+                                                         : "", &oom);
+            a->meta[i].value = as__strdup(pb->meta[i]->value
+                                              ? pb->meta[i]->value : "", &oom);
+        }
+    }
+    if (oom) {
+        as_article_free(a);
+        return NULL;
+    }
+    return a;
+}

@@ -1,0 +1,136 @@
+/*
+ * cli.h - what the artstore subcommands share: the command table entry,
+ * global options, exit codes, flag parsing, and helpers for output
+ * formats, times, numbers, client creation and error reporting.
+ *
+ * Adding a subcommand: write cli_<topic>.c defining a `const cli_cmd_t`
+ * (name, summary, help text starting with EXAMPLES, run function), declare
+ * it at the end of this header, add it to the table in cli.c and the file
+ * to client/CMakeLists.txt.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "artstore.h"
+
+/* Exit statuses; documented in `artstore --help`. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,        /* the server answered with an error */
+    CLI_EXIT_USAGE = 2,        /* bad flags, arguments or input */
+    CLI_EXIT_UNAVAILABLE = 3,  /* no reply from the server */
+};
+
+typedef enum cli_output {
+    CLI_OUTPUT_TEXT,
+    CLI_OUTPUT_JSON,
+} cli_output_t;
+
+/* Options every subcommand accepts, from ARTSTORE_* variables and flags. */
+typedef struct cli_globals {
+    const char *server;        /* --server, ARTSTORE_SERVER */
+    int timeout_ms;            /* --timeout, ARTSTORE_TIMEOUT */
+    const char *token;         /* --token, ARTSTORE_TOKEN */
+    cli_output_t output;       /* -o/--output, ARTSTORE_OUTPUT */
+} cli_globals_t;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;       /* one line for the command list */
+    const char *help;          /* `artstore NAME --help`: usage, EXAMPLES,
+                                  FLAGS (global flags are appended) */
+    /* Runs the command; argv[0] is its name. Returns an exit status. */
+    int (*run)(cli_globals_t *g, int argc, char **argv);
+} cli_cmd_t;
+
+/* ------------------------------------------------------------ flags */
+
+/* Values of long-only command flags start here; global flags use values
+ * from CLI_OPT_GLOBAL up, so a command's table never collides with them. */
+#define CLI_OPT_FIRST 0x100
+#define CLI_OPT_GLOBAL 0x1000
+
+/* What cli_getopt returns besides a command flag's value. */
+#define CLI_GETOPT_END (-1)    /* no more flags; operands from optind */
+#define CLI_GETOPT_HELP (-2)   /* --help was printed: exit 0 */
+#define CLI_GETOPT_BAD (-3)    /* a usage error was printed: exit 2 */
+
+/*
+ * Returns the next flag of command cmd: its own (shortopts, longopts
+ * terminated by a zero entry) or a global one, which it applies to g
+ * itself and skips. Flags and operands may be mixed; the operands are
+ * argv[optind..argc) once it returns CLI_GETOPT_END. Prints the help or
+ * a usage error itself (see CLI_GETOPT_*).
+ */
+int cli_getopt(cli_globals_t *g, const cli_cmd_t *cmd, int argc, char **argv,
+               const char *shortopts, const struct option *longopts);
+
+/* Maps CLI_GETOPT_HELP/BAD (or any unexpected flag value) to the exit
+ * status the command should return. */
+int cli_getopt_exit(int c);
+
+/* Prints "artstore CMD: <message>" and the --help hint on stderr; returns
+ * CLI_EXIT_USAGE. cmd may be NULL for errors before the subcommand. */
+int cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------ values */
+
+/* Parses "text" or "json". Returns 0 or -1. */
+int cli_parse_output(const char *s, cli_output_t *out);
+
+/* Parses a timeout: milliseconds ("500"), or with a unit ("500ms", "5s",
+ * "1m"). Returns 0 and a positive *ms, or -1. */
+int cli_parse_timeout(const char *s, int *ms);
+
+/* Parses a decimal unsigned 64-bit number (digits only). Returns 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t *out);
+
+/*
+ * Parses a time into Unix seconds: RFC 3339 ("2024-06-18T09:30:00Z",
+ * "2024-06-18T11:30:00.250+02:00"; fractions are dropped) or Unix seconds
+ * ("1718703000", "-86400"). Returns 0, or -1 with a reason in err.
+ */
+int cli_time_parse(const char *s, int64_t *out, char *err, size_t errlen);
+
+/* Formats Unix seconds as RFC 3339 UTC ("2024-06-18T09:30:00Z") into buf
+ * (at least 21 bytes). Returns 0, or -1 when the year is outside
+ * 0000-9999, which RFC 3339 cannot write. */
+int cli_time_format(int64_t t, char *buf, size_t len);
+
+/* ------------------------------------------------------------ server */
+
+/* Creates a client for g (server, timeout, token). Returns
+ * CLI_EXIT_OK with *out set, or prints why not and returns the exit
+ * status. */
+int cli_connect(const cli_globals_t *g, const cli_cmd_t *cmd,
+                as_client_t **out);
+
+/* Prints a failed call as "CODE_NAME: message" on stderr and returns its
+ * exit status: CLI_EXIT_UNAVAILABLE for AS_EUNAVAILABLE, else
+ * CLI_EXIT_ERROR. */
+int cli_call_error(as_client_t *c, int rc);
+
+/* Returns whether stdout is a terminal (pretty output, hints). */
+int cli_stdout_is_tty(void);
+
+/* Prints a jansson value on stdout followed by a newline: indented on a
+ * terminal, one line otherwise. Consumes v. Returns CLI_EXIT_OK, or
+ * CLI_EXIT_ERROR if it could not be written. */
+int cli_print_json(json_t *v);
+
+/* ------------------------------------------------------------ commands */
+
+extern const cli_cmd_t cli_cmd_put;
+extern const cli_cmd_t cli_cmd_get;
+extern const cli_cmd_t cli_cmd_delete;
+extern const cli_cmd_t cli_cmd_ping;
+extern const cli_cmd_t cli_cmd_stats;
+
+#endif

@@ -1,0 +1,647 @@
+/*
+ * cli_article.c - the article subcommands: put, get and delete.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_json.h"
+
+#define SPACE " \t\r\n\v\f"
+
+/* ------------------------------------------------------------ input */
+
+/* Reads all of f into a new NUL-terminated buffer (*out, free()) of *len
+ * bytes. Returns 0, or -1 with errno set. */
+static int read_all(FILE *f, char **out, size_t *len)
+{
+    size_t cap = 65536, n = 0, got;
+    char *buf = malloc(cap), *p;
+
+    if (buf == NULL)
+        return -1;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            if ((p = realloc(buf, cap * 2)) == NULL) {
+                free(buf);
+                return -1;
+            }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    if (ferror(f)) {
+        free(buf);
+        errno = errno ? errno : EIO;
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Reads the input of put: path, or stdin for NULL or "-". Returns
+ * CLI_EXIT_OK with *text (free()) and *len set, or a usage error. */
+static int read_input(const cli_cmd_t *cmd, const char *path, char **text,
+                      size_t *len)
+{
+    FILE *f = stdin;
+    int rc = CLI_EXIT_OK;
+
+    if (path != NULL && strcmp(path, "-") != 0) {
+        if ((f = fopen(path, "rb")) == NULL)
+            return cli_usage_error(cmd, "cannot open '%s': %s", path,
+                                   strerror(errno));
+    } else if (isatty(STDIN_FILENO)) {
+        fprintf(stderr, "artstore put: reading the article from the terminal "
+                "(end with Ctrl-D)\n");
+    }
+    if (read_all(f, text, len) != 0)
+        rc = cli_usage_error(cmd, "cannot read '%s': %s",
+                             f == stdin ? "stdin" : path, strerror(errno));
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+/* Returns s with the whitespace at both ends cut off (in place). */
+static char *trim(char *s)
+{
+    char *end;
+
+    s += strspn(s, SPACE);
+    end = s + strlen(s);
+    while (end > s && strchr(SPACE, end[-1]) != NULL)
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* Returns whether the line [p, end) holds only whitespace. */
+static int blank(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (strchr(SPACE, *p) == NULL)
+            return 0;
+    return 1;
+}
+
+/*
+ * Splits text (modified in place) into a title, its first non-blank line
+ * trimmed, and a body, the rest after that line without its leading blank
+ * lines. Either may come back NULL (no such line, nothing after it).
+ */
+static void split_text(char *text, char **title, char **body)
+{
+    char *line = text, *end, *rest, *nl;
+
+    *title = *body = NULL;
+    for (;;) {
+        end = strchr(line, '\n');
+        if (end == NULL)
+            end = line + strlen(line);
+        if (!blank(line, end))
+            break;
+        if (*end == '\0')
+            return;
+        line = end + 1;
+    }
+    rest = *end != '\0' ? end + 1 : end;
+    *end = '\0';
+    *title = trim(line);
+    for (;;) {
+        nl = strchr(rest, '\n');
+        if (nl == NULL) {
+            if (!blank(rest, rest + strlen(rest)))
+                *body = rest;
+            return;
+        }
+        if (!blank(rest, nl)) {
+            *body = rest;
+            return;
+        }
+        rest = nl + 1;
+    }
+}
+
+/* ------------------------------------------------------------ put */
+
+enum {
+    PUT_URL = CLI_OPT_FIRST,
+    PUT_TITLE,
+    PUT_SOURCE,
+    PUT_TAG,
+    PUT_AUTHOR,
+    PUT_META,
+    PUT_PUBLISHED,
+    PUT_EXPECT,
+    PUT_JSON,
+};
+
+static const struct option put_opts[] = {
+    { "url", required_argument, NULL, PUT_URL },
+    { "title", required_argument, NULL, PUT_TITLE },
+    { "source", required_argument, NULL, PUT_SOURCE },
+    { "tag", required_argument, NULL, PUT_TAG },
+    { "author", required_argument, NULL, PUT_AUTHOR },
+    { "meta", required_argument, NULL, PUT_META },
+    { "published", required_argument, NULL, PUT_PUBLISHED },
+    { "expect-revision", required_argument, NULL, PUT_EXPECT },
+    { "json", no_argument, NULL, PUT_JSON },
+    { NULL, 0, NULL, 0 },
+};
+
+/* What the put flags say; lists point into argv. */
+typedef struct put_flags {
+    const char *url, *title, *source;
+    const char **tags, **authors, **meta;
+    size_t n_tags, n_authors, n_meta;
+    int has_published;
+    int64_t published;
+    uint64_t expected;
+    int json;
+} put_flags_t;
+
+/* Replaces *dst by a copy of s. Returns 0 or -1. */
+static int set_string(char **dst, const char *s)
+{
+    char *d = strdup(s);
+
+    if (d == NULL)
+        return -1;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+/* Replaces a list of the article with copies of v. Returns 0 or -1. */
+static int set_list(char ***dst, size_t *n, const char **v, size_t count)
+{
+    size_t i;
+
+    while (*n > 0)
+        free((*dst)[--*n]);
+    free(*dst);
+    *dst = calloc(count, sizeof(**dst));
+    if (*dst == NULL)
+        return -1;
+    for (i = 0; i < count; i++, (*n)++)
+        if (((*dst)[i] = strdup(v[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+/* Applies the flags to the article, over what the input gave. The lists
+ * given as flags replace the input's. Returns 0 or -1 (out of memory). */
+static int apply_put_flags(const put_flags_t *f, as_article_t *a)
+{
+    size_t i;
+
+    if ((f->url && set_string(&a->url, f->url)) ||
+        (f->title && set_string(&a->title, f->title)) ||
+        (f->source && set_string(&a->source, f->source)) ||
+        (f->n_tags && set_list(&a->tags, &a->n_tags, f->tags, f->n_tags)) ||
+        (f->n_authors &&
+         set_list(&a->authors, &a->n_authors, f->authors, f->n_authors)))
+        return -1;
+    if (f->has_published) {
+        a->has_published_at = 1;
+        a->published_at = f->published;
+    }
+    if (f->n_meta == 0)
+        return 0;
+    for (i = 0; i < a->n_meta; i++) {
+        free(a->meta[i].key);
+        free(a->meta[i].value);
+    }
+    free(a->meta);
+    a->n_meta = 0;
+    if ((a->meta = calloc(f->n_meta, sizeof(*a->meta))) == NULL)
+        return -1;
+    for (i = 0; i < f->n_meta; i++, a->n_meta++) {
+        const char *eq = strchr(f->meta[i], '=');
+
+        a->meta[i].key = strndup(f->meta[i], (size_t)(eq - f->meta[i]));
+        a->meta[i].value = strdup(eq + 1);
+        if (a->meta[i].key == NULL || a->meta[i].value == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+/* Builds the article from the input text (or JSON with --json) and the
+ * flags. Returns CLI_EXIT_OK with *a filled (cli_article_clear), or a
+ * usage error. */
+static int build_article(const cli_cmd_t *cmd, const put_flags_t *f,
+                         char *text, size_t len, as_article_t *a)
+{
+    char err[256], *title, *body;
+    json_error_t jerr;
+    json_t *obj;
+
+    memset(a, 0, sizeof(*a));
+    if (f->json) {
+        obj = json_loadb(text, len, 0, &jerr);
+        if (obj == NULL)
+            return cli_usage_error(cmd, "input is not valid JSON: line %d: "
+                                   "%s", jerr.line, jerr.text);
+        if (cli_article_from_json(obj, a, err, sizeof(err)) != 0) {
+            json_decref(obj);
+            return cli_usage_error(cmd, "input: %s", err);
+        }
+        json_decref(obj);
+    } else {
+        if (memchr(text, '\0', len) != NULL)
+            return cli_usage_error(cmd, "the input contains a NUL byte; "
+                                   "is it text?");
+        if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+            text += 3;
+        if (f->title != NULL) {
+            title = NULL;
+            body = text[0] != '\0' ? text : NULL;
+        } else {
+            split_text(text, &title, &body);
+        }
+        if ((title && (a->title = strdup(title)) == NULL) ||
+            (body && (a->body = strdup(body)) == NULL))
+            goto out_oom;
+    }
+    if (apply_put_flags(f, a) != 0)
+        goto out_oom;
+    return CLI_EXIT_OK;
+
+out_oom:
+    cli_article_clear(a);
+    fprintf(stderr, "RESOURCE_EXHAUSTED: out of memory\n");
+    return CLI_EXIT_ERROR;
+}
+
+static const char *outcome_name(int outcome)
+{
+    switch (outcome) {
+    case AS_PUT_CREATED: return "created";
+    case AS_PUT_UPDATED: return "updated";
+    case AS_PUT_UNCHANGED: return "unchanged";
+    default: return "unknown";
+    }
+}
+
+/* Parses the flags of put into f. Returns 1 to go on (optind at the
+ * operands), or 0 to stop with the exit status in *rc. */
+static int parse_put_flags(cli_globals_t *g, int argc, char **argv,
+                           put_flags_t *f, int *rc)
+{
+    const cli_cmd_t *cmd = &cli_cmd_put;
+    char err[256];
+    int c;
+
+    memset(f, 0, sizeof(*f));
+    f->expected = AS_REV_ANY;
+    f->tags = calloc((size_t)argc, sizeof(*f->tags));
+    f->authors = calloc((size_t)argc, sizeof(*f->authors));
+    f->meta = calloc((size_t)argc, sizeof(*f->meta));
+    if (f->tags == NULL || f->authors == NULL || f->meta == NULL) {
+        fprintf(stderr, "RESOURCE_EXHAUSTED: out of memory\n");
+        *rc = CLI_EXIT_ERROR;
+        return 0;
+    }
+    while ((c = cli_getopt(g, cmd, argc, argv, "", put_opts)) !=
+           CLI_GETOPT_END) {
+        switch (c) {
+        case PUT_URL: f->url = optarg; break;
+        case PUT_TITLE: f->title = optarg; break;
+        case PUT_SOURCE: f->source = optarg; break;
+        case PUT_TAG: f->tags[f->n_tags++] = optarg; break;
+        case PUT_AUTHOR: f->authors[f->n_authors++] = optarg; break;
+        case PUT_JSON: f->json = 1; break;
+        case PUT_META:
+            if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
+                *rc = cli_usage_error(cmd, "--meta wants KEY=VALUE, not '%s'",
+                                      optarg);
+                return 0;
+            }
+            f->meta[f->n_meta++] = optarg;
+            break;
+        case PUT_PUBLISHED:
+            if (cli_time_parse(optarg, &f->published, err, sizeof(err))) {
+                *rc = cli_usage_error(cmd, "--published: %s", err);
+                return 0;
+            }
+            f->has_published = 1;
+            break;
+        case PUT_EXPECT:
+            if (cli_parse_u64(optarg, &f->expected) != 0 ||
+                f->expected == AS_REV_ANY) {
+                *rc = cli_usage_error(cmd, "invalid --expect-revision '%s'",
+                                      optarg);
+                return 0;
+            }
+            break;
+        default:
+            *rc = cli_getopt_exit(c);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int run_put(cli_globals_t *g, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_put;
+    as_client_t *client = NULL;
+    as_put_result_t res;
+    as_article_t a;
+    put_flags_t f;
+    char *text = NULL;
+    size_t len = 0;
+    json_t *obj;
+    int rc;
+
+    if (!parse_put_flags(g, argc, argv, &f, &rc))
+        goto out_free_flags;
+    if (argc - optind > 1) {
+        rc = cli_usage_error(cmd, "too many arguments: one FILE at most");
+        goto out_free_flags;
+    }
+    if ((rc = read_input(cmd, optind < argc ? argv[optind] : NULL, &text,
+                         &len)) != CLI_EXIT_OK)
+        goto out_free_flags;
+    if ((rc = build_article(cmd, &f, text, len, &a)) != CLI_EXIT_OK)
+        goto out_free_text;
+    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
+        goto out_clear_article;
+    if ((rc = as_put(client, &a, f.expected, &res)) != AS_OK) {
+        rc = cli_call_error(client, rc);
+        goto out_close;
+    }
+    if (g->output == CLI_OUTPUT_JSON) {
+        obj = json_pack("{sIsssI}", "id", (json_int_t)res.id, "outcome",
+                        outcome_name(res.outcome), "revision",
+                        (json_int_t)res.revision);
+        rc = cli_print_json(obj);
+    } else {
+        printf("%llu\n", (unsigned long long)res.id);
+        rc = CLI_EXIT_OK;
+    }
+
+out_close:
+    as_client_close(client);
+out_clear_article:
+    cli_article_clear(&a);
+out_free_text:
+    free(text);
+out_free_flags:
+    free(f.tags);
+    free(f.authors);
+    free(f.meta);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_put = {
+    .name = "put",
+    .summary = "store an article read from a file or stdin; prints its id",
+    .run = run_put,
+    .help =
+        "EXAMPLES\n"
+        "  printf 'Title\\n\\nBody\\n' | artstore put --url https://x.org/a\n"
+        "  artstore put --url https://x.org/a --tag news --tag eu \\\n"
+        "      --author 'Ann Lee' --published 2024-06-18T09:30:00Z story.txt\n"
+        "  artstore put --title 'Just a note' --meta lang=en notes.txt\n"
+        "  artstore get 42 -o json | artstore put --json --tag reviewed\n"
+        "  artstore put --expect-revision 0 --url https://x.org/b b.txt\n"
+        "\n"
+        "USAGE\n"
+        "  artstore put [flags] [FILE|-]\n"
+        "\n"
+        "  Stores an article and prints its id. The text comes from FILE,\n"
+        "  or stdin when FILE is - or missing. Its first non-blank line is\n"
+        "  the title and the rest the body, unless --title is given: then\n"
+        "  all of it is the body. The article is new if its URL (or, without\n"
+        "  one, its title and body) is new; otherwise it is updated, or left\n"
+        "  unchanged if its content is the same.\n"
+        "\n"
+        "FLAGS\n"
+        "      --url URL             the article's URL, its natural key\n"
+        "      --title TITLE         the title; the text is then all body\n"
+        "      --source SOURCE       where it comes from (a feed, a site)\n"
+        "      --tag TAG             a tag; repeat for more\n"
+        "      --author NAME         an author; repeat for more\n"
+        "      --meta KEY=VALUE      a metadata entry; repeat for more\n"
+        "      --published TIME      RFC 3339 (2024-06-18T09:30:00Z,\n"
+        "                            2024-06-18T11:30:00+02:00) or Unix seconds\n"
+        "      --expect-revision N   only if its revision is N; 0: only if new\n"
+        "      --json                the input is one JSON article, as printed\n"
+        "                            by `get -o json`; flags override its fields\n"
+        "                            (list flags replace its lists)\n"
+        "  With -o json, put prints {\"id\", \"outcome\", \"revision\"}.\n",
+};
+
+/* ------------------------------------------------------------ get */
+
+/* Prints "Label:     a, b, c" for a non-empty list. */
+static void print_list(const char *label, char *const *v, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return;
+    printf("%-11s", label);
+    for (i = 0; i < n; i++)
+        printf("%s%s", i ? ", " : "", v[i]);
+    putchar('\n');
+}
+
+/* Prints "Label:     <time>" in RFC 3339, or Unix seconds out of range. */
+static void print_time(const char *label, int64_t t)
+{
+    char buf[32];
+
+    if (cli_time_format(t, buf, sizeof(buf)) != 0)
+        snprintf(buf, sizeof(buf), "%lld", (long long)t);
+    printf("%-11s%s\n", label, buf);
+}
+
+/* Prints the readable form of an article: a header block, a blank line,
+ * then the body. */
+static void print_article_text(const as_article_t *a)
+{
+    size_t i, n;
+
+    printf("%-11s%llu\n", "Id:", (unsigned long long)a->id);
+    if (a->url)
+        printf("%-11s%s\n", "Url:", a->url);
+    if (a->title)
+        printf("%-11s%s\n", "Title:", a->title);
+    if (a->source)
+        printf("%-11s%s\n", "Source:", a->source);
+    print_list("Authors:", a->authors, a->n_authors);
+    if (a->has_published_at)
+        print_time("Published:", a->published_at);
+    if (a->ingested_at != 0)
+        print_time("Ingested:", a->ingested_at);
+    print_list("Tags:", a->tags, a->n_tags);
+    for (i = 0; i < a->n_meta; i++)
+        printf("%-11s%s=%s\n", "Meta:", a->meta[i].key, a->meta[i].value);
+    printf("%-11s%llu\n", "Revision:", (unsigned long long)a->revision);
+    if (a->body == NULL)
+        return;
+    n = strlen(a->body);
+    printf("\n%s%s", a->body, n > 0 && a->body[n - 1] == '\n' ? "" : "\n");
+}
+
+enum { GET_URL = CLI_OPT_FIRST, GET_NO_BODY };
+
+static const struct option get_opts[] = {
+    { "url", required_argument, NULL, GET_URL },
+    { "no-body", no_argument, NULL, GET_NO_BODY },
+    { NULL, 0, NULL, 0 },
+};
+
+static int run_get(cli_globals_t *g, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_get;
+    as_client_t *client;
+    as_article_t *a = NULL;
+    const char *url = NULL;
+    uint64_t id = 0;
+    int c, rc, no_body = 0;
+
+    while ((c = cli_getopt(g, cmd, argc, argv, "", get_opts)) !=
+           CLI_GETOPT_END) {
+        switch (c) {
+        case GET_URL: url = optarg; break;
+        case GET_NO_BODY: no_body = 1; break;
+        default: return cli_getopt_exit(c);
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage_error(cmd, "too many arguments: one ID at most");
+    if (optind == argc && url == NULL)
+        return cli_usage_error(cmd, "missing ID (or --url URL)");
+    if (optind < argc && url != NULL)
+        return cli_usage_error(cmd, "give an ID or --url, not both");
+    if (url == NULL && (cli_parse_u64(argv[optind], &id) != 0 || id == 0))
+        return cli_usage_error(cmd, "invalid ID '%s' (a positive number)",
+                               argv[optind]);
+    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
+        return rc;
+    rc = url ? as_get_by_url(client, url, no_body, &a)
+             : as_get(client, id, no_body, &a);
+    if (rc != AS_OK) {
+        rc = cli_call_error(client, rc);
+        goto out_close;
+    }
+    if (g->output == CLI_OUTPUT_JSON) {
+        rc = cli_print_json(cli_article_to_json(a));
+    } else {
+        print_article_text(a);
+        rc = CLI_EXIT_OK;
+    }
+    as_article_free(a);
+
+out_close:
+    as_client_close(client);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_get = {
+    .name = "get",
+    .summary = "print an article, by id or by URL",
+    .run = run_get,
+    .help =
+        "EXAMPLES\n"
+        "  artstore get 42\n"
+        "  artstore get --url https://example.com/a\n"
+        "  artstore get 42 -o json | jq -r .title\n"
+        "  artstore get 42 --no-body\n"
+        "\n"
+        "USAGE\n"
+        "  artstore get ID|--url URL [flags]\n"
+        "\n"
+        "  Prints an article. Text output is a header block (Id:, Url:,\n"
+        "  Title:, Source:, Authors:, Published:, Ingested:, Tags:, Meta:,\n"
+        "  Revision:), a blank line and the body. JSON output is one object\n"
+        "  with the fields id, url, title, body, source, authors,\n"
+        "  published_at, ingested_at, tags, meta, revision and content_hash;\n"
+        "  times are RFC 3339 UTC and absent fields are left out.\n"
+        "\n"
+        "FLAGS\n"
+        "      --url URL   fetch the article with this URL instead of an id\n"
+        "      --no-body   leave the body out\n",
+};
+
+/* ------------------------------------------------------------ delete */
+
+enum { DEL_EXPECT = CLI_OPT_FIRST };
+
+static const struct option delete_opts[] = {
+    { "expect-revision", required_argument, NULL, DEL_EXPECT },
+    { "verbose", no_argument, NULL, 'v' },
+    { NULL, 0, NULL, 0 },
+};
+
+static int run_delete(cli_globals_t *g, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_delete;
+    uint64_t id, expected = AS_REV_ANY, revision = 0;
+    as_client_t *client;
+    int c, rc, verbose = 0;
+
+    while ((c = cli_getopt(g, cmd, argc, argv, "v", delete_opts)) !=
+           CLI_GETOPT_END) {
+        switch (c) {
+        case 'v': verbose = 1; break;
+        case DEL_EXPECT:
+            if (cli_parse_u64(optarg, &expected) != 0 || expected == AS_REV_ANY)
+                return cli_usage_error(cmd, "invalid --expect-revision '%s'",
+                                       optarg);
+            break;
+        default: return cli_getopt_exit(c);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(cmd, argc - optind ? "one ID at a time"
+                                                  : "missing ID");
+    if (cli_parse_u64(argv[optind], &id) != 0 || id == 0)
+        return cli_usage_error(cmd, "invalid ID '%s' (a positive number)",
+                               argv[optind]);
+    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
+        return rc;
+    if ((rc = as_delete(client, id, expected, &revision)) != AS_OK) {
+        rc = cli_call_error(client, rc);
+    } else if (verbose && g->output == CLI_OUTPUT_JSON) {
+        rc = cli_print_json(json_pack("{sIsI}", "id", (json_int_t)id,
+                                      "revision", (json_int_t)revision));
+    } else if (verbose) {
+        printf("deleted %llu at revision %llu\n", (unsigned long long)id,
+               (unsigned long long)revision);
+    }
+    as_client_close(client);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_delete = {
+    .name = "delete",
+    .summary = "delete an article by id; silent on success",
+    .run = run_delete,
+    .help =
+        "EXAMPLES\n"
+        "  artstore delete 42\n"
+        "  artstore delete 42 --expect-revision 17\n"
+        "  artstore delete -v 42\n"
+        "\n"
+        "USAGE\n"
+        "  artstore delete ID [flags]\n"
+        "\n"
+        "  Deletes an article; prints nothing on success, like rm.\n"
+        "\n"
+        "FLAGS\n"
+        "      --expect-revision N  only if the article's revision is N\n"
+        "                           (FAILED_PRECONDITION otherwise)\n"
+        "  -v, --verbose            print the id and the revision of the\n"
+        "                           delete (an object with -o json)\n",
+};

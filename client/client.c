@@ -1,0 +1,473 @@
+/*
+ * client.c - the client handle and its calls: one nanomsg REQ socket per
+ * client, the Request/Reply envelope around every call, and the article
+ * methods (Put, Get, Delete, Ping). Statistics are in stats.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define METHOD_PREFIX "/artstore.v1.ArticleStore/"
+
+/* nanomsg resends a request that got no reply after NN_REQ_RESEND_IVL; the
+ * client has its own timeout, so resends only happen well after it. */
+#define MIN_RESEND_IVL_MS 60000
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int as__fail(as_client_t *c, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Sets one integer socket option; returns nanomsg's result. */
+static int set_int(int sock, int level, int option, int value)
+{
+    return nn_setsockopt(sock, level, option, &value, sizeof(value));
+}
+
+int as_client_connect(const char *endpoint, int timeout_ms, as_client_t **out)
+{
+    as_client_t *c;
+    int resend, rc;
+
+    if (out == NULL || endpoint == NULL || endpoint[0] == '\0')
+        return AS_EINVALID_ARGUMENT;
+    *out = NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return AS_ERESOURCE_EXHAUSTED;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : AS_DEFAULT_TIMEOUT_MS;
+    c->next_call_id = 1;
+    c->endpoint = strdup(endpoint);
+    if (c->endpoint == NULL) {
+        rc = AS_ERESOURCE_EXHAUSTED;
+        goto out_free;
+    }
+    c->sock = nn_socket(AF_SP, NN_REQ);
+    if (c->sock < 0) {
+        rc = AS_EUNAVAILABLE;
+        goto out_free;
+    }
+    if (c->timeout_ms > INT_MAX / 4)
+        resend = INT_MAX;
+    else if (c->timeout_ms * 4 > MIN_RESEND_IVL_MS)
+        resend = c->timeout_ms * 4;
+    else
+        resend = MIN_RESEND_IVL_MS;
+    if (set_int(c->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, AS_MAX_MESSAGE) < 0 ||
+        set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
+        set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0 ||
+        set_int(c->sock, NN_REQ, NN_REQ_RESEND_IVL, resend) < 0) {
+        rc = AS_EUNAVAILABLE;
+        goto out_close;
+    }
+    if (nn_connect(c->sock, endpoint) < 0) {
+        int e = nn_errno();
+
+        rc = (e == EINVAL || e == EPROTONOSUPPORT || e == ENAMETOOLONG ||
+              e == ENODEV) ? AS_EINVALID_ARGUMENT : AS_EUNAVAILABLE;
+        goto out_close;
+    }
+    *out = c;
+    return AS_OK;
+
+out_close:
+    nn_close(c->sock);
+out_free:
+    free(c->endpoint);
+    free(c);
+    return rc;
+}
+
+void as_client_close(as_client_t *c)
+{
+    if (c == NULL)
+        return;
+    nn_close(c->sock);
+    free(c->endpoint);
+    free(c->token);
+    free(c);
+}
+
+const char *as_client_errmsg(const as_client_t *c)
+{
+    return c ? c->errmsg : "";
+}
+
+int as_client_set_token(as_client_t *c, const char *token)
+{
+    char *t = NULL;
+
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    if (token != NULL && (t = strdup(token)) == NULL)
+        return AS_ERESOURCE_EXHAUSTED;
+    free(c->token);
+    c->token = t;
+    return AS_OK;
+}
+
+const char *as_client_endpoint(const as_client_t *c)
+{
+    return c ? c->endpoint : NULL;
+}
+
+/* ------------------------------------------------------------ the call */
+
+/* Maps a failed nn_send/nn_recv onto a return code with a message. */
+static int transport_error(as_client_t *c, const char *what, int e,
+                           size_t request_len)
+{
+    if ((e == ETIMEDOUT || e == EAGAIN) && strcmp(what, "send") == 0)
+        return as__fail(c, AS_EUNAVAILABLE, "cannot send to %s within %d ms",
+                        c->endpoint, c->timeout_ms);
+    if (e == ETIMEDOUT || e == EAGAIN) {
+        if (request_len > AS_SERVER_DEFAULT_MAX_MESSAGE)
+            return as__fail(c, AS_EUNAVAILABLE,
+                            "no reply from %s within %d ms (the request is "
+                            "%zu bytes: a server drops requests over its "
+                            "max_message_bytes, %d by default)",
+                            c->endpoint, c->timeout_ms, request_len,
+                            AS_SERVER_DEFAULT_MAX_MESSAGE);
+        return as__fail(c, AS_EUNAVAILABLE, "no reply from %s within %d ms",
+                        c->endpoint, c->timeout_ms);
+    }
+    if (e == EINTR)
+        return as__fail(c, AS_ECANCELLED, "%s to %s interrupted by a signal",
+                        what, c->endpoint);
+    return as__fail(c, AS_EUNAVAILABLE, "%s to %s: %s", what, c->endpoint,
+                    nn_strerror(e));
+}
+
+/* Packs the envelope of one call into a nanomsg message and sends it.
+ * Returns AS_OK with *sent_len set, or a failure with c->errmsg set. */
+static int send_request(as_client_t *c, const char *method, uint64_t call_id,
+                        const ProtobufCMessage *req, size_t *sent_len)
+{
+    Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
+    char path[128];
+    uint8_t *payload = NULL;
+    size_t plen = protobuf_c_message_get_packed_size(req), len;
+    void *msg;
+    int rc = AS_OK;
+
+    if (plen > AS_MAX_MESSAGE)
+        return as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                        "%s request is %zu bytes, over the client's limit of "
+                        "%d", method, plen, AS_MAX_MESSAGE);
+    snprintf(path, sizeof(path), METHOD_PREFIX "%s", method);
+    if (plen > 0) {
+        payload = malloc(plen);
+        if (payload == NULL)
+            return as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                            "out of memory for a %zu-byte request", plen);
+        protobuf_c_message_pack(req, payload);
+        env.has_payload = 1;
+        env.payload.data = payload;
+        env.payload.len = plen;
+    }
+    env.method = path;
+    env.has_call_id = 1;
+    env.call_id = call_id;
+    env.has_deadline_ms = 1;
+    env.deadline_ms = wall_ms() + c->timeout_ms;
+    env.auth_token = c->token;
+    len = artstore__v1__request__get_packed_size(&env);
+    if (len > AS_MAX_MESSAGE) {
+        rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                      "%s request is %zu bytes, over the client's limit of "
+                      "%d", method, len, AS_MAX_MESSAGE);
+        goto out_free_payload;
+    }
+    msg = nn_allocmsg(len, 0);
+    if (msg == NULL) {
+        rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                      "out of memory for a %zu-byte request", len);
+        goto out_free_payload;
+    }
+    artstore__v1__request__pack(&env, msg);
+    /* A successful zero-copy send takes ownership of msg. */
+    if (nn_send(c->sock, &msg, NN_MSG, 0) < 0) {
+        rc = transport_error(c, "send", nn_errno(), len);
+        nn_freemsg(msg);
+        goto out_free_payload;
+    }
+    *sent_len = len;
+
+out_free_payload:
+    free(payload);
+    return rc;
+}
+
+int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc,
+             ProtobufCMessage **resp)
+{
+    Artstore__V1__Reply *reply;
+    uint64_t call_id = c->next_call_id++;
+    size_t sent_len = 0;
+    void *buf = NULL;
+    int n, rc;
+
+    c->errmsg[0] = '\0';
+    *resp = NULL;
+    if ((rc = send_request(c, method, call_id, req, &sent_len)) != AS_OK)
+        return rc;
+    /* A REQ socket only delivers the reply to its latest request: a late
+     * reply to an earlier, timed-out call is dropped by nanomsg itself. */
+    n = nn_recv(c->sock, &buf, NN_MSG, 0);
+    if (n < 0)
+        return transport_error(c, "receive", nn_errno(), sent_len);
+    reply = artstore__v1__reply__unpack(NULL, (size_t)n, buf);
+    nn_freemsg(buf);
+    if (reply == NULL)
+        return as__fail(c, AS_EINTERNAL,
+                        "%s reply from %s is not a valid artstore.v1.Reply "
+                        "(%d bytes)", method, c->endpoint, n);
+    /* The call_id check guards against a relay or server that mixes up
+     * replies; the REQ socket has consumed its one reply either way, so
+     * the call fails rather than waiting on. */
+    if (reply->has_call_id && reply->call_id != call_id) {
+        rc = as__fail(c, AS_EINTERNAL,
+                      "%s reply from %s is for call %llu, not %llu; "
+                      "discarded", method, c->endpoint,
+                      (unsigned long long)reply->call_id,
+                      (unsigned long long)call_id);
+        goto out_free_reply;
+    }
+    if (reply->status != NULL && reply->status->has_code &&
+        reply->status->code != ARTSTORE__V1__CODE__OK) {
+        const char *msg = reply->status->message;
+        int code = (int)reply->status->code;
+
+        /* A code this library does not know is reported as UNKNOWN. */
+        rc = code > 0 && code <= -AS_EUNAUTHENTICATED ? -code : AS_EUNKNOWN;
+        as__fail(c, rc, "%s", msg && msg[0] ? msg : as_strerror(rc));
+        goto out_free_reply;
+    }
+    *resp = protobuf_c_message_unpack(resp_desc, NULL,
+                                      reply->has_payload ? reply->payload.len
+                                                         : 0,
+                                      reply->payload.data);
+    if (*resp == NULL)
+        rc = as__fail(c, AS_EINTERNAL,
+                      "%s reply from %s has a payload that is not a valid "
+                      "%s (%zu bytes)", method, c->endpoint, resp_desc->name,
+                      reply->has_payload ? reply->payload.len : 0);
+
+out_free_reply:
+    artstore__v1__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------ Put */
+
+/* Checks the pointers in a that the wire encoder would dereference.
+ * Returns AS_OK or AS_EINVALID_ARGUMENT naming the entry. */
+static int check_article(as_client_t *c, const as_article_t *a)
+{
+    size_t i;
+
+    for (i = 0; a->authors && i < a->n_authors; i++)
+        if (a->authors[i] == NULL)
+            return as__fail(c, AS_EINVALID_ARGUMENT, "authors[%zu] is NULL", i);
+    for (i = 0; a->tags && i < a->n_tags; i++)
+        if (a->tags[i] == NULL)
+            return as__fail(c, AS_EINVALID_ARGUMENT, "tags[%zu] is NULL", i);
+    for (i = 0; a->meta && i < a->n_meta; i++)
+        if (a->meta[i].key == NULL || a->meta[i].value == NULL)
+            return as__fail(c, AS_EINVALID_ARGUMENT,
+                            "meta[%zu] has a NULL key or value", i);
+    return AS_OK;
+}
+
+int as_put(as_client_t *c, const as_article_t *a, uint64_t expected_revision,
+           as_put_result_t *res)
+{
+    Artstore__V1__PutRequest req = ARTSTORE__V1__PUT_REQUEST__INIT;
+    Artstore__V1__PutResponse *resp = NULL;
+    Artstore__V1__Article pb;
+    ProtobufCMessage *m = NULL;
+    int rc;
+
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    c->errmsg[0] = '\0';
+    if (a == NULL) {
+        rc = as__fail(c, AS_EINVALID_ARGUMENT, "article is NULL");
+        goto out_result;
+    }
+    if ((rc = check_article(c, a)) != AS_OK)
+        goto out_result;
+    if (as__article_to_pb(a, &pb) != 0) {
+        rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        goto out_result;
+    }
+    req.article = &pb;
+    if (expected_revision != AS_REV_ANY) {
+        req.has_expected_revision = 1;
+        req.expected_revision = expected_revision;
+    }
+    rc = as__call(c, "Put", &req.base, &artstore__v1__put_response__descriptor,
+                  &m);
+    resp = (Artstore__V1__PutResponse *)m;
+    as__article_pb_release(&pb);
+
+out_result:
+    if (res != NULL) {
+        memset(res, 0, sizeof(*res));
+        res->rc = rc;
+        if (rc == AS_OK) {
+            res->id = resp->id;
+            res->outcome = (int)resp->outcome;
+            res->revision = resp->revision;
+        } else {
+            size_t n = strnlen(c->errmsg, sizeof(res->message) - 1);
+
+            memcpy(res->message, c->errmsg, n);
+            res->message[n] = '\0';
+        }
+    }
+    if (resp != NULL)
+        artstore__v1__put_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------ Get */
+
+/* Sends a Get for one article and returns it in *out. */
+static int get_one(as_client_t *c, Artstore__V1__GetRequest *req,
+                   const char *what, as_article_t **out)
+{
+    Artstore__V1__GetResponse *resp;
+    ProtobufCMessage *m;
+    int rc;
+
+    *out = NULL;
+    rc = as__call(c, "Get", &req->base, &artstore__v1__get_response__descriptor,
+                  &m);
+    if (rc != AS_OK)
+        return rc;
+    resp = (Artstore__V1__GetResponse *)m;
+    if (resp->n_articles == 0)
+        rc = as__fail(c, AS_ENOT_FOUND, "%s", what);
+    else if ((*out = as__article_from_pb(resp->articles[0])) == NULL)
+        rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                      "out of memory copying the article");
+    artstore__v1__get_response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int as_get(as_client_t *c, uint64_t id, int omit_body, as_article_t **out)
+{
+    Artstore__V1__GetRequest req = ARTSTORE__V1__GET_REQUEST__INIT;
+    char what[48];
+
+    if (c == NULL || out == NULL)
+        return AS_EINVALID_ARGUMENT;
+    req.has_id = 1;
+    req.id = id;
+    req.has_omit_body = omit_body != 0;
+    req.omit_body = omit_body != 0;
+    snprintf(what, sizeof(what), "article %llu", (unsigned long long)id);
+    return get_one(c, &req, what, out);
+}
+
+int as_get_by_url(as_client_t *c, const char *url, int omit_body,
+                  as_article_t **out)
+{
+    Artstore__V1__GetRequest req = ARTSTORE__V1__GET_REQUEST__INIT;
+    char what[300];
+
+    if (c == NULL || out == NULL)
+        return AS_EINVALID_ARGUMENT;
+    if (url == NULL) {
+        *out = NULL;
+        return as__fail(c, AS_EINVALID_ARGUMENT, "url is NULL");
+    }
+    req.url = (char *)url;
+    req.has_omit_body = omit_body != 0;
+    req.omit_body = omit_body != 0;
+    snprintf(what, sizeof(what), "no article with url %.200s", url);
+    return get_one(c, &req, what, out);
+}
+
+/* ------------------------------------------------------------ Delete */
+
+int as_delete(as_client_t *c, uint64_t id, uint64_t expected_revision,
+              uint64_t *revision_out)
+{
+    Artstore__V1__DeleteRequest req = ARTSTORE__V1__DELETE_REQUEST__INIT;
+    Artstore__V1__DeleteResponse *resp;
+    ProtobufCMessage *m;
+    int rc;
+
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    req.has_id = 1;
+    req.id = id;
+    if (expected_revision != AS_REV_ANY) {
+        req.has_expected_revision = 1;
+        req.expected_revision = expected_revision;
+    }
+    rc = as__call(c, "Delete", &req.base,
+                  &artstore__v1__delete_response__descriptor, &m);
+    if (rc != AS_OK)
+        return rc;
+    resp = (Artstore__V1__DeleteResponse *)m;
+    if (revision_out != NULL)
+        *revision_out = resp->revision;
+    artstore__v1__delete_response__free_unpacked(resp, NULL);
+    return AS_OK;
+}
+
+/* ------------------------------------------------------------ Ping */
+
+int as_ping(as_client_t *c, as_ping_info_t *info)
+{
+    Artstore__V1__PingRequest req = ARTSTORE__V1__PING_REQUEST__INIT;
+    Artstore__V1__PingResponse *resp;
+    ProtobufCMessage *m;
+    int rc;
+
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    rc = as__call(c, "Ping", &req.base,
+                  &artstore__v1__ping_response__descriptor, &m);
+    if (rc != AS_OK)
+        return rc;
+    resp = (Artstore__V1__PingResponse *)m;
+    if (info != NULL) {
+        memset(info, 0, sizeof(*info));
+        snprintf(info->version, sizeof(info->version), "%s",
+                 resp->version ? resp->version : "");
+        snprintf(info->feed_endpoint, sizeof(info->feed_endpoint), "%s",
+                 resp->feed_endpoint ? resp->feed_endpoint : "");
+        info->last_seq = resp->last_seq;
+        info->time_ms = resp->time_ms;
+    }
+    artstore__v1__ping_response__free_unpacked(resp, NULL);
+    return AS_OK;
+}

@@ -1,0 +1,68 @@
+/*
+ * internal.h - what the modules of libartstore share and callers never see:
+ * the client struct, the generic call, and article conversions to and from
+ * the wire messages. Nothing here is exported from the shared library.
+ */
+#ifndef AS_INTERNAL_H
+#define AS_INTERNAL_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "artstore.h"
+#include "artstore.pb-c.h"
+
+/* The largest message this client sends or accepts (NN_RCVMAXSIZE). It is
+ * set explicitly because nanomsg's 1 MiB default drops larger replies
+ * without a word. */
+#define AS_MAX_MESSAGE (64 * 1024 * 1024)
+
+/* The server's default max_message_bytes: a request over it is dropped by
+ * the server's socket, which the client only sees as a missing reply. */
+#define AS_SERVER_DEFAULT_MAX_MESSAGE (16 * 1024 * 1024)
+
+#define AS_DEFAULT_TIMEOUT_MS 5000
+
+struct as_client {
+    int sock;
+    int timeout_ms;
+    uint64_t next_call_id;
+    char *endpoint;
+    char *token;
+    char errmsg[1024];
+};
+
+/* Records a printf-formatted message as the client's last error and
+ * returns rc, so that failures read `return as__fail(c, rc, ...)`. */
+int as__fail(as_client_t *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Performs one call: sends req as the payload of a Request envelope for
+ * method ("Put") and waits for the Reply. On AS_OK *resp is the unpacked
+ * response of type resp_desc, to be freed with
+ * protobuf_c_message_free_unpacked(*resp, NULL). Otherwise returns the
+ * server's status code negated or a local failure (see artstore.h), with
+ * the message in c->errmsg.
+ */
+int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc,
+             ProtobufCMessage **resp);
+
+/*
+ * Fills pb with the put-relevant fields of a (server-set fields are left
+ * out). pb borrows a's strings; the arrays it needs are allocated and
+ * released with as__article_pb_release(). Returns 0 or -1 (out of memory).
+ */
+int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb);
+
+/* Frees what as__article_to_pb allocated (not the borrowed strings). */
+void as__article_pb_release(Artstore__V1__Article *pb);
+
+/* Returns a new article copied from pb (as_article_free), or NULL when out
+ * of memory. */
+as_article_t *as__article_from_pb(const Artstore__V1__Article *pb);
+
+/* strdup that accepts NULL (returning NULL) and sets *oom on failure. */
+char *as__strdup(const char *s, int *oom);
+
+#endif

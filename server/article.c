@@ -1,0 +1,393 @@
+/*
+ * article.c - validation and normalization of articles and their keys.
+ */
+#include "article.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicase.h>
+#include <uninorm.h>
+#include <unistr.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+int as_utf8_valid(const char *s, size_t n)
+{
+    return u8_check((const uint8_t *)s, n) == NULL;
+}
+
+static int is_ascii_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+           c == '\f';
+}
+
+/* Checks one free-text field: valid UTF-8 and at most max bytes. A NULL
+ * field is fine. */
+static int check_text(const char *s, size_t max, const char *field,
+                      const char *limit, as_status_t *st)
+{
+    size_t n;
+
+    if (s == NULL)
+        return 0;
+    n = strlen(s);
+    if (n > max)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s is %zu bytes, over the limit %s=%zu", field,
+                             n, limit, max);
+    if (!as_utf8_valid(s, n))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s is not valid UTF-8", field);
+    return 0;
+}
+
+int as_tag_normalize(const char *in, size_t max_bytes, const char *what,
+                     as_arena_t *ar, char **out, as_status_t *st)
+{
+    size_t n = strlen(in), i, len = 0, folded_len = 0;
+    char *collapsed;
+    uint8_t *folded;
+    int space = 0;
+
+    if (n > 4 * max_bytes + 64)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s is %zu bytes, over the limit max_tag_bytes=%zu",
+                             what, n, max_bytes);
+    if (!as_utf8_valid(in, n))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s is not valid UTF-8", what);
+    collapsed = as_arena_alloc(ar, n + 1);
+    if (collapsed == NULL)
+        goto out_exhausted;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        if (is_ascii_space(c)) {
+            space = len > 0;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "%s contains control character 0x%02x",
+                                 what, c);
+        if (space)
+            collapsed[len++] = ' ';
+        space = 0;
+        collapsed[len++] = (char)c;
+    }
+    if (len == 0)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT, "%s is empty",
+                             what);
+    folded = u8_casefold((const uint8_t *)collapsed, len, NULL, UNINORM_NFC,
+                         NULL, &folded_len);
+    if (folded == NULL)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s cannot be case-folded", what);
+    if (folded_len > max_bytes) {
+        free(folded);
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s is %zu bytes, over the limit max_tag_bytes=%zu",
+                             what, folded_len, max_bytes);
+    }
+    *out = as_arena_strndup(ar, (const char *)folded, folded_len);
+    free(folded);
+    if (*out == NULL)
+        goto out_exhausted;
+    return 0;
+
+out_exhausted:
+    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                         "request needs more memory than max_decode_bytes=%zu",
+                         as_arena_budget(ar));
+}
+
+static int is_scheme_char(unsigned char c, int first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return !first && ((c >= '0' && c <= '9') || c == '+' || c == '-' ||
+                      c == '.');
+}
+
+static char ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+int as_url_canonicalize(const char *in, size_t max_bytes, as_arena_t *ar,
+                        char **out, as_status_t *st)
+{
+    const char *s = in, *e = in + strlen(in), *p, *auth, *auth_end, *host;
+    size_t n, len = 0, scheme_len;
+    char *u;
+
+    while (s < e && is_ascii_space((unsigned char)*s))
+        s++;
+    while (e > s && is_ascii_space((unsigned char)e[-1]))
+        e--;
+    n = (size_t)(e - s);
+    if (n == 0)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT, "url is empty");
+    if (n > max_bytes)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "url is %zu bytes, over the limit max_url_bytes=%zu",
+                             n, max_bytes);
+    if (!as_utf8_valid(s, n))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "url is not valid UTF-8");
+    for (p = s; p < e; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "url contains whitespace or a control "
+                                 "character at byte %zu", (size_t)(p - s));
+    for (p = s; p < e && is_scheme_char((unsigned char)*p, p == s); p++)
+        ;
+    if (p == s || p == e || *p != ':')
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "url has no scheme (expected e.g. https://...)");
+    scheme_len = (size_t)(p - s);
+
+    u = as_arena_alloc(ar, n + 2);
+    if (u == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "request needs more memory than "
+                             "max_decode_bytes=%zu", as_arena_budget(ar));
+    for (p = s; p <= s + scheme_len; p++)
+        u[len++] = ascii_lower(*p);
+    p = s + scheme_len + 1;
+    if (e - p >= 2 && p[0] == '/' && p[1] == '/') {
+        int is_http = scheme_len == 4 && strncmp(u, "http", 4) == 0;
+        int is_https = scheme_len == 5 && strncmp(u, "https", 5) == 0;
+
+        u[len++] = '/';
+        u[len++] = '/';
+        auth = p + 2;
+        for (auth_end = auth; auth_end < e && *auth_end != '/' &&
+                              *auth_end != '?' && *auth_end != '#';
+             auth_end++)
+            ;
+        host = memchr(auth, '@', (size_t)(auth_end - auth));
+        host = host ? host + 1 : auth;
+        memcpy(u + len, auth, (size_t)(host - auth));
+        len += (size_t)(host - auth);
+        for (p = host; p < auth_end; p++)
+            u[len++] = ascii_lower(*p);
+        if ((is_http && len >= 3 && memcmp(u + len - 3, ":80", 3) == 0) ||
+            (is_https && len >= 4 && memcmp(u + len - 4, ":443", 4) == 0))
+            len -= is_http ? 3 : 4;
+        p = auth_end;
+        if ((is_http || is_https) && (p == e || *p != '/'))
+            u[len++] = '/';
+    }
+    for (; p < e && *p != '#'; p++)
+        u[len++] = *p;
+    u[len] = '\0';
+    *out = u;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_meta(const void *a, const void *b)
+{
+    const Artstore__V1__MetaEntry *x = *(Artstore__V1__MetaEntry *const *)a;
+    const Artstore__V1__MetaEntry *y = *(Artstore__V1__MetaEntry *const *)b;
+
+    return strcmp(x->key, y->key);
+}
+
+/* Hashes one length-prefixed field into the running content hash. */
+static void hash_field(XXH3_state_t *h, unsigned char tag, const char *s)
+{
+    uint64_t n = s ? strlen(s) : UINT64_MAX;
+
+    XXH3_128bits_update(h, &tag, 1);
+    XXH3_128bits_update(h, &n, sizeof(n));
+    if (s != NULL)
+        XXH3_128bits_update(h, s, (size_t)n);
+}
+
+/* Computes the content hash: every field a client controls, in a fixed
+ * order, each length-prefixed, so that two articles hash alike exactly
+ * when a reader could not tell them apart. */
+static void content_hash(const Artstore__V1__Article *a, unsigned char out[16])
+{
+    XXH3_state_t h;
+    XXH128_canonical_t c;
+    size_t i;
+
+    XXH3_128bits_reset(&h);
+    hash_field(&h, 'u', a->url);
+    hash_field(&h, 't', a->title);
+    hash_field(&h, 'b', a->body);
+    hash_field(&h, 's', a->source);
+    for (i = 0; i < a->n_authors; i++)
+        hash_field(&h, 'a', a->authors[i]);
+    if (a->has_published_at) {
+        unsigned char tag = 'p';
+
+        XXH3_128bits_update(&h, &tag, 1);
+        XXH3_128bits_update(&h, &a->published_at, sizeof(a->published_at));
+    }
+    for (i = 0; i < a->n_tags; i++)
+        hash_field(&h, 'g', a->tags[i]);
+    for (i = 0; i < a->n_meta; i++) {
+        hash_field(&h, 'k', a->meta[i]->key);
+        hash_field(&h, 'v', a->meta[i]->value);
+    }
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&h));
+    memcpy(out, c.digest, 16);
+}
+
+int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
+                       const as_limits_t *lim, as_status_t *st)
+{
+    char what[48];
+    size_t i, j;
+    int rc;
+
+    a->has_id = 0;
+    a->has_revision = 0;
+    a->has_ingested_at = 0;
+    a->has_content_hash = 0;
+
+    if (a->url != NULL) {
+        if ((rc = as_url_canonicalize(a->url, lim->max_url_bytes, ar, &a->url,
+                                      st)) != 0)
+            return rc;
+    }
+    if ((rc = check_text(a->title, lim->max_title_bytes, "title",
+                         "max_title_bytes", st)) != 0 ||
+        (rc = check_text(a->body, lim->max_body_bytes, "body",
+                         "max_body_bytes", st)) != 0)
+        return rc;
+    if (a->title == NULL || strspn(a->title, " \t\r\n\v\f") == strlen(a->title))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "title is required and must not be blank");
+    if (a->source != NULL && a->source[0] != '\0') {
+        char *norm;
+
+        if ((rc = check_text(a->source, lim->max_source_bytes, "source",
+                             "max_source_bytes", st)) != 0 ||
+            (rc = as_tag_normalize(a->source, lim->max_source_bytes, "source",
+                                   ar, &norm, st)) != 0)
+            return rc;
+        a->source = norm;
+    } else {
+        a->source = NULL;
+    }
+
+    if (a->n_authors > lim->max_authors)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%zu authors, over the limit max_authors=%zu",
+                             a->n_authors, lim->max_authors);
+    for (i = 0; i < a->n_authors; i++) {
+        snprintf(what, sizeof(what), "author %zu", i + 1);
+        if ((rc = check_text(a->authors[i], lim->max_author_bytes, what,
+                             "max_author_bytes", st)) != 0)
+            return rc;
+    }
+
+    if (a->n_tags > lim->max_tags)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%zu tags, over the limit max_tags=%zu",
+                             a->n_tags, lim->max_tags);
+    for (i = 0; i < a->n_tags; i++) {
+        snprintf(what, sizeof(what), "tag %zu", i + 1);
+        if ((rc = as_tag_normalize(a->tags[i], lim->max_tag_bytes, what, ar,
+                                   &a->tags[i], st)) != 0)
+            return rc;
+    }
+    if (a->n_tags > 1) {
+        qsort(a->tags, a->n_tags, sizeof(*a->tags), cmp_str);
+        for (i = 1, j = 1; i < a->n_tags; i++)
+            if (strcmp(a->tags[i], a->tags[j - 1]) != 0)
+                a->tags[j++] = a->tags[i];
+        a->n_tags = j;
+    }
+
+    if (a->n_meta > lim->max_meta)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%zu meta entries, over the limit max_meta=%zu",
+                             a->n_meta, lim->max_meta);
+    for (i = 0; i < a->n_meta; i++) {
+        Artstore__V1__MetaEntry *m = a->meta[i];
+
+        snprintf(what, sizeof(what), "meta key %zu", i + 1);
+        if (m->key == NULL || m->key[0] == '\0')
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT, "%s is empty",
+                                 what);
+        if ((rc = check_text(m->key, lim->max_meta_key_bytes, what,
+                             "max_meta_key_bytes", st)) != 0)
+            return rc;
+        if (m->value == NULL)
+            m->value = "";
+        snprintf(what, sizeof(what), "meta value '%.24s'", m->key);
+        if ((rc = check_text(m->value, lim->max_meta_value_bytes, what,
+                             "max_meta_value_bytes", st)) != 0)
+            return rc;
+    }
+    if (a->n_meta > 1) {
+        qsort(a->meta, a->n_meta, sizeof(*a->meta), cmp_meta);
+        for (i = 1; i < a->n_meta; i++)
+            if (strcmp(a->meta[i]->key, a->meta[i - 1]->key) == 0)
+                return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                     "meta key '%.64s' appears twice",
+                                     a->meta[i]->key);
+    }
+
+    a->content_hash.data = as_arena_alloc(ar, 16);
+    if (a->content_hash.data == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "request needs more memory than "
+                             "max_decode_bytes=%zu", as_arena_budget(ar));
+    content_hash(a, a->content_hash.data);
+    a->content_hash.len = 16;
+    a->has_content_hash = 1;
+    return 0;
+}
+
+size_t as_url_key(const char *url, unsigned char *key)
+{
+    size_t n = strlen(url);
+    XXH128_canonical_t c;
+    static const char hex[] = "0123456789abcdef";
+    size_t i, len;
+
+    if (n <= AS_KEY_MAX) {
+        memcpy(key, url, n);
+        return n;
+    }
+    /* Control bytes never occur in a canonical URL, so the 0x01 separator
+     * keeps a shortened key from equalling any real URL. */
+    len = AS_KEY_MAX - 33;
+    memcpy(key, url, len);
+    key[len++] = 0x01;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(url, n));
+    for (i = 0; i < 16; i++) {
+        key[len++] = (unsigned char)hex[c.digest[i] >> 4];
+        key[len++] = (unsigned char)hex[c.digest[i] & 15];
+    }
+    return len;
+}
+
+size_t as_article_key(const Artstore__V1__Article *a, unsigned char *key)
+{
+    XXH3_state_t h;
+    XXH128_canonical_t c;
+
+    if (a->url != NULL)
+        return as_url_key(a->url, key);
+    XXH3_128bits_reset(&h);
+    hash_field(&h, 't', a->title);
+    hash_field(&h, 'b', a->body);
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&h));
+    key[0] = 0x02;
+    memcpy(key + 1, c.digest, 16);
+    return 17;
+}

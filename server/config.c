@@ -1,0 +1,252 @@
+/*
+ * config.c - artstored's options.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "as_version.h"
+
+enum opt_type { OPT_STR, OPT_SIZE, OPT_COUNT };
+
+typedef struct option_def {
+    const char *name;
+    enum opt_type type;
+    size_t offset;
+    const char *def;
+    const char *help;
+} option_def_t;
+
+#define CFG(field) offsetof(as_config_t, field)
+#define LIM(field) (offsetof(as_config_t, limits) + offsetof(as_limits_t, field))
+
+static const option_def_t options[] = {
+    { "data", OPT_STR, CFG(data_dir), "./artstore-data",
+      "data directory (created if missing)" },
+    { "listen", OPT_STR, CFG(listen), "tcp://127.0.0.1:7400",
+      "request endpoint: tcp://HOST:PORT or ipc:///PATH" },
+    { "feed", OPT_STR, CFG(feed), "",
+      "change feed endpoint (default: listen port + 1, or PATH.feed)" },
+    { "workers", OPT_COUNT, CFG(workers), "4",
+      "request worker threads" },
+    { "map-size", OPT_SIZE, CFG(map_size), "1G",
+      "initial LMDB map size; the map grows when full" },
+    { "map-max", OPT_SIZE, CFG(map_max), "0",
+      "largest map size the store may grow to (0: no limit)" },
+    { "max-queue", OPT_COUNT, CFG(max_queue), "10000",
+      "write requests waiting for the writer" },
+    { "writer-batch", OPT_COUNT, CFG(writer_batch), "1024",
+      "most articles committed in one transaction" },
+    { "sync", OPT_STR, CFG(sync), "full",
+      "full: every commit is flushed before it is acknowledged; "
+      "periodic: flushed once a second (may lose the last second)" },
+    { "max-readers", OPT_COUNT, CFG(max_readers), "256",
+      "LMDB reader slots" },
+    { "log-level", OPT_STR, CFG(log_level), "info",
+      "debug, info, warn or error" },
+    { "max-message-bytes", OPT_SIZE, LIM(max_message_bytes), "16M",
+      "largest request on the wire" },
+    { "max-decode-bytes", OPT_SIZE, LIM(max_decode_bytes), "64M",
+      "memory one request may decode into" },
+    { "max-body-bytes", OPT_SIZE, LIM(max_body_bytes), "1M",
+      "largest article body" },
+    { "max-title-bytes", OPT_SIZE, LIM(max_title_bytes), "4096",
+      "largest title" },
+    { "max-url-bytes", OPT_SIZE, LIM(max_url_bytes), "4096",
+      "longest URL" },
+    { "max-source-bytes", OPT_SIZE, LIM(max_source_bytes), "256",
+      "longest source" },
+    { "max-tag-bytes", OPT_SIZE, LIM(max_tag_bytes), "128",
+      "longest tag after normalization" },
+    { "max-tags", OPT_COUNT, LIM(max_tags), "64",
+      "tags per article" },
+    { "max-authors", OPT_COUNT, LIM(max_authors), "64",
+      "authors per article" },
+    { "max-author-bytes", OPT_SIZE, LIM(max_author_bytes), "256",
+      "longest author name" },
+    { "max-meta", OPT_COUNT, LIM(max_meta), "64",
+      "meta entries per article" },
+    { "max-meta-key-bytes", OPT_SIZE, LIM(max_meta_key_bytes), "128",
+      "longest meta key" },
+    { "max-meta-value-bytes", OPT_SIZE, LIM(max_meta_value_bytes), "4096",
+      "longest meta value" },
+    { "max-batch", OPT_COUNT, LIM(max_batch), "1000",
+      "articles per PutBatch, ids per Get" },
+    { "max-query-tags", OPT_COUNT, LIM(max_query_tags), "64",
+      "tags in one query filter" },
+    { "max-page", OPT_COUNT, LIM(max_page), "1000",
+      "results per page" },
+    { "max-watches", OPT_COUNT, LIM(max_watches), "256",
+      "concurrent long-polling Changes calls" },
+};
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+int as_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    int shift = 0;
+
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end != '\0' || (shift && v > (SIZE_MAX >> shift)))
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+/* Sets one option from its text value; returns 0 or -1 (bad value). */
+static int set_option(as_config_t *c, const option_def_t *o, const char *v,
+                      int owned)
+{
+    char *base = (char *)c;
+
+    switch (o->type) {
+    case OPT_STR: {
+        char **slot = (char **)(base + o->offset);
+        char *copy = strdup(v);
+
+        if (copy == NULL)
+            return -1;
+        if (owned)
+            free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    case OPT_SIZE:
+        return as_parse_size(v, (size_t *)(base + o->offset));
+    case OPT_COUNT: {
+        char *end;
+        unsigned long n;
+
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || *v == '-')
+            return -1;
+        *(size_t *)(base + o->offset) = n;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void as_config_defaults(as_config_t *c)
+{
+    size_t i;
+
+    memset(c, 0, sizeof(*c));
+    for (i = 0; i < N_OPTIONS; i++)
+        if (set_option(c, &options[i], options[i].def, 0) != 0)
+            abort(); /* a default that does not parse is a bug */
+}
+
+void as_config_free(as_config_t *c)
+{
+    size_t i;
+
+    for (i = 0; i < N_OPTIONS; i++)
+        if (options[i].type == OPT_STR) {
+            char **slot = (char **)((char *)c + options[i].offset);
+
+            free(*slot);
+            *slot = NULL;
+        }
+}
+
+void as_config_usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f,
+        "Usage: artstored [OPTION]...\n"
+        "Serve an artstore article store.\n\n"
+        "Examples:\n"
+        "  artstored                                   # ./artstore-data on tcp://127.0.0.1:7400\n"
+        "  artstored --data /var/lib/artstore --listen tcp://127.0.0.1:7400\n"
+        "  artstored --data /tmp/as --listen ipc:///tmp/as.sock --workers 8\n\n"
+        "Options (sizes take K, M, G suffixes):\n");
+    for (i = 0; i < N_OPTIONS; i++) {
+        char flag[64];
+
+        snprintf(flag, sizeof(flag), "--%s=%s", options[i].name,
+                 options[i].type == OPT_STR ? "S" : "N");
+        fprintf(f, "  %-26s %s (default: %s)\n", flag, options[i].help,
+                options[i].def[0] ? options[i].def : "none");
+    }
+    fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
+    fprintf(f, "  %-26s %s\n", "-V, --version", "show the version");
+    fprintf(f, "\nExit status: 0 after a clean shutdown (SIGINT/SIGTERM), "
+               "1 on a startup or runtime error, 2 on a usage error.\n");
+}
+
+int as_config_parse_args(as_config_t *c, int argc, char **argv)
+{
+    struct option longopts[N_OPTIONS + 3];
+    size_t i;
+    int ch, idx;
+
+    as_config_defaults(c);
+    for (i = 0; i < N_OPTIONS; i++) {
+        longopts[i].name = options[i].name;
+        longopts[i].has_arg = required_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = 1000 + (int)i;
+    }
+    longopts[N_OPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
+    longopts[N_OPTIONS + 1] = (struct option){ "version", no_argument, NULL, 'V' };
+    longopts[N_OPTIONS + 2] = (struct option){ NULL, 0, NULL, 0 };
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "hV", longopts, &idx)) != -1) {
+        if (ch == 'h') {
+            as_config_usage(stdout);
+            return 1;
+        }
+        if (ch == 'V') {
+            printf("artstored %s\n", ARTSTORE_VERSION_STRING);
+            return 1;
+        }
+        if (ch < 1000 || ch >= 1000 + (int)N_OPTIONS) {
+            fprintf(stderr, "artstored: try 'artstored --help'\n");
+            return 2;
+        }
+        if (set_option(c, &options[ch - 1000], optarg, 1) != 0) {
+            fprintf(stderr, "artstored: invalid value '%s' for --%s\n",
+                    optarg, options[ch - 1000].name);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "artstored: unexpected argument '%s'; try "
+                        "'artstored --help'\n", argv[optind]);
+        return 2;
+    }
+    if (c->workers < 1 || c->workers > 256) {
+        fprintf(stderr, "artstored: --workers must be 1..256\n");
+        return 2;
+    }
+    if (strcmp(c->sync, "full") != 0 && strcmp(c->sync, "periodic") != 0) {
+        fprintf(stderr, "artstored: --sync must be full or periodic\n");
+        return 2;
+    }
+    return 0;
+}

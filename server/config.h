@@ -1,0 +1,50 @@
+/*
+ * config.h - artstored's options: one table that gives every option its
+ * flag, its default and its help line, so that flags, defaults and --help
+ * can never disagree.
+ */
+#ifndef AS_CONFIG_H
+#define AS_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "limit.h"
+
+typedef struct as_config {
+    char *data_dir;
+    char *listen;
+    char *feed;              /* "" : derived from listen */
+    size_t workers;
+    size_t map_size;
+    size_t map_max;
+    size_t max_queue;
+    size_t writer_batch;     /* items per commit */
+    char *sync;              /* "full" or "periodic" */
+    size_t max_readers;
+    char *log_level;
+    as_limits_t limits;
+} as_config_t;
+
+/* Fills c with every option's default. Strings point into static storage
+ * or are strdup'ed by as_config_parse_args; see as_config_free. */
+void as_config_defaults(as_config_t *c);
+
+/*
+ * Parses argv into c (defaults first). Returns 0 to run, 1 when --help or
+ * --version was printed (exit 0), or 2 on a usage error (message on
+ * stderr, exit 2).
+ */
+int as_config_parse_args(as_config_t *c, int argc, char **argv);
+
+/* Prints the usage text, every option with its default, to f. */
+void as_config_usage(FILE *f);
+
+/* Frees the strings the parser allocated. */
+void as_config_free(as_config_t *c);
+
+/* Parses a size with an optional K, M, G or T suffix (powers of 1024).
+ * Returns 0 or -1. */
+int as_parse_size(const char *s, size_t *out);
+
+#endif

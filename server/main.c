@@ -1,0 +1,134 @@
+/*
+ * main.c - artstored: parse options, open the store, start the writer and
+ * the request workers, then wait for SIGINT/SIGTERM and shut down in the
+ * order that loses nothing: stop taking requests, let the writer finish
+ * and acknowledge what it holds, then close the socket and the store.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "as_version.h"
+#include "config.h"
+#include "log.h"
+#include "rpc.h"
+#include "service.h"
+#include "store.h"
+#include "writer.h"
+
+/* nanomsg spins when it runs out of descriptors: take all we may have. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    as_config_t cfg;
+    as_store_opts_t sopts;
+    as_writer_opts_t wopts;
+    as_rpc_opts_t ropts;
+    as_service_t svc;
+    as_store_t *store = NULL;
+    as_writer_t *writer = NULL;
+    as_rpc_t *rpc = NULL;
+    as_status_t st;
+    struct timespec ts;
+    sigset_t set;
+    int rc, sig = 0, level, exit_code = 1;
+
+    rc = as_config_parse_args(&cfg, argc, argv);
+    if (rc != 0) {
+        as_config_free(&cfg);
+        return rc == 1 ? 0 : 2;
+    }
+    level = as_log_parse_level(cfg.log_level);
+    if (level < 0) {
+        fprintf(stderr, "artstored: unknown --log-level '%s'\n", cfg.log_level);
+        as_config_free(&cfg);
+        return 2;
+    }
+    as_log_set_level(level);
+    raise_nofile();
+
+    /* Block the stop signals in every thread; main waits for them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&sopts, 0, sizeof(sopts));
+    sopts.path = cfg.data_dir;
+    sopts.map_size = cfg.map_size;
+    sopts.map_max = cfg.map_max;
+    sopts.max_readers = (unsigned)cfg.max_readers;
+    sopts.no_sync = strcmp(cfg.sync, "periodic") == 0;
+    if (as_store_open(&sopts, &store, &st) != 0) {
+        as_log_error("cannot open store: %s", st.msg);
+        goto out_config;
+    }
+
+    memset(&wopts, 0, sizeof(wopts));
+    wopts.max_queue = cfg.max_queue;
+    wopts.max_batch_items = cfg.writer_batch;
+    wopts.sync_interval_ms = sopts.no_sync ? 1000 : 0;
+    if (as_writer_start(store, &wopts, &writer, &st) != 0) {
+        as_log_error("cannot start writer: %s", st.msg);
+        goto out_store;
+    }
+
+    memset(&svc, 0, sizeof(svc));
+    svc.store = store;
+    svc.writer = writer;
+    svc.limits = cfg.limits;
+    svc.data_dir = cfg.data_dir;
+    svc.feed_endpoint = cfg.feed[0] ? cfg.feed : NULL;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    svc.start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    memset(&ropts, 0, sizeof(ropts));
+    ropts.endpoint = cfg.listen;
+    ropts.workers = (int)cfg.workers;
+    ropts.max_message_bytes = cfg.limits.max_message_bytes;
+    ropts.max_decode_bytes = cfg.limits.max_decode_bytes;
+    ropts.methods = as_service_methods;
+    ropts.n_methods = as_service_n_methods;
+    ropts.ctx = &svc;
+    ropts.worker_init = as_service_worker_init;
+    ropts.worker_fini = as_service_worker_fini;
+    if (as_rpc_start(&ropts, &rpc, &st) != 0) {
+        as_log_error("%s", st.msg);
+        goto out_writer;
+    }
+    svc.rpc = rpc;
+    as_log_info("artstored %s serving %s on %s (%zu workers, sync=%s)",
+                ARTSTORE_VERSION_STRING, cfg.data_dir, cfg.listen,
+                cfg.workers, cfg.sync);
+
+    while (sigwait(&set, &sig) != 0)
+        ;
+    as_log_info("received %s, shutting down", strsignal(sig));
+    exit_code = 0;
+
+    as_rpc_stop(rpc);
+out_writer:
+    /* The writer acknowledges what it holds through the still-open socket. */
+    as_writer_stop(writer);
+    as_rpc_close(rpc);
+out_store:
+    as_store_close(store);
+out_config:
+    as_config_free(&cfg);
+    if (exit_code == 0)
+        as_log_info("stopped cleanly");
+    return exit_code;
+}

@@ -1,0 +1,407 @@
+/*
+ * rpc.c - the request socket: nanomsg raw REP, worker threads, envelopes.
+ */
+#include "rpc.h"
+
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define METHOD_PREFIX "/artstore.v1.ArticleStore/"
+/* How often a blocked worker wakes to see whether it should stop. */
+#define POLL_MS 200
+
+const double as_rpc_latency_bounds_us[AS_RPC_LAT_BUCKETS] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+    250000, 1000000, 5000000,
+};
+
+typedef struct method_slot {
+    pthread_mutex_t lock;
+    as_method_stats_t stats;
+} method_slot_t;
+
+struct as_rpc {
+    int sock;
+    as_rpc_opts_t opts;
+    pthread_t *threads;
+    int n_threads;
+    atomic_int stopping;
+    method_slot_t *slots;      /* one per method, plus one for unknown */
+};
+
+struct as_call {
+    as_rpc_t *rpc;
+    void *control;             /* nanomsg routing header (NN_MSG) */
+    as_arena_t *arena;
+    void *worker;
+    uint64_t call_id;
+    int64_t deadline_ms;
+    size_t method;             /* index into opts.methods, n_methods: none */
+    struct timespec start;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void record(as_call_t *c, int code)
+{
+    method_slot_t *m = &c->rpc->slots[c->method];
+    struct timespec end;
+    double us;
+    int i;
+
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    us = (double)(end.tv_sec - c->start.tv_sec) * 1e6 +
+         (double)(end.tv_nsec - c->start.tv_nsec) / 1e3;
+    for (i = 0; i < AS_RPC_LAT_BUCKETS; i++)
+        if (us <= as_rpc_latency_bounds_us[i])
+            break;
+    pthread_mutex_lock(&m->lock);
+    m->stats.codes[code >= 0 && code < AS_RPC_CODES ? code : AS_CODE_UNKNOWN]++;
+    m->stats.lat_counts[i]++;
+    m->stats.lat_count++;
+    m->stats.lat_sum_us += us;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Packs the Reply envelope into a nanomsg buffer and sends it with the
+ * request's routing header; then frees the call. */
+static void send_reply(as_call_t *c, int code, const char *msg,
+                       const void *payload, size_t len)
+{
+    Artstore__V1__Reply reply = ARTSTORE__V1__REPLY__INIT;
+    Artstore__V1__Status status = ARTSTORE__V1__STATUS__INIT;
+    struct nn_msghdr hdr;
+    struct nn_iovec iov;
+    size_t size;
+    void *buf;
+
+    reply.has_call_id = 1;
+    reply.call_id = c->call_id;
+    if (code != AS_CODE_OK) {
+        status.has_code = 1;
+        status.code = (Artstore__V1__Code)code;
+        status.message = (char *)msg;
+        reply.status = &status;
+    } else if (len > 0) {
+        reply.has_payload = 1;
+        reply.payload.data = (uint8_t *)payload;
+        reply.payload.len = len;
+    }
+    record(c, code);
+    size = artstore__v1__reply__get_packed_size(&reply);
+    buf = nn_allocmsg(size ? size : 1, 0);
+    if (buf == NULL) {
+        as_log_error("reply: out of memory for %zu bytes", size);
+        nn_freemsg(c->control);
+        goto out_free;
+    }
+    artstore__v1__reply__pack(&reply, buf);
+    memset(&hdr, 0, sizeof(hdr));
+    iov.iov_base = &buf;
+    iov.iov_len = NN_MSG;
+    hdr.msg_iov = &iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = &c->control;
+    hdr.msg_controllen = NN_MSG;
+    /* nanomsg owns buf and the header once the send succeeds. */
+    if (nn_sendmsg(c->rpc->sock, &hdr, NN_DONTWAIT) < 0) {
+        as_log_debug("reply to call %llu dropped: %s",
+                     (unsigned long long)c->call_id, nn_strerror(nn_errno()));
+        nn_freemsg(buf);
+        nn_freemsg(c->control);
+    }
+out_free:
+    as_arena_destroy(c->arena);
+    free(c);
+}
+
+void as_call_reply(as_call_t *c, const ProtobufCMessage *resp)
+{
+    size_t len = resp ? protobuf_c_message_get_packed_size(resp) : 0;
+    uint8_t *buf = NULL;
+
+    if (len > 0) {
+        /* The payload is scratch for this call only: a plain malloc keeps
+         * a large reply from counting against the request's decode budget. */
+        buf = malloc(len);
+        if (buf == NULL) {
+            send_reply(c, AS_CODE_RESOURCE_EXHAUSTED,
+                       "out of memory for a reply of this size", NULL, 0);
+            return;
+        }
+        protobuf_c_message_pack(resp, buf);
+    }
+    send_reply(c, AS_CODE_OK, NULL, buf, len);
+    free(buf);
+}
+
+void as_call_reply_raw(as_call_t *c, const void *payload, size_t len)
+{
+    send_reply(c, AS_CODE_OK, NULL, payload, len);
+}
+
+void as_call_reply_error(as_call_t *c, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    send_reply(c, code, msg, NULL, 0);
+}
+
+void as_call_reply_status(as_call_t *c, const as_status_t *st)
+{
+    send_reply(c, st->code, st->msg, NULL, 0);
+}
+
+as_arena_t *as_call_arena(as_call_t *c)
+{
+    return c->arena;
+}
+
+void *as_call_ctx(as_call_t *c)
+{
+    return c->rpc->opts.ctx;
+}
+
+void *as_call_worker(as_call_t *c)
+{
+    return c->worker;
+}
+
+int64_t as_call_deadline_ms(as_call_t *c)
+{
+    return c->deadline_ms;
+}
+
+const char *as_call_method(as_call_t *c)
+{
+    return c->method < c->rpc->opts.n_methods
+               ? c->rpc->opts.methods[c->method].name
+               : "unknown";
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static size_t find_method(as_rpc_t *r, const char *path)
+{
+    size_t i, plen = strlen(METHOD_PREFIX);
+
+    if (path == NULL || strncmp(path, METHOD_PREFIX, plen) != 0)
+        return r->opts.n_methods;
+    for (i = 0; i < r->opts.n_methods; i++)
+        if (strcmp(path + plen, r->opts.methods[i].name) == 0)
+            return i;
+    return r->opts.n_methods;
+}
+
+/* Decodes one request and hands it to its handler; every path ends in
+ * exactly one reply. */
+static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
+                     size_t n)
+{
+    as_call_t *c = calloc(1, sizeof(*c));
+    Artstore__V1__Request *req;
+    ProtobufCAllocator al;
+    int64_t now;
+
+    if (c == NULL) {
+        as_log_error("request dropped: out of memory");
+        nn_freemsg(control);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    c->rpc = r;
+    c->control = control;
+    c->worker = worker;
+    c->method = r->opts.n_methods;
+    c->arena = as_arena_create(r->opts.max_decode_bytes);
+    if (c->arena == NULL) {
+        send_reply(c, AS_CODE_RESOURCE_EXHAUSTED, "out of memory", NULL, 0);
+        return;
+    }
+    al = as_arena_allocator(c->arena);
+    req = artstore__v1__request__unpack(&al, n, body);
+    if (req == NULL) {
+        if (as_arena_exhausted(c->arena))
+            as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
+                                "request decodes to more than "
+                                "max_decode_bytes=%zu",
+                                r->opts.max_decode_bytes);
+        else
+            as_call_reply_error(c, AS_CODE_INVALID_ARGUMENT,
+                                "message is not a valid artstore.v1.Request "
+                                "envelope (%zu bytes)", n);
+        return;
+    }
+    c->call_id = req->has_call_id ? req->call_id : 0;
+    c->deadline_ms = req->has_deadline_ms ? req->deadline_ms : 0;
+    c->method = find_method(r, req->method);
+    if (c->method == r->opts.n_methods) {
+        as_call_reply_error(c, AS_CODE_UNIMPLEMENTED, "unknown method '%.200s'",
+                            req->method ? req->method : "");
+        return;
+    }
+    now = now_ms();
+    if (c->deadline_ms > 0 && now > c->deadline_ms) {
+        as_call_reply_error(c, AS_CODE_DEADLINE_EXCEEDED,
+                            "deadline passed %lld ms before the request was "
+                            "read", (long long)(now - c->deadline_ms));
+        return;
+    }
+    r->opts.methods[c->method].fn(c, req->has_payload ? req->payload.data : NULL,
+                                  req->has_payload ? req->payload.len : 0);
+}
+
+static void *worker_main(void *arg)
+{
+    as_rpc_t *r = arg;
+    void *worker = r->opts.worker_init ? r->opts.worker_init(r->opts.ctx)
+                                       : NULL;
+
+    while (!atomic_load(&r->stopping)) {
+        struct nn_msghdr hdr;
+        struct nn_iovec iov;
+        void *body = NULL, *control = NULL;
+        int n;
+
+        memset(&hdr, 0, sizeof(hdr));
+        iov.iov_base = &body;
+        iov.iov_len = NN_MSG;
+        hdr.msg_iov = &iov;
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = &control;
+        hdr.msg_controllen = NN_MSG;
+        n = nn_recvmsg(r->sock, &hdr, 0);
+        if (n < 0) {
+            int e = nn_errno();
+
+            if (e == ETIMEDOUT || e == EAGAIN || e == EINTR)
+                continue;
+            if (e != EBADF && e != ETERM)
+                as_log_error("recv: %s", nn_strerror(e));
+            break;
+        }
+        dispatch(r, worker, control, body, (size_t)n);
+        nn_freemsg(body);
+    }
+    if (r->opts.worker_fini)
+        r->opts.worker_fini(r->opts.ctx, worker);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
+{
+    as_rpc_t *r = calloc(1, sizeof(*r));
+    int max = opts->max_message_bytes > (size_t)0x7fffffff
+                  ? 0x7fffffff : (int)opts->max_message_bytes;
+    int poll = POLL_MS, i, rc;
+    size_t m;
+
+    if (r == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    r->opts = *opts;
+    r->slots = calloc(opts->n_methods + 1, sizeof(*r->slots));
+    r->threads = calloc((size_t)opts->workers, sizeof(*r->threads));
+    if (r->slots == NULL || r->threads == NULL) {
+        as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+        goto out_free;
+    }
+    for (m = 0; m <= opts->n_methods; m++)
+        pthread_mutex_init(&r->slots[m].lock, NULL);
+    r->sock = nn_socket(AF_SP_RAW, NN_REP);
+    if (r->sock < 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "nn_socket: %s",
+                      nn_strerror(nn_errno()));
+        goto out_free;
+    }
+    /* The receive limit is the protocol's documented one, set explicitly:
+     * nanomsg's silent 1 MiB default would drop larger requests. */
+    nn_setsockopt(r->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    nn_setsockopt(r->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &poll, sizeof(poll));
+    if (nn_bind(r->sock, opts->endpoint) < 0) {
+        as_status_set(st, AS_CODE_UNAVAILABLE, "cannot listen on %s: %s",
+                      opts->endpoint, nn_strerror(nn_errno()));
+        goto out_close;
+    }
+    for (i = 0; i < opts->workers; i++) {
+        if ((rc = pthread_create(&r->threads[i], NULL, worker_main, r)) != 0) {
+            as_status_set(st, AS_CODE_INTERNAL, "start worker: %s",
+                          strerror(rc));
+            atomic_store(&r->stopping, 1);
+            while (--i >= 0)
+                pthread_join(r->threads[i], NULL);
+            goto out_close;
+        }
+        r->n_threads++;
+    }
+    *out = r;
+    return 0;
+
+out_close:
+    nn_close(r->sock);
+out_free:
+    free(r->threads);
+    free(r->slots);
+    free(r);
+    return st->code;
+}
+
+void as_rpc_stop(as_rpc_t *r)
+{
+    int i;
+
+    if (r == NULL || atomic_exchange(&r->stopping, 1))
+        return;
+    for (i = 0; i < r->n_threads; i++)
+        pthread_join(r->threads[i], NULL);
+}
+
+void as_rpc_close(as_rpc_t *r)
+{
+    size_t m;
+
+    if (r == NULL)
+        return;
+    as_rpc_stop(r);
+    nn_close(r->sock);
+    for (m = 0; m <= r->opts.n_methods; m++)
+        pthread_mutex_destroy(&r->slots[m].lock);
+    free(r->threads);
+    free(r->slots);
+    free(r);
+}
+
+void as_rpc_get_stats(as_rpc_t *r, size_t i, as_method_stats_t *out)
+{
+    pthread_mutex_lock(&r->slots[i].lock);
+    *out = r->slots[i].stats;
+    pthread_mutex_unlock(&r->slots[i].lock);
+}
+
+int as_rpc_workers(const as_rpc_t *r)
+{
+    return r->n_threads;
+}

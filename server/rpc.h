@@ -1,0 +1,107 @@
+/*
+ * rpc.h - the request socket: nanomsg raw REP, worker threads, envelopes.
+ *
+ * One AF_SP_RAW NN_REP socket is shared by a pool of worker threads (a
+ * cooked REP socket holds one request at a time and would mix replies).
+ * Each request carries its routing header (the nanomsg control message);
+ * the reply goes back with the same header, from whichever thread
+ * completes the call - a worker for reads, the writer thread for writes.
+ *
+ * This layer knows envelopes, not methods: it unpacks the Request into a
+ * per-request arena with a memory budget, checks the deadline, finds the
+ * handler by method path and hands it the payload. It knows nothing of
+ * LMDB. A handler must complete its call exactly once with as_call_reply*.
+ */
+#ifndef AS_RPC_H
+#define AS_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "artstore.pb-c.h"
+#include "status.h"
+
+typedef struct as_rpc as_rpc_t;
+typedef struct as_call as_call_t;
+
+/* Handles one call; payload is the packed method request (may be empty). */
+typedef void (*as_handler_fn)(as_call_t *call, const uint8_t *payload,
+                              size_t len);
+
+typedef struct as_method {
+    const char *name;        /* "Put"; the path is /artstore.v1.ArticleStore/Put */
+    as_handler_fn fn;
+    int write;               /* needs write access (auth) */
+} as_method_t;
+
+typedef struct as_rpc_opts {
+    const char *endpoint;    /* tcp://host:port or ipc:///path */
+    int workers;
+    size_t max_message_bytes;
+    size_t max_decode_bytes;
+    const as_method_t *methods;
+    size_t n_methods;
+    void *ctx;               /* handed to handlers via as_call_ctx */
+    /* Per-worker state (e.g. a store reader), made on the worker thread. */
+    void *(*worker_init)(void *ctx);
+    void (*worker_fini)(void *ctx, void *data);
+} as_rpc_opts_t;
+
+/* Binds the endpoint and starts the workers. Returns 0 or UNAVAILABLE
+ * (bind failed: address in use, bad endpoint) / INTERNAL with st set. */
+int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st);
+
+/* Stops taking requests and joins the workers. Calls already handed to
+ * the writer can still be replied to until as_rpc_close. */
+void as_rpc_stop(as_rpc_t *r);
+
+/* Closes the socket and frees r. Accepts NULL. */
+void as_rpc_close(as_rpc_t *r);
+
+/* The arena of the call: freed when the call is replied to. */
+as_arena_t *as_call_arena(as_call_t *c);
+
+/* The ctx of as_rpc_opts. */
+void *as_call_ctx(as_call_t *c);
+
+/* The calling worker's state from worker_init. */
+void *as_call_worker(as_call_t *c);
+
+/* The request's absolute deadline in Unix ms, 0 when none. */
+int64_t as_call_deadline_ms(as_call_t *c);
+
+/* The method's name ("Put"). */
+const char *as_call_method(as_call_t *c);
+
+/*
+ * Completes the call: code OK with resp packed as the payload (resp may be
+ * NULL for an empty payload), or an error code with a printf-formatted
+ * message. Sends the reply and frees the call and its arena.
+ */
+void as_call_reply(as_call_t *c, const ProtobufCMessage *resp);
+void as_call_reply_error(as_call_t *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void as_call_reply_status(as_call_t *c, const as_status_t *st);
+
+/* Completes the call with an OK status and payload bytes already packed. */
+void as_call_reply_raw(as_call_t *c, const void *payload, size_t len);
+
+/* Per-method request counts and latency histogram since start. */
+#define AS_RPC_LAT_BUCKETS 14
+#define AS_RPC_CODES 17
+extern const double as_rpc_latency_bounds_us[AS_RPC_LAT_BUCKETS];
+typedef struct as_method_stats {
+    uint64_t codes[AS_RPC_CODES];
+    uint64_t lat_counts[AS_RPC_LAT_BUCKETS + 1];
+    uint64_t lat_count;
+    double lat_sum_us;
+} as_method_stats_t;
+
+/* Copies the statistics of method i (index in opts.methods). */
+void as_rpc_get_stats(as_rpc_t *r, size_t i, as_method_stats_t *out);
+
+/* Returns the number of worker threads. */
+int as_rpc_workers(const as_rpc_t *r);
+
+#endif

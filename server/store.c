@@ -1,0 +1,885 @@
+/*
+ * store.c - the LMDB store: articles, their indexes and the changelog.
+ *
+ * See store.h for the layout. The rules this file keeps:
+ *   - a write checks everything it can before it changes anything, so a
+ *     refused write (revision mismatch, not found) writes nothing;
+ *   - counters (next_id, last_seq, tag_count) are read from `meta` at the
+ *     start of each write transaction and written back before its commit,
+ *     so they can never disagree with the data;
+ *   - values returned from LMDB are copied (or packed into replies) before
+ *     the transaction ends.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "article.h"
+#include "log.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+
+struct as_wtxn {
+    as_store_t *s;
+    MDB_txn *txn;
+    uint64_t next_id;
+    uint64_t last_seq;
+    uint64_t tag_count;
+    int64_t now_ms;
+    int broken;            /* 0, or the LMDB error that broke the txn */
+};
+
+struct as_store {
+    MDB_env *env;
+    MDB_dbi dbi[AS_DBI_COUNT];
+    int lock_fd;
+    size_t map_size;
+    size_t map_max;
+    pthread_rwlock_t resize_lock;
+    _Atomic uint64_t last_seq;
+};
+
+struct as_reader {
+    as_store_t *s;
+    MDB_txn *txn;
+    int open;
+};
+
+static const char *dbi_names[AS_DBI_COUNT] = {
+    "articles", "by_url", "by_tag", "by_source", "by_time", "changes", "meta",
+};
+
+/* ------------------------------------------------------------ helpers */
+
+void as_u64_be(unsigned char out[8], uint64_t v)
+{
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        out[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+uint64_t as_be_u64(const unsigned char in[8])
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
+uint64_t as_time_key(int64_t t)
+{
+    return (uint64_t)t ^ ((uint64_t)1 << 63);
+}
+
+int64_t as_time_from_key(uint64_t k)
+{
+    return (int64_t)(k ^ ((uint64_t)1 << 63));
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Records an LMDB error as INTERNAL (or RESOURCE_EXHAUSTED for a full
+ * map), marks the transaction broken, and returns the code. */
+static int txn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st)
+{
+    t->broken = mrc;
+    if (mrc == MDB_MAP_FULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "store is full (map_size=%zu bytes): %s",
+                             t->s->map_size, what);
+    return as_status_set(st, AS_CODE_INTERNAL, "lmdb %s: %s", what,
+                         mdb_strerror(mrc));
+}
+
+static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+                        uint64_t *v)
+{
+    MDB_val k = { strlen(name), (void *)name }, d;
+    int rc = mdb_get(txn, dbi, &k, &d);
+
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (d.mv_size != 8)
+        return MDB_CORRUPTED;
+    *v = as_be_u64(d.mv_data);
+    return 0;
+}
+
+static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+                        uint64_t v)
+{
+    unsigned char buf[8];
+    MDB_val k = { strlen(name), (void *)name }, d = { 8, buf };
+
+    as_u64_be(buf, v);
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Takes the data directory's LOCK file for this process, so that two
+ * servers never share one store (their counters would diverge). */
+static int lock_dir(const char *path, int *fd_out, as_status_t *st)
+{
+    char lock_path[4096];
+    char pid[32];
+    int fd, n;
+
+    snprintf(lock_path, sizeof(lock_path), "%s/LOCK", path);
+    fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "open %s: %s", lock_path,
+                             strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        n = (int)read(fd, pid, sizeof(pid) - 1);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "data directory %s is in use by another server "
+                             "(pid %s)", path, pid[0] ? pid : "?");
+    }
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        as_log_warn("cannot write pid to %s: %s", lock_path, strerror(errno));
+    *fd_out = fd;
+    return 0;
+}
+
+int as_store_open(const as_store_opts_t *opts, as_store_t **out,
+                  as_status_t *st)
+{
+    as_store_t *s;
+    MDB_txn *txn;
+    MDB_envinfo info;
+    pthread_rwlockattr_t attr;
+    uint64_t version, last_seq;
+    int rc, i, dead = 0;
+    unsigned flags;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    s->lock_fd = -1;
+    if (mkdir(opts->path, 0755) != 0 && errno != EEXIST) {
+        as_status_set(st, AS_CODE_INTERNAL, "mkdir %s: %s", opts->path,
+                      strerror(errno));
+        goto out_free;
+    }
+    if (lock_dir(opts->path, &s->lock_fd, st) != 0)
+        goto out_free;
+
+    s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    s->map_max = opts->map_max;
+    if ((rc = mdb_env_create(&s->env)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "mdb_env_create: %s",
+                      mdb_strerror(rc));
+        goto out_unlock;
+    }
+    mdb_env_set_maxdbs(s->env, AS_DBI_COUNT + 2);
+    mdb_env_set_maxreaders(s->env, opts->max_readers ? opts->max_readers : 126);
+    mdb_env_set_mapsize(s->env, s->map_size);
+    /* MDB_NOTLS: read transactions belong to as_reader_t handles, not to
+     * threads, so a worker may keep its reset handle between requests. */
+    flags = MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0);
+    if ((rc = mdb_env_open(s->env, opts->path, flags, 0644)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "open store in %s: %s",
+                      opts->path, mdb_strerror(rc));
+        goto out_env;
+    }
+    /* An existing, larger store keeps its size. */
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    if (s->map_max && s->map_max < s->map_size)
+        s->map_max = s->map_size;
+
+    mdb_reader_check(s->env, &dead);
+    if (dead > 0)
+        as_log_info("cleared %d stale reader slot(s) of dead processes", dead);
+
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "begin: %s", mdb_strerror(rc));
+        goto out_env;
+    }
+    for (i = 0; i < AS_DBI_COUNT; i++) {
+        unsigned dflags = MDB_CREATE;
+
+        if (i == AS_DBI_BY_TAG || i == AS_DBI_BY_SOURCE)
+            dflags |= MDB_DUPSORT | MDB_DUPFIXED;
+        if ((rc = mdb_dbi_open(txn, dbi_names[i], dflags, &s->dbi[i])) != 0) {
+            as_status_set(st, AS_CODE_INTERNAL, "open db %s: %s", dbi_names[i],
+                          mdb_strerror(rc));
+            goto out_txn;
+        }
+    }
+    if ((rc = meta_get_u64(txn, s->dbi[AS_DBI_META], "schema_version",
+                           &version)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "read schema_version: %s",
+                      mdb_strerror(rc));
+        goto out_txn;
+    }
+    if (version == 0) {
+        if ((rc = meta_put_u64(txn, s->dbi[AS_DBI_META], "schema_version",
+                               AS_SCHEMA_VERSION)) != 0 ||
+            (rc = meta_put_u64(txn, s->dbi[AS_DBI_META], "next_id", 1)) != 0) {
+            as_status_set(st, AS_CODE_INTERNAL, "init meta: %s",
+                          mdb_strerror(rc));
+            goto out_txn;
+        }
+    } else if (version != AS_SCHEMA_VERSION) {
+        as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                      "data in %s has schema version %llu; this server "
+                      "reads version %d", opts->path,
+                      (unsigned long long)version, AS_SCHEMA_VERSION);
+        goto out_txn;
+    }
+    if ((rc = meta_get_u64(txn, s->dbi[AS_DBI_META], "last_seq",
+                           &last_seq)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "read last_seq: %s",
+                      mdb_strerror(rc));
+        goto out_txn;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "commit: %s", mdb_strerror(rc));
+        goto out_env;
+    }
+    atomic_store(&s->last_seq, last_seq);
+
+    pthread_rwlockattr_init(&attr);
+    /* Growth must not starve behind a steady stream of readers. */
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->resize_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    *out = s;
+    return 0;
+
+out_txn:
+    mdb_txn_abort(txn);
+out_env:
+    mdb_env_close(s->env);
+out_unlock:
+    close(s->lock_fd);
+out_free:
+    free(s);
+    return st->code;
+}
+
+void as_store_close(as_store_t *s)
+{
+    if (s == NULL)
+        return;
+    mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->resize_lock);
+    close(s->lock_fd);
+    free(s);
+}
+
+int as_store_reader_check(as_store_t *s)
+{
+    int dead = 0;
+
+    if (mdb_reader_check(s->env, &dead) != 0)
+        return -1;
+    return dead;
+}
+
+int as_store_sync(as_store_t *s)
+{
+    return mdb_env_sync(s->env, 1);
+}
+
+MDB_env *as_store_env(as_store_t *s)
+{
+    return s->env;
+}
+
+uint64_t as_store_last_seq(as_store_t *s)
+{
+    return atomic_load(&s->last_seq);
+}
+
+MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which)
+{
+    return s->dbi[which];
+}
+
+/* ------------------------------------------------------------ writes */
+
+/* Grows the map (doubling, up to map_max) while no transaction is open in
+ * this process: the writer has aborted its own, and the exclusive lock
+ * waits for every reader to end. */
+static int grow_map(as_store_t *s, as_status_t *st)
+{
+    size_t next = s->map_size * 2;
+    int rc;
+
+    if (s->map_max && next > s->map_max)
+        next = s->map_max;
+    if (next <= s->map_size)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "store is full: map_size=%zu reached the limit "
+                             "map_max=%zu", s->map_size, s->map_max);
+    pthread_rwlock_wrlock(&s->resize_lock);
+    rc = mdb_env_set_mapsize(s->env, next);
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "cannot grow map to %zu bytes: %s", next,
+                             mdb_strerror(rc));
+    as_log_info("store map grown from %zu to %zu bytes", s->map_size, next);
+    s->map_size = next;
+    return 0;
+}
+
+static int wtxn_begin(as_store_t *s, as_wtxn_t *t, as_status_t *st)
+{
+    MDB_dbi meta = s->dbi[AS_DBI_META];
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    t->s = s;
+    t->now_ms = now_ms();
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &t->txn)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "begin write: %s",
+                             mdb_strerror(rc));
+    if ((rc = meta_get_u64(t->txn, meta, "next_id", &t->next_id)) != 0 ||
+        (rc = meta_get_u64(t->txn, meta, "last_seq", &t->last_seq)) != 0 ||
+        (rc = meta_get_u64(t->txn, meta, "tag_count", &t->tag_count)) != 0) {
+        mdb_txn_abort(t->txn);
+        return as_status_set(st, AS_CODE_INTERNAL, "read counters: %s",
+                             mdb_strerror(rc));
+    }
+    return 0;
+}
+
+int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
+                   as_status_t *st)
+{
+    MDB_dbi meta = s->dbi[AS_DBI_META];
+    as_wtxn_t t;
+    int rc, mrc;
+
+    for (;;) {
+        if ((rc = wtxn_begin(s, &t, st)) != 0)
+            return rc;
+        rc = fn(&t, arg);
+        if (rc == 0 && !t.broken) {
+            if ((mrc = meta_put_u64(t.txn, meta, "next_id", t.next_id)) != 0 ||
+                (mrc = meta_put_u64(t.txn, meta, "last_seq", t.last_seq)) != 0 ||
+                (mrc = meta_put_u64(t.txn, meta, "tag_count",
+                                    t.tag_count)) != 0) {
+                txn_fail(&t, mrc, "write counters", st);
+            } else if ((mrc = mdb_txn_commit(t.txn)) != 0) {
+                /* A failed commit has already freed the transaction. */
+                t.txn = NULL;
+                txn_fail(&t, mrc, "commit", st);
+            } else {
+                atomic_store(&s->last_seq, t.last_seq);
+                return 0;
+            }
+        }
+        if (t.txn != NULL)
+            mdb_txn_abort(t.txn);
+        if (t.broken != MDB_MAP_FULL)
+            return rc ? rc : st->code;
+        if ((rc = grow_map(s, st)) != 0)
+            return rc;
+    }
+}
+
+int as_store_txn_broken(const as_wtxn_t *t)
+{
+    return t->broken;
+}
+
+uint64_t as_store_txn_last_seq(const as_wtxn_t *t)
+{
+    return t->last_seq;
+}
+
+int64_t as_store_txn_time_ms(const as_wtxn_t *t)
+{
+    return t->now_ms;
+}
+
+/* The index time of an article: published_at, else ingested_at. */
+static uint64_t article_time_key(const Artstore__V1__Article *a)
+{
+    return as_time_key(a->has_published_at ? a->published_at : a->ingested_at);
+}
+
+/* Adds (add != 0) or removes the posting time‖id under key in a DUPSORT
+ * index, keeping *distinct (the number of keys) up to date if not NULL. */
+static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
+                   uint64_t id, int add, uint64_t *distinct, as_status_t *st)
+{
+    unsigned char val[16];
+    MDB_val k = { strlen(key), (void *)key }, d = { 16, val };
+    MDB_cursor *c;
+    size_t count = 0;
+    int rc;
+
+    as_u64_be(val, tk);
+    as_u64_be(val + 8, id);
+    if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
+        return txn_fail(t, rc, "cursor", st);
+    if (add) {
+        MDB_val probe = k, pd;
+
+        rc = mdb_cursor_get(c, &probe, &pd, MDB_SET);
+        if (rc == MDB_NOTFOUND && distinct)
+            (*distinct)++;
+        else if (rc != 0 && rc != MDB_NOTFOUND)
+            goto out_fail;
+        if ((rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA)) != 0 &&
+            rc != MDB_KEYEXIST)
+            goto out_fail;
+    } else {
+        rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH);
+        if (rc == 0) {
+            if (distinct && mdb_cursor_count(c, &count) == 0 && count == 1)
+                (*distinct)--;
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
+                goto out_fail;
+        } else if (rc != MDB_NOTFOUND) {
+            goto out_fail;
+        }
+    }
+    mdb_cursor_close(c);
+    return 0;
+
+out_fail:
+    mdb_cursor_close(c);
+    return txn_fail(t, rc, add ? "add posting" : "remove posting", st);
+}
+
+/* Adds or removes every index entry of article a (id and revision set). */
+static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
+                         as_status_t *st)
+{
+    as_store_t *s = t->s;
+    uint64_t tk = article_time_key(a);
+    unsigned char key[AS_KEY_MAX], tkey[16], idbuf[8];
+    MDB_val k, d;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < a->n_tags; i++)
+        if ((rc = posting(t, s->dbi[AS_DBI_BY_TAG], a->tags[i], tk, a->id, add,
+                          &t->tag_count, st)) != 0)
+            return rc;
+    if (a->source != NULL &&
+        (rc = posting(t, s->dbi[AS_DBI_BY_SOURCE], a->source, tk, a->id, add,
+                      NULL, st)) != 0)
+        return rc;
+
+    as_u64_be(tkey, tk);
+    as_u64_be(tkey + 8, a->id);
+    k.mv_size = 16;
+    k.mv_data = tkey;
+    d.mv_size = 0;
+    d.mv_data = NULL;
+    rc = add ? mdb_put(t->txn, s->dbi[AS_DBI_BY_TIME], &k, &d, 0)
+             : mdb_del(t->txn, s->dbi[AS_DBI_BY_TIME], &k, NULL);
+    if (rc != 0 && !(rc == MDB_NOTFOUND && !add))
+        return txn_fail(t, rc, "by_time", st);
+
+    k.mv_size = as_article_key(a, key);
+    k.mv_data = key;
+    as_u64_be(idbuf, a->id);
+    d.mv_size = 8;
+    d.mv_data = idbuf;
+    rc = add ? mdb_put(t->txn, s->dbi[AS_DBI_BY_URL], &k, &d, 0)
+             : mdb_del(t->txn, s->dbi[AS_DBI_BY_URL], &k, NULL);
+    if (rc != 0 && !(rc == MDB_NOTFOUND && !add))
+        return txn_fail(t, rc, "by_url", st);
+    return 0;
+}
+
+/* Packs msg straight into a reserved LMDB value under key in dbi. */
+static int put_packed(as_wtxn_t *t, MDB_dbi dbi, uint64_t key,
+                      const ProtobufCMessage *msg, const char *what,
+                      as_status_t *st)
+{
+    unsigned char kbuf[8];
+    MDB_val k = { 8, kbuf }, d;
+    int rc;
+
+    as_u64_be(kbuf, key);
+    d.mv_size = protobuf_c_message_get_packed_size(msg);
+    d.mv_data = NULL;
+    if ((rc = mdb_put(t->txn, dbi, &k, &d, MDB_RESERVE)) != 0)
+        return txn_fail(t, rc, what, st);
+    protobuf_c_message_pack(msg, d.mv_data);
+    return 0;
+}
+
+/* Appends the change event for a write of a (or delete of a) to the log. */
+static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
+                      const Artstore__V1__Article *a,
+                      const Artstore__V1__Article *prev, as_status_t *st)
+{
+    Artstore__V1__ChangeEvent ev = ARTSTORE__V1__CHANGE_EVENT__INIT;
+
+    ev.has_seq = 1;
+    ev.seq = t->last_seq;
+    ev.has_type = 1;
+    ev.type = type;
+    ev.has_id = 1;
+    ev.id = a->id;
+    ev.has_revision = 1;
+    ev.revision = t->last_seq;
+    ev.n_tags = a->n_tags;
+    ev.tags = a->tags;
+    ev.title = a->title;
+    ev.source = a->source;
+    ev.url = a->url;
+    ev.has_published_at = a->has_published_at;
+    ev.published_at = a->published_at;
+    ev.has_commit_time_ms = 1;
+    ev.commit_time_ms = t->now_ms;
+    if (prev != NULL) {
+        ev.n_prev_tags = prev->n_tags;
+        ev.prev_tags = prev->tags;
+    }
+    return put_packed(t, t->s->dbi[AS_DBI_CHANGES], t->last_seq,
+                      &ev.base, "changes", st);
+}
+
+/* Reads and unpacks article id inside the write transaction. Returns 0,
+ * NOT_FOUND or INTERNAL; *out is freed with
+ * artstore__v1__article__free_unpacked(*out, NULL). */
+static int wtxn_get_article(as_wtxn_t *t, uint64_t id,
+                            Artstore__V1__Article **out, as_status_t *st)
+{
+    unsigned char kbuf[8];
+    MDB_val k = { 8, kbuf }, d;
+    int rc;
+
+    as_u64_be(kbuf, id);
+    rc = mdb_get(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "article %llu",
+                             (unsigned long long)id);
+    if (rc != 0)
+        return txn_fail(t, rc, "get article", st);
+    *out = artstore__v1__article__unpack(NULL, d.mv_size, d.mv_data);
+    if (*out == NULL)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "article %llu is stored corrupt",
+                             (unsigned long long)id);
+    return 0;
+}
+
+/* Looks up a natural key; *id is 0 when absent. */
+static int wtxn_find_key(as_wtxn_t *t, const unsigned char *key, size_t len,
+                         uint64_t *id, as_status_t *st)
+{
+    MDB_val k = { len, (void *)key }, d;
+    int rc = mdb_get(t->txn, t->s->dbi[AS_DBI_BY_URL], &k, &d);
+
+    *id = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return txn_fail(t, rc, "get by_url", st);
+    if (d.mv_size != 8)
+        return as_status_set(st, AS_CODE_DATA_LOSS, "by_url entry corrupt");
+    *id = as_be_u64(d.mv_data);
+    return 0;
+}
+
+static int check_expected(uint64_t id, uint64_t current, int has_expected,
+                          uint64_t expected, as_status_t *st)
+{
+    if (!has_expected)
+        return 0;
+    if (expected == 0 && id != 0)
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "article exists (id %llu, revision %llu) but "
+                             "expected_revision is 0",
+                             (unsigned long long)id,
+                             (unsigned long long)current);
+    if (expected != 0 && id == 0)
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "article does not exist but expected_revision "
+                             "is %llu", (unsigned long long)expected);
+    if (expected != 0 && current != expected)
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "article %llu has revision %llu, expected %llu",
+                             (unsigned long long)id,
+                             (unsigned long long)current,
+                             (unsigned long long)expected);
+    return 0;
+}
+
+int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
+                 uint64_t expected, as_put_out_t *out, as_status_t *st)
+{
+    Artstore__V1__Article *old = NULL, next = *a;
+    unsigned char key[AS_KEY_MAX];
+    uint64_t id;
+    int rc;
+
+    if ((rc = wtxn_find_key(t, key, as_article_key(a, key), &id, st)) != 0)
+        return rc;
+    if (id != 0 && (rc = wtxn_get_article(t, id, &old, st)) != 0)
+        return rc;
+    if ((rc = check_expected(id, old ? old->revision : 0, has_expected,
+                             expected, st)) != 0)
+        goto out_free;
+
+    if (old != NULL && old->has_content_hash && a->has_content_hash &&
+        old->content_hash.len == a->content_hash.len &&
+        memcmp(old->content_hash.data, a->content_hash.data,
+               a->content_hash.len) == 0) {
+        out->id = id;
+        out->outcome = ARTSTORE__V1__PUT_OUTCOME__PUT_UNCHANGED;
+        out->revision = old->revision;
+        goto out_free;
+    }
+
+    t->last_seq++;
+    next.has_revision = 1;
+    next.revision = t->last_seq;
+    next.has_id = 1;
+    next.has_ingested_at = 1;
+    if (old != NULL) {
+        next.id = old->id;
+        next.ingested_at = old->ingested_at;
+        if ((rc = index_article(t, old, 0, st)) != 0)
+            goto out_free;
+    } else {
+        next.id = t->next_id++;
+        next.ingested_at = t->now_ms / 1000;
+    }
+    if ((rc = index_article(t, &next, 1, st)) != 0 ||
+        (rc = put_packed(t, t->s->dbi[AS_DBI_ARTICLES], next.id, &next.base,
+                         "put article", st)) != 0 ||
+        (rc = log_change(t, old ? ARTSTORE__V1__CHANGE_TYPE__CHANGE_UPDATE
+                                : ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE,
+                         &next, old, st)) != 0)
+        goto out_free;
+    out->id = next.id;
+    out->outcome = old ? ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED
+                       : ARTSTORE__V1__PUT_OUTCOME__PUT_CREATED;
+    out->revision = next.revision;
+
+out_free:
+    if (old != NULL)
+        artstore__v1__article__free_unpacked(old, NULL);
+    return rc;
+}
+
+int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
+                    int has_expected, uint64_t expected, uint64_t *id_out,
+                    uint64_t *revision_out, as_status_t *st)
+{
+    Artstore__V1__Article *old = NULL;
+    unsigned char kbuf[8];
+    MDB_val k = { 8, kbuf };
+    int rc;
+
+    if (id == 0 && url != NULL) {
+        unsigned char key[AS_KEY_MAX];
+
+        if ((rc = wtxn_find_key(t, key, as_url_key(url, key), &id, st)) != 0)
+            return rc;
+        if (id == 0)
+            return as_status_set(st, AS_CODE_NOT_FOUND, "no article with url "
+                                 "%.200s", url);
+    }
+    if ((rc = wtxn_get_article(t, id, &old, st)) != 0)
+        return rc;
+    if ((rc = check_expected(id, old->revision, has_expected, expected,
+                             st)) != 0)
+        goto out_free;
+    t->last_seq++;
+    as_u64_be(kbuf, id);
+    if ((rc = index_article(t, old, 0, st)) != 0)
+        goto out_free;
+    if ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, NULL)) != 0) {
+        rc = txn_fail(t, rc, "delete article", st);
+        goto out_free;
+    }
+    if ((rc = log_change(t, ARTSTORE__V1__CHANGE_TYPE__CHANGE_DELETE, old,
+                         NULL, st)) != 0)
+        goto out_free;
+    *id_out = id;
+    *revision_out = t->last_seq;
+
+out_free:
+    artstore__v1__article__free_unpacked(old, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------ reads */
+
+int as_reader_create(as_store_t *s, as_reader_t **out, as_status_t *st)
+{
+    as_reader_t *r = calloc(1, sizeof(*r));
+    int rc;
+
+    if (r == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    r->s = s;
+    pthread_rwlock_rdlock(&s->resize_lock);
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc == 0)
+        mdb_txn_reset(r->txn);
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (rc != 0) {
+        free(r);
+        return as_status_set(st, AS_CODE_INTERNAL, "begin read: %s",
+                             mdb_strerror(rc));
+    }
+    *out = r;
+    return 0;
+}
+
+void as_reader_free(as_reader_t *r)
+{
+    if (r == NULL)
+        return;
+    if (r->open)
+        as_reader_end(r);
+    mdb_txn_abort(r->txn);
+    free(r);
+}
+
+int as_reader_begin(as_reader_t *r, as_status_t *st)
+{
+    int rc;
+
+    pthread_rwlock_rdlock(&r->s->resize_lock);
+    if ((rc = mdb_txn_renew(r->txn)) != 0) {
+        pthread_rwlock_unlock(&r->s->resize_lock);
+        return as_status_set(st, AS_CODE_INTERNAL, "renew read: %s",
+                             mdb_strerror(rc));
+    }
+    r->open = 1;
+    return 0;
+}
+
+void as_reader_end(as_reader_t *r)
+{
+    if (!r->open)
+        return;
+    mdb_txn_reset(r->txn);
+    r->open = 0;
+    pthread_rwlock_unlock(&r->s->resize_lock);
+}
+
+MDB_txn *as__reader_txn(as_reader_t *r)
+{
+    return r->txn;
+}
+
+as_store_t *as__reader_store(as_reader_t *r)
+{
+    return r->s;
+}
+
+int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
+                     as_status_t *st)
+{
+    unsigned char kbuf[8];
+    MDB_val k = { 8, kbuf }, d;
+    int rc;
+
+    as_u64_be(kbuf, id);
+    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_ARTICLES], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "article %llu",
+                             (unsigned long long)id);
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "get article: %s",
+                             mdb_strerror(rc));
+    out->data = d.mv_data;
+    out->len = d.mv_size;
+    return 0;
+}
+
+int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,
+                      as_status_t *st)
+{
+    unsigned char key[AS_KEY_MAX];
+    MDB_val k, d;
+    int rc;
+
+    k.mv_size = as_url_key(url, key);
+    k.mv_data = key;
+    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_BY_URL], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "no article with url %.200s",
+                             url);
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "get by_url: %s",
+                             mdb_strerror(rc));
+    if (d.mv_size != 8)
+        return as_status_set(st, AS_CODE_DATA_LOSS, "by_url entry corrupt");
+    *id = as_be_u64(d.mv_data);
+    return 0;
+}
+
+int as_store_get_stats(as_reader_t *r, as_store_stats_t *out, as_status_t *st)
+{
+    as_store_t *s = r->s;
+    MDB_dbi meta = s->dbi[AS_DBI_META];
+    MDB_stat ms;
+    MDB_envinfo info;
+    MDB_cursor *c;
+    MDB_val k, d;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = mdb_stat(r->txn, s->dbi[AS_DBI_ARTICLES], &ms)) != 0)
+        goto out_fail;
+    out->articles = ms.ms_entries;
+    if ((rc = mdb_stat(r->txn, s->dbi[AS_DBI_CHANGES], &ms)) != 0)
+        goto out_fail;
+    out->changes = ms.ms_entries;
+    if ((rc = meta_get_u64(r->txn, meta, "tag_count", &out->tags)) != 0 ||
+        (rc = meta_get_u64(r->txn, meta, "last_seq", &out->last_seq)) != 0 ||
+        (rc = meta_get_u64(r->txn, meta, "next_id", &out->next_id)) != 0)
+        goto out_fail;
+    if ((rc = mdb_cursor_open(r->txn, s->dbi[AS_DBI_CHANGES], &c)) != 0)
+        goto out_fail;
+    if (mdb_cursor_get(c, &k, &d, MDB_FIRST) == 0 && k.mv_size == 8)
+        out->oldest_seq = as_be_u64(k.mv_data);
+    mdb_cursor_close(c);
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &ms);
+    out->map_size = info.me_mapsize;
+    out->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    return 0;
+
+out_fail:
+    return as_status_set(st, AS_CODE_INTERNAL, "stats: %s", mdb_strerror(rc));
+}

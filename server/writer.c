@@ -1,0 +1,312 @@
+/*
+ * writer.c - the writer thread: group commit.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+const double as_writer_bucket_bounds[AS_WRITER_BUCKETS] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+};
+
+struct as_writer {
+    as_store_t *store;
+    as_writer_opts_t opts;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    as_write_job_t *head, *tail;
+    size_t queued;
+    int stopping;
+    as_commit_hook_fn hook;
+    void *hook_arg;
+    as_writer_stats_t stats;         /* under lock */
+};
+
+/* One group of jobs being applied in one transaction. */
+typedef struct batch {
+    as_write_job_t **jobs;
+    size_t n;
+} batch_t;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Applies one item inside t; returns nonzero only if the transaction is
+ * broken (the item's own refusal is recorded in item->st). */
+static int apply_item(as_wtxn_t *t, as_write_item_t *it)
+{
+    int rc;
+
+    as_status_ok(&it->st);
+    memset(&it->out, 0, sizeof(it->out));
+    if (it->op == AS_WRITE_PUT)
+        rc = as_store_put(t, it->article, it->has_expected, it->expected,
+                          &it->out, &it->st);
+    else
+        rc = as_store_delete(t, it->id, it->url, it->has_expected,
+                             it->expected, &it->out.id, &it->out.revision,
+                             &it->st);
+    return rc != 0 && as_store_txn_broken(t) ? rc : 0;
+}
+
+/* as_store_write callback: every item of every job of the batch. */
+static int apply_batch(as_wtxn_t *t, void *arg)
+{
+    batch_t *b = arg;
+    size_t i, j;
+    int rc;
+
+    for (i = 0; i < b->n; i++) {
+        as_write_job_t *job = b->jobs[i];
+
+        for (j = 0; j < job->n; j++) {
+            if (job->items[j].prefailed)
+                continue;
+            if ((rc = apply_item(t, &job->items[j])) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* as_store_write callback: a single item. */
+static int apply_one(as_wtxn_t *t, void *arg)
+{
+    return apply_item(t, arg);
+}
+
+/* Applies a batch in one transaction; if that fails, each item alone. */
+static void run_batch(as_writer_t *w, batch_t *b)
+{
+    as_status_t st;
+    size_t i, j;
+
+    if (as_store_write(w->store, apply_batch, b, &st) == 0)
+        return;
+    as_log_warn("group commit of %zu job(s) failed (%s: %s); retrying items "
+                "one by one", b->n, as_code_str(st.code), st.msg);
+    for (i = 0; i < b->n; i++) {
+        as_write_job_t *job = b->jobs[i];
+
+        for (j = 0; j < job->n; j++) {
+            as_write_item_t *it = &job->items[j];
+
+            if (it->prefailed)
+                continue;
+            /* A failed commit leaves the item's own status OK: the
+             * transaction's status is then the item's. */
+            if (as_store_write(w->store, apply_one, it, &st) != 0 &&
+                it->st.code == AS_CODE_OK)
+                it->st = st;
+        }
+    }
+}
+
+static void record_batch(as_writer_t *w, size_t items)
+{
+    size_t i;
+
+    pthread_mutex_lock(&w->lock);
+    w->stats.commits++;
+    w->stats.items += items;
+    for (i = 0; i < AS_WRITER_BUCKETS; i++)
+        if ((double)items <= as_writer_bucket_bounds[i])
+            break;
+    w->stats.counts[i]++;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void *writer_main(void *arg)
+{
+    as_writer_t *w = arg;
+    as_write_job_t **jobs;
+    int64_t last_sync = now_ms(), last_check = last_sync;
+    int dirty = 0;
+
+    jobs = malloc(sizeof(*jobs) * (w->opts.max_batch_items + 1));
+    if (jobs == NULL) {
+        as_log_error("writer: out of memory");
+        abort();
+    }
+    for (;;) {
+        batch_t b = { jobs, 0 };
+        size_t items = 0, i;
+        int64_t now;
+
+        pthread_mutex_lock(&w->lock);
+        while (w->head == NULL && !w->stopping) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
+                break;
+        }
+        if (w->head == NULL && w->stopping) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        /* Take every waiting job, up to the item bound (at least one). */
+        while (w->head != NULL &&
+               (b.n == 0 || items + w->head->n <= w->opts.max_batch_items)) {
+            as_write_job_t *job = w->head;
+
+            w->head = job->next;
+            if (w->head == NULL)
+                w->tail = NULL;
+            w->queued--;
+            items += job->n;
+            jobs[b.n++] = job;
+            if (b.n == w->opts.max_batch_items)
+                break;
+        }
+        pthread_mutex_unlock(&w->lock);
+
+        now = now_ms();
+        if (b.n > 0) {
+            size_t live = 0;
+
+            /* A job whose deadline has passed is answered, not run. */
+            for (i = 0; i < b.n; i++) {
+                as_write_job_t *job = jobs[i];
+
+                if (job->deadline_ms != 0 && now > job->deadline_ms) {
+                    as_status_set(&job->st, AS_CODE_DEADLINE_EXCEEDED,
+                                  "deadline passed %lld ms before the write "
+                                  "could start",
+                                  (long long)(now - job->deadline_ms));
+                    job->done(job);
+                } else {
+                    jobs[live++] = job;
+                }
+            }
+            b.n = live;
+        }
+        if (b.n > 0) {
+            items = 0;
+            for (i = 0; i < b.n; i++)
+                items += jobs[i]->n;
+            run_batch(w, &b);
+            record_batch(w, items);
+            dirty = 1;
+            for (i = 0; i < b.n; i++)
+                jobs[i]->done(jobs[i]);
+            if (w->hook != NULL)
+                w->hook(w->hook_arg, as_store_last_seq(w->store));
+        }
+        now = now_ms();
+        if (dirty && w->opts.sync_interval_ms > 0 &&
+            now - last_sync >= w->opts.sync_interval_ms) {
+            as_store_sync(w->store);
+            last_sync = now;
+            dirty = 0;
+        }
+        if (now - last_check >= 60000) {
+            int dead = as_store_reader_check(w->store);
+
+            if (dead > 0)
+                as_log_info("cleared %d stale reader slot(s)", dead);
+            last_check = now;
+        }
+    }
+    if (dirty && w->opts.sync_interval_ms > 0)
+        as_store_sync(w->store);
+    free(jobs);
+    return NULL;
+}
+
+int as_writer_start(as_store_t *s, const as_writer_opts_t *opts,
+                    as_writer_t **out, as_status_t *st)
+{
+    as_writer_t *w = calloc(1, sizeof(*w));
+    int rc;
+
+    if (w == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    w->store = s;
+    w->opts = *opts;
+    if (w->opts.max_queue == 0)
+        w->opts.max_queue = 10000;
+    if (w->opts.max_batch_items == 0)
+        w->opts.max_batch_items = 1024;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return as_status_set(st, AS_CODE_INTERNAL, "start writer: %s",
+                             strerror(rc));
+    }
+    *out = w;
+    return 0;
+}
+
+void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn, void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->hook = fn;
+    w->hook_arg = arg;
+    pthread_mutex_unlock(&w->lock);
+}
+
+int as_writer_submit(as_writer_t *w, as_write_job_t *job, as_status_t *st)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->lock);
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "server is shutting down");
+    }
+    if (w->queued >= w->opts.max_queue) {
+        pthread_mutex_unlock(&w->lock);
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "write queue is full (max_queue=%zu); retry later",
+                             w->opts.max_queue);
+    }
+    as_status_ok(&job->st);
+    job->next = NULL;
+    if (w->tail != NULL)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    w->queued++;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+void as_writer_stop(as_writer_t *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+void as_writer_get_stats(as_writer_t *w, as_writer_stats_t *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->stats;
+    out->queued = w->queued;
+    pthread_mutex_unlock(&w->lock);
+}

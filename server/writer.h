@@ -1,0 +1,96 @@
+/*
+ * writer.h - the writer thread: group commit.
+ *
+ * LMDB has one writer at a time and a durable commit costs an fsync, so
+ * every write goes through one thread that takes all the jobs waiting (up
+ * to a bound), applies them in one transaction, commits once, and only
+ * then completes each job. A job is one request: a put, a delete or a
+ * batch of puts; each of its items gets its own status, so one invalid or
+ * conflicting item never fails the others.
+ *
+ * If a batch fails as a whole (an LMDB error other than a full map, which
+ * the store handles by growing), the writer retries its items one
+ * transaction each, so the fault stays with the item that caused it.
+ *
+ * Threads: as_writer_submit may be called from any thread. A job's done
+ * callback runs on the writer thread, after the commit is durable; the
+ * writer does not touch the job after calling it.
+ */
+#ifndef AS_WRITER_H
+#define AS_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "store.h"
+
+enum { AS_WRITE_PUT = 1, AS_WRITE_DELETE = 2 };
+
+typedef struct as_write_item {
+    int op;                          /* AS_WRITE_PUT or AS_WRITE_DELETE */
+    const Artstore__V1__Article *article; /* PUT: prepared article */
+    uint64_t id;                     /* DELETE: by id, or 0 and url */
+    const char *url;                 /* DELETE: canonical URL */
+    int has_expected;
+    uint64_t expected;
+    int prefailed;                   /* set with st by the caller: skip */
+    as_status_t st;                  /* out: the item's status */
+    as_put_out_t out;                /* out: id, outcome, revision */
+} as_write_item_t;
+
+typedef struct as_write_job {
+    as_write_item_t *items;
+    size_t n;
+    int64_t deadline_ms;             /* 0: none; past it the job is not run */
+    as_status_t st;                  /* out: failure of the job as a whole */
+    void (*done)(struct as_write_job *job);
+    void *arg;
+    struct as_write_job *next;       /* queue link, owned by the writer */
+} as_write_job_t;
+
+typedef struct as_writer_opts {
+    size_t max_queue;                /* jobs waiting (0: 10000) */
+    size_t max_batch_items;          /* items per transaction (0: 1024) */
+    int sync_interval_ms;            /* with a no_sync store: flush period */
+} as_writer_opts_t;
+
+/* Called on the writer thread after each commit with its last seq. */
+typedef void (*as_commit_hook_fn)(void *arg, uint64_t last_seq);
+
+typedef struct as_writer as_writer_t;
+
+/* Starts the writer thread for store s. Returns 0 or INTERNAL/
+ * RESOURCE_EXHAUSTED with st set; on success *out owns the writer. */
+int as_writer_start(as_store_t *s, const as_writer_opts_t *opts,
+                    as_writer_t **out, as_status_t *st);
+
+/* Sets the hook called after every commit (before as_writer_start's
+ * caller submits anything). */
+void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn,
+                               void *arg);
+
+/*
+ * Queues job. Returns 0 (job->done will be called exactly once), or
+ * RESOURCE_EXHAUSTED (queue full, names max_queue) / UNAVAILABLE (the
+ * writer is stopping) with st set, in which case done is never called.
+ */
+int as_writer_submit(as_writer_t *w, as_write_job_t *job, as_status_t *st);
+
+/* Runs every queued job, stops the thread and frees the writer. Accepts
+ * NULL. */
+void as_writer_stop(as_writer_t *w);
+
+/* Batch-size histogram of the commits so far: counts[i] is the number of
+ * commits with at most bounds[i] items (the last bucket is +Inf). */
+#define AS_WRITER_BUCKETS 10
+typedef struct as_writer_stats {
+    uint64_t commits;
+    uint64_t items;
+    uint64_t counts[AS_WRITER_BUCKETS + 1];
+    uint64_t queued;
+} as_writer_stats_t;
+extern const double as_writer_bucket_bounds[AS_WRITER_BUCKETS];
+void as_writer_get_stats(as_writer_t *w, as_writer_stats_t *out);
+
+#endif
