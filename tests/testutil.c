@@ -1,0 +1,213 @@
+/*
+ * testutil.c - helpers for tests that need a real server.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "artstore.h"
+
+const char *ts_artstored_path(void)
+{
+    return ARTSTORED_PATH;
+}
+
+const char *ts_cli_path(void)
+{
+    return ARTSTORE_CLI_PATH;
+}
+
+int ts_wait_ready(const char *endpoint, int ms)
+{
+    as_client_t *c;
+    int waited = 0, rc = -1;
+
+    if (as_client_connect(endpoint, 200, &c) != AS_OK)
+        return -1;
+    while (waited < ms) {
+        if (as_ping(c, NULL) == AS_OK) {
+            rc = 0;
+            break;
+        }
+        usleep(20000);
+        waited += 220;
+    }
+    as_client_close(c);
+    return rc;
+}
+
+static int spawn(ts_server_t *s)
+{
+    const char *argv[48];
+    int n = 0, i, fd;
+
+    argv[n++] = ts_artstored_path();
+    argv[n++] = "--data";
+    argv[n++] = s->data;
+    argv[n++] = "--listen";
+    argv[n++] = s->endpoint;
+    for (i = 0; s->extra[i] != NULL && n < 46; i++)
+        argv[n++] = s->extra[i];
+    argv[n] = NULL;
+    s->pid = fork();
+    if (s->pid < 0)
+        return -1;
+    if (s->pid == 0) {
+        fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return ts_wait_ready(s->endpoint, 10000);
+}
+
+int ts_start(ts_server_t *s, const char *const *extra)
+{
+    int i = 0;
+
+    memset(s->extra, 0, sizeof(s->extra));
+    while (extra != NULL && extra[i] != NULL && i < 31) {
+        s->extra[i] = extra[i];
+        i++;
+    }
+    snprintf(s->dir, sizeof(s->dir), "/tmp/as-XXXXXX");
+    if (mkdtemp(s->dir) == NULL)
+        return -1;
+    snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
+    snprintf(s->endpoint, sizeof(s->endpoint), "ipc://%s/rpc", s->dir);
+    snprintf(s->log, sizeof(s->log), "%s/log", s->dir);
+    return spawn(s);
+}
+
+int ts_restart(ts_server_t *s)
+{
+    return spawn(s);
+}
+
+int ts_stop(ts_server_t *s)
+{
+    int status;
+
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    s->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void ts_kill(ts_server_t *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGKILL);
+    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    s->pid = 0;
+}
+
+void ts_cleanup(ts_server_t *s)
+{
+    char cmd[128];
+
+    if (s->pid > 0)
+        ts_kill(s);
+    if (s->dir[0] != '\0') {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", s->dir);
+    }
+}
+
+/* Reads all of fd into a malloc'ed string. */
+static char *slurp(int fd)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    ssize_t n;
+
+    while (buf != NULL) {
+        if (len + 1 >= cap) {
+            char *p = realloc(buf, cap *= 2);
+
+            if (p == NULL) {
+                free(buf);
+                return NULL;
+            }
+            buf = p;
+        }
+        n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    if (buf != NULL)
+        buf[len] = '\0';
+    return buf;
+}
+
+int ts_cli(const char *endpoint, const char *input, char **out, char **err,
+           const char *const *args)
+{
+    const char *argv[64];
+    char tmpl_in[] = "/tmp/as-in-XXXXXX", tmpl_err[] = "/tmp/as-err-XXXXXX";
+    int pout[2], fin, ferr, status, n = 0;
+    pid_t pid;
+
+    argv[n++] = ts_cli_path();
+    while (args[n - 1] != NULL && n < 63) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    /* stdin and stderr go through files, stdout through a pipe we drain. */
+    fin = mkstemp(tmpl_in);
+    ferr = mkstemp(tmpl_err);
+    unlink(tmpl_in);
+    unlink(tmpl_err);
+    if (fin < 0 || ferr < 0 || pipe(pout) != 0)
+        return -1;
+    if (input != NULL && write(fin, input, strlen(input)) < 0)
+        return -1;
+    lseek(fin, 0, SEEK_SET);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fin, 0);
+        dup2(pout[1], 1);
+        dup2(ferr, 2);
+        close(pout[0]);
+        if (endpoint != NULL)
+            setenv("ARTSTORE_SERVER", endpoint, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pout[1]);
+    close(fin);
+    if (out != NULL)
+        *out = slurp(pout[0]);
+    else
+        free(slurp(pout[0]));
+    close(pout[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (err != NULL) {
+        lseek(ferr, 0, SEEK_SET);
+        *err = slurp(ferr);
+    }
+    close(ferr);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

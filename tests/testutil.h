@@ -1,0 +1,55 @@
+/*
+ * testutil.h - helpers for tests that need a real server: start artstored
+ * as a child process on a fresh temp data dir and a short ipc:// path,
+ * wait until it answers, stop it by PID; run the artstore CLI and capture
+ * its output. Call these inside a test (after Check's fork), never before.
+ */
+#ifndef AS_TESTUTIL_H
+#define AS_TESTUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct ts_server {
+    pid_t pid;
+    char dir[64];          /* /tmp/as-XXXXXX */
+    char data[96];         /* dir/data */
+    char endpoint[128];    /* ipc://dir/rpc */
+    char log[96];          /* dir/log: the server's stderr */
+    const char *extra[32]; /* extra artstored arguments, NULL-terminated */
+} ts_server_t;
+
+/* Makes the temp dir and starts the server with extra args (NULL-terminated
+ * list, may be NULL); returns 0 once it answers Ping, -1 otherwise. */
+int ts_start(ts_server_t *s, const char *const *extra);
+
+/* Starts the server again on the same dir and endpoint. */
+int ts_restart(ts_server_t *s);
+
+/* Stops the server with SIGTERM and waits; returns its exit status, or -1
+ * if it died by a signal. */
+int ts_stop(ts_server_t *s);
+
+/* Kills the server with SIGKILL and reaps it. */
+void ts_kill(ts_server_t *s);
+
+/* Stops the server if running and removes the temp dir. */
+void ts_cleanup(ts_server_t *s);
+
+/* Waits until the server at endpoint answers Ping (up to ms); 0 or -1. */
+int ts_wait_ready(const char *endpoint, int ms);
+
+/*
+ * Runs the artstore CLI with args (NULL-terminated, without argv[0]),
+ * ARTSTORE_SERVER=endpoint, feeding input (may be NULL) on stdin. *out and
+ * *err (may be NULL) receive malloc'ed NUL-terminated output. Returns the
+ * exit status, or -1 if it died by a signal.
+ */
+int ts_cli(const char *endpoint, const char *input, char **out, char **err,
+           const char *const *args);
+
+/* Path of the built binaries (set by CMake). */
+const char *ts_artstored_path(void);
+const char *ts_cli_path(void);
+
+#endif
