@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian 12 packages artstore needs, if any are missing.
+#   deploy/deps.sh          what building and running the server needs
+#   deploy/deps.sh test     that, plus what the full test run needs
+set -eu
+pkgs="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
+libnanomsg-dev liblmdb-dev libjansson-dev libunistring-dev libxxhash-dev
+libinih-dev libsystemd-dev"
+if [ "${1:-}" = test ]; then
+  pkgs="$pkgs check libsubunit-dev clang libclang-rt-14-dev valgrind
+lmdb-utils nanomsg-utils protobuf-compiler libhiredis-dev"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,168 @@
+/*
+ * check_cli.c - end-to-end tests of the artstore CLI against a real
+ * artstored: put/get/delete/stats/ping output, JSON fields, exit codes,
+ * and an article that comes back identical after a server restart.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static ts_server_t srv;
+
+static void setup(void)
+{
+    ck_assert_msg(ts_start(&srv, NULL) == 0, "server did not start");
+}
+
+static void teardown(void)
+{
+    ts_cleanup(&srv);
+}
+
+#define CLI(input, out, err, ...) \
+    ts_cli(srv.endpoint, input, out, err, (const char *const[]){ __VA_ARGS__, NULL })
+
+static const char *TEXT =
+    "\n  Storm closes ports along the coast  \n\nHeavy winds shut three ports.\n"
+    "Ferries were cancelled.\n";
+
+START_TEST(put_then_get_json)
+{
+    char *out, *err, *out2;
+    json_t *j;
+    json_error_t je;
+    int rc;
+
+    rc = CLI(TEXT, &out, &err, "put", "--url", "https://news.example/storm",
+             "--source", "Coastal Times", "--tag", "Weather", "--tag",
+             " Shipping ", "--published", "2024-06-18T09:30:00Z", "-");
+    ck_assert_msg(rc == 0, "put exit %d: %s", rc, err);
+    ck_assert_str_eq(out, "1\n");
+    free(out);
+    free(err);
+
+    rc = CLI(NULL, &out, &err, "get", "1", "-o", "json");
+    ck_assert_msg(rc == 0, "get exit %d: %s", rc, err);
+    j = json_loads(out, 0, &je);
+    ck_assert_msg(j != NULL, "not JSON: %s", out);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "id")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "title")),
+                     "Storm closes ports along the coast");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "body")),
+                     "Heavy winds shut three ports.\nFerries were cancelled.\n");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "url")),
+                     "https://news.example/storm");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "published_at")),
+                     "2024-06-18T09:30:00Z");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "tags"), 0)),
+                     "shipping");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "revision")), 1);
+    ck_assert_ptr_nonnull(json_object_get(j, "ingested_at"));
+    json_decref(j);
+    free(err);
+
+    /* Identical after a restart. */
+    ck_assert_int_eq(ts_stop(&srv), 0);
+    ck_assert_int_eq(ts_restart(&srv), 0);
+    rc = CLI(NULL, &out2, &err, "get", "--url", "https://news.example/storm",
+             "-o", "json");
+    ck_assert_msg(rc == 0, "get after restart exit %d: %s", rc, err);
+    ck_assert_str_eq(out2, out);
+    free(out);
+    free(out2);
+    free(err);
+}
+END_TEST
+
+START_TEST(exit_codes)
+{
+    char *out, *err;
+    int rc;
+
+    rc = CLI(NULL, &out, &err, "get", "42");
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "NOT_FOUND: article 42"), "%s", err);
+    free(out);
+    free(err);
+
+    rc = CLI(NULL, &out, &err, "frobnicate");
+    ck_assert_int_eq(rc, 2);
+    free(out);
+    free(err);
+
+    rc = CLI(NULL, &out, &err, "get", "--no-such-flag");
+    ck_assert_int_eq(rc, 2);
+    free(out);
+    free(err);
+
+    rc = CLI("Title\n", &out, &err, "put", "--tag", "bad\xff");
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "INVALID_ARGUMENT") && strstr(err, "tag 1"),
+                  "%s", err);
+    free(out);
+    free(err);
+
+    rc = ts_cli("ipc:///tmp/as-nonexistent/rpc", NULL, &out, &err,
+                (const char *const[]){ "--timeout", "300", "ping", NULL });
+    ck_assert_int_eq(rc, 3);
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(delete_stats_ping)
+{
+    char *out, *err;
+    json_t *j;
+    int rc;
+
+    ck_assert_int_eq(CLI("One\nbody\n", NULL, NULL, "put"), 0);
+    ck_assert_int_eq(CLI("Two\nbody\n", NULL, NULL, "put", "--tag", "x"), 0);
+    ck_assert_int_eq(CLI(NULL, NULL, NULL, "delete", "1"), 0);
+    ck_assert_int_eq(CLI(NULL, NULL, NULL, "delete", "1"), 1);
+
+    rc = CLI(NULL, &out, &err, "stats", "-o", "json");
+    ck_assert_msg(rc == 0, "stats: %s", err);
+    j = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "articles")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "last_seq")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "tags")), 1);
+    json_decref(j);
+    free(out);
+    free(err);
+
+    rc = CLI(NULL, &out, &err, "ping");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(strstr(out, "last_seq=3"), "%s", out);
+    free(out);
+    free(err);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("e2e");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, put_then_get_json);
+    tcase_add_test(tc, exit_codes);
+    tcase_add_test(tc, delete_stats_ping);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,479 @@
+/*
+ * check_store.c - tests for server/store.c: every index written and
+ * removed, idempotent re-put, updates moving postings, gap-free seq,
+ * conditional writes, reopen, map growth and the data-dir lock.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "article.h"
+#include "store.h"
+
+static char dir[64];
+static as_store_t *store;
+static as_arena_t *ar;
+static as_limits_t lim = AS_LIMITS_DEFAULT;
+
+static void open_store(size_t map_size, size_t map_max)
+{
+    as_store_opts_t o = { 0 };
+    as_status_t st;
+
+    o.path = dir;
+    o.map_size = map_size;
+    o.map_max = map_max;
+    ck_assert_msg(as_store_open(&o, &store, &st) == 0, "open: %s", st.msg);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/as-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ar = as_arena_create(64 << 20);
+    open_store(0, 0);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    as_store_close(store);
+    as_arena_destroy(ar);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Builds and prepares an article; tags is a NULL-terminated list. */
+static Artstore__V1__Article *mk(const char *url, const char *title,
+                                 const char *body, int64_t published,
+                                 const char **tags)
+{
+    Artstore__V1__Article *a = as_arena_alloc(ar, sizeof(*a));
+    as_status_t st;
+    size_t n = 0;
+
+    artstore__v1__article__init(a);
+    a->url = url ? as_arena_strndup(ar, url, strlen(url)) : NULL;
+    a->title = as_arena_strndup(ar, title, strlen(title));
+    a->body = body ? as_arena_strndup(ar, body, strlen(body)) : NULL;
+    a->source = as_arena_strndup(ar, "Wire", 4);
+    if (published != 0) {
+        a->has_published_at = 1;
+        a->published_at = published;
+    }
+    while (tags && tags[n])
+        n++;
+    a->tags = as_arena_alloc(ar, sizeof(char *) * (n + 1));
+    for (a->n_tags = 0; a->n_tags < n; a->n_tags++)
+        a->tags[a->n_tags] = as_arena_strndup(ar, tags[a->n_tags],
+                                              strlen(tags[a->n_tags]));
+    ck_assert_msg(as_article_prepare(a, ar, &lim, &st) == 0, "prepare: %s",
+                  st.msg);
+    return a;
+}
+
+typedef struct op {
+    int del;
+    const Artstore__V1__Article *a;
+    uint64_t id;
+    int has_expected;
+    uint64_t expected;
+    as_put_out_t out;
+    as_status_t st;
+} op_t;
+
+static int run_op(as_wtxn_t *t, void *arg)
+{
+    op_t *op = arg;
+    int rc;
+
+    as_status_ok(&op->st);
+    if (op->del)
+        rc = as_store_delete(t, op->id, NULL, op->has_expected, op->expected,
+                             &op->out.id, &op->out.revision, &op->st);
+    else
+        rc = as_store_put(t, op->a, op->has_expected, op->expected, &op->out,
+                          &op->st);
+    return rc && as_store_txn_broken(t) ? rc : 0;
+}
+
+/* Runs one put in its own transaction; returns the item's status code. */
+static int put(const Artstore__V1__Article *a, as_put_out_t *out)
+{
+    op_t op = { 0 };
+    as_status_t st;
+
+    op.a = a;
+    ck_assert_msg(as_store_write(store, run_op, &op, &st) == 0, "write: %s",
+                  st.msg);
+    if (out)
+        *out = op.out;
+    return op.st.code;
+}
+
+static int del(uint64_t id, int has_expected, uint64_t expected)
+{
+    op_t op = { 0 };
+    as_status_t st;
+
+    op.del = 1;
+    op.id = id;
+    op.has_expected = has_expected;
+    op.expected = expected;
+    ck_assert_msg(as_store_write(store, run_op, &op, &st) == 0, "write: %s",
+                  st.msg);
+    return op.st.code;
+}
+
+/* Counts the entries of a sub-database, or of one key's duplicates. */
+static size_t count(enum as_dbi which, const char *key)
+{
+    as_reader_t *r;
+    as_status_t st;
+    MDB_cursor *c;
+    MDB_val k, d;
+    size_t n = 0;
+    int rc;
+
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    ck_assert(mdb_cursor_open(as__reader_txn(r), as__store_dbi(store, which),
+                              &c) == 0);
+    if (key != NULL) {
+        k.mv_size = strlen(key);
+        k.mv_data = (void *)key;
+        if (mdb_cursor_get(c, &k, &d, MDB_SET) == 0)
+            ck_assert(mdb_cursor_count(c, &n) == 0);
+    } else {
+        for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+            n++;
+    }
+    mdb_cursor_close(c);
+    as_reader_end(r);
+    as_reader_free(r);
+    return n;
+}
+
+static as_store_stats_t stats(void)
+{
+    as_reader_t *r;
+    as_status_t st;
+    as_store_stats_t s;
+
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    ck_assert(as_store_get_stats(r, &s, &st) == 0);
+    as_reader_end(r);
+    as_reader_free(r);
+    return s;
+}
+
+/* Fetches article id, unpacked (free with free_unpacked), or NULL. */
+static Artstore__V1__Article *get(uint64_t id)
+{
+    Artstore__V1__Article *a = NULL;
+    as_reader_t *r;
+    as_status_t st;
+    as_bytes_t raw;
+
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    if (as_store_get_raw(r, id, &raw, &st) == 0)
+        a = artstore__v1__article__unpack(NULL, raw.len, raw.data);
+    as_reader_end(r);
+    as_reader_free(r);
+    return a;
+}
+
+START_TEST(put_writes_every_index)
+{
+    const char *tags[] = { "World", "politics", NULL };
+    as_put_out_t out;
+    as_store_stats_t s;
+    Artstore__V1__Article *got;
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1000, tags), &out), 0);
+    ck_assert_uint_eq(out.id, 1);
+    ck_assert_int_eq(out.outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_CREATED);
+    ck_assert_uint_eq(out.revision, 1);
+    ck_assert_uint_eq(count(AS_DBI_ARTICLES, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_URL, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, "world"), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, "politics"), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_SOURCE, "wire"), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TIME, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_CHANGES, NULL), 1);
+    s = stats();
+    ck_assert_uint_eq(s.articles, 1);
+    ck_assert_uint_eq(s.tags, 2);
+    ck_assert_uint_eq(s.last_seq, 1);
+    ck_assert_uint_eq(s.next_id, 2);
+    got = get(1);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got->url, "https://e.com/1");
+    ck_assert_uint_eq(got->revision, 1);
+    ck_assert(got->has_ingested_at && got->ingested_at > 0);
+    artstore__v1__article__free_unpacked(got, NULL);
+}
+END_TEST
+
+START_TEST(identical_reput_is_noop)
+{
+    const char *tags[] = { "a", NULL };
+    as_put_out_t o1, o2;
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1000, tags), &o1), 0);
+    ck_assert_int_eq(put(mk("https://E.com/1#x", "T", "B", 1000, tags), &o2), 0);
+    ck_assert_uint_eq(o2.id, o1.id);
+    ck_assert_int_eq(o2.outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_UNCHANGED);
+    ck_assert_uint_eq(o2.revision, o1.revision);
+    ck_assert_uint_eq(stats().last_seq, 1);
+    ck_assert_uint_eq(count(AS_DBI_CHANGES, NULL), 1);
+}
+END_TEST
+
+START_TEST(update_moves_postings)
+{
+    const char *t1[] = { "old", "keep", NULL }, *t2[] = { "new", "keep", NULL };
+    as_put_out_t o1, o2;
+    Artstore__V1__Article *got;
+    Artstore__V1__ChangeEvent *ev;
+    as_reader_t *r;
+    as_status_t st;
+    MDB_val k, d;
+    unsigned char kb[8];
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1000, t1), &o1), 0);
+    ck_assert_int_eq(put(mk("https://e.com/1", "T2", "B", 2000, t2), &o2), 0);
+    ck_assert_uint_eq(o2.id, o1.id);
+    ck_assert_int_eq(o2.outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED);
+    ck_assert_uint_eq(o2.revision, 2);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, "old"), 0);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, "new"), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, "keep"), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TIME, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_ARTICLES, NULL), 1);
+    ck_assert_uint_eq(stats().tags, 2);
+    got = get(o1.id);
+    ck_assert_str_eq(got->title, "T2");
+    ck_assert_int_eq(got->published_at, 2000);
+    artstore__v1__article__free_unpacked(got, NULL);
+
+    /* The update's change event carries the tags before and after. */
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    as_u64_be(kb, 2);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    ck_assert(mdb_get(as__reader_txn(r), as__store_dbi(store, AS_DBI_CHANGES),
+                      &k, &d) == 0);
+    ev = artstore__v1__change_event__unpack(NULL, d.mv_size, d.mv_data);
+    as_reader_end(r);
+    as_reader_free(r);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->type, ARTSTORE__V1__CHANGE_TYPE__CHANGE_UPDATE);
+    ck_assert_uint_eq(ev->n_prev_tags, 2);
+    ck_assert_str_eq(ev->prev_tags[1], "old");
+    ck_assert_str_eq(ev->tags[0], "keep");
+    artstore__v1__change_event__free_unpacked(ev, NULL);
+}
+END_TEST
+
+START_TEST(delete_removes_everything)
+{
+    const char *tags[] = { "x", "y", NULL };
+    as_put_out_t o;
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1000, tags), &o), 0);
+    ck_assert_int_eq(put(mk("https://e.com/2", "T", "B", 1000, tags), NULL), 0);
+    ck_assert_int_eq(del(o.id, 0, 0), 0);
+    ck_assert_uint_eq(count(AS_DBI_ARTICLES, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_URL, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, "x"), 1);
+    ck_assert_uint_eq(count(AS_DBI_BY_TIME, NULL), 1);
+    ck_assert_uint_eq(count(AS_DBI_CHANGES, NULL), 3);
+    ck_assert_ptr_null(get(o.id));
+    ck_assert_int_eq(del(o.id, 0, 0), AS_CODE_NOT_FOUND);
+    ck_assert_uint_eq(stats().last_seq, 3);
+    ck_assert_int_eq(del(2, 0, 0), 0);
+    ck_assert_uint_eq(stats().tags, 0);
+    ck_assert_uint_eq(count(AS_DBI_BY_TAG, NULL), 0);
+    /* A deleted URL can be stored again, under a new id. */
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1000, tags), &o), 0);
+    ck_assert_uint_eq(o.id, 3);
+}
+END_TEST
+
+START_TEST(conditional_writes)
+{
+    as_put_out_t o;
+    op_t op = { 0 };
+    as_status_t st;
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1, NULL), &o), 0);
+    op.a = mk("https://e.com/1", "T2", "B", 1, NULL);
+    op.has_expected = 1;
+    op.expected = 0;
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, AS_CODE_FAILED_PRECONDITION);
+    op.expected = 7;
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, AS_CODE_FAILED_PRECONDITION);
+    ck_assert_msg(strstr(op.st.msg, "expected 7"), "%s", op.st.msg);
+    ck_assert_uint_eq(stats().last_seq, 1);
+    op.expected = o.revision;
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, 0);
+    ck_assert_int_eq(op.out.outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED);
+    ck_assert_int_eq(del(o.id, 1, 1), AS_CODE_FAILED_PRECONDITION);
+    ck_assert_int_eq(del(o.id, 1, 2), 0);
+}
+END_TEST
+
+START_TEST(seq_gap_free_and_reopen)
+{
+    char url[64];
+    as_reader_t *r;
+    as_status_t st;
+    MDB_cursor *c;
+    MDB_val k, d;
+    uint64_t expect = 1;
+    int i, rc;
+
+    for (i = 0; i < 50; i++) {
+        snprintf(url, sizeof(url), "https://e.com/%d", i % 20);
+        put(mk(url, i < 20 ? "T" : "U", "B", 100 + i, NULL), NULL);
+        if (i % 7 == 0)
+            del((uint64_t)(i % 20) + 1, 0, 0);
+    }
+    as_store_close(store);
+    store = NULL;
+    open_store(0, 0);
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    ck_assert(mdb_cursor_open(as__reader_txn(r),
+                              as__store_dbi(store, AS_DBI_CHANGES), &c) == 0);
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+        ck_assert_uint_eq(as_be_u64(k.mv_data), expect++);
+    mdb_cursor_close(c);
+    as_reader_end(r);
+    as_reader_free(r);
+    ck_assert_uint_eq(stats().last_seq, expect - 1);
+    ck_assert_uint_eq(as_store_last_seq(store), expect - 1);
+    ck_assert_uint_eq(stats().articles, count(AS_DBI_BY_URL, NULL));
+}
+END_TEST
+
+START_TEST(map_grows_when_full)
+{
+    char url[64], body[4096];
+    as_put_out_t o;
+    as_store_stats_t s;
+    Artstore__V1__Article *got;
+    int i;
+
+    as_store_close(store);
+    store = NULL;
+    open_store(256 << 10, 0);
+    memset(body, 'x', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    for (i = 0; i < 600; i++) {
+        snprintf(url, sizeof(url), "https://e.com/%d", i);
+        ck_assert_int_eq(put(mk(url, "T", body, i, NULL), &o), 0);
+        as_arena_destroy(ar);
+        ar = as_arena_create(1 << 20);
+    }
+    s = stats();
+    ck_assert_uint_eq(s.articles, 600);
+    ck_assert_uint_gt(s.map_size, 256 << 10);
+    got = get(600);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(strlen(got->body), sizeof(body) - 1);
+    artstore__v1__article__free_unpacked(got, NULL);
+}
+END_TEST
+
+START_TEST(map_full_without_growth)
+{
+    char url[64], body[4096];
+    op_t op = { 0 };
+    as_status_t st;
+    int i, rc = 0;
+
+    as_store_close(store);
+    store = NULL;
+    open_store(256 << 10, 256 << 10);
+    memset(body, 'x', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    for (i = 0; i < 600 && rc == 0; i++) {
+        snprintf(url, sizeof(url), "https://e.com/%d", i);
+        op.a = mk(url, "T", body, i, NULL);
+        rc = as_store_write(store, run_op, &op, &st);
+    }
+    ck_assert_int_eq(rc, AS_CODE_RESOURCE_EXHAUSTED);
+    ck_assert_msg(strstr(st.msg, "map_max"), "%s", st.msg);
+    /* What was committed before stays readable and consistent. */
+    ck_assert_uint_eq(stats().articles, (uint64_t)(i - 1));
+}
+END_TEST
+
+START_TEST(no_url_keyed_by_content)
+{
+    as_put_out_t o1, o2, o3;
+
+    ck_assert_int_eq(put(mk(NULL, "T", "B", 5, NULL), &o1), 0);
+    ck_assert_int_eq(put(mk(NULL, "T", "B", 5, NULL), &o2), 0);
+    ck_assert_int_eq(put(mk(NULL, "T", "B2", 5, NULL), &o3), 0);
+    ck_assert_uint_eq(o1.id, o2.id);
+    ck_assert_int_eq(o2.outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_UNCHANGED);
+    ck_assert_uint_ne(o3.id, o1.id);
+}
+END_TEST
+
+START_TEST(dir_locked_against_second_store)
+{
+    as_store_opts_t o = { 0 };
+    as_store_t *second = NULL;
+    as_status_t st;
+
+    o.path = dir;
+    ck_assert_int_eq(as_store_open(&o, &second, &st), AS_CODE_UNAVAILABLE);
+    ck_assert_msg(strstr(st.msg, "in use"), "%s", st.msg);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, put_writes_every_index);
+    tcase_add_test(tc, identical_reput_is_noop);
+    tcase_add_test(tc, update_moves_postings);
+    tcase_add_test(tc, delete_removes_everything);
+    tcase_add_test(tc, conditional_writes);
+    tcase_add_test(tc, seq_gap_free_and_reopen);
+    tcase_add_test(tc, map_grows_when_full);
+    tcase_add_test(tc, map_full_without_growth);
+    tcase_add_test(tc, no_url_keyed_by_content);
+    tcase_add_test(tc, dir_locked_against_second_store);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
