@@ -257,6 +257,40 @@ AS_API int as_stats(as_client_t *c, as_stats_t **out);
 /* Frees statistics from as_stats(). Accepts NULL. */
 AS_API void as_stats_free(as_stats_t *s);
 
+/* ------------------------------------------------------------ batches */
+
+/*
+ * Stores n articles in one PutBatch call: one round trip, and on the
+ * server one place in a group commit, acknowledged once durable. Each
+ * article is handled as by as_put, with its own outcome: results[i]
+ * (n entries, filled in every case) has rc AS_OK with id/outcome/revision,
+ * or the item's own error code and message; one invalid or conflicting
+ * article never fails the others. expected (may be NULL: no conditions)
+ * gives n expected revisions as in as_put (AS_REV_ANY: none).
+ * A batch is idempotent like a put: sending it again (a retry after a
+ * timeout) writes nothing new and returns the same ids, as
+ * AS_PUT_UNCHANGED. n is bounded by the server's max_batch (1000 by
+ * default) and the request by its max_message_bytes (16 MiB by default).
+ * Returns AS_OK when the call went through (look at each results[i].rc),
+ * or the call's error, also copied into every results[i]:
+ * AS_EINVALID_ARGUMENT (NULL arrays or pointers inside an article, or
+ * over max_batch), AS_ERESOURCE_EXHAUSTED, AS_EUNAVAILABLE (no reply: the
+ * batch may or may not have been stored; resend it), ...
+ */
+AS_API int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
+                        const uint64_t *expected, as_put_result_t *results);
+
+/*
+ * Fetches up to the server's max_batch articles by id in one call. On
+ * AS_OK *out is a new array of n entries (as_articles_free(*out, n)),
+ * (*out)[i] the article with ids[i] or NULL where there is none; all
+ * from one consistent snapshot. omit_body leaves the bodies NULL.
+ * Returns AS_OK, AS_EINVALID_ARGUMENT (over max_batch), AS_EUNAVAILABLE,
+ * AS_ERESOURCE_EXHAUSTED, ...
+ */
+AS_API int as_get_many(as_client_t *c, const uint64_t *ids, size_t n,
+                       int omit_body, as_article_t ***out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -651,10 +651,10 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
         return rc;
     if (id != 0 && (rc = wtxn_get_article(t, id, &old, st)) != 0)
         return rc;
-    if ((rc = check_expected(id, old ? old->revision : 0, has_expected,
-                             expected, st)) != 0)
-        goto out_free;
-
+    /* Identical content is checked before the expected revision: a
+     * conditional put that succeeded and is then replayed (a client retry,
+     * or nanomsg's REQ resend) would otherwise fail its own condition. The
+     * state it asked for is there, so it is answered UNCHANGED. */
     if (old != NULL && old->has_content_hash && a->has_content_hash &&
         old->content_hash.len == a->content_hash.len &&
         memcmp(old->content_hash.data, a->content_hash.data,
@@ -664,6 +664,9 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
         out->revision = old->revision;
         goto out_free;
     }
+    if ((rc = check_expected(id, old ? old->revision : 0, has_expected,
+                             expected, st)) != 0)
+        goto out_free;
 
     t->last_seq++;
     next.has_revision = 1;

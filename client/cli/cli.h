@@ -125,6 +125,20 @@ int cli_stdout_is_tty(void);
  * CLI_EXIT_ERROR if it could not be written. */
 int cli_print_json(json_t *v);
 
+/* ------------------------------------------------------------ text */
+
+/* Reads all of f into a new NUL-terminated buffer (*out, free()) of *len
+ * bytes. Returns 0, or -1 with errno set. */
+int cli_read_all(FILE *f, char **out, size_t *len);
+
+/*
+ * Splits text (modified in place) into a title, its first non-blank line
+ * trimmed, and a body, the rest after that line without its leading blank
+ * lines. Either may come back NULL (no such line, nothing after it); both
+ * point into text.
+ */
+void cli_text_split(char *text, char **title, char **body);
+
 /* ------------------------------------------------------------ commands */
 
 extern const cli_cmd_t cli_cmd_put;
@@ -132,5 +146,7 @@ extern const cli_cmd_t cli_cmd_get;
 extern const cli_cmd_t cli_cmd_delete;
 extern const cli_cmd_t cli_cmd_ping;
 extern const cli_cmd_t cli_cmd_stats;
+extern const cli_cmd_t cli_cmd_import;
+extern const cli_cmd_t cli_cmd_export;
 
 #endif

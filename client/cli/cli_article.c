@@ -9,40 +9,7 @@
 #include "cli.h"
 #include "cli_json.h"
 
-#define SPACE " \t\r\n\v\f"
-
 /* ------------------------------------------------------------ input */
-
-/* Reads all of f into a new NUL-terminated buffer (*out, free()) of *len
- * bytes. Returns 0, or -1 with errno set. */
-static int read_all(FILE *f, char **out, size_t *len)
-{
-    size_t cap = 65536, n = 0, got;
-    char *buf = malloc(cap), *p;
-
-    if (buf == NULL)
-        return -1;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            if ((p = realloc(buf, cap * 2)) == NULL) {
-                free(buf);
-                return -1;
-            }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    if (ferror(f)) {
-        free(buf);
-        errno = errno ? errno : EIO;
-        return -1;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 /* Reads the input of put: path, or stdin for NULL or "-". Returns
  * CLI_EXIT_OK with *text (free()) and *len set, or a usage error. */
@@ -60,72 +27,12 @@ static int read_input(const cli_cmd_t *cmd, const char *path, char **text,
         fprintf(stderr, "artstore put: reading the article from the terminal "
                 "(end with Ctrl-D)\n");
     }
-    if (read_all(f, text, len) != 0)
+    if (cli_read_all(f, text, len) != 0)
         rc = cli_usage_error(cmd, "cannot read '%s': %s",
                              f == stdin ? "stdin" : path, strerror(errno));
     if (f != stdin)
         fclose(f);
     return rc;
-}
-
-/* Returns s with the whitespace at both ends cut off (in place). */
-static char *trim(char *s)
-{
-    char *end;
-
-    s += strspn(s, SPACE);
-    end = s + strlen(s);
-    while (end > s && strchr(SPACE, end[-1]) != NULL)
-        end--;
-    *end = '\0';
-    return s;
-}
-
-/* Returns whether the line [p, end) holds only whitespace. */
-static int blank(const char *p, const char *end)
-{
-    for (; p < end; p++)
-        if (strchr(SPACE, *p) == NULL)
-            return 0;
-    return 1;
-}
-
-/*
- * Splits text (modified in place) into a title, its first non-blank line
- * trimmed, and a body, the rest after that line without its leading blank
- * lines. Either may come back NULL (no such line, nothing after it).
- */
-static void split_text(char *text, char **title, char **body)
-{
-    char *line = text, *end, *rest, *nl;
-
-    *title = *body = NULL;
-    for (;;) {
-        end = strchr(line, '\n');
-        if (end == NULL)
-            end = line + strlen(line);
-        if (!blank(line, end))
-            break;
-        if (*end == '\0')
-            return;
-        line = end + 1;
-    }
-    rest = *end != '\0' ? end + 1 : end;
-    *end = '\0';
-    *title = trim(line);
-    for (;;) {
-        nl = strchr(rest, '\n');
-        if (nl == NULL) {
-            if (!blank(rest, rest + strlen(rest)))
-                *body = rest;
-            return;
-        }
-        if (!blank(rest, nl)) {
-            *body = rest;
-            return;
-        }
-        rest = nl + 1;
-    }
 }
 
 /* ------------------------------------------------------------ put */
@@ -264,7 +171,7 @@ static int build_article(const cli_cmd_t *cmd, const put_flags_t *f,
             title = NULL;
             body = text[0] != '\0' ? text : NULL;
         } else {
-            split_text(text, &title, &body);
+            cli_text_split(text, &title, &body);
         }
         if ((title && (a->title = strdup(title)) == NULL) ||
             (body && (a->body = strdup(body)) == NULL))

@@ -28,7 +28,7 @@ int cli_parse_output(const char *s, cli_output_t *out)
 {
     if (strcmp(s, "text") == 0)
         *out = CLI_OUTPUT_TEXT;
-    else if (strcmp(s, "json") == 0)
+    else if (strcmp(s, "json") == 0 || strcmp(s, "jsonl") == 0)
         *out = CLI_OUTPUT_JSON;
     else
         return -1;

@@ -1,0 +1,223 @@
+/*
+ * batch.c - many articles per call: PutBatch and Get with many ids.
+ *
+ * A batch costs one round trip and, on the server, one place in a group
+ * commit, so bulk loaders (import, the load generator) send batches
+ * instead of single puts. Each item keeps its own status: one bad article
+ * fails alone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Copies the client's last message into a result's message buffer. */
+static void set_message(as_put_result_t *r, const char *msg)
+{
+    size_t n = strnlen(msg, sizeof(r->message) - 1);
+
+    memcpy(r->message, msg, n);
+    r->message[n] = '\0';
+}
+
+/* Marks every result failed with rc and the client's message. */
+static void fail_all(as_client_t *c, as_put_result_t *results, size_t n,
+                     int rc)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].rc = rc;
+        set_message(&results[i], c->errmsg);
+    }
+}
+
+/* Checks the pointers of one article that the encoder would follow.
+ * Returns AS_OK or AS_EINVALID_ARGUMENT with the reason in msg. */
+static int check_pointers(const as_article_t *a, char *msg, size_t len)
+{
+    size_t i;
+
+    for (i = 0; a->authors && i < a->n_authors; i++)
+        if (a->authors[i] == NULL) {
+            snprintf(msg, len, "authors[%zu] is NULL", i);
+            return AS_EINVALID_ARGUMENT;
+        }
+    for (i = 0; i < a->n_tags; i++)
+        if (a->tags == NULL || a->tags[i] == NULL) {
+            snprintf(msg, len, "tags[%zu] is NULL", i);
+            return AS_EINVALID_ARGUMENT;
+        }
+    for (i = 0; i < a->n_meta; i++)
+        if (a->meta == NULL || a->meta[i].key == NULL ||
+            a->meta[i].value == NULL) {
+            snprintf(msg, len, "meta[%zu] has a NULL key or value", i);
+            return AS_EINVALID_ARGUMENT;
+        }
+    if (a->n_authors > 0 && a->authors == NULL) {
+        snprintf(msg, len, "authors is NULL with n_authors=%zu", a->n_authors);
+        return AS_EINVALID_ARGUMENT;
+    }
+    return AS_OK;
+}
+
+int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
+                 const uint64_t *expected, as_put_result_t *results)
+{
+    Artstore__V1__PutBatchRequest req = ARTSTORE__V1__PUT_BATCH_REQUEST__INIT;
+    Artstore__V1__PutBatchResponse *resp = NULL;
+    Artstore__V1__PutRequest *items = NULL, **item_ptrs = NULL;
+    Artstore__V1__Article *pbs = NULL;
+    ProtobufCMessage *m = NULL;
+    size_t i, converted = 0;
+    int rc;
+
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    c->errmsg[0] = '\0';
+    if (results == NULL || (n > 0 && arts == NULL))
+        return as__fail(c, AS_EINVALID_ARGUMENT,
+                        "arts and results are required");
+    if (n == 0)
+        return AS_OK;
+    /* A NULL pointer would crash the encoder: catch it before sending, for
+     * the whole batch, since the caller's array is then wrong. */
+    for (i = 0; i < n; i++) {
+        char msg[128];
+
+        if (check_pointers(&arts[i], msg, sizeof(msg)) != AS_OK) {
+            rc = as__fail(c, AS_EINVALID_ARGUMENT, "arts[%zu]: %s", i, msg);
+            fail_all(c, results, n, rc);
+            return rc;
+        }
+    }
+    items = calloc(n, sizeof(*items));
+    item_ptrs = calloc(n, sizeof(*item_ptrs));
+    pbs = calloc(n, sizeof(*pbs));
+    if (items == NULL || item_ptrs == NULL || pbs == NULL) {
+        rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        goto out_fail_all;
+    }
+    for (i = 0; i < n; i++, converted++) {
+        if (as__article_to_pb(&arts[i], &pbs[i]) != 0) {
+            rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+            goto out_fail_all;
+        }
+        artstore__v1__put_request__init(&items[i]);
+        items[i].article = &pbs[i];
+        if (expected != NULL && expected[i] != AS_REV_ANY) {
+            items[i].has_expected_revision = 1;
+            items[i].expected_revision = expected[i];
+        }
+        item_ptrs[i] = &items[i];
+    }
+    req.n_items = n;
+    req.items = item_ptrs;
+    rc = as__call(c, "PutBatch", &req.base,
+                  &artstore__v1__put_batch_response__descriptor, &m);
+    if (rc != AS_OK)
+        goto out_fail_all;
+    resp = (Artstore__V1__PutBatchResponse *)m;
+    if (resp->n_results != n) {
+        rc = as__fail(c, AS_EINTERNAL, "PutBatch reply has %zu results for "
+                      "%zu items", resp->n_results, n);
+        goto out_fail_all;
+    }
+    for (i = 0; i < n; i++) {
+        const Artstore__V1__PutResult *r = resp->results[i];
+        as_put_result_t *out = &results[i];
+        int code = r->status && r->status->has_code ? (int)r->status->code : 0;
+
+        memset(out, 0, sizeof(*out));
+        if (code != 0) {
+            out->rc = code > 0 && code <= -AS_EUNAUTHENTICATED ? -code
+                                                               : AS_EUNKNOWN;
+            set_message(out, r->status->message && r->status->message[0]
+                                 ? r->status->message
+                                 : as_strerror(out->rc));
+        } else {
+            out->id = r->id;
+            out->outcome = (int)r->outcome;
+            out->revision = r->revision;
+        }
+    }
+    goto out_free;
+
+out_fail_all:
+    fail_all(c, results, n, rc);
+out_free:
+    if (resp != NULL)
+        artstore__v1__put_batch_response__free_unpacked(resp, NULL);
+    for (i = 0; i < converted; i++)
+        as__article_pb_release(&pbs[i]);
+    free(pbs);
+    free(item_ptrs);
+    free(items);
+    return rc;
+}
+
+int as_get_many(as_client_t *c, const uint64_t *ids, size_t n, int omit_body,
+                as_article_t ***out)
+{
+    Artstore__V1__GetRequest req = ARTSTORE__V1__GET_REQUEST__INIT;
+    Artstore__V1__GetResponse *resp;
+    ProtobufCMessage *m;
+    as_article_t **v;
+    size_t i, j, k;
+    int rc;
+
+    if (c == NULL || out == NULL)
+        return AS_EINVALID_ARGUMENT;
+    *out = NULL;
+    c->errmsg[0] = '\0';
+    if (n > 0 && ids == NULL)
+        return as__fail(c, AS_EINVALID_ARGUMENT, "ids is NULL");
+    v = calloc(n ? n : 1, sizeof(*v));
+    if (v == NULL)
+        return as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+    if (n == 0) {
+        *out = v;
+        return AS_OK;
+    }
+    req.n_ids = n;
+    req.ids = (uint64_t *)ids;
+    req.has_omit_body = omit_body != 0;
+    req.omit_body = omit_body != 0;
+    rc = as__call(c, "Get", &req.base, &artstore__v1__get_response__descriptor,
+                  &m);
+    if (rc != AS_OK) {
+        free(v);
+        return rc;
+    }
+    resp = (Artstore__V1__GetResponse *)m;
+    /* The server answers found articles in request order; match each to
+     * the next request slot with its id, so repeated ids work too. */
+    for (i = 0, j = 0; i < resp->n_articles; i++) {
+        const Artstore__V1__Article *a = resp->articles[i];
+
+        for (k = j; k < n && ids[k] != a->id; k++)
+            ;
+        if (k == n) {
+            rc = as__fail(c, AS_EINTERNAL, "Get reply has article %llu that "
+                          "was not asked for (or out of order)",
+                          (unsigned long long)a->id);
+            goto out_free;
+        }
+        if ((v[k] = as__article_from_pb(a)) == NULL) {
+            rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                          "out of memory copying the articles");
+            goto out_free;
+        }
+        j = k + 1;
+    }
+    artstore__v1__get_response__free_unpacked(resp, NULL);
+    *out = v;
+    return AS_OK;
+
+out_free:
+    artstore__v1__get_response__free_unpacked(resp, NULL);
+    as_articles_free(v, n);
+    return rc;
+}
