@@ -291,6 +291,95 @@ AS_API int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
 AS_API int as_get_many(as_client_t *c, const uint64_t *ids, size_t n,
                        int omit_body, as_article_t ***out);
 
+/* ------------------------------------------------------------ queries */
+
+/*
+ * What to look for. Every condition given must hold: all of all_of, at
+ * least one of any_of (when any is given), none of none_of, the source,
+ * and since <= time < until, where an article's time is its published_at
+ * (its ingested_at when it has none). Tags and the source are normalized
+ * by the server as in a put. All pointers are only read during the call.
+ */
+typedef struct as_query_spec {
+    const char *const *all_of;
+    size_t n_all_of;
+    const char *const *any_of;
+    size_t n_any_of;
+    const char *const *none_of;
+    size_t n_none_of;
+    const char *source;          /* NULL: any source */
+    int has_since;
+    int64_t since;               /* inclusive, Unix seconds */
+    int has_until;
+    int64_t until;               /* exclusive, Unix seconds */
+    int oldest_first;            /* 0: newest first (the default) */
+    uint32_t limit;              /* page size; 0: the server's default (50) */
+    const uint8_t *cursor;       /* next_cursor of the previous page, or NULL */
+    size_t cursor_len;
+    int omit_body;
+    int count_total;             /* also count every match (costs a walk) */
+} as_query_spec_t;
+
+/* One page of results, owned by the caller (as_query_result_free). */
+typedef struct as_query_result {
+    as_article_t **articles;     /* in the order asked for; ties by id */
+    size_t n_articles;
+    uint8_t *next_cursor;        /* NULL on the last page */
+    size_t next_cursor_len;
+    int has_total;
+    uint64_t total;              /* every match, when count_total was set */
+    uint64_t seq;                /* last seq of the snapshot that answered */
+} as_query_result_t;
+
+/*
+ * Runs one page of a query. Pass the page's next_cursor in the next spec
+ * (with the same filter and order) to continue; a walk over every page
+ * returns each article that existed when it began exactly once, even while
+ * others are written. On AS_OK *out is new (as_query_result_free).
+ * Returns AS_OK, AS_EINVALID_ARGUMENT (bad tag, too many tags: the limit
+ * max_query_tags; limit over max_page; a malformed cursor), AS_EUNAVAILABLE,
+ * AS_ERESOURCE_EXHAUSTED, ...
+ */
+AS_API int as_query(as_client_t *c, const as_query_spec_t *q,
+                    as_query_result_t **out);
+
+/* Frees a result of as_query() and its articles. Accepts NULL. */
+AS_API void as_query_result_free(as_query_result_t *r);
+
+#define AS_TAGS_BY_COUNT 0       /* most used first, ties by name */
+#define AS_TAGS_BY_NAME  1
+
+typedef struct as_tags_spec {
+    const char *prefix;          /* NULL or "": every tag */
+    int order;                   /* AS_TAGS_BY_COUNT or AS_TAGS_BY_NAME */
+    uint32_t limit;              /* 0: the server's default (50) */
+    const uint8_t *cursor;       /* next_cursor of the previous page */
+    size_t cursor_len;
+} as_tags_spec_t;
+
+typedef struct as_tag_count {
+    char *tag;
+    uint64_t count;              /* articles with the tag */
+} as_tag_count_t;
+
+typedef struct as_tag_list {
+    as_tag_count_t *tags;
+    size_t n_tags;
+    uint8_t *next_cursor;        /* NULL on the last page */
+    size_t next_cursor_len;
+} as_tag_list_t;
+
+/*
+ * Lists tags with their article counts, one page at a time. On AS_OK *out
+ * is new (as_tag_list_free). Returns AS_OK, AS_EINVALID_ARGUMENT (bad
+ * prefix, limit over max_page, malformed cursor), AS_EUNAVAILABLE, ...
+ */
+AS_API int as_list_tags(as_client_t *c, const as_tags_spec_t *spec,
+                        as_tag_list_t **out);
+
+/* Frees a list from as_list_tags(). Accepts NULL. */
+AS_API void as_tag_list_free(as_tag_list_t *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include "article.h"
 #include "as_version.h"
 #include "log.h"
+#include "query.h"
 
 static int64_t now_ms(void)
 {
@@ -607,8 +608,8 @@ const as_method_t as_service_methods[] = {
     { "PutBatch", handle_put_batch, 1 },
     { "Get", handle_get, 0 },
     { "Delete", handle_delete, 1 },
-    { "Query", handle_unimplemented, 0 },
-    { "ListTags", handle_unimplemented, 0 },
+    { "Query", as_query_handle, 0 },
+    { "ListTags", as_query_handle_list_tags, 0 },
     { "Changes", handle_unimplemented, 0 },
     { "Stats", handle_stats, 0 },
     { "Ping", handle_ping, 0 },

@@ -15,6 +15,8 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_put,
     &cli_cmd_get,
     &cli_cmd_delete,
+    &cli_cmd_query,
+    &cli_cmd_tags,
     &cli_cmd_ping,
     &cli_cmd_stats,
     &cli_cmd_import,

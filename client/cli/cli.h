@@ -148,5 +148,7 @@ extern const cli_cmd_t cli_cmd_ping;
 extern const cli_cmd_t cli_cmd_stats;
 extern const cli_cmd_t cli_cmd_import;
 extern const cli_cmd_t cli_cmd_export;
+extern const cli_cmd_t cli_cmd_query;
+extern const cli_cmd_t cli_cmd_tags;
 
 #endif
