@@ -334,6 +334,42 @@ START_TEST(bad_item_fails_alone)
         ck_assert_str_eq(got[i]->url, ts[i == 5 ? 0 : i].url);
     }
     as_articles_free(got, 6);
+
+    /* A batch with nothing valid: each item answered, nothing written. */
+    ck_assert_int_eq(as_put_batch(c, &arts[2], 1, NULL, res), AS_OK);
+    ck_assert_int_eq(res[0].rc, AS_EINVALID_ARGUMENT);
+    ck_assert_uint_eq(last_seq(c), 4);
+    /* An empty batch is fine and writes nothing. */
+    ck_assert_int_eq(as_put_batch(c, arts, 0, NULL, res), AS_OK);
+    as_client_close(c);
+}
+END_TEST
+
+START_TEST(batch_over_limit)
+{
+    as_client_t *c = connect_or_fail();
+    size_t n = 1001, i;   /* the server's default max_batch is 1000 */
+    test_art_t *ts = calloc(n, sizeof(*ts));
+    as_article_t *arts = calloc(n, sizeof(*arts));
+    as_put_result_t *res = calloc(n, sizeof(*res));
+
+    ck_assert(ts && arts && res);
+    for (i = 0; i < n; i++) {
+        make_art(&ts[i], (unsigned)i);
+        arts[i] = ts[i].a;
+    }
+    ck_assert_int_eq(as_put_batch(c, arts, n, NULL, res), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "max_batch") != NULL, "%s",
+                  as_client_errmsg(c));
+    ck_assert_int_eq(res[0].rc, AS_EINVALID_ARGUMENT);
+    ck_assert_int_eq(res[n - 1].rc, AS_EINVALID_ARGUMENT);
+    ck_assert_uint_eq(last_seq(c), 0);
+    ck_assert_int_eq(as_put_batch(c, arts, n - 1, NULL, res), AS_OK);
+    ck_assert_int_eq(res[n - 2].outcome, AS_PUT_CREATED);
+    ck_assert_uint_eq(last_seq(c), n - 1);
+    free(ts);
+    free(arts);
+    free(res);
     as_client_close(c);
 }
 END_TEST
@@ -624,6 +660,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, concurrent_processes);
     tcase_add_test(tc, replayed_put_and_batch);
     tcase_add_test(tc, bad_item_fails_alone);
+    tcase_add_test(tc, batch_over_limit);
     tcase_add_test(tc, import_reports_bad_lines);
     tcase_add_test(tc, import_text_dir);
     tcase_add_test(tc, export_import_round_trip);
