@@ -49,7 +49,8 @@ static const char global_flags_help[] =
     "                         [$ARTSTORE_TIMEOUT; default 5s]\n"
     "      --token TOKEN      auth token sent with each request; prefer the\n"
     "                         variable, flags show in ps [$ARTSTORE_TOKEN]\n"
-    "  -o, --output FORMAT    text or json [$ARTSTORE_OUTPUT; default text]\n"
+    "  -o, --output FORMAT    text, json or jsonl (= json) [$ARTSTORE_OUTPUT;\n"
+    "                         default text]\n"
     "  -h, --help             show help; `artstore COMMAND --help` for a command\n"
     "      --version          print the version and exit\n";
 
