@@ -136,7 +136,8 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
         return 0;
     case OPT_OUTPUT:
         if (cli_parse_output(arg, &g->output) != 0) {
-            cli_usage_error(cmd, "invalid --output '%s' (text, json or jsonl)", arg);
+            cli_usage_error(cmd, "invalid --output '%s' (text, json or "
+                            "jsonl)", arg);
             return CLI_GETOPT_BAD;
         }
         return 0;
