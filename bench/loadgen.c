@@ -303,7 +303,8 @@ int main(int argc, char **argv)
 
     snprintf(o.prefix, sizeof(o.prefix), "run%ld-%d", (long)time(NULL),
              (int)getpid());
-    while ((c = getopt_long(argc, argv, "s:w:n:b:t:m:p:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:n:b:t:m:p:h", lopts, NULL)) !=
+           -1) {
         switch (c) {
         case 's': o.server = optarg; break;
         case 'w':

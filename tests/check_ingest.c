@@ -122,7 +122,8 @@ static void check_corpus(unsigned n)
 
 #define WRITERS 6
 #define PER_WRITER 120
-#define STRIDE 60      /* writer w writes keys [w*STRIDE, w*STRIDE+PER_WRITER) */
+/* Writer w writes keys [w*STRIDE, w*STRIDE+PER_WRITER): they overlap. */
+#define STRIDE 60
 #define UNIQUE ((WRITERS - 1) * STRIDE + PER_WRITER)
 
 static atomic_uint created_total;
