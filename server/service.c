@@ -300,7 +300,7 @@ static void handle_put_batch(as_call_t *call, const uint8_t *payload,
     as_service_t *svc = as_call_ctx(call);
     Artstore__V1__PutBatchRequest *req;
     as_write_job_t *job;
-    size_t i;
+    size_t i, n_ok;
 
     req = (Artstore__V1__PutBatchRequest *)as_service_unpack(
         call, &artstore__v1__put_batch_request__descriptor, payload, len);
@@ -319,10 +319,16 @@ static void handle_put_batch(as_call_t *call, const uint8_t *payload,
                             "request needs more than max_decode_bytes");
         return;
     }
-    for (i = 0; i < req->n_items; i++)
+    n_ok = 0;
+    for (i = 0; i < req->n_items; i++) {
         if (prepare_put(call, req->items[i], &job->items[i]) != 0)
             job->items[i].prefailed = 1;
-    if (req->n_items == 0) {
+        else
+            n_ok++;
+    }
+    /* Nothing valid to write: answer at once instead of costing the
+     * writer a commit. */
+    if (n_ok == 0) {
         put_batch_done(job);
         return;
     }

@@ -122,7 +122,8 @@ static void check_corpus(unsigned n)
 
 #define WRITERS 6
 #define PER_WRITER 120
-#define STRIDE 60      /* writer w writes keys [w*STRIDE, w*STRIDE+PER_WRITER) */
+/* Writer w writes keys [w*STRIDE, w*STRIDE+PER_WRITER): they overlap. */
+#define STRIDE 60
 #define UNIQUE ((WRITERS - 1) * STRIDE + PER_WRITER)
 
 static atomic_uint created_total;
@@ -334,6 +335,42 @@ START_TEST(bad_item_fails_alone)
         ck_assert_str_eq(got[i]->url, ts[i == 5 ? 0 : i].url);
     }
     as_articles_free(got, 6);
+
+    /* A batch with nothing valid: each item answered, nothing written. */
+    ck_assert_int_eq(as_put_batch(c, &arts[2], 1, NULL, res), AS_OK);
+    ck_assert_int_eq(res[0].rc, AS_EINVALID_ARGUMENT);
+    ck_assert_uint_eq(last_seq(c), 4);
+    /* An empty batch is fine and writes nothing. */
+    ck_assert_int_eq(as_put_batch(c, arts, 0, NULL, res), AS_OK);
+    as_client_close(c);
+}
+END_TEST
+
+START_TEST(batch_over_limit)
+{
+    as_client_t *c = connect_or_fail();
+    size_t n = 1001, i;   /* the server's default max_batch is 1000 */
+    test_art_t *ts = calloc(n, sizeof(*ts));
+    as_article_t *arts = calloc(n, sizeof(*arts));
+    as_put_result_t *res = calloc(n, sizeof(*res));
+
+    ck_assert(ts && arts && res);
+    for (i = 0; i < n; i++) {
+        make_art(&ts[i], (unsigned)i);
+        arts[i] = ts[i].a;
+    }
+    ck_assert_int_eq(as_put_batch(c, arts, n, NULL, res), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "max_batch") != NULL, "%s",
+                  as_client_errmsg(c));
+    ck_assert_int_eq(res[0].rc, AS_EINVALID_ARGUMENT);
+    ck_assert_int_eq(res[n - 1].rc, AS_EINVALID_ARGUMENT);
+    ck_assert_uint_eq(last_seq(c), 0);
+    ck_assert_int_eq(as_put_batch(c, arts, n - 1, NULL, res), AS_OK);
+    ck_assert_int_eq(res[n - 2].outcome, AS_PUT_CREATED);
+    ck_assert_uint_eq(last_seq(c), n - 1);
+    free(ts);
+    free(arts);
+    free(res);
     as_client_close(c);
 }
 END_TEST
@@ -574,14 +611,23 @@ START_TEST(concurrent_imports)
                     1700000000 + k);
         ck_assert_int_eq(fclose(fp), 0);
     }
+    /* Four CLI processes at once, started directly (fork + exec), each
+     * with stderr in a file of its own. */
     for (f = 0; f < IMPORTERS; f++) {
+        char errpath[160];
+
+        snprintf(errpath, sizeof(errpath), "%s/err%u.txt", srv.dir, f);
         pids[f] = fork();
         ck_assert_int_ge(pids[f], 0);
         if (pids[f] == 0) {
-            const char *args[] = { "import", paths[f], "--batch", "50",
-                                   "--jobs", "3", NULL };
+            const char *args[] = { ts_cli_path(), "import", paths[f],
+                                   "--batch", "50", "--jobs", "3", NULL };
+            FILE *e = freopen(errpath, "w", stderr);
 
-            _exit(ts_cli(srv.endpoint, NULL, NULL, NULL, args));
+            if (e == NULL || setenv("ARTSTORE_SERVER", srv.endpoint, 1) != 0)
+                _exit(99);
+            execv(args[0], (char *const *)args);
+            _exit(98);
         }
     }
     for (f = 0; f < IMPORTERS; f++) {
@@ -615,6 +661,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, concurrent_processes);
     tcase_add_test(tc, replayed_put_and_batch);
     tcase_add_test(tc, bad_item_fails_alone);
+    tcase_add_test(tc, batch_over_limit);
     tcase_add_test(tc, import_reports_bad_lines);
     tcase_add_test(tc, import_text_dir);
     tcase_add_test(tc, export_import_round_trip);
