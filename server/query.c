@@ -19,6 +19,9 @@
 #include "service.h"
 #include "store.h"
 
+/* How many single steps an iterator tries before it seeks. */
+#define AS_QUERY_STEPS 4
+
 /* Cursor encodings: a version byte first, so that the format can change. */
 #define QCUR_VERSION 1
 #define QCUR_LEN 18          /* version, order, time_key (8), id (8) */
@@ -117,30 +120,37 @@ static int it_end(qit_t *it, int rc)
 
 /*
  * Positions it at the first position at or after target in the walk's
- * direction. A head already there is kept (iterators only move forward),
- * and a target right after the head is reached by one step instead of a
- * seek. Returns 0 (it->done tells whether a position was found) or an
+ * direction. A head already there is kept (iterators only move forward);
+ * a target a few entries ahead is reached by steps, a farther one by a
+ * range seek (MDB_GET_BOTH_RANGE or MDB_SET_RANGE; newest first, the seek
+ * lands at or after target and steps back once). Returns 0 (it->done tells whether a position was found) or an
  * LMDB error.
  */
 static int it_seek(qit_t *it, pos_t target, int desc)
 {
     unsigned char buf[16];
     MDB_val k = it->key, d;
-    pos_t after;
-    int rc;
+    int rc, steps;
 
     if (it->done)
         return 0;
     if (it->valid && !pos_before(it->head, target, desc))
         return 0;
-    after = it->head;
-    if (it->valid && pos_step(&after, desc) && pos_cmp(after, target) == 0) {
+    /* A few steps first: a step costs far less than a seek, which searches
+     * the main tree again, and dense lists often reach target in one. */
+    for (steps = 0; it->valid && steps < AS_QUERY_STEPS; steps++) {
         rc = mdb_cursor_get(it->c, &k, &d,
                             it->time_index ? (desc ? MDB_PREV : MDB_NEXT)
                                            : (desc ? MDB_PREV_DUP
                                                    : MDB_NEXT_DUP));
-        return rc ? it_end(it, rc) : it_load(it, &k, &d);
+        if (rc != 0)
+            return it_end(it, rc);
+        if ((rc = it_load(it, &k, &d)) != 0)
+            return rc;
+        if (!pos_before(it->head, target, desc))
+            return 0;
     }
+    k = it->key;
     pos_pack(target, buf);
     if (it->time_index) {
         k.mv_size = 16;
@@ -373,6 +383,15 @@ static int plan_open(as_reader_t *rd, const qfilter_t *f,
     }
     qsort(p->comps, p->n_comps, sizeof(*p->comps), comp_by_count);
 
+    /* A tag both required and excluded matches nothing; checking here
+     * saves walking its whole list. */
+    for (i = 0; i < f->n_none; i++) {
+        size_t j;
+
+        for (j = 0; j < f->n_all; j++)
+            if (strcmp(f->none[i], f->all[j]) == 0)
+                p->empty = 1;
+    }
     for (i = 0; i < f->n_none; i++) {
         MDB_val k = { strlen(f->none[i]), f->none[i] }, d;
 
