@@ -870,7 +870,8 @@ void as_query_handle_list_tags(as_call_t *call, const uint8_t *payload,
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP)) {
         size_t cnt;
 
-        if (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len))
+        if (k.mv_size < prefix_len ||
+            (prefix_len > 0 && memcmp(k.mv_data, prefix, prefix_len) != 0))
             break;
         e.name = k;
         if ((rc = mdb_cursor_count(c, &cnt)) != 0)
