@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "article.h"
 #include "service.h"
@@ -243,7 +244,20 @@ typedef struct qplan {
     uint64_t since_tk, until_tk;
     size_t n_tags;        /* all_of + any_of + none_of + source given */
     int only_one_tag;     /* a single all_of tag and nothing else */
+    int64_t deadline_ms;  /* the call's deadline (0: none) */
+    unsigned ticks;       /* leapfrog rounds, to look at the clock rarely */
 } qplan_t;
+
+/* plan_next's code for a walk stopped by the call's deadline. */
+#define QERR_DEADLINE ETIME
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Opens an iterator on list key in dbi; it->done when the key is absent. */
 static int open_list(MDB_txn *txn, MDB_dbi dbi, const char *key, qit_t *it)
@@ -486,6 +500,11 @@ static int plan_next(qplan_t *p, pos_t target, pos_t *out)
     if (p->empty)
         return 0;
     for (;;) {
+        /* A walk over few matches in long lists (a NOT-only filter, a
+         * count) can be long: give up when the caller stopped waiting. */
+        if (p->deadline_ms != 0 && (++p->ticks & 4095) == 0 &&
+            wall_ms() > p->deadline_ms)
+            return QERR_DEADLINE;
         if ((rc = comp_seek(&p->comps[0], target, p->desc, &found, &x)) != 0)
             return rc;
         if (!found || plan_past_end(p, x))
@@ -678,6 +697,7 @@ void as_query_handle(as_call_t *call, const uint8_t *payload, size_t len)
     rc = plan_open(rd, &f, req->filter, desc, &plan);
     if (rc != 0)
         goto out_lmdb;
+    plan.deadline_ms = as_call_deadline_ms(call);
 
     t = plan_start(&plan, req->has_cursor && req->cursor.len > 0 ? &after
                                                                  : NULL, &ok);
@@ -724,7 +744,11 @@ out_oom:
                   "out of memory building the reply");
     goto out_status;
 out_lmdb:
-    as_status_set(&st, AS_CODE_INTERNAL, "query: %s", mdb_strerror(rc));
+    if (rc == QERR_DEADLINE)
+        as_status_set(&st, AS_CODE_DEADLINE_EXCEEDED,
+                      "query ran past the call's deadline");
+    else
+        as_status_set(&st, AS_CODE_INTERNAL, "query: %s", mdb_strerror(rc));
 out_status:
     plan_close(&plan);
     as_reader_end(rd);

@@ -311,12 +311,9 @@ START_TEST(random_filters_match_brute_force)
     while (n_model < 2500)
         put_random();
     for (i = 0; i < 400; i++) {
-        uint64_t dummy[1];
         uint32_t page;
 
         random_filter(&f);
-        /* Small pages for small results, so that walks stay short. */
-        (void)dummy;
         page = 1 + rnd(rnd(4) == 0 ? 7 : 120);
         check_filter(&f, page, i);
     }
@@ -446,7 +443,6 @@ END_TEST
 
 START_TEST(sixty_four_tags)
 {
-    static uint64_t want[MAX_ART];
     const char *tags[65];
     char buf[65][16];
     as_query_spec_t q;
@@ -484,7 +480,6 @@ START_TEST(sixty_four_tags)
     q.n_all_of = 65;
     ck_assert_int_eq(as_query(cl, &q, &r), AS_EINVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(as_client_errmsg(cl), "max_query_tags"));
-    (void)want;
 }
 END_TEST
 
