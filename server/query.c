@@ -23,6 +23,9 @@
 /* How many single steps an iterator tries before it seeks. */
 #define AS_QUERY_STEPS 4
 
+/* A list this many times longer than the driving list is probed. */
+#define AS_QUERY_PROBE_RATIO 8
+
 /* Cursor encodings: a version byte first, so that the format can change. */
 #define QCUR_VERSION 1
 #define QCUR_LEN 18          /* version, order, time_key (8), id (8) */
@@ -182,6 +185,26 @@ static int it_seek(qit_t *it, pos_t target, int desc)
     return rc ? it_end(it, rc) : it_load(it, &k, &d);
 }
 
+/* Sets *found to whether position x is in it's list (an exact probe,
+ * MDB_GET_BOTH). The cursor moves, so the iterator's head is dropped.
+ * Returns 0 or an LMDB error. */
+static int it_has(qit_t *it, pos_t x, int *found)
+{
+    unsigned char buf[16];
+    MDB_val k = it->key, d = { 16, buf };
+    int rc;
+
+    *found = 0;
+    it->valid = 0;
+    if (it->done)
+        return 0;
+    pos_pack(x, buf);
+    rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH);
+    if (rc == 0)
+        *found = 1;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ------------------------------------------------------------ components */
 
 /* A group of iterators whose head is the nearest of their heads: one
@@ -190,6 +213,8 @@ typedef struct qcomp {
     qit_t *its;
     size_t n;
     size_t count;  /* upper bound on the matches: the lists' total length */
+    int probe;     /* a list much longer than the driver's: test each
+                      candidate for membership rather than leapfrog */
 } qcomp_t;
 
 /* Seeks every iterator of c to target; *found/out give the nearest head. */
@@ -396,6 +421,13 @@ static int plan_open(as_reader_t *rd, const qfilter_t *f,
             return rc;
     }
     qsort(p->comps, p->n_comps, sizeof(*p->comps), comp_by_count);
+    /* Leapfrogging into a list far denser than the driver's seldom jumps
+     * far: one exact probe per candidate is cheaper than a range seek and
+     * the steps before it. */
+    for (i = 1; i < p->n_comps; i++)
+        p->comps[i].probe = p->comps[i].n == 1 && !p->comps[i].its->time_index &&
+                            p->comps[i].count / AS_QUERY_PROBE_RATIO >=
+                                p->comps[0].count;
 
     /* A tag both required and excluded matches nothing; checking here
      * saves walking its whole list. */
@@ -510,6 +542,17 @@ static int plan_next(qplan_t *p, pos_t target, pos_t *out)
         if (!found || plan_past_end(p, x))
             return 0;
         for (i = 1; i < p->n_comps; i++) {
+            if (p->comps[i].probe) {
+                if ((rc = it_has(p->comps[i].its, x, &found)) != 0)
+                    return rc;
+                if (!found) {
+                    y = x;
+                    if (!pos_step(&y, p->desc))
+                        return 0;
+                    break;
+                }
+                continue;
+            }
             if ((rc = comp_seek(&p->comps[i], x, p->desc, &found, &y)) != 0)
                 return rc;
             if (!found)
