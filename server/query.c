@@ -39,6 +39,7 @@ typedef struct pos {
     uint64_t tk, id;
 } pos_t;
 
+/* Compares positions as 128-bit numbers: <0, 0 or >0. */
 static int pos_cmp(pos_t a, pos_t b)
 {
     if (a.tk != b.tk)
@@ -70,12 +71,14 @@ static int pos_before(pos_t a, pos_t b, int desc)
     return desc ? c > 0 : c < 0;
 }
 
+/* Encodes p as an index entry (time_key ‖ id, big-endian). */
 static void pos_pack(pos_t p, unsigned char out[16])
 {
     as_u64_be(out, p.tk);
     as_u64_be(out + 8, p.id);
 }
 
+/* Decodes an index entry (16 bytes) into a position. */
 static pos_t pos_unpack(const void *in)
 {
     pos_t p;
@@ -239,6 +242,7 @@ static int comp_seek(qcomp_t *c, pos_t target, int desc, int *found,
     return 0;
 }
 
+/* Forgets c's heads, so that the next seek starts afresh (a new walk). */
 static void comp_reset(qcomp_t *c)
 {
     size_t i;
@@ -247,6 +251,7 @@ static void comp_reset(qcomp_t *c)
         c->its[i].valid = c->its[i].done = 0;
 }
 
+/* qsort order: shortest component first (it drives the walk). */
 static int comp_by_count(const void *a, const void *b)
 {
     const qcomp_t *x = a, *y = b;
@@ -276,6 +281,7 @@ typedef struct qplan {
 /* plan_next's code for a walk stopped by the call's deadline. */
 #define QERR_DEADLINE ETIME
 
+/* The wall clock in Unix ms, the clock of call deadlines. */
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -305,6 +311,7 @@ static int open_list(MDB_txn *txn, MDB_dbi dbi, const char *key, qit_t *it)
     return mdb_cursor_count(it->c, &it->count);
 }
 
+/* Closes the plan's cursors and frees it; safe on a half-opened plan. */
 static void plan_close(qplan_t *p)
 {
     size_t i, j;
@@ -699,6 +706,9 @@ static uint64_t snapshot_seq(as_reader_t *rd)
     return as_be_u64(d.mv_data);
 }
 
+/* Answers Query from one snapshot: validates the request, walks the plan
+ * from the cursor's position, embeds the stored articles as they are and
+ * adds next_cursor (only when one more match exists), total and seq. */
 void as_query_handle(as_call_t *call, const uint8_t *payload, size_t len)
 {
     as_service_t *svc = as_call_ctx(call);
@@ -862,6 +872,9 @@ static int put_tag_cursor(as_buf_t *b, int by_name, const tagent_t *e)
     return rc;
 }
 
+/* Answers ListTags from one snapshot: by name in one pass from the
+ * prefix or the cursor's tag; by count after reading and sorting every
+ * tag with the prefix (see query.h for the cost). */
 void as_query_handle_list_tags(as_call_t *call, const uint8_t *payload,
                                size_t len)
 {

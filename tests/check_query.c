@@ -664,6 +664,24 @@ START_TEST(cli_query_jsonl)
     free(out);
     free(err);
 
+    /* tags -o json gives the model's count. */
+    {
+        static const char *const targs[] = { "tags", "--prefix", "T1",
+                                             "--by-name", "-o", "json", NULL };
+        char want_s[64];
+        size_t k, cnt = 0;
+
+        for (k = 0; k < n_model; k++)
+            cnt += has_tag(&model[k], 1);
+        ck_assert_int_eq(ts_cli(srv.endpoint, NULL, &out, &err, targs), 0);
+        snprintf(want_s, sizeof(want_s), "{\"tag\":\"t1\",\"count\":%zu}",
+                 cnt);
+        ck_assert_msg(strncmp(out, "[", 1) == 0 && strstr(out, want_s),
+                      "tags output: %s", out);
+        free(out);
+        free(err);
+    }
+
     /* get --url finds an article the query returned. */
     {
         static const char *const gargs[] = { "get", "--url",
