@@ -14,10 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "article.h"
 #include "service.h"
 #include "store.h"
+
+/* How many single steps an iterator tries before it seeks. */
+#define AS_QUERY_STEPS 4
+
+/* A list this many times longer than the driving list is probed. */
+#define AS_QUERY_PROBE_RATIO 8
 
 /* Cursor encodings: a version byte first, so that the format can change. */
 #define QCUR_VERSION 1
@@ -32,6 +39,7 @@ typedef struct pos {
     uint64_t tk, id;
 } pos_t;
 
+/* Compares positions as 128-bit numbers: <0, 0 or >0. */
 static int pos_cmp(pos_t a, pos_t b)
 {
     if (a.tk != b.tk)
@@ -63,12 +71,14 @@ static int pos_before(pos_t a, pos_t b, int desc)
     return desc ? c > 0 : c < 0;
 }
 
+/* Encodes p as an index entry (time_key ‖ id, big-endian). */
 static void pos_pack(pos_t p, unsigned char out[16])
 {
     as_u64_be(out, p.tk);
     as_u64_be(out + 8, p.id);
 }
 
+/* Decodes an index entry (16 bytes) into a position. */
 static pos_t pos_unpack(const void *in)
 {
     pos_t p;
@@ -117,30 +127,37 @@ static int it_end(qit_t *it, int rc)
 
 /*
  * Positions it at the first position at or after target in the walk's
- * direction. A head already there is kept (iterators only move forward),
- * and a target right after the head is reached by one step instead of a
- * seek. Returns 0 (it->done tells whether a position was found) or an
+ * direction. A head already there is kept (iterators only move forward);
+ * a target a few entries ahead is reached by steps, a farther one by a
+ * range seek (MDB_GET_BOTH_RANGE or MDB_SET_RANGE; newest first, the seek
+ * lands at or after target and steps back once). Returns 0 (it->done tells whether a position was found) or an
  * LMDB error.
  */
 static int it_seek(qit_t *it, pos_t target, int desc)
 {
     unsigned char buf[16];
     MDB_val k = it->key, d;
-    pos_t after;
-    int rc;
+    int rc, steps;
 
     if (it->done)
         return 0;
     if (it->valid && !pos_before(it->head, target, desc))
         return 0;
-    after = it->head;
-    if (it->valid && pos_step(&after, desc) && pos_cmp(after, target) == 0) {
+    /* A few steps first: a step costs far less than a seek, which searches
+     * the main tree again, and dense lists often reach target in one. */
+    for (steps = 0; it->valid && steps < AS_QUERY_STEPS; steps++) {
         rc = mdb_cursor_get(it->c, &k, &d,
                             it->time_index ? (desc ? MDB_PREV : MDB_NEXT)
                                            : (desc ? MDB_PREV_DUP
                                                    : MDB_NEXT_DUP));
-        return rc ? it_end(it, rc) : it_load(it, &k, &d);
+        if (rc != 0)
+            return it_end(it, rc);
+        if ((rc = it_load(it, &k, &d)) != 0)
+            return rc;
+        if (!pos_before(it->head, target, desc))
+            return 0;
     }
+    k = it->key;
     pos_pack(target, buf);
     if (it->time_index) {
         k.mv_size = 16;
@@ -171,6 +188,26 @@ static int it_seek(qit_t *it, pos_t target, int desc)
     return rc ? it_end(it, rc) : it_load(it, &k, &d);
 }
 
+/* Sets *found to whether position x is in it's list (an exact probe,
+ * MDB_GET_BOTH). The cursor moves, so the iterator's head is dropped.
+ * Returns 0 or an LMDB error. */
+static int it_has(qit_t *it, pos_t x, int *found)
+{
+    unsigned char buf[16];
+    MDB_val k = it->key, d = { 16, buf };
+    int rc;
+
+    *found = 0;
+    it->valid = 0;
+    if (it->done)
+        return 0;
+    pos_pack(x, buf);
+    rc = mdb_cursor_get(it->c, &k, &d, MDB_GET_BOTH);
+    if (rc == 0)
+        *found = 1;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ------------------------------------------------------------ components */
 
 /* A group of iterators whose head is the nearest of their heads: one
@@ -179,6 +216,8 @@ typedef struct qcomp {
     qit_t *its;
     size_t n;
     size_t count;  /* upper bound on the matches: the lists' total length */
+    int probe;     /* a list much longer than the driver's: test each
+                      candidate for membership rather than leapfrog */
 } qcomp_t;
 
 /* Seeks every iterator of c to target; *found/out give the nearest head. */
@@ -203,6 +242,7 @@ static int comp_seek(qcomp_t *c, pos_t target, int desc, int *found,
     return 0;
 }
 
+/* Forgets c's heads, so that the next seek starts afresh (a new walk). */
 static void comp_reset(qcomp_t *c)
 {
     size_t i;
@@ -211,6 +251,7 @@ static void comp_reset(qcomp_t *c)
         c->its[i].valid = c->its[i].done = 0;
 }
 
+/* qsort order: shortest component first (it drives the walk). */
 static int comp_by_count(const void *a, const void *b)
 {
     const qcomp_t *x = a, *y = b;
@@ -233,7 +274,21 @@ typedef struct qplan {
     uint64_t since_tk, until_tk;
     size_t n_tags;        /* all_of + any_of + none_of + source given */
     int only_one_tag;     /* a single all_of tag and nothing else */
+    int64_t deadline_ms;  /* the call's deadline (0: none) */
+    unsigned ticks;       /* leapfrog rounds, to look at the clock rarely */
 } qplan_t;
+
+/* plan_next's code for a walk stopped by the call's deadline. */
+#define QERR_DEADLINE ETIME
+
+/* The wall clock in Unix ms, the clock of call deadlines. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Opens an iterator on list key in dbi; it->done when the key is absent. */
 static int open_list(MDB_txn *txn, MDB_dbi dbi, const char *key, qit_t *it)
@@ -256,6 +311,7 @@ static int open_list(MDB_txn *txn, MDB_dbi dbi, const char *key, qit_t *it)
     return mdb_cursor_count(it->c, &it->count);
 }
 
+/* Closes the plan's cursors and frees it; safe on a half-opened plan. */
 static void plan_close(qplan_t *p)
 {
     size_t i, j;
@@ -372,7 +428,23 @@ static int plan_open(as_reader_t *rd, const qfilter_t *f,
             return rc;
     }
     qsort(p->comps, p->n_comps, sizeof(*p->comps), comp_by_count);
+    /* Leapfrogging into a list far denser than the driver's seldom jumps
+     * far: one exact probe per candidate is cheaper than a range seek and
+     * the steps before it. */
+    for (i = 1; i < p->n_comps; i++)
+        p->comps[i].probe = p->comps[i].n == 1 && !p->comps[i].its->time_index &&
+                            p->comps[i].count / AS_QUERY_PROBE_RATIO >=
+                                p->comps[0].count;
 
+    /* A tag both required and excluded matches nothing; checking here
+     * saves walking its whole list. */
+    for (i = 0; i < f->n_none; i++) {
+        size_t j;
+
+        for (j = 0; j < f->n_all; j++)
+            if (strcmp(f->none[i], f->all[j]) == 0)
+                p->empty = 1;
+    }
     for (i = 0; i < f->n_none; i++) {
         MDB_val k = { strlen(f->none[i]), f->none[i] }, d;
 
@@ -467,11 +539,27 @@ static int plan_next(qplan_t *p, pos_t target, pos_t *out)
     if (p->empty)
         return 0;
     for (;;) {
+        /* A walk over few matches in long lists (a NOT-only filter, a
+         * count) can be long: give up when the caller stopped waiting. */
+        if (p->deadline_ms != 0 && (++p->ticks & 4095) == 0 &&
+            wall_ms() > p->deadline_ms)
+            return QERR_DEADLINE;
         if ((rc = comp_seek(&p->comps[0], target, p->desc, &found, &x)) != 0)
             return rc;
         if (!found || plan_past_end(p, x))
             return 0;
         for (i = 1; i < p->n_comps; i++) {
+            if (p->comps[i].probe) {
+                if ((rc = it_has(p->comps[i].its, x, &found)) != 0)
+                    return rc;
+                if (!found) {
+                    y = x;
+                    if (!pos_step(&y, p->desc))
+                        return 0;
+                    break;
+                }
+                continue;
+            }
             if ((rc = comp_seek(&p->comps[i], x, p->desc, &found, &y)) != 0)
                 return rc;
             if (!found)
@@ -618,6 +706,9 @@ static uint64_t snapshot_seq(as_reader_t *rd)
     return as_be_u64(d.mv_data);
 }
 
+/* Answers Query from one snapshot: validates the request, walks the plan
+ * from the cursor's position, embeds the stored articles as they are and
+ * adds next_cursor (only when one more match exists), total and seq. */
 void as_query_handle(as_call_t *call, const uint8_t *payload, size_t len)
 {
     as_service_t *svc = as_call_ctx(call);
@@ -659,6 +750,7 @@ void as_query_handle(as_call_t *call, const uint8_t *payload, size_t len)
     rc = plan_open(rd, &f, req->filter, desc, &plan);
     if (rc != 0)
         goto out_lmdb;
+    plan.deadline_ms = as_call_deadline_ms(call);
 
     t = plan_start(&plan, req->has_cursor && req->cursor.len > 0 ? &after
                                                                  : NULL, &ok);
@@ -705,7 +797,11 @@ out_oom:
                   "out of memory building the reply");
     goto out_status;
 out_lmdb:
-    as_status_set(&st, AS_CODE_INTERNAL, "query: %s", mdb_strerror(rc));
+    if (rc == QERR_DEADLINE)
+        as_status_set(&st, AS_CODE_DEADLINE_EXCEEDED,
+                      "query ran past the call's deadline");
+    else
+        as_status_set(&st, AS_CODE_INTERNAL, "query: %s", mdb_strerror(rc));
 out_status:
     plan_close(&plan);
     as_reader_end(rd);
@@ -776,6 +872,9 @@ static int put_tag_cursor(as_buf_t *b, int by_name, const tagent_t *e)
     return rc;
 }
 
+/* Answers ListTags from one snapshot: by name in one pass from the
+ * prefix or the cursor's tag; by count after reading and sorting every
+ * tag with the prefix (see query.h for the cost). */
 void as_query_handle_list_tags(as_call_t *call, const uint8_t *payload,
                                size_t len)
 {
@@ -851,7 +950,8 @@ void as_query_handle_list_tags(as_call_t *call, const uint8_t *payload,
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP)) {
         size_t cnt;
 
-        if (k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len))
+        if (k.mv_size < prefix_len ||
+            (prefix_len > 0 && memcmp(k.mv_data, prefix, prefix_len) != 0))
             break;
         e.name = k;
         if ((rc = mdb_cursor_count(c, &cnt)) != 0)
