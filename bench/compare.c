@@ -10,6 +10,8 @@
  *   get       one client, point gets of random existing ids: latency.
  *   getbatch  one client, 100 ids per request vs a pipeline of 100
  *             HGETALL: articles per second.
+ *   qload     loads the query corpus (short articles, tags q0..q199).
+ *   query     first page of 50 newest for a 2-tag AND, bodies included.
  *   echo      the transport floor: a bare nanomsg REQ/REP echo of an
  *             article-sized payload, p50/p99 (target "nanomsg").
  */
@@ -477,6 +479,159 @@ static int run_echo(const opts_t *o)
     return 0;
 }
 
+
+/* ------------------------------------------------------------ query */
+
+/* The query corpus: N short articles with Zipf tags q0..q199, loaded into
+ * both targets (Redis: hash art:q<i>, ZADD qtag:<t> published i). */
+static int run_qload(const opts_t *o)
+{
+    as_article_t arts[1000];
+    as_put_result_t res[1000];
+    char (*tags)[6][8] = malloc(sizeof(*tags) * 1000);
+    char **tp = malloc(sizeof(char *) * 6 * 1000);
+    char (*urls)[48] = malloc(sizeof(*urls) * 1000);
+    as_client_t *c = NULL;
+    redisContext *r = NULL;
+    unsigned seed = 12345;
+    int n = o->articles, i, j, t;
+
+    if (strcmp(o->target, "artstore") == 0) {
+        if (as_client_connect(o->server, 60000, &c) != AS_OK)
+            return 1;
+    } else {
+        r = redis_connect(o);
+    }
+    for (i = 0; i < n; i += 1000) {
+        int m = n - i < 1000 ? n - i : 1000, cmds = 0;
+
+        for (j = 0; j < m; j++) {
+            as_article_t *a = &arts[j];
+            int nt = 1 + rand_r(&seed) % 6;
+
+            memset(a, 0, sizeof(*a));
+            snprintf(urls[j], sizeof(urls[j]), "https://q.example/%d", i + j);
+            a->url = urls[j];
+            a->title = "Query corpus article";
+            a->body = "A short body: the query workload measures the index.";
+            a->has_published_at = 1;
+            a->published_at = 1600000000 + i + j;
+            a->tags = &tp[j * 6];
+            for (t = 0; t < nt; t++) {
+                snprintf(tags[j][t], sizeof(tags[j][t]), "q%d",
+                         pick_tag(&seed));
+                a->tags[t] = tags[j][t];
+            }
+            a->n_tags = (size_t)nt;
+        }
+        if (c != NULL) {
+            if (as_put_batch(c, arts, (size_t)m, NULL, res) != AS_OK) {
+                fprintf(stderr, "qload: %s\n", as_client_errmsg(c));
+                return 1;
+            }
+            continue;
+        }
+        for (j = 0; j < m; j++) {
+            char key[32], ts[32];
+
+            snprintf(key, sizeof(key), "art:q%d", i + j);
+            snprintf(ts, sizeof(ts), "%lld", (long long)arts[j].published_at);
+            redisAppendCommand(r, "HSET %s url %s title %s body %s "
+                                  "published_at %s", key, arts[j].url,
+                               arts[j].title, arts[j].body, ts);
+            cmds++;
+            for (t = 0; t < (int)arts[j].n_tags; t++, cmds++)
+                redisAppendCommand(r, "ZADD qtag:%s %s q%d", arts[j].tags[t],
+                                   ts, i + j);
+        }
+        if (redis_read_replies(r, cmds) != 0)
+            return 1;
+    }
+    printf("result workload=qload target=%s articles=%d\n", o->target, n);
+    as_client_close(c);
+    if (r != NULL)
+        redisFree(r);
+    free(tags);
+    free(tp);
+    free(urls);
+    return 0;
+}
+
+/* First page of the 50 newest articles (with bodies) tagged with two
+ * common tags. Redis: ZINTERSTORE + ZREVRANGE, then the 50 hashes. */
+static int run_query(const opts_t *o)
+{
+    int reqs = o->articles, i, j, errors = 0;
+    double *lat = malloc(sizeof(double) * (size_t)reqs), t0;
+    unsigned seed = o->run;
+    as_client_t *c = NULL;
+    redisContext *r = NULL;
+    long long got = 0;
+    char a[8], b[8], tmp[32];
+
+    if (strcmp(o->target, "artstore") == 0) {
+        if (as_client_connect(o->server, 30000, &c) != AS_OK)
+            return 1;
+    } else {
+        r = redis_connect(o);
+    }
+    snprintf(tmp, sizeof(tmp), "tmp:%u", o->run);
+    for (i = 0; i < reqs; i++) {
+        int x = rand_r(&seed) % 4, y = x + 1 + rand_r(&seed) % 3;
+
+        snprintf(a, sizeof(a), "q%d", x);
+        snprintf(b, sizeof(b), "q%d", y);
+        t0 = now_s();
+        if (c != NULL) {
+            const char *tags[2] = { a, b };
+            as_query_spec_t q = { 0 };
+            as_query_result_t *res = NULL;
+
+            q.all_of = tags;
+            q.n_all_of = 2;
+            q.limit = 50;
+            if (as_query(c, &q, &res) == AS_OK)
+                got += (long long)res->n_articles;
+            else
+                errors++;
+            as_query_result_free(res);
+        } else {
+            redisReply *rep = NULL, *ids = NULL;
+
+            redisAppendCommand(r, "ZINTERSTORE %s 2 qtag:%s qtag:%s "
+                                  "AGGREGATE MAX", tmp, a, b);
+            redisAppendCommand(r, "ZREVRANGE %s 0 49", tmp);
+            if (redisGetReply(r, (void **)&rep) != REDIS_OK ||
+                redisGetReply(r, (void **)&ids) != REDIS_OK) {
+                errors++;
+                break;
+            }
+            freeReplyObject(rep);
+            for (j = 0; j < (int)ids->elements; j++)
+                redisAppendCommand(r, "HGETALL art:%s", ids->element[j]->str);
+            for (j = 0; j < (int)ids->elements; j++) {
+                if (redisGetReply(r, (void **)&rep) != REDIS_OK) {
+                    errors++;
+                    break;
+                }
+                got += rep->type == REDIS_REPLY_ARRAY && rep->elements > 0;
+                freeReplyObject(rep);
+            }
+            freeReplyObject(ids);
+        }
+        lat[i] = now_s() - t0;
+    }
+    qsort(lat, (size_t)reqs, sizeof(double), cmp_double);
+    printf("result workload=query target=%s requests=%d found=%lld "
+           "p50_us=%.1f p99_us=%.1f\n", o->target, reqs, got,
+           pct(lat, (size_t)reqs, 0.5) * 1e6, pct(lat, (size_t)reqs, 0.99) * 1e6);
+    free(lat);
+    as_client_close(c);
+    if (r != NULL)
+        redisFree(r);
+    return errors ? 1 : 0;
+}
+
 /* ------------------------------------------------------------ main */
 
 static void usage(void)
@@ -485,7 +640,7 @@ static void usage(void)
         "usage: compare WORKLOAD TARGET [--server EP] [--redis-port P]\n"
         "               [--writers N] [--batch N] [--articles N] "
         "[--max-id N] [--run N]\n"
-        "  WORKLOAD: seed | ingest | get | getbatch | echo\n"
+        "  WORKLOAD: seed | ingest | get | getbatch | echo | qload | query\n"
         "  TARGET:   artstore | redis | nanomsg (echo)\n");
     exit(2);
 }
@@ -537,6 +692,10 @@ int main(int argc, char **argv)
         return run_get(&o, 100);
     if (strcmp(o.workload, "echo") == 0)
         return run_echo(&o);
+    if (strcmp(o.workload, "qload") == 0)
+        return run_qload(&o);
+    if (strcmp(o.workload, "query") == 0)
+        return run_query(&o);
     usage();
     return 2;
 }
