@@ -9,6 +9,7 @@
 
 #include "article.h"
 #include "as_version.h"
+#include "feed.h"
 #include "log.h"
 
 static int64_t now_ms(void)
@@ -609,7 +610,7 @@ const as_method_t as_service_methods[] = {
     { "Delete", handle_delete, 1 },
     { "Query", handle_unimplemented, 0 },
     { "ListTags", handle_unimplemented, 0 },
-    { "Changes", handle_unimplemented, 0 },
+    { "Changes", as_feed_handle_changes, 0 },
     { "Stats", handle_stats, 0 },
     { "Ping", handle_ping, 0 },
     { "Backup", handle_unimplemented, 1 },
