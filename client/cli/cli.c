@@ -17,6 +17,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_delete,
     &cli_cmd_ping,
     &cli_cmd_stats,
+    &cli_cmd_watch,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

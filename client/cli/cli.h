@@ -132,5 +132,6 @@ extern const cli_cmd_t cli_cmd_get;
 extern const cli_cmd_t cli_cmd_delete;
 extern const cli_cmd_t cli_cmd_ping;
 extern const cli_cmd_t cli_cmd_stats;
+extern const cli_cmd_t cli_cmd_watch;
 
 #endif
