@@ -300,8 +300,9 @@ static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
         return 0;
     seq = get_be64(b + 1);
     if (b[0] == FRAME_HEARTBEAT) {
-        if (seq > w->pos)
+        if (seq > w->pos) {
             w->need_catchup = 1;
+        }
         return 0;
     }
     if (b[0] != FRAME_EVENT || seq <= w->pos)
@@ -464,7 +465,13 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
 
 uint64_t as_watch_position(const as_watch_t *w)
 {
-    return w ? w->pos : 0;
+    if (w == NULL)
+        return 0;
+    /* Queued changes are not delivered yet: the position stops short of
+     * the first of them. */
+    if (w->q_head < w->q_len)
+        return w->queue[w->q_head]->seq - 1;
+    return w->pos;
 }
 
 void as_watch_close(as_watch_t *w)

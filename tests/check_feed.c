@@ -88,7 +88,8 @@ static as_change_t *next_change(as_watch_t *w, as_client_t *c, int ms)
  */
 START_TEST(stopped_subscriber_gets_everything)
 {
-    enum { BEFORE = 50, DURING = 3000, TOTAL = BEFORE + DURING };
+    enum { BEFORE = 50, DURING = 3000, AFTER = 300,
+           TOTAL = BEFORE + DURING + AFTER };
     ts_server_t s;
     as_client_t *c;
     char outpath[128], count[16], line[4096];
@@ -133,6 +134,10 @@ START_TEST(stopped_subscriber_gets_everything)
     for (i = BEFORE; i < TOTAL; i++)
         put_one(c, i, (const char *[]){ "bulk", NULL });
     kill(pid, SIGCONT);
+    /* Live changes right behind the backlog: the subscriber meets them
+     * after the frames it lost, a gap in the middle of the stream. */
+    for (i = BEFORE + DURING; i < TOTAL; i++)
+        put_one(c, i, NULL);
 
     t0 = mono_ms();
     while (waitpid(pid, &status, WNOHANG) == 0) {
