@@ -454,6 +454,40 @@ START_TEST(changes_long_poll)
 }
 END_TEST
 
+/* A bad filter is refused with a message naming the field; a watch with
+ * a NULL tag is refused before anything is sent. */
+START_TEST(changes_bad_filter)
+{
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w;
+    as_watch_opts_t o;
+    const char *bad[] = { NULL };
+    Artstore__V1__ChangesRequest req = ARTSTORE__V1__CHANGES_REQUEST__INIT;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    char *tags[] = { "ok\xff" };
+    ProtobufCMessage *m;
+    int rc;
+
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    c = connect_to(&s);
+    f.any_of = tags;
+    f.n_any_of = 1;
+    req.filter = &f;
+    rc = as__call(c, "Changes", &req.base,
+                  &artstore__v1__changes_response__descriptor, &m);
+    ck_assert_int_eq(rc, AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "filter.any_of[0]") != NULL,
+                  "%s", as_client_errmsg(c));
+    memset(&o, 0, sizeof(o));
+    o.all_of = bad;
+    o.n_all_of = 1;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_EINVALID_ARGUMENT);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 static Suite *feed_suite(void)
 {
     Suite *s = suite_create("feed");
@@ -466,6 +500,7 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, server_restart_under_subscriber);
     tcase_add_test(tc, compacted_history_out_of_range);
     tcase_add_test(tc, changes_long_poll);
+    tcase_add_test(tc, changes_bad_filter);
     suite_add_tcase(s, tc);
     return s;
 }
