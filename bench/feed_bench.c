@@ -241,9 +241,15 @@ static void catchup_phase(void)
     while (as_watch_position(w) < last && mono_s() - t0 < 20) {
         as_change_t *ch;
 
-        if (as_watch_next(w, 1000, &ch) == AS_OK) {
+        int rc = as_watch_next(w, 1000, &ch);
+
+        if (rc == AS_OK) {
             n++;
             as_change_free(ch);
+        } else if (rc != AS_EDEADLINE_EXCEEDED) {
+            fprintf(stderr, "catch-up: %s: %s\n", as_code_name(rc),
+                    as_client_errmsg(c));
+            break;
         }
     }
     dt = mono_s() - t0;

@@ -20,6 +20,24 @@
 #include "internal.h"
 #include "testutil.h"
 
+/* LeakSanitizer: nanomsg 1.1.5 leaks a message its transport thread was
+ * receiving when nn_close() lands mid-receive (allocated in nn_chunk_alloc
+ * on a libnanomsg worker thread, never handed to us). Only that is
+ * suppressed; leaks in our code are still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:nn_chunkref_init\n";
+}
+
+/* The suppression needs the full stack (libnanomsg has no frame
+ * pointers). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "fast_unwind_on_malloc=0";
+}
+
 static const char *const fast_sync[] = { "--sync", "periodic", NULL };
 
 static int64_t mono_ms(void)
@@ -449,6 +467,19 @@ START_TEST(changes_long_poll)
     ck_assert_int_eq(a.rc, AS_OK);
     ck_assert_uint_eq(a.n_events, 0);
     ck_assert_uint_eq(a.next_since, 2);
+
+    /* A call parked when the server stops is answered, not dropped. */
+    a.wait_ms = 30000;
+    a.rc = AS_EUNKNOWN;
+    t0 = mono_ms();
+    pthread_create(&th, NULL, long_poll, &a);
+    usleep(300000);
+    ck_assert_int_eq(ts_stop(&s), 0);
+    pthread_join(th, NULL);
+    ck_assert_msg(a.rc == AS_OK, "parked call at shutdown: %s",
+                  as_code_name(a.rc));
+    ck_assert_uint_eq(a.n_events, 0);
+    ck_assert_msg(mono_ms() - t0 < 25000, "parked call not answered at stop");
     as_client_close(c);
     ts_cleanup(&s);
 }
