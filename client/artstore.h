@@ -293,6 +293,8 @@ typedef struct as_change {
     int has_published_at;
     int64_t published_at;
     int64_t commit_time_ms;
+    int initial;             /* 1: part of the initial snapshot (the
+                                article's last change, which matches now) */
 } as_change_t;
 
 /* Frees a change and everything it points to. Accepts NULL. */
@@ -314,6 +316,11 @@ typedef struct as_watch_opts {
     size_t n_none_of;
     int has_since;           /* 0: start at the current end */
     uint64_t since;          /* deliver every change with seq > since */
+    /* Start with a snapshot: first the last change of every article that
+     * matches now (initial = 1, in seq order), then every later change.
+     * Built from the changelog, so it needs the whole log retained
+     * (AS_EFAILED_PRECONDITION otherwise); ignores has_since. */
+    int initial;
 } as_watch_opts_t;
 
 typedef struct as_watch as_watch_t;

@@ -233,16 +233,14 @@ static int queue_push(as_watch_t *w, as_change_t *ch)
     return 0;
 }
 
-/* Reads one page of Changes after pos into the queue and advances pos.
- * Clears need_catchup once the page reached the server's last seq.
- * Returns AS_OK or the call's code. */
-static int catch_up(as_watch_t *w)
+/* Calls Changes(since) with the watch's tag filter. On AS_OK *out is the
+ * response (free_unpacked). */
+static int changes_call(as_watch_t *w, uint64_t since,
+                        Artstore__V1__ChangesResponse **out)
 {
     Artstore__V1__ChangesRequest req = ARTSTORE__V1__CHANGES_REQUEST__INIT;
     Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
-    Artstore__V1__ChangesResponse *resp;
     ProtobufCMessage *m;
-    size_t i;
     int rc;
 
     f.all_of = w->tags[ALL];
@@ -252,13 +250,25 @@ static int catch_up(as_watch_t *w)
     f.none_of = w->tags[NONE];
     f.n_none_of = w->n_tags[NONE];
     req.has_since = 1;
-    req.since = w->pos;
+    req.since = since;
     req.filter = &f;
     rc = as__call(w->c, "Changes", &req.base,
                   &artstore__v1__changes_response__descriptor, &m);
-    if (rc != AS_OK)
+    *out = rc == AS_OK ? (Artstore__V1__ChangesResponse *)m : NULL;
+    return rc;
+}
+
+/* Reads one page of Changes after pos into the queue and advances pos.
+ * Clears need_catchup once the page reached the server's last seq.
+ * Returns AS_OK or the call's code. */
+static int catch_up(as_watch_t *w)
+{
+    Artstore__V1__ChangesResponse *resp;
+    size_t i;
+    int rc;
+
+    if ((rc = changes_call(w, w->pos, &resp)) != AS_OK)
         return rc;
-    resp = (Artstore__V1__ChangesResponse *)m;
     for (i = 0; i < resp->n_events; i++) {
         as_change_t *ch;
 
@@ -277,6 +287,170 @@ static int catch_up(as_watch_t *w)
     w->need_catchup = w->pos < resp->last_seq;
     artstore__v1__changes_response__free_unpacked(resp, NULL);
     return AS_OK;
+}
+
+/* ------------------------------------------------------------ snapshot */
+
+/* The newest filtered change per article id (open addressing). */
+typedef struct fold {
+    uint64_t *ids;
+    as_change_t **ch;
+    size_t cap, n;
+} fold_t;
+
+static size_t fold_slot(const fold_t *f, uint64_t id)
+{
+    size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull) & (f->cap - 1);
+
+    while (f->ch[i] != NULL && f->ids[i] != id)
+        i = (i + 1) & (f->cap - 1);
+    return i;
+}
+
+/* Records ch as id's newest change (freeing an older one). 0 or -1. */
+static int fold_put(fold_t *f, as_change_t *ch)
+{
+    size_t i;
+
+    if ((f->n + 1) * 2 > f->cap) {
+        fold_t g = { NULL, NULL, f->cap ? f->cap * 2 : 1024, 0 };
+
+        g.ids = calloc(g.cap, sizeof(*g.ids));
+        g.ch = calloc(g.cap, sizeof(*g.ch));
+        if (g.ids == NULL || g.ch == NULL) {
+            free(g.ids);
+            free(g.ch);
+            return -1;
+        }
+        for (i = 0; i < f->cap; i++)
+            if (f->ch[i] != NULL) {
+                size_t j = fold_slot(&g, f->ids[i]);
+
+                g.ids[j] = f->ids[i];
+                g.ch[j] = f->ch[i];
+                g.n++;
+            }
+        free(f->ids);
+        free(f->ch);
+        *f = g;
+    }
+    i = fold_slot(f, ch->id);
+    if (f->ch[i] != NULL)
+        as_change_free(f->ch[i]);
+    else
+        f->n++;
+    f->ids[i] = ch->id;
+    f->ch[i] = ch;
+    return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const as_change_t *x = *(as_change_t *const *)a;
+    const as_change_t *y = *(as_change_t *const *)b;
+
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Returns nonzero if the (current) tags v match the watch's filter. */
+static int strv_match(const as_watch_t *w, char **v, size_t n)
+{
+    span_t sp[256];
+    size_t i;
+
+    if (n > 256)
+        return 0;
+    for (i = 0; i < n; i++) {
+        sp[i].p = (const unsigned char *)v[i];
+        sp[i].len = strlen(v[i]);
+    }
+    return spans_match(w, sp, n);
+}
+
+/*
+ * Queues the snapshot: reads the filtered changelog from seq 0 up to last,
+ * keeps each article's newest change, and queues those that still match
+ * (not deleted, current tags match) in seq order. Sound because an
+ * article whose true last change is missing from the filtered stream has
+ * current tags that do not match (see docs/PROTOCOL.md). Returns AS_OK,
+ * AS_EFAILED_PRECONDITION when the log is not complete, or a call's code.
+ */
+static int build_snapshot(as_watch_t *w, uint64_t last)
+{
+    fold_t f = { NULL, NULL, 0, 0 };
+    as_change_t **kept = NULL;
+    uint64_t since = 0;
+    size_t i, n = 0;
+    int rc = AS_OK;
+
+    while (since < last) {
+        Artstore__V1__ChangesResponse *resp;
+
+        if ((rc = changes_call(w, since, &resp)) != AS_OK)
+            goto out_free;
+        if (since == 0 && resp->oldest_seq > 1) {
+            rc = as__fail(w->c, AS_EFAILED_PRECONDITION,
+                          "a snapshot needs the whole changelog, but the "
+                          "server retains only seq >= %llu",
+                          (unsigned long long)resp->oldest_seq);
+            artstore__v1__changes_response__free_unpacked(resp, NULL);
+            goto out_free;
+        }
+        for (i = 0; i < resp->n_events; i++) {
+            as_change_t *ch;
+
+            if (resp->events[i]->seq > last)
+                break;
+            ch = change_from_pb(resp->events[i]);
+            if (ch == NULL || fold_put(&f, ch) != 0) {
+                as_change_free(ch);
+                artstore__v1__changes_response__free_unpacked(resp, NULL);
+                rc = as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+                goto out_free;
+            }
+        }
+        if (resp->next_since <= since) {
+            artstore__v1__changes_response__free_unpacked(resp, NULL);
+            break;  /* no progress: the server has nothing more */
+        }
+        since = resp->next_since;
+        artstore__v1__changes_response__free_unpacked(resp, NULL);
+    }
+    if (f.n > 0 && (kept = malloc(f.n * sizeof(*kept))) == NULL) {
+        rc = as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        goto out_free;
+    }
+    for (i = 0; i < f.cap; i++) {
+        as_change_t *ch = f.ch[i];
+
+        if (ch == NULL)
+            continue;
+        f.ch[i] = NULL;
+        if (ch->seq <= last && ch->type != AS_CHANGE_DELETE &&
+            strv_match(w, ch->tags, ch->n_tags)) {
+            ch->initial = 1;
+            kept[n++] = ch;
+        } else {
+            as_change_free(ch);
+        }
+    }
+    qsort(kept, n, sizeof(*kept), cmp_seq);
+    for (i = 0; i < n; i++)
+        if (queue_push(w, kept[i]) != 0) {
+            while (i < n)
+                as_change_free(kept[i++]);
+            rc = as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+            goto out_free;
+        }
+    w->pos = last;
+
+out_free:
+    for (i = 0; i < f.cap; i++)
+        as_change_free(f.ch[i]);
+    free(f.ids);
+    free(f.ch);
+    free(kept);
+    return rc;
 }
 
 /* ------------------------------------------------------------ frames */
@@ -403,6 +577,8 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
     w->pos = opts->has_since ? opts->since : info.last_seq;
     w->need_catchup = 1;
     w->last_frame_ms = now_ms();
+    if (opts->initial && (rc = build_snapshot(w, info.last_seq)) != AS_OK)
+        goto out_close;
     *out = w;
     return AS_OK;
 

@@ -375,6 +375,10 @@ START_TEST(compacted_history_out_of_range)
     ck_assert_uint_eq(ch->seq, 41);
     as_change_free(ch);
     as_watch_close(w);
+
+    /* A snapshot from an incomplete log is refused. */
+    o.initial = 1;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_EFAILED_PRECONDITION);
     as_client_close(c);
     ts_cleanup(&s);
 }
@@ -519,6 +523,53 @@ START_TEST(changes_bad_filter)
 }
 END_TEST
 
+/* A snapshot start delivers the last change of each article matching
+ * now, in seq order, then live changes. */
+START_TEST(initial_snapshot)
+{
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w;
+    as_watch_opts_t o;
+    const char *all[] = { "hot" };
+    uint64_t want[8];
+    size_t n_want = 0, i;
+    as_change_t *ch;
+
+    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
+    c = connect_to(&s);
+    put_one(c, 0, (const char *[]){ "hot", NULL });          /* id 1 */
+    put_one(c, 1, (const char *[]){ "hot", NULL });          /* id 2 */
+    put_one(c, 2, (const char *[]){ "cold", NULL });         /* id 3 */
+    put_one(c, 3, (const char *[]){ "hot", NULL });          /* id 4 */
+    put_one(c, 1, (const char *[]){ "cold", NULL });         /* 2 leaves */
+    put_one(c, 2, (const char *[]){ "hot", "x", NULL });     /* 3 joins */
+    ck_assert_int_eq(as_delete(c, 4, AS_REV_ANY, NULL), AS_OK);
+    want[n_want++] = 1;   /* id 1, created at seq 1 */
+    want[n_want++] = 6;   /* id 3, updated at seq 6 */
+    memset(&o, 0, sizeof(o));
+    o.all_of = all;
+    o.n_all_of = 1;
+    o.initial = 1;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+    for (i = 0; i < n_want; i++) {
+        ch = next_change(w, c, 10000);
+        ck_assert_uint_eq(ch->seq, want[i]);
+        ck_assert_int_eq(ch->initial, 1);
+        as_change_free(ch);
+    }
+    put_one(c, 9, (const char *[]){ "hot", NULL });
+    ch = next_change(w, c, 10000);
+    ck_assert_uint_eq(ch->seq, 8);
+    ck_assert_int_eq(ch->initial, 0);
+    as_change_free(ch);
+    ck_assert_int_eq(as_watch_next(w, 1200, &ch), AS_EDEADLINE_EXCEEDED);
+    as_watch_close(w);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 static Suite *feed_suite(void)
 {
     Suite *s = suite_create("feed");
@@ -532,6 +583,7 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, compacted_history_out_of_range);
     tcase_add_test(tc, changes_long_poll);
     tcase_add_test(tc, changes_bad_filter);
+    tcase_add_test(tc, initial_snapshot);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,6 +15,7 @@ enum {
     OPT_NOT,
     OPT_SINCE,
     OPT_COUNT,
+    OPT_INITIAL,
 };
 
 static const char *type_name(int type)
@@ -59,6 +60,8 @@ static int print_jsonl(const as_change_t *ch)
     if (ch->has_published_at)
         json_object_set_new(o, "published_at",
                             json_integer((json_int_t)ch->published_at));
+    if (ch->initial)
+        json_object_set_new(o, "initial", json_true());
     if (ch->n_prev_tags > 0)
         json_object_set_new(o, "prev_tags",
                             strv_json(ch->prev_tags, ch->n_prev_tags));
@@ -91,6 +94,7 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
         { "not", required_argument, NULL, OPT_NOT },
         { "since", required_argument, NULL, OPT_SINCE },
         { "count", required_argument, NULL, OPT_COUNT },
+        { "initial", no_argument, NULL, OPT_INITIAL },
         { "output", required_argument, NULL, 'o' },
         { NULL, 0, NULL, 0 },
     };
@@ -135,6 +139,9 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
             if (cli_parse_u64(optarg, &count) != 0 || count == 0)
                 return cli_usage_error(cmd, "invalid --count '%s' (a positive "
                                        "number)", optarg);
+            break;
+        case OPT_INITIAL:
+            wo.initial = 1;
             break;
         case 'o':
             if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
@@ -194,10 +201,11 @@ const cli_cmd_t cli_cmd_watch = {
         "  artstore watch --tag politics -o jsonl\n"
         "  artstore watch --any sport --any music --not ads\n"
         "  artstore watch --since 1200 --count 10\n"
+        "  artstore watch --initial --tag politics -o jsonl\n"
         "\n"
         "USAGE\n"
         "  artstore watch [--tag T]... [--any T]... [--not T]... [--since SEQ]\n"
-        "                 [--count N] [-o text|jsonl]\n"
+        "                 [--count N] [--initial] [-o text|jsonl]\n"
         "\n"
         "  Prints every change that matches, in seq order, exactly once, even\n"
         "  when the feed drops messages or the server restarts (gaps are\n"
@@ -213,6 +221,9 @@ const cli_cmd_t cli_cmd_watch = {
         "  --not T      the change has none of these tags\n"
         "  --since SEQ  start after this seq (default: the current end)\n"
         "  --count N    exit 0 after N changes\n"
+        "  --initial    first print the last change of every article that\n"
+        "               matches now (\"initial\": true), then follow; needs\n"
+        "               the whole changelog retained\n"
         "  -o FORMAT    text (default) or jsonl: one JSON object per line\n"
         "               with seq, type, id, revision, tags, title, url, ...\n",
 };
