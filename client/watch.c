@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -386,7 +387,16 @@ static int build_snapshot(as_watch_t *w, uint64_t last)
     while (since < last) {
         Artstore__V1__ChangesResponse *resp;
 
-        if ((rc = changes_call(w, since, &resp)) != AS_OK)
+        if ((rc = changes_call(w, since, &resp)) == AS_EOUT_OF_RANGE &&
+            since == 0) {
+            char why[512];
+
+            snprintf(why, sizeof(why), "%s", as_client_errmsg(w->c));
+            rc = as__fail(w->c, AS_EFAILED_PRECONDITION,
+                          "a snapshot needs the whole changelog: %s", why);
+            goto out_free;
+        }
+        if (rc != AS_OK)
             goto out_free;
         if (since == 0 && resp->oldest_seq > 1) {
             rc = as__fail(w->c, AS_EFAILED_PRECONDITION,
