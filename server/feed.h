@@ -51,10 +51,8 @@ typedef struct as_feed as_feed_t;
 typedef struct as_feed_opts {
     const char *endpoint;      /* PUB endpoint to bind */
     size_t max_waiters;        /* parked long-polls (limits.max_watches) */
-    size_t max_page;           /* events per Changes reply */
     uint64_t retain_changes;   /* 0: no count limit */
     uint64_t retain_hours;     /* 0: no age limit */
-    size_t max_tag_bytes;      /* for filter tag normalization */
 } as_feed_opts_t;
 
 /*

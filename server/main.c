@@ -105,10 +105,8 @@ int main(int argc, char **argv)
     memset(&fopts, 0, sizeof(fopts));
     fopts.endpoint = feed_ep;
     fopts.max_waiters = cfg.limits.max_watches;
-    fopts.max_page = cfg.limits.max_page;
     fopts.retain_changes = cfg.retain_changes;
     fopts.retain_hours = cfg.retain_hours;
-    fopts.max_tag_bytes = cfg.limits.max_tag_bytes;
     if (as_feed_start(store, writer, &fopts, &feed, &st) != 0) {
         as_log_error("%s", st.msg);
         goto out_writer;
