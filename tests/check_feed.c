@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "feed.h"
 #include "internal.h"
 #include "testutil.h"
 
@@ -570,6 +571,27 @@ START_TEST(initial_snapshot)
 }
 END_TEST
 
+/* The default feed endpoint: tcp port + 1, or the ipc path + ".feed". */
+START_TEST(derived_feed_endpoint)
+{
+    char out[128];
+
+    ck_assert_int_eq(as_feed_derive_endpoint("tcp://127.0.0.1:7400", out,
+                                             sizeof(out)), 0);
+    ck_assert_str_eq(out, "tcp://127.0.0.1:7401");
+    ck_assert_int_eq(as_feed_derive_endpoint("tcp://[::1]:9000", out,
+                                             sizeof(out)), 0);
+    ck_assert_str_eq(out, "tcp://[::1]:9001");
+    ck_assert_int_eq(as_feed_derive_endpoint("ipc:///tmp/x/rpc", out,
+                                             sizeof(out)), 0);
+    ck_assert_str_eq(out, "ipc:///tmp/x/rpc.feed");
+    ck_assert_int_eq(as_feed_derive_endpoint("tcp://h:65535", out,
+                                             sizeof(out)), -1);
+    ck_assert_int_eq(as_feed_derive_endpoint("tcp://h", out, sizeof(out)), -1);
+    ck_assert_int_eq(as_feed_derive_endpoint("ws://h:1", out, sizeof(out)), -1);
+}
+END_TEST
+
 static Suite *feed_suite(void)
 {
     Suite *s = suite_create("feed");
@@ -584,6 +606,7 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, changes_long_poll);
     tcase_add_test(tc, changes_bad_filter);
     tcase_add_test(tc, initial_snapshot);
+    tcase_add_test(tc, derived_feed_endpoint);
     suite_add_tcase(s, tc);
     return s;
 }
