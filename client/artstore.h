@@ -380,6 +380,102 @@ AS_API int as_list_tags(as_client_t *c, const as_tags_spec_t *spec,
 /* Frees a list from as_list_tags(). Accepts NULL. */
 AS_API void as_tag_list_free(as_tag_list_t *l);
 
+/* ------------------------------------------------------------ watch */
+
+/*
+ * A reliable change subscription. The server publishes every committed
+ * change on a PUB socket that drops frames for slow subscribers; a watch
+ * checks seq continuity, fills every gap (and any silence past the
+ * heartbeat) from the Changes RPC, and so returns each matching change
+ * exactly once, in seq order, even across a stopped subscriber or a
+ * restarted server. Tag filtering happens in the library, on the frame
+ * header, without unpacking non-matching events.
+ *
+ * Threads: a watch uses the client it was opened with (for Ping and
+ * Changes) on the caller's thread: do not use that client from another
+ * thread meanwhile. Close the watch before the client.
+ */
+
+#define AS_CHANGE_CREATE 1
+#define AS_CHANGE_UPDATE 2
+#define AS_CHANGE_DELETE 3
+
+/* One committed change. Freed with as_change_free(). */
+typedef struct as_change {
+    uint64_t seq;
+    int type;                /* AS_CHANGE_* */
+    uint64_t id;
+    uint64_t revision;       /* == seq */
+    char **tags;             /* after the change (before, for a delete) */
+    size_t n_tags;
+    char **prev_tags;        /* before an update */
+    size_t n_prev_tags;
+    char *title;             /* NULL when absent */
+    char *source;
+    char *url;
+    int has_published_at;
+    int64_t published_at;
+    int64_t commit_time_ms;
+    int initial;             /* 1: part of the initial snapshot (the
+                                article's last change, which matches now) */
+} as_change_t;
+
+/* Frees a change and everything it points to. Accepts NULL. */
+AS_API void as_change_free(as_change_t *ch);
+
+/*
+ * What to watch. Tag lists are compared with the server's normalized tags:
+ * they are trimmed and ASCII-lowercased here; pass other tags normalized.
+ * Every condition present must hold (all of all_of, at least one of
+ * any_of when given, none of none_of); an update matches when its tags
+ * before or after the change do.
+ */
+typedef struct as_watch_opts {
+    const char *const *all_of;
+    size_t n_all_of;
+    const char *const *any_of;
+    size_t n_any_of;
+    const char *const *none_of;
+    size_t n_none_of;
+    int has_since;           /* 0: start at the current end */
+    uint64_t since;          /* deliver every change with seq > since */
+    /* Start with a snapshot: first the last change of every article that
+     * matches now (initial = 1, in seq order), then every later change.
+     * Built from the changelog, so it needs the whole log retained
+     * (AS_EFAILED_PRECONDITION otherwise); ignores has_since. */
+    int initial;
+} as_watch_opts_t;
+
+typedef struct as_watch as_watch_t;
+
+/*
+ * Opens a watch through client c (which must outlive it): asks the server
+ * for its feed endpoint (Ping) and subscribes. Without has_since it starts
+ * at the server's last seq. On success *out owns the watch
+ * (as_watch_close). Returns AS_OK, AS_EINVALID_ARGUMENT, AS_EUNAVAILABLE,
+ * AS_ERESOURCE_EXHAUSTED; the message is in as_client_errmsg(c).
+ */
+AS_API int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
+                         as_watch_t **out);
+
+/*
+ * Waits up to timeout_ms (< 0: forever) for the next matching change.
+ * On AS_OK *out is a new change (as_change_free), with a seq greater than
+ * every one returned before. Returns AS_OK, AS_EDEADLINE_EXCEEDED (nothing
+ * within timeout_ms: call again), AS_EOUT_OF_RANGE (the changes after the
+ * watch's position were dropped by the server's retention: resync by
+ * query), or another code from the Changes RPC. While the server is
+ * unreachable, a call may overrun timeout_ms by the client's timeout.
+ */
+AS_API int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out);
+
+/* Returns the seq the watch has caught up to: every change up to it was
+ * delivered or did not match (heartbeats advance it too). */
+AS_API uint64_t as_watch_position(const as_watch_t *w);
+
+/* Closes the subscription and frees the watch. Accepts NULL. */
+AS_API void as_watch_close(as_watch_t *w);
+
 #ifdef __cplusplus
 }
 #endif

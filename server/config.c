@@ -80,6 +80,10 @@ static const option_def_t options[] = {
       "tags in one query filter" },
     { "max-page", OPT_COUNT, LIM(max_page), "1000",
       "results per page" },
+    { "retain-changes", OPT_COUNT, CFG(retain_changes), "0",
+      "keep at most N change events (0: no count limit)" },
+    { "retain-hours", OPT_COUNT, CFG(retain_hours), "0",
+      "drop change events older than H hours (0: no age limit)" },
     { "max-watches", OPT_COUNT, LIM(max_watches), "256",
       "concurrent long-polling Changes calls" },
 };

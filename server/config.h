@@ -24,6 +24,8 @@ typedef struct as_config {
     size_t max_readers;
     char *log_level;
     as_limits_t limits;
+    size_t retain_changes;   /* 0: no count limit */
+    size_t retain_hours;     /* 0: no age limit */
 } as_config_t;
 
 /* Fills c with every option's default. Strings point into static storage

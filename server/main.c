@@ -13,6 +13,7 @@
 
 #include "as_version.h"
 #include "config.h"
+#include "feed.h"
 #include "log.h"
 #include "rpc.h"
 #include "service.h"
@@ -40,6 +41,9 @@ int main(int argc, char **argv)
     as_store_t *store = NULL;
     as_writer_t *writer = NULL;
     as_rpc_t *rpc = NULL;
+    as_feed_t *feed = NULL;
+    as_feed_opts_t fopts;
+    char feed_ep[512];
     as_status_t st;
     struct timespec ts;
     sigset_t set;
@@ -91,7 +95,24 @@ int main(int argc, char **argv)
     svc.writer = writer;
     svc.limits = cfg.limits;
     svc.data_dir = cfg.data_dir;
-    svc.feed_endpoint = cfg.feed[0] ? cfg.feed : NULL;
+    if (cfg.feed[0] != '\0')
+        snprintf(feed_ep, sizeof(feed_ep), "%s", cfg.feed);
+    else if (as_feed_derive_endpoint(cfg.listen, feed_ep, sizeof(feed_ep)) != 0) {
+        as_log_error("cannot derive a feed endpoint from %s: give --feed",
+                     cfg.listen);
+        goto out_writer;
+    }
+    memset(&fopts, 0, sizeof(fopts));
+    fopts.endpoint = feed_ep;
+    fopts.max_waiters = cfg.limits.max_watches;
+    fopts.retain_changes = cfg.retain_changes;
+    fopts.retain_hours = cfg.retain_hours;
+    if (as_feed_start(store, writer, &fopts, &feed, &st) != 0) {
+        as_log_error("%s", st.msg);
+        goto out_writer;
+    }
+    svc.feed = feed;
+    svc.feed_endpoint = feed_ep;
     clock_gettime(CLOCK_REALTIME, &ts);
     svc.start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 
@@ -123,6 +144,8 @@ int main(int argc, char **argv)
 out_writer:
     /* The writer acknowledges what it holds through the still-open socket. */
     as_writer_stop(writer);
+    /* Parked Changes calls are answered through the still-open socket. */
+    as_feed_stop(feed);
     as_rpc_close(rpc);
 out_store:
     as_store_close(store);

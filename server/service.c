@@ -9,6 +9,7 @@
 
 #include "article.h"
 #include "as_version.h"
+#include "feed.h"
 #include "log.h"
 #include "query.h"
 
@@ -616,7 +617,7 @@ const as_method_t as_service_methods[] = {
     { "Delete", handle_delete, 1 },
     { "Query", as_query_handle, 0 },
     { "ListTags", as_query_handle_list_tags, 0 },
-    { "Changes", handle_unimplemented, 0 },
+    { "Changes", as_feed_handle_changes, 0 },
     { "Stats", handle_stats, 0 },
     { "Ping", handle_ping, 0 },
     { "Backup", handle_unimplemented, 1 },

@@ -25,6 +25,7 @@ typedef struct as_service {
     const char *feed_endpoint; /* told to clients by Ping; may be NULL */
     const char *data_dir;
     int64_t start_ms;
+    struct as_feed *feed;    /* change feed and Changes; NULL: not running */
 } as_service_t;
 
 /* The method table, in the order of the service in artstore.proto. */

@@ -413,6 +413,16 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
     }
 }
 
+MDB_txn *as__wtxn_txn(as_wtxn_t *t)
+{
+    return t->txn;
+}
+
+as_store_t *as__wtxn_store(as_wtxn_t *t)
+{
+    return t->s;
+}
+
 int as_store_txn_broken(const as_wtxn_t *t)
 {
     return t->broken;

@@ -192,6 +192,10 @@ enum as_dbi {
 MDB_txn *as__reader_txn(as_reader_t *r);
 MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which);
 as_store_t *as__reader_store(as_reader_t *r);
+/* The write transaction's LMDB handle and store, for maintenance jobs
+ * (changelog retention) that edit a sub-database directly. */
+MDB_txn *as__wtxn_txn(as_wtxn_t *t);
+as_store_t *as__wtxn_store(as_wtxn_t *t);
 
 /* Encodes v as 8 big-endian bytes. */
 void as_u64_be(unsigned char out[8], uint64_t v);

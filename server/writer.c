@@ -26,6 +26,8 @@ struct as_writer {
     int stopping;
     as_commit_hook_fn hook;
     void *hook_arg;
+    as_maint_hook_fn maint;
+    void *maint_arg;
     as_writer_stats_t stats;         /* under lock */
 };
 
@@ -133,6 +135,7 @@ static void *writer_main(void *arg)
     as_writer_t *w = arg;
     as_write_job_t **jobs;
     int64_t last_sync = now_ms(), last_check = last_sync;
+    int64_t last_maint = last_sync;
     int dirty = 0;
 
     jobs = malloc(sizeof(*jobs) * (w->opts.max_batch_items + 1));
@@ -213,6 +216,10 @@ static void *writer_main(void *arg)
             last_sync = now;
             dirty = 0;
         }
+        if (w->maint != NULL && now - last_maint >= 1000) {
+            w->maint(w->maint_arg);
+            last_maint = now;
+        }
         if (now - last_check >= 60000) {
             int dead = as_store_reader_check(w->store);
 
@@ -259,6 +266,14 @@ void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn, void *arg)
     pthread_mutex_lock(&w->lock);
     w->hook = fn;
     w->hook_arg = arg;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->maint = fn;
+    w->maint_arg = arg;
     pthread_mutex_unlock(&w->lock);
 }
 

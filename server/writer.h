@@ -70,6 +70,14 @@ int as_writer_start(as_store_t *s, const as_writer_opts_t *opts,
 void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn,
                                void *arg);
 
+/* Called on the writer thread about once a second (between batches, and
+ * when idle) for maintenance that must write, such as changelog retention:
+ * it may call as_store_write, since it runs on the one writing thread. */
+typedef void (*as_maint_hook_fn)(void *arg);
+
+/* Sets the maintenance hook (before anything is submitted). */
+void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg);
+
 /*
  * Queues job. Returns 0 (job->done will be called exactly once), or
  * RESOURCE_EXHAUSTED (queue full, names max_queue) / UNAVAILABLE (the

@@ -21,6 +21,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_stats,
     &cli_cmd_import,
     &cli_cmd_export,
+    &cli_cmd_watch,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -150,5 +150,6 @@ extern const cli_cmd_t cli_cmd_import;
 extern const cli_cmd_t cli_cmd_export;
 extern const cli_cmd_t cli_cmd_query;
 extern const cli_cmd_t cli_cmd_tags;
+extern const cli_cmd_t cli_cmd_watch;
 
 #endif

@@ -1,0 +1,677 @@
+/*
+ * watch.c - reliable change subscriptions on top of the server's PUB feed.
+ *
+ * The feed frames (server/feed.h, docs/PROTOCOL.md) carry their seq and
+ * the event's tags in a fixed header. The watch keeps `pos`, the seq it
+ * has caught up to. A frame with seq pos+1 advances it (and is delivered
+ * when it matches); an older one is a duplicate and skipped; a newer one,
+ * a heartbeat ahead of pos, or silence longer than two heartbeats means
+ * frames were lost, and the watch reads the missing range through the
+ * Changes RPC (which filters on the server) before it looks at the feed
+ * again. Events from Changes are queued and delivered before anything
+ * newer, so the order is always the seq order.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define FRAME_EVENT 'E'
+#define FRAME_HEARTBEAT 'H'
+/* Silence after which the watch asks Changes (the server sends a
+ * heartbeat every second when idle). */
+#define SILENCE_MS 2000
+
+struct as_watch {
+    as_client_t *c;
+    int sock;
+    uint64_t pos;
+    int need_catchup;
+    int64_t last_frame_ms;
+    char **tags[3];            /* all_of, any_of, none_of (normalized) */
+    size_t n_tags[3];
+    as_change_t **queue;       /* from Changes, seq order */
+    size_t q_head, q_len, q_cap;
+};
+
+enum { ALL, ANY, NONE };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ changes */
+
+static void free_strv(char **v, size_t n)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void as_change_free(as_change_t *ch)
+{
+    if (ch == NULL)
+        return;
+    free_strv(ch->tags, ch->n_tags);
+    free_strv(ch->prev_tags, ch->n_prev_tags);
+    free(ch->title);
+    free(ch->source);
+    free(ch->url);
+    free(ch);
+}
+
+static char **copy_strv(char **v, size_t n, int *oom)
+{
+    char **out;
+    size_t i;
+
+    if (n == 0)
+        return NULL;
+    if ((out = calloc(n, sizeof(*out))) == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        out[i] = as__strdup(v[i], oom);
+    return out;
+}
+
+/* Returns a new change copied from ev, or NULL when out of memory. */
+static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
+{
+    as_change_t *ch = calloc(1, sizeof(*ch));
+    int oom = 0;
+
+    if (ch == NULL)
+        return NULL;
+    ch->seq = ev->seq;
+    ch->type = (int)ev->type;
+    ch->id = ev->id;
+    ch->revision = ev->revision;
+    ch->tags = copy_strv(ev->tags, ev->n_tags, &oom);
+    ch->n_tags = ch->tags ? ev->n_tags : 0;
+    ch->prev_tags = copy_strv(ev->prev_tags, ev->n_prev_tags, &oom);
+    ch->n_prev_tags = ch->prev_tags ? ev->n_prev_tags : 0;
+    ch->title = as__strdup(ev->title, &oom);
+    ch->source = as__strdup(ev->source, &oom);
+    ch->url = as__strdup(ev->url, &oom);
+    ch->has_published_at = ev->has_published_at;
+    ch->published_at = ev->published_at;
+    ch->commit_time_ms = ev->commit_time_ms;
+    if (oom) {
+        as_change_free(ch);
+        return NULL;
+    }
+    return ch;
+}
+
+/* ------------------------------------------------------------ filter */
+
+/* Trims and ASCII-lowercases a tag into a new string (NULL: no memory). */
+static char *normalize_tag(const char *s)
+{
+    size_t n;
+    char *out;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if ((out = malloc(n + 1)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[n] = '\0';
+    return out;
+}
+
+/* A tag as it sits in a frame header: not NUL-terminated. */
+typedef struct span {
+    const unsigned char *p;
+    size_t len;
+} span_t;
+
+static int span_has(const span_t *v, size_t n, const char *t)
+{
+    size_t tl = strlen(t), i;
+
+    for (i = 0; i < n; i++)
+        if (v[i].len == tl && memcmp(v[i].p, t, tl) == 0)
+            return 1;
+    return 0;
+}
+
+static int spans_match(const as_watch_t *w, const span_t *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < w->n_tags[ALL]; i++)
+        if (!span_has(v, n, w->tags[ALL][i]))
+            return 0;
+    for (i = 0; i < w->n_tags[NONE]; i++)
+        if (span_has(v, n, w->tags[NONE][i]))
+            return 0;
+    if (w->n_tags[ANY] == 0)
+        return 1;
+    for (i = 0; i < w->n_tags[ANY]; i++)
+        if (span_has(v, n, w->tags[ANY][i]))
+            return 1;
+    return 0;
+}
+
+/* Reads a tag list at *p (count, then length-prefixed tags) into v (up to
+ * cap). Returns the count, or -1 when the frame is malformed. */
+static long read_spans(const unsigned char **p, const unsigned char *end,
+                       span_t *v, size_t cap)
+{
+    size_t n, i;
+
+    if (end - *p < 2)
+        return -1;
+    n = ((size_t)(*p)[0] << 8) | (*p)[1];
+    *p += 2;
+    for (i = 0; i < n; i++) {
+        size_t len;
+
+        if (end - *p < 2)
+            return -1;
+        len = ((size_t)(*p)[0] << 8) | (*p)[1];
+        *p += 2;
+        if ((size_t)(end - *p) < len)
+            return -1;
+        if (i < cap) {
+            v[i].p = *p;
+            v[i].len = len;
+        }
+        *p += len;
+    }
+    return n > cap ? -1 : (long)n;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ------------------------------------------------------------ catch-up */
+
+static int queue_push(as_watch_t *w, as_change_t *ch)
+{
+    if (w->q_head > 0 && w->q_head == w->q_len) {
+        w->q_head = w->q_len = 0;
+    }
+    if (w->q_len == w->q_cap) {
+        size_t cap = w->q_cap ? w->q_cap * 2 : 64;
+        as_change_t **q = realloc(w->queue, cap * sizeof(*q));
+
+        if (q == NULL)
+            return -1;
+        w->queue = q;
+        w->q_cap = cap;
+    }
+    w->queue[w->q_len++] = ch;
+    return 0;
+}
+
+/* Calls Changes(since) with the watch's tag filter. On AS_OK *out is the
+ * response (free_unpacked). */
+static int changes_call(as_watch_t *w, uint64_t since,
+                        Artstore__V1__ChangesResponse **out)
+{
+    Artstore__V1__ChangesRequest req = ARTSTORE__V1__CHANGES_REQUEST__INIT;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    ProtobufCMessage *m;
+    int rc;
+
+    f.all_of = w->tags[ALL];
+    f.n_all_of = w->n_tags[ALL];
+    f.any_of = w->tags[ANY];
+    f.n_any_of = w->n_tags[ANY];
+    f.none_of = w->tags[NONE];
+    f.n_none_of = w->n_tags[NONE];
+    req.has_since = 1;
+    req.since = since;
+    req.filter = &f;
+    rc = as__call(w->c, "Changes", &req.base,
+                  &artstore__v1__changes_response__descriptor, &m);
+    *out = rc == AS_OK ? (Artstore__V1__ChangesResponse *)m : NULL;
+    return rc;
+}
+
+/* Reads one page of Changes after pos into the queue and advances pos.
+ * Clears need_catchup once the page reached the server's last seq.
+ * Returns AS_OK or the call's code. */
+static int catch_up(as_watch_t *w)
+{
+    Artstore__V1__ChangesResponse *resp;
+    size_t i;
+    int rc;
+
+    if ((rc = changes_call(w, w->pos, &resp)) != AS_OK)
+        return rc;
+    for (i = 0; i < resp->n_events; i++) {
+        as_change_t *ch;
+
+        if (resp->events[i]->seq <= w->pos)
+            continue;   /* never deliver twice */
+        ch = change_from_pb(resp->events[i]);
+        if (ch == NULL || queue_push(w, ch) != 0) {
+            as_change_free(ch);
+            artstore__v1__changes_response__free_unpacked(resp, NULL);
+            return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        }
+        w->pos = ch->seq;
+    }
+    if (resp->next_since > w->pos)
+        w->pos = resp->next_since;
+    w->need_catchup = w->pos < resp->last_seq;
+    artstore__v1__changes_response__free_unpacked(resp, NULL);
+    return AS_OK;
+}
+
+/* ------------------------------------------------------------ snapshot */
+
+/* The newest filtered change per article id (open addressing). */
+typedef struct fold {
+    uint64_t *ids;
+    as_change_t **ch;
+    size_t cap, n;
+} fold_t;
+
+static size_t fold_slot(const fold_t *f, uint64_t id)
+{
+    size_t i = (size_t)(id * 0x9E3779B97F4A7C15ull) & (f->cap - 1);
+
+    while (f->ch[i] != NULL && f->ids[i] != id)
+        i = (i + 1) & (f->cap - 1);
+    return i;
+}
+
+/* Records ch as id's newest change (freeing an older one). 0 or -1. */
+static int fold_put(fold_t *f, as_change_t *ch)
+{
+    size_t i;
+
+    if ((f->n + 1) * 2 > f->cap) {
+        fold_t g = { NULL, NULL, f->cap ? f->cap * 2 : 1024, 0 };
+
+        g.ids = calloc(g.cap, sizeof(*g.ids));
+        g.ch = calloc(g.cap, sizeof(*g.ch));
+        if (g.ids == NULL || g.ch == NULL) {
+            free(g.ids);
+            free(g.ch);
+            return -1;
+        }
+        for (i = 0; i < f->cap; i++)
+            if (f->ch[i] != NULL) {
+                size_t j = fold_slot(&g, f->ids[i]);
+
+                g.ids[j] = f->ids[i];
+                g.ch[j] = f->ch[i];
+                g.n++;
+            }
+        free(f->ids);
+        free(f->ch);
+        *f = g;
+    }
+    i = fold_slot(f, ch->id);
+    if (f->ch[i] != NULL)
+        as_change_free(f->ch[i]);
+    else
+        f->n++;
+    f->ids[i] = ch->id;
+    f->ch[i] = ch;
+    return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const as_change_t *x = *(as_change_t *const *)a;
+    const as_change_t *y = *(as_change_t *const *)b;
+
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Returns nonzero if the (current) tags v match the watch's filter. */
+static int strv_match(const as_watch_t *w, char **v, size_t n)
+{
+    span_t sp[256];
+    size_t i;
+
+    if (n > 256)
+        return 0;
+    for (i = 0; i < n; i++) {
+        sp[i].p = (const unsigned char *)v[i];
+        sp[i].len = strlen(v[i]);
+    }
+    return spans_match(w, sp, n);
+}
+
+/*
+ * Queues the snapshot: reads the filtered changelog from seq 0 up to last,
+ * keeps each article's newest change, and queues those that still match
+ * (not deleted, current tags match) in seq order. Sound because an
+ * article whose true last change is missing from the filtered stream has
+ * current tags that do not match (see docs/PROTOCOL.md). Returns AS_OK,
+ * AS_EFAILED_PRECONDITION when the log is not complete, or a call's code.
+ */
+static int build_snapshot(as_watch_t *w, uint64_t last)
+{
+    fold_t f = { NULL, NULL, 0, 0 };
+    as_change_t **kept = NULL;
+    uint64_t since = 0;
+    size_t i, n = 0;
+    int rc = AS_OK;
+
+    while (since < last) {
+        Artstore__V1__ChangesResponse *resp;
+
+        if ((rc = changes_call(w, since, &resp)) == AS_EOUT_OF_RANGE &&
+            since == 0) {
+            char why[512];
+
+            snprintf(why, sizeof(why), "%s", as_client_errmsg(w->c));
+            rc = as__fail(w->c, AS_EFAILED_PRECONDITION,
+                          "a snapshot needs the whole changelog: %s", why);
+            goto out_free;
+        }
+        if (rc != AS_OK)
+            goto out_free;
+        if (since == 0 && resp->oldest_seq > 1) {
+            rc = as__fail(w->c, AS_EFAILED_PRECONDITION,
+                          "a snapshot needs the whole changelog, but the "
+                          "server retains only seq >= %llu",
+                          (unsigned long long)resp->oldest_seq);
+            artstore__v1__changes_response__free_unpacked(resp, NULL);
+            goto out_free;
+        }
+        for (i = 0; i < resp->n_events; i++) {
+            as_change_t *ch;
+
+            if (resp->events[i]->seq > last)
+                break;
+            ch = change_from_pb(resp->events[i]);
+            if (ch == NULL || fold_put(&f, ch) != 0) {
+                as_change_free(ch);
+                artstore__v1__changes_response__free_unpacked(resp, NULL);
+                rc = as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+                goto out_free;
+            }
+        }
+        if (resp->next_since <= since) {
+            artstore__v1__changes_response__free_unpacked(resp, NULL);
+            break;  /* no progress: the server has nothing more */
+        }
+        since = resp->next_since;
+        artstore__v1__changes_response__free_unpacked(resp, NULL);
+    }
+    if (f.n > 0 && (kept = malloc(f.n * sizeof(*kept))) == NULL) {
+        rc = as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        goto out_free;
+    }
+    for (i = 0; i < f.cap; i++) {
+        as_change_t *ch = f.ch[i];
+
+        if (ch == NULL)
+            continue;
+        f.ch[i] = NULL;
+        if (ch->seq <= last && ch->type != AS_CHANGE_DELETE &&
+            strv_match(w, ch->tags, ch->n_tags)) {
+            ch->initial = 1;
+            kept[n++] = ch;
+        } else {
+            as_change_free(ch);
+        }
+    }
+    qsort(kept, n, sizeof(*kept), cmp_seq);
+    for (i = 0; i < n; i++)
+        if (queue_push(w, kept[i]) != 0) {
+            while (i < n)
+                as_change_free(kept[i++]);
+            rc = as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+            goto out_free;
+        }
+    w->pos = last;
+
+out_free:
+    for (i = 0; i < f.cap; i++)
+        as_change_free(f.ch[i]);
+    free(f.ids);
+    free(f.ch);
+    free(kept);
+    return rc;
+}
+
+/* ------------------------------------------------------------ frames */
+
+/*
+ * Handles one feed frame. Returns 1 with *out set when it delivers a
+ * matching event, 0 otherwise (skipped, or a gap noted in need_catchup),
+ * or a negative code.
+ */
+static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
+                        as_change_t **out)
+{
+    const unsigned char *p = b + 9, *end = b + len;
+    span_t tags[256], prev[256];
+    long nt, np;
+    uint64_t seq;
+    Artstore__V1__ChangeEvent *ev;
+    int match;
+
+    if (len < 9)
+        return 0;
+    seq = get_be64(b + 1);
+    if (b[0] == FRAME_HEARTBEAT) {
+        if (seq > w->pos) {
+            w->need_catchup = 1;
+        }
+        return 0;
+    }
+    if (b[0] != FRAME_EVENT || seq <= w->pos)
+        return 0;
+    if (seq > w->pos + 1) {
+        w->need_catchup = 1;
+        return 0;
+    }
+    nt = read_spans(&p, end, tags, 256);
+    np = nt < 0 ? -1 : read_spans(&p, end, prev, 256);
+    if (np < 0) {
+        /* Cannot read the header: let Changes deliver this one. */
+        w->need_catchup = 1;
+        return 0;
+    }
+    match = spans_match(w, tags, (size_t)nt) ||
+            (np > 0 && spans_match(w, prev, (size_t)np));
+    if (!match) {
+        w->pos = seq;
+        return 0;
+    }
+    ev = artstore__v1__change_event__unpack(NULL, (size_t)(end - p), p);
+    if (ev == NULL) {
+        w->need_catchup = 1;
+        return 0;
+    }
+    *out = change_from_pb(ev);
+    artstore__v1__change_event__free_unpacked(ev, NULL);
+    if (*out == NULL)
+        return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+    w->pos = seq;
+    return 1;
+}
+
+/* ------------------------------------------------------------ API */
+
+static int copy_tags(as_watch_t *w, int which, const char *const *v, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    if (v == NULL || (w->tags[which] = calloc(n, sizeof(char *))) == NULL)
+        return -1;
+    w->n_tags[which] = n;
+    for (i = 0; i < n; i++)
+        if (v[i] == NULL || (w->tags[which][i] = normalize_tag(v[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
+                  as_watch_t **out)
+{
+    as_watch_opts_t none;
+    as_ping_info_t info;
+    as_watch_t *w;
+    int rc, max = AS_MAX_MESSAGE;
+
+    if (c == NULL || out == NULL)
+        return AS_EINVALID_ARGUMENT;
+    if (opts == NULL) {
+        memset(&none, 0, sizeof(none));
+        opts = &none;
+    }
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+    w->c = c;
+    w->sock = -1;
+    if (copy_tags(w, ALL, opts->all_of, opts->n_all_of) != 0 ||
+        copy_tags(w, ANY, opts->any_of, opts->n_any_of) != 0 ||
+        copy_tags(w, NONE, opts->none_of, opts->n_none_of) != 0) {
+        rc = as__fail(c, AS_EINVALID_ARGUMENT,
+                      "watch tags: a NULL tag, or out of memory");
+        goto out_free;
+    }
+    if ((rc = as_ping(c, &info)) != AS_OK)
+        goto out_free;
+    if (info.feed_endpoint[0] == '\0') {
+        rc = as__fail(c, AS_EUNIMPLEMENTED, "the server has no change feed");
+        goto out_free;
+    }
+    if ((w->sock = nn_socket(AF_SP, NN_SUB)) < 0) {
+        rc = as__fail(c, AS_EUNAVAILABLE, "feed socket: %s",
+                      nn_strerror(errno));
+        goto out_free;
+    }
+    /* Every frame is needed (seq continuity): subscribe to everything. */
+    nn_setsockopt(w->sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
+    nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    if (nn_connect(w->sock, info.feed_endpoint) < 0) {
+        rc = as__fail(c, AS_EINVALID_ARGUMENT, "feed endpoint %s: %s",
+                      info.feed_endpoint, nn_strerror(errno));
+        goto out_close;
+    }
+    /* Subscribed before the position is fixed: anything committed from
+     * now on is either on the socket or found by catch-up. */
+    w->pos = opts->has_since ? opts->since : info.last_seq;
+    w->need_catchup = 1;
+    w->last_frame_ms = now_ms();
+    if (opts->initial && (rc = build_snapshot(w, info.last_seq)) != AS_OK)
+        goto out_close;
+    *out = w;
+    return AS_OK;
+
+out_close:
+    nn_close(w->sock);
+    w->sock = -1;
+out_free:
+    as_watch_close(w);
+    return rc;
+}
+
+int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
+{
+    int64_t deadline, now;
+    int rc;
+
+    if (w == NULL || out == NULL)
+        return AS_EINVALID_ARGUMENT;
+    *out = NULL;
+    deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    for (;;) {
+        void *msg = NULL;
+        int n, wait;
+
+        if (w->q_head < w->q_len) {
+            *out = w->queue[w->q_head++];
+            return AS_OK;
+        }
+        if (w->need_catchup) {
+            rc = catch_up(w);
+            if (rc == AS_OK)
+                continue;
+            if (rc != AS_EUNAVAILABLE && rc != AS_EDEADLINE_EXCEEDED)
+                return rc;
+            /* Server away: keep trying until our own deadline. */
+            if (now_ms() >= deadline)
+                return AS_EDEADLINE_EXCEEDED;
+        }
+        now = now_ms();
+        if (now >= deadline)
+            return AS_EDEADLINE_EXCEEDED;
+        wait = deadline - now > SILENCE_MS ? SILENCE_MS : (int)(deadline - now);
+        nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &wait, sizeof(wait));
+        n = nn_recv(w->sock, &msg, NN_MSG, 0);
+        if (n < 0) {
+            if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR)
+                return as__fail(w->c, AS_EUNAVAILABLE, "feed: %s",
+                                nn_strerror(errno));
+            if (now_ms() - w->last_frame_ms >= SILENCE_MS)
+                w->need_catchup = 1;
+            continue;
+        }
+        w->last_frame_ms = now_ms();
+        rc = handle_frame(w, msg, (size_t)n, out);
+        nn_freemsg(msg);
+        if (rc != 0)
+            return rc > 0 ? AS_OK : rc;
+    }
+}
+
+uint64_t as_watch_position(const as_watch_t *w)
+{
+    if (w == NULL)
+        return 0;
+    /* Queued changes are not delivered yet: the position stops short of
+     * the first of them. */
+    if (w->q_head < w->q_len)
+        return w->queue[w->q_head]->seq - 1;
+    return w->pos;
+}
+
+void as_watch_close(as_watch_t *w)
+{
+    int i;
+
+    if (w == NULL)
+        return;
+    if (w->sock >= 0)
+        nn_close(w->sock);
+    for (i = 0; i < 3; i++)
+        free_strv(w->tags[i], w->n_tags[i]);
+    while (w->q_head < w->q_len)
+        as_change_free(w->queue[w->q_head++]);
+    free(w->queue);
+    free(w);
+}

@@ -1,0 +1,86 @@
+/*
+ * feed.h - the change feed: a nanomsg PUB socket that publishes every
+ * committed ChangeEvent, the Changes RPC (history, filters, long-poll) and
+ * changelog retention.
+ *
+ * The writer's commit hook only records the newest seq and signals; the
+ * feed's own thread reads the new events from the `changes` database and
+ * publishes them, so a slow feed never slows commits. PUB drops messages
+ * for slow subscribers silently: every frame carries its seq, and a
+ * subscriber that sees a gap (or a heartbeat ahead of it) fills it from
+ * the Changes RPC. The client library's watch does exactly that.
+ *
+ * Frame format (all integers big-endian):
+ *
+ *   heartbeat:  'H' | last_seq (8) | time_ms (8, signed)
+ *   event:      'E' | seq (8) | n_tags (2) | n_tags x (len (2) | bytes)
+ *                   | n_prev (2) | n_prev x (len (2) | bytes)
+ *                   | packed artstore.v1.ChangeEvent (rest of the frame)
+ *
+ * The tags (after the change; before it for a delete) and prev_tags (before
+ * an update) come first so that a subscriber can apply its tag filter and
+ * skip an event without unpacking it. A heartbeat is sent when nothing was
+ * published for a second.
+ *
+ * Changes long-polls do not hold an RPC worker: a call that has nothing to
+ * return yet is parked on the feed, which answers it from its own thread
+ * when a matching event commits or the wait ends. No LMDB read transaction
+ * is held while waiting.
+ *
+ * Threads: as_feed_* may be called from any thread; the handler runs on RPC
+ * workers.
+ */
+#ifndef AS_FEED_H
+#define AS_FEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc.h"
+#include "status.h"
+#include "store.h"
+#include "writer.h"
+
+#define AS_FEED_FRAME_EVENT 'E'
+#define AS_FEED_FRAME_HEARTBEAT 'H'
+#define AS_FEED_HEARTBEAT_MS 1000
+#define AS_FEED_MAX_WAIT_MS 60000
+
+typedef struct as_feed as_feed_t;
+
+typedef struct as_feed_opts {
+    const char *endpoint;      /* PUB endpoint to bind */
+    size_t max_waiters;        /* parked long-polls (limits.max_watches) */
+    uint64_t retain_changes;   /* 0: no count limit */
+    uint64_t retain_hours;     /* 0: no age limit */
+} as_feed_opts_t;
+
+/*
+ * Binds the PUB socket, starts the feed thread and registers the writer's
+ * commit and maintenance hooks. Publishing starts after the last seq
+ * already committed. Returns 0 or UNAVAILABLE (bind failed) / INTERNAL
+ * with st set; on success *out owns the feed (as_feed_stop).
+ */
+int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
+                  as_feed_t **out, as_status_t *st);
+
+/* Stops the thread, answers parked long-polls with what they have, and
+ * closes the socket. Call after the writer has stopped. Accepts NULL. */
+void as_feed_stop(as_feed_t *f);
+
+/* Number of parked long-poll calls (for Stats). */
+unsigned as_feed_waiters(as_feed_t *f);
+
+/*
+ * Derives the feed endpoint from the RPC endpoint: tcp port + 1, or the
+ * ipc path with ".feed" appended. Writes it to out (cap bytes). Returns 0
+ * or -1 when it cannot be derived.
+ */
+int as_feed_derive_endpoint(const char *listen, char *out, size_t cap);
+
+/* The Changes RPC handler (for the service method table). The service
+ * context must have its feed set. */
+void as_feed_handle_changes(as_call_t *call, const uint8_t *payload,
+                            size_t len);
+
+#endif
