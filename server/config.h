@@ -24,6 +24,8 @@ typedef struct as_config {
     size_t max_readers;
     char *log_level;
     as_limits_t limits;
+    size_t check;            /* --check: verify the store and exit */
+    char *auth_token_file;   /* "" : no authentication */
 } as_config_t;
 
 /* Fills c with every option's default. Strings point into static storage

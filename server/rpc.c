@@ -263,6 +263,20 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
         return;
     }
     now = now_ms();
+    /* timeout_ms counts from arrival, so it holds across skewed clocks. */
+    if (req->has_timeout_ms && req->timeout_ms > 0 &&
+        (c->deadline_ms <= 0 ||
+         now + (int64_t)req->timeout_ms < c->deadline_ms))
+        c->deadline_ms = now + (int64_t)req->timeout_ms;
+    if (r->opts.auth != NULL) {
+        as_status_t st;
+
+        if (r->opts.auth(r->opts.auth_ctx, req->auth_token,
+                         r->opts.methods[c->method].write, &st) != 0) {
+            as_call_reply_status(c, &st);
+            return;
+        }
+    }
     if (c->deadline_ms > 0 && now > c->deadline_ms) {
         as_call_reply_error(c, AS_CODE_DEADLINE_EXCEEDED,
                             "deadline passed %lld ms before the request was "

@@ -46,6 +46,12 @@ typedef struct as_rpc_opts {
     /* Per-worker state (e.g. a store reader), made on the worker thread. */
     void *(*worker_init)(void *ctx);
     void (*worker_fini)(void *ctx, void *data);
+    /* Access control, optional: decides whether the envelope's token may
+     * call a method (write: the method's write flag). Returns 0, or the
+     * error code with st set, which is the reply. */
+    int (*auth)(void *auth_ctx, const char *token, int write,
+                as_status_t *st);
+    void *auth_ctx;
 } as_rpc_opts_t;
 
 /* Binds the endpoint and starts the workers. Returns 0 or UNAVAILABLE
@@ -68,7 +74,8 @@ void *as_call_ctx(as_call_t *c);
 /* The calling worker's state from worker_init. */
 void *as_call_worker(as_call_t *c);
 
-/* The request's absolute deadline in Unix ms, 0 when none. */
+/* The request's absolute deadline in Unix ms, 0 when none: the earlier of
+ * the envelope's deadline_ms and its arrival time plus timeout_ms. */
 int64_t as_call_deadline_ms(as_call_t *c);
 
 /* The method's name ("Put"). */
