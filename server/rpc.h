@@ -58,6 +58,20 @@ typedef struct as_rpc_opts {
  * (bind failed: address in use, bad endpoint) / INTERNAL with st set. */
 int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st);
 
+/*
+ * Makes a socketless rpc for fuzzing and tests: no endpoint, no worker
+ * threads. Requests are fed with as_rpc_dispatch_bytes; replies are
+ * encoded and dropped. Free with as_rpc_close. Returns NULL when out of
+ * memory.
+ */
+as_rpc_t *as_rpc_local(const as_rpc_opts_t *opts);
+
+/* Runs one request, n bytes of body, through the same decode, auth,
+ * deadline and dispatch path as a request from the socket, on the calling
+ * thread with worker as its worker state (from opts.worker_init). */
+void as_rpc_dispatch_bytes(as_rpc_t *r, void *worker, const void *body,
+                           size_t n);
+
 /* Stops taking requests and joins the workers. Calls already handed to
  * the writer can still be replied to until as_rpc_close. */
 void as_rpc_stop(as_rpc_t *r);
