@@ -266,6 +266,19 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     c->call_id = req->has_call_id ? req->call_id : 0;
     c->deadline_ms = req->has_deadline_ms ? req->deadline_ms : 0;
     c->method = find_method(r, req->method);
+    /* Authentication comes first, so that a client without a token
+     * learns nothing, not even which methods exist. */
+    if (r->opts.auth != NULL) {
+        as_status_t st;
+        int write = c->method < r->opts.n_methods &&
+                    r->opts.methods[c->method].write;
+
+        if (r->opts.auth(r->opts.auth_ctx, req->auth_token, write,
+                         &st) != 0) {
+            as_call_reply_status(c, &st);
+            return;
+        }
+    }
     if (c->method == r->opts.n_methods) {
         as_call_reply_error(c, AS_CODE_UNIMPLEMENTED, "unknown method '%.200s'",
                             req->method ? req->method : "");
@@ -277,15 +290,6 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
         (c->deadline_ms <= 0 ||
          now + (int64_t)req->timeout_ms < c->deadline_ms))
         c->deadline_ms = now + (int64_t)req->timeout_ms;
-    if (r->opts.auth != NULL) {
-        as_status_t st;
-
-        if (r->opts.auth(r->opts.auth_ctx, req->auth_token,
-                         r->opts.methods[c->method].write, &st) != 0) {
-            as_call_reply_status(c, &st);
-            return;
-        }
-    }
     if (c->deadline_ms > 0 && now > c->deadline_ms) {
         as_call_reply_error(c, AS_CODE_DEADLINE_EXCEEDED,
                             "deadline passed %lld ms before the request was "

@@ -96,6 +96,13 @@ START_TEST(missing_or_wrong_token_unauthenticated)
     r = raw_call(s.endpoint, "Ping", &ping.base, "", 0, 0);
     ck_assert_int_eq(raw_code(r), AS_CODE_UNAUTHENTICATED);
     artstore__v1__reply__free_unpacked(r, NULL);
+    /* Without a token, not even the method names are revealed. */
+    r = raw_call(s.endpoint, "NoSuchMethod", NULL, NULL, 0, 0);
+    ck_assert_int_eq(raw_code(r), AS_CODE_UNAUTHENTICATED);
+    artstore__v1__reply__free_unpacked(r, NULL);
+    r = raw_call(s.endpoint, "NoSuchMethod", NULL, RTOKEN, 0, 0);
+    ck_assert_int_eq(raw_code(r), AS_CODE_UNIMPLEMENTED);
+    artstore__v1__reply__free_unpacked(r, NULL);
     as_client_close(none);
     as_client_close(wrong);
     as_client_close(prefix);
