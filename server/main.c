@@ -13,12 +13,12 @@
 
 #include "as_version.h"
 #include "auth.h"
-#include "verify.h"
 #include "config.h"
 #include "log.h"
 #include "rpc.h"
 #include "service.h"
 #include "store.h"
+#include "verify.h"
 #include "writer.h"
 
 /* nanomsg spins when it runs out of descriptors: take all we may have. */

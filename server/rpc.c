@@ -236,7 +236,8 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
 
     if (c == NULL) {
         as_log_error("request dropped: out of memory");
-        nn_freemsg(control);
+        if (control != NULL)
+            nn_freemsg(control);
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &c->start);
