@@ -221,10 +221,13 @@ typedef struct as_ping_info {
     char feed_endpoint[256];
     uint64_t last_seq;
     int64_t time_ms;
+    uint64_t max_message_bytes;  /* largest request the server reads */
 } as_ping_info_t;
 
 /* Checks that the server answers. info (may be NULL) receives what it
- * said. Returns AS_OK or AS_EUNAVAILABLE. */
+ * said. The client also learns the server's max_message_bytes: until a
+ * Ping, it assumes the default (16 MiB) and refuses larger requests with
+ * AS_ERESOURCE_EXHAUSTED. Returns AS_OK or AS_EUNAVAILABLE. */
 AS_API int as_ping(as_client_t *c, as_ping_info_t *info);
 
 /* One extra statistics series, in Prometheus terms: a metric name, its

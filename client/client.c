@@ -60,6 +60,7 @@ int as_client_connect(const char *endpoint, int timeout_ms, as_client_t **out)
         return AS_ERESOURCE_EXHAUSTED;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : AS_DEFAULT_TIMEOUT_MS;
     c->next_call_id = 1;
+    c->max_message = AS_SERVER_DEFAULT_MAX_MESSAGE;
     c->endpoint = strdup(endpoint);
     if (c->endpoint == NULL) {
         rc = AS_ERESOURCE_EXHAUSTED;
@@ -173,10 +174,13 @@ static int send_request(as_client_t *c, const char *method, uint64_t call_id,
     void *msg;
     int rc = AS_OK;
 
-    if (plen > AS_MAX_MESSAGE)
+    /* The server's socket drops an oversized request without a reply (a
+     * reconnect storm for REQ): refuse it here, with the limit's name. */
+    if (plen > c->max_message)
         return as__fail(c, AS_ERESOURCE_EXHAUSTED,
-                        "%s request is %zu bytes, over the client's limit of "
-                        "%d", method, plen, AS_MAX_MESSAGE);
+                        "%s request is %zu bytes, over the server's limit "
+                        "max_message_bytes=%zu", method, plen,
+                        c->max_message);
     snprintf(path, sizeof(path), METHOD_PREFIX "%s", method);
     if (plen > 0) {
         payload = malloc(plen);
@@ -193,12 +197,15 @@ static int send_request(as_client_t *c, const char *method, uint64_t call_id,
     env.call_id = call_id;
     env.has_deadline_ms = 1;
     env.deadline_ms = wall_ms() + c->timeout_ms;
+    /* The relative timeout is what a server with a skewed clock uses. */
+    env.has_timeout_ms = 1;
+    env.timeout_ms = (uint32_t)c->timeout_ms;
     env.auth_token = c->token;
     len = artstore__v1__request__get_packed_size(&env);
-    if (len > AS_MAX_MESSAGE) {
+    if (len > c->max_message) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
-                      "%s request is %zu bytes, over the client's limit of "
-                      "%d", method, len, AS_MAX_MESSAGE);
+                      "%s request is %zu bytes, over the server's limit "
+                      "max_message_bytes=%zu", method, len, c->max_message);
         goto out_free_payload;
     }
     msg = nn_allocmsg(len, 0);
@@ -459,6 +466,12 @@ int as_ping(as_client_t *c, as_ping_info_t *info)
     if (rc != AS_OK)
         return rc;
     resp = (Artstore__V1__PingResponse *)m;
+    /* Learn the server's request limit; never above what this client's
+     * socket accepts in a reply. */
+    if (resp->has_max_message_bytes && resp->max_message_bytes > 0)
+        c->max_message = resp->max_message_bytes < AS_MAX_MESSAGE
+                             ? (size_t)resp->max_message_bytes
+                             : AS_MAX_MESSAGE;
     if (info != NULL) {
         memset(info, 0, sizeof(*info));
         snprintf(info->version, sizeof(info->version), "%s",
@@ -467,6 +480,7 @@ int as_ping(as_client_t *c, as_ping_info_t *info)
                  resp->feed_endpoint ? resp->feed_endpoint : "");
         info->last_seq = resp->last_seq;
         info->time_ms = resp->time_ms;
+        info->max_message_bytes = resp->max_message_bytes;
     }
     artstore__v1__ping_response__free_unpacked(resp, NULL);
     return AS_OK;

@@ -28,6 +28,8 @@ struct as_client {
     uint64_t next_call_id;
     char *endpoint;
     char *token;
+    size_t max_message;      /* the server's max_message_bytes, as known:
+                                the default until a Ping tells */
     char errmsg[1024];
 };
 

@@ -11,7 +11,7 @@
 
 #include "as_version.h"
 
-enum opt_type { OPT_STR, OPT_SIZE, OPT_COUNT };
+enum opt_type { OPT_STR, OPT_SIZE, OPT_COUNT, OPT_FLAG };
 
 typedef struct option_def {
     const char *name;
@@ -86,6 +86,12 @@ static const option_def_t options[] = {
       "drop change events older than H hours (0: no age limit)" },
     { "max-watches", OPT_COUNT, LIM(max_watches), "256",
       "concurrent long-polling Changes calls" },
+    { "check", OPT_FLAG, CFG(check), "0",
+      "check the consistency of the store in --data offline, print a "
+      "summary and exit (0: consistent, 1: problems found)" },
+    { "auth-token-file", OPT_STR, CFG(auth_token_file), "",
+      "file of access tokens, one 'read TOKEN' or 'write TOKEN' a line; "
+      "when set every request needs a token (see docs/SECURITY.md)" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -138,6 +144,9 @@ static int set_option(as_config_t *c, const option_def_t *o, const char *v,
     }
     case OPT_SIZE:
         return as_parse_size(v, (size_t *)(base + o->offset));
+    case OPT_FLAG:
+        *(size_t *)(base + o->offset) = strcmp(v, "0") != 0;
+        return 0;
     case OPT_COUNT: {
         char *end;
         unsigned long n;
@@ -191,8 +200,11 @@ void as_config_usage(FILE *f)
     for (i = 0; i < N_OPTIONS; i++) {
         char flag[64];
 
-        snprintf(flag, sizeof(flag), "--%s=%s", options[i].name,
-                 options[i].type == OPT_STR ? "S" : "N");
+        if (options[i].type == OPT_FLAG)
+            snprintf(flag, sizeof(flag), "--%s", options[i].name);
+        else
+            snprintf(flag, sizeof(flag), "--%s=%s", options[i].name,
+                     options[i].type == OPT_STR ? "S" : "N");
         fprintf(f, "  %-26s %s (default: %s)\n", flag, options[i].help,
                 options[i].def[0] ? options[i].def : "none");
     }
@@ -211,7 +223,8 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
     as_config_defaults(c);
     for (i = 0; i < N_OPTIONS; i++) {
         longopts[i].name = options[i].name;
-        longopts[i].has_arg = required_argument;
+        longopts[i].has_arg = options[i].type == OPT_FLAG ? no_argument
+                                                          : required_argument;
         longopts[i].flag = NULL;
         longopts[i].val = 1000 + (int)i;
     }
@@ -233,7 +246,8 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
             fprintf(stderr, "artstored: try 'artstored --help'\n");
             return 2;
         }
-        if (set_option(c, &options[ch - 1000], optarg, 1) != 0) {
+        if (set_option(c, &options[ch - 1000], optarg ? optarg : "1",
+                       1) != 0) {
             fprintf(stderr, "artstored: invalid value '%s' for --%s\n",
                     optarg, options[ch - 1000].name);
             return 2;

@@ -26,6 +26,8 @@ typedef struct as_config {
     as_limits_t limits;
     size_t retain_changes;   /* 0: no count limit */
     size_t retain_hours;     /* 0: no age limit */
+    size_t check;            /* --check: verify the store and exit */
+    char *auth_token_file;   /* "" : no authentication */
 } as_config_t;
 
 /* Fills c with every option's default. Strings point into static storage

@@ -12,12 +12,14 @@
 #include <time.h>
 
 #include "as_version.h"
+#include "auth.h"
 #include "config.h"
 #include "feed.h"
 #include "log.h"
 #include "rpc.h"
 #include "service.h"
 #include "store.h"
+#include "verify.h"
 #include "writer.h"
 
 /* nanomsg spins when it runs out of descriptors: take all we may have. */
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
     as_feed_t *feed = NULL;
     as_feed_opts_t fopts;
     char feed_ep[512];
+    as_auth_t *auth = NULL;
     as_status_t st;
     struct timespec ts;
     sigset_t set;
@@ -61,6 +64,31 @@ int main(int argc, char **argv)
         return 2;
     }
     as_log_set_level(level);
+    if (cfg.check) {
+        as_verify_report_t rep;
+
+        if (as_verify_run(cfg.data_dir, stderr, &rep) != 0) {
+            as_config_free(&cfg);
+            return 1;
+        }
+        printf("%s: %llu articles, %llu tags, %llu changes (seq %llu..%llu), "
+               "next_id %llu: %s (%llu problems)\n", cfg.data_dir,
+               (unsigned long long)rep.articles, (unsigned long long)rep.tags,
+               (unsigned long long)rep.changes,
+               (unsigned long long)rep.oldest_seq,
+               (unsigned long long)rep.last_seq,
+               (unsigned long long)rep.next_id,
+               rep.problems ? "INCONSISTENT" : "consistent",
+               (unsigned long long)rep.problems);
+        as_config_free(&cfg);
+        return rep.problems ? 1 : 0;
+    }
+    if (cfg.auth_token_file[0] &&
+        as_auth_load(cfg.auth_token_file, &auth, &st) != 0) {
+        as_log_error("%s", st.msg);
+        as_config_free(&cfg);
+        return 1;
+    }
     raise_nofile();
 
     /* Block the stop signals in every thread; main waits for them. */
@@ -126,6 +154,10 @@ int main(int argc, char **argv)
     ropts.ctx = &svc;
     ropts.worker_init = as_service_worker_init;
     ropts.worker_fini = as_service_worker_fini;
+    if (auth != NULL) {
+        ropts.auth = as_auth_check;
+        ropts.auth_ctx = auth;
+    }
     if (as_rpc_start(&ropts, &rpc, &st) != 0) {
         as_log_error("%s", st.msg);
         goto out_writer;
@@ -150,6 +182,7 @@ out_writer:
 out_store:
     as_store_close(store);
 out_config:
+    as_auth_free(auth);
     as_config_free(&cfg);
     if (exit_code == 0)
         as_log_info("stopped cleanly");

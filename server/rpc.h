@@ -46,11 +46,31 @@ typedef struct as_rpc_opts {
     /* Per-worker state (e.g. a store reader), made on the worker thread. */
     void *(*worker_init)(void *ctx);
     void (*worker_fini)(void *ctx, void *data);
+    /* Access control, optional: decides whether the envelope's token may
+     * call a method (write: the method's write flag). Returns 0, or the
+     * error code with st set, which is the reply. */
+    int (*auth)(void *auth_ctx, const char *token, int write,
+                as_status_t *st);
+    void *auth_ctx;
 } as_rpc_opts_t;
 
 /* Binds the endpoint and starts the workers. Returns 0 or UNAVAILABLE
  * (bind failed: address in use, bad endpoint) / INTERNAL with st set. */
 int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st);
+
+/*
+ * Makes a socketless rpc for fuzzing and tests: no endpoint, no worker
+ * threads. Requests are fed with as_rpc_dispatch_bytes; replies are
+ * encoded and dropped. Free with as_rpc_close. Returns NULL when out of
+ * memory.
+ */
+as_rpc_t *as_rpc_local(const as_rpc_opts_t *opts);
+
+/* Runs one request, n bytes of body, through the same decode, auth,
+ * deadline and dispatch path as a request from the socket, on the calling
+ * thread with worker as its worker state (from opts.worker_init). */
+void as_rpc_dispatch_bytes(as_rpc_t *r, void *worker, const void *body,
+                           size_t n);
 
 /* Stops taking requests and joins the workers. Calls already handed to
  * the writer can still be replied to until as_rpc_close. */
@@ -68,7 +88,8 @@ void *as_call_ctx(as_call_t *c);
 /* The calling worker's state from worker_init. */
 void *as_call_worker(as_call_t *c);
 
-/* The request's absolute deadline in Unix ms, 0 when none. */
+/* The request's absolute deadline in Unix ms, 0 when none: the earlier of
+ * the envelope's deadline_ms and its arrival time plus timeout_ms. */
 int64_t as_call_deadline_ms(as_call_t *c);
 
 /* The method's name ("Put"). */

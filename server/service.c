@@ -482,6 +482,8 @@ static void handle_ping(as_call_t *call, const uint8_t *payload, size_t len)
     resp.has_last_seq = resp.has_time_ms = 1;
     resp.last_seq = as_store_last_seq(svc->store);
     resp.time_ms = now_ms();
+    resp.has_max_message_bytes = 1;
+    resp.max_message_bytes = svc->limits.max_message_bytes;
     as_call_reply(call, &resp.base);
 }
 

@@ -33,7 +33,11 @@ int ts_wait_ready(const char *endpoint, int ms)
     if (as_client_connect(endpoint, 200, &c) != AS_OK)
         return -1;
     while (waited < ms) {
-        if (as_ping(c, NULL) == AS_OK) {
+        /* Any answer means the server is up, including a refusal from a
+         * server that wants an auth token. */
+        int prc = as_ping(c, NULL);
+
+        if (prc == AS_OK || prc == AS_EUNAUTHENTICATED) {
             rc = 0;
             break;
         }
@@ -209,5 +213,26 @@ int ts_cli(const char *endpoint, const char *input, char **out, char **err,
         *err = slurp(ferr);
     }
     close(ferr);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int ts_verify(const ts_server_t *s, char **report)
+{
+    char cmd[512];
+    char *out;
+    FILE *p;
+    int status;
+
+    /* The report is the summary line (stdout) and the problems (stderr). */
+    snprintf(cmd, sizeof(cmd), "'%s' --check --data '%s' 2>&1",
+             ts_artstored_path(), s->data);
+    if ((p = popen(cmd, "r")) == NULL)
+        return -1;
+    out = slurp(fileno(p));
+    status = pclose(p);
+    if (report != NULL)
+        *report = out ? out : strdup("");
+    else
+        free(out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -36,6 +36,11 @@ void ts_kill(ts_server_t *s);
 /* Stops the server if running and removes the temp dir. */
 void ts_cleanup(ts_server_t *s);
 
+/* Runs `artstored --check` on the server's data dir (stop the server
+ * first). *report (may be NULL) gets its malloc'ed output. Returns the
+ * exit status: 0 consistent, 1 problems or an unreadable store. */
+int ts_verify(const ts_server_t *s, char **report);
+
 /* Waits until the server at endpoint answers Ping (up to ms); 0 or -1. */
 int ts_wait_ready(const char *endpoint, int ms);
 

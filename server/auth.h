@@ -1,0 +1,38 @@
+/*
+ * auth.h - shared-secret access tokens (`--auth-token-file`).
+ *
+ * The token file holds one token a line, `read TOKEN` or `write TOKEN`;
+ * blank lines and lines starting with '#' are ignored. A write token allows
+ * every method, a read token only the methods that do not write. Tokens
+ * are compared in constant time, so timing does not reveal how much of a
+ * guess was right. Without a token file the server asks for no token.
+ *
+ * Threads: an as_auth_t is read-only after as_auth_load and may be used by
+ * every worker at once.
+ */
+#ifndef AS_AUTH_H
+#define AS_AUTH_H
+
+#include "status.h"
+
+typedef struct as_auth as_auth_t;
+
+/*
+ * Loads the tokens of path into *out (free with as_auth_free). Returns 0,
+ * or INVALID_ARGUMENT (unreadable file, bad line, no token at all) with st
+ * naming the file and line.
+ */
+int as_auth_load(const char *path, as_auth_t **out, as_status_t *st);
+
+/* Frees the tokens, wiping them from memory first. Accepts NULL. */
+void as_auth_free(as_auth_t *a);
+
+/*
+ * Decides whether token (may be NULL) may call a method that writes
+ * (write != 0) or only reads. Returns 0, UNAUTHENTICATED (no token, or
+ * not a known one) or PERMISSION_DENIED (a read token on a write method)
+ * with st set. Fits as_rpc_opts_t.auth with a as the ctx.
+ */
+int as_auth_check(void *a, const char *token, int write, as_status_t *st);
+
+#endif

@@ -1,0 +1,423 @@
+/*
+ * verify.c - offline consistency check of a data directory.
+ *
+ * The check walks each sub-database once. Forward: for every article it
+ * looks up each index entry the article implies. Backward: for every index
+ * entry it checks that its article exists and implies it. Since LMDB keeps
+ * no duplicate entries, the two directions together prove the indexes are
+ * exactly what the articles imply.
+ */
+#include "verify.h"
+
+#include <lmdb.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "article.h"
+#include "store.h"
+
+#define MAX_PRINTED 1000
+
+typedef struct check {
+    MDB_txn *txn;
+    MDB_dbi dbi[AS_DBI_COUNT];
+    FILE *err;
+    as_verify_report_t *rep;
+} check_t;
+
+static const char *names[AS_DBI_COUNT] = {
+    "articles", "by_url", "by_tag", "by_source", "by_time", "changes", "meta",
+};
+
+/* Counts one problem and prints it while under the print cap. */
+static void problem(check_t *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(check_t *k, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (k->rep->problems++ < MAX_PRINTED) {
+        va_start(ap, fmt);
+        fputs("check: ", k->err);
+        vfprintf(k->err, fmt, ap);
+        fputc('\n', k->err);
+        va_end(ap);
+    }
+}
+
+static uint64_t meta_u64(check_t *k, const char *name, int *present)
+{
+    MDB_val key = { strlen(name), (void *)name }, d;
+
+    *present = 0;
+    if (mdb_get(k->txn, k->dbi[AS_DBI_META], &key, &d) != 0)
+        return 0;
+    if (d.mv_size != 8) {
+        problem(k, "meta %s is %zu bytes, not 8", name, d.mv_size);
+        return 0;
+    }
+    *present = 1;
+    return as_be_u64(d.mv_data);
+}
+
+/* Reads and unpacks article id; NULL when absent or corrupt. */
+static Artstore__V1__Article *load_article(check_t *k, uint64_t id)
+{
+    unsigned char kb[8];
+    MDB_val key = { 8, kb }, d;
+
+    as_u64_be(kb, id);
+    if (mdb_get(k->txn, k->dbi[AS_DBI_ARTICLES], &key, &d) != 0)
+        return NULL;
+    return artstore__v1__article__unpack(NULL, d.mv_size, d.mv_data);
+}
+
+static uint64_t time_key(const Artstore__V1__Article *a)
+{
+    return as_time_key(a->has_published_at ? a->published_at : a->ingested_at);
+}
+
+/* Whether the DUPSORT index dbi holds (key, tk‖id). */
+static int has_posting(check_t *k, MDB_dbi dbi, const char *key, uint64_t tk,
+                       uint64_t id)
+{
+    unsigned char v[16];
+    MDB_val kv = { strlen(key), (void *)key }, d = { 16, v };
+    MDB_cursor *c;
+    int rc;
+
+    if (kv.mv_size == 0 || mdb_cursor_open(k->txn, dbi, &c) != 0)
+        return 0;
+    as_u64_be(v, tk);
+    as_u64_be(v + 8, id);
+    rc = mdb_cursor_get(c, &kv, &d, MDB_GET_BOTH);
+    mdb_cursor_close(c);
+    return rc == 0;
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* Checks one article and the entries it implies; counts them in exp[]. */
+static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
+                          uint64_t exp[AS_DBI_COUNT], uint64_t *max_id,
+                          uint64_t last_seq)
+{
+    Artstore__V1__Article *a;
+    unsigned char nk[AS_KEY_MAX], tb[16];
+    uint64_t id, tk;
+    MDB_val kv, d;
+    size_t i;
+
+    if (key->mv_size != 8) {
+        problem(k, "articles: key of %zu bytes, not 8", key->mv_size);
+        return;
+    }
+    id = as_be_u64(key->mv_data);
+    if (id > *max_id)
+        *max_id = id;
+    a = artstore__v1__article__unpack(NULL, val->mv_size, val->mv_data);
+    if (a == NULL) {
+        problem(k, "article %llu: stored value is not a valid Article",
+                (unsigned long long)id);
+        return;
+    }
+    if (!a->has_id || a->id != id)
+        problem(k, "article %llu: stored with id %llu", (unsigned long long)id,
+                (unsigned long long)a->id);
+    if (a->revision > last_seq)
+        problem(k, "article %llu: revision %llu is above last_seq %llu",
+                (unsigned long long)id, (unsigned long long)a->revision,
+                (unsigned long long)last_seq);
+    tk = time_key(a);
+
+    kv.mv_size = as_article_key(a, nk);
+    kv.mv_data = nk;
+    exp[AS_DBI_BY_URL]++;
+    if (mdb_get(k->txn, k->dbi[AS_DBI_BY_URL], &kv, &d) != 0)
+        problem(k, "article %llu: no by_url entry for '%.200s'",
+                (unsigned long long)id, a->url ? a->url : "(hash key)");
+    else if (d.mv_size != 8 || as_be_u64(d.mv_data) != id)
+        problem(k, "article %llu: by_url '%.200s' points elsewhere",
+                (unsigned long long)id, a->url ? a->url : "(hash key)");
+
+    for (i = 0; i < a->n_tags; i++) {
+        exp[AS_DBI_BY_TAG]++;
+        if (!has_posting(k, k->dbi[AS_DBI_BY_TAG], a->tags[i], tk, id))
+            problem(k, "article %llu: no by_tag posting for tag '%.200s'",
+                    (unsigned long long)id, a->tags[i]);
+    }
+    if (a->source != NULL) {
+        exp[AS_DBI_BY_SOURCE]++;
+        if (!has_posting(k, k->dbi[AS_DBI_BY_SOURCE], a->source, tk, id))
+            problem(k, "article %llu: no by_source posting for '%.200s'",
+                    (unsigned long long)id, a->source);
+    }
+    as_u64_be(tb, tk);
+    as_u64_be(tb + 8, id);
+    kv.mv_size = 16;
+    kv.mv_data = tb;
+    exp[AS_DBI_BY_TIME]++;
+    if (mdb_get(k->txn, k->dbi[AS_DBI_BY_TIME], &kv, &d) != 0)
+        problem(k, "article %llu: no by_time entry", (unsigned long long)id);
+    artstore__v1__article__free_unpacked(a, NULL);
+}
+
+/* ------------------------------------------------------------ backward */
+
+/* Checks that every posting in a DUPSORT index (by_tag or by_source)
+ * belongs to an article that has it; returns the number of postings and
+ * sets *distinct to the number of keys. */
+static uint64_t check_postings(check_t *k, enum as_dbi which,
+                               uint64_t *distinct)
+{
+    MDB_cursor *c;
+    MDB_val key, d;
+    uint64_t n = 0;
+    char name[512];
+    int rc;
+
+    *distinct = 0;
+    if (mdb_cursor_open(k->txn, k->dbi[which], &c) != 0) {
+        problem(k, "%s: cannot open cursor", names[which]);
+        return 0;
+    }
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT)) {
+        Artstore__V1__Article *a;
+        uint64_t id, tk;
+        size_t i;
+        int found = 0;
+
+        n++;
+        if (key.mv_size >= sizeof(name) || d.mv_size != 16) {
+            problem(k, "%s: malformed entry (key %zu bytes, value %zu)",
+                    names[which], key.mv_size, d.mv_size);
+            continue;
+        }
+        memcpy(name, key.mv_data, key.mv_size);
+        name[key.mv_size] = '\0';
+        tk = as_be_u64(d.mv_data);
+        id = as_be_u64((unsigned char *)d.mv_data + 8);
+        a = load_article(k, id);
+        if (a == NULL) {
+            problem(k, "%s '%.200s': dangling posting to missing article %llu",
+                    names[which], name, (unsigned long long)id);
+            continue;
+        }
+        if (which == AS_DBI_BY_TAG) {
+            for (i = 0; i < a->n_tags; i++)
+                if (strcmp(a->tags[i], name) == 0)
+                    found = 1;
+        } else {
+            found = a->source != NULL && strcmp(a->source, name) == 0;
+        }
+        if (!found || time_key(a) != tk)
+            problem(k, "%s '%.200s': posting for article %llu, which does "
+                    "not have it (or has another time)", names[which], name,
+                    (unsigned long long)id);
+        artstore__v1__article__free_unpacked(a, NULL);
+    }
+    /* MDB_NEXT_NODUP visits each key once. */
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT_NODUP))
+        (*distinct)++;
+    mdb_cursor_close(c);
+    return n;
+}
+
+/* Checks by_url and by_time entries point to articles that imply them;
+ * returns the number of entries. */
+static uint64_t check_simple(check_t *k, enum as_dbi which)
+{
+    MDB_cursor *c;
+    MDB_val key, d;
+    uint64_t n = 0;
+    int rc;
+
+    if (mdb_cursor_open(k->txn, k->dbi[which], &c) != 0) {
+        problem(k, "%s: cannot open cursor", names[which]);
+        return 0;
+    }
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT)) {
+        Artstore__V1__Article *a;
+        unsigned char nk[AS_KEY_MAX];
+        uint64_t id;
+        size_t nl;
+
+        n++;
+        if (which == AS_DBI_BY_URL) {
+            if (d.mv_size != 8) {
+                problem(k, "by_url: value of %zu bytes", d.mv_size);
+                continue;
+            }
+            id = as_be_u64(d.mv_data);
+        } else {
+            if (key.mv_size != 16) {
+                problem(k, "by_time: key of %zu bytes", key.mv_size);
+                continue;
+            }
+            id = as_be_u64((unsigned char *)key.mv_data + 8);
+        }
+        a = load_article(k, id);
+        if (a == NULL) {
+            problem(k, "%s: dangling entry to missing article %llu",
+                    names[which], (unsigned long long)id);
+            continue;
+        }
+        if (which == AS_DBI_BY_URL) {
+            nl = as_article_key(a, nk);
+            if (nl != key.mv_size || memcmp(nk, key.mv_data, nl) != 0)
+                problem(k, "by_url: entry for article %llu under a key it "
+                        "does not have", (unsigned long long)id);
+        } else if (as_be_u64(key.mv_data) != time_key(a)) {
+            problem(k, "by_time: entry for article %llu at a time it does "
+                    "not have", (unsigned long long)id);
+        }
+        artstore__v1__article__free_unpacked(a, NULL);
+    }
+    mdb_cursor_close(c);
+    return n;
+}
+
+/* Checks the changelog: gap-free seqs ending at last_seq. */
+static void check_changes(check_t *k, uint64_t last_seq)
+{
+    MDB_cursor *c;
+    MDB_val key, d;
+    uint64_t prev = 0, seq;
+    int rc;
+
+    if (mdb_cursor_open(k->txn, k->dbi[AS_DBI_CHANGES], &c) != 0) {
+        problem(k, "changes: cannot open cursor");
+        return;
+    }
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT)) {
+        Artstore__V1__ChangeEvent *ev;
+
+        if (key.mv_size != 8) {
+            problem(k, "changes: key of %zu bytes", key.mv_size);
+            continue;
+        }
+        seq = as_be_u64(key.mv_data);
+        if (k->rep->changes == 0)
+            k->rep->oldest_seq = seq;
+        else if (seq != prev + 1)
+            problem(k, "changes: gap after seq %llu (next is %llu)",
+                    (unsigned long long)prev, (unsigned long long)seq);
+        k->rep->changes++;
+        prev = seq;
+        ev = artstore__v1__change_event__unpack(NULL, d.mv_size, d.mv_data);
+        if (ev == NULL) {
+            problem(k, "changes: seq %llu is not a valid ChangeEvent",
+                    (unsigned long long)seq);
+            continue;
+        }
+        if (!ev->has_seq || ev->seq != seq)
+            problem(k, "changes: seq %llu holds the event of seq %llu",
+                    (unsigned long long)seq, (unsigned long long)ev->seq);
+        artstore__v1__change_event__free_unpacked(ev, NULL);
+    }
+    mdb_cursor_close(c);
+    if (k->rep->changes > 0 && prev != last_seq)
+        problem(k, "changes: last seq is %llu but meta last_seq is %llu",
+                (unsigned long long)prev, (unsigned long long)last_seq);
+    if (k->rep->changes == 0 && last_seq != 0)
+        /* Retention may drop old events, never the newest one. */
+        problem(k, "changes: empty but meta last_seq is %llu",
+                (unsigned long long)last_seq);
+}
+
+/* ------------------------------------------------------------ driver */
+
+int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
+{
+    check_t k;
+    MDB_env *env = NULL;
+    MDB_cursor *c;
+    MDB_val key, val;
+    uint64_t exp[AS_DBI_COUNT] = { 0 }, max_id = 0, tag_count, distinct;
+    uint64_t n;
+    int rc, i, present, ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    memset(&k, 0, sizeof(k));
+    k.err = err;
+    k.rep = out;
+    if ((rc = mdb_env_create(&env)) != 0)
+        goto out_lmdb;
+    mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
+    /* MDB_RDONLY: the check never writes, and works on a read-only copy. */
+    if ((rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0644)) != 0)
+        goto out_lmdb;
+    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &k.txn)) != 0)
+        goto out_lmdb;
+    for (i = 0; i < AS_DBI_COUNT; i++) {
+        unsigned flags = (i == AS_DBI_BY_TAG || i == AS_DBI_BY_SOURCE)
+                             ? MDB_DUPSORT | MDB_DUPFIXED : 0;
+
+        if ((rc = mdb_dbi_open(k.txn, names[i], flags, &k.dbi[i])) != 0) {
+            fprintf(err, "check: %s: sub-database %s: %s\n", dir, names[i],
+                    mdb_strerror(rc));
+            goto out_txn;
+        }
+    }
+
+    out->last_seq = meta_u64(&k, "last_seq", &present);
+    out->next_id = meta_u64(&k, "next_id", &present);
+    if (!present)
+        problem(&k, "meta: next_id is missing");
+    tag_count = meta_u64(&k, "tag_count", &present);
+    if (meta_u64(&k, "schema_version", &present) != AS_SCHEMA_VERSION)
+        problem(&k, "meta: schema_version is not %d", AS_SCHEMA_VERSION);
+
+    if ((rc = mdb_cursor_open(k.txn, k.dbi[AS_DBI_ARTICLES], &c)) != 0)
+        goto out_lmdb_txn;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        out->articles++;
+        check_article(&k, &key, &val, exp, &max_id, out->last_seq);
+    }
+    mdb_cursor_close(c);
+    if (out->articles > 0 && out->next_id <= max_id)
+        problem(&k, "meta: next_id %llu is not above the largest id %llu",
+                (unsigned long long)out->next_id, (unsigned long long)max_id);
+
+    if ((n = check_simple(&k, AS_DBI_BY_URL)) != exp[AS_DBI_BY_URL])
+        problem(&k, "by_url: %llu entries for %llu articles",
+                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_URL]);
+    if ((n = check_simple(&k, AS_DBI_BY_TIME)) != exp[AS_DBI_BY_TIME])
+        problem(&k, "by_time: %llu entries for %llu articles",
+                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_TIME]);
+    if ((n = check_postings(&k, AS_DBI_BY_TAG, &out->tags)) !=
+        exp[AS_DBI_BY_TAG])
+        problem(&k, "by_tag: %llu postings, the articles have %llu tags",
+                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_TAG]);
+    if (out->tags != tag_count)
+        problem(&k, "meta: tag_count is %llu, by_tag has %llu distinct tags",
+                (unsigned long long)tag_count, (unsigned long long)out->tags);
+    if ((n = check_postings(&k, AS_DBI_BY_SOURCE, &distinct)) !=
+        exp[AS_DBI_BY_SOURCE])
+        problem(&k, "by_source: %llu postings for %llu articles with a "
+                "source", (unsigned long long)n,
+                (unsigned long long)exp[AS_DBI_BY_SOURCE]);
+    check_changes(&k, out->last_seq);
+    ret = 0;
+    goto out_txn;
+
+out_lmdb_txn:
+    fprintf(err, "check: %s: %s\n", dir, mdb_strerror(rc));
+out_txn:
+    mdb_txn_abort(k.txn);
+    mdb_env_close(env);
+    return ret;
+out_lmdb:
+    fprintf(err, "check: cannot open the store in %s: %s\n", dir,
+            mdb_strerror(rc));
+    if (k.txn != NULL)
+        mdb_txn_abort(k.txn);
+    mdb_env_close(env);
+    return -1;
+}
