@@ -12,6 +12,7 @@
  *             HGETALL: articles per second.
  *   qload     loads the query corpus (short articles, tags q0..q199).
  *   query     first page of 50 newest for a 2-tag AND, bodies included.
+ *   fanout    16 subscribers follow one paced writer: delivery latency.
  *   echo      the transport floor: a bare nanomsg REQ/REP echo of an
  *             article-sized payload, p50/p99 (target "nanomsg").
  */
@@ -632,6 +633,171 @@ static int run_query(const opts_t *o)
     return errors ? 1 : 0;
 }
 
+
+/* ------------------------------------------------------------ fanout */
+
+#define FAN_SUBS 16
+
+typedef struct fan {
+    const opts_t *o;
+    double *t_send;            /* per article index, set before its put */
+    pthread_barrier_t ready;
+    double *lat;               /* FAN_SUBS * articles */
+    int got[FAN_SUBS];
+} fan_t;
+
+typedef struct fan_sub {
+    fan_t *f;
+    int k;
+} fan_sub_t;
+
+/* Parses the article index from a fan-out URL or message; -1 if none. */
+static int fan_index(const char *s)
+{
+    const char *p = s ? strrchr(s, '/') : NULL;
+
+    return p ? atoi(p + 1) : (s ? atoi(s) : -1);
+}
+
+static void fan_record(fan_t *f, int k, int i)
+{
+    if (i >= 0 && i < f->o->articles && f->got[k] < f->o->articles)
+        f->lat[k * f->o->articles + f->got[k]++] = now_s() - f->t_send[i];
+}
+
+static void *fan_subscriber(void *arg)
+{
+    fan_sub_t *fs = arg;
+    fan_t *f = fs->f;
+    const opts_t *o = f->o;
+    double deadline;
+
+    if (strcmp(o->target, "artstore") == 0) {
+        as_client_t *c;
+        as_watch_t *w;
+        as_watch_opts_t wo = { 0 };
+
+        if (as_client_connect(o->server, 10000, &c) != AS_OK ||
+            as_watch_open(c, &wo, &w) != AS_OK) {
+            fprintf(stderr, "fanout: cannot open a watch\n");
+            exit(1);
+        }
+        pthread_barrier_wait(&f->ready);
+        deadline = now_s() + 60;
+        while (f->got[fs->k] < o->articles && now_s() < deadline) {
+            as_change_t *ch = NULL;
+
+            if (as_watch_next(w, 1000, &ch) == AS_OK && ch != NULL)
+                fan_record(f, fs->k, fan_index(ch->url));
+            as_change_free(ch);
+        }
+        as_watch_close(w);
+        as_client_close(c);
+    } else {
+        redisContext *r = redis_connect(o);
+        redisReply *rep;
+        struct timeval tv = { 1, 0 };
+
+        rep = redisCommand(r, "SUBSCRIBE fan:%u", o->run);
+        freeReplyObject(rep);
+        redisSetTimeout(r, tv);
+        pthread_barrier_wait(&f->ready);
+        deadline = now_s() + 60;
+        while (f->got[fs->k] < o->articles && now_s() < deadline) {
+            if (redisGetReply(r, (void **)&rep) != REDIS_OK)
+                break;
+            if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3)
+                fan_record(f, fs->k, fan_index(rep->element[2]->str));
+            freeReplyObject(rep);
+        }
+        redisFree(r);
+    }
+    return NULL;
+}
+
+/* One writer puts articles at a steady pace while 16 subscribers follow
+ * the changes (artstore: a watch each; Redis: SUBSCRIBE, with the writer
+ * PUBLISHing after each EXEC). Latency: put sent -> event received. */
+static int run_fanout(const opts_t *o)
+{
+    fan_t f;
+    fan_sub_t subs[FAN_SUBS];
+    pthread_t th[FAN_SUBS];
+    as_client_t *c = NULL;
+    redisContext *r = NULL;
+    size_t n = 0;
+    int i, k, missing = 0;
+
+    memset(&f, 0, sizeof(f));
+    f.o = o;
+    f.t_send = calloc((size_t)o->articles, sizeof(double));
+    f.lat = calloc((size_t)o->articles * FAN_SUBS, sizeof(double));
+    pthread_barrier_init(&f.ready, NULL, FAN_SUBS + 1);
+    for (k = 0; k < FAN_SUBS; k++) {
+        subs[k].f = &f;
+        subs[k].k = k;
+        pthread_create(&th[k], NULL, fan_subscriber, &subs[k]);
+    }
+    if (strcmp(o->target, "artstore") == 0) {
+        if (as_client_connect(o->server, 30000, &c) != AS_OK)
+            return 1;
+    } else {
+        r = redis_connect(o);
+    }
+    pthread_barrier_wait(&f.ready);
+    {
+        struct timespec pause = { 0, 200 * 1000000L };
+
+        nanosleep(&pause, NULL);
+    }
+    for (i = 0; i < o->articles; i++) {
+        gen_article_t g;
+        as_article_t a;
+        as_put_result_t res;
+        struct timespec gap = { 0, 5 * 1000000L };
+
+        gen(&g, o, 99, i);
+        snprintf(g.url, sizeof(g.url), "https://fan.example/%u/%d", o->run, i);
+        to_as(&g, &a);
+        f.t_send[i] = now_s();
+        if (c != NULL) {
+            if (as_put(c, &a, AS_REV_ANY, &res) != AS_OK)
+                fprintf(stderr, "fanout put: %s\n", as_client_errmsg(c));
+        } else {
+            char msg[16];
+            int cmds = 2;
+
+            redisAppendCommand(r, "MULTI");
+            cmds += redis_append_article(r, &g, 2000000000LL +
+                                                    (long long)o->run * 100000 + i);
+            redisAppendCommand(r, "EXEC");
+            snprintf(msg, sizeof(msg), "%d", i);
+            redisAppendCommand(r, "PUBLISH fan:%u %s", o->run, msg);
+            redis_read_replies(r, cmds + 1);
+        }
+        nanosleep(&gap, NULL);
+    }
+    for (k = 0; k < FAN_SUBS; k++) {
+        pthread_join(th[k], NULL);
+        missing += o->articles - f.got[k];
+        memmove(f.lat + n, f.lat + (size_t)k * o->articles,
+                sizeof(double) * (size_t)f.got[k]);
+        n += (size_t)f.got[k];
+    }
+    qsort(f.lat, n, sizeof(double), cmp_double);
+    printf("result workload=fanout target=%s subscribers=%d events=%d "
+           "missing=%d p50_us=%.0f p99_us=%.0f\n", o->target, FAN_SUBS,
+           o->articles, missing, pct(f.lat, n, 0.5) * 1e6,
+           pct(f.lat, n, 0.99) * 1e6);
+    as_client_close(c);
+    if (r != NULL)
+        redisFree(r);
+    pthread_barrier_destroy(&f.ready);
+    free(f.t_send);
+    free(f.lat);
+    return 0;
+}
+
 /* ------------------------------------------------------------ main */
 
 static void usage(void)
@@ -641,6 +807,7 @@ static void usage(void)
         "               [--writers N] [--batch N] [--articles N] "
         "[--max-id N] [--run N]\n"
         "  WORKLOAD: seed | ingest | get | getbatch | echo | qload | query\n"
+        "            | fanout\n"
         "  TARGET:   artstore | redis | nanomsg (echo)\n");
     exit(2);
 }
@@ -696,6 +863,8 @@ int main(int argc, char **argv)
         return run_qload(&o);
     if (strcmp(o.workload, "query") == 0)
         return run_query(&o);
+    if (strcmp(o.workload, "fanout") == 0)
+        return run_fanout(&o);
     usage();
     return 2;
 }
