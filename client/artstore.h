@@ -257,6 +257,26 @@ AS_API int as_stats(as_client_t *c, as_stats_t **out);
 /* Frees statistics from as_stats(). Accepts NULL. */
 AS_API void as_stats_free(as_stats_t *s);
 
+typedef struct as_backup_info {
+    char path[4096];     /* where the server wrote the copy */
+    uint64_t bytes;      /* size of the copy's data.mdb */
+    uint64_t last_seq;   /* every change up to this seq is in the copy */
+} as_backup_info_t;
+
+/*
+ * Asks the server to write a consistent hot copy of its store into dir, a
+ * directory on the server's machine: an absolute path that does not exist
+ * (it is created) or is empty, outside the server's data directory. The
+ * copy is compacted unless no_compact. The server keeps serving meanwhile.
+ * The copy takes as long as the store takes to read, so use a client with
+ * a long timeout for large stores. info (may be NULL) receives the result.
+ * The copy is a complete data directory: start a server on it to restore.
+ * Returns AS_OK, AS_EINVALID_ARGUMENT (bad path), AS_EFAILED_PRECONDITION
+ * (not empty, missing parent), AS_EINTERNAL (copy failed), ...
+ */
+AS_API int as_backup(as_client_t *c, const char *dir, int no_compact,
+                     as_backup_info_t *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "article.h"
+#include "backup.h"
 #include "as_version.h"
 #include "log.h"
 
@@ -612,7 +613,7 @@ const as_method_t as_service_methods[] = {
     { "Changes", handle_unimplemented, 0 },
     { "Stats", handle_stats, 0 },
     { "Ping", handle_ping, 0 },
-    { "Backup", handle_unimplemented, 1 },
+    { "Backup", as_backup_handle, 1 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

@@ -17,6 +17,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_delete,
     &cli_cmd_ping,
     &cli_cmd_stats,
+    &cli_cmd_backup,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -133,7 +134,7 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
         return 0;
     case OPT_OUTPUT:
         if (cli_parse_output(arg, &g->output) != 0) {
-            cli_usage_error(cmd, "invalid --output '%s' (text or json)", arg);
+            cli_usage_error(cmd, "invalid --output '%s' (text, json or prometheus)", arg);
             return CLI_GETOPT_BAD;
         }
         return 0;

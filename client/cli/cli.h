@@ -30,6 +30,7 @@ enum {
 typedef enum cli_output {
     CLI_OUTPUT_TEXT,
     CLI_OUTPUT_JSON,
+    CLI_OUTPUT_PROMETHEUS,     /* stats only: text exposition format */
 } cli_output_t;
 
 /* Options every subcommand accepts, from ARTSTORE_* variables and flags. */
@@ -82,7 +83,7 @@ int cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
 
 /* ------------------------------------------------------------ values */
 
-/* Parses "text" or "json". Returns 0 or -1. */
+/* Parses "text", "json" or "prometheus". Returns 0 or -1. */
 int cli_parse_output(const char *s, cli_output_t *out);
 
 /* Parses a timeout: milliseconds ("500"), or with a unit ("500ms", "5s",
@@ -132,5 +133,6 @@ extern const cli_cmd_t cli_cmd_get;
 extern const cli_cmd_t cli_cmd_delete;
 extern const cli_cmd_t cli_cmd_ping;
 extern const cli_cmd_t cli_cmd_stats;
+extern const cli_cmd_t cli_cmd_backup;
 
 #endif
