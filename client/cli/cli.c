@@ -48,7 +48,8 @@ static const char global_flags_help[] =
     "                         [$ARTSTORE_TIMEOUT; default 5s]\n"
     "      --token TOKEN      auth token sent with each request; prefer the\n"
     "                         variable, flags show in ps [$ARTSTORE_TOKEN]\n"
-    "  -o, --output FORMAT    text or json [$ARTSTORE_OUTPUT; default text]\n"
+    "  -o, --output FORMAT    text or json; stats also prometheus\n"
+    "                         [$ARTSTORE_OUTPUT; default text]\n"
     "  -h, --help             show help; `artstore COMMAND --help` for a command\n"
     "      --version          print the version and exit\n";
 
@@ -134,7 +135,8 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
         return 0;
     case OPT_OUTPUT:
         if (cli_parse_output(arg, &g->output) != 0) {
-            cli_usage_error(cmd, "invalid --output '%s' (text, json or prometheus)", arg);
+            cli_usage_error(cmd, "invalid --output '%s' (text, json or "
+                            "prometheus)", arg);
             return CLI_GETOPT_BAD;
         }
         return 0;
