@@ -228,7 +228,13 @@ typedef struct as_ping_info {
 AS_API int as_ping(as_client_t *c, as_ping_info_t *info);
 
 /* One extra statistics series, in Prometheus terms: a metric name, its
- * labels as `k="v",...` (may be ""), and a value. */
+ * labels as `k="v",...` (may be ""), and a value. The series are:
+ *   artstore_requests_total{method,code}          counter
+ *   artstore_request_latency_us_bucket{method,le}  histogram, cumulative
+ *   artstore_request_latency_us_sum/_count{method}  buckets, le in us
+ *   artstore_writer_batch_bucket{le}, _sum, _count  articles per commit
+ * (methods never called are left out), in that order per method; later
+ * servers may add more. */
 typedef struct as_stat {
     char *name;
     char *labels;

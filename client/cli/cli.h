@@ -126,6 +126,10 @@ int cli_stdout_is_tty(void);
  * CLI_EXIT_ERROR if it could not be written. */
 int cli_print_json(json_t *v);
 
+/* Prints s in the Prometheus text exposition format (HELP and TYPE lines,
+ * each family's samples together). Returns 0, or -1 on a write error. */
+int cli_print_prometheus(FILE *out, const as_stats_t *s);
+
 /* ------------------------------------------------------------ commands */
 
 extern const cli_cmd_t cli_cmd_put;
