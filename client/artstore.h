@@ -231,7 +231,13 @@ typedef struct as_ping_info {
 AS_API int as_ping(as_client_t *c, as_ping_info_t *info);
 
 /* One extra statistics series, in Prometheus terms: a metric name, its
- * labels as `k="v",...` (may be ""), and a value. */
+ * labels as `k="v",...` (may be ""), and a value. The series are:
+ *   artstore_requests_total{method,code}          counter
+ *   artstore_request_latency_us_bucket{method,le}  histogram, cumulative
+ *   artstore_request_latency_us_sum/_count{method}  buckets, le in us
+ *   artstore_writer_batch_bucket{le}, _sum, _count  articles per commit
+ * (methods never called are left out), in that order per method; later
+ * servers may add more. */
 typedef struct as_stat {
     char *name;
     char *labels;
@@ -478,6 +484,28 @@ AS_API uint64_t as_watch_position(const as_watch_t *w);
 
 /* Closes the subscription and frees the watch. Accepts NULL. */
 AS_API void as_watch_close(as_watch_t *w);
+
+/* ------------------------------------------------------------ backup */
+
+typedef struct as_backup_info {
+    char path[4096];     /* where the server wrote the copy */
+    uint64_t bytes;      /* size of the copy's data.mdb */
+    uint64_t last_seq;   /* every change up to this seq is in the copy */
+} as_backup_info_t;
+
+/*
+ * Asks the server to write a consistent hot copy of its store into dir, a
+ * directory on the server's machine: an absolute path that does not exist
+ * (it is created) or is empty, outside the server's data directory. The
+ * copy is compacted unless no_compact. The server keeps serving meanwhile.
+ * The copy takes as long as the store takes to read, so use a client with
+ * a long timeout for large stores. info (may be NULL) receives the result.
+ * The copy is a complete data directory: start a server on it to restore.
+ * Returns AS_OK, AS_EINVALID_ARGUMENT (bad path), AS_EFAILED_PRECONDITION
+ * (not empty, missing parent), AS_EINTERNAL (copy failed), ...
+ */
+AS_API int as_backup(as_client_t *c, const char *dir, int no_compact,
+                     as_backup_info_t *info);
 
 #ifdef __cplusplus
 }

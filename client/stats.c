@@ -67,6 +67,34 @@ static void add_series(series_buf_t *b, const char *name, const char *labels,
     b->n++;
 }
 
+/* Adds a histogram as Prometheus series: cumulative name_bucket{le=...}
+ * (the wire carries one count per bucket, plus one for +Inf), name_sum and
+ * name_count. labels are the series' other labels ("" for none). */
+static void add_histogram(series_buf_t *b, const char *name,
+                          const char *labels,
+                          const Artstore__V1__Histogram *h)
+{
+    char series[128], lab[384];
+    const char *sep = labels[0] ? "," : "";
+    uint64_t cum = 0;
+    size_t i;
+
+    snprintf(series, sizeof(series), "%s_bucket", name);
+    for (i = 0; i < h->n_bounds && i < h->n_counts; i++) {
+        cum += h->counts[i];
+        snprintf(lab, sizeof(lab), "%s%sle=\"%.15g\"", labels, sep,
+                 h->bounds[i]);
+        add_series(b, series, lab, (double)cum);
+    }
+    /* +Inf holds everything, whether or not the wire sent its bucket. */
+    snprintf(lab, sizeof(lab), "%s%sle=\"+Inf\"", labels, sep);
+    add_series(b, series, lab, (double)h->count);
+    snprintf(series, sizeof(series), "%s_sum", name);
+    add_series(b, series, labels, h->sum);
+    snprintf(series, sizeof(series), "%s_count", name);
+    add_series(b, series, labels, (double)h->count);
+}
+
 /* Flattens the per-method statistics and the writer's batch histogram. */
 static void flatten(series_buf_t *b, const Artstore__V1__StatsResponse *r)
 {
@@ -91,18 +119,12 @@ static void flatten(series_buf_t *b, const Artstore__V1__StatsResponse *r)
         }
         if (m->latency_us != NULL) {
             snprintf(labels, sizeof(labels), "method=\"%s\"", method);
-            add_series(b, "artstore_request_latency_us_count", labels,
-                       (double)m->latency_us->count);
-            add_series(b, "artstore_request_latency_us_sum", labels,
-                       m->latency_us->sum);
+            add_histogram(b, "artstore_request_latency_us", labels,
+                          m->latency_us);
         }
     }
-    if (r->writer_batch != NULL) {
-        add_series(b, "artstore_writer_batch_count", "",
-                   (double)r->writer_batch->count);
-        add_series(b, "artstore_writer_batch_sum", "",
-                   r->writer_batch->sum);
-    }
+    if (r->writer_batch != NULL)
+        add_histogram(b, "artstore_writer_batch", "", r->writer_batch);
 }
 
 int as_stats(as_client_t *c, as_stats_t **out)

@@ -1,13 +1,21 @@
 /*
- * config.c - artstored's options.
+ * config.c - artstored's options, from flags and from an INI file.
+ *
+ * The file is parsed with inih (Debian's libinih): it is small, well kept
+ * and handles the INI details (comments, sections, whitespace, line
+ * numbers for errors) that a hand-written parser would get subtly wrong.
+ * Keys are the option names of the one table below, so a file can set
+ * exactly what the flags can, with the same value syntax.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <ini.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "as_version.h"
 
@@ -185,6 +193,99 @@ void as_config_free(as_config_t *c)
         }
 }
 
+/* ------------------------------------------------------------ file */
+
+typedef struct file_ctx {
+    as_config_t *c;
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+} file_ctx_t;
+
+/* Line numbers come from inih's return value, which names the first line
+ * whose handler failed: so only the first error is recorded. */
+static int on_ini_entry(void *user, const char *section, const char *name,
+                        const char *value)
+{
+    file_ctx_t *x = user;
+    size_t i;
+
+    if (x->failed)
+        return 0;
+    if (section[0] != '\0' && strcasecmp(section, "server") != 0 &&
+        strcasecmp(section, "limits") != 0) {
+        snprintf(x->err, x->errlen, "key '%s' is in unknown section [%s] "
+                 "(use [server] or [limits], or none)", name, section);
+        x->failed = 1;
+        return 0;
+    }
+    for (i = 0; i < N_OPTIONS; i++)
+        if (strcmp(options[i].name, name) == 0)
+            break;
+    if (i == N_OPTIONS) {
+        snprintf(x->err, x->errlen, "unknown key '%s'%s", name,
+                 strcmp(name, "config") == 0 ? " (config files do not "
+                 "nest)" : "; see 'artstored --help'");
+        x->failed = 1;
+        return 0;
+    }
+    if (set_option(x->c, &options[i], value, 1) != 0) {
+        snprintf(x->err, x->errlen, "invalid value '%s' for %s", value, name);
+        x->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int as_config_load_file(as_config_t *c, const char *path, char *err,
+                        size_t errlen)
+{
+    char msg[512] = "syntax error (expected 'key = value' or '[section]')";
+    file_ctx_t x = { c, path, msg, sizeof(msg), 0 };
+    FILE *f;
+    int line;
+
+    if ((f = fopen(path, "r")) == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    line = ini_parse_file(f, on_ini_entry, &x);
+    fclose(f);
+    if (line == 0)
+        return 0;
+    if (line < 0)
+        snprintf(err, errlen, "%s: out of memory", path);
+    else
+        snprintf(err, errlen, "%s:%d: %s", path, line, msg);
+    return -1;
+}
+
+/* Finds the value of --config in argv (--config FILE or --config=FILE),
+ * before getopt runs, so that the file is read before the other flags.
+ * Returns it, NULL when absent, or sets *missing when the value is. */
+static const char *find_config_arg(int argc, char **argv, int *missing)
+{
+    const char *path = NULL;
+    int i;
+
+    *missing = 0;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                *missing = 1;
+                return NULL;
+            }
+            path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
+        }
+    }
+    return path;
+}
+
 void as_config_usage(FILE *f)
 {
     size_t i;
@@ -195,8 +296,13 @@ void as_config_usage(FILE *f)
         "Examples:\n"
         "  artstored                                   # ./artstore-data on tcp://127.0.0.1:7400\n"
         "  artstored --data /var/lib/artstore --listen tcp://127.0.0.1:7400\n"
-        "  artstored --data /tmp/as --listen ipc:///tmp/as.sock --workers 8\n\n"
+        "  artstored --data /tmp/as --listen ipc:///tmp/as.sock --workers 8\n"
+        "  artstored --config /etc/artstore/artstored.conf --log-level debug\n\n"
         "Options (sizes take K, M, G suffixes):\n");
+    fprintf(f, "  %-26s %s\n", "--config=FILE",
+            "read options from an INI file first (keys are the option "
+            "names: 'data = /var/lib/artstore'); flags override it "
+            "(default: none)");
     for (i = 0; i < N_OPTIONS; i++) {
         char flag[64];
 
@@ -216,11 +322,22 @@ void as_config_usage(FILE *f)
 
 int as_config_parse_args(as_config_t *c, int argc, char **argv)
 {
-    struct option longopts[N_OPTIONS + 3];
+    struct option longopts[N_OPTIONS + 4];
+    const char *file;
+    char err[1024];
     size_t i;
-    int ch, idx;
+    int ch, idx, missing;
 
     as_config_defaults(c);
+    file = find_config_arg(argc, argv, &missing);
+    if (missing) {
+        fprintf(stderr, "artstored: --config needs a FILE\n");
+        return 2;
+    }
+    if (file != NULL && as_config_load_file(c, file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "artstored: %s\n", err);
+        return 2;
+    }
     for (i = 0; i < N_OPTIONS; i++) {
         longopts[i].name = options[i].name;
         longopts[i].has_arg = options[i].type == OPT_FLAG ? no_argument
@@ -230,7 +347,8 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
     }
     longopts[N_OPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
     longopts[N_OPTIONS + 1] = (struct option){ "version", no_argument, NULL, 'V' };
-    longopts[N_OPTIONS + 2] = (struct option){ NULL, 0, NULL, 0 };
+    longopts[N_OPTIONS + 2] = (struct option){ "config", required_argument, NULL, 'c' };
+    longopts[N_OPTIONS + 3] = (struct option){ NULL, 0, NULL, 0 };
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "hV", longopts, &idx)) != -1) {
@@ -242,6 +360,8 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
             printf("artstored %s\n", ARTSTORE_VERSION_STRING);
             return 1;
         }
+        if (ch == 'c')
+            continue; /* read above, before the other flags */
         if (ch < 1000 || ch >= 1000 + (int)N_OPTIONS) {
             fprintf(stderr, "artstored: try 'artstored --help'\n");
             return 2;

@@ -35,11 +35,24 @@ typedef struct as_config {
 void as_config_defaults(as_config_t *c);
 
 /*
- * Parses argv into c (defaults first). Returns 0 to run, 1 when --help or
- * --version was printed (exit 0), or 2 on a usage error (message on
- * stderr, exit 2).
+ * Parses argv into c: defaults first, then the file of --config FILE if
+ * given (anywhere in argv), then every other flag, so flags override the
+ * file. Returns 0 to run, 1 when --help or --version was printed (exit 0),
+ * or 2 on a usage or config file error (message on stderr, exit 2).
  */
 int as_config_parse_args(as_config_t *c, int argc, char **argv);
+
+/*
+ * Reads an INI config file into c (over what c holds): every key is an
+ * option's long name ("data = /var/lib/artstore", "max-body-bytes = 1M"),
+ * at the top or in a [server] or [limits] section (sections are only for
+ * the reader; any option may go in either). Returns 0, or -1 with a
+ * message "FILE:LINE: ..." in err (unknown key or section, bad value,
+ * syntax error) or "FILE: <strerror>" when it cannot be read. On error c
+ * may hold some of the file's values; as_config_free still frees it.
+ */
+int as_config_load_file(as_config_t *c, const char *path, char *err,
+                        size_t errlen);
 
 /* Prints the usage text, every option with its default, to f. */
 void as_config_usage(FILE *f);

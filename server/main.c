@@ -11,6 +11,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#ifdef AS_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "as_version.h"
 #include "auth.h"
 #include "config.h"
@@ -21,6 +25,17 @@
 #include "store.h"
 #include "verify.h"
 #include "writer.h"
+
+/* Tells systemd (Type=notify) how the server is doing; a no-op when built
+ * without libsystemd or not started by systemd (no NOTIFY_SOCKET). */
+static void notify(const char *state)
+{
+#ifdef AS_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
 
 /* nanomsg spins when it runs out of descriptors: take all we may have. */
 static void raise_nofile(void)
@@ -166,10 +181,13 @@ int main(int argc, char **argv)
     as_log_info("artstored %s serving %s on %s (%zu workers, sync=%s)",
                 ARTSTORE_VERSION_STRING, cfg.data_dir, cfg.listen,
                 cfg.workers, cfg.sync);
+    /* The socket is bound: clients may connect from now on. */
+    notify("READY=1");
 
     while (sigwait(&set, &sig) != 0)
         ;
     as_log_info("received %s, shutting down", strsignal(sig));
+    notify("STOPPING=1");
     exit_code = 0;
 
     as_rpc_stop(rpc);

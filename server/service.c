@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "article.h"
+#include "backup.h"
 #include "as_version.h"
 #include "feed.h"
 #include "log.h"
@@ -601,17 +602,8 @@ out_exhausted:
 
 /* ------------------------------------------------------------ the table */
 
-/* Answers a method of the protocol that this server does not implement. */
-static void handle_unimplemented(as_call_t *call, const uint8_t *payload,
-                                 size_t len)
-{
-    (void)payload;
-    (void)len;
-    as_call_reply_error(call, AS_CODE_UNIMPLEMENTED,
-                        "%s is not implemented by this server",
-                        as_call_method(call));
-}
-
+/* Every method of the service has a handler; a method path that is not in
+ * this table is answered UNIMPLEMENTED by rpc.c. */
 const as_method_t as_service_methods[] = {
     { "Put", handle_put, 1 },
     { "PutBatch", handle_put_batch, 1 },
@@ -622,7 +614,7 @@ const as_method_t as_service_methods[] = {
     { "Changes", as_feed_handle_changes, 0 },
     { "Stats", handle_stats, 0 },
     { "Ping", handle_ping, 0 },
-    { "Backup", handle_unimplemented, 1 },
+    { "Backup", as_backup_handle, 1 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

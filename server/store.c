@@ -324,6 +324,68 @@ uint64_t as_store_last_seq(as_store_t *s)
     return atomic_load(&s->last_seq);
 }
 
+/* Reads meta.last_seq of the LMDB environment in dir (a fresh copy),
+ * opened read-only without a lock file. Returns 0 or an LMDB error. */
+static int copy_last_seq(const char *dir, uint64_t *out)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc;
+
+    if ((rc = mdb_env_create(&env)) != 0)
+        return rc;
+    mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
+    if ((rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS,
+                           0644)) != 0)
+        goto out_env;
+    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+        goto out_env;
+    if ((rc = mdb_dbi_open(txn, dbi_names[AS_DBI_META], 0, &dbi)) == 0)
+        rc = meta_get_u64(txn, dbi, "last_seq", out);
+    mdb_txn_abort(txn);
+out_env:
+    mdb_env_close(env);
+    return rc;
+}
+
+int as_store_backup(as_store_t *s, const char *dir, int compact,
+                    uint64_t *bytes, uint64_t *last_seq, as_status_t *st)
+{
+    char file[4096];
+    struct stat sb;
+    int rc;
+
+    if (snprintf(file, sizeof(file), "%s/data.mdb", dir) >= (int)sizeof(file))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "backup path is too long");
+    /* Shared, like a reader: growth must not remap under the copy. */
+    pthread_rwlock_rdlock(&s->resize_lock);
+    rc = mdb_env_copy2(s->env, dir, compact ? MDB_CP_COMPACT : 0);
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (rc != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "copy to %s: %s", dir,
+                      mdb_strerror(rc));
+        goto out_remove;
+    }
+    if (stat(file, &sb) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "stat %s: %s", file,
+                      strerror(errno));
+        goto out_remove;
+    }
+    if ((rc = copy_last_seq(dir, last_seq)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "read back %s: %s", file,
+                      mdb_strerror(rc));
+        goto out_remove;
+    }
+    *bytes = (uint64_t)sb.st_size;
+    return 0;
+
+out_remove:
+    unlink(file);
+    return st->code;
+}
+
 MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which)
 {
     return s->dbi[which];

@@ -101,6 +101,19 @@ int as_store_sync(as_store_t *s);
 /* Returns the LMDB environment (for backups and offline checks). */
 MDB_env *as_store_env(as_store_t *s);
 
+/*
+ * Writes a consistent hot copy of the environment into the existing, empty
+ * directory dir (as data.mdb), compacted unless compact is 0, while writers
+ * and readers go on. The copy runs in its own read transaction and holds
+ * the map-growth lock shared, as readers do, so the map cannot grow (and
+ * writes that need growth wait) until the copy ends. On success *bytes is
+ * the size of the copy and *last_seq the seq of the last change it holds
+ * (read back from the copy). On failure the partial data.mdb is removed.
+ * Returns 0, or INTERNAL with st set.
+ */
+int as_store_backup(as_store_t *s, const char *dir, int compact,
+                    uint64_t *bytes, uint64_t *last_seq, as_status_t *st);
+
 /* ------------------------------------------------------------ writes */
 
 /*

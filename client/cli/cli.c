@@ -22,6 +22,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_import,
     &cli_cmd_export,
     &cli_cmd_watch,
+    &cli_cmd_backup,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -52,8 +53,8 @@ static const char global_flags_help[] =
     "                         [$ARTSTORE_TIMEOUT; default 5s]\n"
     "      --token TOKEN      auth token sent with each request; prefer the\n"
     "                         variable, flags show in ps [$ARTSTORE_TOKEN]\n"
-    "  -o, --output FORMAT    text, json or jsonl (= json) [$ARTSTORE_OUTPUT;\n"
-    "                         default text]\n"
+    "  -o, --output FORMAT    text, json or jsonl (= json); stats also\n"
+    "                         prometheus [$ARTSTORE_OUTPUT; default text]\n"
     "  -h, --help             show help; `artstore COMMAND --help` for a command\n"
     "      --version          print the version and exit\n";
 
@@ -139,8 +140,8 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
         return 0;
     case OPT_OUTPUT:
         if (cli_parse_output(arg, &g->output) != 0) {
-            cli_usage_error(cmd, "invalid --output '%s' (text, json or "
-                            "jsonl)", arg);
+            cli_usage_error(cmd, "invalid --output '%s' (text, json, "
+                            "jsonl, prometheus)", arg);
             return CLI_GETOPT_BAD;
         }
         return 0;

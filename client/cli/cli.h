@@ -30,6 +30,7 @@ enum {
 typedef enum cli_output {
     CLI_OUTPUT_TEXT,
     CLI_OUTPUT_JSON,
+    CLI_OUTPUT_PROMETHEUS,     /* stats only: text exposition format */
 } cli_output_t;
 
 /* Options every subcommand accepts, from ARTSTORE_* variables and flags. */
@@ -82,7 +83,7 @@ int cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
 
 /* ------------------------------------------------------------ values */
 
-/* Parses "text" or "json". Returns 0 or -1. */
+/* Parses "text", "json" or "prometheus". Returns 0 or -1. */
 int cli_parse_output(const char *s, cli_output_t *out);
 
 /* Parses a timeout: milliseconds ("500"), or with a unit ("500ms", "5s",
@@ -138,6 +139,9 @@ int cli_read_all(FILE *f, char **out, size_t *len);
  * point into text.
  */
 void cli_text_split(char *text, char **title, char **body);
+/* Prints s in the Prometheus text exposition format (HELP and TYPE lines,
+ * each family's samples together). Returns 0, or -1 on a write error. */
+int cli_print_prometheus(FILE *out, const as_stats_t *s);
 
 /* ------------------------------------------------------------ commands */
 
@@ -151,5 +155,6 @@ extern const cli_cmd_t cli_cmd_export;
 extern const cli_cmd_t cli_cmd_query;
 extern const cli_cmd_t cli_cmd_tags;
 extern const cli_cmd_t cli_cmd_watch;
+extern const cli_cmd_t cli_cmd_backup;
 
 #endif

@@ -168,6 +168,9 @@ static int run_stats(cli_globals_t *g, int argc, char **argv)
     }
     if (g->output == CLI_OUTPUT_JSON) {
         rc = cli_print_json(stats_json(s));
+    } else if (g->output == CLI_OUTPUT_PROMETHEUS) {
+        rc = cli_print_prometheus(stdout, s) == 0 ? CLI_EXIT_OK
+                                                  : CLI_EXIT_ERROR;
     } else {
         print_stats_text(s);
         rc = CLI_EXIT_OK;
@@ -188,6 +191,7 @@ const cli_cmd_t cli_cmd_stats = {
         "  artstore stats\n"
         "  artstore stats -o json | jq .articles\n"
         "  artstore stats | grep '^artstore_requests_total'\n"
+        "  artstore stats -o prometheus > /var/lib/node_exporter/artstore.prom\n"
         "\n"
         "USAGE\n"
         "  artstore stats [flags]\n"
@@ -198,5 +202,9 @@ const cli_cmd_t cli_cmd_stats = {
         "  Prometheus style, e.g.\n"
         "    artstore_requests_total{method=\"Put\",code=\"OK\"}: 12\n"
         "  JSON output is one object with the same keys and a `series` array\n"
-        "  of {name, labels, value}.\n",
+        "  of {name, labels, value}. Prometheus output (-o prometheus) is the\n"
+        "  text exposition format with # HELP and # TYPE lines: gauges\n"
+        "  artstore_articles, _tags, _last_seq, _map_size_bytes, ..., the\n"
+        "  counter artstore_requests_total{method,code} and the histograms\n"
+        "  artstore_request_latency_us{method} and artstore_writer_batch.\n",
 };

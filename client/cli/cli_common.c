@@ -30,6 +30,8 @@ int cli_parse_output(const char *s, cli_output_t *out)
         *out = CLI_OUTPUT_TEXT;
     else if (strcmp(s, "json") == 0 || strcmp(s, "jsonl") == 0)
         *out = CLI_OUTPUT_JSON;
+    else if (strcmp(s, "prometheus") == 0)
+        *out = CLI_OUTPUT_PROMETHEUS;
     else
         return -1;
     return 0;

@@ -1,0 +1,221 @@
+/*
+ * check_stats.c - statistics end to end: the series libartstore flattens
+ * (full latency histograms, request counters) and `artstore stats -o
+ * prometheus`, checked against the text exposition format's rules: one
+ * HELP and TYPE per family before all of its samples, valid names and
+ * labels, cumulative buckets ending in +Inf = _count.
+ */
+#include <check.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artstore.h"
+#include "testutil.h"
+
+#define N_PUTS 7
+
+/* Puts N_PUTS articles and asks for one missing id, so that Put has OK
+ * and Get has NOT_FOUND counts. */
+static void load(const char *endpoint)
+{
+    as_client_t *c;
+    as_article_t *a = NULL;
+    int i;
+
+    ck_assert_int_eq(as_client_connect(endpoint, 5000, &c), AS_OK);
+    for (i = 0; i < N_PUTS; i++) {
+        char url[64];
+        as_article_t art = { 0 };
+        as_put_result_t r;
+
+        snprintf(url, sizeof(url), "https://example.com/s/%d", i);
+        art.url = url;
+        art.title = "t";
+        art.body = "b";
+        ck_assert_int_eq(as_put(c, &art, AS_REV_ANY, &r), AS_OK);
+    }
+    ck_assert_int_eq(as_get(c, 999, 0, &a), AS_ENOT_FOUND);
+    as_client_close(c);
+}
+
+/* Returns the value of the series name{labels} in s, or -1 if absent. */
+static double find(const as_stats_t *s, const char *name, const char *labels)
+{
+    size_t i;
+
+    for (i = 0; i < s->n_series; i++)
+        if (strcmp(s->series[i].name, name) == 0 &&
+            strcmp(s->series[i].labels, labels) == 0)
+            return s->series[i].value;
+    return -1;
+}
+
+START_TEST(library_series_have_full_histograms)
+{
+    ts_server_t srv;
+    as_client_t *c;
+    as_stats_t *s;
+    size_t i;
+    double prev = 0;
+    int buckets = 0;
+
+    ck_assert_int_eq(ts_start(&srv, NULL), 0);
+    load(srv.endpoint);
+    ck_assert_int_eq(as_client_connect(srv.endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_stats(c, &s), AS_OK);
+    ck_assert_uint_eq(s->articles, N_PUTS);
+    ck_assert(find(s, "artstore_requests_total",
+                   "method=\"Put\",code=\"OK\"") == N_PUTS);
+    ck_assert(find(s, "artstore_requests_total",
+                   "method=\"Get\",code=\"NOT_FOUND\"") == 1);
+    ck_assert(find(s, "artstore_request_latency_us_count",
+                   "method=\"Put\"") == N_PUTS);
+    ck_assert(find(s, "artstore_request_latency_us_sum", "method=\"Put\"") > 0);
+    ck_assert(find(s, "artstore_request_latency_us_bucket",
+                   "method=\"Put\",le=\"+Inf\"") == N_PUTS);
+    for (i = 0; i < s->n_series; i++) {
+        const as_stat_t *st = &s->series[i];
+
+        if (strcmp(st->name, "artstore_request_latency_us_bucket") != 0 ||
+            strncmp(st->labels, "method=\"Put\",", 13) != 0)
+            continue;
+        ck_assert_msg(st->value >= prev, "bucket %s not cumulative",
+                      st->labels);
+        prev = st->value;
+        buckets++;
+    }
+    ck_assert_int_ge(buckets, 5);
+    ck_assert(find(s, "artstore_writer_batch_bucket", "le=\"+Inf\"") >= 1);
+    ck_assert(find(s, "artstore_writer_batch_sum", "") == N_PUTS);
+    as_stats_free(s);
+    as_client_close(c);
+    ck_assert_int_eq(ts_stop(&srv), 0);
+    ts_cleanup(&srv);
+}
+END_TEST
+
+#define MAX_FAMILIES 64
+
+START_TEST(prometheus_text_format)
+{
+    static const char *const args[] = { "stats", "-o", "prometheus", NULL };
+    ts_server_t srv;
+    regex_t sample_re, le_re;
+    regmatch_t m[4];
+    char *out = NULL, *err = NULL, *line, *save = NULL;
+    char families[MAX_FAMILIES][96], types[MAX_FAMILIES][16];
+    char cur[96] = "", helped[96] = "", series[256] = "";
+    int n_fam = 0, samples = 0, i;
+    double put_inf = -1, put_count = -1, put_ok = -1, articles = -1;
+    double last_bucket = -1;
+
+    ck_assert_int_eq(regcomp(&sample_re,
+        "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|"
+        "\\\\.)*\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*)\\})? "
+        "(-?[0-9.e+-]+|\\+Inf|NaN)$", REG_EXTENDED), 0);
+    ck_assert_int_eq(regcomp(&le_re, "le=\"([^\"]*)\"", REG_EXTENDED), 0);
+    ck_assert_int_eq(ts_start(&srv, NULL), 0);
+    load(srv.endpoint);
+    ck_assert_int_eq(ts_cli(srv.endpoint, NULL, &out, &err, args), 0);
+
+    for (line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[96], fam[96], kind[16];
+        const char *suffix;
+        double v;
+
+        if (strncmp(line, "# HELP ", 7) == 0) {
+            ck_assert_int_eq(sscanf(line + 7, "%95s", helped), 1);
+            continue;
+        }
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            ck_assert_int_eq(sscanf(line + 7, "%95s %15s", fam, kind), 2);
+            ck_assert_str_eq(fam, helped); /* HELP right before TYPE */
+            for (i = 0; i < n_fam; i++)
+                ck_assert_msg(strcmp(families[i], fam) != 0,
+                              "family %s declared twice", fam);
+            ck_assert_int_lt(n_fam, MAX_FAMILIES);
+            ck_assert_msg(strcmp(kind, "counter") == 0 ||
+                          strcmp(kind, "gauge") == 0 ||
+                          strcmp(kind, "histogram") == 0, "type %s", kind);
+            snprintf(families[n_fam], sizeof(families[n_fam]), "%s", fam);
+            snprintf(types[n_fam], sizeof(types[n_fam]), "%s", kind);
+            n_fam++;
+            snprintf(cur, sizeof(cur), "%s", fam);
+            last_bucket = -1;
+            continue;
+        }
+        ck_assert_msg(line[0] != '#', "stray comment: %s", line);
+        ck_assert_msg(regexec(&sample_re, line, 4, m, 0) == 0,
+                      "not a sample line: '%s'", line);
+        snprintf(name, sizeof(name), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+                 line);
+        v = strtod(strrchr(line, ' ') + 1, NULL);
+        /* Every sample belongs to the family declared last. */
+        ck_assert_msg(strncmp(name, cur, strlen(cur)) == 0,
+                      "sample %s outside its family (current %s)", name, cur);
+        suffix = name + strlen(cur);
+        ck_assert_msg(*suffix == '\0' || (strcmp(types[n_fam - 1],
+                      "histogram") == 0 && (strcmp(suffix, "_bucket") == 0 ||
+                      strcmp(suffix, "_sum") == 0 ||
+                      strcmp(suffix, "_count") == 0)),
+                      "sample %s in family %s", name, cur);
+        if (strcmp(suffix, "_bucket") == 0) {
+            regmatch_t lm[2];
+
+            ck_assert_int_eq(regexec(&le_re, line, 2, lm, 0), 0);
+            /* A new series (labels before le differ) starts again. */
+            if (strncmp(line, series, lm[0].rm_so) != 0 ||
+                series[lm[0].rm_so] != '\0')
+                last_bucket = -1;
+            snprintf(series, sizeof(series), "%.*s", (int)lm[0].rm_so, line);
+            ck_assert_msg(v >= last_bucket, "bucket not cumulative: %s", line);
+            last_bucket = v;
+            if (strstr(line, "method=\"Put\"") && strstr(line, "+Inf"))
+                put_inf = v;
+        }
+        if (strstr(line, "artstore_request_latency_us_count{method=\"Put\"}"))
+            put_count = v;
+        if (strstr(line, "artstore_requests_total{method=\"Put\",code=\"OK\"}"))
+            put_ok = v;
+        if (strcmp(name, "artstore_articles") == 0)
+            articles = v;
+        samples++;
+    }
+    ck_assert_int_ge(samples, 20);
+    ck_assert(articles == N_PUTS);
+    ck_assert(put_ok == N_PUTS);
+    ck_assert(put_count == N_PUTS);
+    ck_assert(put_inf == N_PUTS);
+    free(out);
+    free(err);
+    regfree(&sample_re);
+    regfree(&le_re);
+    ck_assert_int_eq(ts_stop(&srv), 0);
+    ts_cleanup(&srv);
+}
+END_TEST
+
+static Suite *stats_suite(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, library_series_have_full_histograms);
+    tcase_add_test(tc, prometheus_text_format);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(stats_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
