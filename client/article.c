@@ -19,7 +19,7 @@ char *as__strdup(const char *s, int *oom)
     return d;
 }
 
-void as_article_free(as_article_t *a)
+void as_article_clear(as_article_t *a)
 {
     size_t i;
 
@@ -40,6 +40,12 @@ void as_article_free(as_article_t *a)
         free(a->meta[i].value);
     }
     free(a->meta);
+    memset(a, 0, sizeof(*a));
+}
+
+void as_article_free(as_article_t *a)
+{
+    as_article_clear(a);
     free(a);
 }
 

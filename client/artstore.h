@@ -137,6 +137,11 @@ typedef struct as_article {
  * Accepts NULL. */
 AS_API void as_article_free(as_article_t *a);
 
+/* Frees everything an article points to (each string and array must come
+ * from malloc) and zeroes it, leaving the struct itself to the caller.
+ * Accepts NULL. */
+AS_API void as_article_clear(as_article_t *a);
+
 /* Frees an array of n articles (entries may be NULL) and the array. */
 AS_API void as_articles_free(as_article_t **v, size_t n);
 

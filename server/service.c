@@ -189,20 +189,27 @@ static void submit(as_call_t *call, as_write_job_t *job)
 
 /* ------------------------------------------------------------ Put */
 
+/* For a one-item job: replies with the job's error or else its item's, and
+ * returns 1, or returns 0 when both are OK and the caller must reply. */
+static int reply_if_failed(as_write_job_t *job)
+{
+    const as_status_t *st = job->st.code != AS_CODE_OK ? &job->st
+                                                        : &job->items[0].st;
+
+    if (st->code == AS_CODE_OK)
+        return 0;
+    as_call_reply_status(job->arg, st);
+    return 1;
+}
+
 static void put_done(as_write_job_t *job)
 {
     as_call_t *call = job->arg;
     as_write_item_t *it = &job->items[0];
     Artstore__V1__PutResponse resp = ARTSTORE__V1__PUT_RESPONSE__INIT;
 
-    if (job->st.code != AS_CODE_OK) {
-        as_call_reply_status(call, &job->st);
+    if (reply_if_failed(job))
         return;
-    }
-    if (it->st.code != AS_CODE_OK) {
-        as_call_reply_status(call, &it->st);
-        return;
-    }
     resp.has_id = resp.has_outcome = resp.has_revision = 1;
     resp.id = it->out.id;
     resp.outcome = (Artstore__V1__PutOutcome)it->out.outcome;
@@ -416,14 +423,8 @@ static void delete_done(as_write_job_t *job)
     as_write_item_t *it = &job->items[0];
     Artstore__V1__DeleteResponse resp = ARTSTORE__V1__DELETE_RESPONSE__INIT;
 
-    if (job->st.code != AS_CODE_OK) {
-        as_call_reply_status(call, &job->st);
+    if (reply_if_failed(job))
         return;
-    }
-    if (it->st.code != AS_CODE_OK) {
-        as_call_reply_status(call, &it->st);
-        return;
-    }
     resp.has_id = resp.has_revision = 1;
     resp.id = it->out.id;
     resp.revision = it->out.revision;

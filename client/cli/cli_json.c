@@ -10,24 +10,7 @@
 
 void cli_article_clear(as_article_t *a)
 {
-    size_t i;
-
-    free(a->url);
-    free(a->title);
-    free(a->body);
-    free(a->source);
-    for (i = 0; i < a->n_authors; i++)
-        free(a->authors[i]);
-    free(a->authors);
-    for (i = 0; i < a->n_tags; i++)
-        free(a->tags[i]);
-    free(a->tags);
-    for (i = 0; i < a->n_meta; i++) {
-        free(a->meta[i].key);
-        free(a->meta[i].value);
-    }
-    free(a->meta);
-    memset(a, 0, sizeof(*a));
+    as_article_clear(a);
 }
 
 /* ------------------------------------------------------------ from JSON */
