@@ -4,6 +4,7 @@
  * order that loses nothing: stop taking requests, let the writer finish
  * and acknowledge what it holds, then close the socket and the store.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,17 @@ static void notify(const char *state)
 #else
     (void)state;
 #endif
+}
+
+/* Every request allocates and frees its arena chunks and buffers; glibc's
+ * default trimming hands that memory back to the kernel and faults it in
+ * again on the next request (madvise, page faults: about a sixth of the
+ * time of a put or get, measured). Keep freed memory, and keep buffers up
+ * to 4 MiB (a request's arena, a large body) on the heap. */
+static void tune_malloc(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
 /* nanomsg spins when it runs out of descriptors: take all we may have. */
@@ -105,6 +117,7 @@ int main(int argc, char **argv)
         return 1;
     }
     raise_nofile();
+    tune_malloc();
 
     /* Block the stop signals in every thread; main waits for them. */
     sigemptyset(&set);
