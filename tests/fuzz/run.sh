@@ -12,6 +12,8 @@ set -eu
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-$src/build-fuzz}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)   # the fuzzers run from inside it
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-2}
 
@@ -39,7 +41,10 @@ for t in fuzz_request fuzz_json; do
           grep -E '^(#[0-9]+.*(DONE|INITED)|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)'); then
         :
     fi
-    if grep -qE '==[0-9]+==ERROR|runtime error|SUMMARY: (Address|Undefined|Leak)' "$build/$t.log"; then
+    if ! grep -q 'stat::number_of_executed_units' "$build/$t.log"; then
+        echo "$t: did not run to the end, see $build/$t.log"
+        status=1
+    elif grep -qE '==[0-9]+==ERROR|runtime error|SUMMARY: (Address|Undefined|Leak)' "$build/$t.log"; then
         echo "$t: FOUND a problem, see $build/$t.log"
         status=1
     fi
