@@ -989,7 +989,8 @@ void as_query_handle_list_tags(as_call_t *call, const uint8_t *payload,
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto out_lmdb;
     if (!by_name) {
-        qsort(v, n, sizeof(*v), tagent_cmp);
+        if (n > 1) /* qsort(NULL, 0) is undefined */
+            qsort(v, n, sizeof(*v), tagent_cmp);
         for (i = 0; i < n && i < limit; i++)
             if (put_tag_count(&b, &v[i]) != 0)
                 goto out_oom;
