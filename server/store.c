@@ -37,6 +37,7 @@ struct as_wtxn {
     uint64_t tag_count;
     int64_t now_ms;
     int broken;            /* 0, or the LMDB error that broke the txn */
+    int dirty;             /* something was written: commit it */
 };
 
 struct as_store {
@@ -451,6 +452,12 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
         if ((rc = wtxn_begin(s, &t, st)) != 0)
             return rc;
         rc = fn(&t, arg);
+        if (rc == 0 && !t.broken && !t.dirty) {
+            /* Nothing written (every put unchanged, every write refused):
+             * no commit, so no fsync for a retry or a re-import. */
+            mdb_txn_abort(t.txn);
+            return 0;
+        }
         if (rc == 0 && !t.broken) {
             if ((mrc = meta_put_u64(t.txn, meta, "next_id", t.next_id)) != 0 ||
                 (mrc = meta_put_u64(t.txn, meta, "last_seq", t.last_seq)) != 0 ||
@@ -477,6 +484,8 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
 
 MDB_txn *as__wtxn_txn(as_wtxn_t *t)
 {
+    /* Whoever takes the raw transaction may write through it. */
+    t->dirty = 1;
     return t->txn;
 }
 
@@ -741,6 +750,7 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
         goto out_free;
 
     t->last_seq++;
+    t->dirty = 1;
     next.has_revision = 1;
     next.revision = t->last_seq;
     next.has_id = 1;
@@ -796,6 +806,7 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
                              st)) != 0)
         goto out_free;
     t->last_seq++;
+    t->dirty = 1;
     as_u64_be(kbuf, id);
     if ((rc = index_article(t, old, 0, st)) != 0)
         goto out_free;

@@ -118,7 +118,7 @@ int as_store_backup(as_store_t *s, const char *dir, int compact,
 
 /*
  * Runs fn(txn, arg) inside one write transaction and commits it durably
- * (unless no_sync). If the map fills up, the transaction is aborted, the
+ * (unless no_sync); a transaction that wrote nothing is not committed. If the map fills up, the transaction is aborted, the
  * map grown and fn run again from the start, so fn must reset whatever it
  * records on each run. fn returns 0 to commit or a code to abort.
  * Returns 0 once committed; the code fn returned; RESOURCE_EXHAUSTED when
@@ -206,7 +206,8 @@ MDB_txn *as__reader_txn(as_reader_t *r);
 MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which);
 as_store_t *as__reader_store(as_reader_t *r);
 /* The write transaction's LMDB handle and store, for maintenance jobs
- * (changelog retention) that edit a sub-database directly. */
+ * (changelog retention) that edit a sub-database directly. Taking the
+ * handle marks the transaction as written, so it will be committed. */
 MDB_txn *as__wtxn_txn(as_wtxn_t *t);
 as_store_t *as__wtxn_store(as_wtxn_t *t);
 
