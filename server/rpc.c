@@ -36,6 +36,10 @@ struct as_rpc {
     pthread_t *threads;
     int n_threads;
     atomic_int stopping;
+    /* Leader/followers: one worker at a time waits on the socket. nanomsg
+     * wakes every thread blocked in nn_recv on a socket for each message,
+     * so without this each request woke all the workers. */
+    pthread_mutex_t recv_lock;
     method_slot_t *slots;      /* one per method, plus one for unknown */
 };
 
@@ -320,7 +324,9 @@ static void *worker_main(void *arg)
         hdr.msg_iovlen = 1;
         hdr.msg_control = &control;
         hdr.msg_controllen = NN_MSG;
+        pthread_mutex_lock(&r->recv_lock);
         n = nn_recvmsg(r->sock, &hdr, 0);
+        pthread_mutex_unlock(&r->recv_lock);
         if (n < 0) {
             int e = nn_errno();
 
@@ -359,6 +365,7 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
     }
     for (m = 0; m <= opts->n_methods; m++)
         pthread_mutex_init(&r->slots[m].lock, NULL);
+    pthread_mutex_init(&r->recv_lock, NULL);
     r->sock = nn_socket(AF_SP_RAW, NN_REP);
     if (r->sock < 0) {
         as_status_set(st, AS_CODE_INTERNAL, "nn_socket: %s",
@@ -406,6 +413,7 @@ as_rpc_t *as_rpc_local(const as_rpc_opts_t *opts)
         return NULL;
     r->opts = *opts;
     r->sock = -1;
+    pthread_mutex_init(&r->recv_lock, NULL);
     r->slots = calloc(opts->n_methods + 1, sizeof(*r->slots));
     if (r->slots == NULL) {
         free(r);
@@ -443,6 +451,7 @@ void as_rpc_close(as_rpc_t *r)
         nn_close(r->sock);
     for (m = 0; m <= r->opts.n_methods; m++)
         pthread_mutex_destroy(&r->slots[m].lock);
+    pthread_mutex_destroy(&r->recv_lock);
     free(r->threads);
     free(r->slots);
     free(r);
