@@ -229,13 +229,15 @@ static size_t find_method(as_rpc_t *r, const char *path)
 }
 
 /* Decodes one request and hands it to its handler; every path ends in
- * exactly one reply. */
+ * exactly one reply. *leading is set while the caller holds the socket
+ * (recv_lock): it is let go before any handler that may take a while. */
 static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
-                     size_t n)
+                     size_t n, int *leading)
 {
     as_call_t *c = calloc(1, sizeof(*c));
     Artstore__V1__Request *req;
     ProtobufCAllocator al;
+    size_t len, quick;
     int64_t now;
 
     if (c == NULL) {
@@ -301,8 +303,14 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
                             "read", (long long)(now - c->deadline_ms));
         return;
     }
+    len = req->has_payload ? req->payload.len : 0;
+    quick = r->opts.methods[c->method].quick_bytes;
+    if (*leading && (quick == 0 || len > quick)) {
+        pthread_mutex_unlock(&r->recv_lock);
+        *leading = 0;
+    }
     r->opts.methods[c->method].fn(c, req->has_payload ? req->payload.data : NULL,
-                                  req->has_payload ? req->payload.len : 0);
+                                  len);
 }
 
 static void *worker_main(void *arg)
@@ -315,7 +323,7 @@ static void *worker_main(void *arg)
         struct nn_msghdr hdr;
         struct nn_iovec iov;
         void *body = NULL, *control = NULL;
-        int n;
+        int n, leading = 1;
 
         memset(&hdr, 0, sizeof(hdr));
         iov.iov_base = &body;
@@ -326,17 +334,19 @@ static void *worker_main(void *arg)
         hdr.msg_controllen = NN_MSG;
         pthread_mutex_lock(&r->recv_lock);
         n = nn_recvmsg(r->sock, &hdr, 0);
-        pthread_mutex_unlock(&r->recv_lock);
         if (n < 0) {
             int e = nn_errno();
 
+            pthread_mutex_unlock(&r->recv_lock);
             if (e == ETIMEDOUT || e == EAGAIN || e == EINTR)
                 continue;
             if (e != EBADF && e != ETERM)
                 as_log_error("recv: %s", nn_strerror(e));
             break;
         }
-        dispatch(r, worker, control, body, (size_t)n);
+        dispatch(r, worker, control, body, (size_t)n, &leading);
+        if (leading)
+            pthread_mutex_unlock(&r->recv_lock);
         nn_freemsg(body);
     }
     if (r->opts.worker_fini)
@@ -427,7 +437,9 @@ as_rpc_t *as_rpc_local(const as_rpc_opts_t *opts)
 void as_rpc_dispatch_bytes(as_rpc_t *r, void *worker, const void *body,
                            size_t n)
 {
-    dispatch(r, worker, NULL, (void *)body, n);
+    int leading = 0;
+
+    dispatch(r, worker, NULL, (void *)body, n, &leading);
 }
 
 void as_rpc_stop(as_rpc_t *r)

@@ -33,6 +33,10 @@ typedef struct as_method {
     const char *name;        /* "Put"; the path is /artstore.v1.ArticleStore/Put */
     as_handler_fn fn;
     int write;               /* needs write access (auth) */
+    /* Requests whose payload is at most this many bytes are cheap enough
+     * for the worker that received them to serve while it keeps waiting
+     * on the socket to itself: no other worker is woken (0: never). */
+    size_t quick_bytes;
 } as_method_t;
 
 typedef struct as_rpc_opts {
