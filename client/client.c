@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+#include <nanomsg/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,8 @@ int as_client_connect(const char *endpoint, int timeout_ms, as_client_t **out)
     if (set_int(c->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, AS_MAX_MESSAGE) < 0 ||
         set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
         set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0 ||
-        set_int(c->sock, NN_REQ, NN_REQ_RESEND_IVL, resend) < 0) {
+        set_int(c->sock, NN_REQ, NN_REQ_RESEND_IVL, resend) < 0 ||
+        set_int(c->sock, NN_TCP, NN_TCP_NODELAY, 1) < 0) {
         rc = AS_EUNAVAILABLE;
         goto out_close;
     }

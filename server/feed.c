@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
+#include <nanomsg/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -725,7 +726,7 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
                   as_feed_t **out, as_status_t *st)
 {
     as_feed_t *f = calloc(1, sizeof(*f));
-    int rc, max = -1;
+    int rc, max = -1, one = 1;
 
     if (f == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
@@ -746,6 +747,9 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
         goto out_maint_reader;
     }
     nn_setsockopt(f->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    /* Subscribers never send, so their ACKs are delayed (up to 40 ms), and
+     * Nagle would hold each small frame until the previous one is ACKed. */
+    nn_setsockopt(f->sock, NN_TCP, NN_TCP_NODELAY, &one, sizeof(one));
     if (nn_bind(f->sock, opts->endpoint) < 0) {
         rc = as_status_set(st, AS_CODE_UNAVAILABLE, "cannot bind feed %s: %s",
                            opts->endpoint, nn_strerror(errno));
