@@ -195,7 +195,7 @@ int as_get_many(as_client_t *c, const uint64_t *ids, size_t n, int omit_body,
     /* The server answers found articles in request order; match each to
      * the next request slot with its id, so repeated ids work too. */
     for (i = 0, j = 0; i < resp->n_articles; i++) {
-        const Artstore__V1__Article *a = resp->articles[i];
+        Artstore__V1__Article *a = resp->articles[i];
 
         for (k = j; k < n && ids[k] != a->id; k++)
             ;
@@ -205,7 +205,7 @@ int as_get_many(as_client_t *c, const uint64_t *ids, size_t n, int omit_body,
                           (unsigned long long)a->id);
             goto out_free;
         }
-        if ((v[k] = as__article_from_pb(a)) == NULL) {
+        if ((v[k] = as__article_take_pb(a)) == NULL) {
             rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
                           "out of memory copying the articles");
             goto out_free;

@@ -30,6 +30,11 @@ struct as_client {
     char *token;
     size_t max_message;      /* the server's max_message_bytes, as known:
                                 the default until a Ping tells */
+    /* Kept between calls for the reply envelope's payload, the one large
+     * block a call allocates (see reply_alloc in client.c). */
+    void *payload_buf;
+    size_t payload_cap;
+    int payload_busy;
     char errmsg[1024];
 };
 
@@ -60,9 +65,11 @@ int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb);
 /* Frees what as__article_to_pb allocated (not the borrowed strings). */
 void as__article_pb_release(Artstore__V1__Article *pb);
 
-/* Returns a new article copied from pb (as_article_free), or NULL when out
- * of memory. */
-as_article_t *as__article_from_pb(const Artstore__V1__Article *pb);
+/* Returns a new article (as_article_free) made from pb, or NULL when out
+ * of memory. pb must come from an unpack with the default (malloc)
+ * allocator: its strings and arrays move into the article, and pb is
+ * left without them, still to be freed as usual. */
+as_article_t *as__article_take_pb(Artstore__V1__Article *pb);
 
 /* strdup that accepts NULL (returning NULL) and sets *oom on failure. */
 char *as__strdup(const char *s, int *oom);

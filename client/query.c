@@ -106,7 +106,7 @@ int as_query(as_client_t *c, const as_query_spec_t *q,
     if (r->articles == NULL)
         goto out_oom;
     for (i = 0; i < resp->n_articles; i++) {
-        if ((r->articles[i] = as__article_from_pb(resp->articles[i])) == NULL)
+        if ((r->articles[i] = as__article_take_pb(resp->articles[i])) == NULL)
             goto out_oom;
         r->n_articles = i + 1;
     }

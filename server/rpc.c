@@ -362,7 +362,7 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
     as_rpc_t *r = calloc(1, sizeof(*r));
     int max = opts->max_message_bytes > (size_t)0x7fffffff
                   ? 0x7fffffff : (int)opts->max_message_bytes;
-    int poll = POLL_MS, one = 1, i, rc;
+    int poll = POLL_MS, one = 1, bufsz = 4 << 20, i, rc;
     size_t m;
 
     if (r == NULL)
@@ -389,6 +389,8 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
     nn_setsockopt(r->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &poll, sizeof(poll));
     /* A reply must not wait for the ACK of the one before it (Nagle). */
     nn_setsockopt(r->sock, NN_TCP, NN_TCP_NODELAY, &one, sizeof(one));
+    nn_setsockopt(r->sock, NN_SOL_SOCKET, NN_SNDBUF, &bufsz, sizeof(bufsz));
+    nn_setsockopt(r->sock, NN_SOL_SOCKET, NN_RCVBUF, &bufsz, sizeof(bufsz));
     if (nn_bind(r->sock, opts->endpoint) < 0) {
         as_status_set(st, AS_CODE_UNAVAILABLE, "cannot listen on %s: %s",
                       opts->endpoint, nn_strerror(nn_errno()));
