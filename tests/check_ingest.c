@@ -2,8 +2,8 @@
  * check_ingest.c - many writers at once, end to end against a real
  * artstored: concurrent writers (threads and processes) with overlapping
  * URLs, idempotent replays of Put and PutBatch, per-item failures in a
- * batch, and the import/export commands (rejected lines, round trip,
- * concurrent imports).
+ * batch, large replies, and the import/export commands (rejected lines,
+ * round trip, concurrent imports).
  */
 #include <check.h>
 #include <jansson.h>
@@ -346,6 +346,85 @@ START_TEST(bad_item_fails_alone)
 }
 END_TEST
 
+/* Large replies: their payload goes into a buffer the client keeps between
+ * calls. Calls of growing, shrinking and small replies in turn must each
+ * return their own articles, whole, and articles must outlive the next
+ * call (their strings are moved out of the reply, not borrowed). */
+#define BIG_N 40
+#define BIG_BODY 8000
+
+static void big_body(char *b, unsigned k)
+{
+    unsigned i;
+
+    for (i = 0; i < BIG_BODY - 1; i++)
+        b[i] = (char)('a' + (i * 7 + k) % 26);
+    b[BIG_BODY - 1] = '\0';
+    snprintf(b, 32, "article %u:", k);
+    b[strlen(b)] = ' ';
+}
+
+START_TEST(large_replies)
+{
+    as_client_t *c = connect_or_fail();
+    static char bodies[BIG_N][BIG_BODY];
+    static char urls[BIG_N][48];
+    char *authors[2] = { "Ann Writer", "Bo Reporter" };
+    char *tags[2] = { "big", "reply" };
+    as_article_t arts[BIG_N];
+    as_put_result_t res[BIG_N];
+    as_article_t **all = NULL, **few = NULL, *one = NULL;
+    uint64_t ids[BIG_N];
+    unsigned i, round;
+
+    for (i = 0; i < BIG_N; i++) {
+        memset(&arts[i], 0, sizeof(arts[i]));
+        big_body(bodies[i], i);
+        snprintf(urls[i], sizeof(urls[i]), "https://t.example/big/%u", i);
+        arts[i].url = urls[i];
+        arts[i].title = "A large article";
+        arts[i].body = bodies[i];
+        arts[i].authors = authors;
+        arts[i].n_authors = 2;
+        arts[i].tags = tags;
+        arts[i].n_tags = 2;
+    }
+    ck_assert_int_eq(as_put_batch(c, arts, BIG_N, NULL, res), AS_OK);
+    for (i = 0; i < BIG_N; i++) {
+        ck_assert_int_eq(res[i].rc, AS_OK);
+        ids[BIG_N - 1 - i] = res[i].id;   /* asked for in reverse */
+    }
+    for (round = 0; round < 3; round++) {
+        /* About 330 KB, then 80 KB (smaller than the kept buffer), then a
+         * small reply, while the first call's articles are still held. */
+        ck_assert_int_eq(as_get_many(c, ids, BIG_N, 0, &all), AS_OK);
+        ck_assert_int_eq(as_get_many(c, ids + 5, 10, 0, &few), AS_OK);
+        ck_assert_int_eq(as_get(c, ids[0], 1, &one), AS_OK);
+        for (i = 0; i < BIG_N; i++) {
+            unsigned k = BIG_N - 1 - i;
+
+            ck_assert_ptr_nonnull(all[i]);
+            ck_assert_str_eq(all[i]->body, bodies[k]);
+            ck_assert_str_eq(all[i]->url, urls[k]);
+            ck_assert_uint_eq(all[i]->n_authors, 2);
+            ck_assert_str_eq(all[i]->authors[1], "Bo Reporter");
+            ck_assert_uint_eq(all[i]->n_tags, 2);
+            ck_assert_str_eq(all[i]->tags[0], "big");
+        }
+        for (i = 0; i < 10; i++)
+            ck_assert_str_eq(few[i]->body, bodies[BIG_N - 1 - 5 - i]);
+        ck_assert_ptr_null(one->body);
+        ck_assert_str_eq(one->url, urls[BIG_N - 1]);
+        /* The caller owns what it got: clearing frees each string. */
+        as_article_clear(all[0]);
+        as_articles_free(all, BIG_N);
+        as_articles_free(few, 10);
+        as_article_free(one);
+    }
+    as_client_close(c);
+}
+END_TEST
+
 START_TEST(batch_over_limit)
 {
     as_client_t *c = connect_or_fail();
@@ -661,6 +740,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, concurrent_processes);
     tcase_add_test(tc, replayed_put_and_batch);
     tcase_add_test(tc, bad_item_fails_alone);
+    tcase_add_test(tc, large_replies);
     tcase_add_test(tc, batch_over_limit);
     tcase_add_test(tc, import_reports_bad_lines);
     tcase_add_test(tc, import_text_dir);
