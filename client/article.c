@@ -101,15 +101,6 @@ void as__article_pb_release(Artstore__V1__Article *pb)
     pb->n_meta = 0;
 }
 
-/* Moves a malloc'd pointer out of *slot, leaving NULL behind. */
-static void *take(void *slot)
-{
-    void **p = slot, *v = *p;
-
-    *p = NULL;
-    return v;
-}
-
 as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
 {
     as_article_t *a = calloc(1, sizeof(*a));
@@ -123,18 +114,21 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
      * as_article_free frees them: they move over rather than being
      * copied (a batch of 100 articles was 1,000 mallocs and 400 KB of
      * copying less). */
-    a->url = take(&pb->url);
-    a->title = take(&pb->title);
-    a->body = take(&pb->body);
-    a->source = take(&pb->source);
+    a->url = pb->url;
+    a->title = pb->title;
+    a->body = pb->body;
+    a->source = pb->source;
+    a->authors = pb->authors;
     a->n_authors = pb->n_authors;
-    a->authors = take(&pb->authors);
+    pb->url = pb->title = pb->body = pb->source = NULL;
+    pb->authors = NULL;
     pb->n_authors = 0;
     a->has_published_at = pb->has_published_at;
     a->published_at = pb->has_published_at ? pb->published_at : 0;
     a->ingested_at = pb->has_ingested_at ? pb->ingested_at : 0;
+    a->tags = pb->tags;
     a->n_tags = pb->n_tags;
-    a->tags = take(&pb->tags);
+    pb->tags = NULL;
     pb->n_tags = 0;
     a->revision = pb->has_revision ? pb->revision : 0;
     if (pb->has_content_hash &&
