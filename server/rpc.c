@@ -53,6 +53,8 @@ struct as_call {
     int64_t deadline_ms;
     size_t method;             /* index into opts.methods, n_methods: none */
     struct timespec start;
+    void *reply;               /* as_call_reply_reserve: the whole reply */
+    size_t reply_size;
 };
 
 static int64_t now_ms(void)
@@ -86,48 +88,27 @@ static void record(as_call_t *c, int code)
     pthread_mutex_unlock(&m->lock);
 }
 
-/* Packs the Reply envelope into a nanomsg buffer and sends it with the
- * request's routing header; then frees the call. */
-static void send_reply(as_call_t *c, int code, const char *msg,
-                       const void *payload, size_t len)
+/* A buffer for a reply of size bytes: a nanomsg chunk, sent without a
+ * copy, or plain memory for a socketless call. */
+static void *reply_alloc(as_call_t *c, size_t size)
 {
-    Artstore__V1__Reply reply = ARTSTORE__V1__REPLY__INIT;
-    Artstore__V1__Status status = ARTSTORE__V1__STATUS__INIT;
+    return c->control != NULL ? nn_allocmsg(size ? size : 1, 0)
+                              : malloc(size ? size : 1);
+}
+
+/* Sends buf (from reply_alloc, holding the whole packed Reply) with the
+ * request's routing header, or drops it for a socketless call (whose
+ * reply was packed only so that encoding is exercised too); then frees
+ * the call. */
+static void send_packed(as_call_t *c, void *buf)
+{
     struct nn_msghdr hdr;
     struct nn_iovec iov;
-    size_t size;
-    void *buf;
 
-    reply.has_call_id = 1;
-    reply.call_id = c->call_id;
-    if (code != AS_CODE_OK) {
-        status.has_code = 1;
-        status.code = (Artstore__V1__Code)code;
-        status.message = (char *)msg;
-        reply.status = &status;
-    } else if (len > 0) {
-        reply.has_payload = 1;
-        reply.payload.data = (uint8_t *)payload;
-        reply.payload.len = len;
-    }
-    record(c, code);
-    size = artstore__v1__reply__get_packed_size(&reply);
     if (c->control == NULL) {
-        /* A socketless call (as_rpc_dispatch_bytes): the reply is packed,
-         * so that encoding is exercised too, and dropped. */
-        buf = malloc(size ? size : 1);
-        if (buf != NULL)
-            artstore__v1__reply__pack(&reply, buf);
         free(buf);
         goto out_free;
     }
-    buf = nn_allocmsg(size ? size : 1, 0);
-    if (buf == NULL) {
-        as_log_error("reply: out of memory for %zu bytes", size);
-        nn_freemsg(c->control);
-        goto out_free;
-    }
-    artstore__v1__reply__pack(&reply, buf);
     memset(&hdr, 0, sizeof(hdr));
     iov.iov_base = &buf;
     iov.iov_len = NN_MSG;
@@ -147,24 +128,109 @@ out_free:
     free(c);
 }
 
+/* Packs the Reply envelope and sends it; then frees the call. */
+static void send_reply(as_call_t *c, int code, const char *msg,
+                       const void *payload, size_t len)
+{
+    Artstore__V1__Reply reply = ARTSTORE__V1__REPLY__INIT;
+    Artstore__V1__Status status = ARTSTORE__V1__STATUS__INIT;
+    size_t size;
+    void *buf;
+
+    if (c->reply != NULL) {
+        /* Reserved but replaced by this reply (an error found late). */
+        if (c->control != NULL)
+            nn_freemsg(c->reply);
+        else
+            free(c->reply);
+        c->reply = NULL;
+    }
+    reply.has_call_id = 1;
+    reply.call_id = c->call_id;
+    if (code != AS_CODE_OK) {
+        status.has_code = 1;
+        status.code = (Artstore__V1__Code)code;
+        status.message = (char *)msg;
+        reply.status = &status;
+    } else if (len > 0) {
+        reply.has_payload = 1;
+        reply.payload.data = (uint8_t *)payload;
+        reply.payload.len = len;
+    }
+    record(c, code);
+    size = artstore__v1__reply__get_packed_size(&reply);
+    if ((buf = reply_alloc(c, size)) == NULL) {
+        as_log_error("reply: out of memory for %zu bytes", size);
+        if (c->control != NULL)
+            nn_freemsg(c->control);
+        c->control = NULL;
+        send_packed(c, NULL);
+        return;
+    }
+    artstore__v1__reply__pack(&reply, buf);
+    send_packed(c, buf);
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+void *as_call_reply_reserve(as_call_t *c, size_t len)
+{
+    Artstore__V1__Reply reply = ARTSTORE__V1__REPLY__INIT;
+    uint8_t field[20];
+    size_t head, nfield;
+    uint8_t *buf;
+
+    if (c->reply != NULL)
+        return NULL;
+    reply.has_call_id = 1;
+    reply.call_id = c->call_id;
+    head = artstore__v1__reply__get_packed_size(&reply);
+    /* The payload field (3, length-delimited) goes last, so that the
+     * payload itself ends the message and is written in place. */
+    nfield = len > 0 ? put_varint(field, (3 << 3) | 2) : 0;
+    if (len > 0)
+        nfield += put_varint(field + nfield, len);
+    if ((buf = reply_alloc(c, head + nfield + len)) == NULL)
+        return NULL;
+    artstore__v1__reply__pack(&reply, buf);
+    memcpy(buf + head, field, nfield);
+    c->reply = buf;
+    c->reply_size = head + nfield + len;
+    return buf + head + nfield;
+}
+
+void as_call_reply_send(as_call_t *c)
+{
+    void *buf = c->reply;
+
+    c->reply = NULL;
+    record(c, AS_CODE_OK);
+    send_packed(c, buf);
+}
+
 void as_call_reply(as_call_t *c, const ProtobufCMessage *resp)
 {
     size_t len = resp ? protobuf_c_message_get_packed_size(resp) : 0;
-    uint8_t *buf = NULL;
+    uint8_t *buf = as_call_reply_reserve(c, len);
 
-    if (len > 0) {
-        /* The payload is scratch for this call only: a plain malloc keeps
-         * a large reply from counting against the request's decode budget. */
-        buf = malloc(len);
-        if (buf == NULL) {
-            send_reply(c, AS_CODE_RESOURCE_EXHAUSTED,
-                       "out of memory for a reply of this size", NULL, 0);
-            return;
-        }
-        protobuf_c_message_pack(resp, buf);
+    if (buf == NULL) {
+        send_reply(c, AS_CODE_RESOURCE_EXHAUSTED,
+                   "out of memory for a reply of this size", NULL, 0);
+        return;
     }
-    send_reply(c, AS_CODE_OK, NULL, buf, len);
-    free(buf);
+    if (len > 0)
+        protobuf_c_message_pack(resp, buf);
+    as_call_reply_send(c);
 }
 
 void as_call_reply_raw(as_call_t *c, const void *payload, size_t len)

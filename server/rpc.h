@@ -112,6 +112,17 @@ void as_call_reply_status(as_call_t *c, const as_status_t *st);
 /* Completes the call with an OK status and payload bytes already packed. */
 void as_call_reply_raw(as_call_t *c, const void *payload, size_t len);
 
+/*
+ * Builds an OK reply in place, without copying its payload: reserves the
+ * whole reply (envelope and a payload of exactly len bytes) in the buffer
+ * that will be sent, and returns where the payload goes. The caller writes
+ * all len bytes there, then completes the call with as_call_reply_send.
+ * Returns NULL when out of memory or already reserved; the call is then
+ * still open and must be completed another way (as_call_reply_error).
+ */
+void *as_call_reply_reserve(as_call_t *c, size_t len);
+void as_call_reply_send(as_call_t *c);
+
 /* Per-method request counts and latency histogram since start. */
 #define AS_RPC_LAT_BUCKETS 14
 #define AS_RPC_CODES 17

@@ -31,6 +31,8 @@ static int buf_reserve(as_buf_t *b, size_t extra)
 
     if (b->len + extra <= b->cap)
         return 0;
+    if (b->fixed)
+        return -1;
     cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra)
         cap *= 2;
@@ -40,6 +42,17 @@ static int buf_reserve(as_buf_t *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
+}
+
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
 }
 
 static size_t put_varint(uint8_t *p, uint64_t v)
@@ -54,10 +67,20 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
+size_t as_buf_bytes_field_size(unsigned field, size_t len)
+{
+    return varint_size(((uint64_t)field << 3) | 2) + varint_size(len) + len;
+}
+
+size_t as_buf_varint_field_size(unsigned field, uint64_t v)
+{
+    return varint_size((uint64_t)field << 3) + varint_size(v);
+}
+
 int as_buf_put_bytes_field(as_buf_t *b, unsigned field, const void *data,
                            size_t len)
 {
-    if (buf_reserve(b, 20 + len) != 0)
+    if (buf_reserve(b, as_buf_bytes_field_size(field, len)) != 0)
         return -1;
     b->len += put_varint(b->data + b->len, ((uint64_t)field << 3) | 2);
     b->len += put_varint(b->data + b->len, len);
@@ -69,7 +92,7 @@ int as_buf_put_bytes_field(as_buf_t *b, unsigned field, const void *data,
 
 int as_buf_put_varint_field(as_buf_t *b, unsigned field, uint64_t v)
 {
-    if (buf_reserve(b, 20) != 0)
+    if (buf_reserve(b, as_buf_varint_field_size(field, v)) != 0)
         return -1;
     b->len += put_varint(b->data + b->len, (uint64_t)field << 3);
     b->len += put_varint(b->data + b->len, v);
@@ -78,13 +101,14 @@ int as_buf_put_varint_field(as_buf_t *b, unsigned field, uint64_t v)
 
 void as_buf_free(as_buf_t *b)
 {
-    free(b->data);
+    if (!b->fixed)
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-int as_service_put_article(as_buf_t *b, unsigned field, as_bytes_t raw,
-                           int omit_body, as_arena_t *ar, as_status_t *st)
+int as_service_article_bytes(as_bytes_t raw, int omit_body, as_arena_t *ar,
+                             as_bytes_t *out, as_status_t *st)
 {
     Artstore__V1__Article *a;
     ProtobufCAllocator al;
@@ -92,9 +116,7 @@ int as_service_put_article(as_buf_t *b, unsigned field, as_bytes_t raw,
     size_t n;
 
     if (!omit_body) {
-        if (as_buf_put_bytes_field(b, field, raw.data, raw.len) != 0)
-            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                                 "out of memory building the reply");
+        *out = raw;
         return 0;
     }
     al = as_arena_allocator(ar);
@@ -109,7 +131,20 @@ int as_service_put_article(as_buf_t *b, unsigned field, as_bytes_t raw,
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "reply needs more than max_decode_bytes");
     artstore__v1__article__pack(a, packed);
-    if (as_buf_put_bytes_field(b, field, packed, n) != 0)
+    out->data = packed;
+    out->len = n;
+    return 0;
+}
+
+int as_service_put_article(as_buf_t *b, unsigned field, as_bytes_t raw,
+                           int omit_body, as_arena_t *ar, as_status_t *st)
+{
+    as_bytes_t bytes;
+    int rc;
+
+    if ((rc = as_service_article_bytes(raw, omit_body, ar, &bytes, st)) != 0)
+        return rc;
+    if (as_buf_put_bytes_field(b, field, bytes.data, bytes.len) != 0)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "out of memory building the reply");
     return 0;
@@ -352,13 +387,12 @@ static void handle_get(as_call_t *call, const uint8_t *payload, size_t len)
     as_reader_t *rd = as_service_reader(call);
     as_arena_t *ar = as_call_arena(call);
     Artstore__V1__GetRequest *req;
-    as_buf_t b = { 0 };
+    as_bytes_t raw, *parts;
     as_status_t st;
-    as_bytes_t raw;
     uint64_t id;
     char *url = NULL;
     int forms, rc;
-    size_t i;
+    size_t i, n;
 
     req = (Artstore__V1__GetRequest *)as_service_unpack(
         call, &artstore__v1__get_request__descriptor, payload, len);
@@ -386,33 +420,65 @@ static void handle_get(as_call_t *call, const uint8_t *payload, size_t len)
         as_call_reply_error(call, AS_CODE_UNAVAILABLE, "store not readable");
         return;
     }
-    if (req->n_ids == 0) {
+    /* Two passes, so that the reply is built in place in the buffer that
+     * is sent: each stored article is copied once, from the read snapshot
+     * (which must stay open until then) into the reply. */
+    n = req->n_ids ? req->n_ids : 1;
+    parts = as_arena_alloc(ar, n * sizeof(*parts));
+    if (parts == NULL) {
+        rc = as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "reply needs more than max_decode_bytes");
+    } else if (req->n_ids == 0) {
         id = req->id;
         rc = url ? as_store_find_url(rd, url, &id, &st) : 0;
         if (rc == 0)
             rc = as_store_get_raw(rd, id, &raw, &st);
         if (rc == 0)
-            rc = as_service_put_article(&b, 1, raw, req->omit_body, ar, &st);
+            rc = as_service_article_bytes(raw, req->omit_body, ar,
+                                          &parts[0], &st);
     } else {
-        for (i = 0, rc = 0; i < req->n_ids && rc == 0; i++) {
+        for (i = 0, rc = 0; i < n && rc == 0; i++) {
             rc = as_store_get_raw(rd, req->ids[i], &raw, &st);
             if (rc == AS_CODE_NOT_FOUND) {
-                rc = as_buf_put_varint_field(&b, 2, req->ids[i]) != 0
-                         ? as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
-                                         "out of memory")
-                         : 0;
+                parts[i].data = NULL;       /* answered as missing */
+                rc = 0;
             } else if (rc == 0) {
-                rc = as_service_put_article(&b, 1, raw, req->omit_body, ar,
-                                            &st);
+                rc = as_service_article_bytes(raw, req->omit_body, ar,
+                                              &parts[i], &st);
             }
+        }
+    }
+    if (rc == 0) {
+        size_t total = 0;
+        uint8_t *p;
+
+        for (i = 0; i < n; i++)
+            total += parts[i].data != NULL
+                         ? as_buf_bytes_field_size(1, parts[i].len)
+                         : as_buf_varint_field_size(2, req->ids[i]);
+        if ((p = as_call_reply_reserve(call, total)) == NULL) {
+            rc = as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
+                               "out of memory for a reply of %zu bytes",
+                               total);
+        } else {
+            as_buf_t b = { p, 0, total, 1 };
+
+            for (i = 0; i < n && rc == 0; i++)
+                rc = parts[i].data != NULL
+                         ? as_buf_put_bytes_field(&b, 1, parts[i].data,
+                                                  parts[i].len)
+                         : as_buf_put_varint_field(&b, 2, req->ids[i]);
+            if (rc != 0 || b.len != total)
+                rc = as_status_set(&st, AS_CODE_INTERNAL,
+                                   "reply size mismatch (%zu of %zu bytes)",
+                                   b.len, total);
         }
     }
     as_reader_end(rd);
     if (rc != 0)
         as_call_reply_status(call, &st);
     else
-        as_call_reply_raw(call, b.data, b.len);
-    as_buf_free(&b);
+        as_call_reply_send(call);
 }
 
 /* ------------------------------------------------------------ Delete */

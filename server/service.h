@@ -52,11 +52,21 @@ as_reader_t *as_service_reader(as_call_t *call);
 typedef struct as_buf {
     uint8_t *data;
     size_t len, cap;
+    int fixed;             /* data is not ours (a reserved reply): never
+                              grown or freed; a put past cap fails */
 } as_buf_t;
 int as_buf_put_bytes_field(as_buf_t *b, unsigned field, const void *data,
                            size_t len);
 int as_buf_put_varint_field(as_buf_t *b, unsigned field, uint64_t v);
 void as_buf_free(as_buf_t *b);
+/* The encoded size of those fields, for replies built in place. */
+size_t as_buf_bytes_field_size(unsigned field, size_t len);
+size_t as_buf_varint_field_size(unsigned field, uint64_t v);
+
+/* A stored (packed) article as sent: raw itself, or with omit_body a copy
+ * without the body in ar. Returns 0, or a code with st set. */
+int as_service_article_bytes(as_bytes_t raw, int omit_body, as_arena_t *ar,
+                             as_bytes_t *out, as_status_t *st);
 
 /* Appends a stored (packed) article to b as field number `field`, with the
  * body dropped when omit_body. Returns 0, or a code with st set. */

@@ -333,8 +333,30 @@ START_TEST(bad_item_fails_alone)
         }
         ck_assert_ptr_nonnull(got[i]);
         ck_assert_str_eq(got[i]->url, ts[i == 5 ? 0 : i].url);
+        ck_assert_ptr_nonnull(got[i]->body);
     }
     as_articles_free(got, 6);
+    /* The same without bodies: every other field still there. */
+    ck_assert_int_eq(as_get_many(c, ids, 6, 1, &got), AS_OK);
+    for (i = 0; i < 6; i++) {
+        if (i == 2) {
+            ck_assert_ptr_null(got[i]);
+            continue;
+        }
+        ck_assert_ptr_nonnull(got[i]);
+        ck_assert_str_eq(got[i]->url, ts[i == 5 ? 0 : i].url);
+        ck_assert_ptr_null(got[i]->body);
+    }
+    as_articles_free(got, 6);
+    {
+        as_article_t *one = NULL;
+
+        ck_assert_int_eq(as_get(c, res[1].id, 1, &one), AS_OK);
+        ck_assert_str_eq(one->url, ts[1].url);
+        ck_assert_ptr_null(one->body);
+        as_article_free(one);
+        ck_assert_int_eq(as_get(c, 999, 0, &one), AS_ENOT_FOUND);
+    }
 
     /* A batch with nothing valid: each item answered, nothing written. */
     ck_assert_int_eq(as_put_batch(c, &arts[2], 1, NULL, res), AS_OK);
