@@ -12,9 +12,34 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+/*
+ * Scans ASCII 8 bytes at a time and hands each run of non-ASCII bytes to
+ * u8_check. That is the same answer as u8_check on the whole string: an
+ * ASCII byte is always a character of its own and never part of a
+ * multibyte sequence, so the string is valid exactly when every run of
+ * non-ASCII bytes is. News text is mostly ASCII, and u8_check goes a byte
+ * at a time (it was 7-9% of the server's CPU under batched ingest).
+ */
 int as_utf8_valid(const char *s, size_t n)
 {
-    return u8_check((const uint8_t *)s, n) == NULL;
+    const uint8_t *p = (const uint8_t *)s, *end = p + n, *run;
+    uint64_t w;
+
+    while (p < end) {
+        while (end - p >= 8) {
+            memcpy(&w, p, 8);
+            if (w & UINT64_C(0x8080808080808080))
+                break;
+            p += 8;
+        }
+        while (p < end && *p < 0x80)
+            p++;
+        for (run = p; p < end && *p >= 0x80; p++)
+            ;
+        if (p > run && u8_check(run, (size_t)(p - run)) != NULL)
+            return 0;
+    }
+    return 1;
 }
 
 static int is_ascii_space(unsigned char c)

@@ -3,8 +3,10 @@
  * normalization, natural keys and content hashes.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
 
 #include "article.h"
 
@@ -210,6 +212,47 @@ START_TEST(natural_keys)
 }
 END_TEST
 
+/* as_utf8_valid skips ASCII a word at a time and checks the rest with
+ * u8_check: it must agree with u8_check on the whole string, for every
+ * alignment and mix of ASCII, valid and broken sequences. */
+START_TEST(utf8_matches_libunistring)
+{
+    static const char *pieces[] = {
+        "a", "plain ascii text ", "\n", "\xc3\xa9", "\xe2\x80\x9c",
+        "\xf0\x9f\x93\xb0", "\xff", "\xc3", "\xe2\x80", "\x80",
+        "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80", "",
+    };
+    const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+    unsigned seed = 12345;
+    char buf[256];
+    int i, k, valid = 0, invalid = 0;
+
+    for (i = 0; i < 20000; i++) {
+        size_t len = 0, off = (size_t)(rand_r(&seed) % 8);
+        int parts = 1 + rand_r(&seed) % 12;
+
+        for (k = 0; k < parts; k++) {
+            const char *p = pieces[rand_r(&seed) % np];
+            size_t n = strlen(p);
+
+            if (off + len + n >= sizeof(buf))
+                break;
+            memcpy(buf + off + len, p, n);
+            len += n;
+        }
+        if (u8_check((const uint8_t *)buf + off, len) == NULL) {
+            valid++;
+            ck_assert_msg(as_utf8_valid(buf + off, len), "case %d", i);
+        } else {
+            invalid++;
+            ck_assert_msg(!as_utf8_valid(buf + off, len), "case %d", i);
+        }
+    }
+    ck_assert_int_gt(valid, 1000);
+    ck_assert_int_gt(invalid, 1000);
+}
+END_TEST
+
 static Suite *article_suite(void)
 {
     Suite *s = suite_create("article");
@@ -223,6 +266,7 @@ static Suite *article_suite(void)
     tcase_add_test(tc, prepare_sorts_and_hashes);
     tcase_add_test(tc, prepare_rejections);
     tcase_add_test(tc, natural_keys);
+    tcase_add_test(tc, utf8_matches_libunistring);
     suite_add_tcase(s, tc);
     return s;
 }
