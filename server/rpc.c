@@ -171,7 +171,7 @@ static void send_reply(as_call_t *c, int code, const char *msg,
     send_packed(c, buf);
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
+size_t as_pb_put_varint(uint8_t *p, uint64_t v)
 {
     size_t n = 0;
 
@@ -197,9 +197,9 @@ void *as_call_reply_reserve(as_call_t *c, size_t len)
     head = artstore__v1__reply__get_packed_size(&reply);
     /* The payload field (3, length-delimited) goes last, so that the
      * payload itself ends the message and is written in place. */
-    nfield = len > 0 ? put_varint(field, (3 << 3) | 2) : 0;
+    nfield = len > 0 ? as_pb_put_varint(field, (3 << 3) | 2) : 0;
     if (len > 0)
-        nfield += put_varint(field + nfield, len);
+        nfield += as_pb_put_varint(field + nfield, len);
     if ((buf = reply_alloc(c, head + nfield + len)) == NULL)
         return NULL;
     artstore__v1__reply__pack(&reply, buf);

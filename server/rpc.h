@@ -123,6 +123,10 @@ void as_call_reply_raw(as_call_t *c, const void *payload, size_t len);
 void *as_call_reply_reserve(as_call_t *c, size_t len);
 void as_call_reply_send(as_call_t *c);
 
+/* Writes v as a protobuf varint at p (room for 10 bytes); returns its
+ * length. For replies encoded by hand around bytes kept as they are. */
+size_t as_pb_put_varint(uint8_t *p, uint64_t v);
+
 /* Per-method request counts and latency histogram since start. */
 #define AS_RPC_LAT_BUCKETS 14
 #define AS_RPC_CODES 17

@@ -55,18 +55,6 @@ static size_t varint_size(uint64_t v)
     return n;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 size_t as_buf_bytes_field_size(unsigned field, size_t len)
 {
     return varint_size(((uint64_t)field << 3) | 2) + varint_size(len) + len;
@@ -82,8 +70,8 @@ int as_buf_put_bytes_field(as_buf_t *b, unsigned field, const void *data,
 {
     if (buf_reserve(b, as_buf_bytes_field_size(field, len)) != 0)
         return -1;
-    b->len += put_varint(b->data + b->len, ((uint64_t)field << 3) | 2);
-    b->len += put_varint(b->data + b->len, len);
+    b->len += as_pb_put_varint(b->data + b->len, ((uint64_t)field << 3) | 2);
+    b->len += as_pb_put_varint(b->data + b->len, len);
     if (len > 0)
         memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -94,8 +82,8 @@ int as_buf_put_varint_field(as_buf_t *b, unsigned field, uint64_t v)
 {
     if (buf_reserve(b, as_buf_varint_field_size(field, v)) != 0)
         return -1;
-    b->len += put_varint(b->data + b->len, (uint64_t)field << 3);
-    b->len += put_varint(b->data + b->len, v);
+    b->len += as_pb_put_varint(b->data + b->len, (uint64_t)field << 3);
+    b->len += as_pb_put_varint(b->data + b->len, v);
     return 0;
 }
 
