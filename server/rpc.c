@@ -54,7 +54,6 @@ struct as_call {
     size_t method;             /* index into opts.methods, n_methods: none */
     struct timespec start;
     void *reply;               /* as_call_reply_reserve: the whole reply */
-    size_t reply_size;
 };
 
 static int64_t now_ms(void)
@@ -205,7 +204,6 @@ void *as_call_reply_reserve(as_call_t *c, size_t len)
     artstore__v1__reply__pack(&reply, buf);
     memcpy(buf + head, field, nfield);
     c->reply = buf;
-    c->reply_size = head + nfield + len;
     return buf + head + nfield;
 }
 
@@ -213,6 +211,11 @@ void as_call_reply_send(as_call_t *c)
 {
     void *buf = c->reply;
 
+    if (buf == NULL) {
+        send_reply(c, AS_CODE_INTERNAL, "reply sent without a reservation",
+                   NULL, 0);
+        return;
+    }
     c->reply = NULL;
     record(c, AS_CODE_OK);
     send_packed(c, buf);
