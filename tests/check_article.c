@@ -9,6 +9,7 @@
 #include <unistr.h>
 
 #include "article.h"
+#include "check_main.h"
 
 static as_limits_t lim = AS_LIMITS_DEFAULT;
 static as_arena_t *ar;
@@ -273,11 +274,5 @@ static Suite *article_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(article_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(article_suite());
 }

@@ -13,6 +13,7 @@
 
 #include "artstore.h"
 #include "auth.h"
+#include "check_main.h"
 #include "rawreq.h"
 #include "testutil.h"
 
@@ -209,17 +210,11 @@ int main(void)
 {
     Suite *su = suite_create("auth");
     TCase *tc = tcase_create("auth");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, missing_or_wrong_token_unauthenticated);
     tcase_add_test(tc, read_token_reads_only);
     tcase_add_test(tc, cli_sends_token);
     tcase_add_test(tc, token_file_parsing);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return as_check_run(su);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 #define MAX_PUTS 4000
@@ -240,11 +241,5 @@ static Suite *backup_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(backup_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(backup_suite());
 }

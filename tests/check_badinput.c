@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "rawreq.h"
 #include "status.h"
 #include "testutil.h"
@@ -270,8 +271,6 @@ int main(void)
 {
     Suite *su = suite_create("badinput");
     TCase *tc = tcase_create("badinput");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, random_bytes);
@@ -280,9 +279,5 @@ int main(void)
     tcase_add_test(tc, truncated_envelopes);
     tcase_add_test(tc, huge_repeated_fields);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return as_check_run(su);
 }

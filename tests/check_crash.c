@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 #define ROUNDS 5
@@ -211,16 +212,10 @@ int main(void)
 {
     Suite *su = suite_create("crash");
     TCase *tc = tcase_create("kill");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, kill_rounds_lose_nothing);
     tcase_add_test(tc, stale_readers_cleared);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return as_check_run(su);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "feed.h"
 #include "internal.h"
 #include "testutil.h"
@@ -613,11 +614,5 @@ static Suite *feed_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(feed_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return as_check_run(feed_suite());
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 static ts_server_t srv;
@@ -766,11 +767,5 @@ static Suite *ingest_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ingest_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(ingest_suite());
 }

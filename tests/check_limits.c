@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "rawreq.h"
 #include "status.h"
 #include "testutil.h"
@@ -432,8 +433,6 @@ int main(void)
 {
     Suite *su = suite_create("limits");
     TCase *tc = tcase_create("limits");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, article_limits_named);
     tcase_add_test(tc, batch_limit_named);
@@ -444,9 +443,5 @@ int main(void)
     tcase_add_test(tc, expired_deadline_not_executed);
     tcase_add_test(tc, relative_timeout_accepted);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return as_check_run(su);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 /* Receives one notification into buf (NUL-terminated); waits up to 10 s. */
@@ -64,14 +65,8 @@ int main(void)
 {
     Suite *s = suite_create("notify");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, ready_and_stopping);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(s);
 }

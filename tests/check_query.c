@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 #define N_VOCAB 30           /* tags t0..t29, t0 the most common */
@@ -718,11 +719,5 @@ static Suite *query_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(query_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return as_check_run(query_suite());
 }

@@ -13,6 +13,7 @@
 
 #include "artstore.h"
 #include "artstore.pb-c.h"
+#include "check_main.h"
 #include "testutil.h"
 
 static ts_server_t srv;
@@ -340,11 +341,5 @@ static Suite *server_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(server_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(server_suite());
 }

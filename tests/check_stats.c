@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 #define N_PUTS 7
@@ -211,11 +212,5 @@ static Suite *stats_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(stats_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(stats_suite());
 }

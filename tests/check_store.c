@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "article.h"
+#include "check_main.h"
 #include "store.h"
 
 static char dir[64];
@@ -469,11 +470,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(store_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return as_check_run(store_suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "artstore.h"
+#include "check_main.h"
 #include "testutil.h"
 
 /* Starts a server, stores a few articles (one updated, one deleted) and
@@ -157,16 +158,10 @@ int main(void)
 {
     Suite *su = suite_create("verify");
     TCase *tc = tcase_create("verify");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, consistent_store_passes);
     tcase_add_test(tc, damage_is_reported);
     tcase_add_test(tc, missing_store_fails);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return as_check_run(su);
 }
