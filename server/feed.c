@@ -802,6 +802,15 @@ void as_feed_stop(as_feed_t *f)
     free(f);
 }
 
+unsigned as_feed_subscribers(as_feed_t *f)
+{
+    /* nanomsg counts the PUB socket's live connections, accepted ones
+     * included, and drops one when its peer goes away. */
+    uint64_t n = nn_get_statistic(f->sock, NN_STAT_CURRENT_CONNECTIONS);
+
+    return n == (uint64_t)-1 ? 0 : (unsigned)n;
+}
+
 unsigned as_feed_waiters(as_feed_t *f)
 {
     unsigned n;

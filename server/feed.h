@@ -68,6 +68,9 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
  * closes the socket. Call after the writer has stopped. Accepts NULL. */
 void as_feed_stop(as_feed_t *f);
 
+/* Number of connected feed subscribers (for Stats). */
+unsigned as_feed_subscribers(as_feed_t *f);
+
 /* Number of parked long-poll calls (for Stats). */
 unsigned as_feed_waiters(as_feed_t *f);
 

@@ -604,6 +604,8 @@ static void handle_stats(as_call_t *call, const uint8_t *payload, size_t len)
     resp.map_used = ss.map_used;
     resp.uptime_ms = (uint64_t)(now_ms() - svc->start_ms);
     resp.workers = svc->rpc ? (uint32_t)as_rpc_workers(svc->rpc) : 0;
+    resp.has_subscribers = 1;
+    resp.subscribers = svc->feed ? as_feed_subscribers(svc->feed) : 0;
 
     resp.methods = as_arena_alloc(ar, sizeof(*resp.methods) * n);
     if (resp.methods == NULL)

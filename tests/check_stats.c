@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "artstore.h"
 #include "check_main.h"
@@ -91,6 +92,48 @@ START_TEST(library_series_have_full_histograms)
     ck_assert(find(s, "artstore_writer_batch_bucket", "le=\"+Inf\"") >= 1);
     ck_assert(find(s, "artstore_writer_batch_sum", "") == N_PUTS);
     as_stats_free(s);
+    as_client_close(c);
+    ck_assert_int_eq(ts_stop(&srv), 0);
+    ts_cleanup(&srv);
+}
+END_TEST
+
+/* Asks Stats until it reports want subscribers, at most ~10 s: nanomsg
+ * connects and notices a closed peer in the background. */
+static uint32_t await_subscribers(as_client_t *c, uint32_t want)
+{
+    uint32_t seen = UINT32_MAX;
+    int i;
+
+    for (i = 0; i < 500 && seen != want; i++) {
+        as_stats_t *s;
+
+        if (i > 0)
+            usleep(20000);
+        ck_assert_int_eq(as_stats(c, &s), AS_OK);
+        seen = s->subscribers;
+        as_stats_free(s);
+    }
+    return seen;
+}
+
+START_TEST(subscribers_are_the_feed_connections)
+{
+    ts_server_t srv;
+    as_client_t *c;
+    as_watch_t *w1, *w2;
+    as_watch_opts_t o = { 0 };
+
+    ck_assert_int_eq(ts_start(&srv, NULL), 0);
+    ck_assert_int_eq(as_client_connect(srv.endpoint, 5000, &c), AS_OK);
+    ck_assert_uint_eq(await_subscribers(c, 0), 0);
+    ck_assert_int_eq(as_watch_open(c, &o, &w1), AS_OK);
+    ck_assert_int_eq(as_watch_open(c, &o, &w2), AS_OK);
+    ck_assert_uint_eq(await_subscribers(c, 2), 2);
+    as_watch_close(w1);
+    ck_assert_uint_eq(await_subscribers(c, 1), 1);
+    as_watch_close(w2);
+    ck_assert_uint_eq(await_subscribers(c, 0), 0);
     as_client_close(c);
     ck_assert_int_eq(ts_stop(&srv), 0);
     ts_cleanup(&srv);
@@ -206,6 +249,7 @@ static Suite *stats_suite(void)
 
     tcase_add_test(tc, library_series_have_full_histograms);
     tcase_add_test(tc, prometheus_text_format);
+    tcase_add_test(tc, subscribers_are_the_feed_connections);
     suite_add_tcase(s, tc);
     return s;
 }
