@@ -439,7 +439,9 @@ AS_API void as_change_free(as_change_t *ch);
 
 /*
  * What to watch. Tag lists are compared with the server's normalized tags:
- * they are trimmed and ASCII-lowercased here; pass other tags normalized.
+ * they are normalized here exactly as the server normalizes tags (trimmed,
+ * inner whitespace collapsed, case-folded, NFC), so "Straße" matches a
+ * story tagged "STRASSE".
  * Every condition present must hold (all of all_of, at least one of
  * any_of when given, none of none_of); an update matches when its tags
  * before or after the change do.

@@ -11,7 +11,6 @@
  * again. Events from Changes are queued and delivered before anything
  * newer, so the order is always the seq order.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
@@ -21,6 +20,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "tagfold.h"
 
 #define FRAME_EVENT 'E'
 #define FRAME_HEARTBEAT 'H'
@@ -121,25 +121,6 @@ static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
 }
 
 /* ------------------------------------------------------------ filter */
-
-/* Trims and ASCII-lowercases a tag into a new string (NULL: no memory). */
-static char *normalize_tag(const char *s)
-{
-    size_t n;
-    char *out;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    if ((out = malloc(n + 1)) == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (char)tolower((unsigned char)s[i]);
-    out[n] = '\0';
-    return out;
-}
 
 /* A tag as it sits in a frame header: not NUL-terminated. */
 typedef struct span {
@@ -523,19 +504,52 @@ static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
 
 /* ------------------------------------------------------------ API */
 
+/* Normalizes the n tags at v into w->tags[which] the way the server does,
+ * so that they compare equal to the tags it publishes. Returns AS_OK, or
+ * an error set on the client naming the tag. */
 static int copy_tags(as_watch_t *w, int which, const char *const *v, size_t n)
 {
-    size_t i;
+    static const char *const lists[] = { "all_of", "any_of", "none_of" };
+    size_t i, len;
+    unsigned char bad = 0;
 
     if (n == 0)
-        return 0;
-    if (v == NULL || (w->tags[which] = calloc(n, sizeof(char *))) == NULL)
-        return -1;
+        return AS_OK;
+    if (v == NULL)
+        return as__fail(w->c, AS_EINVALID_ARGUMENT, "watch %s is NULL",
+                        lists[which]);
+    if ((w->tags[which] = calloc(n, sizeof(char *))) == NULL)
+        return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
     w->n_tags[which] = n;
-    for (i = 0; i < n; i++)
-        if (v[i] == NULL || (w->tags[which][i] = normalize_tag(v[i])) == NULL)
-            return -1;
-    return 0;
+    for (i = 0; i < n; i++) {
+        const char *why = NULL;
+
+        if (v[i] == NULL)
+            return as__fail(w->c, AS_EINVALID_ARGUMENT,
+                            "watch %s[%zu] is NULL", lists[which], i);
+        switch (as_tag_fold(v[i], strlen(v[i]), &w->tags[which][i], &len,
+                            &bad)) {
+        case AS_TAGFOLD_OK:
+            continue;
+        case AS_TAGFOLD_UTF8:
+            why = "is not valid UTF-8";
+            break;
+        case AS_TAGFOLD_CONTROL:
+            why = "contains a control character";
+            break;
+        case AS_TAGFOLD_EMPTY:
+            why = "is empty";
+            break;
+        case AS_TAGFOLD_FOLD:
+            why = "cannot be case-folded";
+            break;
+        case AS_TAGFOLD_NOMEM:
+            return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        }
+        return as__fail(w->c, AS_EINVALID_ARGUMENT, "watch %s[%zu] %s",
+                        lists[which], i, why);
+    }
+    return AS_OK;
 }
 
 int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
@@ -556,13 +570,10 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
         return as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
     w->c = c;
     w->sock = -1;
-    if (copy_tags(w, ALL, opts->all_of, opts->n_all_of) != 0 ||
-        copy_tags(w, ANY, opts->any_of, opts->n_any_of) != 0 ||
-        copy_tags(w, NONE, opts->none_of, opts->n_none_of) != 0) {
-        rc = as__fail(c, AS_EINVALID_ARGUMENT,
-                      "watch tags: a NULL tag, or out of memory");
+    if ((rc = copy_tags(w, ALL, opts->all_of, opts->n_all_of)) != AS_OK ||
+        (rc = copy_tags(w, ANY, opts->any_of, opts->n_any_of)) != AS_OK ||
+        (rc = copy_tags(w, NONE, opts->none_of, opts->n_none_of)) != AS_OK)
         goto out_free;
-    }
     if ((rc = as_ping(c, &info)) != AS_OK)
         goto out_free;
     if (info.feed_endpoint[0] == '\0') {

@@ -6,47 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unicase.h>
-#include <uninorm.h>
-#include <unistr.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
-
-/*
- * Scans ASCII 8 bytes at a time and hands each run of non-ASCII bytes to
- * u8_check. That is the same answer as u8_check on the whole string: an
- * ASCII byte is always a character of its own and never part of a
- * multibyte sequence, so the string is valid exactly when every run of
- * non-ASCII bytes is. News text is mostly ASCII, and u8_check goes a byte
- * at a time (it was 7-9% of the server's CPU under batched ingest).
- */
-int as_utf8_valid(const char *s, size_t n)
-{
-    const uint8_t *p = (const uint8_t *)s, *end = p + n, *run;
-    uint64_t w;
-
-    while (p < end) {
-        while (end - p >= 8) {
-            memcpy(&w, p, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            p += 8;
-        }
-        while (p < end && *p < 0x80)
-            p++;
-        for (run = p; p < end && *p >= 0x80; p++)
-            ;
-        if (p > run && u8_check(run, (size_t)(p - run)) != NULL)
-            return 0;
-    }
-    return 1;
-}
-
-static int is_ascii_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-           c == '\f';
-}
 
 /* Checks one free-text field: valid UTF-8 and at most max bytes. A NULL
  * field is fine. */
@@ -71,52 +32,40 @@ static int check_text(const char *s, size_t max, const char *field,
 int as_tag_normalize(const char *in, size_t max_bytes, const char *what,
                      as_arena_t *ar, char **out, as_status_t *st)
 {
-    size_t n = strlen(in), i, len = 0, folded_len = 0;
-    char *collapsed;
-    uint8_t *folded;
-    int space = 0;
+    size_t n = strlen(in), len = 0;
+    unsigned char bad = 0;
+    char *folded = NULL;
 
     if (n > 4 * max_bytes + 64)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "%s is %zu bytes, over the limit max_tag_bytes=%zu",
                              what, n, max_bytes);
-    if (!as_utf8_valid(in, n))
+    switch (as_tag_fold(in, n, &folded, &len, &bad)) {
+    case AS_TAGFOLD_OK:
+        break;
+    case AS_TAGFOLD_UTF8:
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "%s is not valid UTF-8", what);
-    collapsed = as_arena_alloc(ar, n + 1);
-    if (collapsed == NULL)
-        goto out_exhausted;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-
-        if (is_ascii_space(c)) {
-            space = len > 0;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7f)
-            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                                 "%s contains control character 0x%02x",
-                                 what, c);
-        if (space)
-            collapsed[len++] = ' ';
-        space = 0;
-        collapsed[len++] = (char)c;
-    }
-    if (len == 0)
+    case AS_TAGFOLD_CONTROL:
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%s contains control character 0x%02x", what,
+                             bad);
+    case AS_TAGFOLD_EMPTY:
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT, "%s is empty",
                              what);
-    folded = u8_casefold((const uint8_t *)collapsed, len, NULL, UNINORM_NFC,
-                         NULL, &folded_len);
-    if (folded == NULL)
+    case AS_TAGFOLD_FOLD:
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "%s cannot be case-folded", what);
-    if (folded_len > max_bytes) {
+    case AS_TAGFOLD_NOMEM:
+        goto out_exhausted;
+    }
+    if (len > max_bytes) {
         free(folded);
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "%s is %zu bytes, over the limit max_tag_bytes=%zu",
-                             what, folded_len, max_bytes);
+                             what, len, max_bytes);
     }
-    *out = as_arena_strndup(ar, (const char *)folded, folded_len);
+    *out = as_arena_strndup(ar, folded, len);
     free(folded);
     if (*out == NULL)
         goto out_exhausted;
@@ -148,9 +97,9 @@ int as_url_canonicalize(const char *in, size_t max_bytes, as_arena_t *ar,
     size_t n, len = 0, scheme_len;
     char *u;
 
-    while (s < e && is_ascii_space((unsigned char)*s))
+    while (s < e && as_is_ascii_space((unsigned char)*s))
         s++;
-    while (e > s && is_ascii_space((unsigned char)e[-1]))
+    while (e > s && as_is_ascii_space((unsigned char)e[-1]))
         e--;
     n = (size_t)(e - s);
     if (n == 0)

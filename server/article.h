@@ -21,6 +21,7 @@
 #include "artstore.pb-c.h"
 #include "limit.h"
 #include "status.h"
+#include "tagfold.h"
 
 /* Longest natural key the store uses; LMDB keys stop at 511 bytes. */
 #define AS_KEY_MAX 480
@@ -63,8 +64,5 @@ size_t as_article_key(const Artstore__V1__Article *a, unsigned char *key);
 
 /* Writes the natural key of a canonical URL, as as_article_key does. */
 size_t as_url_key(const char *url, unsigned char *key);
-
-/* Returns nonzero if the n bytes at s are valid UTF-8. */
-int as_utf8_valid(const char *s, size_t n);
 
 #endif

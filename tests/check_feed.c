@@ -288,6 +288,63 @@ START_TEST(tag_filter_exact)
 }
 END_TEST
 
+/*
+ * Watch filters are normalized as the server normalizes tags: case-folded
+ * (ß folds to ss), NFC-composed, whitespace trimmed and collapsed. Before,
+ * the client only lower-cased ASCII, so such a filter never matched.
+ */
+START_TEST(tag_filter_unicode)
+{
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w1, *w2;
+    as_watch_opts_t o1, o2, bad;
+    const char *all[] = { "  STRASSE \t Nachrichten " };
+    const char *any[] = { "e\xcc\x81" "cole" }; /* e + combining acute */
+    const char *invalid[] = { "ok", "caf\xc3" };
+    uint64_t m1, m2, m3;
+    as_change_t *ch;
+
+    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
+    c = connect_to(&s);
+    memset(&bad, 0, sizeof(bad));
+    bad.any_of = invalid;
+    bad.n_any_of = 2;
+    ck_assert_int_eq(as_watch_open(c, &bad, &w1), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "any_of[1]") != NULL &&
+                      strstr(as_client_errmsg(c), "UTF-8") != NULL,
+                  "%s", as_client_errmsg(c));
+    memset(&o1, 0, sizeof(o1));
+    o1.all_of = all;
+    o1.n_all_of = 1;
+    memset(&o2, 0, sizeof(o2));
+    o2.any_of = any;
+    o2.n_any_of = 1;
+    ck_assert_int_eq(as_watch_open(c, &o1, &w1), AS_OK);
+    ck_assert_int_eq(as_watch_open(c, &o2, &w2), AS_OK);
+    m1 = put_one(c, 1, (const char *[]){ "Stra\xc3\x9f" "e Nachrichten", NULL });
+    put_one(c, 2, (const char *[]){ "strasse", NULL });
+    m2 = put_one(c, 3, (const char *[]){ "politik",
+                                         "STRASSE  NACHRICHTEN", NULL });
+    m3 = put_one(c, 4, (const char *[]){ "\xc3\x89" "cole", NULL });
+    ch = next_change(w1, c, 10000);
+    ck_assert_uint_eq(ch->seq, m1);
+    as_change_free(ch);
+    ch = next_change(w1, c, 10000);
+    ck_assert_uint_eq(ch->seq, m2);
+    as_change_free(ch);
+    ch = next_change(w2, c, 10000);
+    ck_assert_uint_eq(ch->seq, m3);
+    as_change_free(ch);
+    ck_assert_int_eq(as_watch_next(w1, 1500, &ch), AS_EDEADLINE_EXCEEDED);
+    ck_assert_int_eq(as_watch_next(w2, 100, &ch), AS_EDEADLINE_EXCEEDED);
+    as_watch_close(w1);
+    as_watch_close(w2);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 /* The server restarts under a subscriber, which carries on. */
 START_TEST(server_restart_under_subscriber)
 {
@@ -602,6 +659,7 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, stopped_subscriber_gets_everything);
     tcase_add_test(tc, since_history_then_live);
     tcase_add_test(tc, tag_filter_exact);
+    tcase_add_test(tc, tag_filter_unicode);
     tcase_add_test(tc, server_restart_under_subscriber);
     tcase_add_test(tc, compacted_history_out_of_range);
     tcase_add_test(tc, changes_long_poll);
