@@ -8,7 +8,7 @@ libnanomsg-dev liblmdb-dev libjansson-dev libunistring-dev libxxhash-dev
 libinih-dev libsystemd-dev"
 if [ "${1:-}" = test ]; then
   pkgs="$pkgs check libsubunit-dev clang libclang-rt-14-dev valgrind
-lmdb-utils nanomsg-utils protobuf-compiler libhiredis-dev"
+lmdb-utils nanomsg-utils protobuf-compiler libhiredis-dev faketime"
 fi
 missing=""
 for p in $pkgs; do

@@ -80,17 +80,20 @@ as_tagfold_err_t as_tag_fold(const char *in, size_t n, char **out,
         return AS_TAGFOLD_EMPTY;
     }
     /* With no result buffer, u8_casefold returns a malloc'ed one without a
-     * terminating NUL: room for it is made below. */
+     * terminating NUL. */
     folded = u8_casefold((const uint8_t *)collapsed, len, NULL, UNINORM_NFC,
                          NULL, &folded_len);
     free(collapsed);
     if (folded == NULL)
         return AS_TAGFOLD_FOLD;
-    if ((*out = realloc(folded, folded_len + 1)) == NULL) {
-        free(folded);
-        return AS_TAGFOLD_NOMEM;
+    *out = malloc(folded_len + 1);
+    if (*out != NULL) {
+        memcpy(*out, folded, folded_len);
+        (*out)[folded_len] = '\0';
     }
-    (*out)[folded_len] = '\0';
+    free(folded);
+    if (*out == NULL)
+        return AS_TAGFOLD_NOMEM;
     *out_len = folded_len;
     return AS_TAGFOLD_OK;
 }

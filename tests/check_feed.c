@@ -443,6 +443,80 @@ START_TEST(compacted_history_out_of_range)
 }
 END_TEST
 
+/* libfaketime, from Debian's faketime package (deploy/deps.sh test). */
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+/*
+ * --retain-hours: changes committed three hours ago are dropped, a fresh
+ * one is kept. The first run of the server commits under libfaketime with
+ * its clock three hours behind; the second runs on the real clock.
+ */
+START_TEST(retain_hours_drops_old_changes)
+{
+    static const char *const args[] = { "--sync", "periodic",
+                                        "--retain-hours", "1", NULL };
+    const char *prev = getenv("ASAN_OPTIONS");
+    char asan[512];
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w = NULL;
+    as_watch_opts_t o;
+    as_change_t *ch = NULL;
+    int i, rc = AS_OK;
+    int64_t t0;
+
+    ck_assert_msg(access(FAKETIME_LIB, R_OK) == 0,
+                  "%s is missing: apt-get install faketime", FAKETIME_LIB);
+    /* libfaketime cannot come before the ASan runtime; it need not. */
+    snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+             prev ? prev : "", prev ? ":" : "");
+    setenv("ASAN_OPTIONS", asan, 1);
+    setenv("LD_PRELOAD", FAKETIME_LIB, 1);
+    setenv("FAKETIME", "-3h", 1);
+    setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+    ck_assert_int_eq(ts_start(&s, args), 0);
+    unsetenv("LD_PRELOAD");
+    unsetenv("FAKETIME");
+    c = connect_to(&s);
+    for (i = 0; i < 5; i++)
+        put_one(c, i, NULL);
+    as_client_close(c);
+    /* Under the fake clock nothing is old yet: the whole log is there. */
+    memset(&o, 0, sizeof(o));
+    o.has_since = 1;
+    ck_assert_int_eq(ts_stop(&s), 0);
+
+    ck_assert_int_eq(ts_restart(&s), 0);
+    c = connect_to(&s);
+    put_one(c, 5, NULL); /* seq 6, now */
+    t0 = mono_ms();
+    do {
+        ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+        rc = as_watch_next(w, 2000, &ch);
+        as_change_free(ch);
+        ch = NULL;
+        if (rc == AS_EOUT_OF_RANGE)
+            break;
+        /* Before the trim, the old changes are still served. */
+        ck_assert_msg(rc == AS_OK, "got %s", as_code_name(rc));
+        as_watch_close(w);
+        usleep(200000);
+    } while (mono_ms() - t0 < 15000);
+    ck_assert_msg(rc == AS_EOUT_OF_RANGE, "got %s", as_code_name(rc));
+    ck_assert_msg(strstr(as_client_errmsg(c), "oldest retained seq=6") != NULL,
+                  "%s", as_client_errmsg(c));
+    as_watch_close(w);
+    o.since = 5;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+    ch = next_change(w, c, 10000);
+    ck_assert_uint_eq(ch->seq, 6);
+    as_change_free(ch);
+    as_watch_close(w);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 /* Calls Changes(since, wait_ms) on its own client. */
 typedef struct poll_arg {
     const char *endpoint;
@@ -662,6 +736,7 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, tag_filter_unicode);
     tcase_add_test(tc, server_restart_under_subscriber);
     tcase_add_test(tc, compacted_history_out_of_range);
+    tcase_add_test(tc, retain_hours_drops_old_changes);
     tcase_add_test(tc, changes_long_poll);
     tcase_add_test(tc, changes_bad_filter);
     tcase_add_test(tc, initial_snapshot);
