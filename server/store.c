@@ -531,16 +531,16 @@ static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
     if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
         return txn_fail(t, rc, "cursor", st);
     if (add) {
-        MDB_val probe = k, pd;
-
-        rc = mdb_cursor_get(c, &probe, &pd, MDB_SET);
-        if (rc == MDB_NOTFOUND && distinct)
-            (*distinct)++;
-        else if (rc != 0 && rc != MDB_NOTFOUND)
+        /* A key whose only posting is the one just added is new. */
+        rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
+        if (rc == 0 && distinct) {
+            if ((rc = mdb_cursor_count(c, &count)) != 0)
+                goto out_fail;
+            if (count == 1)
+                (*distinct)++;
+        } else if (rc != 0 && rc != MDB_KEYEXIST) {
             goto out_fail;
-        if ((rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA)) != 0 &&
-            rc != MDB_KEYEXIST)
-            goto out_fail;
+        }
     } else {
         rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH);
         if (rc == 0) {
