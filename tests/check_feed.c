@@ -389,6 +389,49 @@ START_TEST(server_restart_under_subscriber)
 }
 END_TEST
 
+/*
+ * Waits (up to ~15 s: retention runs about once a second on the writer
+ * thread) until a watch from since is refused with OUT_OF_RANGE naming
+ * oldest as the oldest retained seq, then checks that a watch from just
+ * before it starts at oldest.
+ */
+static void await_trimmed_to(as_client_t *c, uint64_t since, uint64_t oldest)
+{
+    as_watch_opts_t o;
+    as_watch_t *w = NULL;
+    as_change_t *ch = NULL;
+    char want[64];
+    int64_t t0 = mono_ms();
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.has_since = 1;
+    o.since = since;
+    for (;;) {
+        ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+        rc = as_watch_next(w, 2000, &ch);
+        as_change_free(ch);
+        ch = NULL;
+        as_watch_close(w);
+        if (rc == AS_EOUT_OF_RANGE || mono_ms() - t0 > 15000)
+            break;
+        /* Before the trim, the history is still served. */
+        ck_assert_msg(rc == AS_OK, "got %s", as_code_name(rc));
+        usleep(200000);
+    }
+    ck_assert_msg(rc == AS_EOUT_OF_RANGE, "got %s", as_code_name(rc));
+    snprintf(want, sizeof(want), "oldest retained seq=%llu",
+             (unsigned long long)oldest);
+    ck_assert_msg(strstr(as_client_errmsg(c), want) != NULL, "%s",
+                  as_client_errmsg(c));
+    o.since = oldest - 1;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+    ch = next_change(w, c, 10000);
+    ck_assert_uint_eq(ch->seq, oldest);
+    as_change_free(ch);
+    as_watch_close(w);
+}
+
 /* Changes before the retained changelog answer OUT_OF_RANGE, naming the
  * oldest retained seq; the retained part is still served. */
 START_TEST(compacted_history_out_of_range)
@@ -399,42 +442,14 @@ START_TEST(compacted_history_out_of_range)
     as_client_t *c;
     as_watch_t *w;
     as_watch_opts_t o;
-    as_change_t *ch = NULL;
-    int i, rc = AS_OK;
-    int64_t t0;
+    int i;
 
     ck_assert_int_eq(ts_start(&s, args), 0);
     c = connect_to(&s);
     for (i = 0; i < 50; i++)
         put_one(c, i, NULL);
+    await_trimmed_to(c, 5, 41);
     memset(&o, 0, sizeof(o));
-    o.has_since = 1;
-    o.since = 5;
-    /* Retention runs about once a second on the writer thread. */
-    t0 = mono_ms();
-    do {
-        ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
-        rc = as_watch_next(w, 2000, &ch);
-        as_change_free(ch);
-        ch = NULL;
-        if (rc != AS_EOUT_OF_RANGE)
-            as_watch_close(w);
-        else
-            break;
-        usleep(200000);
-    } while (mono_ms() - t0 < 15000);
-    ck_assert_msg(rc == AS_EOUT_OF_RANGE, "got %s", as_code_name(rc));
-    ck_assert_msg(strstr(as_client_errmsg(c), "oldest retained seq=41") != NULL,
-                  "%s", as_client_errmsg(c));
-    as_watch_close(w);
-
-    o.since = 40;
-    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
-    ch = next_change(w, c, 10000);
-    ck_assert_uint_eq(ch->seq, 41);
-    as_change_free(ch);
-    as_watch_close(w);
-
     /* A snapshot from an incomplete log is refused. */
     o.initial = 1;
     ck_assert_int_eq(as_watch_open(c, &o, &w), AS_EFAILED_PRECONDITION);
@@ -459,11 +474,10 @@ START_TEST(retain_hours_drops_old_changes)
     char asan[512];
     ts_server_t s;
     as_client_t *c;
-    as_watch_t *w = NULL;
+    as_watch_t *w;
     as_watch_opts_t o;
-    as_change_t *ch = NULL;
-    int i, rc = AS_OK;
-    int64_t t0;
+    as_change_t *ch;
+    int i;
 
     ck_assert_msg(access(FAKETIME_LIB, R_OK) == 0,
                   "%s is missing: apt-get install faketime", FAKETIME_LIB);
@@ -480,38 +494,21 @@ START_TEST(retain_hours_drops_old_changes)
     c = connect_to(&s);
     for (i = 0; i < 5; i++)
         put_one(c, i, NULL);
-    as_client_close(c);
     /* Under the fake clock nothing is old yet: the whole log is there. */
     memset(&o, 0, sizeof(o));
     o.has_since = 1;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+    ch = next_change(w, c, 10000);
+    ck_assert_uint_eq(ch->seq, 1);
+    as_change_free(ch);
+    as_watch_close(w);
+    as_client_close(c);
     ck_assert_int_eq(ts_stop(&s), 0);
 
     ck_assert_int_eq(ts_restart(&s), 0);
     c = connect_to(&s);
     put_one(c, 5, NULL); /* seq 6, now */
-    t0 = mono_ms();
-    do {
-        ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
-        rc = as_watch_next(w, 2000, &ch);
-        as_change_free(ch);
-        ch = NULL;
-        if (rc == AS_EOUT_OF_RANGE)
-            break;
-        /* Before the trim, the old changes are still served. */
-        ck_assert_msg(rc == AS_OK, "got %s", as_code_name(rc));
-        as_watch_close(w);
-        usleep(200000);
-    } while (mono_ms() - t0 < 15000);
-    ck_assert_msg(rc == AS_EOUT_OF_RANGE, "got %s", as_code_name(rc));
-    ck_assert_msg(strstr(as_client_errmsg(c), "oldest retained seq=6") != NULL,
-                  "%s", as_client_errmsg(c));
-    as_watch_close(w);
-    o.since = 5;
-    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
-    ch = next_change(w, c, 10000);
-    ck_assert_uint_eq(ch->seq, 6);
-    as_change_free(ch);
-    as_watch_close(w);
+    await_trimmed_to(c, 0, 6);
     as_client_close(c);
     ts_cleanup(&s);
 }
