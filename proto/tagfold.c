@@ -49,51 +49,49 @@ int as_is_ascii_space(unsigned char c)
 as_tagfold_err_t as_tag_fold(const char *in, size_t n, char **out,
                              size_t *out_len, unsigned char *bad)
 {
+    char small[256], *collapsed = small;
     size_t i, len = 0, folded_len = 0;
-    char *collapsed;
+    as_tagfold_err_t err = AS_TAGFOLD_OK;
     uint8_t *folded;
     int space = 0;
 
     if (!as_utf8_valid(in, n))
         return AS_TAGFOLD_UTF8;
-    if ((collapsed = malloc(n + 1)) == NULL)
+    /* Tags are short: most never touch the heap before the fold. */
+    if (n + 1 > sizeof(small) && (collapsed = malloc(n + 1)) == NULL)
         return AS_TAGFOLD_NOMEM;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && err == AS_TAGFOLD_OK; i++) {
         unsigned char c = (unsigned char)in[i];
 
         if (as_is_ascii_space(c)) {
             space = len > 0;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7f) {
-            free(collapsed);
+        } else if (c < 0x20 || c == 0x7f) {
             *bad = c;
-            return AS_TAGFOLD_CONTROL;
+            err = AS_TAGFOLD_CONTROL;
+        } else {
+            if (space)
+                collapsed[len++] = ' ';
+            space = 0;
+            collapsed[len++] = (char)c;
         }
-        if (space)
-            collapsed[len++] = ' ';
-        space = 0;
-        collapsed[len++] = (char)c;
     }
-    if (len == 0) {
+    if (err == AS_TAGFOLD_OK && len == 0)
+        err = AS_TAGFOLD_EMPTY;
+    if (err == AS_TAGFOLD_OK) {
+        /* The terminating NUL is folded along (it folds to itself), so the
+         * buffer u8_casefold allocates is the finished string. */
+        collapsed[len++] = '\0';
+        folded = u8_casefold((const uint8_t *)collapsed, len, NULL,
+                             UNINORM_NFC, NULL, &folded_len);
+        if (folded == NULL || folded_len == 0 || folded[folded_len - 1]) {
+            free(folded);
+            err = AS_TAGFOLD_FOLD;
+        } else {
+            *out = (char *)folded;
+            *out_len = folded_len - 1;
+        }
+    }
+    if (collapsed != small)
         free(collapsed);
-        return AS_TAGFOLD_EMPTY;
-    }
-    /* With no result buffer, u8_casefold returns a malloc'ed one without a
-     * terminating NUL. */
-    folded = u8_casefold((const uint8_t *)collapsed, len, NULL, UNINORM_NFC,
-                         NULL, &folded_len);
-    free(collapsed);
-    if (folded == NULL)
-        return AS_TAGFOLD_FOLD;
-    *out = malloc(folded_len + 1);
-    if (*out != NULL) {
-        memcpy(*out, folded, folded_len);
-        (*out)[folded_len] = '\0';
-    }
-    free(folded);
-    if (*out == NULL)
-        return AS_TAGFOLD_NOMEM;
-    *out_len = folded_len;
-    return AS_TAGFOLD_OK;
+    return err;
 }
