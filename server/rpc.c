@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "pbcheck.h"
 
 #define METHOD_PREFIX "/artstore.v1.ArticleStore/"
 /* How often a blocked worker wakes to see whether it should stop. */
@@ -325,6 +326,17 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     if (c->arena == NULL) {
         send_reply(c, AS_CODE_RESOURCE_EXHAUSTED, "out of memory", NULL, 0);
         return;
+    }
+    /* Before anything reads a string of the envelope (the token above
+     * all): a NUL would cut it short after unpacking. */
+    {
+        as_status_t st;
+
+        if (as_pbcheck_strings(&artstore__v1__request__descriptor, body, n,
+                               &st) != 0) {
+            as_call_reply_status(c, &st);
+            return;
+        }
     }
     al = as_arena_allocator(c->arena);
     req = artstore__v1__request__unpack(&al, n, body);

@@ -12,6 +12,7 @@
 #include "as_version.h"
 #include "feed.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "query.h"
 
 static int64_t now_ms(void)
@@ -143,8 +144,15 @@ ProtobufCMessage *as_service_unpack(as_call_t *call,
                                     const uint8_t *payload, size_t len)
 {
     ProtobufCAllocator al = as_arena_allocator(as_call_arena(call));
-    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &al, len, payload);
+    ProtobufCMessage *m;
+    as_status_t st;
 
+    /* Strings lose their length when unpacked: NULs are refused here. */
+    if (as_pbcheck_strings(desc, payload, len, &st) != 0) {
+        as_call_reply_status(call, &st);
+        return NULL;
+    }
+    m = protobuf_c_message_unpack(desc, &al, len, payload);
     if (m != NULL)
         return m;
     if (as_arena_exhausted(as_call_arena(call)))

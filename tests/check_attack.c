@@ -1,0 +1,178 @@
+/*
+ * check_attack.c - the attacks of a hostile client and a careless operator,
+ * run against a real artstored. Each test reproduces one hole that was
+ * found by attacking the server and checks that it stays closed: wire
+ * input is sent raw (rawreq.c), the rest goes through the client library
+ * and the CLI.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artstore.h"
+#include "check_main.h"
+#include "rawreq.h"
+#include "status.h"
+#include "testutil.h"
+
+static ts_server_t s;
+static as_client_t *cl;
+
+static int running;
+
+/* The checked teardown: stops the test's server and removes its files. */
+static void stop_server(void)
+{
+    as_client_close(cl);
+    cl = NULL;
+    if (running)
+        ts_cleanup(&s);
+    running = 0;
+}
+
+static void start_server(const char *const *extra)
+{
+    ck_assert_int_eq(ts_start(&s, extra), 0);
+    running = 1;
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &cl), AS_OK);
+}
+
+/* Packs an envelope for method around payload bytes into *out (malloc). */
+static size_t envelope(const char *method, const char *token,
+                       const void *payload, size_t plen, uint8_t **out)
+{
+    Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
+    char path[128];
+    size_t len;
+
+    snprintf(path, sizeof(path), "/artstore.v1.ArticleStore/%s", method);
+    env.method = path;
+    env.auth_token = (char *)token;
+    env.has_call_id = 1;
+    env.call_id = 99;
+    env.has_payload = payload != NULL;
+    env.payload.data = (uint8_t *)payload;
+    env.payload.len = plen;
+    len = artstore__v1__request__get_packed_size(&env);
+    *out = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(*out);
+    artstore__v1__request__pack(&env, *out);
+    return len;
+}
+
+/* Packs msg, turns every 0x7f byte of it into a NUL (the marker stands
+ * for the NUL in strings that protobuf-c cannot pack), wraps it for
+ * method and sends it. */
+static Artstore__V1__Reply *send_with_nul(const char *method,
+                                          const ProtobufCMessage *msg)
+{
+    size_t plen = protobuf_c_message_get_packed_size(msg), len, i;
+    uint8_t *payload = malloc(plen ? plen : 1), *env;
+    Artstore__V1__Reply *r;
+
+    ck_assert_ptr_nonnull(payload);
+    protobuf_c_message_pack(msg, payload);
+    for (i = 0; i < plen; i++)
+        if (payload[i] == 0x7f)
+            payload[i] = 0;
+    len = envelope(method, NULL, payload, plen, &env);
+    r = raw_send(s.endpoint, env, len, 5000);
+    free(env);
+    free(payload);
+    return r;
+}
+
+static void expect_nul_refused(Artstore__V1__Reply *r, const char *what,
+                               const char *field)
+{
+    ck_assert_msg(raw_code(r) == AS_CODE_INVALID_ARGUMENT,
+                  "%s: code %d (%s)", what, raw_code(r), raw_msg(r));
+    ck_assert_msg(strstr(raw_msg(r), field) != NULL &&
+                  strstr(raw_msg(r), "NUL") != NULL,
+                  "%s: message does not name %s: %s", what, field,
+                  raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+}
+
+/* ------------------------------------------------------------ 3: NUL */
+
+/* A Put whose URL holds a NUL must not alias (and overwrite) the article
+ * at the URL's prefix; every string field of every request is checked,
+ * in nested messages and in the envelope too. */
+START_TEST(nul_bytes_refused)
+{
+    as_article_t a = { .url = "https://nul.example/a", .title = "victim",
+                       .body = "original" }, *got = NULL;
+    as_put_result_t res;
+    Artstore__V1__PutRequest put = ARTSTORE__V1__PUT_REQUEST__INIT;
+    Artstore__V1__Article art = ARTSTORE__V1__ARTICLE__INIT;
+    Artstore__V1__QueryRequest q = ARTSTORE__V1__QUERY_REQUEST__INIT;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    Artstore__V1__MetaEntry me = ARTSTORE__V1__META_ENTRY__INIT, *mep = &me;
+    char *tags[] = { "ok", "bad\x7ftag" };
+    uint8_t *env;
+    size_t len;
+
+    start_server(NULL);
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, &res), AS_OK);
+
+    put.article = &art;
+    art.url = "https://nul.example/a\x7f" "attacker";
+    art.title = "attacker";
+    art.body = "overwritten";
+    expect_nul_refused(send_with_nul("Put", &put.base), "url", "url");
+
+    art.url = "https://nul.example/b";
+    art.title = "cut\x7fhere";
+    expect_nul_refused(send_with_nul("Put", &put.base), "title", "title");
+    art.title = "t";
+    art.body = "body\x7fhidden";
+    expect_nul_refused(send_with_nul("Put", &put.base), "body", "body");
+    art.body = "b";
+    art.tags = tags;
+    art.n_tags = 2;
+    expect_nul_refused(send_with_nul("Put", &put.base), "tag", "tags");
+    art.n_tags = 0;
+    me.key = "k";
+    me.value = "v\x7fv";
+    art.meta = &mep;
+    art.n_meta = 1;
+    expect_nul_refused(send_with_nul("Put", &put.base), "meta", "value");
+    art.n_meta = 0;
+
+    q.filter = &f;
+    f.source = "src\x7fx";
+    expect_nul_refused(send_with_nul("Query", &q.base), "filter", "source");
+
+    /* The envelope: a token cut at a NUL could match a shorter token. */
+    len = envelope("Ping", "tok\x7f", NULL, 0, &env);
+    *(uint8_t *)memchr(env, 0x7f, len) = 0;
+    expect_nul_refused(raw_send(s.endpoint, env, len, 5000), "auth_token",
+                       "auth_token");
+    free(env);
+
+    /* Nothing was written. */
+    ck_assert_int_eq(as_get_by_url(cl, "https://nul.example/a", 0, &got),
+                     AS_OK);
+    ck_assert_str_eq(got->title, "victim");
+    ck_assert_str_eq(got->body, "original");
+    ck_assert_uint_eq(got->revision, res.revision);
+    as_article_free(got);
+    ck_assert_int_eq(as_get_by_url(cl, "https://nul.example/b", 0, &got),
+                     AS_ENOT_FOUND);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("attack");
+    TCase *tc = tcase_create("attack");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, NULL, stop_server);
+    tcase_add_test(tc, nul_bytes_refused);
+    suite_add_tcase(su, tc);
+    return as_check_run(su);
+}
