@@ -65,8 +65,10 @@ AS_API const char *as_version(void);
  * Every function returns AS_OK (0) or a negative code. The codes are the
  * gRPC status numbers, negated: a status the server answered arrives as
  * is, and failures on this side are mapped onto the nearest one:
- *   AS_EUNAVAILABLE        no reply within the client's timeout, or the
- *                          socket could not be created or connected;
+ *   AS_EUNAVAILABLE        the connection was refused (reported at once,
+ *                          the message names the endpoint), no reply
+ *                          within the client's timeout, or the socket
+ *                          could not be created;
  *   AS_EINVALID_ARGUMENT   a bad argument caught before sending;
  *   AS_ERESOURCE_EXHAUSTED out of memory, or a request over the size limit;
  *   AS_EINTERNAL           a reply that could not be decoded.
@@ -166,7 +168,11 @@ typedef struct as_client as_client_t;
  * Creates a client for the server at endpoint ("tcp://host:port" or
  * "ipc:///path"). timeout_ms bounds every call (<= 0: 5000 ms). nanomsg
  * connects in the background, so an unreachable server shows up as
- * AS_EUNAVAILABLE on the first call, not here.
+ * AS_EUNAVAILABLE on the first call, not here: within a few milliseconds
+ * when the connection is refused (nothing listens on the port, no socket
+ * at the ipc path), after timeout_ms when the host does not answer at all.
+ * nanomsg keeps reconnecting in the background (every 100 ms), so a call
+ * after the server came back goes through on the same client.
  * On success *out owns a client to be released with as_client_close().
  * Returns AS_OK, AS_EINVALID_ARGUMENT (bad endpoint), AS_EUNAVAILABLE
  * (socket could not be created) or AS_ERESOURCE_EXHAUSTED.
@@ -185,6 +191,14 @@ AS_API const char *as_client_errmsg(const as_client_t *c);
 /* Sets the auth token sent with every request (NULL: none). The string is
  * copied. Returns AS_OK or AS_ERESOURCE_EXHAUSTED. */
 AS_API int as_client_set_token(as_client_t *c, const char *token);
+
+/* Sets the time every later call on c waits for its reply (<= 0: 5000
+ * ms), e.g. what is left of a caller's overall budget before a retry.
+ * Returns AS_OK or AS_EINVALID_ARGUMENT (c is NULL). */
+AS_API int as_client_set_timeout(as_client_t *c, int timeout_ms);
+
+/* Returns the reply timeout of c in milliseconds. */
+AS_API int as_client_timeout(const as_client_t *c);
 
 /* Returns the endpoint the client was created with (owned by c). */
 AS_API const char *as_client_endpoint(const as_client_t *c);
@@ -477,11 +491,16 @@ AS_API int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
 /*
  * Waits up to timeout_ms (< 0: forever) for the next matching change.
  * On AS_OK *out is a new change (as_change_free), with a seq greater than
- * every one returned before. Returns AS_OK, AS_EDEADLINE_EXCEEDED (nothing
- * within timeout_ms: call again), AS_EOUT_OF_RANGE (the changes after the
- * watch's position were dropped by the server's retention: resync by
- * query), or another code from the Changes RPC. While the server is
- * unreachable, a call may overrun timeout_ms by the client's timeout.
+ * every one returned before. Returns AS_OK, AS_EDEADLINE_EXCEEDED (the
+ * server is there but nothing matched within timeout_ms: call again),
+ * AS_EUNAVAILABLE (nothing within timeout_ms and the server is
+ * unreachable: its feed connection is down or refused, or catch-up got no
+ * reply; as_client_errmsg says which. The watch stays valid: call again,
+ * and it resumes where it was, with nothing lost, once the server is
+ * back), AS_EOUT_OF_RANGE (the changes after the watch's position were
+ * dropped by the server's retention: resync by query), or another code
+ * from the Changes RPC. While the server does not answer at all, a call
+ * may overrun timeout_ms by the client's timeout.
  */
 AS_API int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out);
 

@@ -8,6 +8,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <nanomsg/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,14 @@
 /* nanomsg resends a request that got no reply after NN_REQ_RESEND_IVL; the
  * client has its own timeout, so resends only happen well after it. */
 #define MIN_RESEND_IVL_MS 60000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t wall_ms(void)
 {
@@ -135,6 +144,23 @@ int as_client_set_token(as_client_t *c, const char *token)
     return AS_OK;
 }
 
+int as_client_set_timeout(as_client_t *c, int timeout_ms)
+{
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : AS_DEFAULT_TIMEOUT_MS;
+    if (set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
+        set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0)
+        return as__fail(c, AS_EINTERNAL, "cannot set the socket timeout: %s",
+                        nn_strerror(nn_errno()));
+    return AS_OK;
+}
+
+int as_client_timeout(const as_client_t *c)
+{
+    return c ? c->timeout_ms : 0;
+}
+
 const char *as_client_endpoint(const as_client_t *c)
 {
     return c ? c->endpoint : NULL;
@@ -165,6 +191,67 @@ static int transport_error(as_client_t *c, const char *what, int e,
                         what, c->endpoint);
     return as__fail(c, AS_EUNAVAILABLE, "%s to %s: %s", what, c->endpoint,
                     nn_strerror(e));
+}
+
+/* ------------------------------------------------------------ refused */
+
+int as__refused(int sock)
+{
+    /* nanomsg connects in the background and keeps retrying; a socket
+     * with no connection whose endpoint's last attempt failed (the peer
+     * refused it, or no ipc socket file is there) has nobody to talk to
+     * until a later attempt succeeds. An attempt still in progress (an
+     * unroutable host) is not an error yet. */
+    return nn_get_statistic(sock, NN_STAT_CURRENT_CONNECTIONS) == 0 &&
+           nn_get_statistic(sock, NN_STAT_CURRENT_EP_ERRORS) > 0;
+}
+
+/* The longest slice of a reply wait between two looks at the connection
+ * state while no connection is up: a refused connect is seen at most this
+ * late. */
+#define REFUSED_SLICE_MS 20
+
+int as__recv_reply(as_client_t *c, void **buf)
+{
+    int64_t deadline, now;
+    struct pollfd pfd;
+    size_t fdlen = sizeof(pfd.fd);
+    int n, slice = 1;
+
+    /* Connected: wait on nanomsg as usual (no extra system calls on the
+     * hot path). */
+    if (nn_get_statistic(c->sock, NN_STAT_CURRENT_CONNECTIONS) > 0) {
+        n = nn_recv(c->sock, buf, NN_MSG, 0);
+        return n >= 0 ? n : -nn_errno();
+    }
+    /* Not connected (yet): wait in slices, looking at the connection
+     * state between them, so that a refused connection fails the call at
+     * once instead of after the whole timeout. */
+    if (nn_getsockopt(c->sock, NN_SOL_SOCKET, NN_RCVFD, &pfd.fd, &fdlen) < 0)
+        return -nn_errno();
+    pfd.events = POLLIN;
+    deadline = mono_ms() + c->timeout_ms;
+    for (;;) {
+        n = nn_recv(c->sock, buf, NN_MSG, NN_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (nn_errno() != EAGAIN)
+            return -nn_errno();
+        if (as__refused(c->sock)) {
+            as__fail(c, AS_EUNAVAILABLE, "cannot connect to %s: connection "
+                     "refused (is artstored running there?)", c->endpoint);
+            return AS_EUNAVAILABLE_REFUSED;
+        }
+        now = mono_ms();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        if (slice > deadline - now)
+            slice = (int)(deadline - now);
+        if (poll(&pfd, 1, slice) < 0 && errno == EINTR)
+            return -EINTR;
+        if (slice < REFUSED_SLICE_MS)
+            slice *= 2;
+    }
 }
 
 /* Packs the envelope of one call into a nanomsg message and sends it.
@@ -299,9 +386,10 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
         return rc;
     /* A REQ socket only delivers the reply to its latest request: a late
      * reply to an earlier, timed-out call is dropped by nanomsg itself. */
-    n = nn_recv(c->sock, &buf, NN_MSG, 0);
+    n = as__recv_reply(c, &buf);
     if (n < 0)
-        return transport_error(c, "receive", nn_errno(), sent_len);
+        return n == AS_EUNAVAILABLE_REFUSED ? AS_EUNAVAILABLE
+               : transport_error(c, "receive", -n, sent_len);
     reply = artstore__v1__reply__unpack(&al, (size_t)n, buf);
     nn_freemsg(buf);
     if (reply == NULL)

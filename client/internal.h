@@ -38,6 +38,21 @@ struct as_client {
     char errmsg[1024];
 };
 
+/* What as__recv_reply returns for a refused connection (the message is
+ * already set on the client). Below every negated errno. */
+#define AS_EUNAVAILABLE_REFUSED (-100000)
+
+/* Returns nonzero when nanomsg socket sock has no connection and its
+ * endpoint's last connect attempt failed (refused, no such ipc path). */
+int as__refused(int sock);
+
+/*
+ * Waits up to c's timeout for the reply on c's socket. Returns its length
+ * with *buf a nanomsg message (nn_freemsg), AS_EUNAVAILABLE_REFUSED (with
+ * c->errmsg set) as soon as the connection is refused, or -errno.
+ */
+int as__recv_reply(as_client_t *c, void **buf);
+
 /* Records a printf-formatted message as the client's last error and
  * returns rc, so that failures read `return as__fail(c, rc, ...)`. */
 int as__fail(as_client_t *c, int rc, const char *fmt, ...)

@@ -27,6 +27,8 @@
 /* Silence after which the watch asks Changes (the server sends a
  * heartbeat every second when idle). */
 #define SILENCE_MS 2000
+/* How often a watch whose server is unreachable tries it again. */
+#define UNREACHABLE_RETRY_MS 200
 
 struct as_watch {
     as_client_t *c;
@@ -34,6 +36,8 @@ struct as_watch {
     uint64_t pos;
     int need_catchup;
     int64_t last_frame_ms;
+    int unreachable;           /* the last attempt to reach the server
+                                  failed (refused, no reply, feed down) */
     char **tags[3];            /* all_of, any_of, none_of (normalized) */
     size_t n_tags[3];
     as_change_t **queue;       /* from Changes, seq order */
@@ -611,6 +615,13 @@ out_free:
     return rc;
 }
 
+/* What as_watch_next returns when its time is up without a change: the
+ * server was unreachable at the last attempt, or merely quiet. */
+static int deadline_code(const as_watch_t *w)
+{
+    return w->unreachable ? AS_EUNAVAILABLE : AS_EDEADLINE_EXCEEDED;
+}
+
 int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
 {
     int64_t deadline, now;
@@ -630,29 +641,42 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
         }
         if (w->need_catchup) {
             rc = catch_up(w);
-            if (rc == AS_OK)
+            if (rc == AS_OK) {
+                w->unreachable = 0;
                 continue;
+            }
             if (rc != AS_EUNAVAILABLE && rc != AS_EDEADLINE_EXCEEDED)
                 return rc;
-            /* Server away: keep trying until our own deadline. */
-            if (now_ms() >= deadline)
-                return AS_EDEADLINE_EXCEEDED;
+            /* Server away: keep trying until our own deadline, then say
+             * so (the message of the failed call stays on the client). */
+            w->unreachable = 1;
         }
         now = now_ms();
         if (now >= deadline)
-            return AS_EDEADLINE_EXCEEDED;
+            return deadline_code(w);
         wait = deadline - now > SILENCE_MS ? SILENCE_MS : (int)(deadline - now);
+        /* While the server is away, the catch-up call is retried often
+         * enough to notice its return soon. */
+        if (w->unreachable && wait > UNREACHABLE_RETRY_MS)
+            wait = UNREACHABLE_RETRY_MS;
         nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &wait, sizeof(wait));
         n = nn_recv(w->sock, &msg, NN_MSG, 0);
         if (n < 0) {
             if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR)
                 return as__fail(w->c, AS_EUNAVAILABLE, "feed: %s",
                                 nn_strerror(errno));
-            if (now_ms() - w->last_frame_ms >= SILENCE_MS)
+            if (as__refused(w->sock) && !w->unreachable) {
+                w->unreachable = 1;
+                as__fail(w->c, AS_EUNAVAILABLE, "lost the change feed of %s: "
+                         "connection refused (server down?)",
+                         as_client_endpoint(w->c));
+            }
+            if (now_ms() - w->last_frame_ms >= SILENCE_MS || w->unreachable)
                 w->need_catchup = 1;
             continue;
         }
         w->last_frame_ms = now_ms();
+        w->unreachable = 0;
         rc = handle_frame(w, msg, (size_t)n, out);
         nn_freemsg(msg);
         if (rc != 0)

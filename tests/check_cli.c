@@ -144,6 +144,37 @@ START_TEST(delete_stats_ping)
 }
 END_TEST
 
+/* A server that is not there is reported at once, naming the address,
+ * by a single call and by an import alike (exit 3). */
+START_TEST(down_server_fails_fast)
+{
+    const char *cmds[][3] = { { "ping", NULL, NULL },
+                              { "get", "1", NULL },
+                              { "import", NULL, NULL } };
+    char ep[64], *out, *err;
+    int64_t t0, took;
+    size_t i;
+    int rc;
+
+    ck_assert_int_eq(ts_dead_tcp_endpoint(ep, sizeof(ep)), 0);
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        t0 = ts_mono_ms_now();
+        rc = ts_cli(ep, "{\"title\":\"t\"}\n", &out, &err,
+                    (const char *const[]){ "--timeout", "10s", cmds[i][0],
+                                           cmds[i][1], NULL });
+        took = ts_mono_ms_now() - t0;
+        ck_assert_msg(rc == 3, "%s: exit %d: %s", cmds[i][0], rc, err);
+        ck_assert_msg(strstr(err, ep) != NULL && strstr(err, "refused"),
+                      "%s: %s", cmds[i][0], err);
+        /* Far below the 10 s timeout (a loaded machine included). */
+        ck_assert_msg(took < 3000, "%s took %lld ms", cmds[i][0],
+                      (long long)took);
+        free(out);
+        free(err);
+    }
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -153,6 +184,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, put_then_get_json);
     tcase_add_test(tc, exit_codes);
     tcase_add_test(tc, delete_stats_ping);
+    tcase_add_test(tc, down_server_fails_fast);
     suite_add_tcase(s, tc);
     return s;
 }

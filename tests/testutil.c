@@ -3,8 +3,11 @@
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +28,24 @@ const char *ts_cli_path(void)
     return ARTSTORE_CLI_PATH;
 }
 
+static int64_t ts_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int ts_wait_ready(const char *endpoint, int ms)
 {
     as_client_t *c;
-    int waited = 0, rc = -1;
+    int64_t end = ts_mono_ms() + ms;
+    int rc = -1;
 
     if (as_client_connect(endpoint, 200, &c) != AS_OK)
         return -1;
-    while (waited < ms) {
+    /* A refused connection fails a ping at once: count real time. */
+    while (ts_mono_ms() < end) {
         /* Any answer means the server is up, including a refusal from a
          * server that wants an auth token. */
         int prc = as_ping(c, NULL);
@@ -42,7 +55,6 @@ int ts_wait_ready(const char *endpoint, int ms)
             break;
         }
         usleep(20000);
-        waited += 220;
     }
     as_client_close(c);
     return rc;
@@ -167,6 +179,40 @@ static char *slurp(int fd)
 int ts_cli(const char *endpoint, const char *input, char **out, char **err,
            const char *const *args)
 {
+    return ts_cli_env(endpoint, NULL, input, out, err, args);
+}
+
+int ts_dead_tcp_endpoint(char *buf, size_t len)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+        close(fd);
+        return -1;
+    }
+    /* Closed without listen(): connects to the port are refused. */
+    close(fd);
+    snprintf(buf, len, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    return 0;
+}
+
+int64_t ts_mono_ms_now(void)
+{
+    return ts_mono_ms();
+}
+
+int ts_cli_env(const char *endpoint, const char *const *env,
+               const char *input, char **out, char **err,
+               const char *const *args)
+{
     const char *argv[64];
     char tmpl_in[] = "/tmp/as-in-XXXXXX", tmpl_err[] = "/tmp/as-err-XXXXXX";
     int pout[2], fin, ferr, status, n = 0;
@@ -196,6 +242,8 @@ int ts_cli(const char *endpoint, const char *input, char **out, char **err,
         close(pout[0]);
         if (endpoint != NULL)
             setenv("ARTSTORE_SERVER", endpoint, 1);
+        for (n = 0; env != NULL && env[n] != NULL; n++)
+            putenv((char *)env[n]);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

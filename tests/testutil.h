@@ -8,6 +8,7 @@
 #define AS_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct ts_server {
@@ -52,6 +53,19 @@ int ts_wait_ready(const char *endpoint, int ms);
  */
 int ts_cli(const char *endpoint, const char *input, char **out, char **err,
            const char *const *args);
+
+/* As ts_cli, with extra environment entries ("NAME=value", NULL-terminated
+ * list, may be NULL) set in the child. */
+int ts_cli_env(const char *endpoint, const char *const *env,
+               const char *input, char **out, char **err,
+               const char *const *args);
+
+/* Writes "tcp://127.0.0.1:PORT" for a loopback port nothing listens on
+ * (bound, then closed) into buf. Returns 0 or -1. */
+int ts_dead_tcp_endpoint(char *buf, size_t len);
+
+/* A monotonic clock in milliseconds, for durations. */
+int64_t ts_mono_ms_now(void);
 
 /* Path of the built binaries (set by CMake). */
 const char *ts_artstored_path(void);

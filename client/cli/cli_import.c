@@ -34,8 +34,10 @@
 /* A batch is closed at this many bytes of input, well under the server's
  * default 16 MiB max_message_bytes. */
 #define MAX_BATCH_BYTES (6u << 20)
-/* Sends of a batch that got no reply (the batch is idempotent). */
-#define SEND_TRIES 4
+/* The first pause before a batch that got no reply is sent again (the
+ * batch is idempotent); it doubles up to RETRY_PAUSE_MAX_MS. */
+#define RETRY_PAUSE_MS 100
+#define RETRY_PAUSE_MAX_MS 1000
 
 /* One batch of parsed articles and where each came from. */
 typedef struct batch {
@@ -56,6 +58,9 @@ typedef struct import {
     int eof;                       /* the reader is done */
     int fatal;                     /* a sender gave up: stop reading */
     int fatal_exit;
+    int any_reply;                 /* a batch got a reply (the server was
+                                      there once); read without the lock
+                                      only as a hint */
     /* Counts, under lock. */
     uint64_t created, updated, unchanged, rejected, read;
     /* Progress: input bytes read of total_bytes, or files of total_items
@@ -65,6 +70,14 @@ typedef struct import {
     double start;
     double last_draw;
 } import_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static double mono_s(void)
 {
@@ -192,31 +205,53 @@ static batch_t *dequeue(import_t *im)
     return b;
 }
 
-/* Sends b, retrying while no reply comes, and records every outcome. */
+/*
+ * Sends b and records every outcome. A batch that got no reply, found the
+ * connection refused or the server's write queue full may or may not have
+ * been stored, and storing it again changes nothing: it is sent again
+ * until the import's budget for one batch (--timeout) is spent, each try
+ * waiting only for what is left of it. So a dead server costs one
+ * --timeout per import, not one per try.
+ */
 static int send_batch(import_t *im, as_client_t *c, batch_t *b,
                       as_put_result_t *res)
 {
-    int rc = AS_OK, tries;
+    int64_t start = mono_ms(), left;
+    int rc = AS_OK, pause = RETRY_PAUSE_MS;
     size_t i;
 
-    for (tries = 0; tries < SEND_TRIES; tries++) {
+    for (;;) {
+        left = im->g->timeout_ms - (mono_ms() - start);
+        as_client_set_timeout(c, left > 0 ? (int)left : 1);
         rc = as_put_batch(c, b->arts, b->n, NULL, res);
-        /* No reply or a full write queue: the batch may or may not have
-         * been stored, and storing it again changes nothing. */
         if (rc != AS_EUNAVAILABLE && rc != AS_ERESOURCE_EXHAUSTED)
+            break;
+        /* A server that refused the very first batch is not there at
+         * all (a wrong address, not a restart): say so at once. */
+        if (rc == AS_EUNAVAILABLE && !im->any_reply &&
+            strstr(as_client_errmsg(c), "refused") != NULL)
             break;
         if (rc == AS_ERESOURCE_EXHAUSTED &&
             strstr(as_client_errmsg(c), "max_queue") == NULL)
             break;
-        usleep(100000u << tries);
+        left = im->g->timeout_ms - (mono_ms() - start);
+        if (left <= pause)
+            break;
+        usleep((useconds_t)pause * 1000u);
+        pause = pause * 2 > RETRY_PAUSE_MAX_MS ? RETRY_PAUSE_MAX_MS
+                                               : pause * 2;
     }
     pthread_mutex_lock(&im->lock);
+    if (rc != AS_EUNAVAILABLE)
+        im->any_reply = 1;
     if (rc == AS_EUNAVAILABLE) {
         if (!im->fatal) {
             if (im->progress)
                 fputs("\r\033[K", stderr);
-            fprintf(stderr, "artstore import: UNAVAILABLE: %s; stopping\n",
-                    as_client_errmsg(c));
+            fprintf(stderr, "artstore import: UNAVAILABLE: %s (gave up "
+                    "on a batch after %.1f s, the --timeout budget); "
+                    "stopping\n", as_client_errmsg(c),
+                    (double)(mono_ms() - start) / 1000);
         }
         im->fatal = 1;
         im->fatal_exit = CLI_EXIT_UNAVAILABLE;

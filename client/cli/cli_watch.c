@@ -104,7 +104,7 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
     as_client_t *client;
     as_watch_t *w;
     uint64_t count = 0, seen = 0;
-    int c, rc, jsonl = g->output == CLI_OUTPUT_JSON;
+    int c, rc, away = 0, jsonl = g->output == CLI_OUTPUT_JSON;
     const char *env = getenv("ARTSTORE_OUTPUT");
 
     memset(&wo, 0, sizeof(wo));
@@ -168,8 +168,22 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
     rc = CLI_EXIT_OK;
     while (count == 0 || seen < count) {
         as_change_t *ch;
-        int wrc = as_watch_next(w, 10000, &ch);
+        int wrc = as_watch_next(w, 1000, &ch);
 
+        /* A server that goes away is waited for, as etcdctl's watch
+         * does; stderr says so once, and again when it is back. */
+        if (wrc == AS_EUNAVAILABLE) {
+            if (!away)
+                fprintf(stderr, "artstore watch: server unreachable (%s); "
+                        "waiting for it\n", as_client_errmsg(client));
+            away = 1;
+            continue;
+        }
+        if (away && (wrc == AS_OK || wrc == AS_EDEADLINE_EXCEEDED)) {
+            fprintf(stderr, "artstore watch: server back; resuming after "
+                    "seq %llu\n", (unsigned long long)as_watch_position(w));
+            away = 0;
+        }
         if (wrc == AS_EDEADLINE_EXCEEDED)
             continue;
         if (wrc != AS_OK) {

@@ -1,0 +1,104 @@
+/*
+ * check_client.c - the client library's behaviour toward a server that is
+ * not there: a refused connection fails a call at once (not after the
+ * timeout) with a message naming the endpoint, for tcp:// and ipc://, and
+ * the same client works once a server appears.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artstore.h"
+#include "check_main.h"
+#include "testutil.h"
+
+/* A refusal must come well before this timeout; the bound the tests check
+ * is a fraction of it, far from what a loaded machine needs. */
+#define LONG_TIMEOUT_MS 10000
+#define REFUSED_BOUND_MS 2000
+
+/* Pings endpoint with a long timeout; checks that it fails UNAVAILABLE
+ * quickly, naming the endpoint and the refusal. */
+static void check_refused(const char *endpoint)
+{
+    as_client_t *c;
+    int64_t t0, took;
+    int rc;
+
+    ck_assert_int_eq(as_client_connect(endpoint, LONG_TIMEOUT_MS, &c), AS_OK);
+    t0 = ts_mono_ms_now();
+    rc = as_ping(c, NULL);
+    took = ts_mono_ms_now() - t0;
+    ck_assert_msg(rc == AS_EUNAVAILABLE, "ping %s: %s", endpoint,
+                  as_code_name(rc));
+    ck_assert_msg(took < REFUSED_BOUND_MS, "refused after %lld ms",
+                  (long long)took);
+    ck_assert_msg(strstr(as_client_errmsg(c), endpoint) != NULL &&
+                  strstr(as_client_errmsg(c), "refused") != NULL,
+                  "message: %s", as_client_errmsg(c));
+    /* Again on the same client: still refused, still at once. */
+    t0 = ts_mono_ms_now();
+    ck_assert_int_eq(as_ping(c, NULL), AS_EUNAVAILABLE);
+    ck_assert_int_lt(ts_mono_ms_now() - t0, REFUSED_BOUND_MS);
+    as_client_close(c);
+}
+
+START_TEST(refused_tcp_fails_at_once)
+{
+    char ep[64];
+
+    ck_assert_int_eq(ts_dead_tcp_endpoint(ep, sizeof(ep)), 0);
+    check_refused(ep);
+}
+END_TEST
+
+START_TEST(refused_ipc_fails_at_once)
+{
+    check_refused("ipc:///tmp/as-no-such-dir/rpc");
+}
+END_TEST
+
+/* A client made while the server is down works once it is up. */
+START_TEST(refused_then_server_comes_up)
+{
+    ts_server_t s;
+    as_client_t *c;
+    int rc = AS_EUNAVAILABLE, i;
+
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    ck_assert_int_eq(ts_stop(&s), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, LONG_TIMEOUT_MS, &c),
+                     AS_OK);
+    ck_assert_int_eq(as_ping(c, NULL), AS_EUNAVAILABLE);
+    ck_assert_int_eq(ts_restart(&s), 0);
+    /* nanomsg reconnects every 100 ms in the background. */
+    for (i = 0; i < 100 && rc != AS_OK; i++) {
+        rc = as_ping(c, NULL);
+        if (rc != AS_OK)
+            usleep(50000);
+    }
+    ck_assert_msg(rc == AS_OK, "ping after restart: %s",
+                  as_client_errmsg(c));
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("down");
+
+    tcase_add_test(tc, refused_tcp_fails_at_once);
+    tcase_add_test(tc, refused_ipc_fails_at_once);
+    tcase_add_test(tc, refused_then_server_comes_up);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return as_check_run(client_suite());
+}
