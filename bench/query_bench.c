@@ -133,7 +133,7 @@ static int gen_write(as_wtxn_t *t, void *arg)
                          (int64_t)(xorshift(&seed) % 600);
         rc = as_article_prepare(&a, ar, &b->lim, &st);
         if (rc == 0)
-            rc = as_store_put(t, &a, 0, 0, &out, &st);
+            rc = as_store_put(t, &a, NULL, &out, &st);
         if (rc != 0)
             fprintf(stderr, "article %llu: %s\n", (unsigned long long)i,
                     st.msg);

@@ -25,9 +25,25 @@
  *   Distinct clients may be used from distinct threads freely.
  * - fork(): do not use a client across fork(). Create clients in the
  *   process that uses them.
- * - Retries: nanomsg resends a request whose connection dropped. Puts are
- *   idempotent (same URL and content = no new change), so a resend is
- *   harmless; a resent delete may answer NOT_FOUND.
+ * - Retries and compare-and-set: nanomsg resends a request whose
+ *   connection dropped. Unconditional puts are idempotent (same URL and
+ *   content = no new change, PUT_UNCHANGED). A conditional put
+ *   (expected_revision other than AS_REV_ANY) and every delete carry a
+ *   random request id made by the library for that one call; the server
+ *   records it with the revision the write produced, in the same
+ *   transaction (so it survives a restart), and answers a resend of the
+ *   call with that first result. The rule, in this order:
+ *     1. a request id the server has recorded (kept for an hour) gets the
+ *        first result again: OK, same id and revision, nothing written;
+ *     2. a condition that does not hold gets AS_EFAILED_PRECONDITION,
+ *        also when the content equals what is stored (a stale
+ *        read-modify-write must never read as success);
+ *     3. content equal to what is stored gets AS_PUT_UNCHANGED;
+ *     4. otherwise the write is made.
+ *   A new call is a new write, with a new id: if an earlier call may or
+ *   may not have been applied (AS_EUNAVAILABLE), a conditional retry can
+ *   answer AS_EFAILED_PRECONDITION; read the article to see whether your
+ *   content is there.
  * - Lifetimes: every pointer this library returns is owned by the caller
  *   and freed with the matching *_free function, unless its contract says
  *   otherwise. Structs the caller passes in are only read, never kept.
@@ -295,9 +311,10 @@ AS_API void as_stats_free(as_stats_t *s);
  * or the item's own error code and message; one invalid or conflicting
  * article never fails the others. expected (may be NULL: no conditions)
  * gives n expected revisions as in as_put (AS_REV_ANY: none).
- * A batch is idempotent like a put: sending it again (a retry after a
- * timeout) writes nothing new and returns the same ids, as
- * AS_PUT_UNCHANGED. n is bounded by the server's max_batch (1000 by
+ * Without conditions a batch is idempotent like a put: sending it again
+ * (a retry after a timeout) writes nothing new and returns the same ids,
+ * as AS_PUT_UNCHANGED. Items with a condition follow the compare-and-set
+ * rule under Caveats (each gets its own request id). n is bounded by the server's max_batch (1000 by
  * default) and the request by its max_message_bytes (16 MiB by default).
  * Returns AS_OK when the call went through (look at each results[i].rc),
  * or the call's error, also copied into every results[i]:

@@ -70,6 +70,7 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
     Artstore__V1__PutBatchResponse *resp = NULL;
     Artstore__V1__PutRequest *items = NULL, **item_ptrs = NULL;
     Artstore__V1__Article *pbs = NULL;
+    uint8_t *rids = NULL;
     ProtobufCMessage *m = NULL;
     size_t i, converted = 0;
     int rc;
@@ -96,7 +97,9 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
     items = calloc(n, sizeof(*items));
     item_ptrs = calloc(n, sizeof(*item_ptrs));
     pbs = calloc(n, sizeof(*pbs));
-    if (items == NULL || item_ptrs == NULL || pbs == NULL) {
+    rids = expected != NULL ? malloc(n * AS__REQUEST_ID_LEN) : NULL;
+    if (items == NULL || item_ptrs == NULL || pbs == NULL ||
+        (expected != NULL && rids == NULL)) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
         goto out_fail_all;
     }
@@ -110,6 +113,10 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
         if (expected != NULL && expected[i] != AS_REV_ANY) {
             items[i].has_expected_revision = 1;
             items[i].expected_revision = expected[i];
+            as__request_id(rids + i * AS__REQUEST_ID_LEN);
+            items[i].has_request_id = 1;
+            items[i].request_id.data = rids + i * AS__REQUEST_ID_LEN;
+            items[i].request_id.len = AS__REQUEST_ID_LEN;
         }
         item_ptrs[i] = &items[i];
     }
@@ -153,6 +160,7 @@ out_free:
     for (i = 0; i < converted; i++)
         as__article_pb_release(&pbs[i]);
     free(pbs);
+    free(rids);
     free(item_ptrs);
     free(items);
     return rc;

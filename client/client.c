@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -37,6 +39,22 @@ static int64_t wall_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void as__request_id(uint8_t id[AS__REQUEST_ID_LEN])
+{
+    static _Atomic uint64_t counter;
+    struct timespec ts;
+    uint64_t v[2];
+
+    if (getrandom(id, AS__REQUEST_ID_LEN, GRND_NONBLOCK) ==
+        AS__REQUEST_ID_LEN)
+        return;
+    /* No entropy yet (early boot): unique is enough, not secret. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    v[0] = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    v[1] = ((uint64_t)getpid() << 32) ^ ++counter;
+    memcpy(id, v, AS__REQUEST_ID_LEN);
 }
 
 int as__fail(as_client_t *c, int rc, const char *fmt, ...)
@@ -460,6 +478,7 @@ int as_put(as_client_t *c, const as_article_t *a, uint64_t expected_revision,
     Artstore__V1__PutResponse *resp = NULL;
     Artstore__V1__Article pb;
     ProtobufCMessage *m = NULL;
+    uint8_t rid[AS__REQUEST_ID_LEN];
     int rc;
 
     if (c == NULL)
@@ -479,6 +498,11 @@ int as_put(as_client_t *c, const as_article_t *a, uint64_t expected_revision,
     if (expected_revision != AS_REV_ANY) {
         req.has_expected_revision = 1;
         req.expected_revision = expected_revision;
+        /* A resend of this put must not fail its own condition. */
+        as__request_id(rid);
+        req.has_request_id = 1;
+        req.request_id.data = rid;
+        req.request_id.len = sizeof(rid);
     }
     rc = as__call(c, "Put", &req.base, &artstore__v1__put_response__descriptor,
                   &m);
@@ -572,6 +596,7 @@ int as_delete(as_client_t *c, uint64_t id, uint64_t expected_revision,
     Artstore__V1__DeleteRequest req = ARTSTORE__V1__DELETE_REQUEST__INIT;
     Artstore__V1__DeleteResponse *resp;
     ProtobufCMessage *m;
+    uint8_t rid[AS__REQUEST_ID_LEN];
     int rc;
 
     if (c == NULL)
@@ -582,6 +607,11 @@ int as_delete(as_client_t *c, uint64_t id, uint64_t expected_revision,
         req.has_expected_revision = 1;
         req.expected_revision = expected_revision;
     }
+    /* A resent delete answers what the first one did, not NOT_FOUND. */
+    as__request_id(rid);
+    req.has_request_id = 1;
+    req.request_id.data = rid;
+    req.request_id.len = sizeof(rid);
     rc = as__call(c, "Delete", &req.base,
                   &artstore__v1__delete_response__descriptor, &m);
     if (rc != AS_OK)

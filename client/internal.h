@@ -86,6 +86,13 @@ void as__article_pb_release(Artstore__V1__Article *pb);
  * left without them, still to be freed as usual. */
 as_article_t *as__article_take_pb(Artstore__V1__Article *pb);
 
+/* Length of the request ids the library makes. */
+#define AS__REQUEST_ID_LEN 16
+
+/* Fills id with a fresh random request id (idempotency key) for one
+ * write: getrandom(), or time, pid and a counter if that fails. */
+void as__request_id(uint8_t id[AS__REQUEST_ID_LEN]);
+
 /* strdup that accepts NULL (returning NULL) and sets *oom on failure. */
 char *as__strdup(const char *s, int *oom);
 

@@ -248,6 +248,26 @@ static void put_done(as_write_job_t *job)
     as_call_reply(call, &resp.base);
 }
 
+/* Fills a write's condition and request id; returns 0 or
+ * INVALID_ARGUMENT for a request id out of bounds. */
+static int set_cond(as_write_cond_t *cond, int has_expected, uint64_t expected,
+                    int has_id, const ProtobufCBinaryData *id,
+                    as_status_t *st)
+{
+    memset(cond, 0, sizeof(*cond));
+    cond->has_expected = has_expected;
+    cond->expected = expected;
+    if (!has_id)
+        return 0;
+    if (id->len == 0 || id->len > AS_REQUEST_ID_MAX)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "request_id is %zu bytes; it must be 1 to %d",
+                             id->len, AS_REQUEST_ID_MAX);
+    cond->request_id.data = id->data;
+    cond->request_id.len = id->len;
+    return 0;
+}
+
 /* Validates one PutRequest into a write item; returns 0 or the code. */
 static int prepare_put(as_call_t *call, Artstore__V1__PutRequest *req,
                        as_write_item_t *it)
@@ -255,8 +275,10 @@ static int prepare_put(as_call_t *call, Artstore__V1__PutRequest *req,
     as_service_t *svc = as_call_ctx(call);
 
     it->op = AS_WRITE_PUT;
-    it->has_expected = req->has_expected_revision;
-    it->expected = req->expected_revision;
+    if (set_cond(&it->cond, req->has_expected_revision,
+                 req->expected_revision, req->has_request_id,
+                 &req->request_id, &it->st) != 0)
+        return it->st.code;
     if (req->article == NULL)
         return as_status_set(&it->st, AS_CODE_INVALID_ARGUMENT,
                              "article is required");
@@ -526,8 +548,12 @@ static void handle_delete(as_call_t *call, const uint8_t *payload, size_t len)
     it->op = AS_WRITE_DELETE;
     it->id = req->has_id ? req->id : 0;
     it->url = url;
-    it->has_expected = req->has_expected_revision;
-    it->expected = req->expected_revision;
+    if (set_cond(&it->cond, req->has_expected_revision,
+                 req->expected_revision, req->has_request_id,
+                 &req->request_id, &it->st) != 0) {
+        as_call_reply_status(call, &it->st);
+        return;
+    }
     submit(call, job);
 }
 

@@ -58,6 +58,7 @@ struct as_reader {
 
 static const char *dbi_names[AS_DBI_COUNT] = {
     "articles", "by_url", "by_tag", "by_source", "by_time", "changes", "meta",
+    "requests", "request_log",
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -696,6 +697,127 @@ static int wtxn_find_key(as_wtxn_t *t, const unsigned char *key, size_t len,
     return 0;
 }
 
+/* ------------------------------------------------------------ request ids */
+
+#define REQ_VAL_LEN (8 + 8 + 8 + 1 + 16)
+
+/* A recorded request id: what its write produced. */
+typedef struct req_rec {
+    uint64_t seq, id;
+    int64_t time_ms;
+    int outcome;                 /* PUT_*, or 0 for a delete */
+    unsigned char hash[16];      /* content hash of a put, zeros for a delete */
+} req_rec_t;
+
+/* Looks up cond's request id; returns 1 with *rec filled when recorded, 0
+ * when not (or no id), or a negative value with st set on an LMDB error. */
+static int req_find(as_wtxn_t *t, const as_write_cond_t *cond, req_rec_t *rec,
+                    as_status_t *st)
+{
+    MDB_val k, d;
+    const unsigned char *p;
+    int rc;
+
+    if (cond == NULL || cond->request_id.len == 0)
+        return 0;
+    k.mv_size = cond->request_id.len;
+    k.mv_data = (void *)cond->request_id.data;
+    rc = mdb_get(t->txn, t->s->dbi[AS_DBI_REQUESTS], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return -txn_fail(t, rc, "get request id", st);
+    if (d.mv_size != REQ_VAL_LEN)
+        return -as_status_set(st, AS_CODE_DATA_LOSS,
+                              "request id entry is %zu bytes, not %d",
+                              d.mv_size, REQ_VAL_LEN);
+    p = d.mv_data;
+    rec->seq = as_be_u64(p);
+    rec->id = as_be_u64(p + 8);
+    rec->time_ms = (int64_t)as_be_u64(p + 16);
+    rec->outcome = p[24];
+    memcpy(rec->hash, p + 25, 16);
+    return 1;
+}
+
+/* Expires up to two of the oldest request ids: older than
+ * AS_REQUEST_KEEP_MS, or beyond the newest AS_REQUEST_KEEP_COUNT. */
+static int req_expire(as_wtxn_t *t, as_status_t *st)
+{
+    MDB_cursor *c;
+    MDB_stat ms;
+    MDB_val k, d;
+    int rc, i;
+
+    if ((rc = mdb_stat(t->txn, t->s->dbi[AS_DBI_REQUEST_LOG], &ms)) != 0)
+        return txn_fail(t, rc, "stat request_log", st);
+    if ((rc = mdb_cursor_open(t->txn, t->s->dbi[AS_DBI_REQUEST_LOG], &c)) != 0)
+        return txn_fail(t, rc, "cursor request_log", st);
+    for (i = 0; i < 2; i++) {
+        req_rec_t rec;
+        as_write_cond_t old;
+        int found;
+
+        if ((rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) != 0)
+            break;
+        memset(&old, 0, sizeof(old));
+        old.request_id.data = d.mv_data;
+        old.request_id.len = d.mv_size;
+        if ((found = req_find(t, &old, &rec, st)) < 0) {
+            mdb_cursor_close(c);
+            return -found;
+        }
+        if (found && ms.ms_entries - (size_t)i <= AS_REQUEST_KEEP_COUNT &&
+            rec.time_ms + AS_REQUEST_KEEP_MS > t->now_ms)
+            break;
+        if (found) {
+            unsigned char kb[512];
+            MDB_val rk = { d.mv_size < sizeof(kb) ? d.mv_size : sizeof(kb),
+                           kb };
+
+            memcpy(kb, d.mv_data, rk.mv_size);
+            if ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_REQUESTS], &rk,
+                              NULL)) != 0)
+                break;
+        }
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return txn_fail(t, rc, "expire request ids", st);
+    return 0;
+}
+
+/* Records cond's request id (if any) for the change just logged. */
+static int req_record(as_wtxn_t *t, const as_write_cond_t *cond, uint64_t id,
+                      int outcome, const ProtobufCBinaryData *hash,
+                      as_status_t *st)
+{
+    unsigned char v[REQ_VAL_LEN], sk[8];
+    MDB_val k, d = { sizeof(v), v }, lk = { 8, sk };
+    int rc;
+
+    if (cond == NULL || cond->request_id.len == 0)
+        return 0;
+    if ((rc = req_expire(t, st)) != 0)
+        return rc;
+    memset(v, 0, sizeof(v));
+    as_u64_be(v, t->last_seq);
+    as_u64_be(v + 8, id);
+    as_u64_be(v + 16, (uint64_t)t->now_ms);
+    v[24] = (unsigned char)outcome;
+    if (hash != NULL && hash->len == 16)
+        memcpy(v + 25, hash->data, 16);
+    k.mv_size = cond->request_id.len;
+    k.mv_data = (void *)cond->request_id.data;
+    as_u64_be(sk, t->last_seq);
+    if ((rc = mdb_put(t->txn, t->s->dbi[AS_DBI_REQUESTS], &k, &d, 0)) != 0 ||
+        (rc = mdb_put(t->txn, t->s->dbi[AS_DBI_REQUEST_LOG], &lk, &k, 0)) != 0)
+        return txn_fail(t, rc, "record request id", st);
+    return 0;
+}
+
 static int check_expected(uint64_t id, uint64_t current, int has_expected,
                           uint64_t expected, as_status_t *st)
 {
@@ -720,22 +842,42 @@ static int check_expected(uint64_t id, uint64_t current, int has_expected,
     return 0;
 }
 
-int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
-                 uint64_t expected, as_put_out_t *out, as_status_t *st)
+int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
+                 const as_write_cond_t *cond, as_put_out_t *out,
+                 as_status_t *st)
 {
     Artstore__V1__Article *old = NULL, next = *a;
     unsigned char key[AS_KEY_MAX];
+    req_rec_t rec;
     uint64_t id;
     int rc;
 
+    /* A resend is told apart by its request id, never by equal content:
+     * equal content under a stale condition is a lost update, not a
+     * success. */
+    if ((rc = req_find(t, cond, &rec, st)) < 0)
+        return -rc;
+    if (rc == 1) {
+        if (rec.outcome == 0 || !a->has_content_hash ||
+            a->content_hash.len != 16 ||
+            memcmp(rec.hash, a->content_hash.data, 16) != 0)
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "request_id was already used by another "
+                                 "write (revision %llu)",
+                                 (unsigned long long)rec.seq);
+        out->id = rec.id;
+        out->outcome = rec.outcome;
+        out->revision = rec.seq;
+        return 0;
+    }
     if ((rc = wtxn_find_key(t, key, as_article_key(a, key), &id, st)) != 0)
         return rc;
     if (id != 0 && (rc = wtxn_get_article(t, id, &old, st)) != 0)
         return rc;
-    /* Identical content is checked before the expected revision: a
-     * conditional put that succeeded and is then replayed (a client retry,
-     * or nanomsg's REQ resend) would otherwise fail its own condition. The
-     * state it asked for is there, so it is answered UNCHANGED. */
+    if ((rc = check_expected(id, old ? old->revision : 0,
+                             cond && cond->has_expected,
+                             cond ? cond->expected : 0, st)) != 0)
+        goto out_free;
     if (old != NULL && old->has_content_hash && a->has_content_hash &&
         old->content_hash.len == a->content_hash.len &&
         memcmp(old->content_hash.data, a->content_hash.data,
@@ -745,9 +887,6 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
         out->revision = old->revision;
         goto out_free;
     }
-    if ((rc = check_expected(id, old ? old->revision : 0, has_expected,
-                             expected, st)) != 0)
-        goto out_free;
 
     t->last_seq++;
     t->dirty = 1;
@@ -775,6 +914,8 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
     out->outcome = old ? ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED
                        : ARTSTORE__V1__PUT_OUTCOME__PUT_CREATED;
     out->revision = next.revision;
+    rc = req_record(t, cond, next.id, out->outcome,
+                    a->has_content_hash ? &a->content_hash : NULL, st);
 
 out_free:
     if (old != NULL)
@@ -783,13 +924,27 @@ out_free:
 }
 
 int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
-                    int has_expected, uint64_t expected, uint64_t *id_out,
+                    const as_write_cond_t *cond, uint64_t *id_out,
                     uint64_t *revision_out, as_status_t *st)
 {
     Artstore__V1__Article *old = NULL;
     unsigned char kbuf[8];
     MDB_val k = { 8, kbuf };
+    req_rec_t rec;
     int rc;
+
+    if ((rc = req_find(t, cond, &rec, st)) < 0)
+        return -rc;
+    if (rc == 1) {
+        if (rec.outcome != 0 || (id != 0 && id != rec.id))
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "request_id was already used by another "
+                                 "write (revision %llu)",
+                                 (unsigned long long)rec.seq);
+        *id_out = rec.id;
+        *revision_out = rec.seq;
+        return 0;
+    }
 
     if (id == 0 && url != NULL) {
         unsigned char key[AS_KEY_MAX];
@@ -802,8 +957,8 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
     }
     if ((rc = wtxn_get_article(t, id, &old, st)) != 0)
         return rc;
-    if ((rc = check_expected(id, old->revision, has_expected, expected,
-                             st)) != 0)
+    if ((rc = check_expected(id, old->revision, cond && cond->has_expected,
+                             cond ? cond->expected : 0, st)) != 0)
         goto out_free;
     t->last_seq++;
     t->dirty = 1;
@@ -819,6 +974,7 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
         goto out_free;
     *id_out = id;
     *revision_out = t->last_seq;
+    rc = req_record(t, cond, id, 0, NULL, st);
 
 out_free:
     artstore__v1__article__free_unpacked(old, NULL);

@@ -11,6 +11,9 @@
  *   changes    seq (u64 BE)                 -> packed ChangeEvent
  *   meta       name                         -> value (schema_version,
  *                                              next_id, last_seq, tag_count)
+ *   requests   request id (client's bytes)  -> seq ‖ id ‖ time_ms (u64 BE)
+ *                                              ‖ outcome (1) ‖ hash (16)
+ *   request_log seq (u64 BE)                -> request id, for expiry
  *
  * "time" is the article's published_at, or its ingested_at when it has
  * none, stored as the signed value with its top bit flipped so that byte
@@ -19,6 +22,14 @@
  * Every write is one change with the next, gap-free seq; an article's
  * revision is the seq of its last change. Every index is updated in the
  * same transaction as the article.
+ *
+ * Request ids: a write that carries a request id (an idempotency key the
+ * client chose) records it in `requests`, in the transaction of the change
+ * it made, with the revision it produced. A write that arrives again with
+ * a recorded id is not run again: it is answered with what the first one
+ * produced. Ids are kept AS_REQUEST_KEEP_MS after their write, and at most
+ * AS_REQUEST_KEEP_COUNT of them (each write that records one expires up
+ * to two of the oldest).
  *
  * Threads: writes happen on one thread at a time (the writer thread) through
  * as_store_write(). Reads use one as_reader_t per thread. A reader must not
@@ -40,6 +51,12 @@
 #include "status.h"
 
 #define AS_SCHEMA_VERSION 1
+
+/* How long, and how many, request ids are remembered (see above). */
+#define AS_REQUEST_KEEP_MS (3600 * 1000)
+#define AS_REQUEST_KEEP_COUNT 1000000
+/* The longest request id accepted. */
+#define AS_REQUEST_ID_MAX 64
 
 typedef struct as_store as_store_t;
 typedef struct as_reader as_reader_t;
@@ -128,25 +145,40 @@ typedef int (*as_store_write_fn)(as_wtxn_t *txn, void *arg);
 int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
                    as_status_t *st);
 
+/* A write's condition and its request id (see the top of this file). */
+typedef struct as_write_cond {
+    int has_expected;      /* expected is a condition */
+    uint64_t expected;     /* 0: must not exist; N: current revision is N */
+    as_bytes_t request_id; /* len 0: none */
+} as_write_cond_t;
+
 /*
  * Creates or updates the prepared article a (as_article_prepare), keyed by
- * its natural key. An identical article (same content hash) is left as it
- * is: outcome PUT_UNCHANGED, no change logged. has_expected/expected give
- * a condition on the current revision (0: must not exist).
- * Returns 0 with *out set; FAILED_PRECONDITION on a revision mismatch
+ * its natural key. The rules, in this order:
+ *   1. a request id already recorded is a resend: answered with the id,
+ *      outcome and revision its first run produced, nothing written
+ *      (INVALID_ARGUMENT if that id was recorded for other content);
+ *   2. a condition that does not hold is FAILED_PRECONDITION, also when
+ *      the content equals what is stored;
+ *   3. identical content (same hash) is left as it is: PUT_UNCHANGED, no
+ *      change logged;
+ *   4. otherwise the change is written, with the request id if any.
+ * Returns 0 with *out set; FAILED_PRECONDITION or INVALID_ARGUMENT
  * (nothing written); INTERNAL, or RESOURCE_EXHAUSTED when the map is full,
  * after which the transaction is broken (as_store_txn_broken).
  */
-int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a, int has_expected,
-                 uint64_t expected, as_put_out_t *out, as_status_t *st);
+int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
+                 const as_write_cond_t *cond, as_put_out_t *out,
+                 as_status_t *st);
 
 /*
  * Deletes the article with id (or, if id is 0, with canonical URL url),
  * removes its index entries and logs a change. *revision_out gets the seq.
- * Returns 0, NOT_FOUND, FAILED_PRECONDITION, or as as_store_put.
+ * A recorded request id is answered as in as_store_put. Returns 0,
+ * NOT_FOUND, FAILED_PRECONDITION, or as as_store_put.
  */
 int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
-                    int has_expected, uint64_t expected, uint64_t *id_out,
+                    const as_write_cond_t *cond, uint64_t *id_out,
                     uint64_t *revision_out, as_status_t *st);
 
 /* Returns nonzero if an LMDB error broke the transaction (it will be
@@ -200,7 +232,8 @@ uint64_t as_store_last_seq(as_store_t *s);
  * open snapshot's transaction and the sub-database handles. */
 enum as_dbi {
     AS_DBI_ARTICLES, AS_DBI_BY_URL, AS_DBI_BY_TAG, AS_DBI_BY_SOURCE,
-    AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_COUNT
+    AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_REQUESTS,
+    AS_DBI_REQUEST_LOG, AS_DBI_COUNT
 };
 MDB_txn *as__reader_txn(as_reader_t *r);
 MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which);

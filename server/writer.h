@@ -32,8 +32,7 @@ typedef struct as_write_item {
     const Artstore__V1__Article *article; /* PUT: prepared article */
     uint64_t id;                     /* DELETE: by id, or 0 and url */
     const char *url;                 /* DELETE: canonical URL */
-    int has_expected;
-    uint64_t expected;
+    as_write_cond_t cond;            /* condition and request id */
     int prefailed;                   /* set with st by the caller: skip */
     as_status_t st;                  /* out: the item's status */
     as_put_out_t out;                /* out: id, outcome, revision */

@@ -6,6 +6,7 @@
  * and the CLI.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,144 @@ START_TEST(nul_bytes_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 4: CAS */
+
+#define RMW_THREADS 4
+#define RMW_WINS 40
+
+typedef struct rmw {
+    const char *endpoint;
+    int wins, stale, errors;
+} rmw_t;
+
+/* Read-modify-write increments of the counter in the article's body,
+ * each conditional on the revision read, until RMW_WINS succeed. */
+static void *rmw_main(void *arg)
+{
+    rmw_t *w = arg;
+    as_client_t *c;
+    int tries;
+
+    if (as_client_connect(w->endpoint, 5000, &c) != AS_OK) {
+        w->errors++;
+        return NULL;
+    }
+    for (tries = 0; w->wins < RMW_WINS && tries < 5000; tries++) {
+        as_article_t *a = NULL, next = { 0 };
+        as_put_result_t r;
+        char body[32];
+        int rc;
+
+        if (as_get_by_url(c, "https://cas.example/counter", 0, &a) != AS_OK) {
+            w->errors++;
+            break;
+        }
+        snprintf(body, sizeof(body), "%ld", strtol(a->body, NULL, 10) + 1);
+        next.url = a->url;
+        next.title = a->title;
+        next.body = body;
+        rc = as_put(c, &next, a->revision, &r);
+        if (rc == AS_OK && r.outcome == AS_PUT_UPDATED)
+            w->wins++;
+        else if (rc == AS_EFAILED_PRECONDITION)
+            w->stale++;
+        else
+            w->errors++;
+        as_article_free(a);
+    }
+    as_client_close(c);
+    return NULL;
+}
+
+/* Concurrent read-modify-write: every stale put (equal content included)
+ * is refused, so the counter equals the number of successes. */
+START_TEST(cas_stale_refused)
+{
+    as_article_t a = { .url = "https://cas.example/counter", .title = "n",
+                       .body = "0" }, *got = NULL;
+    pthread_t th[RMW_THREADS];
+    rmw_t w[RMW_THREADS];
+    int i, wins = 0, stale = 0;
+
+    start_server(NULL);
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, NULL), AS_OK);
+    memset(w, 0, sizeof(w));
+    for (i = 0; i < RMW_THREADS; i++) {
+        w[i].endpoint = s.endpoint;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, rmw_main, &w[i]), 0);
+    }
+    for (i = 0; i < RMW_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(w[i].errors, 0);
+        wins += w[i].wins;
+        stale += w[i].stale;
+    }
+    ck_assert_int_eq(as_get_by_url(cl, a.url, 0, &got), AS_OK);
+    fprintf(stderr, "cas: %d increments, %d stale puts refused, counter %s\n",
+            wins, stale, got->body);
+    ck_assert_int_eq(strtol(got->body, NULL, 10), wins);
+    as_article_free(got);
+}
+END_TEST
+
+/* The same Put sent twice (as nanomsg resends it: the same bytes, so the
+ * same request id) is answered OK with the revision it made, also after a
+ * restart; the same content under a stale condition without that id is
+ * FAILED_PRECONDITION. */
+START_TEST(cas_resend_by_request_id)
+{
+    Artstore__V1__PutRequest put = ARTSTORE__V1__PUT_REQUEST__INIT;
+    Artstore__V1__Article art = ARTSTORE__V1__ARTICLE__INIT;
+    Artstore__V1__PutResponse *pr;
+    Artstore__V1__Reply *r;
+    as_put_result_t res;
+    as_article_t a = { .url = "https://cas.example/r", .title = "v1" };
+    uint8_t rid[] = "resend-0001";
+    uint64_t rev;
+    int round;
+
+    start_server(NULL);
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, &res), AS_OK);
+    rev = res.revision;
+    put.article = &art;
+    art.url = a.url;
+    art.title = "v2";
+    put.has_expected_revision = 1;
+    put.expected_revision = rev;
+    put.has_request_id = 1;
+    put.request_id.data = rid;
+    put.request_id.len = sizeof(rid) - 1;
+    for (round = 0; round < 3; round++) {
+        if (round == 2) {
+            ck_assert_int_eq(ts_stop(&s), 0);
+            ck_assert_int_eq(ts_restart(&s), 0);
+        }
+        r = raw_call(s.endpoint, "Put", &put.base, NULL, 0, 0);
+        ck_assert_msg(raw_code(r) == 0, "round %d: %d %s", round, raw_code(r),
+                      raw_msg(r));
+        pr = artstore__v1__put_response__unpack(NULL, r->payload.len,
+                                                r->payload.data);
+        ck_assert_ptr_nonnull(pr);
+        ck_assert_uint_eq(pr->revision, rev + 1);
+        ck_assert_int_eq(pr->outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED);
+        artstore__v1__put_response__free_unpacked(pr, NULL);
+        artstore__v1__reply__free_unpacked(r, NULL);
+    }
+    /* Equal content, stale condition, not a resend: refused. */
+    put.has_request_id = 0;
+    r = raw_call(s.endpoint, "Put", &put.base, NULL, 0, 0);
+    ck_assert_msg(raw_code(r) == AS_CODE_FAILED_PRECONDITION, "%d %s",
+                  raw_code(r), raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+    /* The library's own calls: a stale create-only put of equal content. */
+    a.title = "v2";
+    ck_assert_int_eq(as_put(cl, &a, 0, &res), AS_EFAILED_PRECONDITION);
+    ck_assert_int_eq(as_put(cl, &a, rev, &res), AS_EFAILED_PRECONDITION);
+    ck_assert_int_eq(as_put(cl, &a, rev + 1, &res), AS_OK);
+    ck_assert_int_eq(res.outcome, AS_PUT_UNCHANGED);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("attack");
@@ -173,6 +312,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, NULL, stop_server);
     tcase_add_test(tc, nul_bytes_refused);
+    tcase_add_test(tc, cas_stale_refused);
+    tcase_add_test(tc, cas_resend_by_request_id);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }

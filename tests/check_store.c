@@ -82,6 +82,7 @@ typedef struct op {
     uint64_t id;
     int has_expected;
     uint64_t expected;
+    const char *request_id;
     as_put_out_t out;
     as_status_t st;
 } op_t;
@@ -89,15 +90,19 @@ typedef struct op {
 static int run_op(as_wtxn_t *t, void *arg)
 {
     op_t *op = arg;
+    as_write_cond_t cond = { op->has_expected, op->expected, { NULL, 0 } };
     int rc;
 
+    if (op->request_id != NULL) {
+        cond.request_id.data = op->request_id;
+        cond.request_id.len = strlen(op->request_id);
+    }
     as_status_ok(&op->st);
     if (op->del)
-        rc = as_store_delete(t, op->id, NULL, op->has_expected, op->expected,
-                             &op->out.id, &op->out.revision, &op->st);
+        rc = as_store_delete(t, op->id, NULL, &cond, &op->out.id,
+                             &op->out.revision, &op->st);
     else
-        rc = as_store_put(t, op->a, op->has_expected, op->expected, &op->out,
-                          &op->st);
+        rc = as_store_put(t, op->a, &cond, &op->out, &op->st);
     return rc && as_store_txn_broken(t) ? rc : 0;
 }
 
@@ -335,6 +340,66 @@ START_TEST(conditional_writes)
 }
 END_TEST
 
+/* A resend is told apart by its request id, which survives a reopen; a
+ * stale condition fails even when the content is what is stored. */
+START_TEST(request_ids)
+{
+    as_put_out_t o;
+    op_t op = { 0 };
+    as_status_t st;
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1, NULL), &o), 0);
+    op.a = mk("https://e.com/1", "T2", "B", 1, NULL);
+    op.has_expected = 1;
+    op.expected = o.revision;
+    op.request_id = "req-1";
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, 0);
+    ck_assert_uint_eq(op.out.revision, 2);
+    /* The resend: answered as the first run, nothing written. */
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_msg(op.st.code == 0, "%s", op.st.msg);
+    ck_assert_int_eq(op.out.outcome, ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED);
+    ck_assert_uint_eq(op.out.revision, 2);
+    ck_assert_uint_eq(stats().last_seq, 2);
+    /* The same stale condition and content under another id (or none). */
+    op.request_id = "req-2";
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, AS_CODE_FAILED_PRECONDITION);
+    op.request_id = NULL;
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, AS_CODE_FAILED_PRECONDITION);
+    /* An id reused for other content is an error, not a resend. */
+    op.request_id = "req-1";
+    op.a = mk("https://e.com/1", "T3", "B", 1, NULL);
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, AS_CODE_INVALID_ARGUMENT);
+    ck_assert_uint_eq(stats().last_seq, 2);
+
+    /* Recorded in the store: a reopened store still knows the resend. */
+    as_store_close(store);
+    store = NULL;
+    open_store(0, 0);
+    op.a = mk("https://e.com/1", "T2", "B", 1, NULL);
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_msg(op.st.code == 0, "%s", op.st.msg);
+    ck_assert_uint_eq(op.out.revision, 2);
+
+    /* A resent delete answers what the delete did. */
+    memset(&op, 0, sizeof(op));
+    op.del = 1;
+    op.id = o.id;
+    op.request_id = "del-1";
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_int_eq(op.st.code, 0);
+    ck_assert_uint_eq(op.out.revision, 3);
+    ck_assert(as_store_write(store, run_op, &op, &st) == 0);
+    ck_assert_msg(op.st.code == 0, "%s", op.st.msg);
+    ck_assert_uint_eq(op.out.revision, 3);
+    ck_assert_uint_eq(count(AS_DBI_REQUESTS, NULL), 2);
+}
+END_TEST
+
 START_TEST(seq_gap_free_and_reopen)
 {
     char url[64];
@@ -459,6 +524,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, update_moves_postings);
     tcase_add_test(tc, delete_removes_everything);
     tcase_add_test(tc, conditional_writes);
+    tcase_add_test(tc, request_ids);
     tcase_add_test(tc, seq_gap_free_and_reopen);
     tcase_add_test(tc, map_grows_when_full);
     tcase_add_test(tc, map_full_without_growth);
