@@ -49,6 +49,60 @@ void as_article_free(as_article_t *a)
     free(a);
 }
 
+/* Copies n strings into a new array (NULL for n == 0); sets *oom. */
+static char **strv_copy(char *const *v, size_t n, int *oom)
+{
+    char **out;
+    size_t i;
+
+    if (v == NULL || n == 0)
+        return NULL;
+    if ((out = calloc(n, sizeof(*out))) == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        out[i] = as__strdup(v[i], oom);
+    return out;
+}
+
+as_article_t *as__article_copy(const as_article_t *a)
+{
+    as_article_t *c = malloc(sizeof(*c));
+    int oom = 0;
+    size_t i;
+
+    if (c == NULL)
+        return NULL;
+    *c = *a;
+    c->url = as__strdup(a->url, &oom);
+    c->title = as__strdup(a->title, &oom);
+    c->body = as__strdup(a->body, &oom);
+    c->source = as__strdup(a->source, &oom);
+    c->authors = strv_copy(a->authors, a->n_authors, &oom);
+    c->n_authors = c->authors ? a->n_authors : 0;
+    c->tags = strv_copy(a->tags, a->n_tags, &oom);
+    c->n_tags = c->tags ? a->n_tags : 0;
+    c->meta = NULL;
+    c->n_meta = 0;
+    if (a->meta != NULL && a->n_meta > 0) {
+        if ((c->meta = calloc(a->n_meta, sizeof(*c->meta))) == NULL) {
+            oom = 1;
+        } else {
+            c->n_meta = a->n_meta;
+            for (i = 0; i < a->n_meta; i++) {
+                c->meta[i].key = as__strdup(a->meta[i].key, &oom);
+                c->meta[i].value = as__strdup(a->meta[i].value, &oom);
+            }
+        }
+    }
+    if (oom) {
+        as_article_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 void as_articles_free(as_article_t **v, size_t n)
 {
     size_t i;

@@ -201,7 +201,9 @@ int as_get_many(as_client_t *c, const uint64_t *ids, size_t n, int omit_body,
     }
     resp = (Artstore__V1__GetResponse *)m;
     /* The server answers found articles in request order; match each to
-     * the next request slot with its id, so repeated ids work too. */
+     * the next request slot with its id. A repeated id is answered once
+     * by a current server (more than once by an older one): the slots
+     * that repeat it get copies, below. */
     for (i = 0, j = 0; i < resp->n_articles; i++) {
         Artstore__V1__Article *a = resp->articles[i];
 
@@ -219,6 +221,17 @@ int as_get_many(as_client_t *c, const uint64_t *ids, size_t n, int omit_body,
             goto out_free;
         }
         j = k + 1;
+    }
+    for (k = 0; k < n; k++) {
+        if (v[k] != NULL)
+            continue;
+        for (j = 0; j < k && (v[j] == NULL || ids[j] != ids[k]); j++)
+            ;
+        if (j < k && (v[k] = as__article_copy(v[j])) == NULL) {
+            rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
+                          "out of memory copying the articles");
+            goto out_free;
+        }
     }
     artstore__v1__get_response__free_unpacked(resp, NULL);
     *out = v;

@@ -93,6 +93,9 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb);
  * write: getrandom(), or time, pid and a counter if that fails. */
 void as__request_id(uint8_t id[AS__REQUEST_ID_LEN]);
 
+/* Returns a deep copy of a (as_article_free), or NULL when out of memory. */
+as_article_t *as__article_copy(const as_article_t *a);
+
 /* strdup that accepts NULL (returning NULL) and sets *oom on failure. */
 char *as__strdup(const char *s, int *oom);
 

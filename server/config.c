@@ -94,6 +94,9 @@ static const option_def_t options[] = {
       "drop change events older than H hours (0: no age limit)" },
     { "max-watches", OPT_COUNT, LIM(max_watches), "256",
       "concurrent long-polling Changes calls" },
+    { "max-reply-bytes", OPT_SIZE, LIM(max_reply_bytes), "16M",
+      "largest reply: a Get over it is refused, a Query or Changes page "
+      "is cut short (with a cursor to go on)" },
     { "check", OPT_FLAG, CFG(check), "0",
       "check the consistency of the store in --data offline, print a "
       "summary and exit (0: consistent, 1: problems found)" },

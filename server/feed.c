@@ -176,20 +176,21 @@ static void scan_free(scan_t *s)
 
 /*
  * Reads events with seq > since from a fresh snapshot of r, keeping up to
- * limit that match f, scanning at most SCAN_MAX. Fills out (scan_free).
+ * limit that match f and at most max_bytes of them (stored size; at least
+ * one event), scanning at most SCAN_MAX. Fills out (scan_free).
  * Returns 0, OUT_OF_RANGE when since is older than the retained log,
  * INTERNAL/DATA_LOSS/RESOURCE_EXHAUSTED, with st set.
  */
 static int scan_changes(as_reader_t *r, uint64_t since,
                         const Artstore__V1__Filter *f, size_t limit,
-                        scan_t *out, as_status_t *st)
+                        size_t max_bytes, scan_t *out, as_status_t *st)
 {
     as_store_t *s = as__reader_store(r);
     MDB_txn *txn;
     MDB_cursor *c = NULL;
     MDB_val k, d, mk = { 8, "last_seq" };
     unsigned char kb[8];
-    size_t scanned = 0;
+    size_t scanned = 0, bytes = 0;
     int rc, ret = 0;
 
     memset(out, 0, sizeof(*out));
@@ -219,7 +220,8 @@ static int scan_changes(as_reader_t *r, uint64_t since,
         out->oldest_seq = as_be_u64(k.mv_data);
     else
         out->oldest_seq = out->last_seq + 1;
-    if (since + 1 < out->oldest_seq) {
+    /* Written so that since = 2^64-1 does not wrap (oldest_seq >= 1). */
+    if (since < out->oldest_seq - 1) {
         ret = as_status_set(st, AS_CODE_OUT_OF_RANGE,
                             "since=%llu is older than the retained changelog: "
                             "oldest retained seq=%llu; resync by query",
@@ -250,9 +252,17 @@ static int scan_changes(as_reader_t *r, uint64_t since,
                                 (unsigned long long)seq);
             goto out_close;
         }
-        if (event_matches(f, ev))
+        if (event_matches(f, ev) && max_bytes > 0 && out->n > 0 &&
+            bytes + d.mv_size > max_bytes) {
+            /* The page is full by size: stop before this event, so that
+             * next_since leads the next call to it. */
+            artstore__v1__change_event__free_unpacked(ev, NULL);
+            break;
+        }
+        if (event_matches(f, ev)) {
             out->ev[out->n++] = ev;
-        else
+            bytes += d.mv_size;
+        } else
             artstore__v1__change_event__free_unpacked(ev, NULL);
         out->next_since = seq;
         scanned++;
@@ -326,7 +336,8 @@ void as_feed_handle_changes(as_call_t *call, const uint8_t *payload,
     if (req->has_wait_ms && req->wait_ms > AS_FEED_MAX_WAIT_MS)
         req->wait_ms = AS_FEED_MAX_WAIT_MS;
 
-    if (scan_changes(r, req->since, req->filter, limit, &s, &st) != 0) {
+    if (scan_changes(r, req->since, req->filter, limit,
+                     svc->limits.max_reply_bytes, &s, &st) != 0) {
         as_call_reply_status(call, &st);
         return;
     }
@@ -391,7 +402,8 @@ static void serve_waiters(as_feed_t *f, waiter_t *list, uint64_t committed,
         next = w->next;
         if (w->since < committed || now >= w->deadline_ms || final) {
             if (scan_changes(f->reader, w->since, w->req->filter,
-                             w->req->limit, &s, &st) != 0) {
+                             w->req->limit, f->opts.max_reply_bytes, &s,
+                             &st) != 0) {
                 as_call_reply_status(w->call, &st);
                 answered++;
                 continue;

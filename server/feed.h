@@ -53,6 +53,7 @@ typedef struct as_feed_opts {
     size_t max_waiters;        /* parked long-polls (limits.max_watches) */
     uint64_t retain_changes;   /* 0: no count limit */
     uint64_t retain_hours;     /* 0: no age limit */
+    size_t max_reply_bytes;    /* events' bytes per Changes reply (0: none) */
 } as_feed_opts_t;
 
 /*

@@ -28,6 +28,7 @@ typedef struct as_limits {
     size_t max_query_tags;      /* tags in one filter, all lists together */
     size_t max_page;            /* results per page (Query, Changes, tags) */
     size_t max_watches;         /* concurrent long-poll Changes calls */
+    size_t max_reply_bytes;     /* a reply's payload (Get, Query, Changes) */
 } as_limits_t;
 
 #define AS_LIMITS_DEFAULT {                                                  \
@@ -48,6 +49,7 @@ typedef struct as_limits {
     .max_query_tags = 64,                                                  \
     .max_page = 1000,                                                      \
     .max_watches = 256,                                                    \
+    .max_reply_bytes = 16u << 20,                                          \
 }
 
 #endif

@@ -163,6 +163,7 @@ int main(int argc, char **argv)
     fopts.max_waiters = cfg.limits.max_watches;
     fopts.retain_changes = cfg.retain_changes;
     fopts.retain_hours = cfg.retain_hours;
+    fopts.max_reply_bytes = cfg.limits.max_reply_bytes;
     if (as_feed_start(store, writer, &fopts, &feed, &st) != 0) {
         as_log_error("%s", st.msg);
         goto out_writer;

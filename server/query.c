@@ -762,8 +762,25 @@ void as_query_handle(as_call_t *call, const uint8_t *payload, size_t len)
             break;
         }
         if (as_store_get_raw(rd, x.id, &raw, &st) != 0 ||
-            as_service_put_article(&b, 1, raw, req->omit_body, ar, &st) != 0)
+            as_service_article_bytes(raw, req->omit_body, ar, &raw, &st) != 0)
             goto out_status;
+        /* A page is cut short at max_reply_bytes (the cursor goes on from
+         * the last article in it); a single article over it is an error. */
+        if (b.len + as_buf_bytes_field_size(1, raw.len) + 64 >
+            svc->limits.max_reply_bytes) {
+            if (n > 0) {
+                more = 1;
+                break;
+            }
+            as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
+                          "article %llu is %zu bytes, over the limit "
+                          "max_reply_bytes=%zu; ask with omit_body",
+                          (unsigned long long)x.id, raw.len,
+                          svc->limits.max_reply_bytes);
+            goto out_status;
+        }
+        if (as_buf_put_bytes_field(&b, 1, raw.data, raw.len) != 0)
+            goto out_oom;
         last = x;
         n++;
         t = x;

@@ -455,6 +455,17 @@ static void handle_get(as_call_t *call, const uint8_t *payload, size_t len)
             rc = as_service_article_bytes(raw, req->omit_body, ar,
                                           &parts[0], &st);
     } else {
+        /* A repeated id is answered once (the library fills every slot
+         * that asked for it): 1,000 copies of one id must not make a
+         * reply of 1,000 articles. */
+        for (i = 0, n = 0; i < req->n_ids; i++) {
+            size_t j;
+
+            for (j = 0; j < n && req->ids[j] != req->ids[i]; j++)
+                ;
+            if (j == n)
+                req->ids[n++] = req->ids[i];
+        }
         for (i = 0, rc = 0; i < n && rc == 0; i++) {
             rc = as_store_get_raw(rd, req->ids[i], &raw, &st);
             if (rc == AS_CODE_NOT_FOUND) {
@@ -474,7 +485,13 @@ static void handle_get(as_call_t *call, const uint8_t *payload, size_t len)
             total += parts[i].data != NULL
                          ? as_buf_bytes_field_size(1, parts[i].len)
                          : as_buf_varint_field_size(2, req->ids[i]);
-        if ((p = as_call_reply_reserve(call, total)) == NULL) {
+        if (total > svc->limits.max_reply_bytes) {
+            rc = as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
+                               "reply would be %zu bytes, over the limit "
+                               "max_reply_bytes=%zu; ask for fewer ids or "
+                               "with omit_body", total,
+                               svc->limits.max_reply_bytes);
+        } else if ((p = as_call_reply_reserve(call, total)) == NULL) {
             rc = as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
                                "out of memory for a reply of %zu bytes",
                                total);

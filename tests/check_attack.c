@@ -277,6 +277,8 @@ START_TEST(cas_resend_by_request_id)
         if (round == 2) {
             ck_assert_int_eq(ts_stop(&s), 0);
             ck_assert_int_eq(ts_restart(&s), 0);
+            as_client_close(cl);
+            ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &cl), AS_OK);
         }
         r = raw_call(s.endpoint, "Put", &put.base, NULL, 0, 0);
         ck_assert_msg(raw_code(r) == 0, "round %d: %d %s", round, raw_code(r),
@@ -304,6 +306,160 @@ START_TEST(cas_resend_by_request_id)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 2: replies */
+
+#define BIG_N 40
+
+/* Unpacks an OK reply's payload as desc, or fails the test. */
+static ProtobufCMessage *payload_of(Artstore__V1__Reply *r,
+                                    const ProtobufCMessageDescriptor *desc,
+                                    const char *what)
+{
+    ProtobufCMessage *m;
+
+    ck_assert_msg(raw_code(r) == 0, "%s: %d %s", what, raw_code(r),
+                  raw_msg(r));
+    m = protobuf_c_message_unpack(desc, NULL, r->payload.len,
+                                  r->payload.data);
+    ck_assert_msg(m != NULL, "%s: bad payload", what);
+    return m;
+}
+
+/* Every reply is bounded by --max-reply-bytes: a Get of one id repeated
+ * 1,000 times answers it once; a Get over the bound is refused by name;
+ * Query with bodies and Changes cut their pages short and go on. */
+START_TEST(replies_bounded)
+{
+    const char *args[] = { "--max-reply-bytes", "64K", NULL };
+    char *body = malloc(20001), title[4001], url[64];
+    Artstore__V1__GetRequest g = ARTSTORE__V1__GET_REQUEST__INIT;
+    Artstore__V1__QueryRequest q = ARTSTORE__V1__QUERY_REQUEST__INIT;
+    Artstore__V1__ChangesRequest ch = ARTSTORE__V1__CHANGES_REQUEST__INIT;
+    Artstore__V1__GetResponse *gr;
+    Artstore__V1__QueryResponse *qr;
+    Artstore__V1__ChangesResponse *cr;
+    Artstore__V1__Reply *r;
+    uint64_t ids[1000], seen[BIG_N + 1];
+    size_t i, n_seen = 0, pages = 0;
+    uint8_t cursor[64];
+    uint64_t since = 0;
+
+    start_server(args);
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'b', 20000);
+    body[20000] = '\0';
+    memset(title, 't', 4000);
+    title[4000] = '\0';
+    for (i = 0; i < BIG_N; i++) {
+        as_article_t a = { .url = url, .title = title, .body = body };
+        as_put_result_t res;
+
+        snprintf(url, sizeof(url), "https://big.example/%zu", i);
+        ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, &res), AS_OK);
+        ids[i] = res.id;
+    }
+
+    /* 1,000 times the same id: one article in the reply. */
+    for (i = 0; i < 1000; i++)
+        ids[i] = ids[0];
+    g.ids = ids;
+    g.n_ids = 1000;
+    r = raw_call(s.endpoint, "Get", &g.base, NULL, 0, 0);
+    ck_assert_msg(r != NULL && r->payload.len < 64 * 1024,
+                  "reply of %zu bytes", r ? r->payload.len : 0);
+    gr = (Artstore__V1__GetResponse *)payload_of(
+        r, &artstore__v1__get_response__descriptor, "Get repeated");
+    ck_assert_uint_eq(gr->n_articles, 1);
+    artstore__v1__get_response__free_unpacked(gr, NULL);
+    artstore__v1__reply__free_unpacked(r, NULL);
+    {
+        /* The library still fills every slot that asked for the id. */
+        as_article_t **v = NULL;
+
+        ck_assert_int_eq(as_get_many(cl, ids, 3, 1, &v), AS_OK);
+        ck_assert(v[0] != NULL && v[1] != NULL && v[2] != NULL);
+        ck_assert_uint_eq(v[2]->id, ids[0]);
+        as_articles_free(v, 3);
+    }
+
+    /* Distinct ids over the bound: refused, naming it. */
+    for (i = 0; i < BIG_N; i++)
+        ids[i] = i + 1;
+    g.n_ids = BIG_N;
+    r = raw_call(s.endpoint, "Get", &g.base, NULL, 0, 0);
+    ck_assert_msg(raw_code(r) == AS_CODE_RESOURCE_EXHAUSTED &&
+                  strstr(raw_msg(r), "max_reply_bytes") != NULL,
+                  "Get over the bound: %d %s", raw_code(r), raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+
+    /* Query with bodies: short pages, each article exactly once. */
+    q.has_limit = 1;
+    q.limit = BIG_N;
+    for (;;) {
+        r = raw_call(s.endpoint, "Query", &q.base, NULL, 0, 0);
+        ck_assert_msg(r != NULL && r->payload.len <= 64 * 1024,
+                      "Query reply of %zu bytes", r ? r->payload.len : 0);
+        qr = (Artstore__V1__QueryResponse *)payload_of(
+            r, &artstore__v1__query_response__descriptor, "Query");
+        ck_assert_uint_gt(qr->n_articles, 0);
+        for (i = 0; i < qr->n_articles; i++) {
+            ck_assert_ptr_nonnull(qr->articles[i]->body);
+            ck_assert_uint_lt(n_seen, BIG_N);
+            seen[n_seen++] = qr->articles[i]->id;
+        }
+        pages++;
+        if (!qr->has_next_cursor) {
+            artstore__v1__query_response__free_unpacked(qr, NULL);
+            artstore__v1__reply__free_unpacked(r, NULL);
+            break;
+        }
+        ck_assert_uint_le(qr->next_cursor.len, sizeof(cursor));
+        memcpy(cursor, qr->next_cursor.data, qr->next_cursor.len);
+        q.has_cursor = 1;
+        q.cursor.data = cursor;
+        q.cursor.len = qr->next_cursor.len;
+        artstore__v1__query_response__free_unpacked(qr, NULL);
+        artstore__v1__reply__free_unpacked(r, NULL);
+        ck_assert_uint_lt(pages, 100);
+    }
+    ck_assert_uint_eq(n_seen, BIG_N);
+    ck_assert_uint_gt(pages, 1);
+    for (i = 1; i < n_seen; i++)
+        ck_assert_uint_ne(seen[i], seen[i - 1]);
+
+    /* Changes: short pages too, next_since going on to the end. */
+    pages = 0;
+    n_seen = 0;
+    ch.has_limit = 1;
+    ch.limit = 1000;
+    do {
+        ch.has_since = 1;
+        ch.since = since;
+        r = raw_call(s.endpoint, "Changes", &ch.base, NULL, 0, 0);
+        ck_assert_msg(r != NULL && r->payload.len <= 64 * 1024,
+                      "Changes reply of %zu bytes", r ? r->payload.len : 0);
+        cr = (Artstore__V1__ChangesResponse *)payload_of(
+            r, &artstore__v1__changes_response__descriptor, "Changes");
+        n_seen += cr->n_events;
+        ck_assert_uint_gt(cr->next_since, since);
+        since = cr->next_since;
+        pages++;
+        artstore__v1__changes_response__free_unpacked(cr, NULL);
+        artstore__v1__reply__free_unpacked(r, NULL);
+    } while (since < BIG_N && pages < 100);
+    ck_assert_uint_eq(n_seen, BIG_N);
+    ck_assert_uint_gt(pages, 1);
+
+    /* Changes since 2^64-1 is not "older than the log" (item 7). */
+    ch.since = UINT64_MAX;
+    r = raw_call(s.endpoint, "Changes", &ch.base, NULL, 0, 0);
+    ck_assert_msg(raw_code(r) == 0, "since=2^64-1: %d %s", raw_code(r),
+                  raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+    free(body);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("attack");
@@ -314,6 +470,7 @@ int main(void)
     tcase_add_test(tc, nul_bytes_refused);
     tcase_add_test(tc, cas_stale_refused);
     tcase_add_test(tc, cas_resend_by_request_id);
+    tcase_add_test(tc, replies_bounded);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }
