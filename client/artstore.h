@@ -491,6 +491,10 @@ typedef struct as_watch_opts {
      * Built from the changelog, so it needs the whole log retained
      * (AS_EFAILED_PRECONDITION otherwise); ignores has_since. */
     int initial;
+    /* NULL or "": any source. Else only changes of articles from this
+     * source, compared as the server compares sources (normalized like a
+     * tag: "Coastal Times" matches "coastal  times"). */
+    const char *source;
 } as_watch_opts_t;
 
 typedef struct as_watch as_watch_t;

@@ -39,6 +39,7 @@ struct as_watch {
     int unreachable;           /* the last attempt to reach the server
                                   failed (refused, no reply, feed down) */
     char **tags[3];            /* all_of, any_of, none_of (normalized) */
+    char *source;              /* normalized source filter, or NULL */
     size_t n_tags[3];
     as_change_t **queue;       /* from Changes, seq order */
     size_t q_head, q_len, q_cap;
@@ -235,6 +236,7 @@ static int changes_call(as_watch_t *w, uint64_t since,
     f.n_any_of = w->n_tags[ANY];
     f.none_of = w->tags[NONE];
     f.n_none_of = w->n_tags[NONE];
+    f.source = w->source;
     req.has_since = 1;
     req.since = since;
     req.filter = &f;
@@ -273,6 +275,31 @@ static int catch_up(as_watch_t *w)
     w->need_catchup = w->pos < resp->last_seq;
     artstore__v1__changes_response__free_unpacked(resp, NULL);
     return AS_OK;
+}
+
+/* Returns nonzero if source (as an event carries it) passes the watch's
+ * source filter; both sides are compared in their normalized form. */
+static int source_match(const as_watch_t *w, const char *source)
+{
+    char *folded = NULL;
+    size_t len;
+    unsigned char bad;
+    int match;
+
+    if (w->source == NULL)
+        return 1;
+    if (source == NULL)
+        return 0;
+    if (strcmp(source, w->source) == 0)
+        return 1;
+    if (as_tag_fold(source, strlen(source), &folded, &len, &bad) !=
+        AS_TAGFOLD_OK) {
+        free(folded);
+        return 0;
+    }
+    match = strcmp(folded, w->source) == 0;
+    free(folded);
+    return match;
 }
 
 /* ------------------------------------------------------------ snapshot */
@@ -422,7 +449,8 @@ static int build_snapshot(as_watch_t *w, uint64_t last)
             continue;
         f.ch[i] = NULL;
         if (ch->seq <= last && ch->type != AS_CHANGE_DELETE &&
-            strv_match(w, ch->tags, ch->n_tags)) {
+            strv_match(w, ch->tags, ch->n_tags) &&
+            source_match(w, ch->source)) {
             ch->initial = 1;
             kept[n++] = ch;
         } else {
@@ -496,6 +524,11 @@ static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
     ev = artstore__v1__change_event__unpack(NULL, (size_t)(end - p), p);
     if (ev == NULL) {
         w->need_catchup = 1;
+        return 0;
+    }
+    if (!source_match(w, ev->source)) {
+        artstore__v1__change_event__free_unpacked(ev, NULL);
+        w->pos = seq;
         return 0;
     }
     *out = change_from_pb(ev);
@@ -578,6 +611,18 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
         (rc = copy_tags(w, ANY, opts->any_of, opts->n_any_of)) != AS_OK ||
         (rc = copy_tags(w, NONE, opts->none_of, opts->n_none_of)) != AS_OK)
         goto out_free;
+    if (opts->source != NULL && opts->source[0] != '\0') {
+        size_t len;
+        unsigned char bad;
+
+        if (as_tag_fold(opts->source, strlen(opts->source), &w->source, &len,
+                        &bad) != AS_TAGFOLD_OK) {
+            rc = as__fail(c, AS_EINVALID_ARGUMENT, "watch source is not a "
+                          "valid source (UTF-8 text without control "
+                          "characters)");
+            goto out_free;
+        }
+    }
     if ((rc = as_ping(c, &info)) != AS_OK)
         goto out_free;
     if (info.feed_endpoint[0] == '\0') {
@@ -705,6 +750,7 @@ void as_watch_close(as_watch_t *w)
         nn_close(w->sock);
     for (i = 0; i < 3; i++)
         free_strv(w->tags[i], w->n_tags[i]);
+    free(w->source);
     while (w->q_head < w->q_len)
         as_change_free(w->queue[w->q_head++]);
     free(w->queue);

@@ -133,7 +133,7 @@ START_TEST(stopped_subscriber_gets_everything)
         close(fd);
         setenv("ARTSTORE_SERVER", s.endpoint, 1);
         execl(ts_cli_path(), ts_cli_path(), "watch", "--since", "0",
-              "--count", count, "-o", "jsonl", (char *)NULL);
+              "--limit", count, "-o", "jsonl", (char *)NULL);
         _exit(127);
     }
     /* Wait until it has printed the history, then stop it. */

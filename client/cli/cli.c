@@ -53,8 +53,12 @@ static const char global_flags_help[] =
     "                         [$ARTSTORE_TIMEOUT; default 5s]\n"
     "      --token TOKEN      auth token sent with each request; prefer the\n"
     "                         variable, flags show in ps [$ARTSTORE_TOKEN]\n"
-    "  -o, --output FORMAT    text, json or jsonl (= json); stats also\n"
-    "                         prometheus [$ARTSTORE_OUTPUT; default text]\n"
+    "  -o, --output FORMAT    text (or table), json, jsonl; stats also\n"
+    "                         prometheus. json: JSON documents, indented on\n"
+    "                         a terminal; jsonl: one compact object per\n"
+    "                         line. A command refuses a format it cannot\n"
+    "                         write [$ARTSTORE_OUTPUT; default text, export\n"
+    "                         jsonl]\n"
     "  -h, --help             show help; `artstore COMMAND --help` for a command\n"
     "      --version          print the version and exit\n";
 
@@ -140,10 +144,11 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
         return 0;
     case OPT_OUTPUT:
         if (cli_parse_output(arg, &g->output) != 0) {
-            cli_usage_error(cmd, "invalid --output '%s' (text, json, "
-                            "jsonl, prometheus)", arg);
+            cli_usage_error(cmd, "invalid --output '%s' (text or table, "
+                            "json, jsonl, prometheus)", arg);
             return CLI_GETOPT_BAD;
         }
+        g->output_set = 1;
         return 0;
     default:
         cli_usage_error(cmd, "unexpected flag");
@@ -229,6 +234,7 @@ static int globals_from_env(cli_globals_t *g)
     g->timeout_ms = 5000;
     g->token = NULL;
     g->output = CLI_OUTPUT_TEXT;
+    g->output_set = 0;
     if ((v = getenv("ARTSTORE_SERVER")) != NULL && *v != '\0')
         g->server = v;
     if ((v = getenv("ARTSTORE_TOKEN")) != NULL && *v != '\0')
@@ -237,10 +243,12 @@ static int globals_from_env(cli_globals_t *g)
         cli_parse_timeout(v, &g->timeout_ms) != 0)
         return cli_usage_error(NULL, "invalid ARTSTORE_TIMEOUT '%s' (e.g. "
                                "5000, 500ms, 5s)", v);
-    if ((v = getenv("ARTSTORE_OUTPUT")) != NULL && *v != '\0' &&
-        cli_parse_output(v, &g->output) != 0)
-        return cli_usage_error(NULL, "invalid ARTSTORE_OUTPUT '%s' (text or "
-                               "json)", v);
+    if ((v = getenv("ARTSTORE_OUTPUT")) != NULL && *v != '\0') {
+        if (cli_parse_output(v, &g->output) != 0)
+            return cli_usage_error(NULL, "invalid ARTSTORE_OUTPUT '%s' (text "
+                                   "or table, json, jsonl, prometheus)", v);
+        g->output_set = 1;
+    }
     return 0;
 }
 

@@ -27,11 +27,25 @@ enum {
     CLI_EXIT_UNAVAILABLE = 3,  /* no reply from the server */
 };
 
+/*
+ * Output formats. One meaning everywhere: text (also "table") is for
+ * people; json is JSON documents (one per result; indented on a
+ * terminal); jsonl is exactly one compact JSON object per line; prometheus
+ * is the text exposition format (stats only). A command that cannot write
+ * the format asked for refuses it, naming those it can.
+ */
 typedef enum cli_output {
     CLI_OUTPUT_TEXT,
     CLI_OUTPUT_JSON,
-    CLI_OUTPUT_PROMETHEUS,     /* stats only: text exposition format */
+    CLI_OUTPUT_JSONL,
+    CLI_OUTPUT_PROMETHEUS,
 } cli_output_t;
+
+/* Bits for cli_output_check's accepted formats. */
+#define CLI_FMT_TEXT (1u << CLI_OUTPUT_TEXT)
+#define CLI_FMT_JSON (1u << CLI_OUTPUT_JSON)
+#define CLI_FMT_JSONL (1u << CLI_OUTPUT_JSONL)
+#define CLI_FMT_PROMETHEUS (1u << CLI_OUTPUT_PROMETHEUS)
 
 /* Options every subcommand accepts, from ARTSTORE_* variables and flags. */
 typedef struct cli_globals {
@@ -39,6 +53,7 @@ typedef struct cli_globals {
     int timeout_ms;            /* --timeout, ARTSTORE_TIMEOUT */
     const char *token;         /* --token, ARTSTORE_TOKEN */
     cli_output_t output;       /* -o/--output, ARTSTORE_OUTPUT */
+    int output_set;            /* output was given (flag or variable) */
 } cli_globals_t;
 
 typedef struct cli_cmd {
@@ -83,8 +98,21 @@ int cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
 
 /* ------------------------------------------------------------ values */
 
-/* Parses "text", "json" or "prometheus". Returns 0 or -1. */
+/* Parses "text" (or "table"), "json", "jsonl" or "prometheus". Returns 0
+ * or -1. */
 int cli_parse_output(const char *s, cli_output_t *out);
+
+/* Returns the name of an output format ("text", "json", ...). */
+const char *cli_output_name(cli_output_t o);
+
+/*
+ * Settles the output format of cmd: the one given with -o (before or
+ * after the command) or ARTSTORE_OUTPUT, else dflt. A given format
+ * outside accepted (CLI_FMT_* bits) is a usage error naming the formats
+ * cmd writes. Returns 0 with g->output set, or CLI_EXIT_USAGE (printed).
+ */
+int cli_output_check(cli_globals_t *g, const cli_cmd_t *cmd,
+                     unsigned accepted, cli_output_t dflt);
 
 /* Parses a timeout: milliseconds ("500"), or with a unit ("500ms", "5s",
  * "1m"). Returns 0 and a positive *ms, or -1. */
@@ -104,6 +132,18 @@ int cli_time_parse(const char *s, int64_t *out, char *err, size_t errlen);
  * (at least 21 bytes). Returns 0, or -1 when the year is outside
  * 0000-9999, which RFC 3339 cannot write. */
 int cli_time_format(int64_t t, char *buf, size_t len);
+
+/* Formats Unix milliseconds as RFC 3339 UTC with milliseconds
+ * ("2024-06-18T09:30:00.250Z") into buf (at least 25 bytes). Returns as
+ * cli_time_format. */
+int cli_time_format_ms(int64_t ms, char *buf, size_t len);
+
+/* Returns a JSON value for Unix seconds t: an RFC 3339 string, or the
+ * number when RFC 3339 cannot write its year. NULL when out of memory. */
+json_t *cli_time_json(int64_t t);
+
+/* As cli_time_json for Unix milliseconds. */
+json_t *cli_time_ms_json(int64_t ms);
 
 /* ------------------------------------------------------------ server */
 
@@ -125,6 +165,14 @@ int cli_stdout_is_tty(void);
  * terminal, one line otherwise. Consumes v. Returns CLI_EXIT_OK, or
  * CLI_EXIT_ERROR if it could not be written. */
 int cli_print_json(json_t *v);
+
+/* Prints v as one compact line (JSON Lines), whatever stdout is.
+ * Consumes v. Returns as cli_print_json. */
+int cli_print_json_line(json_t *v);
+
+/* Prints v as the output format g->output asks: json (cli_print_json) or
+ * jsonl (cli_print_json_line). Consumes v. */
+int cli_print_json_as(const cli_globals_t *g, json_t *v);
 
 /* ------------------------------------------------------------ text */
 

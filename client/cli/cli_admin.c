@@ -2,6 +2,8 @@
  * cli_admin.c - the server subcommands: ping and stats.
  */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -28,6 +30,10 @@ static int run_ping(cli_globals_t *g, int argc, char **argv)
         return cli_getopt_exit(c);
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        return rc;
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
     start = mono_ms();
@@ -35,10 +41,10 @@ static int run_ping(cli_globals_t *g, int argc, char **argv)
     rtt = mono_ms() - start;
     if (rc != AS_OK) {
         rc = cli_call_error(client, rc);
-    } else if (g->output == CLI_OUTPUT_JSON) {
-        json_t *obj = json_pack("{sssIsIsf}", "version", info.version,
+    } else if (g->output != CLI_OUTPUT_TEXT) {
+        json_t *obj = json_pack("{sssIsosf}", "version", info.version,
                                 "last_seq", (json_int_t)info.last_seq,
-                                "time_ms", (json_int_t)info.time_ms,
+                                "time", cli_time_ms_json(info.time_ms),
                                 "rtt_ms", round(rtt * 1000) / 1000);
 
         if (obj != NULL && info.feed_endpoint[0] != '\0' &&
@@ -47,7 +53,7 @@ static int run_ping(cli_globals_t *g, int argc, char **argv)
             json_decref(obj);
             obj = NULL;
         }
-        rc = cli_print_json(obj);
+        rc = cli_print_json_as(g, obj);
     } else {
         printf("PONG artstored %s last_seq=%llu", info.version,
                (unsigned long long)info.last_seq);
@@ -113,6 +119,55 @@ static json_t *number(double v)
     return json_real(v);
 }
 
+/*
+ * Returns the labels of a series, `k="v",...` with Prometheus escapes
+ * (\\, \", \n) in the values, as a JSON object {"k": "v", ...}, or NULL
+ * when out of memory. A malformed rest is kept whole under "" rather
+ * than dropped.
+ */
+static json_t *labels_json(const char *s)
+{
+    json_t *obj = json_object();
+    char *val = malloc(strlen(s) + 1), key[128];
+    const char *p = s;
+
+    if (obj == NULL || val == NULL)
+        goto out_fail;
+    while (*p != '\0') {
+        size_t kl = strcspn(p, "=\""), vl = 0;
+
+        if (kl == 0 || kl >= sizeof(key) || p[kl] != '=' || p[kl + 1] != '"')
+            break;
+        memcpy(key, p, kl);
+        key[kl] = '\0';
+        for (p += kl + 2; *p != '\0' && *p != '"'; p++) {
+            if (*p == '\\' && p[1] != '\0') {
+                p++;
+                val[vl++] = *p == 'n' ? '\n' : *p;
+            } else {
+                val[vl++] = *p;
+            }
+        }
+        if (*p != '"')
+            break;
+        val[vl] = '\0';
+        if (json_object_set_new(obj, key, json_string(val)) != 0)
+            goto out_fail;
+        p++;
+        if (*p == ',')
+            p++;
+    }
+    if (*p != '\0' && json_object_set_new(obj, "", json_string(p)) != 0)
+        goto out_fail;
+    free(val);
+    return obj;
+
+out_fail:
+    free(val);
+    json_decref(obj);
+    return NULL;
+}
+
 /* Returns the statistics as a JSON object, or NULL when out of memory. */
 static json_t *stats_json(const as_stats_t *s)
 {
@@ -124,8 +179,9 @@ static json_t *stats_json(const as_stats_t *s)
 
         /* "o" hands value to the new object, even when packing fails. */
         if (json_array_append_new(series,
-                                  json_pack("{ssssso}", "name", st->name,
-                                            "labels", st->labels, "value",
+                                  json_pack("{ssso*so}", "name", st->name,
+                                            "labels", labels_json(st->labels),
+                                            "value",
                                             number(st->value))) != 0) {
             json_decref(series);
             return NULL;
@@ -160,14 +216,18 @@ static int run_stats(cli_globals_t *g, int argc, char **argv)
         return cli_getopt_exit(c);
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL | CLI_FMT_PROMETHEUS,
+                               CLI_OUTPUT_TEXT)) != 0)
+        return rc;
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
     if ((rc = as_stats(client, &s)) != AS_OK) {
         rc = cli_call_error(client, rc);
         goto out_close;
     }
-    if (g->output == CLI_OUTPUT_JSON) {
-        rc = cli_print_json(stats_json(s));
+    if (g->output == CLI_OUTPUT_JSON || g->output == CLI_OUTPUT_JSONL) {
+        rc = cli_print_json_as(g, stats_json(s));
     } else if (g->output == CLI_OUTPUT_PROMETHEUS) {
         rc = cli_print_prometheus(stdout, s) == 0 ? CLI_EXIT_OK
                                                   : CLI_EXIT_ERROR;
@@ -201,9 +261,11 @@ const cli_cmd_t cli_cmd_stats = {
         "  map_used, uptime_ms, subscribers, workers, then counters in\n"
         "  Prometheus style, e.g.\n"
         "    artstore_requests_total{method=\"Put\",code=\"OK\"}: 12\n"
-        "  JSON output is one object with the same keys and a `series` array\n"
-        "  of {name, labels, value}. Prometheus output (-o prometheus) is the\n"
-        "  text exposition format with # HELP and # TYPE lines: gauges\n"
+        "  JSON output (-o json, or on one line -o jsonl) is one object\n"
+        "  with the same keys and a `series` array of {name, labels, value},\n"
+        "  labels an object such as {\"method\": \"Put\", \"code\": \"OK\"}.\n"
+        "  Prometheus output (-o prometheus) is the text exposition format\n"
+        "  with # HELP and # TYPE lines: gauges\n"
         "  artstore_articles, _tags, _last_seq, _map_size_bytes, ..., the\n"
         "  counter artstore_requests_total{method,code} and the histograms\n"
         "  artstore_request_latency_us{method} and artstore_writer_batch.\n",

@@ -277,6 +277,10 @@ static int run_put(cli_globals_t *g, int argc, char **argv)
     if ((rc = read_input(cmd, optind < argc ? argv[optind] : NULL, &text,
                          &len)) != CLI_EXIT_OK)
         goto out_free_flags;
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        goto out_free_text;
     if ((rc = build_article(cmd, &f, text, len, &a)) != CLI_EXIT_OK)
         goto out_free_text;
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
@@ -285,11 +289,11 @@ static int run_put(cli_globals_t *g, int argc, char **argv)
         rc = cli_call_error(client, rc);
         goto out_close;
     }
-    if (g->output == CLI_OUTPUT_JSON) {
+    if (g->output != CLI_OUTPUT_TEXT) {
         obj = json_pack("{sIsssI}", "id", (json_int_t)res.id, "outcome",
                         outcome_name(res.outcome), "revision",
                         (json_int_t)res.revision);
-        rc = cli_print_json(obj);
+        rc = cli_print_json_as(g, obj);
     } else {
         printf("%llu\n", (unsigned long long)res.id);
         rc = CLI_EXIT_OK;
@@ -408,76 +412,179 @@ static const struct option get_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* Ids fetched per GetBatch call: well under the server's default
+ * max_batch (1000). */
+#define GET_CHUNK 500
+
+/* Prints one fetched article in g's format; json articles go into arr
+ * (when several were asked for). Returns an exit status. */
+static int print_one(const cli_globals_t *g, json_t *arr, as_article_t *a,
+                     int *n_printed)
+{
+    json_t *o;
+
+    if (g->output == CLI_OUTPUT_TEXT) {
+        if ((*n_printed)++ > 0)
+            putchar('\n');
+        print_article_text(a);
+        return CLI_EXIT_OK;
+    }
+    (*n_printed)++;
+    if ((o = cli_article_to_json(a)) == NULL)
+        return cli_print_json(NULL);
+    if (arr != NULL)
+        return json_array_append_new(arr, o) == 0 ? CLI_EXIT_OK
+                                                   : cli_print_json(NULL);
+    return cli_print_json_as(g, o);
+}
+
 static int run_get(cli_globals_t *g, int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_get;
-    as_client_t *client;
-    as_article_t *a = NULL;
-    const char *url = NULL;
-    uint64_t id = 0;
-    int c, rc, no_body = 0;
+    as_client_t *client = NULL;
+    as_article_t *a = NULL, **v = NULL;
+    const char **urls = NULL;
+    uint64_t *ids = NULL;
+    json_t *arr = NULL;
+    size_t n_urls = 0, n_ids = 0, i, j, n;
+    int c, rc, no_body = 0, missing = 0, printed = 0;
 
+    urls = calloc((size_t)argc, sizeof(*urls));
+    ids = calloc((size_t)argc, sizeof(*ids));
+    if (urls == NULL || ids == NULL) {
+        rc = cli_print_json(NULL);
+        goto out_free;
+    }
     while ((c = cli_getopt(g, cmd, argc, argv, "", get_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
-        case GET_URL: url = optarg; break;
+        case GET_URL: urls[n_urls++] = optarg; break;
         case GET_NO_BODY: no_body = 1; break;
-        default: return cli_getopt_exit(c);
+        default:
+            rc = cli_getopt_exit(c);
+            goto out_free;
         }
     }
-    if (argc - optind > 1)
-        return cli_usage_error(cmd, "too many arguments: one ID at most");
-    if (optind == argc && url == NULL)
-        return cli_usage_error(cmd, "missing ID (or --url URL)");
-    if (optind < argc && url != NULL)
-        return cli_usage_error(cmd, "give an ID or --url, not both");
-    if (url == NULL && (cli_parse_u64(argv[optind], &id) != 0 || id == 0))
-        return cli_usage_error(cmd, "invalid ID '%s' (a positive number)",
-                               argv[optind]);
+    for (i = (size_t)optind; i < (size_t)argc; i++)
+        if (cli_parse_u64(argv[i], &ids[n_ids++]) != 0 || ids[n_ids - 1] == 0) {
+            rc = cli_usage_error(cmd, "invalid ID '%s' (a positive number)",
+                                 argv[i]);
+            goto out_free;
+        }
+    if (n_ids == 0 && n_urls == 0) {
+        rc = cli_usage_error(cmd, "missing ID (or --url URL)");
+        goto out_free;
+    }
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        goto out_free;
+    /* -o json: one object for one article, as always; an array when
+     * several were asked for. */
+    if (g->output == CLI_OUTPUT_JSON && n_ids + n_urls > 1 &&
+        (arr = json_array()) == NULL) {
+        rc = cli_print_json(NULL);
+        goto out_free;
+    }
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
-        return rc;
-    rc = url ? as_get_by_url(client, url, no_body, &a)
-             : as_get(client, id, no_body, &a);
-    if (rc != AS_OK) {
-        rc = cli_call_error(client, rc);
-        goto out_close;
-    }
-    if (g->output == CLI_OUTPUT_JSON) {
-        rc = cli_print_json(cli_article_to_json(a));
-    } else {
-        print_article_text(a);
-        rc = CLI_EXIT_OK;
-    }
-    as_article_free(a);
+        goto out_free;
+    for (i = 0; i < n_urls && rc == CLI_EXIT_OK; i++) {
+        int grc = as_get_by_url(client, urls[i], no_body, &a);
 
-out_close:
+        if (grc == AS_ENOT_FOUND) {
+            cli_call_error(client, grc);
+            missing++;
+            continue;
+        }
+        if (grc != AS_OK) {
+            rc = cli_call_error(client, grc);
+            break;
+        }
+        rc = print_one(g, arr, a, &printed);
+        as_article_free(a);
+        a = NULL;
+    }
+    /* One id: Get (its NOT_FOUND message as before); several: GetBatch,
+     * one snapshot per chunk. */
+    if (n_ids == 1 && rc == CLI_EXIT_OK) {
+        int grc = as_get(client, ids[0], no_body, &a);
+
+        if (grc == AS_ENOT_FOUND) {
+            cli_call_error(client, grc);
+            missing++;
+        } else if (grc != AS_OK) {
+            rc = cli_call_error(client, grc);
+        } else {
+            rc = print_one(g, arr, a, &printed);
+        }
+        as_article_free(a);
+        a = NULL;
+    }
+    for (i = 0; n_ids > 1 && i < n_ids && rc == CLI_EXIT_OK; i += n) {
+        int grc;
+
+        n = n_ids - i < GET_CHUNK ? n_ids - i : GET_CHUNK;
+        if ((grc = as_get_many(client, ids + i, n, no_body, &v)) != AS_OK) {
+            rc = cli_call_error(client, grc);
+            break;
+        }
+        for (j = 0; j < n && rc == CLI_EXIT_OK; j++) {
+            if (v[j] == NULL) {
+                fprintf(stderr, "NOT_FOUND: article %llu\n",
+                        (unsigned long long)ids[i + j]);
+                missing++;
+                continue;
+            }
+            rc = print_one(g, arr, v[j], &printed);
+        }
+        as_articles_free(v, n);
+        v = NULL;
+    }
+    if (rc == CLI_EXIT_OK && arr != NULL) {
+        rc = cli_print_json(arr);
+        arr = NULL;
+    }
+    if (rc == CLI_EXIT_OK && missing > 0)
+        rc = CLI_EXIT_ERROR;
+
+out_free:
+    json_decref(arr);
     as_client_close(client);
+    free(urls);
+    free(ids);
     return rc;
 }
 
 const cli_cmd_t cli_cmd_get = {
     .name = "get",
-    .summary = "print an article, by id or by URL",
+    .summary = "print articles, by id or by URL",
     .run = run_get,
     .help =
         "EXAMPLES\n"
         "  artstore get 42\n"
+        "  artstore get 42 43 44 -o jsonl\n"
         "  artstore get --url https://example.com/a\n"
         "  artstore get 42 -o json | jq -r .title\n"
         "  artstore get 42 --no-body\n"
         "\n"
         "USAGE\n"
-        "  artstore get ID|--url URL [flags]\n"
+        "  artstore get ID... | --url URL... [flags]\n"
         "\n"
-        "  Prints an article. Text output is a header block (Id:, Url:,\n"
-        "  Title:, Source:, Authors:, Published:, Ingested:, Tags:, Meta:,\n"
-        "  Revision:), a blank line and the body. JSON output is one object\n"
+        "  Prints articles, like redis-cli's MGET: every ID and --url given,\n"
+        "  in that order (URLs first). Text output is a header block (Id:,\n"
+        "  Url:, Title:, Source:, Authors:, Published:, Ingested:, Tags:,\n"
+        "  Meta:, Revision:), a blank line and the body; articles are\n"
+        "  separated by a blank line. JSON output is one object per article\n"
         "  with the fields id, url, title, body, source, authors,\n"
         "  published_at, ingested_at, tags, meta, revision and content_hash;\n"
-        "  times are RFC 3339 UTC and absent fields are left out.\n"
+        "  times are RFC 3339 UTC and absent fields are left out. -o json\n"
+        "  prints the object for one article and an array for several; -o\n"
+        "  jsonl one object per line. An article that does not exist is\n"
+        "  reported on stderr (NOT_FOUND: article 42), the others are\n"
+        "  printed, and the exit status is 1.\n"
         "\n"
         "FLAGS\n"
-        "      --url URL   fetch the article with this URL instead of an id\n"
+        "      --url URL   fetch the article with this URL (repeatable)\n"
         "      --no-body   leave the body out\n",
 };
 
@@ -496,7 +603,7 @@ static int run_delete(cli_globals_t *g, int argc, char **argv)
     const cli_cmd_t *cmd = &cli_cmd_delete;
     uint64_t id, expected = AS_REV_ANY, revision = 0;
     as_client_t *client;
-    int c, rc, verbose = 0;
+    int c, rc, drc, i, verbose = 0, failed = 0;
 
     while ((c = cli_getopt(g, cmd, argc, argv, "v", delete_opts)) !=
            CLI_GETOPT_END) {
@@ -510,45 +617,63 @@ static int run_delete(cli_globals_t *g, int argc, char **argv)
         default: return cli_getopt_exit(c);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error(cmd, argc - optind ? "one ID at a time"
-                                                  : "missing ID");
-    if (cli_parse_u64(argv[optind], &id) != 0 || id == 0)
-        return cli_usage_error(cmd, "invalid ID '%s' (a positive number)",
-                               argv[optind]);
+    if (argc - optind < 1)
+        return cli_usage_error(cmd, "missing ID");
+    if (argc - optind > 1 && expected != AS_REV_ANY)
+        return cli_usage_error(cmd, "--expect-revision goes with one ID");
+    for (i = optind; i < argc; i++)
+        if (cli_parse_u64(argv[i], &id) != 0 || id == 0)
+            return cli_usage_error(cmd, "invalid ID '%s' (a positive number)",
+                                   argv[i]);
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        return rc;
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
-    if ((rc = as_delete(client, id, expected, &revision)) != AS_OK) {
-        rc = cli_call_error(client, rc);
-    } else if (verbose && g->output == CLI_OUTPUT_JSON) {
-        rc = cli_print_json(json_pack("{sIsI}", "id", (json_int_t)id,
-                                      "revision", (json_int_t)revision));
-    } else if (verbose) {
-        printf("deleted %llu at revision %llu\n", (unsigned long long)id,
-               (unsigned long long)revision);
+    /* Like redis-cli's DEL: every id is tried; one that fails is reported
+     * and the others are deleted all the same. */
+    for (i = optind; i < argc && rc == CLI_EXIT_OK; i++) {
+        cli_parse_u64(argv[i], &id);
+        if ((drc = as_delete(client, id, expected, &revision)) != AS_OK) {
+            if (drc == AS_EUNAVAILABLE)
+                rc = cli_call_error(client, drc);
+            else
+                failed = cli_call_error(client, drc);
+        } else if (verbose && g->output != CLI_OUTPUT_TEXT) {
+            rc = cli_print_json_as(g, json_pack("{sIsI}", "id",
+                                                (json_int_t)id, "revision",
+                                                (json_int_t)revision));
+        } else if (verbose) {
+            printf("deleted %llu at revision %llu\n", (unsigned long long)id,
+                   (unsigned long long)revision);
+        }
     }
     as_client_close(client);
-    return rc;
+    return rc != CLI_EXIT_OK ? rc : failed;
 }
 
 const cli_cmd_t cli_cmd_delete = {
     .name = "delete",
-    .summary = "delete an article by id; silent on success",
+    .summary = "delete articles by id; silent on success",
     .run = run_delete,
     .help =
         "EXAMPLES\n"
         "  artstore delete 42\n"
         "  artstore delete 42 --expect-revision 17\n"
         "  artstore delete -v 42\n"
+        "  artstore delete 42 43 44\n"
         "\n"
         "USAGE\n"
-        "  artstore delete ID [flags]\n"
+        "  artstore delete ID... [flags]\n"
         "\n"
-        "  Deletes an article; prints nothing on success, like rm.\n"
+        "  Deletes articles; prints nothing on success, like rm. Every ID\n"
+        "  is tried: one that fails (NOT_FOUND, ...) is reported on stderr,\n"
+        "  the others are deleted, and the exit status is 1.\n"
         "\n"
         "FLAGS\n"
         "      --expect-revision N  only if the article's revision is N\n"
-        "                           (FAILED_PRECONDITION otherwise)\n"
+        "                           (FAILED_PRECONDITION otherwise); one ID\n"
         "  -v, --verbose            print the id and the revision of the\n"
         "                           delete (an object with -o json)\n",
 };

@@ -40,6 +40,10 @@ static int run_backup(cli_globals_t *g, int argc, char **argv)
     if (argv[optind][0] != '/')
         return cli_usage_error(cmd, "DIR '%s' must be an absolute path (on "
                                "the server's machine)", argv[optind]);
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        return rc;
     lg = *g;
     if (lg.timeout_ms < BACKUP_MIN_TIMEOUT_MS)
         lg.timeout_ms = BACKUP_MIN_TIMEOUT_MS;
@@ -48,8 +52,8 @@ static int run_backup(cli_globals_t *g, int argc, char **argv)
     rc = as_backup(client, argv[optind], no_compact, &info);
     if (rc != AS_OK) {
         rc = cli_call_error(client, rc);
-    } else if (g->output == CLI_OUTPUT_JSON) {
-        rc = cli_print_json(json_pack("{sssIsI}", "path", info.path,
+    } else if (g->output != CLI_OUTPUT_TEXT) {
+        rc = cli_print_json_as(g, json_pack("{sssIsI}", "path", info.path,
                                       "bytes", (json_int_t)info.bytes,
                                       "last_seq", (json_int_t)info.last_seq));
     } else {

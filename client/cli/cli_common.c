@@ -26,15 +26,51 @@ int cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
 
 int cli_parse_output(const char *s, cli_output_t *out)
 {
-    if (strcmp(s, "text") == 0)
+    if (strcmp(s, "text") == 0 || strcmp(s, "table") == 0)
         *out = CLI_OUTPUT_TEXT;
-    else if (strcmp(s, "json") == 0 || strcmp(s, "jsonl") == 0)
+    else if (strcmp(s, "json") == 0)
         *out = CLI_OUTPUT_JSON;
+    else if (strcmp(s, "jsonl") == 0)
+        *out = CLI_OUTPUT_JSONL;
     else if (strcmp(s, "prometheus") == 0)
         *out = CLI_OUTPUT_PROMETHEUS;
     else
         return -1;
     return 0;
+}
+
+const char *cli_output_name(cli_output_t o)
+{
+    switch (o) {
+    case CLI_OUTPUT_TEXT: return "text";
+    case CLI_OUTPUT_JSON: return "json";
+    case CLI_OUTPUT_JSONL: return "jsonl";
+    case CLI_OUTPUT_PROMETHEUS: return "prometheus";
+    }
+    return "?";
+}
+
+int cli_output_check(cli_globals_t *g, const cli_cmd_t *cmd,
+                     unsigned accepted, cli_output_t dflt)
+{
+    char names[64] = "";
+    size_t used = 0;
+    int o;
+
+    if (!g->output_set) {
+        g->output = dflt;
+        return 0;
+    }
+    if (accepted & (1u << g->output))
+        return 0;
+    for (o = CLI_OUTPUT_TEXT; o <= CLI_OUTPUT_PROMETHEUS; o++)
+        if (accepted & (1u << o))
+            used += (size_t)snprintf(names + used, sizeof(names) - used,
+                                     "%s%s", used ? ", " : "",
+                                     cli_output_name((cli_output_t)o));
+    return cli_usage_error(cmd, "cannot write -o %s (from -o/--output or "
+                           "ARTSTORE_OUTPUT); %s writes %s",
+                           cli_output_name(g->output), cmd->name, names);
 }
 
 int cli_parse_u64(const char *s, uint64_t *out)
@@ -136,4 +172,28 @@ int cli_print_json(json_t *v)
         return CLI_EXIT_ERROR;
     }
     return CLI_EXIT_OK;
+}
+
+int cli_print_json_line(json_t *v)
+{
+    int rc;
+
+    if (v == NULL) {
+        fprintf(stderr, "RESOURCE_EXHAUSTED: out of memory building JSON\n");
+        return CLI_EXIT_ERROR;
+    }
+    rc = json_dumpf(v, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15) |
+                                   JSON_ENCODE_ANY);
+    json_decref(v);
+    if (rc != 0 || fputc('\n', stdout) == EOF) {
+        fprintf(stderr, "artstore: cannot write the output\n");
+        return CLI_EXIT_ERROR;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_print_json_as(const cli_globals_t *g, json_t *v)
+{
+    return g->output == CLI_OUTPUT_JSONL ? cli_print_json_line(v)
+                                         : cli_print_json(v);
 }

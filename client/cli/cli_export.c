@@ -25,9 +25,12 @@ static const struct option export_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
-/* Writes the articles of v (n entries, NULL ones skipped) as JSON Lines on
- * stdout. Returns 0 or -1 (out of memory or a write error, printed). */
-static int write_lines(as_article_t **v, size_t n, uint64_t *count)
+/* Writes the articles of v (n entries, NULL ones skipped) on stdout: as
+ * JSON Lines, or with as_array as elements of one JSON array whose "["
+ * the caller wrote (a comma before each but the first). Returns 0 or -1
+ * (out of memory or a write error, printed). */
+static int write_lines(as_article_t **v, size_t n, uint64_t *count,
+                       int as_array)
 {
     size_t i;
 
@@ -41,9 +44,12 @@ static int write_lines(as_article_t **v, size_t n, uint64_t *count)
             fprintf(stderr, "artstore export: out of memory\n");
             return -1;
         }
-        rc = json_dumpf(obj, stdout, JSON_COMPACT);
+        if (as_array && *count > 0 && putchar(',') == EOF)
+            rc = -1;
+        else
+            rc = json_dumpf(obj, stdout, JSON_COMPACT);
         json_decref(obj);
-        if (rc != 0 || putchar('\n') == EOF) {
+        if (rc != 0 || (!as_array && putchar('\n') == EOF)) {
             fprintf(stderr, "artstore export: cannot write the output\n");
             return -1;
         }
@@ -58,7 +64,7 @@ static int run_export(cli_globals_t *g, int argc, char **argv)
     as_client_t *client;
     as_stats_t *stats = NULL;
     uint64_t *ids, next, end, count = 0, v64;
-    int chunk = DEFAULT_CHUNK, c, rc;
+    int chunk = DEFAULT_CHUNK, c, rc, as_array;
     size_t n;
 
     while ((c = cli_getopt(g, cmd, argc, argv, "", export_opts)) !=
@@ -71,6 +77,12 @@ static int run_export(cli_globals_t *g, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    /* The format is export's own: JSON Lines unless -o json (one array)
+     * is asked for; text it cannot write. */
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_JSON | CLI_FMT_JSONL,
+                               CLI_OUTPUT_JSONL)) != 0)
+        return rc;
+    as_array = g->output == CLI_OUTPUT_JSON;
     if ((ids = calloc((size_t)chunk, sizeof(*ids))) == NULL) {
         fprintf(stderr, "artstore export: out of memory\n");
         return CLI_EXIT_ERROR;
@@ -83,7 +95,9 @@ static int run_export(cli_globals_t *g, int argc, char **argv)
     }
     end = stats->next_id;
     as_stats_free(stats);
-    for (next = 1, rc = CLI_EXIT_OK; next < end;) {
+    if (as_array && putchar('[') == EOF)
+        rc = CLI_EXIT_ERROR;
+    for (next = 1, rc = CLI_EXIT_OK; next < end && rc == CLI_EXIT_OK;) {
         as_article_t **v;
         int grc;
 
@@ -93,12 +107,14 @@ static int run_export(cli_globals_t *g, int argc, char **argv)
             rc = cli_call_error(client, grc);
             break;
         }
-        if (write_lines(v, n, &count) != 0)
+        if (write_lines(v, n, &count, as_array) != 0)
             rc = CLI_EXIT_ERROR;
         as_articles_free(v, n);
         if (rc != CLI_EXIT_OK)
             break;
     }
+    if (as_array && rc == CLI_EXIT_OK && puts("]") == EOF)
+        rc = CLI_EXIT_ERROR;
     if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
         fprintf(stderr, "artstore export: cannot write the output\n");
         rc = CLI_EXIT_ERROR;
@@ -124,11 +140,12 @@ const cli_cmd_t cli_cmd_export = {
         "  artstore export | jq -r 'select(.tags | index(\"sport\")) | .url'\n"
         "\n"
         "USAGE\n"
-        "  artstore export [-o jsonl] [flags]\n"
+        "  artstore export [-o jsonl|json] [flags]\n"
         "\n"
         "  Writes every article on stdout, one JSON object per line, in id\n"
         "  order, in the format of `get -o json` (which `import` reads\n"
-        "  back). Articles written while the export runs may or may not be\n"
+        "  back); -o json writes them as one JSON array instead, and -o text\n"
+        "  is refused. Articles written while the export runs may or may not be\n"
         "  in it; each line is a whole article from one snapshot.\n"
         "\n"
         "FLAGS\n"

@@ -242,15 +242,6 @@ static json_t *string_array(char *const *v, size_t n)
     return arr;
 }
 
-/* Returns t as an RFC 3339 string, or as a number when out of its range. */
-static json_t *time_value(int64_t t)
-{
-    char buf[32];
-
-    if (cli_time_format(t, buf, sizeof(buf)) != 0)
-        return json_integer(t);
-    return json_string(buf);
-}
 
 json_t *cli_article_to_json(const as_article_t *a)
 {
@@ -274,9 +265,9 @@ json_t *cli_article_to_json(const as_article_t *a)
     if (a->n_authors > 0)
         put(obj, "authors", string_array(a->authors, a->n_authors), &oom);
     if (a->has_published_at)
-        put(obj, "published_at", time_value(a->published_at), &oom);
+        put(obj, "published_at", cli_time_json(a->published_at), &oom);
     if (a->ingested_at != 0)
-        put(obj, "ingested_at", time_value(a->ingested_at), &oom);
+        put(obj, "ingested_at", cli_time_json(a->ingested_at), &oom);
     if (a->n_tags > 0)
         put(obj, "tags", string_array(a->tags, a->n_tags), &oom);
     if (a->n_meta > 0) {

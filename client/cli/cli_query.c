@@ -9,20 +9,14 @@
 #include "cli.h"
 #include "cli_json.h"
 
-/* Output formats of these commands; `text` is accepted for `table`. */
+/* Output formats of these commands, from the global -o. */
 enum { FMT_TABLE, FMT_JSON, FMT_JSONL };
 
-static int parse_format(const char *s, int jsonl_ok, int *out)
+static int fmt_of(const cli_globals_t *g)
 {
-    if (strcmp(s, "table") == 0 || strcmp(s, "text") == 0)
-        *out = FMT_TABLE;
-    else if (strcmp(s, "json") == 0)
-        *out = FMT_JSON;
-    else if (jsonl_ok && strcmp(s, "jsonl") == 0)
-        *out = FMT_JSONL;
-    else
-        return -1;
-    return 0;
+    return g->output == CLI_OUTPUT_JSON    ? FMT_JSON
+           : g->output == CLI_OUTPUT_JSONL ? FMT_JSONL
+                                           : FMT_TABLE;
 }
 
 /* Parses a positive count of at most max. Returns 0 or -1. */
@@ -56,7 +50,7 @@ static int taglist_add(taglist_t *l, const char *s)
 
 enum {
     Q_TAG = CLI_OPT_FIRST, Q_ANY, Q_NOT, Q_SINCE, Q_UNTIL, Q_SOURCE,
-    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY, Q_OUTPUT,
+    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY,
 };
 
 static const struct option query_opts[] = {
@@ -71,7 +65,6 @@ static const struct option query_opts[] = {
     { "page-size", required_argument, NULL, Q_PAGE },
     { "count", no_argument, NULL, Q_COUNT },
     { "no-body", no_argument, NULL, Q_NO_BODY },
-    { "output", required_argument, NULL, Q_OUTPUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -130,8 +123,7 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
     size_t i;
 
     memset(&q, 0, sizeof(q));
-    fmt = g->output == CLI_OUTPUT_JSON ? FMT_JSON : FMT_TABLE;
-    while ((c = cli_getopt(g, cmd, argc, argv, "o:", query_opts)) !=
+    while ((c = cli_getopt(g, cmd, argc, argv, "", query_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
         case Q_TAG:
@@ -178,14 +170,6 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
                 goto out_free;
             }
             break;
-        case 'o':
-        case Q_OUTPUT:
-            if (parse_format(optarg, 1, &fmt) != 0) {
-                rc = cli_usage_error(cmd, "invalid --output '%s' (table, "
-                                     "json or jsonl)", optarg);
-                goto out_free;
-            }
-            break;
         default:
             rc = cli_getopt_exit(c);
             goto out_free;
@@ -196,6 +180,11 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
                              "--tag, --any, --not)", argv[optind]);
         goto out_free;
     }
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        goto out_free;
+    fmt = fmt_of(g);
     q.all_of = all.v;
     q.n_all_of = all.n;
     q.any_of = any.v;
@@ -343,13 +332,12 @@ const cli_cmd_t cli_cmd_query = {
 
 /* ------------------------------------------------------------ tags */
 
-enum { T_PREFIX = CLI_OPT_FIRST, T_BY_NAME, T_LIMIT, T_OUTPUT };
+enum { T_PREFIX = CLI_OPT_FIRST, T_BY_NAME, T_LIMIT };
 
 static const struct option tags_opts[] = {
     { "prefix", required_argument, NULL, T_PREFIX },
     { "by-name", no_argument, NULL, T_BY_NAME },
     { "limit", required_argument, NULL, T_LIMIT },
-    { "output", required_argument, NULL, T_OUTPUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -366,8 +354,7 @@ static int run_tags(cli_globals_t *g, int argc, char **argv)
     size_t i;
 
     memset(&spec, 0, sizeof(spec));
-    fmt = g->output == CLI_OUTPUT_JSON ? FMT_JSON : FMT_TABLE;
-    while ((c = cli_getopt(g, cmd, argc, argv, "o:", tags_opts)) !=
+    while ((c = cli_getopt(g, cmd, argc, argv, "", tags_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
         case T_PREFIX: spec.prefix = optarg; break;
@@ -377,18 +364,17 @@ static int run_tags(cli_globals_t *g, int argc, char **argv)
                 return cli_usage_error(cmd, "invalid --limit '%s' (a "
                                        "positive number)", optarg);
             break;
-        case 'o':
-        case T_OUTPUT:
-            if (parse_format(optarg, 0, &fmt) != 0)
-                return cli_usage_error(cmd, "invalid --output '%s' (table "
-                                       "or json)", optarg);
-            break;
         default:
             return cli_getopt_exit(c);
         }
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        return rc;
+    fmt = fmt_of(g);
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
     if (fmt == FMT_JSON && (arr = json_array()) == NULL)
@@ -407,6 +393,13 @@ static int run_tags(cli_globals_t *g, int argc, char **argv)
             if (fmt == FMT_TABLE) {
                 printf("%10llu  %s\n", (unsigned long long)l->tags[i].count,
                        l->tags[i].tag);
+            } else if (fmt == FMT_JSONL) {
+                if (cli_print_json_line(json_pack(
+                        "{s:s, s:I}", "tag", l->tags[i].tag, "count",
+                        (json_int_t)l->tags[i].count)) != CLI_EXIT_OK) {
+                    rc = CLI_EXIT_ERROR;
+                    goto out_free;
+                }
             } else if (json_array_append_new(
                            arr, json_pack("{s:s, s:I}", "tag", l->tags[i].tag,
                                           "count",
@@ -459,11 +452,11 @@ const cli_cmd_t cli_cmd_tags = {
         "  Prints every tag (or those starting with P) with the number of\n"
         "  articles that have it, most used first (ties by name), or by name.\n"
         "  Table output is COUNT TAG per line; json is an array of\n"
-        "  {tag, count} objects.\n"
+        "  {tag, count} objects; jsonl one such object per line.\n"
         "\n"
         "FLAGS\n"
         "      --prefix P        only tags starting with P (normalized)\n"
         "      --by-name         order by name instead of by count\n"
         "      --limit N         print at most N tags (default: all)\n"
-        "  -o, --output FORMAT   table or json\n",
+        "  -o, --output FORMAT   table (= text), json or jsonl\n",
 };

@@ -155,3 +155,38 @@ int cli_time_format(int64_t t, char *buf, size_t len)
              (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
     return 0;
 }
+
+int cli_time_format_ms(int64_t ms, char *buf, size_t len)
+{
+    int64_t secs = ms / 1000, frac = ms % 1000;
+    char base[32];
+
+    if (frac < 0) {
+        frac += 1000;
+        secs--;
+    }
+    if (cli_time_format(secs, base, sizeof(base)) != 0)
+        return -1;
+    /* "...:SSZ" -> "...:SS.mmmZ" */
+    base[strlen(base) - 1] = '\0';
+    snprintf(buf, len, "%s.%03dZ", base, (int)frac);
+    return 0;
+}
+
+json_t *cli_time_json(int64_t t)
+{
+    char buf[32];
+
+    if (cli_time_format(t, buf, sizeof(buf)) != 0)
+        return json_integer(t);
+    return json_string(buf);
+}
+
+json_t *cli_time_ms_json(int64_t ms)
+{
+    char buf[40];
+
+    if (cli_time_format_ms(ms, buf, sizeof(buf)) != 0)
+        return json_integer(ms);
+    return json_string(buf);
+}

@@ -15,7 +15,9 @@ enum {
     OPT_NOT,
     OPT_SINCE,
     OPT_COUNT,
+    OPT_LIMIT,
     OPT_INITIAL,
+    OPT_SOURCE,
 };
 
 static const char *type_name(int type)
@@ -38,19 +40,22 @@ static json_t *strv_json(char **v, size_t n)
     return a;
 }
 
-/* Prints one change as a JSON line; returns 0 or -1. */
-static int print_jsonl(const as_change_t *ch)
+/* Returns one change as a JSON object (NULL when out of memory): seq,
+ * type, id, revision, tags, commit_time (RFC 3339 with milliseconds),
+ * and when present title, url, source, published_at (RFC 3339),
+ * initial, prev_tags. */
+static json_t *change_json(const as_change_t *ch)
 {
-    json_t *o = json_pack("{sIsssIsIsosI}", "seq", (json_int_t)ch->seq,
+    json_t *o = json_pack("{sIsssIsIsoso}", "seq", (json_int_t)ch->seq,
                           "type", type_name(ch->type),
                           "id", (json_int_t)ch->id,
                           "revision", (json_int_t)ch->revision,
                           "tags", strv_json(ch->tags, ch->n_tags),
-                          "commit_time_ms", (json_int_t)ch->commit_time_ms);
-    char *s;
+                          "commit_time",
+                          cli_time_ms_json(ch->commit_time_ms));
 
     if (o == NULL)
-        return -1;
+        return NULL;
     if (ch->title != NULL)
         json_object_set_new(o, "title", json_string(ch->title));
     if (ch->url != NULL)
@@ -59,19 +64,13 @@ static int print_jsonl(const as_change_t *ch)
         json_object_set_new(o, "source", json_string(ch->source));
     if (ch->has_published_at)
         json_object_set_new(o, "published_at",
-                            json_integer((json_int_t)ch->published_at));
+                            cli_time_json(ch->published_at));
     if (ch->initial)
         json_object_set_new(o, "initial", json_true());
     if (ch->n_prev_tags > 0)
         json_object_set_new(o, "prev_tags",
                             strv_json(ch->prev_tags, ch->n_prev_tags));
-    s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (s == NULL)
-        return -1;
-    printf("%s\n", s);
-    free(s);
-    return 0;
+    return o;
 }
 
 static void print_text(const as_change_t *ch)
@@ -92,10 +91,11 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
         { "tag", required_argument, NULL, OPT_TAG },
         { "any", required_argument, NULL, OPT_ANY },
         { "not", required_argument, NULL, OPT_NOT },
+        { "source", required_argument, NULL, OPT_SOURCE },
         { "since", required_argument, NULL, OPT_SINCE },
-        { "count", required_argument, NULL, OPT_COUNT },
+        { "limit", required_argument, NULL, OPT_LIMIT },
+        { "count", optional_argument, NULL, OPT_COUNT },
         { "initial", no_argument, NULL, OPT_INITIAL },
-        { "output", required_argument, NULL, 'o' },
         { NULL, 0, NULL, 0 },
     };
     const cli_cmd_t *cmd = &cli_cmd_watch;
@@ -103,17 +103,14 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
     as_watch_opts_t wo;
     as_client_t *client;
     as_watch_t *w;
-    uint64_t count = 0, seen = 0;
-    int c, rc, away = 0, jsonl = g->output == CLI_OUTPUT_JSON;
-    const char *env = getenv("ARTSTORE_OUTPUT");
+    uint64_t limit = 0, seen = 0;
+    int c, rc, away = 0;
 
     memset(&wo, 0, sizeof(wo));
     wo.all_of = all;
     wo.any_of = any;
     wo.none_of = none;
-    if (env != NULL && strcmp(env, "jsonl") == 0)
-        jsonl = 1;
-    while ((c = cli_getopt(g, cmd, argc, argv, "o:", longopts)) !=
+    while ((c = cli_getopt(g, cmd, argc, argv, "", longopts)) !=
            CLI_GETOPT_END) {
         switch (c) {
         case OPT_TAG:
@@ -129,28 +126,27 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
             v[(*n)++] = optarg;
             break;
         }
+        case OPT_SOURCE:
+            wo.source = optarg;
+            break;
         case OPT_SINCE:
             if (cli_parse_u64(optarg, &wo.since) != 0)
                 return cli_usage_error(cmd, "invalid --since '%s' (a seq)",
                                        optarg);
             wo.has_since = 1;
             break;
-        case OPT_COUNT:
-            if (cli_parse_u64(optarg, &count) != 0 || count == 0)
-                return cli_usage_error(cmd, "invalid --count '%s' (a positive "
+        case OPT_LIMIT:
+            if (cli_parse_u64(optarg, &limit) != 0 || limit == 0)
+                return cli_usage_error(cmd, "invalid --limit '%s' (a positive "
                                        "number)", optarg);
             break;
+        case OPT_COUNT:
+            /* One meaning per flag: --count is query's total. */
+            return cli_usage_error(cmd, "--count is not a watch flag (it "
+                                   "counts matches in query); use --limit N "
+                                   "to exit after N changes");
         case OPT_INITIAL:
             wo.initial = 1;
-            break;
-        case 'o':
-            if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
-                jsonl = 1;
-            else if (strcmp(optarg, "text") == 0)
-                jsonl = 0;
-            else
-                return cli_usage_error(cmd, "invalid -o '%s' (text or jsonl)",
-                                       optarg);
             break;
         default:
             return cli_getopt_exit(c);
@@ -158,6 +154,10 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                           CLI_FMT_JSONL,
+                               CLI_OUTPUT_TEXT)) != 0)
+        return rc;
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
     if ((rc = as_watch_open(client, &wo, &w)) != AS_OK) {
@@ -166,7 +166,7 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
         return rc;
     }
     rc = CLI_EXIT_OK;
-    while (count == 0 || seen < count) {
+    while (limit == 0 || seen < limit) {
         as_change_t *ch;
         int wrc = as_watch_next(w, 1000, &ch);
 
@@ -190,12 +190,12 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
             rc = cli_call_error(client, wrc);
             break;
         }
-        if (jsonl)
-            print_jsonl(ch);
-        else
+        if (g->output == CLI_OUTPUT_TEXT)
             print_text(ch);
+        else
+            rc = cli_print_json_as(g, change_json(ch));
         as_change_free(ch);
-        if (fflush(stdout) != 0) {
+        if (rc != CLI_EXIT_OK || fflush(stdout) != 0) {
             rc = CLI_EXIT_ERROR;
             break;
         }
@@ -214,30 +214,40 @@ const cli_cmd_t cli_cmd_watch = {
         "EXAMPLES\n"
         "  artstore watch --tag politics -o jsonl\n"
         "  artstore watch --any sport --any music --not ads\n"
-        "  artstore watch --since 1200 --count 10\n"
+        "  artstore watch --source 'Coastal Times'\n"
+        "  artstore watch --since 1200 --limit 10\n"
         "  artstore watch --initial --tag politics -o jsonl\n"
         "\n"
         "USAGE\n"
-        "  artstore watch [--tag T]... [--any T]... [--not T]... [--since SEQ]\n"
-        "                 [--count N] [--initial] [-o text|jsonl]\n"
+        "  artstore watch [--tag T]... [--any T]... [--not T]... [--source S]\n"
+        "                 [--since SEQ] [--limit N] [--initial] [-o FORMAT]\n"
         "\n"
         "  Prints every change that matches, in seq order, exactly once, even\n"
         "  when the feed drops messages or the server restarts (gaps are\n"
         "  filled from the server's changelog). Without --since it starts at\n"
         "  the current end; --since S prints every change with seq > S first.\n"
         "  An update matches when its tags before or after the change do.\n"
+        "  While the server is unreachable, watch says so on stderr and\n"
+        "  waits; it resumes where it was once the server is back.\n"
         "  Exits 1 with OUT_OF_RANGE when the changes after S are no longer\n"
         "  retained.\n"
+        "\n"
+        "  Text output is `SEQ TYPE id=ID tags=T,... TITLE` per change. JSON\n"
+        "  output has one object per change with seq, type, id, revision,\n"
+        "  tags, commit_time (RFC 3339, milliseconds) and when present\n"
+        "  title, url, source, published_at (RFC 3339), prev_tags, initial;\n"
+        "  -o jsonl prints each on one line, -o json indents it on a\n"
+        "  terminal.\n"
         "\n"
         "FLAGS\n"
         "  --tag T      the change has tag T (repeatable: all of them)\n"
         "  --any T      the change has at least one of these tags\n"
         "  --not T      the change has none of these tags\n"
+        "  --source S   the article is from source S (compared as stored:\n"
+        "               case and spacing do not matter)\n"
         "  --since SEQ  start after this seq (default: the current end)\n"
-        "  --count N    exit 0 after N changes\n"
+        "  --limit N    exit 0 after N changes\n"
         "  --initial    first print the last change of every article that\n"
         "               matches now (\"initial\": true), then follow; needs\n"
-        "               the whole changelog retained\n"
-        "  -o FORMAT    text (default) or jsonl: one JSON object per line\n"
-        "               with seq, type, id, revision, tags, title, url, ...\n",
+        "               the whole changelog retained\n",
 };
