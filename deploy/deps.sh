@@ -1,14 +1,16 @@
 #!/bin/sh
 # Installs the Debian 12 packages artstore needs, if any are missing.
 #   deploy/deps.sh          what building and running the server needs
-#   deploy/deps.sh test     that, plus what the full test run needs
+#   deploy/deps.sh test     that, plus what the full test run needs (and
+#                           what bench/ links: hiredis, libpq; bench/compare
+#                           installs the Redis and PostgreSQL servers itself)
 set -eu
 pkgs="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
 libnanomsg-dev liblmdb-dev libjansson-dev libunistring-dev libxxhash-dev
-libinih-dev libsystemd-dev"
+libinih-dev libsystemd-dev libzstd-dev"
 if [ "${1:-}" = test ]; then
   pkgs="$pkgs check libsubunit-dev clang libclang-rt-14-dev valgrind
-lmdb-utils nanomsg-utils protobuf-compiler libhiredis-dev faketime"
+lmdb-utils nanomsg-utils protobuf-compiler libhiredis-dev libpq-dev faketime"
 fi
 missing=""
 for p in $pkgs; do
