@@ -9,7 +9,9 @@
  * frames were lost, and the watch reads the missing range through the
  * Changes RPC (which filters on the server) before it looks at the feed
  * again. Events from Changes are queued and delivered before anything
- * newer, so the order is always the seq order.
+ * newer, so the order is always the seq order. A server that wants
+ * tokens publishes only position frames ('P' | last_seq): every event then
+ * comes through Changes, with the client's token.
  */
 #include <errno.h>
 #include <nanomsg/nn.h>
@@ -24,6 +26,8 @@
 
 #define FRAME_EVENT 'E'
 #define FRAME_HEARTBEAT 'H'
+/* The only frame of a server that wants tokens: events come by Changes. */
+#define FRAME_POSITION 'P'
 /* Silence after which the watch asks Changes (the server sends a
  * heartbeat every second when idle). */
 #define SILENCE_MS 2000
@@ -496,7 +500,7 @@ static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
     if (len < 9)
         return 0;
     seq = get_be64(b + 1);
-    if (b[0] == FRAME_HEARTBEAT) {
+    if (b[0] == FRAME_HEARTBEAT || b[0] == FRAME_POSITION) {
         if (seq > w->pos) {
             w->need_catchup = 1;
         }

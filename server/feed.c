@@ -499,9 +499,24 @@ static void send_frame(as_feed_t *f, const void *b, size_t len)
         as_log_warn("feed: send failed: %s", nn_strerror(errno));
 }
 
+/* The one frame of a positions-only feed: the newest published seq. */
+static void send_position(as_feed_t *f)
+{
+    unsigned char b[9];
+
+    b[0] = AS_FEED_FRAME_POSITION;
+    put_be(b + 1, f->published, 8);
+    send_frame(f, b, sizeof(b));
+}
+
 static void send_heartbeat(as_feed_t *f)
 {
     unsigned char b[17];
+
+    if (f->opts.positions_only) {
+        send_position(f);
+        return;
+    }
 
     b[0] = AS_FEED_FRAME_HEARTBEAT;
     put_be(b + 1, f->published, 8);
@@ -602,7 +617,11 @@ static void *feed_main(void *arg)
         f->waiters_new = 0;
         pthread_mutex_unlock(&f->lock);
 
-        if (committed > f->published) {
+        if (committed > f->published && f->opts.positions_only) {
+            f->published = committed;
+            send_position(f);
+            last_send = now_ms();
+        } else if (committed > f->published) {
             publish_upto(f, committed);
             last_send = now_ms();
         }

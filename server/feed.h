@@ -22,6 +22,16 @@
  * skip an event without unpacking it. A heartbeat is sent when nothing was
  * published for a second.
  *
+ * Positions only: when the server wants tokens (--auth-token-file), PUB
+ * cannot check one, so the feed carries nothing but positions:
+ *
+ *   position:   'P' | last_seq (8)
+ *
+ * sent after each commit (one frame for all the events it made) and as
+ * the heartbeat. A subscriber reads the events themselves with Changes,
+ * which checks the token: one without a read token learns only sequence
+ * numbers.
+ *
  * Changes long-polls do not hold an RPC worker: a call that has nothing to
  * return yet is parked on the feed, which answers it from its own thread
  * when a matching event commits or the wait ends. No LMDB read transaction
@@ -43,6 +53,7 @@
 
 #define AS_FEED_FRAME_EVENT 'E'
 #define AS_FEED_FRAME_HEARTBEAT 'H'
+#define AS_FEED_FRAME_POSITION 'P'
 #define AS_FEED_HEARTBEAT_MS 1000
 #define AS_FEED_MAX_WAIT_MS 60000
 
@@ -54,6 +65,7 @@ typedef struct as_feed_opts {
     uint64_t retain_changes;   /* 0: no count limit */
     uint64_t retain_hours;     /* 0: no age limit */
     size_t max_reply_bytes;    /* events' bytes per Changes reply (0: none) */
+    int positions_only;        /* publish 'P' frames, never event content */
 } as_feed_opts_t;
 
 /*

@@ -164,6 +164,9 @@ int main(int argc, char **argv)
     fopts.retain_changes = cfg.retain_changes;
     fopts.retain_hours = cfg.retain_hours;
     fopts.max_reply_bytes = cfg.limits.max_reply_bytes;
+    /* PUB cannot check a token: with tokens, the feed says only where the
+     * log is, and the events are read through Changes, which checks. */
+    fopts.positions_only = auth != NULL;
     if (as_feed_start(store, writer, &fopts, &feed, &st) != 0) {
         as_log_error("%s", st.msg);
         goto out_writer;

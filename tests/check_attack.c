@@ -5,7 +5,10 @@
  * input is sent raw (rawreq.c), the rest goes through the client library
  * and the CLI.
  */
+#define _GNU_SOURCE             /* memmem */
 #include <check.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +21,13 @@
 #include "status.h"
 #include "testutil.h"
 
+#define WTOKEN "w-attack-5b4a39281706f5e4d3c2b1a0"
+#define RTOKEN "r-attack-60718293a4b5c6d7e8f90a1b"
+
 static ts_server_t s;
 static as_client_t *cl;
-
 static int running;
+static char token_dir[64];
 
 /* The checked teardown: stops the test's server and removes its files. */
 static void stop_server(void)
@@ -31,6 +37,31 @@ static void stop_server(void)
     if (running)
         ts_cleanup(&s);
     running = 0;
+    if (token_dir[0] != '\0') {
+        char path[128];
+
+        snprintf(path, sizeof(path), "%s/tokens", token_dir);
+        unlink(path);
+        rmdir(token_dir);
+        token_dir[0] = '\0';
+    }
+}
+
+/* Writes a token file (one write, one read token) in a temp dir of its
+ * own and returns its path (static storage). */
+static const char *token_file(void)
+{
+    static char path[128];
+    FILE *f;
+
+    snprintf(token_dir, sizeof(token_dir), "/tmp/as-tok-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(token_dir));
+    snprintf(path, sizeof(path), "%s/tokens", token_dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "write %s\nread %s\n", WTOKEN, RTOKEN);
+    fclose(f);
+    return path;
 }
 
 static void start_server(const char *const *extra)
@@ -460,6 +491,78 @@ START_TEST(replies_bounded)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 1: feed */
+
+/* With tokens on, a subscriber without one sees only positions ('P' and
+ * a seq) on the feed, never a title; a watch with a read token still gets
+ * every event, read through Changes. */
+START_TEST(feed_needs_token)
+{
+    const char *args[] = { "--auth-token-file", token_file(), NULL };
+    const char *secret = "SECRET-TITLE-7d1f";
+    char feed[160];
+    as_article_t a = { .url = "https://feed.example/1",
+                       .title = (char *)secret };
+    as_put_result_t res;
+    as_client_t *reader;
+    as_watch_opts_t o = { 0 };
+    as_watch_t *w;
+    as_change_t *ch = NULL;
+    int sub, tmo = 200, frames = 0, tries, reached = 0;
+
+    start_server(args);
+    ck_assert_int_eq(as_client_set_token(cl, WTOKEN), AS_OK);
+    snprintf(feed, sizeof(feed), "%s.feed", s.endpoint);
+    ck_assert_int_ge(sub = nn_socket(AF_SP, NN_SUB), 0);
+    nn_setsockopt(sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
+    nn_setsockopt(sub, NN_SOL_SOCKET, NN_RCVTIMEO, &tmo, sizeof(tmo));
+    ck_assert_int_ge(nn_connect(sub, feed), 0);
+    usleep(300000);    /* PUB drops frames for a subscriber not yet there */
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, &res), AS_OK);
+    for (tries = 0; tries < 30 && !reached; tries++) {
+        void *msg = NULL;
+        int n = nn_recv(sub, &msg, NN_MSG, 0);
+        const unsigned char *b = msg;
+        uint64_t seq = 0;
+        int i;
+
+        if (n < 0)
+            continue;
+        frames++;
+        ck_assert_msg(memmem(b, (size_t)n, secret, strlen(secret)) == NULL,
+                      "the feed leaked the title to a subscriber without "
+                      "a token (frame '%c', %d bytes)", b[0], n);
+        ck_assert_msg(b[0] == 'P' && n == 9, "frame '%c' of %d bytes on a "
+                      "feed that wants tokens", b[0], n);
+        for (i = 1; i < 9; i++)
+            seq = seq << 8 | b[i];
+        reached = seq >= res.revision;
+        nn_freemsg(msg);
+    }
+    nn_close(sub);
+    ck_assert_msg(reached, "no position frame for seq %llu (%d frames)",
+                  (unsigned long long)res.revision, frames);
+
+    /* A reader with a token gets the event, title and all. */
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &reader), AS_OK);
+    ck_assert_int_eq(as_client_set_token(reader, RTOKEN), AS_OK);
+    o.has_since = 1;
+    o.since = 0;
+    ck_assert_int_eq(as_watch_open(reader, &o, &w), AS_OK);
+    ck_assert_int_eq(as_watch_next(w, 5000, &ch), AS_OK);
+    ck_assert_str_eq(ch->title, secret);
+    as_change_free(ch);
+    /* And a live one, after the watch has caught up. */
+    a.url = "https://feed.example/2";
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, &res), AS_OK);
+    ck_assert_int_eq(as_watch_next(w, 5000, &ch), AS_OK);
+    ck_assert_uint_eq(ch->seq, res.revision);
+    as_change_free(ch);
+    as_watch_close(w);
+    as_client_close(reader);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("attack");
@@ -471,6 +574,7 @@ int main(void)
     tcase_add_test(tc, cas_stale_refused);
     tcase_add_test(tc, cas_resend_by_request_id);
     tcase_add_test(tc, replies_bounded);
+    tcase_add_test(tc, feed_needs_token);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }
