@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
+#include <uniwidth.h>
 
 #include "check_main.h"
 #include "testutil.h"
@@ -328,6 +330,139 @@ START_TEST(one_output_model)
 }
 END_TEST
 
+/* The display width of the first n bytes of s (libunistring). */
+static size_t width_of(const char *s, size_t n)
+{
+    return (size_t)u8_width((const uint8_t *)s, n, "UTF-8");
+}
+
+/* -o table cuts and pads by display width: every line is valid UTF-8 and
+ * the TITLE column starts at the same display column on every row, with
+ * accents, CJK and long tag lists alike; the time column says what it
+ * shows. */
+START_TEST(table_display_width)
+{
+    char *out, *err, *line, *save = NULL, *title;
+    size_t col = 0;
+    int rc, rows = 0;
+
+    ck_assert_int_eq(CLI("Élection à Zürich\nbody\n", NULL, NULL, "put",
+                         "--source", "Le Monde Diplomatique Édition",
+                         "--tag", "europe", "--tag", "politics", "--tag",
+                         "weather", "--tag", "北京天气预报", "--published",
+                         "2024-06-18T09:30:00Z"), 0);
+    ck_assert_int_eq(CLI("東京の天気\nbody\n", NULL, NULL, "put",
+                         "--source", "日本経済新聞社の記事です", "--tag",
+                         "天気"), 0);
+    ck_assert_int_eq(CLI("Plain ASCII\nbody\n", NULL, NULL, "put", "--tag",
+                         "x"), 0);
+    rc = CLI(NULL, &out, &err, "query", "-o", "table");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_msg(u8_check((const uint8_t *)out, strlen(out)) == NULL,
+                  "not UTF-8: %s", out);
+    for (line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '(')
+            continue;              /* the legend under the table */
+        title = strstr(line, rows == 0 ? "TITLE" : "");
+        if (rows > 0) {
+            /* Row: the title is the text after the TAGS cell. */
+            title = strstr(line, "Élection");
+            if (title == NULL)
+                title = strstr(line, "東京");
+            if (title == NULL)
+                title = strstr(line, "Plain");
+        }
+        ck_assert_msg(title != NULL, "row: %s", line);
+        if (rows == 0)
+            col = width_of(line, (size_t)(title - line));
+        else
+            ck_assert_msg(width_of(line, (size_t)(title - line)) == col,
+                          "misaligned: '%s' (title at column %zu, not %zu)",
+                          line, width_of(line, (size_t)(title - line)), col);
+        rows++;
+    }
+    ck_assert_int_eq(rows, 4);
+    free(out);
+    free(err);
+    /* The time column names what it shows; undated rows are marked. */
+    rc = CLI(NULL, &out, &err, "query");
+    ck_assert_msg(strstr(out, "PUBLISHED") && strstr(out, "Z* ") &&
+                  strstr(out, "ingested"), "%s", out);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* Relative times and cursor paging: --limit leaves a cursor on stderr
+ * (text) or in next_cursor (json), and --cursor continues from it. */
+START_TEST(relative_times_and_cursor)
+{
+    char *out, *err, cursor[256], *p;
+    json_t *j;
+    int rc, i;
+
+    for (i = 0; i < 5; i++) {
+        char text[32];
+
+        snprintf(text, sizeof(text), "Story %d\nbody\n", i);
+        ck_assert_int_eq(CLI(text, NULL, NULL, "put", "--tag", "p"), 0);
+    }
+    /* Ingested now: inside the last day, outside "until a week ago". */
+    rc = CLI(NULL, &out, &err, "query", "--since", "-24h", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 5);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "query", "--until", "7d", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "query", "--since", "yesterday");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(err, "-24h") != NULL, "%s", err);
+    free(out);
+    free(err);
+
+    /* Page 1 of 2 in text: the cursor is on stderr. */
+    rc = CLI(NULL, &out, &err, "query", "--tag", "p", "--limit", "3");
+    ck_assert_msg(rc == 0, "%s", err);
+    p = strstr(err, "next cursor: ");
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(sscanf(p, "next cursor: %255s", cursor), 1);
+    ck_assert_msg(strstr(out, "Story 4") && !strstr(out, "Story 1"), "%s",
+                  out);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "query", "--tag", "p", "--cursor", cursor,
+             "-o", "json");
+    ck_assert_msg(rc == 0, "%s", err);
+    j = json_loads(out, 0, NULL);
+    ck_assert_msg(json_array_size(json_object_get(j, "articles")) == 2 &&
+                  json_is_null(json_object_get(j, "next_cursor")), "%s", out);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(j, "articles"), 0),
+                         "title")), "Story 1");
+    json_decref(j);
+    free(out);
+    free(err);
+    /* In json the cursor is in the object. */
+    rc = CLI(NULL, &out, &err, "query", "--tag", "p", "--limit", "3", "-o",
+             "json");
+    j = json_loads(out, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "next_cursor")),
+                     cursor);
+    json_decref(j);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "query", "--cursor", "not a cursor!");
+    ck_assert_int_eq(rc, 2);
+    free(out);
+    free(err);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -339,6 +474,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, delete_stats_ping);
     tcase_add_test(tc, down_server_fails_fast);
     tcase_add_test(tc, one_output_model);
+    tcase_add_test(tc, table_display_width);
+    tcase_add_test(tc, relative_times_and_cursor);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -123,8 +123,10 @@ int cli_parse_u64(const char *s, uint64_t *out);
 
 /*
  * Parses a time into Unix seconds: RFC 3339 ("2024-06-18T09:30:00Z",
- * "2024-06-18T11:30:00.250+02:00"; fractions are dropped) or Unix seconds
- * ("1718703000", "-86400"). Returns 0, or -1 with a reason in err.
+ * "2024-06-18T11:30:00.250+02:00"; fractions are dropped), Unix seconds
+ * ("1718703000", "-86400"), or relative to now: "now", a count with a unit
+ * s, m, h, d or w, that long ago ("24h", "-24h", "7d") or with + that far
+ * ahead ("+1h"). Returns 0, or -1 with a reason in err.
  */
 int cli_time_parse(const char *s, int64_t *out, char *err, size_t errlen);
 
@@ -144,6 +146,14 @@ json_t *cli_time_json(int64_t t);
 
 /* As cli_time_json for Unix milliseconds. */
 json_t *cli_time_ms_json(int64_t ms);
+
+/* Returns a page cursor (opaque bytes) as printable text, base64url
+ * without padding (free()), or NULL when out of memory. */
+char *cli_cursor_encode(const uint8_t *p, size_t n);
+
+/* Parses a cursor printed by cli_cursor_encode into *out (free()) of
+ * *len bytes. Returns 0 or -1 (not a cursor). */
+int cli_cursor_decode(const char *s, uint8_t **out, size_t *len);
 
 /* ------------------------------------------------------------ server */
 
@@ -187,6 +197,22 @@ int cli_read_all(FILE *f, char **out, size_t *len);
  * point into text.
  */
 void cli_text_split(char *text, char **title, char **body);
+/* Returns the display width of UTF-8 text s in terminal columns (wide
+ * East Asian characters count 2, combining marks 0). */
+size_t cli_text_width(const char *s);
+
+/*
+ * Appends s to the NUL-terminated out (cap bytes in all) as a table cell
+ * exactly width columns wide: padded with spaces, or cut to width - 1
+ * columns followed by "~" when wider. A cut never falls inside a
+ * character; control characters are shown as spaces.
+ */
+void cli_text_cell(char *out, size_t cap, const char *s, int width);
+
+/* Appends s to out (cap bytes in all) uncut, control characters shown as
+ * spaces (for a table's last column). */
+void cli_text_clean(char *out, size_t cap, const char *s);
+
 /* Prints s in the Prometheus text exposition format (HELP and TYPE lines,
  * each family's samples together). Returns 0, or -1 on a write error. */
 int cli_print_prometheus(FILE *out, const as_stats_t *s);

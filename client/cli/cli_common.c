@@ -197,3 +197,67 @@ int cli_print_json_as(const cli_globals_t *g, json_t *v)
     return g->output == CLI_OUTPUT_JSONL ? cli_print_json_line(v)
                                          : cli_print_json(v);
 }
+
+/* ------------------------------------------------------------ cursors */
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *cli_cursor_encode(const uint8_t *p, size_t n)
+{
+    char *out = malloc(n / 3 * 4 + 5), *o = out;
+    size_t i;
+
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+        *o++ = b64url[v >> 18];
+        *o++ = b64url[v >> 12 & 63];
+        *o++ = b64url[v >> 6 & 63];
+        *o++ = b64url[v & 63];
+    }
+    if (n - i == 1) {
+        *o++ = b64url[p[i] >> 2];
+        *o++ = b64url[(p[i] & 3) << 4];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 8 | p[i + 1];
+
+        *o++ = b64url[v >> 10];
+        *o++ = b64url[v >> 4 & 63];
+        *o++ = b64url[(v & 15) << 2];
+    }
+    *o = '\0';
+    return out;
+}
+
+int cli_cursor_decode(const char *s, uint8_t **out, size_t *len)
+{
+    size_t n = strlen(s), i, o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    uint8_t *p;
+
+    if (n == 0 || n % 4 == 1 || n > 4096)
+        return -1;
+    if ((p = malloc(n * 3 / 4 + 1)) == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const char *c = strchr(b64url, s[i]);
+
+        if (c == NULL || s[i] == '\0') {
+            free(p);
+            return -1;
+        }
+        acc = acc << 6 | (uint32_t)(c - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            p[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    *out = p;
+    *len = o;
+    return 0;
+}

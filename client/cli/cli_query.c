@@ -50,7 +50,7 @@ static int taglist_add(taglist_t *l, const char *s)
 
 enum {
     Q_TAG = CLI_OPT_FIRST, Q_ANY, Q_NOT, Q_SINCE, Q_UNTIL, Q_SOURCE,
-    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY,
+    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY, Q_CURSOR,
 };
 
 static const struct option query_opts[] = {
@@ -65,47 +65,65 @@ static const struct option query_opts[] = {
     { "page-size", required_argument, NULL, Q_PAGE },
     { "count", no_argument, NULL, Q_COUNT },
     { "no-body", no_argument, NULL, Q_NO_BODY },
+    { "cursor", required_argument, NULL, Q_CURSOR },
     { NULL, 0, NULL, 0 },
 };
 
-/* Appends s to buf (of len) as a column of width w, cut with "~" when
- * longer, and a separating space. */
-static void column(char *buf, size_t len, const char *s, int w)
-{
-    size_t used = strlen(buf), n = strlen(s);
+/* The table's columns: widths in terminal columns (display width, not
+ * bytes: accents and CJK line up, and a cut never splits a character). */
+#define W_ID 10
+#define W_TIME 21
+#define W_SOURCE 16
+#define W_TAGS 30
 
-    if (used >= len)
-        return;
-    if ((int)n > w)
-        snprintf(buf + used, len - used, "%.*s~ ", w - 1, s);
-    else
-        snprintf(buf + used, len - used, "%-*s ", w, s);
-}
+/* The time column shows published_at; an article without one shows its
+ * ingested_at followed by this mark, explained under the table. */
+#define INGESTED_MARK "*"
 
 static void print_table_header(void)
 {
-    printf("%-10s %-20s %-16s %-30s %s\n", "ID", "TIME", "SOURCE", "TAGS",
-           "TITLE");
+    char line[256] = "";
+
+    cli_text_cell(line, sizeof(line), "ID", W_ID);
+    strcat(line, " ");
+    cli_text_cell(line, sizeof(line), "PUBLISHED", W_TIME);
+    strcat(line, " ");
+    cli_text_cell(line, sizeof(line), "SOURCE", W_SOURCE);
+    strcat(line, " ");
+    cli_text_cell(line, sizeof(line), "TAGS", W_TAGS);
+    printf("%s TITLE\n", line);
 }
 
-/* Prints one table row: id, time, source, tags, title. */
-static void print_table_row(const as_article_t *a)
+/* Prints one table row: id, time, source, tags, title. Returns 1 when the
+ * time shown is the ingested_at (no published_at), else 0. */
+static int print_table_row(const as_article_t *a)
 {
-    char line[512] = "", idbuf[24], tbuf[32], tags[256] = "";
+    char line[1024] = "", idbuf[24], tbuf[40], tags[512] = "", *title;
     int64_t t = a->has_published_at ? a->published_at : a->ingested_at;
-    size_t i, used = 0;
+    size_t i, used = 0, tlen = a->title ? strlen(a->title) : 0;
 
     snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)a->id);
     if (cli_time_format(t, tbuf, sizeof(tbuf)) != 0)
         snprintf(tbuf, sizeof(tbuf), "%lld", (long long)t);
-    for (i = 0; i < a->n_tags && used < sizeof(tags) - 1; i++)
-        used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
+    if (!a->has_published_at)
+        strcat(tbuf, INGESTED_MARK);
+    /* Enough tags to fill the column; the cell cuts at a character. */
+    for (i = 0; i < a->n_tags && used < 200; i++)
+        used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%.100s",
                                  i ? "," : "", a->tags[i]);
-    column(line, sizeof(line), idbuf, 10);
-    column(line, sizeof(line), tbuf, 20);
-    column(line, sizeof(line), a->source ? a->source : "-", 16);
-    column(line, sizeof(line), a->n_tags ? tags : "-", 30);
-    printf("%s%s\n", line, a->title ? a->title : "");
+    cli_text_cell(line, sizeof(line), idbuf, W_ID);
+    strcat(line, " ");
+    cli_text_cell(line, sizeof(line), tbuf, W_TIME);
+    strcat(line, " ");
+    cli_text_cell(line, sizeof(line), a->source ? a->source : "-", W_SOURCE);
+    strcat(line, " ");
+    cli_text_cell(line, sizeof(line), a->n_tags ? tags : "-", W_TAGS);
+    /* The title is the last column: shown whole, on one line. */
+    if ((title = calloc(1, tlen * 3 + 1)) != NULL && a->title != NULL)
+        cli_text_clean(title, tlen * 3 + 1, a->title);
+    printf("%s %s\n", line, title ? title : "");
+    free(title);
+    return !a->has_published_at;
 }
 
 static int run_query(cli_globals_t *g, int argc, char **argv)
@@ -117,8 +135,10 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
     as_client_t *client = NULL;
     json_t *arr = NULL;
     uint8_t *cursor = NULL;
+    char *next = NULL;
     uint64_t limit = 0, page = 100, printed = 0, total = 0;
-    int c, rc = CLI_EXIT_OK, fmt, has_total = 0, first = 1;
+    size_t cursor_len = 0;
+    int c, rc = CLI_EXIT_OK, fmt, has_total = 0, first = 1, ingested = 0;
     char err[128];
     size_t i;
 
@@ -151,6 +171,17 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
                 q.has_since = 1;
             else
                 q.has_until = 1;
+            break;
+        case Q_CURSOR:
+            free(cursor);
+            if (cli_cursor_decode(optarg, &cursor, &cursor_len) != 0) {
+                cursor = NULL;
+                rc = cli_usage_error(cmd, "invalid --cursor '%s' (give the "
+                                     "next cursor a query printed)", optarg);
+                goto out_free;
+            }
+            q.cursor = cursor;
+            q.cursor_len = cursor_len;
             break;
         case Q_SOURCE: q.source = optarg; break;
         case Q_OLDEST: q.oldest_first = 1; break;
@@ -220,7 +251,7 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
             json_t *o;
 
             if (fmt == FMT_TABLE) {
-                print_table_row(res->articles[i]);
+                ingested |= print_table_row(res->articles[i]);
                 continue;
             }
             if ((o = cli_article_to_json(res->articles[i])) == NULL)
@@ -250,22 +281,34 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
             break;
     }
     rc = CLI_EXIT_OK;
+    /* The rest of the matches, when --limit stopped the walk early. */
+    if (cursor != NULL &&
+        (next = cli_cursor_encode(cursor, q.cursor_len)) == NULL)
+        goto out_oom;
     if (fmt == FMT_JSON) {
-        if (has_total) {
-            json_t *obj = json_pack("{s:o, s:I}", "articles", arr, "total",
-                                    (json_int_t)total);
+        json_t *obj = json_pack("{s:o, s:s?}", "articles", arr,
+                                "next_cursor", next);
 
-            arr = NULL;
-            if (obj == NULL)
-                goto out_oom;
-            rc = cli_print_json(obj);
-        } else {
-            rc = cli_print_json(arr);
-            arr = NULL;
+        arr = NULL;
+        if (obj == NULL || (has_total &&
+                            json_object_set_new(obj, "total",
+                                                json_integer((json_int_t)
+                                                             total)) != 0)) {
+            json_decref(obj);
+            goto out_oom;
         }
-    } else if (has_total) {
-        fprintf(fmt == FMT_TABLE ? stdout : stderr, "total: %llu\n",
-                (unsigned long long)total);
+        rc = cli_print_json(obj);
+    } else {
+        if (ingested && fmt == FMT_TABLE)
+            printf("(" INGESTED_MARK " no published time: the time shown "
+                   "is when the article was ingested)\n");
+        if (has_total)
+            fprintf(fmt == FMT_TABLE ? stdout : stderr, "total: %llu\n",
+                    (unsigned long long)total);
+        /* The cursor goes to stderr, so stdout stays articles only. */
+        if (next != NULL)
+            fprintf(stderr, "next cursor: %s  (more: add --cursor %s)\n",
+                    next, next);
     }
     if (fflush(stdout) != 0)
         rc = CLI_EXIT_ERROR;
@@ -278,6 +321,7 @@ out_free:
     json_decref(arr);
     as_query_result_free(res);
     free(cursor);
+    free(next);
     as_client_close(client);
     free(all.v);
     free(any.v);
@@ -295,24 +339,36 @@ const cli_cmd_t cli_cmd_query = {
         "  artstore query --any sports --any football --not betting\n"
         "  artstore query --tag tech --since 2024-06-01T00:00:00Z "
         "--until 2024-07-01T00:00:00Z\n"
+        "  artstore query --tag weather --since -24h\n"
         "  artstore query --source reuters --oldest-first -o jsonl > out.jsonl\n"
         "  artstore query --tag climate --count --limit 1\n"
+        "  artstore query --tag eu --limit 20 --cursor CURSOR   # the next 20\n"
         "\n"
         "USAGE\n"
         "  artstore query [--tag T]... [--any T]... [--not T]... [--since TIME]\n"
         "                 [--until TIME] [--source S] [--oldest-first]\n"
-        "                 [--limit N] [--page-size N] [--count] [-o FORMAT]\n"
+        "                 [--limit N] [--cursor C] [--page-size N] [--count]\n"
+        "                 [-o FORMAT]\n"
         "\n"
         "  Prints the articles that have every --tag, at least one --any\n"
         "  (when given), no --not, the --source, and a time (published_at,\n"
         "  else ingested_at) with SINCE <= time < UNTIL. Newest first, ties\n"
         "  by id. Without --limit every match is printed, fetched page by\n"
         "  page; the pages are consistent even while articles are added.\n"
-        "  TIME is RFC 3339 or Unix seconds.\n"
+        "  TIME is RFC 3339, Unix seconds, or relative to now: -24h or 24h\n"
+        "  (24 hours ago), 7d, 2w, 30m, now.\n"
         "\n"
-        "  Formats: table (id, time, source, tags, title; the default),\n"
-        "  json (one array, or an object {articles, total} with --count),\n"
-        "  jsonl (one article per line, as `get -o json`).\n"
+        "  Paging: when --limit stops before the last match, the cursor of\n"
+        "  the rest is printed on stderr (`next cursor: C`) in text and\n"
+        "  jsonl output, and as next_cursor in json; pass it back with\n"
+        "  --cursor C and the same filters for the next page.\n"
+        "\n"
+        "  Formats: table (= text; the default): ID, PUBLISHED, SOURCE, TAGS,\n"
+        "  TITLE, columns cut and padded by display width (a cut shows ~).\n"
+        "  PUBLISHED is the published_at; an article without one shows its\n"
+        "  ingested_at marked with *. json: one object {\"articles\": [...],\n"
+        "  \"next_cursor\": C or null, \"total\": N with --count}. jsonl: one\n"
+        "  article per line, as `get -o json`.\n"
         "\n"
         "FLAGS\n"
         "      --tag T           articles must have tag T (repeatable)\n"
@@ -323,11 +379,11 @@ const cli_cmd_t cli_cmd_query = {
         "      --source S        articles from source S\n"
         "      --oldest-first    oldest first instead of newest first\n"
         "      --limit N         print at most N articles (default: all)\n"
+        "      --cursor C        start where a previous query stopped\n"
         "      --page-size N     articles per request (default 100; the\n"
         "                        server's max_page bounds it)\n"
         "      --count           also print the total number of matches\n"
-        "      --no-body         leave bodies out (json, jsonl)\n"
-        "  -o, --output FORMAT   table, json or jsonl\n",
+        "      --no-body         leave bodies out (json, jsonl)\n",
 };
 
 /* ------------------------------------------------------------ tags */

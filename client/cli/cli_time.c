@@ -1,6 +1,6 @@
 /*
- * cli_time.c - times on the command line and in JSON: RFC 3339 or Unix
- * seconds in, RFC 3339 UTC out. Calendar arithmetic is done here rather
+ * cli_time.c - times on the command line and in JSON: RFC 3339, Unix
+ * seconds or a time relative to now (-24h, 7d) in, RFC 3339 UTC out. Calendar arithmetic is done here rather
  * than with timegm/gmtime so that the local time zone never matters and
  * every year 0000-9999 works.
  */
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -84,10 +85,49 @@ static int parse_unix(const char *s, int64_t *out)
     return 0;
 }
 
+/*
+ * Parses a time relative to now: "now", or a count with a unit s, m, h, d
+ * or w ("24h", "-24h", "7d": that long ago; "+1h": that far ahead).
+ * Returns 0, 1 when s is not of this form, or -1 when it is but too large.
+ */
+static int parse_relative(const char *s, int64_t *out)
+{
+    static const struct { char unit; int64_t secs; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+        { 'w', 7 * 86400 },
+    };
+    const char *p = s;
+    int64_t now = (int64_t)time(NULL), n, mult = 0;
+    int ahead = 0;
+    size_t digits_len, i;
+    char *end;
+
+    if (strcmp(s, "now") == 0) {
+        *out = now;
+        return 0;
+    }
+    if (*p == '+' || *p == '-')
+        ahead = *p++ == '+';
+    digits_len = strspn(p, "0123456789");
+    if (digits_len == 0 || digits_len > 12 || p[digits_len] == '\0' ||
+        p[digits_len + 1] != '\0')
+        return 1;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (units[i].unit == p[digits_len])
+            mult = units[i].secs;
+    if (mult == 0)
+        return 1;
+    n = strtoll(p, &end, 10);
+    if (n > INT64_MAX / mult / 2)
+        return -1;
+    *out = ahead ? now + n * mult : now - n * mult;
+    return 0;
+}
+
 int cli_time_parse(const char *s, int64_t *out, char *err, size_t errlen)
 {
     const char *p = s;
-    int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
+    int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0, rel;
     int64_t t;
 
     if (s == NULL || *s == '\0') {
@@ -96,6 +136,11 @@ int cli_time_parse(const char *s, int64_t *out, char *err, size_t errlen)
     }
     if (parse_unix(s, out) == 0)
         return 0;
+    if ((rel = parse_relative(s, out)) <= 0) {
+        if (rel < 0)
+            snprintf(err, errlen, "'%s' is too far from now", s);
+        return rel;
+    }
     if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) ||
         *p++ != '-' || digits(&p, 2, &D))
         goto out_syntax;
@@ -134,8 +179,8 @@ int cli_time_parse(const char *s, int64_t *out, char *err, size_t errlen)
     return 0;
 
 out_syntax:
-    snprintf(err, errlen, "'%s' is neither RFC 3339 (2024-06-18T09:30:00Z) "
-             "nor Unix seconds", s);
+    snprintf(err, errlen, "'%s' is neither RFC 3339 (2024-06-18T09:30:00Z), "
+             "Unix seconds, nor relative to now (-24h, 7d, now)", s);
     return -1;
 }
 
