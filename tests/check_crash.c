@@ -55,7 +55,10 @@ static void *writer_main(void *p)
     char url[96], title[64], body[128];
     int n;
 
-    if (as_client_connect(r->endpoint, 1000, &c) != AS_OK)
+    /* A generous per-call timeout: on a loaded machine (sanitizers, other
+     * builds) a put can take seconds, and a timeout here would end the
+     * writer before the kill rather than because of it. */
+    if (as_client_connect(r->endpoint, 10000, &c) != AS_OK)
         return NULL;
     for (n = 0; !atomic_load(&r->stop); n++) {
         as_article_t a;
@@ -91,6 +94,17 @@ static void *writer_main(void *p)
     }
     as_client_close(c);
     return NULL;
+}
+
+/* Whether any write of the round has been acknowledged yet. */
+static int round_acked(round_t *r)
+{
+    size_t n;
+
+    pthread_mutex_lock(&r->lock);
+    n = r->n_acks;
+    pthread_mutex_unlock(&r->lock);
+    return n > 0;
 }
 
 /* Every acknowledged write of the round must be readable by URL with the
@@ -142,7 +156,11 @@ START_TEST(kill_rounds_lose_nothing)
             ck_assert_int_eq(pthread_create(&th[i], NULL, writer_main,
                                             &args[i]), 0);
         }
-        /* Kill at a random moment, 50..550 ms into the writes. */
+        /* Kill at a random moment, 50..550 ms after the first
+         * acknowledgement (waited for, bounded, so that a slow machine
+         * still kills mid-write rather than before any write). */
+        for (i = 0; i < 3000 && !round_acked(&r); i++)
+            usleep(10000);
         usleep(50000 + (useconds_t)(rand_r(&seed) % 500) * 1000);
         ts_kill(&s);
         atomic_store(&r.stop, 1);
