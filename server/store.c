@@ -173,6 +173,43 @@ static int lock_dir(const char *path, int *fd_out, as_status_t *st)
     return 0;
 }
 
+int as_store_check_partial(const char *dir, as_status_t *st)
+{
+    char path[4096];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, AS_BACKUP_PARTIAL);
+    if (stat(path, &sb) == 0)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "%s holds an incomplete backup (%s, %lld bytes, "
+                             "was never completed); take the backup again",
+                             dir, AS_BACKUP_PARTIAL, (long long)sb.st_size);
+    return 0;
+}
+
+int as_store_check_size(MDB_env *env, const char *path, as_status_t *st)
+{
+    struct stat sb;
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t need;
+
+    if (stat(path, &sb) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "stat %s: %s", path,
+                             strerror(errno));
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "cannot read the meta "
+                             "page of %s", path);
+    need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    if ((uint64_t)sb.st_size < need)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "%s is truncated: %lld bytes, but its last page "
+                             "ends at %llu bytes (an interrupted copy, or a "
+                             "full disk); restore it from a backup", path,
+                             (long long)sb.st_size, (unsigned long long)need);
+    return 0;
+}
+
 int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                   as_status_t *st)
 {
@@ -195,6 +232,8 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     }
     if (lock_dir(opts->path, &s->lock_fd, st) != 0)
         goto out_free;
+    if (as_store_check_partial(opts->path, st) != 0)
+        goto out_unlock;
 
     s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
     s->map_max = opts->map_max;
@@ -213,6 +252,13 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
         as_status_set(st, AS_CODE_INTERNAL, "open store in %s: %s",
                       opts->path, mdb_strerror(rc));
         goto out_env;
+    }
+    {
+        char file[4096];
+
+        snprintf(file, sizeof(file), "%s/data.mdb", opts->path);
+        if (as_store_check_size(s->env, file, st) != 0)
+            goto out_env;
     }
     /* An existing, larger store keeps its size. */
     mdb_env_info(s->env, &info);
@@ -326,9 +372,10 @@ uint64_t as_store_last_seq(as_store_t *s)
     return atomic_load(&s->last_seq);
 }
 
-/* Reads meta.last_seq of the LMDB environment in dir (a fresh copy),
- * opened read-only without a lock file. Returns 0 or an LMDB error. */
-static int copy_last_seq(const char *dir, uint64_t *out)
+/* Reads meta.last_seq of the LMDB file `file` (a fresh copy), opened
+ * read-only without a lock file, after checking its length. Returns 0 or
+ * a code with st set. */
+static int copy_last_seq(const char *file, uint64_t *out, as_status_t *st)
 {
     MDB_env *env;
     MDB_txn *txn;
@@ -336,11 +383,15 @@ static int copy_last_seq(const char *dir, uint64_t *out)
     int rc;
 
     if ((rc = mdb_env_create(&env)) != 0)
-        return rc;
+        goto out_lmdb;
     mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
-    if ((rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS,
-                           0644)) != 0)
+    if ((rc = mdb_env_open(env, file, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS |
+                                          MDB_NOSUBDIR, 0644)) != 0)
         goto out_env;
+    if (as_store_check_size(env, file, st) != 0) {
+        mdb_env_close(env);
+        return st->code;
+    }
     if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
         goto out_env;
     if ((rc = mdb_dbi_open(txn, dbi_names[AS_DBI_META], 0, &dbi)) == 0)
@@ -348,43 +399,75 @@ static int copy_last_seq(const char *dir, uint64_t *out)
     mdb_txn_abort(txn);
 out_env:
     mdb_env_close(env);
-    return rc;
+    if (rc == 0)
+        return 0;
+out_lmdb:
+    return as_status_set(st, AS_CODE_INTERNAL, "read back %s: %s", file,
+                         mdb_strerror(rc));
+}
+
+/* Flushes directory dir, so that a rename in it is durable. */
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
 }
 
 int as_store_backup(as_store_t *s, const char *dir, int compact,
                     uint64_t *bytes, uint64_t *last_seq, as_status_t *st)
 {
-    char file[4096];
+    char file[4096], partial[4096];
     struct stat sb;
-    int rc;
+    int rc, fd;
 
-    if (snprintf(file, sizeof(file), "%s/data.mdb", dir) >= (int)sizeof(file))
+    if (snprintf(partial, sizeof(partial), "%s/%s", dir,
+                 AS_BACKUP_PARTIAL) >= (int)sizeof(partial))
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "backup path is too long");
+    snprintf(file, sizeof(file), "%s/data.mdb", dir);
+    /* Written under a temporary name and renamed once complete and
+     * flushed: a data.mdb in a backup directory is always whole, and an
+     * interrupted copy is recognizable (as_store_check_partial). */
+    fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "create %s: %s", partial, strerror(errno));
     /* Shared, like a reader: growth must not remap under the copy. */
     pthread_rwlock_rdlock(&s->resize_lock);
-    rc = mdb_env_copy2(s->env, dir, compact ? MDB_CP_COMPACT : 0);
+    rc = mdb_env_copyfd2(s->env, fd, compact ? MDB_CP_COMPACT : 0);
     pthread_rwlock_unlock(&s->resize_lock);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = errno;
     if (rc != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "copy to %s: %s", dir,
-                      mdb_strerror(rc));
+        as_status_set(st, rc == ENOSPC ? AS_CODE_RESOURCE_EXHAUSTED
+                                       : AS_CODE_INTERNAL,
+                      "copy to %s: %s", partial, mdb_strerror(rc));
         goto out_remove;
     }
-    if (stat(file, &sb) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "stat %s: %s", file,
+    if (stat(partial, &sb) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "stat %s: %s", partial,
                       strerror(errno));
         goto out_remove;
     }
-    if ((rc = copy_last_seq(dir, last_seq)) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "read back %s: %s", file,
-                      mdb_strerror(rc));
+    if (copy_last_seq(partial, last_seq, st) != 0)
+        goto out_remove;
+    if (rename(partial, file) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "rename %s to data.mdb: %s",
+                      partial, strerror(errno));
         goto out_remove;
     }
+    sync_dir(dir);
     *bytes = (uint64_t)sb.st_size;
     return 0;
 
 out_remove:
-    unlink(file);
+    unlink(partial);
     return st->code;
 }
 

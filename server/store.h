@@ -115,6 +115,25 @@ int as_store_reader_check(as_store_t *s);
 /* Flushes committed data to disk (only needed with no_sync). */
 int as_store_sync(as_store_t *s);
 
+/* The name a backup is written under until it is complete. */
+#define AS_BACKUP_PARTIAL "data.mdb.partial"
+
+/*
+ * Checks a store directory before LMDB opens it: a data.mdb.partial left
+ * there is an interrupted backup. Returns 0, or DATA_LOSS with st saying
+ * so (the directory must not be used as a store).
+ */
+int as_store_check_partial(const char *dir, as_status_t *st);
+
+/*
+ * Checks, after mdb_env_open and before any transaction, that the LMDB
+ * file at path (dir/data.mdb) is as long as its meta page says: a file cut short (a partial
+ * copy, a full disk) would kill the process with SIGBUS at the first
+ * access to a missing page. Returns 0, or DATA_LOSS with st naming both
+ * sizes.
+ */
+int as_store_check_size(MDB_env *env, const char *path, as_status_t *st);
+
 /* Returns the LMDB environment (for backups and offline checks). */
 MDB_env *as_store_env(as_store_t *s);
 
@@ -125,7 +144,10 @@ MDB_env *as_store_env(as_store_t *s);
  * the map-growth lock shared, as readers do, so the map cannot grow (and
  * writes that need growth wait) until the copy ends. On success *bytes is
  * the size of the copy and *last_seq the seq of the last change it holds
- * (read back from the copy). On failure the partial data.mdb is removed.
+ * (read back from the copy). The copy is written as data.mdb.partial,
+ * flushed, read back and only then renamed to data.mdb, so a data.mdb in a
+ * backup directory is always whole; on failure the partial file is
+ * removed (a crash leaves it, and as_store_check_partial reports it).
  * Returns 0, or INTERNAL with st set.
  */
 int as_store_backup(as_store_t *s, const char *dir, int compact,

@@ -9,10 +9,14 @@
  */
 #include "verify.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "article.h"
 #include "store.h"
@@ -333,6 +337,33 @@ static void check_changes(check_t *k, uint64_t last_seq)
 
 /* ------------------------------------------------------------ driver */
 
+/* Before LMDB maps anything: an interrupted backup is reported as such,
+ * and a directory a server holds (its LOCK) is refused, since the check
+ * opens the store without LMDB's lock file. Returns 0 or -1 (printed). */
+static int offline_checks(const char *dir, FILE *err)
+{
+    char path[4096];
+    as_status_t st;
+    int fd;
+
+    if (as_store_check_partial(dir, &st) != 0) {
+        fprintf(err, "check: %s\n", st.msg);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        close(fd);
+        fprintf(err, "check: %s is in use by a running server; stop it "
+                "first (or check a backup)\n", dir);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
 {
     check_t k;
@@ -350,9 +381,24 @@ int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
     if ((rc = mdb_env_create(&env)) != 0)
         goto out_lmdb;
     mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
-    /* MDB_RDONLY: the check never writes, and works on a read-only copy. */
-    if ((rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0644)) != 0)
+    if (offline_checks(dir, err) != 0)
+        goto out_env;
+    /* MDB_RDONLY | MDB_NOLOCK: the check never writes, not even lock.mdb,
+     * and works on a read-only copy; offline_checks made sure that no
+     * server has the directory open. */
+    if ((rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK,
+                           0644)) != 0)
         goto out_lmdb;
+    {
+        char file[4096];
+        as_status_t st;
+
+        snprintf(file, sizeof(file), "%s/data.mdb", dir);
+        if (as_store_check_size(env, file, &st) != 0) {
+            fprintf(err, "check: %s\n", st.msg);
+            goto out_env;
+        }
+    }
     if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &k.txn)) != 0)
         goto out_lmdb;
     for (i = 0; i < AS_DBI_COUNT; i++) {
@@ -423,6 +469,7 @@ out_lmdb:
             mdb_strerror(rc));
     if (k.txn != NULL)
         mdb_txn_abort(k.txn);
+out_env:
     mdb_env_close(env);
     return -1;
 }

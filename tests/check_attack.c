@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "artstore.h"
@@ -563,6 +565,135 @@ START_TEST(feed_needs_token)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 5: files */
+
+/* Runs a shell command line (bounded by `timeout`), its output in *out
+ * (malloc). Returns the exit status, or 128 + the signal that killed it. */
+static int run_cmd(const char *cmd, char **out)
+{
+    char line[1024], full[1200];
+    size_t len = 0;
+    FILE *p;
+    int status;
+
+    snprintf(full, sizeof(full), "timeout -s KILL 20 %s 2>&1", cmd);
+    p = popen(full, "r");
+    ck_assert_ptr_nonnull(p);
+    *out = calloc(1, 1);
+    while (fgets(line, sizeof(line), p) != NULL) {
+        *out = realloc(*out, len + strlen(line) + 1);
+        memcpy(*out + len, line, strlen(line) + 1);
+        len += strlen(line);
+    }
+    status = pclose(p);
+    /* The shell reports a child killed by a signal as 128 + signal. */
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[256];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &sb) == 0;
+}
+
+/* Fills the server with ~1 MB of articles. */
+static void fill_and_stop(void)
+{
+    char url[64], body[3001];
+    size_t i;
+
+    memset(body, 'x', 3000);
+    body[3000] = '\0';
+    for (i = 0; i < 300; i++) {
+        as_article_t a = { .url = url, .title = "t", .body = body };
+
+        snprintf(url, sizeof(url), "https://trunc.example/%zu", i);
+        ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, NULL), AS_OK);
+    }
+}
+
+/* A store cut short is refused by the server and by --check with an
+ * error naming both sizes, never a SIGBUS; --check creates no lock.mdb. */
+START_TEST(truncated_store_refused)
+{
+    char trunc[128], cmd[512], *out = NULL;
+    int rc;
+
+    start_server(NULL);
+    fill_and_stop();
+    ck_assert_int_eq(ts_stop(&s), 0);
+    snprintf(trunc, sizeof(trunc), "%s/trunc", s.dir);
+    ck_assert_int_eq(mkdir(trunc, 0755), 0);
+    snprintf(cmd, sizeof(cmd), "head -c 200000 %s/data.mdb > %s/data.mdb",
+             s.data, trunc);
+    ck_assert_int_eq(system(cmd), 0);
+
+    snprintf(cmd, sizeof(cmd), "%s --check --data %s", ts_artstored_path(),
+             trunc);
+    rc = run_cmd(cmd, &out);
+    ck_assert_msg(rc == 1 && strstr(out, "truncated") != NULL,
+                  "--check on a truncated store: exit %d: %s", rc, out);
+    free(out);
+    ck_assert_msg(!exists(trunc, "lock.mdb"), "--check created lock.mdb");
+
+    snprintf(cmd, sizeof(cmd), "%s --data %s --listen ipc://%s/t.sock",
+             ts_artstored_path(), trunc, s.dir);
+    rc = run_cmd(cmd, &out);
+    ck_assert_msg(rc > 0 && rc < 128 && strstr(out, "truncated") != NULL,
+                  "server on a truncated store: exit %d: %s", rc, out);
+    free(out);
+
+    /* The whole store still checks fine, and the check leaves no lock. */
+    snprintf(cmd, sizeof(cmd), "rm -f %s/lock.mdb && %s --check --data %s",
+             s.data, ts_artstored_path(), s.data);
+    rc = run_cmd(cmd, &out);
+    ck_assert_msg(rc == 0, "--check on the whole store: exit %d: %s", rc, out);
+    free(out);
+    ck_assert_msg(!exists(s.data, "lock.mdb"), "--check created lock.mdb");
+}
+END_TEST
+
+/* A backup appears as data.mdb only once complete; an interrupted one
+ * (data.mdb.partial) is reported as such by --check and refused as a
+ * store. */
+START_TEST(backup_partial_reported)
+{
+    char dir[128], part[128], cmd[512], *out = NULL;
+    as_backup_info_t info;
+    int rc;
+
+    start_server(NULL);
+    fill_and_stop();
+    snprintf(dir, sizeof(dir), "%s/bk", s.dir);
+    ck_assert_int_eq(as_backup(cl, dir, 0, &info), AS_OK);
+    ck_assert(exists(dir, "data.mdb"));
+    ck_assert(!exists(dir, "data.mdb.partial"));
+
+    /* What a kill -9 during the copy leaves. */
+    snprintf(part, sizeof(part), "%s/bk2", s.dir);
+    ck_assert_int_eq(mkdir(part, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "head -c 100000 %s/data.mdb > "
+             "%s/data.mdb.partial", dir, part);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s --check --data %s", ts_artstored_path(),
+             part);
+    rc = run_cmd(cmd, &out);
+    ck_assert_msg(rc == 1 && strstr(out, "incomplete backup") != NULL,
+                  "--check on an interrupted backup: exit %d: %s", rc, out);
+    free(out);
+    snprintf(cmd, sizeof(cmd), "%s --data %s --listen ipc://%s/p.sock",
+             ts_artstored_path(), part, s.dir);
+    rc = run_cmd(cmd, &out);
+    ck_assert_msg(rc > 0 && rc < 128 && strstr(out, "incomplete backup"),
+                  "server on an interrupted backup: exit %d: %s", rc, out);
+    free(out);
+    ck_assert(!exists(part, "data.mdb"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("attack");
@@ -575,6 +706,8 @@ int main(void)
     tcase_add_test(tc, cas_resend_by_request_id);
     tcase_add_test(tc, replies_bounded);
     tcase_add_test(tc, feed_needs_token);
+    tcase_add_test(tc, truncated_store_refused);
+    tcase_add_test(tc, backup_partial_reported);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }
