@@ -22,6 +22,7 @@ typedef struct as_config {
     size_t writer_batch;     /* items per commit */
     char *sync;              /* "full" or "periodic" */
     size_t max_readers;
+    size_t compress_level;   /* zstd level for stored articles; 0: off */
     char *log_level;
     as_limits_t limits;
     size_t retain_changes;   /* 0: no count limit */

@@ -98,9 +98,10 @@ int main(int argc, char **argv)
             as_config_free(&cfg);
             return 1;
         }
-        printf("%s: %llu articles, %llu tags, %llu changes (seq %llu..%llu), "
-               "next_id %llu: %s (%llu problems)\n", cfg.data_dir,
-               (unsigned long long)rep.articles, (unsigned long long)rep.tags,
+        printf("%s: %llu articles (%llu compressed), %llu tags, %llu changes "
+               "(seq %llu..%llu), next_id %llu: %s (%llu problems)\n",
+               cfg.data_dir, (unsigned long long)rep.articles,
+               (unsigned long long)rep.compressed, (unsigned long long)rep.tags,
                (unsigned long long)rep.changes,
                (unsigned long long)rep.oldest_seq,
                (unsigned long long)rep.last_seq,
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
     sopts.map_max = cfg.map_max;
     sopts.max_readers = (unsigned)cfg.max_readers;
     sopts.no_sync = strcmp(cfg.sync, "periodic") == 0;
+    sopts.compress_level = (int)cfg.compress_level;
     if (as_store_open(&sopts, &store, &st) != 0) {
         as_log_error("cannot open store: %s", st.msg);
         goto out_config;

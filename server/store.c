@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "article.h"
+#include "codec.h"
 #include "log.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
@@ -48,11 +49,17 @@ struct as_store {
     size_t map_max;
     pthread_rwlock_t resize_lock;
     _Atomic uint64_t last_seq;
+    /* The writer thread's: articles are packed into pack and compressed
+     * by wcodec (see codec.h) before they go into LMDB. */
+    as_codec_t *wcodec;
+    unsigned char *pack;
+    size_t pack_cap;
 };
 
 struct as_reader {
     as_store_t *s;
     MDB_txn *txn;
+    as_codec_t *codec;     /* decompressed articles live until reader_end */
     int open;
 };
 
@@ -225,6 +232,10 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     if (s == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     s->lock_fd = -1;
+    if ((s->wcodec = as_codec_new(opts->compress_level)) == NULL) {
+        as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+        goto out_free;
+    }
     if (mkdir(opts->path, 0755) != 0 && errno != EEXIST) {
         as_status_set(st, AS_CODE_INTERNAL, "mkdir %s: %s", opts->path,
                       strerror(errno));
@@ -334,6 +345,7 @@ out_env:
 out_unlock:
     close(s->lock_fd);
 out_free:
+    as_codec_free(s->wcodec);
     free(s);
     return st->code;
 }
@@ -345,6 +357,8 @@ void as_store_close(as_store_t *s)
     mdb_env_close(s->env);
     pthread_rwlock_destroy(&s->resize_lock);
     close(s->lock_fd);
+    as_codec_free(s->wcodec);
+    free(s->pack);
     free(s);
 }
 
@@ -705,6 +719,39 @@ static int put_packed(as_wtxn_t *t, MDB_dbi dbi, uint64_t key,
     return 0;
 }
 
+/* Stores article a under its id: packed, then compressed when that makes
+ * it smaller (codec.h). */
+static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
+                       as_status_t *st)
+{
+    as_store_t *s = t->s;
+    unsigned char kbuf[8];
+    MDB_val k = { 8, kbuf }, d;
+    const void *v;
+    size_t n = artstore__v1__article__get_packed_size(a), vn;
+    int rc;
+
+    if (n > s->pack_cap) {
+        size_t cap = n < 65536 ? 65536 : n;
+        unsigned char *p = realloc(s->pack, cap);
+
+        if (p == NULL)
+            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                                 "out of memory packing an article");
+        s->pack = p;
+        s->pack_cap = cap;
+    }
+    artstore__v1__article__pack(a, s->pack);
+    if ((rc = as_codec_encode(s->wcodec, s->pack, n, &v, &vn, st)) != 0)
+        return rc;
+    as_u64_be(kbuf, a->id);
+    d.mv_size = vn;
+    d.mv_data = (void *)v;
+    if ((rc = mdb_put(t->txn, s->dbi[AS_DBI_ARTICLES], &k, &d, 0)) != 0)
+        return txn_fail(t, rc, "put article", st);
+    return 0;
+}
+
 /* Appends the change event for a write of a (or delete of a) to the log. */
 static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
                       const Artstore__V1__Article *a,
@@ -754,7 +801,16 @@ static int wtxn_get_article(as_wtxn_t *t, uint64_t id,
                              (unsigned long long)id);
     if (rc != 0)
         return txn_fail(t, rc, "get article", st);
-    *out = artstore__v1__article__unpack(NULL, d.mv_size, d.mv_data);
+    {
+        const void *v;
+        size_t vn;
+
+        rc = as_codec_decode(t->s->wcodec, d.mv_data, d.mv_size, &v, &vn, st);
+        if (rc != 0)
+            return rc;
+        *out = artstore__v1__article__unpack(NULL, vn, v);
+        as_codec_reset(t->s->wcodec);
+    }
     if (*out == NULL)
         return as_status_set(st, AS_CODE_DATA_LOSS,
                              "article %llu is stored corrupt",
@@ -987,8 +1043,7 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
         next.ingested_at = t->now_ms / 1000;
     }
     if ((rc = index_article(t, &next, 1, st)) != 0 ||
-        (rc = put_packed(t, t->s->dbi[AS_DBI_ARTICLES], next.id, &next.base,
-                         "put article", st)) != 0 ||
+        (rc = put_article(t, &next, st)) != 0 ||
         (rc = log_change(t, old ? ARTSTORE__V1__CHANGE_TYPE__CHANGE_UPDATE
                                 : ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE,
                          &next, old, st)) != 0)
@@ -1074,12 +1129,17 @@ int as_reader_create(as_store_t *s, as_reader_t **out, as_status_t *st)
     if (r == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     r->s = s;
+    if ((r->codec = as_codec_new(0)) == NULL) {
+        free(r);
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    }
     pthread_rwlock_rdlock(&s->resize_lock);
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
     if (rc == 0)
         mdb_txn_reset(r->txn);
     pthread_rwlock_unlock(&s->resize_lock);
     if (rc != 0) {
+        as_codec_free(r->codec);
         free(r);
         return as_status_set(st, AS_CODE_INTERNAL, "begin read: %s",
                              mdb_strerror(rc));
@@ -1095,6 +1155,7 @@ void as_reader_free(as_reader_t *r)
     if (r->open)
         as_reader_end(r);
     mdb_txn_abort(r->txn);
+    as_codec_free(r->codec);
     free(r);
 }
 
@@ -1117,6 +1178,7 @@ void as_reader_end(as_reader_t *r)
     if (!r->open)
         return;
     mdb_txn_reset(r->txn);
+    as_codec_reset(r->codec);
     r->open = 0;
     pthread_rwlock_unlock(&r->s->resize_lock);
 }
@@ -1146,9 +1208,8 @@ int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
     if (rc != 0)
         return as_status_set(st, AS_CODE_INTERNAL, "get article: %s",
                              mdb_strerror(rc));
-    out->data = d.mv_data;
-    out->len = d.mv_size;
-    return 0;
+    return as_codec_decode(r->codec, d.mv_data, d.mv_size, &out->data,
+                           &out->len, st);
 }
 
 int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,

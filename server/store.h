@@ -3,7 +3,9 @@
  *
  * One LMDB environment in the data directory holds these sub-databases:
  *
- *   articles   id (u64 BE)                  -> packed Article
+ *   articles   id (u64 BE)                  -> packed Article, compressed
+ *                                              with zstd when that is
+ *                                              smaller (codec.h)
  *   by_url     natural key (as_article_key) -> id (u64 BE)
  *   by_tag     tag (DUPSORT, DUPFIXED)      -> time (u64 BE) ‖ id (u64 BE)
  *   by_source  source (DUPSORT, DUPFIXED)   -> time ‖ id
@@ -70,6 +72,9 @@ typedef struct as_store_opts {
     unsigned max_readers;  /* LMDB reader slots (0: 126) */
     int no_sync;           /* MDB_NOSYNC: commits are not flushed; call
                               as_store_sync() periodically */
+    int compress_level;    /* zstd level for articles written (codec.h);
+                              0: store them uncompressed. Reading handles
+                              both forms whatever this is. */
 } as_store_opts_t;
 
 typedef struct as_bytes {
@@ -229,9 +234,11 @@ int as_reader_begin(as_reader_t *r, as_status_t *st);
 void as_reader_end(as_reader_t *r);
 
 /*
- * Finds article id in the open snapshot. *out points into the map: the
- * packed Article, valid until as_reader_end. Returns 0, NOT_FOUND or
- * INTERNAL.
+ * Finds article id in the open snapshot. *out is the packed Article,
+ * valid until as_reader_end: it points into the map, or, when the article
+ * is stored compressed, into the reader's own memory (several stay valid
+ * at once). Returns 0, NOT_FOUND, INTERNAL, DATA_LOSS (a compressed value
+ * that does not decompress) or RESOURCE_EXHAUSTED.
  */
 int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
                      as_status_t *st);

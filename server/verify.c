@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "article.h"
+#include "codec.h"
 #include "store.h"
 
 #define MAX_PRINTED 1000
@@ -28,6 +29,7 @@ typedef struct check {
     MDB_dbi dbi[AS_DBI_COUNT];
     FILE *err;
     as_verify_report_t *rep;
+    as_codec_t *codec;     /* decompresses stored articles (codec.h) */
 } check_t;
 
 static const char *names[AS_DBI_COUNT] = {
@@ -66,16 +68,35 @@ static uint64_t meta_u64(check_t *k, const char *name, int *present)
     return as_be_u64(d.mv_data);
 }
 
+/* Unpacks a stored article value, decompressing it first when it is
+ * stored compressed; NULL when it is corrupt (*why says how). */
+static Artstore__V1__Article *unpack_stored(check_t *k, const MDB_val *d,
+                                            as_status_t *why)
+{
+    Artstore__V1__Article *a;
+    const void *v;
+    size_t n;
+
+    if (as_codec_decode(k->codec, d->mv_data, d->mv_size, &v, &n, why) != 0)
+        return NULL;
+    a = artstore__v1__article__unpack(NULL, n, v);
+    as_codec_reset(k->codec);
+    if (a == NULL)
+        as_status_set(why, AS_CODE_DATA_LOSS, "not a valid Article");
+    return a;
+}
+
 /* Reads and unpacks article id; NULL when absent or corrupt. */
 static Artstore__V1__Article *load_article(check_t *k, uint64_t id)
 {
     unsigned char kb[8];
     MDB_val key = { 8, kb }, d;
+    as_status_t why;
 
     as_u64_be(kb, id);
     if (mdb_get(k->txn, k->dbi[AS_DBI_ARTICLES], &key, &d) != 0)
         return NULL;
-    return artstore__v1__article__unpack(NULL, d.mv_size, d.mv_data);
+    return unpack_stored(k, &d, &why);
 }
 
 static uint64_t time_key(const Artstore__V1__Article *a)
@@ -112,6 +133,7 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
     unsigned char nk[AS_KEY_MAX], tb[16];
     uint64_t id, tk;
     MDB_val kv, d;
+    as_status_t why;
     size_t i;
 
     if (key->mv_size != 8) {
@@ -121,12 +143,14 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
     id = as_be_u64(key->mv_data);
     if (id > *max_id)
         *max_id = id;
-    a = artstore__v1__article__unpack(NULL, val->mv_size, val->mv_data);
+    a = unpack_stored(k, val, &why);
     if (a == NULL) {
-        problem(k, "article %llu: stored value is not a valid Article",
-                (unsigned long long)id);
+        problem(k, "article %llu: stored value is corrupt: %s",
+                (unsigned long long)id, why.msg);
         return;
     }
+    if (as_codec_is_compressed(val->mv_data, val->mv_size))
+        k->rep->compressed++;
     if (!a->has_id || a->id != id)
         problem(k, "article %llu: stored with id %llu", (unsigned long long)id,
                 (unsigned long long)a->id);
@@ -378,6 +402,10 @@ int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
     memset(&k, 0, sizeof(k));
     k.err = err;
     k.rep = out;
+    if ((k.codec = as_codec_new(0)) == NULL) {
+        fprintf(err, "check: out of memory\n");
+        return -1;
+    }
     if ((rc = mdb_env_create(&env)) != 0)
         goto out_lmdb;
     mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
@@ -463,6 +491,7 @@ out_lmdb_txn:
 out_txn:
     mdb_txn_abort(k.txn);
     mdb_env_close(env);
+    as_codec_free(k.codec);
     return ret;
 out_lmdb:
     fprintf(err, "check: cannot open the store in %s: %s\n", dir,
@@ -471,5 +500,6 @@ out_lmdb:
         mdb_txn_abort(k.txn);
 out_env:
     mdb_env_close(env);
+    as_codec_free(k.codec);
     return -1;
 }

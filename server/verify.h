@@ -5,7 +5,8 @@
  * Opens the LMDB environment read-only, in one snapshot, and verifies that
  * every index agrees with the articles and that the changelog and the
  * counters in `meta` agree with both:
- *   - every article unpacks, is stored under its own id, and has its
+ *   - every article decompresses (when stored compressed: the zstd frame
+ *     carries a checksum) and unpacks, is stored under its own id, and has its
  *     by_url, by_tag, by_source and by_time entries;
  *   - every index entry points to an existing article that has it (no
  *     dangling postings; counts in both directions match);
@@ -24,6 +25,7 @@
 
 typedef struct as_verify_report {
     uint64_t articles;
+    uint64_t compressed;   /* articles stored compressed (codec.h) */
     uint64_t tags;         /* distinct tags in by_tag */
     uint64_t changes;      /* retained change events */
     uint64_t oldest_seq;   /* 0 when no change is retained */
