@@ -4,12 +4,18 @@
  * and an article that comes back identical after a server restart.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistr.h>
 #include <uniwidth.h>
 
+#include "artstore.h"
 #include "check_main.h"
 #include "testutil.h"
 
@@ -463,6 +469,195 @@ START_TEST(relative_times_and_cursor)
 }
 END_TEST
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* import: several files and a directory, .txt files as text with --tag,
+ * --source and --published defaults, a BOM dropped, unknown JSON fields
+ * ignored on request, skipped entries named, a JSON summary. */
+START_TEST(import_files_dirs_text)
+{
+    char dir[128], sub[160], path[192], txt[192], jsonl[192], *out, *err;
+    json_t *j;
+    int rc;
+
+    snprintf(dir, sizeof(dir), "%s/corpus", srv.dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    snprintf(path, sizeof(path), "%s/a.txt", dir);
+    write_file(path, "\xEF\xBB\xBF" "First story\n\nIts body.\n");
+    snprintf(path, sizeof(path), "%s/b.md", dir);
+    write_file(path, "not imported\n");
+    snprintf(txt, sizeof(txt), "%s/c.txt", srv.dir);
+    write_file(txt, "Second story\nbody two\n");
+    snprintf(jsonl, sizeof(jsonl), "%s/d.jsonl", srv.dir);
+    write_file(jsonl, "\xEF\xBB\xBF" "{\"url\":\"https://s.example/1\","
+               "\"title\":\"Scraped\",\"scraper_id\":7,\"tags\":[\"Own\"]}\n"
+               "{\"url\":\"https://s.example/2\",\"title\":\"Two\","
+               "\"crawl\":{\"depth\":2}}\n");
+
+    /* Without --ignore-unknown the extra fields reject the lines. */
+    rc = CLI(NULL, &out, &err, "import", jsonl);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "d.jsonl:1: rejected: unknown field "
+                              "'scraper_id' (--ignore-unknown"), "%s", err);
+    free(out);
+    free(err);
+
+    rc = CLI(NULL, &out, &err, "import", dir, txt, jsonl, "--tag", "News",
+             "--source", "Coastal Times", "--published",
+             "2024-01-01T00:00:00Z", "--ignore-unknown", "-o", "json");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    ck_assert_msg(strstr(err, "b.md: skipped") && strstr(err, "sub: skipped"),
+                  "%s", err);
+    j = json_loads(out, 0, NULL);
+    ck_assert_msg(j != NULL, "%s", out);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "created")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "skipped")), 2);
+    json_decref(j);
+    free(out);
+    free(err);
+
+    /* a.txt: BOM gone, the defaults applied; a line's own tags kept. */
+    rc = CLI(NULL, &out, &err, "get", "1", "-o", "json");
+    j = json_loads(out, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "title")),
+                     "First story");
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(j, "tags"), 0)), "news");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "published_at")),
+                     "2024-01-01T00:00:00Z");
+    ck_assert_ptr_nonnull(json_object_get(j, "source"));
+    json_decref(j);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "get", "--url", "https://s.example/1", "-o",
+             "json");
+    j = json_loads(out, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(j, "tags"), 0)), "own");
+    json_decref(j);
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* Rejections come out in input order, whichever sender finished first. */
+START_TEST(import_rejections_in_order)
+{
+    char path[192], line[600], *out, *err, *p;
+    unsigned long prev = 0, n;
+    FILE *f;
+    int i, rc, seen = 0;
+
+    snprintf(path, sizeof(path), "%s/mixed.jsonl", srv.dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (i = 1; i <= 60; i++) {
+        if (i % 7 == 0)          /* refused by the server: tag too long */
+            snprintf(line, sizeof(line), "{\"title\":\"t%d\",\"tags\":"
+                     "[\"%0300d\"]}", i, 0);
+        else if (i % 5 == 0)     /* refused here: not JSON */
+            snprintf(line, sizeof(line), "{broken %d", i);
+        else
+            snprintf(line, sizeof(line), "{\"title\":\"t%d\"}", i);
+        fprintf(f, "%s\n", line);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    rc = CLI(NULL, &out, &err, "import", path, "--batch", "2", "--jobs",
+             "8");
+    ck_assert_int_eq(rc, 1);
+    for (p = strstr(err, "mixed.jsonl:"); p != NULL;
+         p = strstr(p + 1, "mixed.jsonl:")) {
+        n = strtoul(p + strlen("mixed.jsonl:"), NULL, 10);
+        ck_assert_msg(n > prev, "rejection %lu after %lu:\n%s", n, prev, err);
+        prev = n;
+        seen++;
+    }
+    ck_assert_int_eq(seen, 8 + 12 - 1);   /* 35 is both: counted once */
+    free(out);
+    free(err);
+}
+END_TEST
+
+/* Ctrl-C: the summary says what was acknowledged and how to resume; the
+ * resumed import stores exactly the rest. */
+START_TEST(import_interrupt_and_resume)
+{
+    char all[4096] = "", line[64], *out = NULL, *err = NULL, errpath[128];
+    int pin[2], status, i, fd;
+    as_client_t *c;
+    as_stats_t *st;
+    pid_t pid;
+    int64_t t0;
+    FILE *ef;
+
+    for (i = 1; i <= 60; i++) {
+        snprintf(line, sizeof(line), "{\"title\":\"line %d\"}\n", i);
+        strcat(all, line);
+    }
+    snprintf(errpath, sizeof(errpath), "%s/import.err", srv.dir);
+    ck_assert_int_eq(pipe(pin), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(pin[0], 0);
+        close(pin[1]);
+        fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        setenv("ARTSTORE_SERVER", srv.endpoint, 1);
+        execl(ts_cli_path(), ts_cli_path(), "import", "--batch", "10", "-",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(pin[0]);
+    /* The first 50 lines, then wait until they are stored; the input
+     * stays open, as a slow producer's would. */
+    ck_assert_int_eq(write(pin[1], all, strstr(all, "{\"title\":\"line 51")
+                                               - all) > 0, 1);
+    ck_assert_int_eq(as_client_connect(srv.endpoint, 5000, &c), AS_OK);
+    for (t0 = ts_mono_ms_now();; usleep(20000)) {
+        ck_assert_int_eq(as_stats(c, &st), AS_OK);
+        i = (int)st->articles;
+        as_stats_free(st);
+        if (i == 50 || ts_mono_ms_now() - t0 > 20000)
+            break;
+    }
+    ck_assert_int_eq(i, 50);
+    kill(pid, SIGINT);
+    waitpid(pid, &status, 0);
+    close(pin[1]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130,
+                  "status %d", status);
+    ef = fopen(errpath, "r");
+    err = calloc(1, 8192);
+    fread(err, 1, 8191, ef);
+    fclose(ef);
+    ck_assert_msg(strstr(err, "50 created") && strstr(err, "interrupted") &&
+                  strstr(err, "--resume-after 'stdin:50'"), "%s", err);
+    free(err);
+
+    i = ts_cli(srv.endpoint, all, &out, &err, (const char *const[]){
+                   "import", "--resume-after", "stdin:50", NULL });
+    ck_assert_msg(i == 0 && strstr(err, "10 created, 0 updated, 0 unchanged"),
+                  "exit %d: %s", i, err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(as_stats(c, &st), AS_OK);
+    ck_assert_uint_eq(st->articles, 60);
+    as_stats_free(st);
+    as_client_close(c);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -476,6 +671,9 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, one_output_model);
     tcase_add_test(tc, table_display_width);
     tcase_add_test(tc, relative_times_and_cursor);
+    tcase_add_test(tc, import_files_dirs_text);
+    tcase_add_test(tc, import_rejections_in_order);
+    tcase_add_test(tc, import_interrupt_and_resume);
     suite_add_tcase(s, tc);
     return s;
 }

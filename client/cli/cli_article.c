@@ -156,7 +156,7 @@ static int build_article(const cli_cmd_t *cmd, const put_flags_t *f,
         if (obj == NULL)
             return cli_usage_error(cmd, "input is not valid JSON: line %d: "
                                    "%s", jerr.line, jerr.text);
-        if (cli_article_from_json(obj, a, err, sizeof(err)) != 0) {
+        if (cli_article_from_json(obj, a, 0, err, sizeof(err)) != 0) {
             json_decref(obj);
             return cli_usage_error(cmd, "input: %s", err);
         }

@@ -164,7 +164,8 @@ out_bad:
     return -1;
 }
 
-/* Reads one field of an article object. */
+/* Reads one field of an article object. Returns 0, -1 with err set, or 1
+ * for a field that is not an article field. */
 static int read_field(const char *key, json_t *v, as_article_t *a, char *err,
                       size_t errlen)
 {
@@ -194,15 +195,15 @@ static int read_field(const char *key, json_t *v, as_article_t *a, char *err,
         return read_u64(key, v, &a->revision, err, errlen);
     if (strcmp(key, "content_hash") == 0)
         return read_hash(v, a, err, errlen);
-    snprintf(err, errlen, "unknown field '%.100s'", key);
-    return -1;
+    return 1;
 }
 
-int cli_article_from_json(json_t *obj, as_article_t *out, char *err,
-                          size_t errlen)
+int cli_article_from_json(json_t *obj, as_article_t *out, int ignore_unknown,
+                          char *err, size_t errlen)
 {
     const char *key;
     json_t *v;
+    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!json_is_object(obj)) {
@@ -212,7 +213,14 @@ int cli_article_from_json(json_t *obj, as_article_t *out, char *err,
     json_object_foreach(obj, key, v) {
         if (json_is_null(v))
             continue;
-        if (read_field(key, v, out, err, errlen) != 0) {
+        if ((rc = read_field(key, v, out, err, errlen)) == 1) {
+            if (ignore_unknown)
+                continue;
+            snprintf(err, errlen, "unknown field '%.100s' (--ignore-unknown "
+                     "skips such fields)", key);
+            rc = -1;
+        }
+        if (rc != 0) {
             cli_article_clear(out);
             return -1;
         }

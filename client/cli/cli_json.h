@@ -19,12 +19,13 @@
 
 /*
  * Fills *out from the JSON object obj. Every string is copied: *out owns
- * its members, to be freed with cli_article_clear(). Rejects an unknown
- * field, or a field of the wrong type, with a message naming it in err.
- * Returns 0, or -1 with *out cleared and the reason in err.
+ * its members, to be freed with cli_article_clear(). Rejects a field of
+ * the wrong type, and an unknown field unless ignore_unknown, with a
+ * message naming it in err. Returns 0, or -1 with *out cleared and the
+ * reason in err.
  */
-int cli_article_from_json(json_t *obj, as_article_t *out, char *err,
-                          size_t errlen);
+int cli_article_from_json(json_t *obj, as_article_t *out, int ignore_unknown,
+                          char *err, size_t errlen);
 
 /* Returns a new JSON object for a (json_decref), or NULL when out of
  * memory. */
