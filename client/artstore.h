@@ -379,8 +379,13 @@ typedef struct as_query_result {
 /*
  * Runs one page of a query. Pass the page's next_cursor in the next spec
  * (with the same filter and order) to continue; a walk over every page
- * returns each article that existed when it began exactly once, even while
- * others are written. On AS_OK *out is new (as_query_result_free).
+ * returns each article that existed when it began and was not changed
+ * during the walk exactly once, even while others are written. An
+ * article whose own published_at (its place in the order) changes during
+ * the walk can be missed, if it moves behind the cursor, or returned
+ * twice, if it moves ahead of it: pages are positions in the order, not
+ * one snapshot. A page may hold fewer than limit articles when it reaches
+ * the server's max_reply_bytes; go on with next_cursor. On AS_OK *out is new (as_query_result_free).
  * Returns AS_OK, AS_EINVALID_ARGUMENT (bad tag, too many tags: the limit
  * max_query_tags; limit over max_page; a malformed cursor), AS_EUNAVAILABLE,
  * AS_ERESOURCE_EXHAUSTED, ...

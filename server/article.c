@@ -243,6 +243,15 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
     if (a->title == NULL || strspn(a->title, " \t\r\n\v\f") == strlen(a->title))
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "title is required and must not be blank");
+    /* Years 0000-9999, the range of RFC 3339: every stored time can be
+     * written as one, so JSON output never switches to a number. */
+    if (a->has_published_at && (a->published_at < AS_TIME_MIN ||
+                                a->published_at > AS_TIME_MAX))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "published_at %lld is outside the years "
+                             "0000-9999 (%lld to %lld)",
+                             (long long)a->published_at,
+                             (long long)AS_TIME_MIN, (long long)AS_TIME_MAX);
     if (a->source != NULL && a->source[0] != '\0') {
         char *norm;
 

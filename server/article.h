@@ -26,6 +26,10 @@
 /* Longest natural key the store uses; LMDB keys stop at 511 bytes. */
 #define AS_KEY_MAX 480
 
+/* published_at must lie in 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59Z. */
+#define AS_TIME_MIN (-62167219200LL)
+#define AS_TIME_MAX 253402300799LL
+
 /*
  * Validates and normalizes a in place, allocating replacements from ar,
  * and sets a->content_hash. Server-owned fields (id, revision, ingested_at)

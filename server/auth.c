@@ -91,6 +91,15 @@ int as_auth_load(const char *path, as_auth_t **out, as_status_t *st)
                           MAX_TOKENS);
             goto out_close;
         }
+        /* A longer token could never match (requests are compared on
+         * their first MAX_TOKEN_BYTES + 1 bytes): its owner would be
+         * locked out without a word. */
+        if (strlen(tok) > MAX_TOKEN_BYTES) {
+            as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                          "%s:%u: token is %zu bytes, over the limit of %d",
+                          path, lineno, strlen(tok), MAX_TOKEN_BYTES);
+            goto out_close;
+        }
         t = &a->tokens[a->n];
         if ((t->value = strdup(tok)) == NULL) {
             as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");

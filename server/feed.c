@@ -26,8 +26,17 @@
 #define TRIM_CHUNK 10000
 
 /* A Changes call parked until something matches or its wait ends. */
+/* Waiting Changes calls one connection may hold (a REQ socket has one call
+ * in flight; more come only from a client pipelining raw requests). Kept
+ * per bucket of connections, so a collision only makes the bound
+ * stricter. nanomsg does not tell when a connection closes: this is what
+ * bounds the slots a vanished connection holds until their waits end. */
+#define MAX_WAITS_PER_CONN 4
+#define PEER_BUCKETS 1024
+
 typedef struct waiter {
     as_call_t *call;
+    uint32_t peer;                       /* as_call_peer */
     Artstore__V1__ChangesRequest *req;   /* in the call's arena */
     uint64_t since;                      /* position reached so far */
     int64_t deadline_ms;
@@ -47,6 +56,7 @@ struct as_feed {
     int waiters_new;                     /* under lock: a waiter was added */
     waiter_t *waiters;                   /* under lock */
     unsigned n_waiters;                  /* under lock */
+    unsigned char peer_waits[PEER_BUCKETS]; /* under lock: per connection */
     uint64_t published;                  /* feed thread only */
     as_reader_t *reader;                 /* feed thread only */
     as_reader_t *maint_reader;           /* writer thread only */
@@ -358,10 +368,21 @@ void as_feed_handle_changes(as_call_t *call, const uint8_t *payload,
         return;
     }
     w->call = call;
+    w->peer = as_call_peer(call);
     w->req = req;
     w->since = s.next_since;
     w->deadline_ms = deadline;
     pthread_mutex_lock(&f->lock);
+    if (!f->stopping && w->peer != 0 &&
+        f->peer_waits[w->peer % PEER_BUCKETS] >= MAX_WAITS_PER_CONN) {
+        pthread_mutex_unlock(&f->lock);
+        scan_free(&s);
+        as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
+                            "more than %d waiting Changes calls from one "
+                            "connection; a client waits with one call at a "
+                            "time", MAX_WAITS_PER_CONN);
+        return;
+    }
     if (f->stopping || f->n_waiters >= f->opts.max_waiters) {
         int stopping = f->stopping;
 
@@ -378,11 +399,24 @@ void as_feed_handle_changes(as_call_t *call, const uint8_t *payload,
         return;
     }
     scan_free(&s);
+    if (w->peer != 0)
+        f->peer_waits[w->peer % PEER_BUCKETS]++;
     w->next = f->waiters;
     f->waiters = w;
     f->n_waiters++;
     f->waiters_new = 1;
     pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Gives back the connection's slot of a waiter about to be answered. */
+static void release_peer(as_feed_t *f, uint32_t peer)
+{
+    if (peer == 0)
+        return;
+    pthread_mutex_lock(&f->lock);
+    if (f->peer_waits[peer % PEER_BUCKETS] > 0)
+        f->peer_waits[peer % PEER_BUCKETS]--;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -404,11 +438,13 @@ static void serve_waiters(as_feed_t *f, waiter_t *list, uint64_t committed,
             if (scan_changes(f->reader, w->since, w->req->filter,
                              w->req->limit, f->opts.max_reply_bytes, &s,
                              &st) != 0) {
+                release_peer(f, w->peer);
                 as_call_reply_status(w->call, &st);
                 answered++;
                 continue;
             }
             if (s.n > 0 || now >= w->deadline_ms || final) {
+                release_peer(f, w->peer);
                 reply_scan(w->call, &s);
                 answered++;
                 continue;

@@ -912,6 +912,14 @@ void as_query_handle_list_tags(as_call_t *call, const uint8_t *payload,
         call, &artstore__v1__list_tags_request__descriptor, payload, len);
     if (req == NULL)
         return;
+    if (req->has_order &&
+        req->order != ARTSTORE__V1__TAG_ORDER__TAGS_BY_COUNT &&
+        req->order != ARTSTORE__V1__TAG_ORDER__TAGS_BY_NAME) {
+        as_call_reply_error(call, AS_CODE_INVALID_ARGUMENT,
+                            "order %d is not a TagOrder (0: by count, 1: by "
+                            "name)", (int)req->order);
+        return;
+    }
     by_name = req->has_order && req->order == ARTSTORE__V1__TAG_ORDER__TAGS_BY_NAME;
     limit = req->has_limit && req->limit ? req->limit : AS_QUERY_DEFAULT_LIMIT;
     if (limit > svc->limits.max_page) {

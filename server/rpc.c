@@ -278,6 +278,31 @@ int64_t as_call_deadline_ms(as_call_t *c)
     return c->deadline_ms;
 }
 
+uint32_t as_call_peer(as_call_t *c)
+{
+    struct nn_msghdr hdr;
+    struct nn_cmsghdr *cm;
+    const unsigned char *d;
+
+    if (c->control == NULL)
+        return 0;
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.msg_control = &c->control;
+    hdr.msg_controllen = NN_MSG;
+    for (cm = NN_CMSG_FIRSTHDR(&hdr); cm != NULL;
+         cm = NN_CMSG_NXTHDR(&hdr, cm)) {
+        if (cm->cmsg_level != PROTO_SP || cm->cmsg_type != SP_HDR ||
+            cm->cmsg_len < NN_CMSG_LEN(sizeof(size_t) + 4))
+            continue;
+        /* SP_HDR data: the header's length (size_t), then the header,
+         * whose first 4 bytes are the pipe key (xrep.c). */
+        d = NN_CMSG_DATA(cm) + sizeof(size_t);
+        return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+               (uint32_t)d[2] << 8 | d[3];
+    }
+    return 0;
+}
+
 const char *as_call_method(as_call_t *c)
 {
     return c->method < c->rpc->opts.n_methods

@@ -96,6 +96,14 @@ void *as_call_worker(as_call_t *c);
  * the envelope's deadline_ms and its arrival time plus timeout_ms. */
 int64_t as_call_deadline_ms(as_call_t *c);
 
+/*
+ * Which connection the call came on: the pipe key nanomsg puts first in
+ * the request's routing header, the same for every request of one
+ * connection while it lasts. 0 for a socketless call. For per-connection
+ * bounds (nanomsg tells nothing of connections closing).
+ */
+uint32_t as_call_peer(as_call_t *c);
+
 /* The method's name ("Put"). */
 const char *as_call_method(as_call_t *c);
 

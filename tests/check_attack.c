@@ -9,6 +9,7 @@
 #include <check.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -694,6 +695,130 @@ START_TEST(backup_partial_reported)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 7: holes */
+
+/* A token longer than the server can compare is refused at load, naming
+ * the line and the limit, instead of locking its owner out silently. */
+START_TEST(long_token_refused)
+{
+    char dir[] = "/tmp/as-tok-XXXXXX", path[64], cmd[512], *out = NULL;
+    FILE *f;
+    int rc, i;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/tokens", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("read ", f);
+    for (i = 0; i < 300; i++)
+        fputc('a' + i % 26, f);
+    fputc('\n', f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s --data %s/d --listen ipc://%s/s "
+             "--auth-token-file %s", ts_artstored_path(), dir, dir, path);
+    rc = run_cmd(cmd, &out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(rc > 0 && rc < 128 && strstr(out, ":1:") != NULL &&
+                  strstr(out, "256") != NULL,
+                  "server with a 300-byte token: exit %d: %s", rc, out);
+    free(out);
+}
+END_TEST
+
+/* 300 pipelined long-polls on one raw connection take at most a few
+ * --max-watches slots: another client can still wait. */
+START_TEST(watch_slots_per_connection)
+{
+    Artstore__V1__ChangesRequest ch = ARTSTORE__V1__CHANGES_REQUEST__INIT;
+    Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
+    Artstore__V1__Reply *r;
+    uint8_t payload[64], msg[256];
+    size_t plen, elen;
+    int sock, i, tmo = 2000;
+
+    start_server(NULL);
+    ch.has_wait_ms = 1;
+    ch.wait_ms = 60000;
+    plen = artstore__v1__changes_request__pack(&ch, payload);
+    env.method = "/artstore.v1.ArticleStore/Changes";
+    env.has_payload = 1;
+    env.payload.data = payload;
+    env.payload.len = plen;
+    elen = artstore__v1__request__get_packed_size(&env);
+    ck_assert_uint_lt(elen + 4, sizeof(msg));
+    artstore__v1__request__pack(&env, msg + 4);
+    /* A raw REQ socket sends without waiting for replies: the body starts
+     * with the request id (top bit set), as the REQ protocol has it. */
+    ck_assert_int_ge(sock = nn_socket(AF_SP_RAW, NN_REQ), 0);
+    nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &tmo, sizeof(tmo));
+    ck_assert_int_ge(nn_connect(sock, s.endpoint), 0);
+    for (i = 0; i < 300; i++) {
+        msg[0] = 0x80;
+        msg[1] = 0;
+        msg[2] = (uint8_t)(i >> 8);
+        msg[3] = (uint8_t)i;
+        ck_assert_int_eq(nn_send(sock, msg, elen + 4, 0), (int)(elen + 4));
+    }
+    usleep(500000);
+    /* Another client's long-poll still gets a slot (OK after its wait, not
+     * RESOURCE_EXHAUSTED at once). */
+    ch.wait_ms = 200;
+    r = raw_call(s.endpoint, "Changes", &ch.base, NULL, 0, 0);
+    ck_assert_msg(raw_code(r) == 0, "a second client's wait: %d %s",
+                  raw_code(r), raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+    nn_close(sock);
+}
+END_TEST
+
+/* `artstore backup --timeout 1s` against a server that never answers
+ * gives up after about its timeout, not after 10 minutes. */
+START_TEST(backup_honours_timeout)
+{
+    char ep[128], cmd[512], *out = NULL;
+    int rep, rc;
+
+    start_server(NULL);
+    snprintf(ep, sizeof(ep), "ipc://%s/mute", s.dir);
+    ck_assert_int_ge(rep = nn_socket(AF_SP, NN_REP), 0);
+    ck_assert_int_ge(nn_bind(rep, ep), 0);
+    snprintf(cmd, sizeof(cmd), "env ARTSTORE_SERVER=%s %s --timeout 1s backup "
+             "%s/bk", ep, ts_cli_path(), s.dir);
+    rc = run_cmd(cmd, &out);
+    nn_close(rep);
+    ck_assert_msg(rc == 3, "backup against a mute server: exit %d (137: "
+                  "still waiting after 20 s): %s", rc, out);
+    free(out);
+}
+END_TEST
+
+/* ListTags with an order that is not a TagOrder; a published_at that no
+ * RFC 3339 time can show. */
+START_TEST(bad_enum_and_time_refused)
+{
+    Artstore__V1__ListTagsRequest lt = ARTSTORE__V1__LIST_TAGS_REQUEST__INIT;
+    Artstore__V1__Reply *r;
+    as_article_t a = { .url = "https://time.example/far", .title = "t",
+                       .has_published_at = 1,
+                       .published_at = 300000000000LL };
+
+    start_server(NULL);
+    lt.has_order = 1;
+    lt.order = (Artstore__V1__TagOrder)99;
+    r = raw_call(s.endpoint, "ListTags", &lt.base, NULL, 0, 0);
+    ck_assert_msg(raw_code(r) == AS_CODE_INVALID_ARGUMENT &&
+                  strstr(raw_msg(r), "order") != NULL, "order=99: %d %s",
+                  raw_code(r), raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, NULL), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(cl), "published_at") != NULL, "%s",
+                  as_client_errmsg(cl));
+    a.published_at = -62167219200LL;        /* 0000-01-01T00:00:00Z */
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, NULL), AS_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("attack");
@@ -708,6 +833,10 @@ int main(void)
     tcase_add_test(tc, feed_needs_token);
     tcase_add_test(tc, truncated_store_refused);
     tcase_add_test(tc, backup_partial_reported);
+    tcase_add_test(tc, long_token_refused);
+    tcase_add_test(tc, watch_slots_per_connection);
+    tcase_add_test(tc, backup_honours_timeout);
+    tcase_add_test(tc, bad_enum_and_time_refused);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }

@@ -138,6 +138,7 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
                             "5s)", arg);
             return CLI_GETOPT_BAD;
         }
+        g->timeout_set = 1;
         return 0;
     case OPT_TOKEN:
         g->token = arg;
@@ -232,6 +233,7 @@ static int globals_from_env(cli_globals_t *g)
 
     g->server = DEFAULT_SERVER;
     g->timeout_ms = 5000;
+    g->timeout_set = 0;
     g->token = NULL;
     g->output = CLI_OUTPUT_TEXT;
     g->output_set = 0;
@@ -243,6 +245,8 @@ static int globals_from_env(cli_globals_t *g)
         cli_parse_timeout(v, &g->timeout_ms) != 0)
         return cli_usage_error(NULL, "invalid ARTSTORE_TIMEOUT '%s' (e.g. "
                                "5000, 500ms, 5s)", v);
+    if (v != NULL && *v != '\0')
+        g->timeout_set = 1;
     if ((v = getenv("ARTSTORE_OUTPUT")) != NULL && *v != '\0') {
         if (cli_parse_output(v, &g->output) != 0)
             return cli_usage_error(NULL, "invalid ARTSTORE_OUTPUT '%s' (text "

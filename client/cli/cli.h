@@ -51,6 +51,7 @@ typedef enum cli_output {
 typedef struct cli_globals {
     const char *server;        /* --server, ARTSTORE_SERVER */
     int timeout_ms;            /* --timeout, ARTSTORE_TIMEOUT */
+    int timeout_set;           /* timeout was given (flag or variable) */
     const char *token;         /* --token, ARTSTORE_TOKEN */
     cli_output_t output;       /* -o/--output, ARTSTORE_OUTPUT */
     int output_set;            /* output was given (flag or variable) */
