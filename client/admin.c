@@ -1,5 +1,5 @@
 /*
- * admin.c - operator calls of libartstore: Backup.
+ * admin.c - operator calls of libartstore: Backup, ClusterStatus.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,5 +31,47 @@ int as_backup(as_client_t *c, const char *dir, int no_compact,
         info->last_seq = r->last_seq;
     }
     artstore__v1__backup_response__free_unpacked(r, NULL);
+    return AS_OK;
+}
+
+int as_cluster_status(as_client_t *c, as_cluster_info_t *info)
+{
+    Artstore__V1__ClusterStatusRequest req =
+        ARTSTORE__V1__CLUSTER_STATUS_REQUEST__INIT;
+    Artstore__V1__ClusterStatusResponse *r;
+    ProtobufCMessage *m;
+    size_t i;
+    int rc;
+
+    if (c == NULL || info == NULL)
+        return AS_EINVALID_ARGUMENT;
+    rc = as__call(c, "ClusterStatus", &req.base,
+                  &artstore__v1__cluster_status_response__descriptor, &m);
+    if (rc != AS_OK)
+        return rc;
+    r = (Artstore__V1__ClusterStatusResponse *)m;
+    memset(info, 0, sizeof(*info));
+    info->id = r->id;
+    snprintf(info->role, sizeof(info->role), "%s", r->role ? r->role : "");
+    info->leader_id = r->leader_id;
+    snprintf(info->leader_listen, sizeof(info->leader_listen), "%s",
+             r->leader_listen ? r->leader_listen : "");
+    info->term = r->term;
+    info->commit_index = r->commit_index;
+    info->applied_index = r->applied_index;
+    info->last_index = r->last_index;
+    for (i = 0; i < r->n_nodes && i < AS_CLUSTER_MAX; i++) {
+        const Artstore__V1__ClusterNode *n = r->nodes[i];
+        as_cluster_member_t *mb = &info->members[info->n_members++];
+
+        mb->id = n->id;
+        snprintf(mb->raft, sizeof(mb->raft), "%s", n->raft ? n->raft : "");
+        snprintf(mb->listen, sizeof(mb->listen), "%s",
+                 n->listen ? n->listen : "");
+        snprintf(mb->role, sizeof(mb->role), "%s", n->role ? n->role : "");
+        mb->voter = n->voter;
+        mb->match_index = n->match_index;
+    }
+    artstore__v1__cluster_status_response__free_unpacked(r, NULL);
     return AS_OK;
 }

@@ -189,6 +189,16 @@ typedef struct as_client as_client_t;
  * at the ipc path), after timeout_ms when the host does not answer at all.
  * nanomsg keeps reconnecting in the background (every 100 ms), so a call
  * after the server came back goes through on the same client.
+ *
+ * endpoint may list the members of a cluster, comma-separated
+ * ("tcp://a:7400,tcp://b:7400,tcp://c:7400"), at most AS_CLUSTER_MAX
+ * (16). The client uses one at a time and fails over within each call's
+ * timeout: to the next server when one does not take the request, loses
+ * its connection or answers UNAVAILABLE, and to the leader a follower
+ * names in its UNAVAILABLE answer ("...; leader: ENDPOINT"), which it
+ * adds to its list (a one-address client follows the leader too). A call
+ * may thus run on more than one server; puts are idempotent, a retried
+ * delete may answer NOT_FOUND.
  * On success *out owns a client to be released with as_client_close().
  * Returns AS_OK, AS_EINVALID_ARGUMENT (bad endpoint), AS_EUNAVAILABLE
  * (socket could not be created) or AS_ERESOURCE_EXHAUSTED.
@@ -216,7 +226,8 @@ AS_API int as_client_set_timeout(as_client_t *c, int timeout_ms);
 /* Returns the reply timeout of c in milliseconds. */
 AS_API int as_client_timeout(const as_client_t *c);
 
-/* Returns the endpoint the client was created with (owned by c). */
+/* Returns the endpoint the client uses now: the one it was created with,
+ * or with a list the member it last moved to (owned by c). */
 AS_API const char *as_client_endpoint(const as_client_t *c);
 
 /* ------------------------------------------------------------ calls */
@@ -558,6 +569,40 @@ typedef struct as_backup_info {
  */
 AS_API int as_backup(as_client_t *c, const char *dir, int no_compact,
                      as_backup_info_t *info);
+
+/* ------------------------------------------------------------ cluster */
+
+#define AS_CLUSTER_MAX 16
+
+typedef struct as_cluster_member {
+    uint64_t id;
+    char raft[128];        /* its Raft address HOST:PORT */
+    char listen[256];      /* its client endpoint; "" if not announced */
+    char role[16];         /* as the answering node sees it: leader,
+                              follower, candidate, non-voter, unreachable */
+    int voter;
+    uint64_t match_index;  /* replicated up to (the leader's view only) */
+} as_cluster_member_t;
+
+typedef struct as_cluster_info {
+    uint64_t id;           /* the answering node */
+    char role[16];         /* its role */
+    uint64_t leader_id;    /* 0: no leader known */
+    char leader_listen[256];
+    uint64_t term;
+    uint64_t commit_index;
+    uint64_t applied_index;  /* the answering node's last applied entry */
+    uint64_t last_index;
+    size_t n_members;
+    as_cluster_member_t members[AS_CLUSTER_MAX];
+} as_cluster_info_t;
+
+/*
+ * Asks the server for its view of its cluster (ClusterStatus). Returns
+ * AS_OK with *info filled, AS_EFAILED_PRECONDITION when the server is not
+ * a cluster member, or a call failure.
+ */
+AS_API int as_cluster_status(as_client_t *c, as_cluster_info_t *info);
 
 #ifdef __cplusplus
 }

@@ -75,10 +75,63 @@ static int set_int(int sock, int level, int option, int value)
     return nn_setsockopt(sock, level, option, &value, sizeof(value));
 }
 
+/* Opens the REQ socket for endpoint with the client's options; returns
+ * the socket, or a negative artstore code. */
+static int open_socket(const as_client_t *c, const char *endpoint)
+{
+    int sock, resend, e;
+
+    sock = nn_socket(AF_SP, NN_REQ);
+    if (sock < 0)
+        return AS_EUNAVAILABLE;
+    if (c->timeout_ms > INT_MAX / 4)
+        resend = INT_MAX;
+    else if (c->timeout_ms * 4 > MIN_RESEND_IVL_MS)
+        resend = c->timeout_ms * 4;
+    else
+        resend = MIN_RESEND_IVL_MS;
+    if (set_int(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, AS_MAX_MESSAGE) < 0 ||
+        set_int(sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
+        set_int(sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0 ||
+        set_int(sock, NN_REQ, NN_REQ_RESEND_IVL, resend) < 0 ||
+        set_int(sock, NN_TCP, NN_TCP_NODELAY, 1) < 0 ||
+        set_int(sock, NN_SOL_SOCKET, NN_SNDBUF, 4 << 20) < 0 ||
+        set_int(sock, NN_SOL_SOCKET, NN_RCVBUF, 4 << 20) < 0) {
+        nn_close(sock);
+        return AS_EUNAVAILABLE;
+    }
+    if (nn_connect(sock, endpoint) < 0) {
+        e = nn_errno();
+        nn_close(sock);
+        return (e == EINVAL || e == EPROTONOSUPPORT || e == ENAMETOOLONG ||
+                e == ENODEV) ? AS_EINVALID_ARGUMENT : AS_EUNAVAILABLE;
+    }
+    return sock;
+}
+
+/* Adds endpoint (len bytes) to the client's list unless it is there;
+ * returns its index, or -1 (list full, out of memory). */
+static int add_endpoint(as_client_t *c, const char *endpoint, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < c->n_endpoints; i++)
+        if (strlen(c->endpoints[i]) == len &&
+            memcmp(c->endpoints[i], endpoint, len) == 0)
+            return (int)i;
+    if (c->n_endpoints == AS_MAX_ENDPOINTS)
+        return -1;
+    if ((c->endpoints[c->n_endpoints] = strndup(endpoint, len)) == NULL)
+        return -1;
+    return (int)c->n_endpoints++;
+}
+
 int as_client_connect(const char *endpoint, int timeout_ms, as_client_t **out)
 {
     as_client_t *c;
-    int resend, rc;
+    const char *p;
+    size_t i;
+    int rc, sock;
 
     if (out == NULL || endpoint == NULL || endpoint[0] == '\0')
         return AS_EINVALID_ARGUMENT;
@@ -86,59 +139,78 @@ int as_client_connect(const char *endpoint, int timeout_ms, as_client_t **out)
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return AS_ERESOURCE_EXHAUSTED;
+    c->sock = -1;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : AS_DEFAULT_TIMEOUT_MS;
     c->next_call_id = 1;
     c->max_message = AS_SERVER_DEFAULT_MAX_MESSAGE;
-    c->endpoint = strdup(endpoint);
-    if (c->endpoint == NULL) {
-        rc = AS_ERESOURCE_EXHAUSTED;
-        goto out_free;
-    }
-    c->sock = nn_socket(AF_SP, NN_REQ);
-    if (c->sock < 0) {
-        rc = AS_EUNAVAILABLE;
-        goto out_free;
-    }
-    if (c->timeout_ms > INT_MAX / 4)
-        resend = INT_MAX;
-    else if (c->timeout_ms * 4 > MIN_RESEND_IVL_MS)
-        resend = c->timeout_ms * 4;
-    else
-        resend = MIN_RESEND_IVL_MS;
-    if (set_int(c->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, AS_MAX_MESSAGE) < 0 ||
-        set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
-        set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0 ||
-        set_int(c->sock, NN_REQ, NN_REQ_RESEND_IVL, resend) < 0 ||
-        set_int(c->sock, NN_TCP, NN_TCP_NODELAY, 1) < 0 ||
-        set_int(c->sock, NN_SOL_SOCKET, NN_SNDBUF, 4 << 20) < 0 ||
-        set_int(c->sock, NN_SOL_SOCKET, NN_RCVBUF, 4 << 20) < 0) {
-        rc = AS_EUNAVAILABLE;
-        goto out_close;
-    }
-    if (nn_connect(c->sock, endpoint) < 0) {
-        int e = nn_errno();
+    /* A comma-separated list names the members of a cluster. */
+    for (p = endpoint; *p != '\0';) {
+        size_t len = strcspn(p, ",");
 
-        rc = (e == EINVAL || e == EPROTONOSUPPORT || e == ENAMETOOLONG ||
-              e == ENODEV) ? AS_EINVALID_ARGUMENT : AS_EUNAVAILABLE;
-        goto out_close;
+        if (len == 0) {
+            rc = AS_EINVALID_ARGUMENT;
+            goto out_free;
+        }
+        if (add_endpoint(c, p, len) < 0) {
+            rc = c->n_endpoints == AS_MAX_ENDPOINTS ? AS_EINVALID_ARGUMENT
+                                                    : AS_ERESOURCE_EXHAUSTED;
+            goto out_free;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
     }
+    if (c->n_endpoints == 0) {
+        rc = AS_EINVALID_ARGUMENT;
+        goto out_free;
+    }
+    /* Every endpoint must be one nanomsg accepts; the first is used. */
+    for (i = c->n_endpoints; i-- > 0;) {
+        if ((sock = open_socket(c, c->endpoints[i])) < 0) {
+            rc = sock;
+            goto out_free;
+        }
+        if (i == 0)
+            c->sock = sock;
+        else
+            nn_close(sock);
+    }
+    c->endpoint = c->endpoints[0];
     *out = c;
     return AS_OK;
 
-out_close:
-    nn_close(c->sock);
 out_free:
-    free(c->endpoint);
+    for (i = 0; i < c->n_endpoints; i++)
+        free(c->endpoints[i]);
     free(c);
     return rc;
 }
 
+/* Moves the client to endpoint index i (a fresh socket, so that no late
+ * reply of the old server is taken for the next call's). Returns AS_OK or
+ * a failure with c->errmsg set. */
+static int switch_endpoint(as_client_t *c, size_t i)
+{
+    int sock = open_socket(c, c->endpoints[i]);
+
+    if (sock < 0)
+        return as__fail(c, sock, "cannot connect to %s", c->endpoints[i]);
+    nn_close(c->sock);
+    c->sock = sock;
+    c->cur = i;
+    c->endpoint = c->endpoints[i];
+    return AS_OK;
+}
+
 void as_client_close(as_client_t *c)
 {
+    size_t i;
+
     if (c == NULL)
         return;
     nn_close(c->sock);
-    free(c->endpoint);
+    for (i = 0; i < c->n_endpoints; i++)
+        free(c->endpoints[i]);
     free(c->token);
     free(c->payload_buf);
     free(c);
@@ -229,7 +301,7 @@ int as__refused(int sock)
  * late. */
 #define REFUSED_SLICE_MS 20
 
-int as__recv_reply(as_client_t *c, void **buf)
+int as__recv_reply(as_client_t *c, int wait_ms, void **buf)
 {
     int64_t deadline, now;
     struct pollfd pfd;
@@ -248,7 +320,7 @@ int as__recv_reply(as_client_t *c, void **buf)
     if (nn_getsockopt(c->sock, NN_SOL_SOCKET, NN_RCVFD, &pfd.fd, &fdlen) < 0)
         return -nn_errno();
     pfd.events = POLLIN;
-    deadline = mono_ms() + c->timeout_ms;
+    deadline = mono_ms() + wait_ms;
     for (;;) {
         n = nn_recv(c->sock, buf, NN_MSG, NN_DONTWAIT);
         if (n >= 0)
@@ -275,7 +347,8 @@ int as__recv_reply(as_client_t *c, void **buf)
 /* Packs the envelope of one call into a nanomsg message and sends it.
  * Returns AS_OK with *sent_len set, or a failure with c->errmsg set. */
 static int send_request(as_client_t *c, const char *method, uint64_t call_id,
-                        const ProtobufCMessage *req, size_t *sent_len)
+                        const ProtobufCMessage *req, int budget_ms,
+                        size_t *sent_len)
 {
     Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
     char path[128];
@@ -306,10 +379,10 @@ static int send_request(as_client_t *c, const char *method, uint64_t call_id,
     env.has_call_id = 1;
     env.call_id = call_id;
     env.has_deadline_ms = 1;
-    env.deadline_ms = wall_ms() + c->timeout_ms;
+    env.deadline_ms = wall_ms() + budget_ms;
     /* The relative timeout is what a server with a skewed clock uses. */
     env.has_timeout_ms = 1;
-    env.timeout_ms = (uint32_t)c->timeout_ms;
+    env.timeout_ms = (uint32_t)budget_ms;
     env.auth_token = c->token;
     len = artstore__v1__request__get_packed_size(&env);
     if (len > c->max_message) {
@@ -387,27 +460,101 @@ static void reply_free(void *data, void *p)
     free(p);
 }
 
-int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
-             const ProtobufCMessageDescriptor *resp_desc,
-             ProtobufCMessage **resp)
+/* What to do after a failed attempt. */
+enum { RETRY_NONE = -1, RETRY_NEXT = -2 };
+
+/* A cluster member that is not the leader answers a write UNAVAILABLE
+ * with a message ending in "leader: ENDPOINT" (see docs/PROTOCOL.md).
+ * Returns the endpoint's index in the client's list (added if new), or
+ * RETRY_NONE when the message names none. */
+static int leader_hint(as_client_t *c, const char *msg)
+{
+    const char *p = msg ? strstr(msg, "leader: ") : NULL;
+    size_t len;
+    int i;
+
+    if (p == NULL)
+        return RETRY_NONE;
+    p += 8;
+    len = strcspn(p, " ;,\n");
+    if (len == 0 || strstr(p, "://") == NULL)
+        return RETRY_NONE;
+    i = add_endpoint(c, p, len);
+    return i < 0 ? RETRY_NONE : i;
+}
+
+/* Waits for the reply within left_ms. With several servers it waits in
+ * short slices and gives up early when the connection is gone (a killed
+ * server), so that the call can move on to another. */
+static int recv_reply(as_client_t *c, int left_ms, void **buf, int *gone)
+{
+    int64_t end = mono_ms() + left_ms;
+    int n, slice;
+
+    *gone = 0;
+    for (;;) {
+        int64_t left = end - mono_ms();
+
+        if (left <= 0)
+            return -ETIMEDOUT;
+        slice = (int)left;
+        if (c->n_endpoints > 1 && slice > 250)
+            slice = 250;
+        set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, slice);
+        n = as__recv_reply(c, slice, buf);
+        if (n >= 0 || n == AS_EUNAVAILABLE_REFUSED ||
+            (n != -ETIMEDOUT && n != -EAGAIN))
+            return n;
+        if (c->n_endpoints > 1 &&
+            nn_get_statistic(c->sock, NN_STAT_CURRENT_CONNECTIONS) == 0) {
+            *gone = 1;
+            return -ETIMEDOUT;
+        }
+    }
+}
+
+/* One attempt of a call on the current server, within left_ms. *retry
+ * says whether (and where) another attempt may help. */
+static int call_once(as_client_t *c, const char *method,
+                     const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, int left_ms, int *retry)
 {
     ProtobufCAllocator al = { reply_alloc, reply_free, c };
     Artstore__V1__Reply *reply;
     uint64_t call_id = c->next_call_id++;
     size_t sent_len = 0;
     void *buf = NULL;
-    int n, rc;
+    int n, rc, gone;
 
-    c->errmsg[0] = '\0';
-    *resp = NULL;
-    if ((rc = send_request(c, method, call_id, req, &sent_len)) != AS_OK)
+    *retry = RETRY_NONE;
+    /* With other servers to try, a server that cannot even take the
+     * request (not running) is left after a second. */
+    set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO,
+            c->n_endpoints > 1 && left_ms > 1000 ? 1000 : left_ms);
+    if ((rc = send_request(c, method, call_id, req, left_ms,
+                           &sent_len)) != AS_OK) {
+        if (rc == AS_EUNAVAILABLE && c->n_endpoints > 1)
+            *retry = RETRY_NEXT;
         return rc;
+    }
     /* A REQ socket only delivers the reply to its latest request: a late
      * reply to an earlier, timed-out call is dropped by nanomsg itself. */
-    n = as__recv_reply(c, &buf);
-    if (n < 0)
-        return n == AS_EUNAVAILABLE_REFUSED ? AS_EUNAVAILABLE
-               : transport_error(c, "receive", -n, sent_len);
+    n = recv_reply(c, left_ms, &buf, &gone);
+    if (n < 0) {
+        if (n == AS_EUNAVAILABLE_REFUSED) {
+            if (c->n_endpoints > 1)
+                *retry = RETRY_NEXT;
+            return AS_EUNAVAILABLE;
+        }
+        if (gone) {
+            *retry = RETRY_NEXT;
+            return as__fail(c, AS_EUNAVAILABLE,
+                            "%s lost its connection to %s before the reply",
+                            method, c->endpoint);
+        }
+        return transport_error(c, "receive", -n, sent_len);
+    }
     reply = artstore__v1__reply__unpack(&al, (size_t)n, buf);
     nn_freemsg(buf);
     if (reply == NULL)
@@ -433,6 +580,11 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
         /* A code this library does not know is reported as UNKNOWN. */
         rc = code > 0 && code <= -AS_EUNAUTHENTICATED ? -code : AS_EUNKNOWN;
         as__fail(c, rc, "%s", msg && msg[0] ? msg : as_strerror(rc));
+        if (rc == AS_EUNAVAILABLE) {
+            *retry = leader_hint(c, msg);
+            if (*retry == RETRY_NONE && c->n_endpoints > 1)
+                *retry = RETRY_NEXT;
+        }
         goto out_free_reply;
     }
     *resp = protobuf_c_message_unpack(resp_desc, NULL,
@@ -448,6 +600,47 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
 out_free_reply:
     artstore__v1__reply__free_unpacked(reply, &al);
     return rc;
+}
+
+int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
+             const ProtobufCMessageDescriptor *resp_desc,
+             ProtobufCMessage **resp)
+{
+    int64_t deadline = mono_ms() + c->timeout_ms;
+    int rc, retry, attempts = 0, left = c->timeout_ms;
+    size_t next;
+
+    c->errmsg[0] = '\0';
+    *resp = NULL;
+    /* Failover: another server (or the leader a server names) is tried
+     * while the call's deadline allows; every attempt is bounded. */
+    for (;;) {
+        rc = call_once(c, method, req, resp_desc, resp, left, &retry);
+        if (rc == AS_OK || retry == RETRY_NONE ||
+            ++attempts > 1000)
+            return rc;
+        next = retry == RETRY_NEXT ? (c->cur + 1) % c->n_endpoints
+                                   : (size_t)retry;
+        /* Give an election a moment before going round again. */
+        if (next == c->cur ||
+            (retry == RETRY_NEXT && (next == 0 ||
+                                     attempts >= (int)c->n_endpoints))) {
+            int64_t pause = deadline - mono_ms();
+            struct timespec ts = { 0, 0 };
+
+            if (pause > 100)
+                pause = 100;
+            if (pause > 0) {
+                ts.tv_nsec = (long)pause * 1000000L;
+                nanosleep(&ts, NULL);
+            }
+        }
+        left = (int)(deadline - mono_ms());
+        if (left <= 0)
+            return rc;
+        if (next != c->cur && switch_endpoint(c, next) != AS_OK)
+            return rc;
+    }
 }
 
 /* ------------------------------------------------------------ Put */

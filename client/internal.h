@@ -22,11 +22,17 @@
 
 #define AS_DEFAULT_TIMEOUT_MS 5000
 
+/* Most servers a client knows (the ones it was given plus leaders it was
+ * pointed to). */
+#define AS_MAX_ENDPOINTS AS_CLUSTER_MAX
+
 struct as_client {
     int sock;
     int timeout_ms;
     uint64_t next_call_id;
-    char *endpoint;
+    char *endpoint;          /* the current one, endpoints[cur] */
+    char *endpoints[AS_MAX_ENDPOINTS];
+    size_t n_endpoints, cur;
     char *token;
     size_t max_message;      /* the server's max_message_bytes, as known:
                                 the default until a Ping tells */
@@ -47,11 +53,12 @@ struct as_client {
 int as__refused(int sock);
 
 /*
- * Waits up to c's timeout for the reply on c's socket. Returns its length
- * with *buf a nanomsg message (nn_freemsg), AS_EUNAVAILABLE_REFUSED (with
- * c->errmsg set) as soon as the connection is refused, or -errno.
+ * Waits up to wait_ms for the reply on c's socket (whose NN_RCVTIMEO the
+ * caller has set to wait_ms). Returns its length with *buf a nanomsg
+ * message (nn_freemsg), AS_EUNAVAILABLE_REFUSED (with c->errmsg set) as
+ * soon as the connection is refused, or -errno.
  */
-int as__recv_reply(as_client_t *c, void **buf);
+int as__recv_reply(as_client_t *c, int wait_ms, void **buf);
 
 /* Records a printf-formatted message as the client's last error and
  * returns rc, so that failures read `return as__fail(c, rc, ...)`. */

@@ -7,7 +7,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libprotobuf-c-dev protobuf-c-compiler
 libnanomsg-dev liblmdb-dev libjansson-dev libunistring-dev libxxhash-dev
-libinih-dev libsystemd-dev libzstd-dev"
+libinih-dev libsystemd-dev libzstd-dev libraft-dev libuv1-dev"
 if [ "${1:-}" = test ]; then
   pkgs="$pkgs check libsubunit-dev clang libclang-rt-14-dev valgrind
 lmdb-utils nanomsg-utils protobuf-compiler libhiredis-dev libpq-dev faketime"

@@ -150,3 +150,13 @@ int as_auth_check(void *ctx, const char *token, int write, as_status_t *st)
                              "writes");
     return 0;
 }
+
+const char *as_auth_write_token(const as_auth_t *a)
+{
+    size_t i;
+
+    for (i = 0; a != NULL && i < a->n; i++)
+        if (a->tokens[i].write)
+            return a->tokens[i].value;
+    return NULL;
+}

@@ -35,4 +35,9 @@ void as_auth_free(as_auth_t *a);
  */
 int as_auth_check(void *a, const char *token, int write, as_status_t *st);
 
+/* A write token of a (the first in the file), or NULL: what a cluster
+ * member presents when it announces itself to the leader, whose token
+ * file is the same. Valid until as_auth_free. */
+const char *as_auth_write_token(const as_auth_t *a);
+
 #endif

@@ -106,6 +106,24 @@ static const option_def_t options[] = {
     { "auth-token-file", OPT_STR, CFG(auth_token_file), "",
       "file of access tokens, one 'read TOKEN' or 'write TOKEN' a line; "
       "when set every request needs a token (see docs/SECURITY.md)" },
+    { "node-id", OPT_COUNT, CFG(node_id), "0",
+      "cluster: this node's id (> 0); with --raft, runs a replicated "
+      "cluster member (see docs/OPERATIONS.md)" },
+    { "raft", OPT_STR, CFG(raft), "",
+      "cluster: this node's Raft address HOST:PORT (numeric IPv4; the "
+      "port carries no authentication: keep it on a private network)" },
+    { "cluster", OPT_STR, CFG(cluster), "",
+      "cluster: the initial voters ID=HOST:PORT,... used to bootstrap a "
+      "new data directory, ignored afterwards (omit to join through "
+      "'artstore cluster add')" },
+    { "raft-election-ms", OPT_COUNT, CFG(raft_election_ms), "1000",
+      "cluster: election timeout (a leader silent this long is replaced; "
+      "randomized between 1x and 2x)" },
+    { "raft-snapshot-threshold", OPT_COUNT, CFG(raft_snapshot_threshold),
+      "4096", "cluster: log entries between Raft snapshots" },
+    { "raft-snapshot-trailing", OPT_COUNT, CFG(raft_snapshot_trailing),
+      "16384", "cluster: log entries kept behind a snapshot (a node "
+      "further behind cannot catch up by itself)" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 

@@ -29,6 +29,12 @@ typedef struct as_config {
     size_t retain_hours;     /* 0: no age limit */
     size_t check;            /* --check: verify the store and exit */
     char *auth_token_file;   /* "" : no authentication */
+    size_t node_id;          /* cluster: 0 = not a cluster member */
+    char *raft;              /* cluster: this node's HOST:PORT, "" none */
+    char *cluster;           /* cluster: bootstrap voters, "" none */
+    size_t raft_election_ms;
+    size_t raft_snapshot_threshold;
+    size_t raft_snapshot_trailing;
 } as_config_t;
 
 /* Fills c with every option's default. Strings point into static storage

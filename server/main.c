@@ -18,6 +18,7 @@
 
 #include "as_version.h"
 #include "auth.h"
+#include "cluster.h"
 #include "config.h"
 #include "feed.h"
 #include "log.h"
@@ -74,6 +75,10 @@ int main(int argc, char **argv)
     as_feed_opts_t fopts;
     char feed_ep[512];
     as_auth_t *auth = NULL;
+    as_cluster_t *cluster = NULL;
+    as_cluster_opts_t copts;
+    char raft_dir[4096];
+    int clustered;
     as_status_t st;
     struct timespec ts;
     sigset_t set;
@@ -110,6 +115,21 @@ int main(int argc, char **argv)
                (unsigned long long)rep.problems);
         as_config_free(&cfg);
         return rep.problems ? 1 : 0;
+    }
+    clustered = cfg.node_id != 0 || cfg.raft[0] != '\0' ||
+                cfg.cluster[0] != '\0';
+    if (clustered && (cfg.node_id == 0 || cfg.raft[0] == '\0')) {
+        as_log_error("a cluster member needs both --node-id and --raft");
+        as_config_free(&cfg);
+        return 2;
+    }
+    if (clustered && (cfg.retain_changes || cfg.retain_hours)) {
+        /* Trims would be decided by each node's own clock and pace; they
+         * are not replicated through the log yet. */
+        as_log_error("--retain-changes and --retain-hours are not supported "
+                     "in a cluster yet");
+        as_config_free(&cfg);
+        return 2;
     }
     if (cfg.auth_token_file[0] &&
         as_auth_load(cfg.auth_token_file, &auth, &st) != 0) {
@@ -175,6 +195,28 @@ int main(int argc, char **argv)
     }
     svc.feed = feed;
     svc.feed_endpoint = feed_ep;
+    if (clustered) {
+        memset(&copts, 0, sizeof(copts));
+        snprintf(raft_dir, sizeof(raft_dir), "%s/raft", cfg.data_dir);
+        copts.node_id = cfg.node_id;
+        copts.raft = cfg.raft;
+        copts.bootstrap = cfg.cluster;
+        copts.dir = raft_dir;
+        copts.listen = cfg.listen;
+        copts.feed = feed_ep;
+        copts.election_timeout_ms = (unsigned)cfg.raft_election_ms;
+        copts.heartbeat_ms = (unsigned)(cfg.raft_election_ms / 10 ?
+                                        cfg.raft_election_ms / 10 : 1);
+        copts.snapshot_threshold = (unsigned)cfg.raft_snapshot_threshold;
+        copts.snapshot_trailing = (unsigned)cfg.raft_snapshot_trailing;
+        copts.no_sync = sopts.no_sync;
+        copts.token = as_auth_write_token(auth);
+        if (as_cluster_start(store, writer, &copts, &cluster, &st) != 0) {
+            as_log_error("cannot start the cluster member: %s", st.msg);
+            goto out_cluster;
+        }
+        svc.cluster = cluster;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     svc.start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 
@@ -194,7 +236,7 @@ int main(int argc, char **argv)
     }
     if (as_rpc_start(&ropts, &rpc, &st) != 0) {
         as_log_error("%s", st.msg);
-        goto out_writer;
+        goto out_cluster;
     }
     svc.rpc = rpc;
     as_log_info("artstored %s serving %s on %s (%zu workers, sync=%s)",
@@ -210,6 +252,9 @@ int main(int argc, char **argv)
     exit_code = 0;
 
     as_rpc_stop(rpc);
+out_cluster:
+    /* The cluster answers the writes it holds through the open socket. */
+    as_cluster_stop(cluster);
 out_writer:
     /* The writer acknowledges what it holds through the still-open socket. */
     as_writer_stop(writer);

@@ -9,6 +9,7 @@
 
 #include "article.h"
 #include "backup.h"
+#include "cluster.h"
 #include "as_version.h"
 #include "feed.h"
 #include "log.h"
@@ -213,8 +214,12 @@ static void submit(as_call_t *call, as_write_job_t *job)
 {
     as_service_t *svc = as_call_ctx(call);
     as_status_t st;
+    int rc;
 
-    if (as_writer_submit(svc->writer, job, &st) != 0)
+    /* In a cluster the write goes through the Raft log instead. */
+    rc = svc->cluster ? as_cluster_submit(svc->cluster, job, &st)
+                      : as_writer_submit(svc->writer, job, &st);
+    if (rc != 0)
         as_call_reply_status(call, &st);
 }
 
@@ -724,6 +729,8 @@ const as_method_t as_service_methods[] = {
     { "Stats", handle_stats, 0, 0 },
     { "Ping", handle_ping, 0, 1024 },
     { "Backup", as_backup_handle, 1, 0 },
+    { "ClusterStatus", as_service_cluster_status, 0, 0 },
+    { "ClusterAnnounce", as_service_cluster_announce, 1, 0 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

@@ -26,11 +26,22 @@ typedef struct as_service {
     const char *data_dir;
     int64_t start_ms;
     struct as_feed *feed;    /* change feed and Changes; NULL: not running */
+    struct as_cluster *cluster; /* replicated writes; NULL: the writer */
 } as_service_t;
 
 /* The method table, in the order of the service in artstore.proto. */
 extern const as_method_t as_service_methods[];
 extern const size_t as_service_n_methods;
+
+/* ClusterStatus (service_cluster.c): this node's view of the cluster;
+ * FAILED_PRECONDITION on a server that is not a cluster member. */
+void as_service_cluster_status(as_call_t *call, const uint8_t *payload,
+                               size_t len);
+
+/* ClusterAnnounce (service_cluster.c): a member's endpoints, written to
+ * the log by the leader; answered once committed. */
+void as_service_cluster_announce(as_call_t *call, const uint8_t *payload,
+                                 size_t len);
 
 /* rpc worker hooks: each worker gets its own store reader. */
 void *as_service_worker_init(void *ctx);

@@ -36,6 +36,8 @@ struct as_wtxn {
     uint64_t next_id;
     uint64_t last_seq;
     uint64_t tag_count;
+    uint64_t applied;      /* meta raft_applied (cluster mode) */
+    uint64_t applied_begin;
     int64_t now_ms;
     int broken;            /* 0, or the LMDB error that broke the txn */
     int dirty;             /* something was written: commit it */
@@ -49,6 +51,7 @@ struct as_store {
     size_t map_max;
     pthread_rwlock_t resize_lock;
     _Atomic uint64_t last_seq;
+    _Atomic uint64_t applied;
     /* The writer thread's: articles are packed into pack and compressed
      * by wcodec (see codec.h) before they go into LMDB. */
     as_codec_t *wcodec;
@@ -224,7 +227,7 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     MDB_txn *txn;
     MDB_envinfo info;
     pthread_rwlockattr_t attr;
-    uint64_t version, last_seq;
+    uint64_t version, last_seq, applied;
     int rc, i, dead = 0;
     unsigned flags;
 
@@ -323,11 +326,18 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                       mdb_strerror(rc));
         goto out_txn;
     }
+    if ((rc = meta_get_u64(txn, s->dbi[AS_DBI_META], "raft_applied",
+                           &applied)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "read raft_applied: %s",
+                      mdb_strerror(rc));
+        goto out_txn;
+    }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "commit: %s", mdb_strerror(rc));
         goto out_env;
     }
     atomic_store(&s->last_seq, last_seq);
+    atomic_store(&s->applied, applied);
 
     pthread_rwlockattr_init(&attr);
     /* Growth must not starve behind a steady stream of readers. */
@@ -531,11 +541,13 @@ static int wtxn_begin(as_store_t *s, as_wtxn_t *t, as_status_t *st)
                              mdb_strerror(rc));
     if ((rc = meta_get_u64(t->txn, meta, "next_id", &t->next_id)) != 0 ||
         (rc = meta_get_u64(t->txn, meta, "last_seq", &t->last_seq)) != 0 ||
-        (rc = meta_get_u64(t->txn, meta, "tag_count", &t->tag_count)) != 0) {
+        (rc = meta_get_u64(t->txn, meta, "tag_count", &t->tag_count)) != 0 ||
+        (rc = meta_get_u64(t->txn, meta, "raft_applied", &t->applied)) != 0) {
         mdb_txn_abort(t->txn);
         return as_status_set(st, AS_CODE_INTERNAL, "read counters: %s",
                              mdb_strerror(rc));
     }
+    t->applied_begin = t->applied;
     return 0;
 }
 
@@ -560,7 +572,10 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
             if ((mrc = meta_put_u64(t.txn, meta, "next_id", t.next_id)) != 0 ||
                 (mrc = meta_put_u64(t.txn, meta, "last_seq", t.last_seq)) != 0 ||
                 (mrc = meta_put_u64(t.txn, meta, "tag_count",
-                                    t.tag_count)) != 0) {
+                                    t.tag_count)) != 0 ||
+                (t.applied != t.applied_begin &&
+                 (mrc = meta_put_u64(t.txn, meta, "raft_applied",
+                                     t.applied)) != 0)) {
                 txn_fail(&t, mrc, "write counters", st);
             } else if ((mrc = mdb_txn_commit(t.txn)) != 0) {
                 /* A failed commit has already freed the transaction. */
@@ -568,6 +583,7 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
                 txn_fail(&t, mrc, "commit", st);
             } else {
                 atomic_store(&s->last_seq, t.last_seq);
+                atomic_store(&s->applied, t.applied);
                 return 0;
             }
         }
@@ -605,6 +621,71 @@ uint64_t as_store_txn_last_seq(const as_wtxn_t *t)
 int64_t as_store_txn_time_ms(const as_wtxn_t *t)
 {
     return t->now_ms;
+}
+
+void as_store_txn_set_time_ms(as_wtxn_t *t, int64_t ms)
+{
+    t->now_ms = ms;
+}
+
+void as_store_txn_set_applied(as_wtxn_t *t, uint64_t index, int always)
+{
+    t->applied = index;
+    if (always)
+        t->dirty = 1;
+}
+
+uint64_t as_store_txn_applied(const as_wtxn_t *t)
+{
+    return t->applied;
+}
+
+uint64_t as_store_applied_index(as_store_t *s)
+{
+    return atomic_load(&s->applied);
+}
+
+int as_store_txn_get_meta(as_wtxn_t *t, const char *name, as_bytes_t *out,
+                          as_status_t *st)
+{
+    MDB_val k = { strlen(name), (void *)name }, d;
+    int rc = mdb_get(t->txn, t->s->dbi[AS_DBI_META], &k, &d);
+
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "meta %s", name);
+    if (rc != 0)
+        return txn_fail(t, rc, "get meta", st);
+    out->data = d.mv_data;
+    out->len = d.mv_size;
+    return 0;
+}
+
+int as_store_txn_put_meta(as_wtxn_t *t, const char *name, const void *data,
+                          size_t len, as_status_t *st)
+{
+    MDB_val k = { strlen(name), (void *)name }, d = { len, (void *)data };
+    int rc = mdb_put(t->txn, t->s->dbi[AS_DBI_META], &k, &d, 0);
+
+    if (rc != 0)
+        return txn_fail(t, rc, "put meta", st);
+    t->dirty = 1;
+    return 0;
+}
+
+int as_store_get_meta(as_reader_t *r, const char *name, as_bytes_t *out,
+                      as_status_t *st)
+{
+    MDB_val k = { strlen(name), (void *)name }, d;
+    int rc = mdb_get(r->txn, r->s->dbi[AS_DBI_META], &k, &d);
+
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "meta %s", name);
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "get meta %s: %s", name,
+                             mdb_strerror(rc));
+    out->data = d.mv_data;
+    out->len = d.mv_size;
+    return 0;
 }
 
 /* The index time of an article: published_at, else ingested_at. */

@@ -12,7 +12,10 @@
  *   by_time    time ‖ id                    -> (empty)
  *   changes    seq (u64 BE)                 -> packed ChangeEvent
  *   meta       name                         -> value (schema_version,
- *                                              next_id, last_seq, tag_count)
+ *                                              next_id, last_seq, tag_count;
+ *                                              in a cluster raft_applied and
+ *                                              cluster_members, see
+ *                                              cluster.h)
  *   requests   request id (client's bytes)  -> seq ‖ id ‖ time_ms (u64 BE)
  *                                              ‖ outcome (1) ‖ hash (16)
  *   request_log seq (u64 BE)                -> request id, for expiry
@@ -217,6 +220,38 @@ uint64_t as_store_txn_last_seq(const as_wtxn_t *t);
 
 /* Returns the current time in ms used for the transaction's events. */
 int64_t as_store_txn_time_ms(const as_wtxn_t *t);
+
+/* Replaces the transaction's time (by default the local clock when it
+ * began) with ms: a cluster's apply uses the time the leader stamped into
+ * the log entry, so that every node writes the same ingested_at and
+ * commit_time_ms. Call it first in an as_store_write callback (each run). */
+void as_store_txn_set_time_ms(as_wtxn_t *t, int64_t ms);
+
+/* Records index as the last Raft log index applied (meta raft_applied),
+ * written in this transaction's commit. Unless always is set it is only
+ * written along with some other write: an entry that changed nothing may
+ * be applied again after a restart, with the same (null) effect. */
+void as_store_txn_set_applied(as_wtxn_t *t, uint64_t index, int always);
+
+/* The raft_applied value the transaction read (or set). */
+uint64_t as_store_txn_applied(const as_wtxn_t *t);
+
+/* The last committed raft_applied (0 outside a cluster). */
+uint64_t as_store_applied_index(as_store_t *s);
+
+/* Reads the meta value name inside the write transaction; *out points into
+ * the map until the transaction ends. Returns 0, NOT_FOUND or INTERNAL. */
+int as_store_txn_get_meta(as_wtxn_t *t, const char *name, as_bytes_t *out,
+                          as_status_t *st);
+
+/* Writes the meta value name. Returns 0 or as as_store_put. */
+int as_store_txn_put_meta(as_wtxn_t *t, const char *name, const void *data,
+                          size_t len, as_status_t *st);
+
+/* Reads the meta value name in the open snapshot (valid until
+ * as_reader_end). Returns 0, NOT_FOUND or INTERNAL. */
+int as_store_get_meta(as_reader_t *r, const char *name, as_bytes_t *out,
+                      as_status_t *st);
 
 /* ------------------------------------------------------------ reads */
 

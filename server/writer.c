@@ -267,6 +267,19 @@ void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn, void *arg)
     pthread_mutex_unlock(&w->lock);
 }
 
+void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq)
+{
+    as_commit_hook_fn fn;
+    void *arg;
+
+    pthread_mutex_lock(&w->lock);
+    fn = w->hook;
+    arg = w->hook_arg;
+    pthread_mutex_unlock(&w->lock);
+    if (fn != NULL)
+        fn(arg, last_seq);
+}
+
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg)
 {
     pthread_mutex_lock(&w->lock);

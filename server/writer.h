@@ -74,6 +74,11 @@ void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn,
  * it may call as_store_write, since it runs on the one writing thread. */
 typedef void (*as_maint_hook_fn)(void *arg);
 
+/* Runs the commit hook for a commit made by another thread: in a cluster
+ * the Raft thread applies committed entries to the store itself, and the
+ * feed still learns of each commit through this hook. */
+void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq);
+
 /* Sets the maintenance hook (before anything is submitted). */
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg);
 

@@ -23,6 +23,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_export,
     &cli_cmd_watch,
     &cli_cmd_backup,
+    &cli_cmd_cluster,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

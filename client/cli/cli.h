@@ -231,5 +231,6 @@ extern const cli_cmd_t cli_cmd_query;
 extern const cli_cmd_t cli_cmd_tags;
 extern const cli_cmd_t cli_cmd_watch;
 extern const cli_cmd_t cli_cmd_backup;
+extern const cli_cmd_t cli_cmd_cluster;
 
 #endif

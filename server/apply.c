@@ -1,0 +1,347 @@
+/*
+ * apply.c - Raft log entries of writes, and their deterministic
+ * application to a node's store. See apply.h.
+ */
+#include "apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define MEMBERS_KEY "cluster_members"
+
+/* ------------------------------------------------------------ packing */
+
+/*
+ * An entry is framed: "ASE1", the message's length (u32 big-endian), the
+ * packed RaftEntry, then zeros up to a multiple of 8 bytes. libraft 0.15's
+ * disk format assumes 8-byte multiples: a command of another length is
+ * written fine but its segment cannot be read back after a restart
+ * ("entries batch 2 ...: read header: short read").
+ */
+#define FRAME_MAGIC "ASE1"
+#define FRAME_HEADER 8
+
+/* Packs e with alloc; returns 0 or RESOURCE_EXHAUSTED. */
+static int pack_entry(const Artstore__V1__RaftEntry *e,
+                      void *(*alloc)(size_t), void **out, size_t *len,
+                      as_status_t *st)
+{
+    size_t n = artstore__v1__raft_entry__get_packed_size(e);
+    size_t total = FRAME_HEADER + ((n + 7) & ~(size_t)7);
+    unsigned char *p;
+
+    if (n > UINT32_MAX)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "a log entry of %zu bytes is too large", n);
+    p = alloc(total);
+    if (p == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory for a %zu-byte log entry", total);
+    memcpy(p, FRAME_MAGIC, 4);
+    p[4] = (unsigned char)(n >> 24);
+    p[5] = (unsigned char)(n >> 16);
+    p[6] = (unsigned char)(n >> 8);
+    p[7] = (unsigned char)n;
+    artstore__v1__raft_entry__pack(e, p + FRAME_HEADER);
+    memset(p + FRAME_HEADER + n, 0, total - FRAME_HEADER - n);
+    *out = p;
+    *len = total;
+    return 0;
+}
+
+/* Unframes and unpacks an entry; NULL when it is not one. */
+static Artstore__V1__RaftEntry *unpack_entry(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t n;
+
+    if (len < FRAME_HEADER || memcmp(p, FRAME_MAGIC, 4) != 0)
+        return NULL;
+    n = ((size_t)p[4] << 24) | ((size_t)p[5] << 16) | ((size_t)p[6] << 8) |
+        p[7];
+    if (n > len - FRAME_HEADER)
+        return NULL;
+    return artstore__v1__raft_entry__unpack(NULL, n, p + FRAME_HEADER);
+}
+
+static void set_origin(Artstore__V1__RaftEntry *e, int64_t time_ms,
+                       const as_entry_origin_t *o)
+{
+    e->has_time_ms = e->has_origin_node = 1;
+    e->has_origin_run = e->has_origin_seq = 1;
+    e->time_ms = time_ms;
+    e->origin_node = o->node;
+    e->origin_run = o->run;
+    e->origin_seq = o->seq;
+}
+
+int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
+                      const as_entry_origin_t *origin,
+                      void *(*alloc)(size_t), void **out, size_t *len,
+                      as_status_t *st)
+{
+    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
+    Artstore__V1__RaftWrite *w, **pw;
+    size_t i;
+    int rc;
+
+    w = calloc(job->n ? job->n : 1, sizeof(*w));
+    pw = calloc(job->n ? job->n : 1, sizeof(*pw));
+    if (w == NULL || pw == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "out of memory for a log entry of %zu items",
+                           job->n);
+        goto out_free;
+    }
+    for (i = 0; i < job->n; i++) {
+        const as_write_item_t *it = &job->items[i];
+
+        artstore__v1__raft_write__init(&w[i]);
+        pw[i] = &w[i];
+        if (it->prefailed)
+            continue;
+        if (it->op == AS_WRITE_PUT) {
+            w[i].article = (Artstore__V1__Article *)it->article;
+        } else {
+            w[i].has_delete_id = 1;
+            w[i].delete_id = it->id;
+            w[i].delete_url = (char *)it->url;
+        }
+        w[i].has_expected_revision = it->has_expected != 0;
+        w[i].expected_revision = it->expected;
+    }
+    set_origin(&e, time_ms, origin);
+    e.n_writes = job->n;
+    e.writes = pw;
+    rc = pack_entry(&e, alloc, out, len, st);
+
+out_free:
+    free(pw);
+    free(w);
+    return rc;
+}
+
+int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
+                         int64_t time_ms, const as_entry_origin_t *origin,
+                         void *(*alloc)(size_t), void **out, size_t *len,
+                         as_status_t *st)
+{
+    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
+
+    set_origin(&e, time_ms, origin);
+    e.member = (Artstore__V1__ClusterMember *)m;
+    return pack_entry(&e, alloc, out, len, st);
+}
+
+/* ------------------------------------------------------------ applying */
+
+typedef struct apply_ctx {
+    uint64_t index;
+    const Artstore__V1__RaftEntry *e;
+    as_applied_t *res;
+    as_status_t *st;            /* the entry's failure as a whole */
+} apply_ctx_t;
+
+/* Replaces (or adds) member m in the stored member list. */
+static int put_member(as_wtxn_t *t, const Artstore__V1__ClusterMember *m,
+                      as_status_t *st)
+{
+    Artstore__V1__ClusterMembers *list = NULL, next =
+        ARTSTORE__V1__CLUSTER_MEMBERS__INIT;
+    Artstore__V1__ClusterMember **arr;
+    as_bytes_t cur;
+    uint8_t *buf;
+    size_t i, n = 0, len;
+    int rc;
+
+    rc = as_store_txn_get_meta(t, MEMBERS_KEY, &cur, st);
+    if (rc == 0) {
+        list = artstore__v1__cluster_members__unpack(NULL, cur.len, cur.data);
+        if (list == NULL)
+            return as_status_set(st, AS_CODE_DATA_LOSS,
+                                 "meta %s does not decode", MEMBERS_KEY);
+        n = list->n_members;
+    } else if (rc != AS_CODE_NOT_FOUND) {
+        return rc;
+    }
+    arr = calloc(n + 1, sizeof(*arr));
+    if (arr == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+        goto out_free;
+    }
+    for (i = 0; i < n; i++)
+        if (list->members[i]->id != m->id)
+            arr[next.n_members++] = list->members[i];
+    arr[next.n_members++] = (Artstore__V1__ClusterMember *)m;
+    next.members = arr;
+    len = artstore__v1__cluster_members__get_packed_size(&next);
+    buf = malloc(len ? len : 1);
+    if (buf == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+        goto out_arr;
+    }
+    artstore__v1__cluster_members__pack(&next, buf);
+    rc = as_store_txn_put_meta(t, MEMBERS_KEY, buf, len, st);
+    free(buf);
+
+out_arr:
+    free(arr);
+out_free:
+    if (list != NULL)
+        artstore__v1__cluster_members__free_unpacked(list, NULL);
+    return rc;
+}
+
+/* as_store_write callback: every write of the entry, then its index. */
+static int apply_txn(as_wtxn_t *t, void *arg)
+{
+    apply_ctx_t *c = arg;
+    const Artstore__V1__RaftEntry *e = c->e;
+    as_applied_t *res = c->res;
+    size_t i;
+    int rc;
+
+    /* The leader's clock, never ours: every node writes the same times. */
+    if (e->has_time_ms)
+        as_store_txn_set_time_ms(t, e->time_ms);
+    for (i = 0; i < res->n; i++) {
+        const Artstore__V1__RaftWrite *w = e->writes[i];
+
+        as_status_ok(&res->st[i]);
+        memset(&res->out[i], 0, sizeof(res->out[i]));
+        if (w->article != NULL)
+            rc = as_store_put(t, w->article, w->has_expected_revision,
+                              w->expected_revision, &res->out[i],
+                              &res->st[i]);
+        else if (w->has_delete_id || w->delete_url != NULL)
+            rc = as_store_delete(t, w->has_delete_id ? w->delete_id : 0,
+                                 w->delete_url, w->has_expected_revision,
+                                 w->expected_revision, &res->out[i].id,
+                                 &res->out[i].revision, &res->st[i]);
+        else
+            continue;           /* refused by the leader: its status */
+        /* An item's own refusal writes nothing; a broken transaction
+         * fails the entry as a whole. */
+        if (rc != 0 && as_store_txn_broken(t)) {
+            *c->st = res->st[i];
+            return rc;
+        }
+    }
+    if (e->member != NULL && (rc = put_member(t, e->member, c->st)) != 0)
+        return rc;
+    as_store_txn_set_applied(t, c->index, 0);
+    return 0;
+}
+
+int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
+                   size_t len, as_applied_t *res, as_status_t *st)
+{
+    Artstore__V1__RaftEntry *e;
+    apply_ctx_t c;
+    size_t n;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (index <= as_store_applied_index(s)) {
+        res->skipped = 1;
+        return 0;
+    }
+    e = unpack_entry(data, len);
+    if (e == NULL) {
+        /* Every node holds the same bytes and skips them alike. */
+        as_log_error("raft entry %llu (%zu bytes) does not decode; skipped",
+                     (unsigned long long)index, len);
+        res->skipped = 1;
+        return 0;
+    }
+    res->origin.node = e->origin_node;
+    res->origin.run = e->origin_run;
+    res->origin.seq = e->origin_seq;
+    res->member = e->member != NULL;
+    n = e->n_writes;
+    res->st = calloc(n ? n : 1, sizeof(*res->st));
+    res->out = calloc(n ? n : 1, sizeof(*res->out));
+    if (res->st == NULL || res->out == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "out of memory applying entry %llu",
+                           (unsigned long long)index);
+        goto out_free;
+    }
+    res->n = n;
+    c.index = index;
+    c.e = e;
+    c.res = res;
+    c.st = st;
+    rc = as_store_write(s, apply_txn, &c, st);
+
+out_free:
+    artstore__v1__raft_entry__free_unpacked(e, NULL);
+    if (rc != 0) {
+        as_applied_free(res);
+        memset(res, 0, sizeof(*res));
+    }
+    return rc;
+}
+
+/* as_store_write callback of as_apply_mark. */
+static int mark_txn(as_wtxn_t *t, void *arg)
+{
+    uint64_t index = *(const uint64_t *)arg;
+
+    if (index > as_store_txn_applied(t))
+        as_store_txn_set_applied(t, index, 1);
+    return 0;
+}
+
+int as_apply_mark(as_store_t *s, uint64_t index, as_status_t *st)
+{
+    if (index <= as_store_applied_index(s))
+        return 0;
+    return as_store_write(s, mark_txn, &index, st);
+}
+
+void as_applied_free(as_applied_t *res)
+{
+    free(res->st);
+    free(res->out);
+    res->st = NULL;
+    res->out = NULL;
+    res->n = 0;
+}
+
+int as_apply_members(as_store_t *s, Artstore__V1__ClusterMembers **out,
+                     as_status_t *st)
+{
+    as_reader_t *r;
+    as_bytes_t b;
+    int rc;
+
+    *out = NULL;
+    if ((rc = as_reader_create(s, &r, st)) != 0)
+        return rc;
+    if ((rc = as_reader_begin(r, st)) != 0)
+        goto out_free;
+    rc = as_store_get_meta(r, MEMBERS_KEY, &b, st);
+    if (rc == 0) {
+        *out = artstore__v1__cluster_members__unpack(NULL, b.len, b.data);
+        if (*out == NULL)
+            rc = as_status_set(st, AS_CODE_DATA_LOSS,
+                               "meta %s does not decode", MEMBERS_KEY);
+    } else if (rc == AS_CODE_NOT_FOUND) {
+        Artstore__V1__ClusterMembers empty =
+            ARTSTORE__V1__CLUSTER_MEMBERS__INIT;
+        uint8_t dummy[1];
+
+        /* An empty list in the same form as a decoded one. */
+        artstore__v1__cluster_members__pack(&empty, dummy);
+        *out = artstore__v1__cluster_members__unpack(NULL, 0, dummy);
+        rc = *out ? 0 : as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                                      "out of memory");
+    }
+    as_reader_end(r);
+out_free:
+    as_reader_free(r);
+    return rc;
+}

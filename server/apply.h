@@ -1,0 +1,97 @@
+/*
+ * apply.h - the replicated state machine of a cluster: Raft log entries
+ * that carry writes, and their application to one node's store.
+ *
+ * Every change to a clustered store is one Raft command entry, a packed
+ * artstore.v1.RaftEntry: the writes of one request (puts of articles the
+ * leader has validated and prepared, deletes), or the announcement of a
+ * member's endpoints. Each node applies committed entries in log order to
+ * its own LMDB store with as_apply_entry. Applying is deterministic: it
+ * reads no clock (the leader's time_ms is the transaction's time) and no
+ * randomness, and the outcome of every item depends only on the store
+ * before the entry, so every node ends with the same ids, revisions and
+ * change seqs.
+ *
+ * The index of the entry is stored in the same LMDB transaction as its
+ * writes (meta raft_applied), and an entry at or below that index is not
+ * applied again, so a restarted node replays exactly what it had not
+ * applied. An entry that changed nothing (every put unchanged, every
+ * condition false) commits nothing and may be replayed, with the same
+ * null effect.
+ *
+ * Threads: as_apply_entry runs on the thread that owns the Raft instance
+ * (cluster.c) or in a test; it is the store's only writer while it runs.
+ */
+#ifndef AS_APPLY_H
+#define AS_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "artstore.pb-c.h"
+#include "status.h"
+#include "store.h"
+#include "writer.h"
+
+/* Who proposed an entry: the node, its run (a number drawn when the
+ * process started) and a sequence within the run. */
+typedef struct as_entry_origin {
+    uint64_t node;
+    uint64_t run;
+    uint64_t seq;
+} as_entry_origin_t;
+
+/* The outcome of applying one entry. */
+typedef struct as_applied {
+    as_entry_origin_t origin;
+    int skipped;                /* index was already applied: no effect */
+    size_t n;                   /* items (= the entry's writes) */
+    as_status_t *st;            /* per item; malloc'ed */
+    as_put_out_t *out;          /* per item; malloc'ed */
+    int member;                 /* the entry announced a member */
+} as_applied_t;
+
+/*
+ * Packs the write items of job (as the service prepared them) into a
+ * RaftEntry stamped with time_ms and origin. *out is allocated with
+ * alloc(size) (raft_malloc for raft_apply), *len its size. Returns 0, or
+ * RESOURCE_EXHAUSTED with st set.
+ */
+int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
+                      const as_entry_origin_t *origin,
+                      void *(*alloc)(size_t), void **out, size_t *len,
+                      as_status_t *st);
+
+/* Packs an announcement of member m (id, raft, listen, feed), as above. */
+int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
+                         int64_t time_ms, const as_entry_origin_t *origin,
+                         void *(*alloc)(size_t), void **out, size_t *len,
+                         as_status_t *st);
+
+/*
+ * Applies the entry (data, len) at Raft index `index` to s in one
+ * transaction, with the entry's time, recording index as applied. *res
+ * (freed with as_applied_free) gets each item's status and outcome. An
+ * entry that does not decode is skipped on every node alike (logged).
+ * Returns 0, or the store's code (INTERNAL, RESOURCE_EXHAUSTED) with st
+ * set when the transaction failed: nothing was applied and the caller
+ * must not go on to later entries.
+ */
+int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
+                   size_t len, as_applied_t *res, as_status_t *st);
+
+/* Records index as applied even though nothing else is written (before a
+ * Raft snapshot names it). Returns 0 or the store's code with st set. */
+int as_apply_mark(as_store_t *s, uint64_t index, as_status_t *st);
+
+/* Frees what as_apply_entry allocated in res. Accepts a zeroed res. */
+void as_applied_free(as_applied_t *res);
+
+/* Reads the announced members from the store (meta cluster_members).
+ * *out is freed with artstore__v1__cluster_members__free_unpacked(*out,
+ * NULL); it is an empty list when none were announced. Returns 0 or a code
+ * with st set. */
+int as_apply_members(as_store_t *s, Artstore__V1__ClusterMembers **out,
+                     as_status_t *st);
+
+#endif

@@ -1,0 +1,1107 @@
+/*
+ * cluster.c - the Raft instance of a replicated artstored, on its own
+ * libuv loop thread. See cluster.h.
+ */
+#include "cluster.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "apply.h"
+#include "log.h"
+
+/* How often the loop looks at parked writes, deadlines and its status. */
+#define TICK_MS 20
+/* A write without a deadline waits this long at most for a leader. */
+#define DEFAULT_WAIT_MS 10000
+
+enum { OP_WRITE = 1, OP_MEMBER = 2 };
+
+/* A write (or announcement) on its way through the cluster thread. */
+typedef struct op {
+    int kind;
+    as_write_job_t *job;         /* OP_WRITE; NULL once answered */
+    int64_t deadline_ms;
+    uint64_t seq;                /* origin seq once proposed */
+    int applied;                 /* the entry was applied here */
+    int self;                    /* OP_MEMBER: this node's own */
+    Artstore__V1__ClusterMember member;   /* OP_MEMBER, strings below */
+    char m_raft[128], m_listen[256], m_feed[256];
+    struct raft_apply req;
+    struct op *next;             /* inbox, parked or pending list */
+    struct op *all_next;         /* every live op, freed at stop */
+    struct op **all_prev;
+} op_t;
+
+struct as_cluster {
+    as_store_t *store;
+    as_writer_t *writer;
+    as_cluster_opts_t opts;      /* strings below are our copies */
+    char *raft_addr, *bootstrap, *dir, *listen, *feed, *token;
+
+    pthread_t thread;
+    pthread_t announcer;
+    pthread_mutex_t lock;        /* inbox, stopping, status, members */
+    pthread_cond_t cond;         /* wakes the announcer to stop */
+    op_t *inbox_head, *inbox_tail;
+    int stopping;
+    as_cluster_status_t status;
+    Artstore__V1__ClusterMembers *members;
+
+    /* Cluster thread only. */
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t tick;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft raft;
+    int raft_up;                 /* raft_init done: close it */
+    int closing;
+    uint64_t run;
+    uint64_t next_seq;
+    op_t *parked;                /* waiting for a leader */
+    op_t *pending;               /* proposed, waiting for apply */
+    op_t *all;
+    int announcing;              /* a member entry is in flight */
+    int64_t announce_after_ms;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *xstrdup(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/* ------------------------------------------------------------ options */
+
+int as_cluster_check_address(const char *addr, as_status_t *st)
+{
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    char host[64], *end;
+    struct in_addr a;
+    unsigned long port;
+
+    if (colon == NULL || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "raft address '%.100s' is not HOST:PORT",
+                             addr ? addr : "");
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "raft address '%.100s': host must be a numeric "
+                             "IPv4 address", addr);
+    if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "raft address '%.100s': bad port", addr);
+    return 0;
+}
+
+/* Calls fn(id, addr, arg) for each entry of a --cluster list, after
+ * checking it; returns 0 or the first failure. */
+static int each_member(const char *list, size_t *n_out,
+                       int (*fn)(uint64_t, const char *, void *), void *arg,
+                       as_status_t *st)
+{
+    uint64_t ids[AS_CLUSTER_MAX_NODES];
+    const char *p = list;
+    size_t n = 0, i;
+    int rc;
+
+    if (list == NULL || *list == '\0')
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "cluster list is empty");
+    while (*p != '\0') {
+        const char *comma = strchr(p, ','), *eq;
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[160], *end;
+        unsigned long long id;
+
+        if (len == 0 || len >= sizeof(item))
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "cluster entry %zu is empty or too long",
+                                 n + 1);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        eq = strchr(item, '=');
+        if (eq == NULL)
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "cluster entry '%s' is not ID=HOST:PORT",
+                                 item);
+        errno = 0;
+        id = strtoull(item, &end, 10);
+        if (errno != 0 || end != eq || id == 0)
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "cluster entry '%s': id must be a number "
+                                 "above 0", item);
+        if ((rc = as_cluster_check_address(eq + 1, st)) != 0)
+            return rc;
+        if (n == AS_CLUSTER_MAX_NODES)
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "cluster list has more than %d members",
+                                 AS_CLUSTER_MAX_NODES);
+        for (i = 0; i < n; i++)
+            if (ids[i] == id)
+                return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                     "cluster list names id %llu twice", id);
+        ids[n++] = id;
+        if (fn != NULL && (rc = fn(id, eq + 1, arg)) != 0)
+            return as_status_set(st, AS_CODE_INTERNAL,
+                                 "cluster entry '%s': %s", item,
+                                 raft_strerror(rc));
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (n_out != NULL)
+        *n_out = n;
+    return 0;
+}
+
+int as_cluster_parse_list(const char *list, size_t *n_out, as_status_t *st)
+{
+    return each_member(list, n_out, NULL, NULL, st);
+}
+
+static int add_voter(uint64_t id, const char *addr, void *arg)
+{
+    return raft_configuration_add(arg, id, addr, RAFT_VOTER);
+}
+
+/* ------------------------------------------------------------ members */
+
+/* The announced client endpoint of node id ("" if none); call with lock. */
+static const char *member_listen(as_cluster_t *c, uint64_t id)
+{
+    size_t i;
+
+    for (i = 0; c->members && i < c->members->n_members; i++)
+        if (c->members->members[i]->id == id &&
+            c->members->members[i]->listen != NULL)
+            return c->members->members[i]->listen;
+    return "";
+}
+
+/* Reloads the member list from the store (after a member entry). */
+static void reload_members(as_cluster_t *c)
+{
+    Artstore__V1__ClusterMembers *m;
+    as_status_t st;
+
+    if (as_apply_members(c->store, &m, &st) != 0) {
+        as_log_warn("cluster: cannot read members: %s", st.msg);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->members != NULL)
+        artstore__v1__cluster_members__free_unpacked(c->members, NULL);
+    c->members = m;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Whether the stored announcement of this node matches what it serves. */
+static int announced(as_cluster_t *c)
+{
+    size_t i;
+    int ok = 0;
+
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; c->members && i < c->members->n_members; i++) {
+        Artstore__V1__ClusterMember *m = c->members->members[i];
+
+        if (m->id == c->opts.node_id)
+            ok = m->raft && m->listen && m->feed &&
+                 strcmp(m->raft, c->raft_addr) == 0 &&
+                 strcmp(m->listen, c->listen) == 0 &&
+                 strcmp(m->feed, c->feed) == 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+/* ------------------------------------------------------------ ops */
+
+static op_t *op_new(as_cluster_t *c, int kind)
+{
+    op_t *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return NULL;
+    op->kind = kind;
+    op->req.data = op;
+    /* Linked in "all" so that whatever libraft never calls back for is
+     * freed when the thread ends. */
+    op->all_next = c->all;
+    if (c->all != NULL)
+        c->all->all_prev = &op->all_next;
+    op->all_prev = &c->all;
+    c->all = op;
+    return op;
+}
+
+/* Copies member m into op (OP_MEMBER). */
+static void op_set_member(op_t *op, uint64_t id, const char *raft,
+                          const char *listen, const char *feed)
+{
+    artstore__v1__cluster_member__init(&op->member);
+    snprintf(op->m_raft, sizeof(op->m_raft), "%s", raft ? raft : "");
+    snprintf(op->m_listen, sizeof(op->m_listen), "%s", listen ? listen : "");
+    snprintf(op->m_feed, sizeof(op->m_feed), "%s", feed ? feed : "");
+    op->member.has_id = 1;
+    op->member.id = id;
+    op->member.raft = op->m_raft;
+    op->member.listen = op->m_listen;
+    op->member.feed = op->m_feed;
+}
+
+static void op_free(op_t *op)
+{
+    *op->all_prev = op->all_next;
+    if (op->all_next != NULL)
+        op->all_next->all_prev = op->all_prev;
+    free(op);
+}
+
+/* Answers op's job with code and message (if it still has one). */
+static void op_fail(op_t *op, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void op_fail(op_t *op, int code, const char *fmt, ...)
+{
+    as_write_job_t *job = op->job;
+    va_list ap;
+
+    if (job == NULL)
+        return;
+    op->job = NULL;
+    job->st.code = code;
+    va_start(ap, fmt);
+    vsnprintf(job->st.msg, sizeof(job->st.msg), fmt, ap);
+    va_end(ap);
+    job->done(job);
+}
+
+/* Finds the pending op proposed with seq (loop thread). */
+static op_t *find_pending(as_cluster_t *c, uint64_t seq)
+{
+    op_t *op;
+
+    for (op = c->pending; op != NULL; op = op->next)
+        if (op->seq == seq)
+            return op;
+    return NULL;
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result);
+
+/* Proposes op as a new entry. Returns 0 (pending), 1 (not the leader after
+ * all: park it) or -1 (failed and answered). */
+static int propose(as_cluster_t *c, op_t *op)
+{
+    as_entry_origin_t origin;
+    struct raft_buffer buf;
+    as_status_t st;
+    size_t len;
+    void *data;
+    int rv;
+
+    origin.node = c->opts.node_id;
+    origin.run = c->run;
+    origin.seq = ++c->next_seq;
+    if (op->kind == OP_WRITE) {
+        rv = as_entry_pack_job(op->job, now_ms(), &origin, raft_malloc,
+                               &data, &len, &st);
+    } else {
+        rv = as_entry_pack_member(&op->member, now_ms(), &origin,
+                                  raft_malloc, &data, &len, &st);
+    }
+    if (rv != 0) {
+        op_fail(op, st.code, "%s", st.msg);
+        return -1;
+    }
+    buf.base = data;
+    buf.len = len;
+    op->seq = origin.seq;
+    rv = raft_apply(&c->raft, &op->req, &buf, 1, apply_cb);
+    if (rv != 0) {
+        /* Ownership of the buffer passes only on success. */
+        raft_free(data);
+        if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST)
+            return 1;
+        op_fail(op, AS_CODE_UNAVAILABLE, "cannot propose the write: %s",
+                raft_strerror(rv));
+        return -1;
+    }
+    op->next = c->pending;
+    c->pending = op;
+    return 0;
+}
+
+/* Routes one op: proposes it (leader), answers with the leader's endpoint
+ * (follower that knows it), or parks it until a leader is known. */
+static void route(as_cluster_t *c, op_t *op)
+{
+    raft_id leader = 0;
+    const char *addr = NULL;
+    char hint[256] = "";
+
+    if (op->deadline_ms != 0 && now_ms() > op->deadline_ms) {
+        op_fail(op, AS_CODE_UNAVAILABLE,
+                "no leader took the write before its deadline (the cluster "
+                "is electing one, or this node cannot reach a majority)");
+        if (op->self)
+            c->announcing = 0;
+        op_free(op);
+        return;
+    }
+    if (!c->closing && raft_state(&c->raft) == RAFT_LEADER) {
+        int rc = propose(c, op);
+
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            if (op->self)
+                c->announcing = 0;
+            op_free(op);
+            return;
+        }
+    }
+    if (op->job != NULL && !c->closing) {
+        raft_leader(&c->raft, &leader, &addr);
+        if (leader != 0 && leader != c->opts.node_id) {
+            pthread_mutex_lock(&c->lock);
+            snprintf(hint, sizeof(hint), "%s", member_listen(c, leader));
+            pthread_mutex_unlock(&c->lock);
+        }
+        if (hint[0] != '\0') {
+            op_fail(op, AS_CODE_UNAVAILABLE,
+                    "node %llu is not the leader; leader: %s",
+                    (unsigned long long)c->opts.node_id, hint);
+            op_free(op);
+            return;
+        }
+    }
+    op->next = c->parked;
+    c->parked = op;
+}
+
+/* ------------------------------------------------------------ the FSM */
+
+/* libraft calls this for each committed command entry, in log order, on
+ * the loop thread. last_applied is the index before this entry's (libraft
+ * advances it after apply returns), so the entry's index is known. */
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+                     void **result)
+{
+    as_cluster_t *c = fsm->data;
+    uint64_t index = raft_last_applied(&c->raft) + 1;
+    as_applied_t res;
+    as_status_t st;
+    op_t *op;
+    size_t i;
+
+    *result = NULL;
+    if (as_apply_entry(c->store, index, buf->base, buf->len, &res, &st) != 0) {
+        as_log_error("cluster: cannot apply entry %llu: %s (applying stops "
+                     "until it can)", (unsigned long long)index, st.msg);
+        return RAFT_IOERR;
+    }
+    if (!res.skipped && res.origin.node == c->opts.node_id &&
+        res.origin.run == c->run &&
+        (op = find_pending(c, res.origin.seq)) != NULL && op->applied == 0) {
+        op->applied = 1;
+        if (op->job != NULL && op->kind == OP_WRITE) {
+            as_write_job_t *job = op->job;
+
+            for (i = 0; i < job->n && i < res.n; i++) {
+                if (job->items[i].prefailed)
+                    continue;
+                job->items[i].st = res.st[i];
+                job->items[i].out = res.out[i];
+            }
+        }
+    }
+    if (res.member)
+        reload_members(c);
+    as_applied_free(&res);
+    if (c->writer != NULL)
+        as_writer_notify_commit(c->writer, as_store_last_seq(c->store));
+    return 0;
+}
+
+/* A snapshot holds the index it covers; the store holds the state. The
+ * index is recorded in the store (and flushed) first, so that the store
+ * never claims less than a snapshot that lets libraft drop the log. */
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                        unsigned *n_bufs)
+{
+    as_cluster_t *c = fsm->data;
+    uint64_t index = raft_last_applied(&c->raft);
+    unsigned char *p;
+    as_status_t st;
+
+    if (as_apply_mark(c->store, index, &st) != 0) {
+        as_log_error("cluster: snapshot at %llu: %s",
+                     (unsigned long long)index, st.msg);
+        return RAFT_IOERR;
+    }
+    if (c->opts.no_sync && as_store_sync(c->store) != 0)
+        return RAFT_IOERR;
+    *bufs = raft_malloc(sizeof(**bufs));
+    p = raft_malloc(16);
+    if (*bufs == NULL || p == NULL) {
+        raft_free(*bufs);
+        raft_free(p);
+        return RAFT_NOMEM;
+    }
+    memcpy(p, "ASSNAP01", 8);
+    as_u64_be(p + 8, index);
+    (*bufs)[0].base = p;
+    (*bufs)[0].len = 16;
+    *n_bufs = 1;
+    return 0;
+}
+
+/* Restoring a snapshot is only possible when the store already holds
+ * everything it covers (a restart of this node); the state itself is not
+ * transferred through Raft. */
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    as_cluster_t *c = fsm->data;
+    uint64_t index, have = as_store_applied_index(c->store);
+
+    if (buf->len != 16 || memcmp(buf->base, "ASSNAP01", 8) != 0) {
+        as_log_error("cluster: a Raft snapshot is not artstore's");
+        return RAFT_MALFORMED;
+    }
+    index = as_be_u64((unsigned char *)buf->base + 8);
+    if (have < index) {
+        as_log_error("cluster: this node's store has applied index %llu but "
+                     "the cluster's snapshot covers %llu, and the entries "
+                     "between are no longer in the log: replace this "
+                     "node's data directory with a copy of a member's "
+                     "(artstore backup) and restart it",
+                     (unsigned long long)have, (unsigned long long)index);
+        return RAFT_IOERR;
+    }
+    raft_free(buf->base);
+    return 0;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+    op_t *op = req->data;
+
+    (void)result;
+    if (op->job != NULL) {
+        if (status == 0 && op->applied) {
+            as_write_job_t *job = op->job;
+
+            op->job = NULL;
+            job->done(job);
+        } else if (status == 0) {
+            op_fail(op, AS_CODE_INTERNAL,
+                    "the write was committed but not applied on this node");
+        } else {
+            op_fail(op, AS_CODE_UNAVAILABLE,
+                    "leadership was lost before the write was committed "
+                    "(%s); it may still be applied: retry (puts are "
+                    "idempotent)", raft_strerror(status));
+        }
+    }
+    op->applied = -1;            /* done: the loop unlinks and frees it */
+}
+
+/* Drops ops whose callback has run from the pending list. */
+static void reap_pending(as_cluster_t *c)
+{
+    op_t **p = &c->pending, *op;
+
+    while ((op = *p) != NULL) {
+        if (op->applied == -1) {
+            *p = op->next;
+            if (op->self)
+                c->announcing = 0;
+            op_free(op);
+        } else {
+            p = &op->next;
+        }
+    }
+}
+
+static const char *role_name(int state)
+{
+    switch (state) {
+    case RAFT_LEADER: return "leader";
+    case RAFT_FOLLOWER: return "follower";
+    case RAFT_CANDIDATE: return "candidate";
+    default: return "unavailable";
+    }
+}
+
+/* Refreshes the status copy other threads read. */
+static void refresh_status(as_cluster_t *c)
+{
+    as_cluster_status_t *s = &c->status;
+    struct raft *r = &c->raft;
+    raft_id leader = 0;
+    const char *addr = NULL;
+    unsigned i;
+
+    raft_leader(r, &leader, &addr);
+    pthread_mutex_lock(&c->lock);
+    s->id = c->opts.node_id;
+    snprintf(s->role, sizeof(s->role), "%s", role_name(raft_state(r)));
+    s->leader_id = leader;
+    snprintf(s->leader_listen, sizeof(s->leader_listen), "%s",
+             leader ? member_listen(c, leader) : "");
+    s->term = r->current_term;
+    s->commit_index = r->commit_index;
+    s->applied_index = raft_last_applied(r);
+    s->last_index = raft_last_index(r);
+    s->n_nodes = 0;
+    for (i = 0; i < r->configuration.n && i < AS_CLUSTER_MAX_NODES; i++) {
+        const struct raft_server *srv = &r->configuration.servers[i];
+        as_cluster_node_t *n = &s->nodes[s->n_nodes++];
+
+        memset(n, 0, sizeof(*n));
+        n->id = srv->id;
+        snprintf(n->raft, sizeof(n->raft), "%s", srv->address);
+        snprintf(n->listen, sizeof(n->listen), "%s",
+                 member_listen(c, srv->id));
+        n->voter = srv->role == RAFT_VOTER;
+        if (srv->id == c->opts.node_id)
+            snprintf(n->role, sizeof(n->role), "%s", s->role);
+        else if (srv->id == leader)
+            snprintf(n->role, sizeof(n->role), "leader");
+        else if (!n->voter)
+            snprintf(n->role, sizeof(n->role), "non-voter");
+        else
+            snprintf(n->role, sizeof(n->role), "follower");
+        if (raft_state(r) == RAFT_LEADER && r->leader_state.progress) {
+            n->match_index = r->leader_state.progress[i].match_index;
+            if (srv->id != c->opts.node_id &&
+                !r->leader_state.progress[i].recent_recv && n->voter)
+                snprintf(n->role, sizeof(n->role), "unreachable");
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Fails every op in list with the shutdown message and frees it. */
+static void fail_list(op_t **list, const char *why)
+{
+    op_t *op;
+
+    while ((op = *list) != NULL) {
+        *list = op->next;
+        op_fail(op, AS_CODE_UNAVAILABLE, "%s", why);
+        op_free(op);
+    }
+}
+
+static void on_raft_closed(struct raft *r)
+{
+    as_cluster_t *c = r->data;
+
+    raft_uv_close(&c->io);
+    raft_uv_tcp_close(&c->transport);
+    uv_close((uv_handle_t *)&c->wake, NULL);
+    uv_close((uv_handle_t *)&c->tick, NULL);
+}
+
+/* Starts the shutdown: answers everything still waiting. */
+static void begin_close(as_cluster_t *c)
+{
+    op_t *op;
+
+    if (c->closing)
+        return;
+    c->closing = 1;
+    uv_timer_stop(&c->tick);
+    fail_list(&c->parked, "server is shutting down");
+    for (op = c->pending; op != NULL; op = op->next)
+        op_fail(op, AS_CODE_UNAVAILABLE,
+                "server is shutting down before the write was committed; "
+                "it may still be applied: retry (puts are idempotent)");
+    raft_close(&c->raft, on_raft_closed);
+}
+
+/* Takes the inbox and routes every op in it. */
+static void drain_inbox(as_cluster_t *c)
+{
+    op_t *list, *op;
+    int stopping;
+
+    pthread_mutex_lock(&c->lock);
+    list = c->inbox_head;
+    c->inbox_head = c->inbox_tail = NULL;
+    stopping = c->stopping;
+    pthread_mutex_unlock(&c->lock);
+    while ((op = list) != NULL) {
+        list = op->next;
+        op->next = NULL;
+        /* An op made on another thread joins the loop's list here. */
+        op->all_next = c->all;
+        if (c->all != NULL)
+            c->all->all_prev = &op->all_next;
+        op->all_prev = &c->all;
+        c->all = op;
+        if (stopping) {
+            op_fail(op, AS_CODE_UNAVAILABLE, "server is shutting down");
+            op_free(op);
+        } else {
+            route(c, op);
+        }
+    }
+    if (stopping)
+        begin_close(c);
+}
+
+static void wake_cb(uv_async_t *h)
+{
+    as_cluster_t *c = h->data;
+
+    drain_inbox(c);
+    if (!c->closing)
+        reap_pending(c);
+}
+
+static void tick_cb(uv_timer_t *h)
+{
+    as_cluster_t *c = h->data;
+    int64_t now = now_ms();
+    op_t *list, *op;
+
+    reap_pending(c);
+    /* Parked writes: is there a leader now? */
+    list = c->parked;
+    c->parked = NULL;
+    while ((op = list) != NULL) {
+        list = op->next;
+        op->next = NULL;
+        route(c, op);
+    }
+    /* A write whose entry is not committed by its deadline is answered:
+     * a leader cut off from its majority acknowledges nothing. */
+    for (op = c->pending; op != NULL; op = op->next)
+        if (op->job != NULL && op->deadline_ms != 0 && now > op->deadline_ms)
+            op_fail(op, AS_CODE_UNAVAILABLE,
+                    "the write was not committed before its deadline (is a "
+                    "majority of the cluster reachable?); it may still be "
+                    "applied: retry (puts are idempotent)");
+    /* A new leader tells the cluster where it serves clients. */
+    if (raft_state(&c->raft) == RAFT_LEADER && !c->announcing &&
+        now >= c->announce_after_ms && !announced(c)) {
+        op = op_new(c, OP_MEMBER);
+        if (op != NULL) {
+            op_set_member(op, c->opts.node_id, c->raft_addr, c->listen,
+                          c->feed);
+            op->self = 1;
+            c->announcing = 1;
+            c->announce_after_ms = now + 1000;
+            op->deadline_ms = now + 5000;
+            route(c, op);
+        }
+    }
+    refresh_status(c);
+}
+
+static void *cluster_main(void *arg)
+{
+    as_cluster_t *c = arg;
+    op_t *op;
+
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    /* Whatever libraft never called back for. */
+    while ((op = c->all) != NULL) {
+        op_fail(op, AS_CODE_UNAVAILABLE, "server is shutting down");
+        op_free(op);
+    }
+    uv_loop_close(&c->loop);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ announcer */
+
+/* Sends this node's endpoints to the leader at endpoint as a
+ * ClusterAnnounce request and waits up to a second for the answer. The
+ * leader writes them to the log; the answer itself is not needed. */
+static void send_announce(as_cluster_t *c, const char *endpoint)
+{
+    Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
+    Artstore__V1__ClusterMember m = ARTSTORE__V1__CLUSTER_MEMBER__INIT;
+    uint8_t payload[1024];
+    void *msg, *reply = NULL;
+    size_t len;
+    int sock, ms = 1000, max = 1 << 20;
+
+    m.has_id = 1;
+    m.id = c->opts.node_id;
+    m.raft = c->raft_addr;
+    m.listen = c->listen;
+    m.feed = c->feed;
+    len = artstore__v1__cluster_member__get_packed_size(&m);
+    if (len > sizeof(payload))
+        return;
+    artstore__v1__cluster_member__pack(&m, payload);
+    env.method = "/artstore.v1.ArticleStore/ClusterAnnounce";
+    env.has_call_id = env.has_payload = env.has_timeout_ms = 1;
+    env.call_id = 1;
+    env.timeout_ms = (uint32_t)ms;
+    env.payload.data = payload;
+    env.payload.len = len;
+    env.auth_token = c->token[0] ? c->token : NULL;
+    if ((sock = nn_socket(AF_SP, NN_REQ)) < 0)
+        return;
+    nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof(ms));
+    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof(ms));
+    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    if (nn_connect(sock, endpoint) < 0)
+        goto out_close;
+    len = artstore__v1__request__get_packed_size(&env);
+    if ((msg = nn_allocmsg(len, 0)) == NULL)
+        goto out_close;
+    artstore__v1__request__pack(&env, msg);
+    if (nn_send(sock, &msg, NN_MSG, 0) < 0) {
+        nn_freemsg(msg);
+        goto out_close;
+    }
+    if (nn_recv(sock, &reply, NN_MSG, 0) >= 0)
+        nn_freemsg(reply);
+out_close:
+    nn_close(sock);
+}
+
+/* A follower announces itself to the leader (only a leader can write to
+ * the log) until its endpoints are in the log, then looks again every
+ * half second in case they are replaced. */
+static void *announcer_main(void *arg)
+{
+    as_cluster_t *c = arg;
+    char leader[256];
+    int follower;
+
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 500 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+        if (c->stopping)
+            break;
+        follower = c->status.leader_id != 0 &&
+                   c->status.leader_id != c->opts.node_id;
+        snprintf(leader, sizeof(leader), "%s", c->status.leader_listen);
+        pthread_mutex_unlock(&c->lock);
+        if (follower && leader[0] != '\0' && !announced(c))
+            send_announce(c, leader);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Sets up libuv, the transport, the I/O backend and the Raft instance,
+ * bootstraps a new directory and starts Raft. Runs before the thread
+ * exists, so every raft_* call is still made by one thread at a time. */
+static int setup(as_cluster_t *c, as_status_t *st)
+{
+    struct raft_configuration conf;
+    int rv;
+
+    if ((rv = uv_loop_init(&c->loop)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "uv_loop_init: %s",
+                             uv_strerror(rv));
+    uv_async_init(&c->loop, &c->wake, wake_cb);
+    c->wake.data = c;
+    uv_timer_init(&c->loop, &c->tick);
+    c->tick.data = c;
+    if ((rv = raft_uv_tcp_init(&c->transport, &c->loop)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "raft transport: %s",
+                      raft_strerror(rv));
+        goto out_handles;
+    }
+    if ((rv = raft_uv_init(&c->io, &c->loop, c->dir, &c->transport)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "raft storage in %s: %s", c->dir,
+                      raft_strerror(rv));
+        goto out_transport;
+    }
+    c->fsm.version = 1;
+    c->fsm.data = c;
+    c->fsm.apply = fsm_apply;
+    c->fsm.snapshot = fsm_snapshot;
+    c->fsm.restore = fsm_restore;
+    c->fsm.snapshot_finalize = NULL;
+    c->fsm.snapshot_async = NULL;
+    if ((rv = raft_init(&c->raft, &c->io, &c->fsm, c->opts.node_id,
+                        c->raft_addr)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "raft_init: %s",
+                      raft_strerror(rv));
+        goto out_io;
+    }
+    c->raft.data = c;
+    c->raft_up = 1;
+    raft_set_election_timeout(&c->raft, c->opts.election_timeout_ms);
+    raft_set_heartbeat_timeout(&c->raft, c->opts.heartbeat_ms);
+    raft_set_snapshot_threshold(&c->raft, c->opts.snapshot_threshold);
+    raft_set_snapshot_trailing(&c->raft, c->opts.snapshot_trailing);
+    raft_set_pre_vote(&c->raft, true);
+    if (c->bootstrap[0] != '\0') {
+        raft_configuration_init(&conf);
+        rv = each_member(c->bootstrap, NULL, add_voter, &conf, st);
+        if (rv == 0) {
+            rv = raft_bootstrap(&c->raft, &conf);
+            if (rv == 0)
+                as_log_info("cluster: bootstrapped a new Raft directory "
+                            "with %u voter(s)", conf.n);
+            else if (rv == RAFT_CANTBOOTSTRAP)
+                rv = 0;        /* not new: --cluster is ignored */
+            else
+                as_status_set(st, AS_CODE_INTERNAL, "raft_bootstrap: %s",
+                              raft_strerror(rv));
+        }
+        raft_configuration_close(&conf);
+        if (rv != 0)
+            goto out_raft;
+    }
+    if ((rv = raft_start(&c->raft)) != 0) {
+        as_status_set(st, rv == RAFT_IOERR || rv == RAFT_MALFORMED
+                              ? AS_CODE_FAILED_PRECONDITION
+                              : AS_CODE_UNAVAILABLE,
+                      "raft_start on %s: %s (%s)", c->raft_addr,
+                      raft_strerror(rv), raft_errmsg(&c->raft));
+        goto out_raft;
+    }
+    uv_timer_start(&c->tick, tick_cb, TICK_MS, TICK_MS);
+    return 0;
+
+out_raft:
+    /* raft_close closes the I/O backend; run the loop until it has. */
+    raft_close(&c->raft, on_raft_closed);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c->loop);
+    return st->code;
+out_io:
+    raft_uv_close(&c->io);
+out_transport:
+    raft_uv_tcp_close(&c->transport);
+out_handles:
+    uv_close((uv_handle_t *)&c->wake, NULL);
+    uv_close((uv_handle_t *)&c->tick, NULL);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c->loop);
+    return st->code;
+}
+
+static void free_cluster(as_cluster_t *c)
+{
+    if (c->members != NULL)
+        artstore__v1__cluster_members__free_unpacked(c->members, NULL);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c->raft_addr);
+    free(c->bootstrap);
+    free(c->dir);
+    free(c->listen);
+    free(c->feed);
+    free(c->token);
+    free(c);
+}
+
+int as_cluster_start(as_store_t *s, as_writer_t *w,
+                     const as_cluster_opts_t *opts, as_cluster_t **out,
+                     as_status_t *st)
+{
+    as_cluster_t *c;
+    int rc;
+
+    if (opts->node_id == 0)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "node-id must be above 0");
+    if ((rc = as_cluster_check_address(opts->raft, st)) != 0)
+        return rc;
+    if (opts->bootstrap != NULL && opts->bootstrap[0] != '\0' &&
+        (rc = as_cluster_parse_list(opts->bootstrap, NULL, st)) != 0)
+        return rc;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    c->store = s;
+    c->writer = w;
+    c->opts = *opts;
+    c->raft_addr = xstrdup(opts->raft);
+    c->bootstrap = xstrdup(opts->bootstrap);
+    c->dir = xstrdup(opts->dir);
+    c->listen = xstrdup(opts->listen);
+    c->feed = xstrdup(opts->feed);
+    c->token = xstrdup(opts->token);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    if (!c->raft_addr || !c->bootstrap || !c->dir || !c->listen ||
+        !c->feed || !c->token) {
+        free_cluster(c);
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    if (c->opts.election_timeout_ms == 0)
+        c->opts.election_timeout_ms = 1000;
+    if (c->opts.heartbeat_ms == 0)
+        c->opts.heartbeat_ms = 100;
+    if (c->opts.snapshot_threshold == 0)
+        c->opts.snapshot_threshold = 4096;
+    if (c->opts.snapshot_trailing == 0)
+        c->opts.snapshot_trailing = 16384;
+    if (mkdir(c->dir, 0755) != 0 && errno != EEXIST) {
+        rc = as_status_set(st, AS_CODE_INTERNAL, "mkdir %s: %s", c->dir,
+                           strerror(errno));
+        free_cluster(c);
+        return rc;
+    }
+    /* The run number tells this process's proposals from a previous
+     * one's with the same node id (its entries may still be replayed). */
+    if (getrandom(&c->run, sizeof(c->run), 0) != sizeof(c->run))
+        c->run = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
+    reload_members(c);
+    if ((rc = setup(c, st)) != 0) {
+        free_cluster(c);
+        return rc;
+    }
+    refresh_status(c);
+    if ((rc = pthread_create(&c->thread, NULL, cluster_main, c)) != 0) {
+        /* Nothing runs the loop: close it here. */
+        raft_close(&c->raft, on_raft_closed);
+        uv_run(&c->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&c->loop);
+        free_cluster(c);
+        return as_status_set(st, AS_CODE_INTERNAL, "start cluster: %s",
+                             strerror(rc));
+    }
+    if ((rc = pthread_create(&c->announcer, NULL, announcer_main, c)) != 0) {
+        as_log_warn("cluster: no announcer thread (%s): this node's "
+                    "endpoints are known only once it leads", strerror(rc));
+        c->announcer = 0;
+    }
+    as_log_info("cluster: node %llu, raft %s, %s", (unsigned long long)
+                c->opts.node_id, c->raft_addr,
+                c->bootstrap[0] ? "bootstrap list given" : "joining");
+    *out = c;
+    return 0;
+}
+
+/* Queues op for the cluster thread; 0 or UNAVAILABLE (op freed). */
+static int enqueue(as_cluster_t *c, op_t *op, as_status_t *st);
+
+int as_cluster_submit(as_cluster_t *c, as_write_job_t *job, as_status_t *st)
+{
+    op_t *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    op->kind = OP_WRITE;
+    op->job = job;
+    return enqueue(c, op, st);
+}
+
+int as_cluster_announce(as_cluster_t *c, const Artstore__V1__ClusterMember *m,
+                        as_write_job_t *job, as_status_t *st)
+{
+    op_t *op;
+    int rc;
+
+    if (!m->has_id || m->id == 0)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "member id must be above 0");
+    if ((rc = as_cluster_check_address(m->raft, st)) != 0)
+        return rc;
+    if (m->listen == NULL || m->listen[0] == '\0' || strlen(m->listen) > 255 ||
+        m->feed == NULL || strlen(m->feed) > 255)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "member listen (1 to 255 bytes) and feed (at "
+                             "most 255) are required");
+    if ((op = calloc(1, sizeof(*op))) == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    op->kind = OP_MEMBER;
+    op->job = job;
+    op_set_member(op, m->id, m->raft, m->listen, m->feed);
+    return enqueue(c, op, st);
+}
+
+static int enqueue(as_cluster_t *c, op_t *op, as_status_t *st)
+{
+    as_write_job_t *job = op->job;
+
+    op->req.data = op;
+    op->all_prev = &op->all_next;   /* linked on the loop thread */
+    op->deadline_ms = job->deadline_ms ? job->deadline_ms
+                                       : now_ms() + DEFAULT_WAIT_MS;
+    as_status_ok(&job->st);
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        free(op);
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "server is shutting down");
+    }
+    if (c->inbox_tail != NULL)
+        c->inbox_tail->next = op;
+    else
+        c->inbox_head = op;
+    c->inbox_tail = op;
+    pthread_mutex_unlock(&c->lock);
+    uv_async_send(&c->wake);
+    return 0;
+}
+
+void as_cluster_stop(as_cluster_t *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    if (c->announcer != 0)
+        pthread_join(c->announcer, NULL);
+    uv_async_send(&c->wake);
+    pthread_join(c->thread, NULL);
+    free_cluster(c);
+}
+
+void as_cluster_get_status(as_cluster_t *c, as_cluster_status_t *out)
+{
+    pthread_mutex_lock(&c->lock);
+    *out = c->status;
+    pthread_mutex_unlock(&c->lock);
+}

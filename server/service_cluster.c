@@ -1,0 +1,108 @@
+/*
+ * service_cluster.c - the ClusterStatus method: the answering node's view
+ * of its Raft cluster (cluster.h), for `artstore cluster status`.
+ */
+#include <string.h>
+
+#include "arena.h"
+#include "cluster.h"
+#include "service.h"
+
+void as_service_cluster_status(as_call_t *call, const uint8_t *payload,
+                               size_t len)
+{
+    as_service_t *svc = as_call_ctx(call);
+    as_arena_t *ar = as_call_arena(call);
+    Artstore__V1__ClusterStatusResponse resp =
+        ARTSTORE__V1__CLUSTER_STATUS_RESPONSE__INIT;
+    as_cluster_status_t *s;
+    size_t i;
+
+    if (as_service_unpack(call, &artstore__v1__cluster_status_request__descriptor,
+                          payload, len) == NULL)
+        return;
+    if (svc->cluster == NULL) {
+        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
+                            "this server is not a cluster member (started "
+                            "without --node-id and --raft)");
+        return;
+    }
+    s = as_arena_alloc(ar, sizeof(*s));
+    resp.nodes = as_arena_alloc(ar, sizeof(*resp.nodes) * AS_CLUSTER_MAX_NODES);
+    if (s == NULL || resp.nodes == NULL)
+        goto out_exhausted;
+    as_cluster_get_status(svc->cluster, s);
+    resp.has_id = resp.has_leader_id = resp.has_term = 1;
+    resp.has_commit_index = resp.has_applied_index = resp.has_last_index = 1;
+    resp.id = s->id;
+    resp.role = s->role;
+    resp.leader_id = s->leader_id;
+    resp.leader_listen = s->leader_listen;
+    resp.term = s->term;
+    resp.commit_index = s->commit_index;
+    resp.applied_index = s->applied_index;
+    resp.last_index = s->last_index;
+    for (i = 0; i < s->n_nodes; i++) {
+        Artstore__V1__ClusterNode *n = as_arena_alloc(ar, sizeof(*n));
+
+        if (n == NULL)
+            goto out_exhausted;
+        artstore__v1__cluster_node__init(n);
+        n->has_id = n->has_voter = n->has_match_index = 1;
+        n->id = s->nodes[i].id;
+        n->raft = s->nodes[i].raft;
+        n->listen = s->nodes[i].listen;
+        n->role = s->nodes[i].role;
+        n->voter = s->nodes[i].voter != 0;
+        n->match_index = s->nodes[i].match_index;
+        resp.nodes[resp.n_nodes++] = n;
+    }
+    as_call_reply(call, &resp.base);
+    return;
+
+out_exhausted:
+    as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
+                        "cluster status needs more than max_decode_bytes");
+}
+
+static void announce_done(as_write_job_t *job)
+{
+    Artstore__V1__ClusterAnnounceResponse resp =
+        ARTSTORE__V1__CLUSTER_ANNOUNCE_RESPONSE__INIT;
+
+    if (job->st.code != AS_CODE_OK)
+        as_call_reply_status(job->arg, &job->st);
+    else
+        as_call_reply(job->arg, &resp.base);
+}
+
+void as_service_cluster_announce(as_call_t *call, const uint8_t *payload,
+                                 size_t len)
+{
+    as_service_t *svc = as_call_ctx(call);
+    Artstore__V1__ClusterMember *m;
+    as_write_job_t *job;
+    as_status_t st;
+
+    m = (Artstore__V1__ClusterMember *)as_service_unpack(
+        call, &artstore__v1__cluster_member__descriptor, payload, len);
+    if (m == NULL)
+        return;
+    if (svc->cluster == NULL) {
+        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
+                            "this server is not a cluster member");
+        return;
+    }
+    job = as_arena_alloc(as_call_arena(call), sizeof(*job));
+    if (job == NULL) {
+        as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
+                            "request needs more than max_decode_bytes");
+        return;
+    }
+    memset(job, 0, sizeof(*job));
+    job->done = announce_done;
+    job->arg = call;
+    job->deadline_ms = as_call_deadline_ms(call);
+    if (as_cluster_announce(svc->cluster, m, job, &st) != 0)
+        as_call_reply_status(call, &st);
+}
