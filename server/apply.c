@@ -345,3 +345,94 @@ out_free:
     as_reader_free(r);
     return rc;
 }
+
+/* ------------------------------------------------------------ the FSM */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+                     void **result)
+{
+    as_fsm_t *f = fsm->data;
+    uint64_t index = raft_last_applied(f->raft) + 1;
+    as_applied_t res;
+    as_status_t st;
+
+    *result = NULL;
+    if (as_apply_entry(f->store, index, buf->base, buf->len, &res, &st) != 0) {
+        as_log_error("cannot apply raft entry %llu: %s (applying stops "
+                     "until it can)", (unsigned long long)index, st.msg);
+        return RAFT_IOERR;
+    }
+    if (f->applied != NULL)
+        f->applied(f->arg, &res);
+    as_applied_free(&res);
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                        unsigned *n_bufs)
+{
+    as_fsm_t *f = fsm->data;
+    uint64_t index = raft_last_applied(f->raft);
+    unsigned char *p;
+    as_status_t st;
+
+    /* The store must never claim less than a snapshot that lets libraft
+     * drop the log before it. */
+    if (as_apply_mark(f->store, index, &st) != 0) {
+        as_log_error("raft snapshot at %llu: %s", (unsigned long long)index,
+                     st.msg);
+        return RAFT_IOERR;
+    }
+    if (f->no_sync && as_store_sync(f->store) != 0)
+        return RAFT_IOERR;
+    *bufs = raft_malloc(sizeof(**bufs));
+    p = raft_malloc(16);
+    if (*bufs == NULL || p == NULL) {
+        raft_free(*bufs);
+        raft_free(p);
+        return RAFT_NOMEM;
+    }
+    memcpy(p, "ASSNAP01", 8);
+    as_u64_be(p + 8, index);
+    (*bufs)[0].base = p;
+    (*bufs)[0].len = 16;
+    *n_bufs = 1;
+    return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    as_fsm_t *f = fsm->data;
+    uint64_t index, have = as_store_applied_index(f->store);
+
+    if (buf->len != 16 || memcmp(buf->base, "ASSNAP01", 8) != 0) {
+        as_log_error("a raft snapshot is not artstore's (%zu bytes)",
+                     buf->len);
+        return RAFT_MALFORMED;
+    }
+    index = as_be_u64((unsigned char *)buf->base + 8);
+    if (have < index) {
+        as_log_error("this node's store has applied raft index %llu but the "
+                     "cluster's snapshot covers %llu, and the entries "
+                     "between are no longer in the log: replace this node's "
+                     "data directory with a copy of a member's (artstore "
+                     "backup) and restart it", (unsigned long long)have,
+                     (unsigned long long)index);
+        return RAFT_IOERR;
+    }
+    /* On success the buffer is ours to free. */
+    raft_free(buf->base);
+    return 0;
+}
+
+void as_fsm_init(struct raft_fsm *fsm, as_fsm_t *f)
+{
+    memset(fsm, 0, sizeof(*fsm));
+    fsm->version = 1;
+    fsm->data = f;
+    fsm->apply = fsm_apply;
+    fsm->snapshot = fsm_snapshot;
+    fsm->restore = fsm_restore;
+    fsm->snapshot_finalize = NULL;
+    fsm->snapshot_async = NULL;
+}

@@ -25,6 +25,7 @@
 #ifndef AS_APPLY_H
 #define AS_APPLY_H
 
+#include <raft.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,5 +94,30 @@ void as_applied_free(as_applied_t *res);
  * with st set. */
 int as_apply_members(as_store_t *s, Artstore__V1__ClusterMembers **out,
                      as_status_t *st);
+
+/* ------------------------------------------------------------ the FSM */
+
+/*
+ * The libraft state machine over a store. apply: as_apply_entry at the
+ * entry's index (libraft's last_applied + 1: it advances last_applied
+ * after apply returns), then the applied hook. A store failure returns
+ * RAFT_IOERR and libraft stops applying until a later commit retries.
+ * snapshot: records the index in the store (as_apply_mark, flushed if
+ * no_sync) and returns 16 bytes, "ASSNAP01" and the index (u64 BE); the
+ * store itself is the state. restore: succeeds only when the store has
+ * already applied the index the snapshot names (a restart of this node);
+ * the state itself does not travel through Raft (see cluster.h).
+ */
+typedef struct as_fsm {
+    as_store_t *store;
+    struct raft *raft;           /* the instance the FSM belongs to */
+    int no_sync;                 /* flush the store before a snapshot */
+    /* Called after each entry (on the raft thread); may be NULL. */
+    void (*applied)(void *arg, const as_applied_t *res);
+    void *arg;
+} as_fsm_t;
+
+/* Fills fsm (version 1) to run on f, which must outlive it. */
+void as_fsm_init(struct raft_fsm *fsm, as_fsm_t *f);
 
 #endif

@@ -69,6 +69,7 @@ struct as_cluster {
     struct raft_uv_transport transport;
     struct raft_io io;
     struct raft_fsm fsm;
+    as_fsm_t fsm_ctx;
     struct raft raft;
     int raft_up;                 /* raft_init done: close it */
     int closing;
@@ -410,105 +411,34 @@ static void route(as_cluster_t *c, op_t *op)
 
 /* ------------------------------------------------------------ the FSM */
 
-/* libraft calls this for each committed command entry, in log order, on
- * the loop thread. last_applied is the index before this entry's (libraft
- * advances it after apply returns), so the entry's index is known. */
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
-                     void **result)
+/* After each entry applied here (apply.c's FSM, on the loop thread): the
+ * request it answers, if this process proposed it, gets its items'
+ * outcomes; the feed learns of the commit. */
+static void on_applied(void *arg, const as_applied_t *res)
 {
-    as_cluster_t *c = fsm->data;
-    uint64_t index = raft_last_applied(&c->raft) + 1;
-    as_applied_t res;
-    as_status_t st;
+    as_cluster_t *c = arg;
     op_t *op;
     size_t i;
 
-    *result = NULL;
-    if (as_apply_entry(c->store, index, buf->base, buf->len, &res, &st) != 0) {
-        as_log_error("cluster: cannot apply entry %llu: %s (applying stops "
-                     "until it can)", (unsigned long long)index, st.msg);
-        return RAFT_IOERR;
-    }
-    if (!res.skipped && res.origin.node == c->opts.node_id &&
-        res.origin.run == c->run &&
-        (op = find_pending(c, res.origin.seq)) != NULL && op->applied == 0) {
+    if (!res->skipped && res->origin.node == c->opts.node_id &&
+        res->origin.run == c->run &&
+        (op = find_pending(c, res->origin.seq)) != NULL && op->applied == 0) {
         op->applied = 1;
         if (op->job != NULL && op->kind == OP_WRITE) {
             as_write_job_t *job = op->job;
 
-            for (i = 0; i < job->n && i < res.n; i++) {
+            for (i = 0; i < job->n && i < res->n; i++) {
                 if (job->items[i].prefailed)
                     continue;
-                job->items[i].st = res.st[i];
-                job->items[i].out = res.out[i];
+                job->items[i].st = res->st[i];
+                job->items[i].out = res->out[i];
             }
         }
     }
-    if (res.member)
+    if (res->member)
         reload_members(c);
-    as_applied_free(&res);
     if (c->writer != NULL)
         as_writer_notify_commit(c->writer, as_store_last_seq(c->store));
-    return 0;
-}
-
-/* A snapshot holds the index it covers; the store holds the state. The
- * index is recorded in the store (and flushed) first, so that the store
- * never claims less than a snapshot that lets libraft drop the log. */
-static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
-                        unsigned *n_bufs)
-{
-    as_cluster_t *c = fsm->data;
-    uint64_t index = raft_last_applied(&c->raft);
-    unsigned char *p;
-    as_status_t st;
-
-    if (as_apply_mark(c->store, index, &st) != 0) {
-        as_log_error("cluster: snapshot at %llu: %s",
-                     (unsigned long long)index, st.msg);
-        return RAFT_IOERR;
-    }
-    if (c->opts.no_sync && as_store_sync(c->store) != 0)
-        return RAFT_IOERR;
-    *bufs = raft_malloc(sizeof(**bufs));
-    p = raft_malloc(16);
-    if (*bufs == NULL || p == NULL) {
-        raft_free(*bufs);
-        raft_free(p);
-        return RAFT_NOMEM;
-    }
-    memcpy(p, "ASSNAP01", 8);
-    as_u64_be(p + 8, index);
-    (*bufs)[0].base = p;
-    (*bufs)[0].len = 16;
-    *n_bufs = 1;
-    return 0;
-}
-
-/* Restoring a snapshot is only possible when the store already holds
- * everything it covers (a restart of this node); the state itself is not
- * transferred through Raft. */
-static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-    as_cluster_t *c = fsm->data;
-    uint64_t index, have = as_store_applied_index(c->store);
-
-    if (buf->len != 16 || memcmp(buf->base, "ASSNAP01", 8) != 0) {
-        as_log_error("cluster: a Raft snapshot is not artstore's");
-        return RAFT_MALFORMED;
-    }
-    index = as_be_u64((unsigned char *)buf->base + 8);
-    if (have < index) {
-        as_log_error("cluster: this node's store has applied index %llu but "
-                     "the cluster's snapshot covers %llu, and the entries "
-                     "between are no longer in the log: replace this "
-                     "node's data directory with a copy of a member's "
-                     "(artstore backup) and restart it",
-                     (unsigned long long)have, (unsigned long long)index);
-        return RAFT_IOERR;
-    }
-    raft_free(buf->base);
-    return 0;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -859,13 +789,12 @@ static int setup(as_cluster_t *c, as_status_t *st)
                       raft_strerror(rv));
         goto out_transport;
     }
-    c->fsm.version = 1;
-    c->fsm.data = c;
-    c->fsm.apply = fsm_apply;
-    c->fsm.snapshot = fsm_snapshot;
-    c->fsm.restore = fsm_restore;
-    c->fsm.snapshot_finalize = NULL;
-    c->fsm.snapshot_async = NULL;
+    c->fsm_ctx.store = c->store;
+    c->fsm_ctx.raft = &c->raft;
+    c->fsm_ctx.no_sync = c->opts.no_sync;
+    c->fsm_ctx.applied = on_applied;
+    c->fsm_ctx.arg = c;
+    as_fsm_init(&c->fsm, &c->fsm_ctx);
     if ((rv = raft_init(&c->raft, &c->io, &c->fsm, c->opts.node_id,
                         c->raft_addr)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "raft_init: %s",

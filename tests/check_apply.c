@@ -1,0 +1,370 @@
+/*
+ * check_apply.c - tests for server/apply.c, the replicated state machine:
+ * three stores driven by libraft's deterministic fixture (in-memory log
+ * and network, simulated time) end identical byte for byte; the leader's
+ * time, not the local clock, is written; an applied index is never
+ * applied twice and survives a reopen; a snapshot records its index in
+ * the store and restore accepts only what the store already holds.
+ */
+#include <check.h>
+#include <raft.h>
+#include <raft/fixture.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "article.h"
+#include "check_main.h"
+#include "store.h"
+
+#define N 3
+
+static char dirs[N][64];
+static as_store_t *stores[N];
+static as_arena_t *ar;
+static as_limits_t lim = AS_LIMITS_DEFAULT;
+
+static void open_store(int i)
+{
+    as_store_opts_t o = { 0 };
+    as_status_t st;
+
+    o.path = dirs[i];
+    ck_assert_msg(as_store_open(&o, &stores[i], &st) == 0, "open: %s",
+                  st.msg);
+}
+
+static void setup(void)
+{
+    int i;
+
+    for (i = 0; i < N; i++) {
+        snprintf(dirs[i], sizeof(dirs[i]), "/tmp/as-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(dirs[i]));
+        open_store(i);
+    }
+    ar = as_arena_create(64 << 20);
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+    int i;
+
+    for (i = 0; i < N; i++) {
+        as_store_close(stores[i]);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    as_arena_destroy(ar);
+}
+
+/* A prepared article for url with body. */
+static Artstore__V1__Article *mk(const char *url, const char *body)
+{
+    Artstore__V1__Article *a = as_arena_alloc(ar, sizeof(*a));
+    as_status_t st;
+
+    artstore__v1__article__init(a);
+    a->url = as_arena_strndup(ar, url, strlen(url));
+    a->title = as_arena_strndup(ar, "Title", 5);
+    a->body = as_arena_strndup(ar, body, strlen(body));
+    ck_assert_msg(as_article_prepare(a, ar, &lim, &st) == 0, "prepare: %s",
+                  st.msg);
+    return a;
+}
+
+/* Packs a one-put (del = 0) or one-delete job into a raft_malloc'ed
+ * entry stamped with time_ms. */
+static struct raft_buffer entry_if(Artstore__V1__Article *a, uint64_t del_id,
+                                   int64_t time_ms, uint64_t seq,
+                                   int has_expected, uint64_t expected)
+{
+    as_write_item_t it;
+    as_write_job_t job;
+    as_entry_origin_t o = { 1, 7, seq };
+    struct raft_buffer b;
+    as_status_t st;
+
+    memset(&it, 0, sizeof(it));
+    memset(&job, 0, sizeof(job));
+    it.op = a ? AS_WRITE_PUT : AS_WRITE_DELETE;
+    it.article = a;
+    it.id = del_id;
+    it.has_expected = has_expected;
+    it.expected = expected;
+    job.items = &it;
+    job.n = 1;
+    ck_assert_msg(as_entry_pack_job(&job, time_ms, &o, raft_malloc, &b.base,
+                                    &b.len, &st) == 0, "pack: %s", st.msg);
+    ck_assert_msg(b.len % 8 == 0, "entry of %zu bytes is not a multiple "
+                  "of 8 (libraft's segments need it)", b.len);
+    return b;
+}
+
+static struct raft_buffer entry(Artstore__V1__Article *a, uint64_t del_id,
+                                int64_t time_ms, uint64_t seq)
+{
+    return entry_if(a, del_id, time_ms, seq, 0, 0);
+}
+
+/* Every article and change of store i, packed, in key order, as one
+ * string of "key:hex;" pairs (malloc'ed). */
+static char *dump(int i)
+{
+    as_reader_t *r;
+    as_status_t st;
+    size_t cap = 1 << 20, len = 0;
+    char *out = malloc(cap);
+    int dbs[2] = { AS_DBI_ARTICLES, AS_DBI_CHANGES }, d;
+
+    ck_assert_int_eq(as_reader_create(stores[i], &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    for (d = 0; d < 2; d++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        size_t j;
+
+        ck_assert_int_eq(mdb_cursor_open(as__reader_txn(r),
+                                         as__store_dbi(stores[i], dbs[d]),
+                                         &c), 0);
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            ck_assert(len + 2 * (k.mv_size + v.mv_size) + 8 < cap);
+            for (j = 0; j < k.mv_size; j++)
+                len += sprintf(out + len, "%02x", ((unsigned char *)k.mv_data)[j]);
+            out[len++] = ':';
+            for (j = 0; j < v.mv_size; j++)
+                len += sprintf(out + len, "%02x", ((unsigned char *)v.mv_data)[j]);
+            out[len++] = ';';
+        }
+        mdb_cursor_close(c);
+        out[len++] = '|';
+    }
+    out[len] = '\0';
+    as_reader_end(r);
+    as_reader_free(r);
+    return out;
+}
+
+/* ------------------------------------------------------------ fixture */
+
+static struct raft_fixture f;
+static struct raft_fsm fsms[N];
+static as_fsm_t ctx[N];
+
+static void start_fixture(void)
+{
+    struct raft_configuration conf;
+    int i;
+
+    ck_assert_int_eq(raft_fixture_initialize(&f), 0);
+    for (i = 0; i < N; i++) {
+        ctx[i].store = stores[i];
+        as_fsm_init(&fsms[i], &ctx[i]);
+        ck_assert_int_eq(raft_fixture_grow(&f, &fsms[i]), 0);
+        ctx[i].raft = raft_fixture_get(&f, (unsigned)i);
+    }
+    ck_assert_int_eq(raft_fixture_configuration(&f, N, &conf), 0);
+    ck_assert_int_eq(raft_fixture_bootstrap(&f, &conf), 0);
+    raft_configuration_close(&conf);
+    ck_assert_int_eq(raft_fixture_start(&f), 0);
+    raft_fixture_elect(&f, 0);
+}
+
+/* Proposes b on the leader (server 0) and steps until every server has
+ * applied it; returns its index. */
+static raft_index propose(struct raft_buffer b)
+{
+    static struct raft_apply reqs[64];
+    static int n;
+    struct raft *leader = raft_fixture_get(&f, 0);
+    raft_index index;
+
+    ck_assert_int_lt(n, 64);
+    ck_assert_int_eq(raft_apply(leader, &reqs[n++], &b, 1, NULL), 0);
+    index = raft_last_index(leader);
+    ck_assert_msg(raft_fixture_step_until_applied(&f, N, index, 10000),
+                  "entry %llu not applied everywhere",
+                  (unsigned long long)index);
+    return index;
+}
+
+START_TEST(three_stores_end_identical)
+{
+    raft_index last = 0;
+    char *d0, *d;
+    int i, k;
+
+    start_fixture();
+    for (k = 0; k < 20; k++) {
+        char url[64], body[64];
+
+        snprintf(url, sizeof(url), "https://example.com/%d", k % 12);
+        snprintf(body, sizeof(body), "body %d", k);
+        last = propose(entry(mk(url, body), 0, 1700000000000LL + k, k + 1));
+    }
+    last = propose(entry(NULL, 3, 1700000001000LL, 99));
+    d0 = dump(0);
+    for (i = 0; i < N; i++) {
+        ck_assert_uint_eq(as_store_applied_index(stores[i]), last);
+        /* 12 creates, 8 updates and a delete: seq 21. */
+        ck_assert_uint_eq(as_store_last_seq(stores[i]), 21);
+        d = dump(i);
+        ck_assert_msg(strcmp(d, d0) == 0, "store %d differs from store 0",
+                      i);
+        free(d);
+    }
+    free(d0);
+    raft_fixture_close(&f);
+}
+END_TEST
+
+START_TEST(leader_time_is_written)
+{
+    as_applied_t res;
+    as_status_t st;
+    as_reader_t *r;
+    as_bytes_t raw;
+    Artstore__V1__Article *a;
+    struct raft_buffer b = entry(mk("https://example.com/t", "x"),
+                                 0, 86400000LL * 3 + 1234, 1);
+
+    ck_assert_int_eq(as_apply_entry(stores[0], 5, b.base, b.len, &res, &st),
+                     0);
+    ck_assert_uint_eq(res.n, 1);
+    ck_assert_int_eq(res.st[0].code, AS_CODE_OK);
+    ck_assert_uint_eq(res.origin.seq, 1);
+    as_applied_free(&res);
+    ck_assert_int_eq(as_reader_create(stores[0], &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    ck_assert_int_eq(as_store_get_raw(r, 1, &raw, &st), 0);
+    a = artstore__v1__article__unpack(NULL, raw.len, raw.data);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(a->ingested_at, 86400 * 3 + 1);
+    artstore__v1__article__free_unpacked(a, NULL);
+    as_reader_end(r);
+    as_reader_free(r);
+    raft_free(b.base);
+}
+END_TEST
+
+START_TEST(applied_index_is_never_applied_twice)
+{
+    struct raft_buffer b1 = entry(mk("https://example.com/a", "one"), 0,
+                                  1000, 1);
+    struct raft_buffer b2 = entry(mk("https://example.com/a", "two"), 0,
+                                  2000, 2);
+    as_applied_t res;
+    as_status_t st;
+
+    ck_assert_int_eq(as_apply_entry(stores[0], 10, b1.base, b1.len, &res,
+                                    &st), 0);
+    ck_assert(!res.skipped);
+    as_applied_free(&res);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 10);
+    /* A replay of index 10 (even with other bytes) changes nothing. */
+    ck_assert_int_eq(as_apply_entry(stores[0], 10, b2.base, b2.len, &res,
+                                    &st), 0);
+    ck_assert(res.skipped);
+    as_applied_free(&res);
+    ck_assert_uint_eq(as_store_last_seq(stores[0]), 1);
+    /* The index survives a reopen, in the same commit as the write. */
+    as_store_close(stores[0]);
+    open_store(0);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 10);
+    ck_assert_int_eq(as_apply_entry(stores[0], 9, b2.base, b2.len, &res,
+                                    &st), 0);
+    ck_assert(res.skipped);
+    as_applied_free(&res);
+    ck_assert_int_eq(as_apply_entry(stores[0], 11, b2.base, b2.len, &res,
+                                    &st), 0);
+    ck_assert(!res.skipped);
+    ck_assert_int_eq(res.out[0].outcome,
+                     ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED);
+    as_applied_free(&res);
+    ck_assert_uint_eq(as_store_last_seq(stores[0]), 2);
+    raft_free(b1.base);
+    raft_free(b2.base);
+}
+END_TEST
+
+START_TEST(refusals_are_the_same_everywhere)
+{
+    /* A conditional put whose condition is false writes nothing on any
+     * node, and a garbage entry is skipped alike. */
+    struct raft_buffer b = entry_if(mk("https://example.com/c", "x"), 0, 1,
+                                    1, 1, 5);
+    unsigned char junk[16] = "not an entry!!!";
+    as_applied_t res;
+    as_status_t st;
+    int i;
+
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(as_apply_entry(stores[i], 3, b.base, b.len, &res,
+                                        &st), 0);
+        ck_assert_int_eq(res.st[0].code, AS_CODE_FAILED_PRECONDITION);
+        as_applied_free(&res);
+        ck_assert_int_eq(as_apply_entry(stores[i], 4, junk, sizeof(junk),
+                                        &res, &st), 0);
+        ck_assert(res.skipped);
+        as_applied_free(&res);
+        ck_assert_uint_eq(as_store_last_seq(stores[i]), 0);
+    }
+    raft_free(b.base);
+}
+END_TEST
+
+START_TEST(snapshot_names_the_index_and_restore_checks_it)
+{
+    struct raft_buffer *bufs, snap;
+    unsigned n;
+    struct raft r;              /* only its last_applied is read */
+    as_fsm_t fc = { 0 };
+    struct raft_fsm fsm;
+
+    memset(&r, 0, sizeof(r));
+    fc.store = stores[0];
+    fc.raft = &r;
+    as_fsm_init(&fsm, &fc);
+    /* Nothing written yet: the snapshot still records its index. */
+    r.last_applied = 42;
+    ck_assert_int_eq(fsm.snapshot(&fsm, &bufs, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(bufs[0].len, 16);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 42);
+    /* Restoring it on the same store: nothing to do. */
+    snap = bufs[0];
+    raft_free(bufs);
+    ck_assert_int_eq(fsm.restore(&fsm, &snap), 0);
+    /* A snapshot beyond what the store holds cannot be restored. */
+    fc.store = stores[1];
+    snap.base = raft_malloc(16);
+    snap.len = 16;
+    memcpy(snap.base, "ASSNAP01", 8);
+    as_u64_be((unsigned char *)snap.base + 8, 42);
+    ck_assert_int_ne(fsm.restore(&fsm, &snap), 0);
+    raft_free(snap.base);
+}
+END_TEST
+
+static Suite *apply_suite(void)
+{
+    Suite *s = suite_create("apply");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, three_stores_end_identical);
+    tcase_add_test(tc, leader_time_is_written);
+    tcase_add_test(tc, applied_index_is_never_applied_twice);
+    tcase_add_test(tc, refusals_are_the_same_everywhere);
+    tcase_add_test(tc, snapshot_names_the_index_and_restore_checks_it);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return as_check_run(apply_suite());
+}

@@ -1,0 +1,498 @@
+/*
+ * check_cluster.c - end-to-end tests of a replicated cluster: three
+ * artstored processes on loopback (Raft on free TCP ports, clients on ipc
+ * paths in temp dirs).
+ *
+ *   - writes through any member land on every member; status names the
+ *     leader and every member's endpoints;
+ *   - the leader is killed (SIGKILL) ten times at random moments, and
+ *     restarted, under four writers that retry: afterwards every
+ *     acknowledged write is on every node with the same id, revision and
+ *     body, the stores are identical byte for byte (articles and change
+ *     log, seq by seq), and `artstored --check` passes on each;
+ *   - a leader whose peers are stopped (SIGSTOP) acknowledges no write,
+ *     and the cluster converges once they continue.
+ *
+ * Randomness is seeded from the pid and printed, so a failing run can be
+ * replayed. Every wait is bounded.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "artstore.h"
+#include "check_main.h"
+#include "store.h"
+#include "testutil.h"
+
+#define N 3
+#define WRITERS 4
+
+static ts_server_t srv[N];
+static char raft_addr[N][32];
+static char members[256];
+static char all_endpoints[512];
+static char id_arg[N][8];
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* A loopback TCP port nobody listens on right now. */
+static int free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    ck_assert_int_ge(fd, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Starts the three members on fresh dirs. */
+static void start_cluster(void)
+{
+    size_t off = 0, eoff = 0;
+    int i;
+
+    for (i = 0; i < N; i++) {
+        snprintf(raft_addr[i], sizeof(raft_addr[i]), "127.0.0.1:%d",
+                 free_port());
+        off += (size_t)snprintf(members + off, sizeof(members) - off,
+                                "%s%d=%s", i ? "," : "", i + 1, raft_addr[i]);
+    }
+    for (i = 0; i < N; i++) {
+        const char *extra[] = { "--node-id", id_arg[i], "--raft",
+                                raft_addr[i], "--cluster", members,
+                                "--raft-election-ms", "500", NULL };
+
+        snprintf(id_arg[i], sizeof(id_arg[i]), "%d", i + 1);
+        ck_assert_msg(ts_start(&srv[i], extra) == 0, "node %d did not start",
+                      i + 1);
+        eoff += (size_t)snprintf(all_endpoints + eoff,
+                                 sizeof(all_endpoints) - eoff, "%s%s",
+                                 i ? "," : "", srv[i].endpoint);
+    }
+}
+
+static void stop_cluster(void)
+{
+    int i;
+
+    for (i = 0; i < N; i++)
+        ts_cleanup(&srv[i]);
+}
+
+/* The index of the node that leads, as the members agree, within ms;
+ * -1 when none is found. */
+static int find_leader(int ms)
+{
+    int64_t end = mono_ms() + ms;
+    as_cluster_info_t info;
+    as_client_t *c;
+    int i;
+
+    while (mono_ms() < end) {
+        for (i = 0; i < N; i++) {
+            if (srv[i].pid <= 0)
+                continue;
+            if (as_client_connect(srv[i].endpoint, 500, &c) != AS_OK)
+                continue;
+            if (as_cluster_status(c, &info) == AS_OK &&
+                strcmp(info.role, "leader") == 0) {
+                as_client_close(c);
+                return i;
+            }
+            as_client_close(c);
+        }
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+/* Waits until every running node has applied the same last seq and
+ * index, twice in a row, within ms. Returns 0 or -1. */
+static int await_converged(int ms)
+{
+    int64_t end = mono_ms() + ms;
+    uint64_t prev = 0;
+    int same = 0, i;
+
+    while (mono_ms() < end) {
+        uint64_t seq[N], applied[N];
+        int ok = 1;
+
+        for (i = 0; i < N && ok; i++) {
+            as_cluster_info_t info;
+            as_ping_info_t ping;
+            as_client_t *c;
+
+            if (as_client_connect(srv[i].endpoint, 1000, &c) != AS_OK)
+                return -1;
+            ok = as_ping(c, &ping) == AS_OK &&
+                 as_cluster_status(c, &info) == AS_OK;
+            seq[i] = ping.last_seq;
+            applied[i] = info.applied_index;
+            as_client_close(c);
+        }
+        for (i = 1; i < N && ok; i++)
+            ok = seq[i] == seq[0] && applied[i] == applied[0];
+        if (ok && applied[0] == prev && ++same >= 2)
+            return 0;
+        if (!ok)
+            same = 0;
+        prev = ok ? applied[0] : 0;
+        sleep_ms(200);
+    }
+    return -1;
+}
+
+/* Dumps the articles and changes of the stopped node i's store, key and
+ * value bytes in key order (malloc'ed). */
+static char *dump_store(int i)
+{
+    as_store_opts_t o = { 0 };
+    as_store_t *s;
+    as_reader_t *r;
+    as_status_t st;
+    size_t cap = 1 << 20, len = 0;
+    char *out = malloc(cap);
+    int dbs[2] = { AS_DBI_ARTICLES, AS_DBI_CHANGES }, d;
+
+    o.path = srv[i].data;
+    ck_assert_msg(as_store_open(&o, &s, &st) == 0, "open %s: %s",
+                  srv[i].data, st.msg);
+    ck_assert_int_eq(as_reader_create(s, &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    for (d = 0; d < 2; d++) {
+        MDB_cursor *c;
+        MDB_val k, v;
+
+        ck_assert_int_eq(mdb_cursor_open(as__reader_txn(r),
+                                         as__store_dbi(s, dbs[d]), &c), 0);
+        while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+            while (len + k.mv_size + v.mv_size + 16 > cap)
+                ck_assert_ptr_nonnull(out = realloc(out, cap *= 2));
+            memcpy(out + len, &k.mv_size, sizeof(size_t));
+            len += sizeof(size_t);
+            memcpy(out + len, k.mv_data, k.mv_size);
+            len += k.mv_size;
+            memcpy(out + len, &v.mv_size, sizeof(size_t));
+            len += sizeof(size_t);
+            memcpy(out + len, v.mv_data, v.mv_size);
+            len += v.mv_size;
+        }
+        mdb_cursor_close(c);
+    }
+    as_reader_end(r);
+    as_reader_free(r);
+    as_store_close(s);
+    /* The length first, so that dumps compare with memcmp. */
+    out = realloc(out, len + sizeof(size_t));
+    memmove(out + sizeof(size_t), out, len);
+    memcpy(out, &len, sizeof(size_t));
+    return out;
+}
+
+/* Runs artstored --check on node i's data dir; returns its exit status. */
+static int check_store(int i)
+{
+    char cmd[512];
+    int rc;
+
+    snprintf(cmd, sizeof(cmd), "%s --check --data '%s' >/dev/null 2>&1",
+             ts_artstored_path(), srv[i].data);
+    rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* ------------------------------------------------------------ writers */
+
+static volatile sig_atomic_t stop_writing;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_writing = 1;
+}
+
+/* A writer process: puts new articles through a client that knows every
+ * member, retrying each until it is acknowledged, and records each
+ * acknowledged put as "N ID REVISION" in its file. */
+static void writer_main(int w, const char *path)
+{
+    as_client_t *c;
+    FILE *f = fopen(path, "w");
+    int k;
+
+    signal(SIGTERM, on_term);
+    if (f == NULL || as_client_connect(all_endpoints, 3000, &c) != AS_OK)
+        _exit(2);
+    for (k = 0; k < 100000 && !stop_writing; k++) {
+        char url[96], body[96];
+        as_article_t a;
+        as_put_result_t res;
+
+        snprintf(url, sizeof(url), "https://w%d.example/%d", w, k);
+        snprintf(body, sizeof(body), "body of writer %d article %d", w, k);
+        memset(&a, 0, sizeof(a));
+        a.url = url;
+        a.title = "cluster";
+        a.body = body;
+        while (!stop_writing) {
+            if (as_put(c, &a, AS_REV_ANY, &res) == AS_OK) {
+                fprintf(f, "%d %llu %llu\n", k, (unsigned long long)res.id,
+                        (unsigned long long)res.revision);
+                fflush(f);
+                break;
+            }
+            sleep_ms(20);
+        }
+    }
+    as_client_close(c);
+    fclose(f);
+    _exit(0);
+}
+
+/* Checks every acknowledged put of writer w's file against node i's
+ * store; returns how many there were. */
+static size_t verify_writer(int w, const char *path, as_store_t *s)
+{
+    FILE *f = fopen(path, "r");
+    as_reader_t *r;
+    as_status_t st;
+    unsigned long long id, rev;
+    size_t n = 0;
+    int k;
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(as_reader_create(s, &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    while (fscanf(f, "%d %llu %llu", &k, &id, &rev) == 3) {
+        char url[96], body[96];
+        Artstore__V1__Article *a;
+        as_bytes_t raw;
+
+        snprintf(url, sizeof(url), "https://w%d.example/%d", w, k);
+        snprintf(body, sizeof(body), "body of writer %d article %d", w, k);
+        ck_assert_msg(as_store_get_raw(r, id, &raw, &st) == 0,
+                      "acknowledged %s (id %llu) is missing: %s", url, id,
+                      st.msg);
+        a = artstore__v1__article__unpack(NULL, raw.len, raw.data);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_str_eq(a->url, url);
+        ck_assert_str_eq(a->body, body);
+        ck_assert_msg(a->revision == rev, "%s: revision %llu, acknowledged "
+                      "%llu", url, (unsigned long long)a->revision, rev);
+        artstore__v1__article__free_unpacked(a, NULL);
+        n++;
+    }
+    as_reader_end(r);
+    as_reader_free(r);
+    fclose(f);
+    return n;
+}
+
+/* ------------------------------------------------------------ tests */
+
+START_TEST(writes_reach_every_member)
+{
+    as_client_t *c;
+    as_cluster_info_t info;
+    as_article_t a;
+    as_put_result_t res;
+    as_article_t *got;
+    int i, j, leader;
+
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    /* A client that knows one follower only is sent to the leader. */
+    i = (leader + 1) % N;
+    ck_assert_int_eq(as_client_connect(srv[i].endpoint, 5000, &c), AS_OK);
+    memset(&a, 0, sizeof(a));
+    a.url = "https://example.com/one";
+    a.title = "one";
+    a.body = "first";
+    ck_assert_msg(as_put(c, &a, AS_REV_ANY, &res) == AS_OK, "put: %s",
+                  res.message);
+    ck_assert_str_eq(as_client_endpoint(c), srv[leader].endpoint);
+    as_client_close(c);
+    ck_assert_int_eq(await_converged(15000), 0);
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(as_client_connect(srv[i].endpoint, 2000, &c), AS_OK);
+        ck_assert_int_eq(as_get(c, res.id, 0, &got), AS_OK);
+        ck_assert_str_eq(got->body, "first");
+        ck_assert_uint_eq(got->revision, res.revision);
+        as_article_free(got);
+        /* Every member knows every other's endpoints (announced). */
+        for (j = 0; j < 100; j++) {
+            size_t m, known = 0;
+
+            ck_assert_int_eq(as_cluster_status(c, &info), AS_OK);
+            for (m = 0; m < info.n_members; m++)
+                known += info.members[m].listen[0] != '\0';
+            if (known == N)
+                break;
+            sleep_ms(100);
+        }
+        ck_assert_msg(j < 100, "node %d does not know every endpoint", i + 1);
+        ck_assert_uint_eq(info.n_members, N);
+        ck_assert_uint_eq(info.leader_id, (uint64_t)leader + 1);
+        as_client_close(c);
+    }
+    stop_cluster();
+}
+END_TEST
+
+START_TEST(leader_killed_ten_times_under_four_writers)
+{
+    pid_t writers[WRITERS];
+    char paths[WRITERS][128];
+    char *dumps[N];
+    unsigned seed = (unsigned)getpid();
+    size_t acked = 0;
+    as_store_t *s;
+    as_store_opts_t o = { 0 };
+    as_status_t st;
+    int i, w, kill_no, status;
+
+    srand(seed);
+    fprintf(stderr, "leader_killed_ten_times: seed %u\n", seed);
+    start_cluster();
+    ck_assert_int_ge(find_leader(15000), 0);
+    for (w = 0; w < WRITERS; w++) {
+        snprintf(paths[w], sizeof(paths[w]), "%s/acked-%d", srv[0].dir, w);
+        writers[w] = fork();
+        ck_assert_int_ge(writers[w], 0);
+        if (writers[w] == 0)
+            writer_main(w, paths[w]);
+    }
+    for (kill_no = 0; kill_no < 10; kill_no++) {
+        int leader;
+
+        sleep_ms(200 + rand() % 800);
+        leader = find_leader(20000);
+        ck_assert_msg(leader >= 0, "no leader before kill %d", kill_no + 1);
+        ts_kill(&srv[leader]);
+        sleep_ms(rand() % 400);
+        ck_assert_msg(ts_restart(&srv[leader]) == 0,
+                      "node %d did not restart", leader + 1);
+    }
+    sleep_ms(1000);
+    for (w = 0; w < WRITERS; w++) {
+        kill(writers[w], SIGTERM);
+        ck_assert_int_eq(waitpid(writers[w], &status, 0), writers[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "writer %d failed", w);
+    }
+    ck_assert_msg(await_converged(30000) == 0, "nodes did not converge");
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(ts_stop(&srv[i]), 0);
+    /* Every acknowledged write on every node, stores identical. */
+    for (i = 0; i < N; i++) {
+        o.path = srv[i].data;
+        ck_assert_int_eq(as_store_open(&o, &s, &st), 0);
+        for (w = 0, acked = 0; w < WRITERS; w++)
+            acked += verify_writer(w, paths[w], s);
+        as_store_close(s);
+        dumps[i] = dump_store(i);
+        ck_assert_msg(check_store(i) == 0, "artstored --check failed on "
+                      "node %d", i + 1);
+    }
+    fprintf(stderr, "leader_killed_ten_times: %zu acknowledged writes\n",
+            acked);
+    ck_assert_msg(acked >= 20, "only %zu writes were acknowledged", acked);
+    for (i = 1; i < N; i++) {
+        size_t len0, len;
+
+        memcpy(&len0, dumps[0], sizeof(size_t));
+        memcpy(&len, dumps[i], sizeof(size_t));
+        ck_assert_msg(len == len0 && memcmp(dumps[0], dumps[i],
+                                            len + sizeof(size_t)) == 0,
+                      "node %d's store differs from node 1's", i + 1);
+    }
+    for (i = 0; i < N; i++)
+        free(dumps[i]);
+    stop_cluster();
+}
+END_TEST
+
+START_TEST(cut_off_leader_acknowledges_nothing)
+{
+    as_client_t *c;
+    as_article_t a;
+    as_put_result_t res;
+    int leader, i;
+
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    for (i = 0; i < N; i++)
+        if (i != leader)
+            kill(srv[i].pid, SIGSTOP);
+    /* The leader still takes the request but cannot commit it. */
+    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 1500, &c),
+                     AS_OK);
+    memset(&a, 0, sizeof(a));
+    a.url = "https://example.com/cut-off";
+    a.title = "cut off";
+    a.body = "never acknowledged while alone";
+    ck_assert_int_ne(as_put(c, &a, AS_REV_ANY, &res), AS_OK);
+    as_client_close(c);
+    for (i = 0; i < N; i++)
+        if (i != leader)
+            kill(srv[i].pid, SIGCONT);
+    /* Healed: a write goes through and every node converges. */
+    ck_assert_int_eq(as_client_connect(all_endpoints, 10000, &c), AS_OK);
+    a.body = "after healing";
+    ck_assert_msg(as_put(c, &a, AS_REV_ANY, &res) == AS_OK, "put: %s",
+                  res.message);
+    as_client_close(c);
+    ck_assert_int_eq(await_converged(20000), 0);
+    stop_cluster();
+}
+END_TEST
+
+static Suite *cluster_suite(void)
+{
+    Suite *s = suite_create("cluster");
+    TCase *tc = tcase_create("cluster");
+
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, writes_reach_every_member);
+    tcase_add_test(tc, leader_killed_ten_times_under_four_writers);
+    tcase_add_test(tc, cut_off_leader_acknowledges_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return as_check_run(cluster_suite());
+}
