@@ -109,8 +109,13 @@ int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
             w[i].delete_id = it->id;
             w[i].delete_url = (char *)it->url;
         }
-        w[i].has_expected_revision = it->has_expected != 0;
-        w[i].expected_revision = it->expected;
+        w[i].has_expected_revision = it->cond.has_expected != 0;
+        w[i].expected_revision = it->cond.expected;
+        if (it->cond.request_id.len > 0) {
+            w[i].has_request_id = 1;
+            w[i].request_id.data = (uint8_t *)it->cond.request_id.data;
+            w[i].request_id.len = it->cond.request_id.len;
+        }
     }
     set_origin(&e, time_ms, origin);
     e.n_writes = job->n;
@@ -208,17 +213,23 @@ static int apply_txn(as_wtxn_t *t, void *arg)
         as_store_txn_set_time_ms(t, e->time_ms);
     for (i = 0; i < res->n; i++) {
         const Artstore__V1__RaftWrite *w = e->writes[i];
+        as_write_cond_t cond;
 
         as_status_ok(&res->st[i]);
         memset(&res->out[i], 0, sizeof(res->out[i]));
+        memset(&cond, 0, sizeof(cond));
+        cond.has_expected = w->has_expected_revision;
+        cond.expected = w->expected_revision;
+        if (w->has_request_id) {
+            cond.request_id.data = w->request_id.data;
+            cond.request_id.len = w->request_id.len;
+        }
         if (w->article != NULL)
-            rc = as_store_put(t, w->article, w->has_expected_revision,
-                              w->expected_revision, &res->out[i],
+            rc = as_store_put(t, w->article, &cond, &res->out[i],
                               &res->st[i]);
         else if (w->has_delete_id || w->delete_url != NULL)
             rc = as_store_delete(t, w->has_delete_id ? w->delete_id : 0,
-                                 w->delete_url, w->has_expected_revision,
-                                 w->expected_revision, &res->out[i].id,
+                                 w->delete_url, &cond, &res->out[i].id,
                                  &res->out[i].revision, &res->st[i]);
         else
             continue;           /* refused by the leader: its status */

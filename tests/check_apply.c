@@ -93,8 +93,8 @@ static struct raft_buffer entry_if(Artstore__V1__Article *a, uint64_t del_id,
     it.op = a ? AS_WRITE_PUT : AS_WRITE_DELETE;
     it.article = a;
     it.id = del_id;
-    it.has_expected = has_expected;
-    it.expected = expected;
+    it.cond.has_expected = has_expected;
+    it.cond.expected = expected;
     job.items = &it;
     job.n = 1;
     ck_assert_msg(as_entry_pack_job(&job, time_ms, &o, raft_malloc, &b.base,
