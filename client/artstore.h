@@ -304,6 +304,10 @@ typedef struct as_stats {
     uint32_t workers;
     as_stat_t *series;
     size_t n_series;
+    /* All of the above in the Prometheus text exposition format (0.0.4),
+     * exactly as artstored serves it at /metrics: latency histograms in
+     * seconds (artstore_request_duration_seconds). */
+    char *prometheus;
 } as_stats_t;
 
 /* Fetches server statistics. On AS_OK *out is new (as_stats_free). */

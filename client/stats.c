@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "promtext.h"
 
 typedef struct series_buf {
     as_stat_t *v;
@@ -161,7 +162,8 @@ int as_stats(as_client_t *c, as_stats_t **out)
     flatten(&b, r);
     s->series = b.v;
     s->n_series = b.n;
-    if (s->version == NULL || b.oom)
+    s->prometheus = as_prom_render(r, NULL);
+    if (s->version == NULL || b.oom || s->prometheus == NULL)
         goto out_oom;
     artstore__v1__stats_response__free_unpacked(r, NULL);
     *out = s;
@@ -186,5 +188,6 @@ void as_stats_free(as_stats_t *s)
     }
     free(s->series);
     free(s->version);
+    free(s->prometheus);
     free(s);
 }

@@ -160,3 +160,17 @@ const char *as_auth_write_token(const as_auth_t *a)
             return a->tokens[i].value;
     return NULL;
 }
+
+int as_auth_check_read_only(void *ctx, const char *token, int write,
+                            as_status_t *st)
+{
+    int rc;
+
+    if (ctx != NULL && (rc = as_auth_check(ctx, token, 0, st)) != 0)
+        return rc;
+    if (write)
+        return as_status_set(st, AS_CODE_PERMISSION_DENIED,
+                             "this endpoint (ws://, for the dashboard) is "
+                             "read-only: write through the listen endpoint");
+    return 0;
+}

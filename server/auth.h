@@ -40,4 +40,14 @@ int as_auth_check(void *a, const char *token, int write, as_status_t *st);
  * file is the same. Valid until as_auth_free. */
 const char *as_auth_write_token(const as_auth_t *a);
 
+/*
+ * The check of the dashboard's ws:// request endpoint: any web page the
+ * browser opens can reach a WebSocket, so that endpoint never writes.
+ * Methods that write get PERMISSION_DENIED whatever the token; reads need
+ * a token as as_auth_check decides when ctx holds tokens (ctx NULL: no
+ * token needed). Fits as_rpc_opts_t.auth.
+ */
+int as_auth_check_read_only(void *ctx, const char *token, int write,
+                            as_status_t *st);
+
 #endif

@@ -124,6 +124,17 @@ static const option_def_t options[] = {
     { "raft-snapshot-trailing", OPT_COUNT, CFG(raft_snapshot_trailing),
       "16384", "cluster: log entries kept behind a snapshot (a node "
       "further behind cannot catch up by itself)" },
+    { "http", OPT_STR, CFG(http), "",
+      "HOST:PORT to serve the dashboard at / and Prometheus metrics at "
+      "/metrics; also binds --ws-listen and --ws-feed" },
+    { "metrics", OPT_STR, CFG(http), "",
+      "the same as --http" },
+    { "ws-listen", OPT_STR, CFG(ws_listen), "",
+      "read-only request endpoint for the dashboard, ws://HOST:PORT "
+      "(default with --http: its port + 1)" },
+    { "ws-feed", OPT_STR, CFG(ws_feed), "",
+      "the change feed on ws://HOST:PORT for the dashboard "
+      "(default with --http: its port + 2)" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -194,13 +205,26 @@ static int set_option(as_config_t *c, const option_def_t *o, const char *v,
     return -1;
 }
 
+/* Returns nonzero when option i is another name for an earlier option
+ * (the same field): its default is that option's. */
+static int is_alias(size_t i)
+{
+    size_t j;
+
+    for (j = 0; j < i; j++)
+        if (options[j].offset == options[i].offset)
+            return 1;
+    return 0;
+}
+
 void as_config_defaults(as_config_t *c)
 {
     size_t i;
 
     memset(c, 0, sizeof(*c));
     for (i = 0; i < N_OPTIONS; i++)
-        if (set_option(c, &options[i], options[i].def, 0) != 0)
+        if (!is_alias(i) &&
+            set_option(c, &options[i], options[i].def, 0) != 0)
             abort(); /* a default that does not parse is a bug */
 }
 
@@ -209,7 +233,7 @@ void as_config_free(as_config_t *c)
     size_t i;
 
     for (i = 0; i < N_OPTIONS; i++)
-        if (options[i].type == OPT_STR) {
+        if (options[i].type == OPT_STR && !is_alias(i)) {
             char **slot = (char **)((char *)c + options[i].offset);
 
             free(*slot);
@@ -321,6 +345,7 @@ void as_config_usage(FILE *f)
         "  artstored                                   # ./artstore-data on tcp://127.0.0.1:7400\n"
         "  artstored --data /var/lib/artstore --listen tcp://127.0.0.1:7400\n"
         "  artstored --data /tmp/as --listen ipc:///tmp/as.sock --workers 8\n"
+        "  artstored --http 127.0.0.1:8080             # dashboard at http://127.0.0.1:8080/\n"
         "  artstored --config /etc/artstore/artstored.conf --log-level debug\n\n"
         "Options (sizes take K, M, G suffixes):\n");
     fprintf(f, "  %-26s %s\n", "--config=FILE",

@@ -35,6 +35,9 @@ typedef struct as_config {
     size_t raft_election_ms;
     size_t raft_snapshot_threshold;
     size_t raft_snapshot_trailing;
+    char *http;              /* "" : no HTTP listener; else HOST:PORT */
+    char *ws_listen;         /* "" : ws://HOST:(http port + 1) with --http */
+    char *ws_feed;           /* "" : ws://HOST:(http port + 2) with --http */
 } as_config_t;
 
 /* Fills c with every option's default. Strings point into static storage

@@ -765,6 +765,110 @@ static void on_maint(void *arg)
         as_log_warn("changelog retention failed: %s", st.msg);
 }
 
+/* ------------------------------------------------------------ rate */
+
+/* Commit time of the first retained change at or after seq (cursor c);
+ * *at gets its seq. Returns 0, -1 when there is none, or a code with st
+ * set. */
+static int commit_time_at(MDB_cursor *c, uint64_t seq, uint64_t *at,
+                          int64_t *t, as_status_t *st)
+{
+    Artstore__V1__ChangeEvent *ev;
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, d;
+    int rc;
+
+    as_u64_be(kb, seq);
+    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return -1;
+    if (rc != 0 || k.mv_size != 8)
+        return as_status_set(st, AS_CODE_INTERNAL, "read changes: %s",
+                             rc ? mdb_strerror(rc) : "bad key");
+    *at = as_be_u64(k.mv_data);
+    ev = artstore__v1__change_event__unpack(NULL, d.mv_size, d.mv_data);
+    if (ev == NULL)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "change %llu cannot be decoded",
+                             (unsigned long long)*at);
+    *t = ev->has_commit_time_ms ? ev->commit_time_ms : 0;
+    artstore__v1__change_event__free_unpacked(ev, NULL);
+    return 0;
+}
+
+/* The first seq in [lo, hi] committed at or after t, or hi + 1 when none
+ * is (bisection). Returns 0 or a code with st set. */
+static int first_seq_since(MDB_cursor *c, uint64_t lo, uint64_t hi, int64_t t,
+                           uint64_t *out, as_status_t *st)
+{
+    uint64_t end = hi + 1, at = 0;
+    int64_t ct = 0;
+    int rc;
+
+    while (lo < end) {
+        uint64_t mid = lo + (end - lo) / 2;
+
+        if ((rc = commit_time_at(c, mid, &at, &ct, st)) > 0)
+            return rc;
+        if (rc < 0 || at >= end || ct >= t)
+            end = mid;
+        else
+            lo = at + 1;
+    }
+    *out = end;
+    return 0;
+}
+
+int as_feed_minute_counts(as_reader_t *r, int64_t now, size_t n,
+                          uint64_t *counts, int64_t *minute0_ms,
+                          as_status_t *st)
+{
+    as_store_t *s = as__reader_store(r);
+    MDB_cursor *c = NULL;
+    MDB_val k, d;
+    uint64_t oldest, last, prev = 0, cur;
+    int64_t start;
+    size_t i;
+    int rc, ret = 0;
+
+    if (n == 0 || n > 1440)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "minutes=%zu is not in 1..1440", n);
+    start = now - now % 60000 - (int64_t)(n - 1) * 60000;
+    *minute0_ms = start;
+    memset(counts, 0, n * sizeof(*counts));
+    if ((rc = as_reader_begin(r, st)) != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(as__reader_txn(r),
+                              as__store_dbi(s, AS_DBI_CHANGES), &c)) != 0) {
+        ret = as_status_set(st, AS_CODE_INTERNAL, "open changes: %s",
+                            mdb_strerror(rc));
+        goto out_end;
+    }
+    if (mdb_cursor_get(c, &k, &d, MDB_FIRST) != 0 || k.mv_size != 8)
+        goto out_close;   /* no changes retained */
+    oldest = as_be_u64(k.mv_data);
+    if (mdb_cursor_get(c, &k, &d, MDB_LAST) != 0 || k.mv_size != 8)
+        goto out_close;
+    last = as_be_u64(k.mv_data);
+    for (i = 0; i <= n; i++) {
+        if (i == n)
+            cur = last + 1;
+        else if ((ret = first_seq_since(c, oldest, last,
+                                        start + (int64_t)i * 60000, &cur,
+                                        st)) != 0)
+            goto out_close;
+        if (i > 0)
+            counts[i - 1] = cur - prev;
+        prev = cur;
+    }
+out_close:
+    mdb_cursor_close(c);
+out_end:
+    as_reader_end(r);
+    return ret;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 int as_feed_derive_endpoint(const char *listen, char *out, size_t cap)
@@ -820,6 +924,13 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
     if (nn_bind(f->sock, opts->endpoint) < 0) {
         rc = as_status_set(st, AS_CODE_UNAVAILABLE, "cannot bind feed %s: %s",
                            opts->endpoint, nn_strerror(errno));
+        goto out_sock;
+    }
+    if (opts->ws_endpoint != NULL && opts->ws_endpoint[0] != '\0' &&
+        nn_bind(f->sock, opts->ws_endpoint) < 0) {
+        rc = as_status_set(st, AS_CODE_UNAVAILABLE,
+                           "cannot bind feed %s: %s", opts->ws_endpoint,
+                           nn_strerror(errno));
         goto out_sock;
     }
     f->committed = f->published = as_store_last_seq(s);

@@ -61,6 +61,10 @@ typedef struct as_feed as_feed_t;
 
 typedef struct as_feed_opts {
     const char *endpoint;      /* PUB endpoint to bind */
+    /* A second endpoint of the same PUB socket for browsers, ws://HOST:PORT
+     * (NULL or "": none). A browser's WebSocket asks for the subprotocol
+     * pub.sp.nanomsg.org and gets each frame as one binary message. */
+    const char *ws_endpoint;
     size_t max_waiters;        /* parked long-polls (limits.max_watches) */
     uint64_t retain_changes;   /* 0: no count limit */
     uint64_t retain_hours;     /* 0: no age limit */
@@ -93,6 +97,21 @@ unsigned as_feed_waiters(as_feed_t *f);
  * or -1 when it cannot be derived.
  */
 int as_feed_derive_endpoint(const char *listen, char *out, size_t cap);
+
+/*
+ * Counts the changes committed in each of the last n minutes (n <= 1440)
+ * from the changelog in a fresh snapshot of r: counts[n - 1] is the
+ * current minute so far, counts[0] the one n - 1 minutes before it;
+ * *minute0_ms gets the start of minute 0 (Unix ms). Seq numbers are gap
+ * free, so each count is the difference of the first seq of two minutes,
+ * found by bisection on commit_time_ms (which grows with seq unless the
+ * clock steps back): about 2 n log2(changes) lookups, whatever the rate.
+ * Minutes before the oldest retained change count 0. Returns 0, or
+ * INTERNAL / DATA_LOSS with st set.
+ */
+int as_feed_minute_counts(as_reader_t *r, int64_t now_ms, size_t n,
+                          uint64_t *counts, int64_t *minute0_ms,
+                          as_status_t *st);
 
 /* The Changes RPC handler (for the service method table). The service
  * context must have its feed set. */

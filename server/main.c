@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "feed.h"
+#include "http.h"
 #include "log.h"
 #include "rpc.h"
 #include "service.h"
@@ -73,7 +74,11 @@ int main(int argc, char **argv)
     as_rpc_t *rpc = NULL;
     as_feed_t *feed = NULL;
     as_feed_opts_t fopts;
-    char feed_ep[512];
+    as_rpc_opts_t wsopts;
+    as_rpc_t *rpc_ws = NULL;
+    as_http_t *http = NULL;
+    as_http_opts_t hopts;
+    char feed_ep[512], ws_rpc[512], ws_feed[512];
     as_auth_t *auth = NULL;
     as_cluster_t *cluster = NULL;
     as_cluster_opts_t copts;
@@ -180,8 +185,22 @@ int main(int argc, char **argv)
                      cfg.listen);
         goto out_writer;
     }
+    /* --http brings the dashboard's ws:// endpoints with it. */
+    snprintf(ws_rpc, sizeof(ws_rpc), "%s", cfg.ws_listen);
+    snprintf(ws_feed, sizeof(ws_feed), "%s", cfg.ws_feed);
+    if (cfg.http[0] != '\0' &&
+        ((ws_rpc[0] == '\0' &&
+          as_http_derive_ws(cfg.http, 1, ws_rpc, sizeof(ws_rpc)) != 0) ||
+         (ws_feed[0] == '\0' &&
+          as_http_derive_ws(cfg.http, 2, ws_feed, sizeof(ws_feed)) != 0))) {
+        as_log_error("--http '%s' is not HOST:PORT with room for the "
+                     "dashboard's ws:// ports after it (or give --ws-listen "
+                     "and --ws-feed)", cfg.http);
+        goto out_writer;
+    }
     memset(&fopts, 0, sizeof(fopts));
     fopts.endpoint = feed_ep;
+    fopts.ws_endpoint = ws_feed;
     fopts.max_waiters = cfg.limits.max_watches;
     fopts.retain_changes = cfg.retain_changes;
     fopts.retain_hours = cfg.retain_hours;
@@ -239,6 +258,36 @@ int main(int argc, char **argv)
         goto out_cluster;
     }
     svc.rpc = rpc;
+    if (ws_rpc[0] != '\0') {
+        /* The dashboard's endpoint: any page in a browser can reach a
+         * WebSocket, so it only reads (as_auth_check_read_only). */
+        wsopts = ropts;
+        wsopts.endpoint = ws_rpc;
+        wsopts.workers = 2;
+        wsopts.auth = as_auth_check_read_only;
+        wsopts.auth_ctx = auth;
+        if (as_rpc_start(&wsopts, &rpc_ws, &st) != 0) {
+            as_log_error("%s", st.msg);
+            goto out_rpc;
+        }
+        svc.rpc_ws = rpc_ws;
+    }
+    if (cfg.http[0] != '\0') {
+        memset(&hopts, 0, sizeof(hopts));
+        hopts.address = cfg.http;
+        hopts.svc = &svc;
+        hopts.ws_rpc = ws_rpc;
+        hopts.ws_feed = ws_feed;
+        hopts.auth = auth != NULL;
+        if (as_http_start(&hopts, &http, &st) != 0) {
+            as_log_error("%s", st.msg);
+            goto out_rpc;
+        }
+        as_log_info("dashboard at http://%s/ (metrics at /metrics; "
+                    "requests on %s, feed on %s)%s", cfg.http, ws_rpc,
+                    ws_feed, as_http_has_dashboard() ? "" :
+                    "; built without the page");
+    }
     as_log_info("artstored %s serving %s on %s (%zu workers, sync=%s)",
                 ARTSTORE_VERSION_STRING, cfg.data_dir, cfg.listen,
                 cfg.workers, cfg.sync);
@@ -251,6 +300,10 @@ int main(int argc, char **argv)
     notify("STOPPING=1");
     exit_code = 0;
 
+out_rpc:
+    as_http_stop(http);
+    if (rpc_ws != NULL)
+        as_rpc_stop(rpc_ws);
     as_rpc_stop(rpc);
 out_cluster:
     /* The cluster answers the writes it holds through the open socket. */
@@ -260,6 +313,7 @@ out_writer:
     as_writer_stop(writer);
     /* Parked Changes calls are answered through the still-open socket. */
     as_feed_stop(feed);
+    as_rpc_close(rpc_ws);
     as_rpc_close(rpc);
 out_store:
     as_store_close(store);

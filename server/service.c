@@ -622,57 +622,58 @@ static Artstore__V1__Histogram *histogram(as_arena_t *ar, const double *bounds,
     return h;
 }
 
-static void handle_stats(as_call_t *call, const uint8_t *payload, size_t len)
+int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
+                     Artstore__V1__StatsResponse *resp, as_status_t *st)
 {
-    as_service_t *svc = as_call_ctx(call);
-    as_reader_t *rd = as_service_reader(call);
-    as_arena_t *ar = as_call_arena(call);
-    Artstore__V1__StatsResponse resp = ARTSTORE__V1__STATS_RESPONSE__INIT;
     as_store_stats_t ss;
     as_writer_stats_t ws;
-    as_status_t st;
     size_t i, j, n = as_service_n_methods;
     int rc;
 
-    if (as_service_unpack(call, &artstore__v1__stats_request__descriptor,
-                          payload, len) == NULL)
-        return;
-    if (rd == NULL || as_reader_begin(rd, &st) != 0) {
-        as_call_reply_error(call, AS_CODE_UNAVAILABLE, "store not readable");
-        return;
-    }
-    rc = as_store_get_stats(rd, &ss, &st);
+    artstore__v1__stats_response__init(resp);
+    if (rd == NULL || as_reader_begin(rd, st) != 0)
+        return as_status_set(st, AS_CODE_UNAVAILABLE, "store not readable");
+    rc = as_store_get_stats(rd, &ss, st);
     as_reader_end(rd);
-    if (rc != 0) {
-        as_call_reply_status(call, &st);
-        return;
-    }
-    resp.version = ARTSTORE_VERSION_STRING;
-    resp.has_articles = resp.has_tags = resp.has_last_seq = 1;
-    resp.has_oldest_seq = resp.has_next_id = resp.has_map_size = 1;
-    resp.has_map_used = resp.has_uptime_ms = resp.has_workers = 1;
-    resp.articles = ss.articles;
-    resp.tags = ss.tags;
-    resp.last_seq = ss.last_seq;
-    resp.oldest_seq = ss.oldest_seq;
-    resp.next_id = ss.next_id ? ss.next_id : 1;
-    resp.map_size = ss.map_size;
-    resp.map_used = ss.map_used;
-    resp.uptime_ms = (uint64_t)(now_ms() - svc->start_ms);
-    resp.workers = svc->rpc ? (uint32_t)as_rpc_workers(svc->rpc) : 0;
-    resp.has_subscribers = 1;
-    resp.subscribers = svc->feed ? as_feed_subscribers(svc->feed) : 0;
+    if (rc != 0)
+        return rc;
+    resp->version = ARTSTORE_VERSION_STRING;
+    resp->has_articles = resp->has_tags = resp->has_last_seq = 1;
+    resp->has_oldest_seq = resp->has_next_id = resp->has_map_size = 1;
+    resp->has_map_used = resp->has_uptime_ms = resp->has_workers = 1;
+    resp->articles = ss.articles;
+    resp->tags = ss.tags;
+    resp->last_seq = ss.last_seq;
+    resp->oldest_seq = ss.oldest_seq;
+    resp->next_id = ss.next_id ? ss.next_id : 1;
+    resp->map_size = ss.map_size;
+    resp->map_used = ss.map_used;
+    resp->uptime_ms = (uint64_t)(now_ms() - svc->start_ms);
+    resp->workers = svc->rpc ? (uint32_t)as_rpc_workers(svc->rpc) : 0;
+    resp->has_subscribers = 1;
+    resp->subscribers = svc->feed ? as_feed_subscribers(svc->feed) : 0;
 
-    resp.methods = as_arena_alloc(ar, sizeof(*resp.methods) * n);
-    if (resp.methods == NULL)
+    resp->methods = as_arena_alloc(ar, sizeof(*resp->methods) * n);
+    if (resp->methods == NULL)
         goto out_exhausted;
     for (i = 0; i < n && svc->rpc != NULL; i++) {
         Artstore__V1__MethodStats *m = as_arena_alloc(ar, sizeof(*m));
-        as_method_stats_t ms;
+        as_method_stats_t ms, more;
+        size_t b;
 
         if (m == NULL)
             goto out_exhausted;
         as_rpc_get_stats(svc->rpc, i, &ms);
+        /* Requests through the dashboard's endpoint count the same. */
+        if (svc->rpc_ws != NULL) {
+            as_rpc_get_stats(svc->rpc_ws, i, &more);
+            for (j = 0; j < AS_RPC_CODES; j++)
+                ms.codes[j] += more.codes[j];
+            for (b = 0; b <= AS_RPC_LAT_BUCKETS; b++)
+                ms.lat_counts[b] += more.lat_counts[b];
+            ms.lat_count += more.lat_count;
+            ms.lat_sum_us += more.lat_sum_us;
+        }
         artstore__v1__method_stats__init(m);
         m->method = (char *)as_service_methods[i].name;
         m->codes = as_arena_alloc(ar, sizeof(*m->codes) * AS_RPC_CODES);
@@ -697,20 +698,35 @@ static void handle_stats(as_call_t *call, const uint8_t *payload, size_t len)
                                   ms.lat_count, ms.lat_sum_us);
         if (m->latency_us == NULL)
             goto out_exhausted;
-        resp.methods[resp.n_methods++] = m;
+        resp->methods[resp->n_methods++] = m;
     }
     as_writer_get_stats(svc->writer, &ws);
-    resp.writer_batch = histogram(ar, as_writer_bucket_bounds,
-                                  AS_WRITER_BUCKETS, ws.counts, ws.commits,
-                                  (double)ws.items);
-    if (resp.writer_batch == NULL)
+    resp->writer_batch = histogram(ar, as_writer_bucket_bounds,
+                                   AS_WRITER_BUCKETS, ws.counts, ws.commits,
+                                   (double)ws.items);
+    if (resp->writer_batch == NULL)
         goto out_exhausted;
-    as_call_reply(call, &resp.base);
-    return;
+    return 0;
 
 out_exhausted:
-    as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
-                        "stats reply needs more than max_decode_bytes");
+    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                         "stats reply needs more than max_decode_bytes");
+}
+
+static void handle_stats(as_call_t *call, const uint8_t *payload, size_t len)
+{
+    Artstore__V1__StatsResponse resp;
+    as_status_t st;
+
+    if (as_service_unpack(call, &artstore__v1__stats_request__descriptor,
+                          payload, len) == NULL)
+        return;
+    if (as_service_stats(as_call_ctx(call), as_service_reader(call),
+                         as_call_arena(call), &resp, &st) != 0) {
+        as_call_reply_status(call, &st);
+        return;
+    }
+    as_call_reply(call, &resp.base);
 }
 
 /* ------------------------------------------------------------ the table */

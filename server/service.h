@@ -21,6 +21,7 @@ typedef struct as_service {
     as_store_t *store;
     as_writer_t *writer;
     as_rpc_t *rpc;           /* set once the socket is up, for Stats */
+    as_rpc_t *rpc_ws;        /* the dashboard's ws:// endpoint, or NULL */
     as_limits_t limits;
     const char *feed_endpoint; /* told to clients by Ping; may be NULL */
     const char *data_dir;
@@ -53,6 +54,17 @@ void as_service_worker_fini(void *ctx, void *data);
 ProtobufCMessage *as_service_unpack(as_call_t *call,
                                     const ProtobufCMessageDescriptor *desc,
                                     const uint8_t *payload, size_t len);
+
+/*
+ * Fills resp with the server's statistics (what Stats answers): the
+ * store's counts from a fresh snapshot of rd, the per-method counters and
+ * latency histograms of every request endpoint, the writer's batch sizes.
+ * Repeated fields and histograms are allocated in ar; strings are static.
+ * Returns 0, or UNAVAILABLE / RESOURCE_EXHAUSTED / a store error with st
+ * set.
+ */
+int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
+                     Artstore__V1__StatsResponse *resp, as_status_t *st);
 
 /* The calling worker's store reader (NULL off the worker threads). */
 as_reader_t *as_service_reader(as_call_t *call);

@@ -1,7 +1,8 @@
 /*
  * check_stats.c - statistics end to end: the series libartstore flattens
- * (full latency histograms, request counters) and `artstore stats -o
- * prometheus`, checked against the text exposition format's rules: one
+ * (full latency histograms, request counters), `artstore stats -o
+ * prometheus` and a scrape of artstored's /metrics (--http), checked
+ * against the text exposition format's rules: one
  * HELP and TYPE per family before all of its samples, valid names and
  * labels, cumulative buckets ending in +Inf = _count.
  */
@@ -142,29 +143,36 @@ END_TEST
 
 #define MAX_FAMILIES 64
 
-START_TEST(prometheus_text_format)
+/* What check_exposition found in a text. */
+typedef struct prom_seen {
+    int samples;
+    double put_inf, put_count, put_ok, articles, put_sum;
+    double max_le;            /* largest finite le of the Put histogram */
+} prom_seen_t;
+
+/* Checks text (modified) against the exposition format's rules: one HELP
+ * then one TYPE per family, before all of its samples; valid names and
+ * labels; cumulative buckets per series. */
+static void check_exposition(char *text, prom_seen_t *seen)
 {
-    static const char *const args[] = { "stats", "-o", "prometheus", NULL };
-    ts_server_t srv;
     regex_t sample_re, le_re;
     regmatch_t m[4];
-    char *out = NULL, *err = NULL, *line, *save = NULL;
+    char *line, *save = NULL;
     char families[MAX_FAMILIES][96], types[MAX_FAMILIES][16];
     char cur[96] = "", helped[96] = "", series[256] = "";
-    int n_fam = 0, samples = 0, i;
-    double put_inf = -1, put_count = -1, put_ok = -1, articles = -1;
+    int n_fam = 0, i;
     double last_bucket = -1;
 
+    memset(seen, 0, sizeof(*seen));
+    seen->put_inf = seen->put_count = seen->put_ok = seen->articles = -1;
+    seen->put_sum = -1;
     ck_assert_int_eq(regcomp(&sample_re,
         "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|"
         "\\\\.)*\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*)\\})? "
         "(-?[0-9.e+-]+|\\+Inf|NaN)$", REG_EXTENDED), 0);
     ck_assert_int_eq(regcomp(&le_re, "le=\"([^\"]*)\"", REG_EXTENDED), 0);
-    ck_assert_int_eq(ts_start(&srv, NULL), 0);
-    load(srv.endpoint);
-    ck_assert_int_eq(ts_cli(srv.endpoint, NULL, &out, &err, args), 0);
 
-    for (line = strtok_r(out, "\n", &save); line != NULL;
+    for (line = strtok_r(text, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
         char name[96], fam[96], kind[16];
         const char *suffix;
@@ -217,26 +225,109 @@ START_TEST(prometheus_text_format)
             snprintf(series, sizeof(series), "%.*s", (int)lm[0].rm_so, line);
             ck_assert_msg(v >= last_bucket, "bucket not cumulative: %s", line);
             last_bucket = v;
-            if (strstr(line, "method=\"Put\"") && strstr(line, "+Inf"))
-                put_inf = v;
+            if (strstr(line, "artstore_request_duration_seconds_bucket"
+                             "{method=\"Put\"")) {
+                if (strstr(line, "+Inf"))
+                    seen->put_inf = v;
+                else if (strtod(line + lm[1].rm_so, NULL) > seen->max_le)
+                    seen->max_le = strtod(line + lm[1].rm_so, NULL);
+            }
         }
-        if (strstr(line, "artstore_request_latency_us_count{method=\"Put\"}"))
-            put_count = v;
+        if (strstr(line, "artstore_request_duration_seconds_count"
+                         "{method=\"Put\"}"))
+            seen->put_count = v;
+        if (strstr(line, "artstore_request_duration_seconds_sum"
+                         "{method=\"Put\"}"))
+            seen->put_sum = v;
         if (strstr(line, "artstore_requests_total{method=\"Put\",code=\"OK\"}"))
-            put_ok = v;
+            seen->put_ok = v;
         if (strcmp(name, "artstore_articles") == 0)
-            articles = v;
-        samples++;
+            seen->articles = v;
+        seen->samples++;
     }
-    ck_assert_int_ge(samples, 20);
-    ck_assert(articles == N_PUTS);
-    ck_assert(put_ok == N_PUTS);
-    ck_assert(put_count == N_PUTS);
-    ck_assert(put_inf == N_PUTS);
-    free(out);
-    free(err);
     regfree(&sample_re);
     regfree(&le_re);
+}
+
+/* The checks both ways of getting the text share, after N_PUTS puts. */
+static void check_after_puts(const prom_seen_t *seen)
+{
+    ck_assert_int_ge(seen->samples, 20);
+    ck_assert(seen->articles == N_PUTS);
+    ck_assert(seen->put_ok == N_PUTS);
+    ck_assert(seen->put_count == N_PUTS);
+    ck_assert(seen->put_inf == N_PUTS);
+    /* Seconds, as Prometheus expects: the largest bound is 5 s (not
+     * 5,000,000 us), and a put on this machine takes well under 10 s. */
+    ck_assert_msg(seen->max_le == 5, "largest le %g", seen->max_le);
+    ck_assert_msg(seen->put_sum > 0 && seen->put_sum < 10 * N_PUTS,
+                  "Put duration sum %g s", seen->put_sum);
+}
+
+START_TEST(prometheus_text_format)
+{
+    static const char *const args[] = { "stats", "-o", "prometheus", NULL };
+    ts_server_t srv;
+    char *out = NULL, *err = NULL;
+    prom_seen_t seen;
+
+    ck_assert_int_eq(ts_start(&srv, NULL), 0);
+    load(srv.endpoint);
+    ck_assert_int_eq(ts_cli(srv.endpoint, NULL, &out, &err, args), 0);
+    check_exposition(out, &seen);
+    check_after_puts(&seen);
+    free(out);
+    free(err);
+    ck_assert_int_eq(ts_stop(&srv), 0);
+    ts_cleanup(&srv);
+}
+END_TEST
+
+/* Prometheus scrapes artstored --http at /metrics: the same format and
+ * families as the CLI's output (both come from proto/promtext.c). */
+START_TEST(metrics_over_http)
+{
+    static const char *const args[] = { "stats", "-o", "prometheus", NULL };
+    ts_server_t srv;
+    char http[64], wsr[64], wsf[64], *hdr = NULL, *body = NULL;
+    char *cli = NULL, *p, *q;
+    const char *extra[7];
+    prom_seen_t seen;
+    int port = ts_free_port(), status;
+
+    snprintf(http, sizeof(http), "127.0.0.1:%d", port);
+    snprintf(wsr, sizeof(wsr), "ws://127.0.0.1:%d", ts_free_port());
+    snprintf(wsf, sizeof(wsf), "ws://127.0.0.1:%d", ts_free_port());
+    extra[0] = "--metrics";       /* the alias of --http */
+    extra[1] = http;
+    extra[2] = "--ws-listen";
+    extra[3] = wsr;
+    extra[4] = "--ws-feed";
+    extra[5] = wsf;
+    extra[6] = NULL;
+    ck_assert_int_eq(ts_start(&srv, extra), 0);
+    load(srv.endpoint);
+    ck_assert_int_eq(ts_http(port, "GET", "/metrics", &status, &hdr, &body),
+                     0);
+    ck_assert_int_eq(status, 200);
+    ck_assert_msg(strstr(hdr, "Content-Type: text/plain; version=0.0.4") !=
+                  NULL, "headers: %s", hdr);
+    ck_assert_int_eq(ts_cli(srv.endpoint, NULL, &cli, NULL, args), 0);
+    /* Every family the CLI prints is scraped too. */
+    for (p = strstr(cli, "# TYPE "); p != NULL; p = strstr(p + 1, "# TYPE ")) {
+        char line[160];
+
+        q = strchr(p, '\n');
+        ck_assert_ptr_nonnull(q);
+        snprintf(line, sizeof(line), "%.*s", (int)(q - p), p);
+        ck_assert_msg(strstr(body, line) != NULL, "%s missing at /metrics",
+                      line);
+    }
+    check_exposition(body, &seen);
+    check_after_puts(&seen);
+    free(hdr);
+    free(body);
+    free(cli);
     ck_assert_int_eq(ts_stop(&srv), 0);
     ts_cleanup(&srv);
 }
@@ -249,6 +340,7 @@ static Suite *stats_suite(void)
 
     tcase_add_test(tc, library_series_have_full_histograms);
     tcase_add_test(tc, prometheus_text_format);
+    tcase_add_test(tc, metrics_over_http);
     tcase_add_test(tc, subscribers_are_the_feed_connections);
     suite_add_tcase(s, tc);
     return s;

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -283,4 +286,88 @@ int ts_verify(const ts_server_t *s, char **report)
     else
         free(out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int ts_free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+    if (fd < 0)
+        return 0;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+int ts_http(int port, const char *method, const char *path, int *status,
+            char **headers, char **body)
+{
+    struct sockaddr_in a;
+    char req[512], *buf = NULL, *sep;
+    size_t len = 0, cap = 0;
+    int fd = -1, tries;
+    ssize_t n;
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (tries = 0; tries < 100; tries++) {
+        if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            break;
+        close(fd);
+        fd = -1;
+        usleep(20000);
+    }
+    if (fd < 0)
+        return -1;
+    snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Connection: close\r\n\r\n", method, path, port);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+        goto out_fail;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            char *b = realloc(buf, cap = cap ? cap * 2 : 16384);
+
+            if (b == NULL)
+                goto out_fail;
+            buf = b;
+        }
+        n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL)
+        return -1;
+    buf[len] = '\0';
+    if (sscanf(buf, "HTTP/1.%*d %d", status) != 1 ||
+        (sep = strstr(buf, "\r\n\r\n")) == NULL) {
+        free(buf);
+        return -1;
+    }
+    if (body != NULL)
+        *body = strdup(sep + 4);
+    *sep = '\0';
+    if (headers != NULL)
+        *headers = strdup(buf);
+    free(buf);
+    return 0;
+
+out_fail:
+    close(fd);
+    free(buf);
+    return -1;
 }

@@ -67,6 +67,19 @@ int ts_dead_tcp_endpoint(char *buf, size_t len);
 /* A monotonic clock in milliseconds, for durations. */
 int64_t ts_mono_ms_now(void);
 
+/* Returns a TCP port on 127.0.0.1 that was free a moment ago, or 0. */
+int ts_free_port(void);
+
+/*
+ * Sends `METHOD PATH HTTP/1.1` to 127.0.0.1:port (retrying the connect for
+ * up to 2 s, as a listener may start just after the server answers Ping)
+ * and reads the whole answer. *status gets the status code; *headers and
+ * *body (each may be NULL) the malloc'ed, NUL-terminated header block and
+ * body. Returns 0, or -1 when there is no valid answer.
+ */
+int ts_http(int port, const char *method, const char *path, int *status,
+            char **headers, char **body);
+
 /* Path of the built binaries (set by CMake). */
 const char *ts_artstored_path(void);
 const char *ts_cli_path(void);

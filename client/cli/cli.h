@@ -214,10 +214,6 @@ void cli_text_cell(char *out, size_t cap, const char *s, int width);
  * spaces (for a table's last column). */
 void cli_text_clean(char *out, size_t cap, const char *s);
 
-/* Prints s in the Prometheus text exposition format (HELP and TYPE lines,
- * each family's samples together). Returns 0, or -1 on a write error. */
-int cli_print_prometheus(FILE *out, const as_stats_t *s);
-
 /* ------------------------------------------------------------ commands */
 
 extern const cli_cmd_t cli_cmd_put;

@@ -229,8 +229,9 @@ static int run_stats(cli_globals_t *g, int argc, char **argv)
     if (g->output == CLI_OUTPUT_JSON || g->output == CLI_OUTPUT_JSONL) {
         rc = cli_print_json_as(g, stats_json(s));
     } else if (g->output == CLI_OUTPUT_PROMETHEUS) {
-        rc = cli_print_prometheus(stdout, s) == 0 ? CLI_EXIT_OK
-                                                  : CLI_EXIT_ERROR;
+        /* The library renders it as artstored's /metrics does. */
+        rc = fputs(s->prometheus, stdout) >= 0 && fflush(stdout) == 0
+                 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
     } else {
         print_stats_text(s);
         rc = CLI_EXIT_OK;
@@ -265,8 +266,10 @@ const cli_cmd_t cli_cmd_stats = {
         "  with the same keys and a `series` array of {name, labels, value},\n"
         "  labels an object such as {\"method\": \"Put\", \"code\": \"OK\"}.\n"
         "  Prometheus output (-o prometheus) is the text exposition format\n"
-        "  with # HELP and # TYPE lines: gauges\n"
-        "  artstore_articles, _tags, _last_seq, _map_size_bytes, ..., the\n"
-        "  counter artstore_requests_total{method,code} and the histograms\n"
-        "  artstore_request_latency_us{method} and artstore_writer_batch.\n",
+        "  with # HELP and # TYPE lines, the same as artstored serves at\n"
+        "  /metrics (--http): gauges artstore_articles, _tags, _last_seq,\n"
+        "  _map_size_bytes, ..., the counter\n"
+        "  artstore_requests_total{method,code} and the histograms\n"
+        "  artstore_request_duration_seconds{method} and\n"
+        "  artstore_writer_batch.\n",
 };
