@@ -369,6 +369,8 @@
         for (const ev of resp.events)
           apply(ev);
         trim();
+        if (resp.events.length > 0)
+          chartSoon();
         setSeq(resp.next_since);
         if (resp.next_since < resp.last_seq) {
           setState("catching-up");
@@ -444,7 +446,21 @@
 
   /* ---------------------------------------------------------- chart */
 
+  let chartTimer = null, chartAt = 0;
+
+  /* Redraws the chart after new changes, at most every 2 s. */
+  function chartSoon() {
+    if (chartTimer !== null)
+      return;
+    const wait = Math.max(0, chartAt + 2000 - Date.now());
+    chartTimer = setTimeout(() => {
+      chartTimer = null;
+      drawChart();
+    }, wait);
+  }
+
   async function drawChart() {
+    chartAt = Date.now();
     let data;
     try {
       const r = await fetch("/ingest", { cache: "no-store" });
