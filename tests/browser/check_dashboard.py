@@ -142,6 +142,15 @@ class Server:
         return "http://127.0.0.1:%d/" % self.http_port
 
 
+# Varied puts, for a screenshot that shows what the page does.
+HEADLINES = [
+    ("Storm closes ports along the coast", ("news", "weather"), "Coastal Times"),
+    ("Markets rally on rate hopes", ("news", "markets"), "Daily Ledger"),
+    ("Rail strike called off after late talks", ("news", "transport"), "Wire"),
+    ("Heat record broken for a third day", ("news", "weather"), "Metro Post"),
+    ("Council approves new bike lanes", ("news", "city"), "Metro Post"),
+]
+
 # What the page shows, read from its DOM and its state object.
 SHOWN = """JSON.stringify({
   state: window.artstoreDashboard ? artstoreDashboard.state : null,
@@ -206,9 +215,10 @@ def test_main(browser, srv, screenshot):
     # 2. Puts while open: each on top, marked new, within the bound.
     latencies, put_to_screen = [], []
     for i in range(1, 11):
-        title = "Live %d" % i
+        title = "Live %d: %s" % (i, HEADLINES[i % len(HEADLINES)][0])
         t0 = time.time() * 1000
-        srv.put(title, tags=("news",))
+        srv.put(title, tags=HEADLINES[i % len(HEADLINES)][1],
+                source=HEADLINES[i % len(HEADLINES)][2])
         wait_titles(page, [title], "put while open")
         top = page.wait_for(
             "(() => { const li = document.querySelector('#items li');"
