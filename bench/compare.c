@@ -283,7 +283,7 @@ typedef struct gen_article {
     char body[5600];
     char source[32];
     char tag_buf[6][16];
-    char *tags[6];
+    const char *tags[6];
     int n_tags;
     int64_t published;
 } gen_article_t;
@@ -329,11 +329,11 @@ static void gen(gen_article_t *a, const opts_t *o, int writer, int i)
 static void to_as(const gen_article_t *g, as_article_t *a)
 {
     memset(a, 0, sizeof(*a));
-    a->url = (char *)g->url;
-    a->title = (char *)g->title;
-    a->body = (char *)g->body;
-    a->source = (char *)g->source;
-    a->tags = (char **)g->tags;
+    a->url = g->url;
+    a->title = g->title;
+    a->body = g->body;
+    a->source = g->source;
+    a->tags = g->tags;
     a->n_tags = (size_t)g->n_tags;
     a->has_published_at = 1;
     a->published_at = g->published;

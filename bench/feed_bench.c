@@ -64,7 +64,8 @@ static void *writer_main(void *p)
 {
     writer_arg_t *a = p;
     as_client_t *c;
-    char url[96], *tags[1] = { "bench" };
+    char url[96];
+    const char *tags[1] = { "bench" };
     as_article_t art;
     as_put_result_t r;
 

@@ -115,8 +115,8 @@ typedef struct gen {
     char url[160], title[128], source[32], author[32];
     char *body;
     char tagbuf[MAX_TAGS][16];
-    char *tags[MAX_TAGS];
-    char *authors[1];
+    const char *tags[MAX_TAGS];
+    const char *authors[1];
 } gen_t;
 
 /* Fills g with article number idx (same idx: same article). */

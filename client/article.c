@@ -2,6 +2,7 @@
  * article.c - as_article_t: freeing it, and converting it to and from the
  * wire's Artstore__V1__Article.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,27 +20,34 @@ char *as__strdup(const char *s, int *oom)
     return d;
 }
 
+/* Frees memory the library (or a caller, with malloc) gave an article
+ * through one of its const fields. */
+static void free_const(const void *p)
+{
+    free((void *)(uintptr_t)p);
+}
+
 void as_article_clear(as_article_t *a)
 {
     size_t i;
 
     if (a == NULL)
         return;
-    free(a->url);
-    free(a->title);
-    free(a->body);
-    free(a->source);
-    for (i = 0; i < a->n_authors; i++)
-        free(a->authors[i]);
-    free(a->authors);
-    for (i = 0; i < a->n_tags; i++)
-        free(a->tags[i]);
-    free(a->tags);
-    for (i = 0; i < a->n_meta; i++) {
-        free(a->meta[i].key);
-        free(a->meta[i].value);
+    free_const(a->url);
+    free_const(a->title);
+    free_const(a->body);
+    free_const(a->source);
+    for (i = 0; a->authors && i < a->n_authors; i++)
+        free_const(a->authors[i]);
+    free_const(a->authors);
+    for (i = 0; a->tags && i < a->n_tags; i++)
+        free_const(a->tags[i]);
+    free_const(a->tags);
+    for (i = 0; a->meta && i < a->n_meta; i++) {
+        free_const(a->meta[i].key);
+        free_const(a->meta[i].value);
     }
-    free(a->meta);
+    free_const(a->meta);
     memset(a, 0, sizeof(*a));
 }
 
@@ -50,7 +58,7 @@ void as_article_free(as_article_t *a)
 }
 
 /* Copies n strings into a new array (NULL for n == 0); sets *oom. */
-static char **strv_copy(char *const *v, size_t n, int *oom)
+static char **strv_copy(const char *const *v, size_t n, int *oom)
 {
     char **out;
     size_t i;
@@ -79,21 +87,25 @@ as_article_t *as__article_copy(const as_article_t *a)
     c->title = as__strdup(a->title, &oom);
     c->body = as__strdup(a->body, &oom);
     c->source = as__strdup(a->source, &oom);
-    c->authors = strv_copy(a->authors, a->n_authors, &oom);
+    c->authors = (const char *const *)strv_copy(a->authors, a->n_authors,
+                                                &oom);
     c->n_authors = c->authors ? a->n_authors : 0;
-    c->tags = strv_copy(a->tags, a->n_tags, &oom);
+    c->tags = (const char *const *)strv_copy(a->tags, a->n_tags, &oom);
     c->n_tags = c->tags ? a->n_tags : 0;
     c->meta = NULL;
     c->n_meta = 0;
     if (a->meta != NULL && a->n_meta > 0) {
-        if ((c->meta = calloc(a->n_meta, sizeof(*c->meta))) == NULL) {
+        as_meta_t *m = calloc(a->n_meta, sizeof(*m));
+
+        if (m == NULL) {
             oom = 1;
         } else {
-            c->n_meta = a->n_meta;
             for (i = 0; i < a->n_meta; i++) {
-                c->meta[i].key = as__strdup(a->meta[i].key, &oom);
-                c->meta[i].value = as__strdup(a->meta[i].value, &oom);
+                m[i].key = as__strdup(a->meta[i].key, &oom);
+                m[i].value = as__strdup(a->meta[i].value, &oom);
             }
+            c->meta = m;
+            c->n_meta = a->n_meta;
         }
     }
     if (oom) {
@@ -118,14 +130,16 @@ int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb)
 {
     size_t i;
 
+    /* The message only borrows the caller's strings for packing, which
+     * reads them; protobuf-c's structs are not const-qualified. */
     artstore__v1__article__init(pb);
-    pb->url = a->url;
-    pb->title = a->title;
-    pb->body = a->body;
-    pb->source = a->source;
-    pb->authors = a->authors;
+    pb->url = (char *)(uintptr_t)a->url;
+    pb->title = (char *)(uintptr_t)a->title;
+    pb->body = (char *)(uintptr_t)a->body;
+    pb->source = (char *)(uintptr_t)a->source;
+    pb->authors = (char **)(uintptr_t)a->authors;
     pb->n_authors = a->authors ? a->n_authors : 0;
-    pb->tags = a->tags;
+    pb->tags = (char **)(uintptr_t)a->tags;
     pb->n_tags = a->tags ? a->n_tags : 0;
     pb->has_published_at = a->has_published_at != 0;
     pb->published_at = a->published_at;
@@ -140,8 +154,8 @@ int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb)
             (Artstore__V1__MetaEntry *)(pb->meta + a->n_meta) + i;
 
         artstore__v1__meta_entry__init(e);
-        e->key = a->meta[i].key;
-        e->value = a->meta[i].value;
+        e->key = (char *)(uintptr_t)a->meta[i].key;
+        e->value = (char *)(uintptr_t)a->meta[i].value;
         pb->meta[i] = e;
     }
     pb->n_meta = a->n_meta;
@@ -172,7 +186,7 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
     a->title = pb->title;
     a->body = pb->body;
     a->source = pb->source;
-    a->authors = pb->authors;
+    a->authors = (const char *const *)pb->authors;
     a->n_authors = pb->n_authors;
     pb->url = pb->title = pb->body = pb->source = NULL;
     pb->authors = NULL;
@@ -180,7 +194,7 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
     a->has_published_at = pb->has_published_at;
     a->published_at = pb->has_published_at ? pb->published_at : 0;
     a->ingested_at = pb->has_ingested_at ? pb->ingested_at : 0;
-    a->tags = pb->tags;
+    a->tags = (const char *const *)pb->tags;
     a->n_tags = pb->n_tags;
     pb->tags = NULL;
     pb->n_tags = 0;
@@ -191,17 +205,18 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
         a->has_content_hash = 1;
     }
     if (pb->n_meta > 0) {
-        a->meta = calloc(pb->n_meta, sizeof(*a->meta));
-        if (a->meta == NULL)
+        as_meta_t *m = calloc(pb->n_meta, sizeof(*m));
+
+        if (m == NULL)
             oom = 1;
-        else
-            a->n_meta = pb->n_meta;
-        for (i = 0; i < a->n_meta; i++) {
-            a->meta[i].key = as__strdup(pb->meta[i]->key ? pb->meta[i]->key
-                                                         : "", &oom);
-            a->meta[i].value = as__strdup(pb->meta[i]->value
-                                              ? pb->meta[i]->value : "", &oom);
+        for (i = 0; m != NULL && i < pb->n_meta; i++) {
+            m[i].key = as__strdup(pb->meta[i]->key ? pb->meta[i]->key : "",
+                                  &oom);
+            m[i].value = as__strdup(pb->meta[i]->value ? pb->meta[i]->value
+                                                       : "", &oom);
         }
+        a->meta = m;
+        a->n_meta = m != NULL ? pb->n_meta : 0;
     }
     if (oom) {
         as_article_free(a);

@@ -10,6 +10,7 @@
  *
  *     as_client_t *c;
  *     if (as_client_connect("tcp://127.0.0.1:7400", 5000, &c) != AS_OK) ...
+ *     static const char *const tags[] = { "news", "eu" };
  *     as_article_t a = { .url = "https://example.com/x", .title = "Hello",
  *                        .body = "...", .tags = tags, .n_tags = 2 };
  *     as_put_result_t r;
@@ -121,30 +122,48 @@ AS_API const char *as_strerror(int rc);
 #define AS_REV_ANY UINT64_MAX
 
 typedef struct as_meta {
-    char *key;
-    char *value;
+    const char *key;
+    const char *value;
 } as_meta_t;
 
 /*
- * An article. Absent strings are NULL. Times are Unix seconds (UTC).
- * In a put, id, ingested_at, revision and content_hash are ignored (the
- * server sets them) and the struct is only read. Articles returned by the
- * library are allocated by it and freed with as_article_free().
+ * An article, for input and output alike. Absent strings are NULL. Times
+ * are Unix seconds (UTC).
+ *
+ * Input (as_put, as_put_batch): the fields are const, so an article is
+ * filled from string literals or any caller-owned strings without casts,
+ * in C and in C++:
+ *
+ *     static const char *const tags[] = { "weather", "shipping" };
+ *     as_article_t a = { 0 };
+ *     a.url = "https://example.com/x";
+ *     a.title = "Storm closes ports";
+ *     a.tags = tags;
+ *     a.n_tags = 2;
+ *
+ * The library only reads them during the call and keeps nothing; id,
+ * ingested_at, revision and content_hash are ignored (the server sets
+ * them).
+ *
+ * Output (as_get, as_query, ...): every string and array is a copy the
+ * library allocated, owned by the caller through the article and freed
+ * with as_article_free() (or as_article_clear() for a struct the caller
+ * holds); the const only says that the caller reads them.
  */
 typedef struct as_article {
     uint64_t id;
-    char *url;
-    char *title;
-    char *body;
-    char *source;
-    char **authors;
+    const char *url;
+    const char *title;
+    const char *body;
+    const char *source;
+    const char *const *authors;
     size_t n_authors;
     int has_published_at;
     int64_t published_at;
     int64_t ingested_at;
-    char **tags;
+    const char *const *tags;
     size_t n_tags;
-    as_meta_t *meta;
+    const as_meta_t *meta;
     size_t n_meta;
     uint64_t revision;
     int has_content_hash;
@@ -156,8 +175,9 @@ typedef struct as_article {
 AS_API void as_article_free(as_article_t *a);
 
 /* Frees everything an article points to (each string and array must come
- * from malloc) and zeroes it, leaving the struct itself to the caller.
- * Accepts NULL. */
+ * from malloc, as in articles the library returns) and zeroes it, leaving
+ * the struct itself to the caller. Accepts NULL. Never call it on an
+ * article filled with literals or strings the caller still owns. */
 AS_API void as_article_clear(as_article_t *a);
 
 /* Frees an array of n articles (entries may be NULL) and the array. */
@@ -290,7 +310,9 @@ typedef struct as_stat {
     double value;
 } as_stat_t;
 
-typedef struct as_stats {
+/* (The struct tag differs from the function's name, as_stats: in C++ a
+ * function named like a struct hides it.) */
+typedef struct as_stats_s {
     char *version;
     uint64_t articles;
     uint64_t tags;

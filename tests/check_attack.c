@@ -300,7 +300,7 @@ START_TEST(cas_resend_by_request_id)
     ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, &res), AS_OK);
     rev = res.revision;
     put.article = &art;
-    art.url = a.url;
+    art.url = (char *)a.url;
     art.title = "v2";
     put.has_expected_revision = 1;
     put.expected_revision = rev;

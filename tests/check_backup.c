@@ -29,7 +29,7 @@ typedef struct writer_arg {
 static int put_one(as_client_t *c, int i, uint64_t *rev)
 {
     char url[64], title[64];
-    char *tags[] = { "backup" };
+    const char *tags[] = { "backup" };
     as_article_t a = { 0 };
     as_put_result_t r;
     int rc;

@@ -86,6 +86,50 @@ START_TEST(refused_then_server_comes_up)
 }
 END_TEST
 
+/* An article filled from string literals (this file is built with
+ * -Wwrite-strings -Werror) is stored and read back; the same from C++. */
+START_TEST(article_from_literals)
+{
+    static const char *const tags[] = { "Weather", "Shipping" };
+    static const as_meta_t meta[] = { { "lang", "en" } };
+    ts_server_t s;
+    as_client_t *c;
+    as_article_t a = { 0 }, *got = NULL;
+    as_put_result_t r;
+    char cmd[512];
+    FILE *p;
+    unsigned long long cxx_id = 0;
+
+    a.url = "https://lit.example/1";
+    a.title = "Storm closes ports";
+    a.body = "Heavy winds.";
+    a.tags = tags;
+    a.n_tags = 2;
+    a.meta = meta;
+    a.n_meta = 1;
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_put(c, &a, AS_REV_ANY, &r), AS_OK);
+    ck_assert_int_eq(as_get(c, r.id, 0, &got), AS_OK);
+    ck_assert_str_eq(got->title, "Storm closes ports");
+    ck_assert_uint_eq(got->n_tags, 2);
+    ck_assert_str_eq(got->meta[0].value, "en");
+    as_article_free(got);
+
+    snprintf(cmd, sizeof(cmd), "'%s' '%s'", CXX_HEADER_PATH, s.endpoint);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fscanf(p, "%llu", &cxx_id), 1);
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_int_eq(as_get(c, cxx_id, 0, &got), AS_OK);
+    ck_assert_str_eq(got->title, "Filled from C++");
+    ck_assert_str_eq(got->tags[0], "c++");
+    as_article_free(got);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -94,6 +138,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, refused_tcp_fails_at_once);
     tcase_add_test(tc, refused_ipc_fails_at_once);
     tcase_add_test(tc, refused_then_server_comes_up);
+    tcase_add_test(tc, article_from_literals);
     suite_add_tcase(s, tc);
     return s;
 }

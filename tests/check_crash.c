@@ -51,7 +51,7 @@ static void *writer_main(void *p)
     writer_arg_t *w = p;
     round_t *r = w->r;
     as_client_t *c;
-    char *tags[] = { "crash", "round" };
+    const char *tags[] = { "crash", "round" };
     char url[96], title[64], body[128];
     int n;
 

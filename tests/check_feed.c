@@ -55,7 +55,7 @@ static int64_t mono_ms(void)
 static uint64_t put_one(as_client_t *c, int i, const char *const *tags)
 {
     char url[64], title[32];
-    char *tv[8];
+    const char *tv[8];
     size_t n = 0;
     as_article_t a;
     as_put_result_t r;
@@ -65,7 +65,7 @@ static uint64_t put_one(as_client_t *c, int i, const char *const *tags)
     snprintf(url, sizeof(url), "https://feed.test/%d", i);
     snprintf(title, sizeof(title), "title %d", i);
     while (tags != NULL && tags[n] != NULL && n < 8) {
-        tv[n] = (char *)tags[n];
+        tv[n] = tags[n];
         n++;
     }
     a.url = url;

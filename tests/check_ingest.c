@@ -62,7 +62,7 @@ typedef struct test_art {
     as_article_t a;
     char url[64], title[64], body[256];
     char t1[16], t2[16];
-    char *tags[2];
+    const char *tags[2];
 } test_art_t;
 
 static void make_art(test_art_t *t, unsigned k)
@@ -392,8 +392,8 @@ START_TEST(large_replies)
     as_client_t *c = connect_or_fail();
     static char bodies[BIG_N][BIG_BODY];
     static char urls[BIG_N][48];
-    char *authors[2] = { "Ann Writer", "Bo Reporter" };
-    char *tags[2] = { "big", "reply" };
+    const char *authors[2] = { "Ann Writer", "Bo Reporter" };
+    const char *tags[2] = { "big", "reply" };
     as_article_t arts[BIG_N];
     as_put_result_t res[BIG_N];
     as_article_t **all = NULL, **few = NULL, *one = NULL;

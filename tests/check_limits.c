@@ -96,8 +96,8 @@ START_TEST(article_limits_named)
     as_article_t a;
     as_put_result_t res;
     char *big = repeat('x', 101), *longtag = repeat('t', 11);
-    char *tags4[] = { "a", "b", "c", "d" }, *tags1[] = { longtag };
-    char *authors3[] = { "x", "y", "z" }, *author_long[] = { big };
+    const char *tags4[] = { "a", "b", "c", "d" }, *tags1[] = { longtag };
+    const char *authors3[] = { "x", "y", "z" }, *author_long[] = { big };
     as_meta_t meta3[] = { { "a", "1" }, { "b", "2" }, { "c", "3" } };
     as_meta_t meta_key[] = { { "longer-than-8", "1" } };
     as_meta_t meta_val[] = { { "k", big } };

@@ -77,7 +77,7 @@ static int zipf_tag(void)
 static void put_random(void)
 {
     char url[64], title[32], tagbuf[8][8], src[16];
-    char *tags[8];
+    const char *tags[8];
     as_article_t a;
     as_put_result_t r;
     mart_t *m = &model[n_model];

@@ -39,8 +39,8 @@ static void reconnect(void)
 
 START_TEST(put_get_round_trip)
 {
-    char *tags[] = { "World", "Politics " };
-    char *authors[] = { "A. Writer", "B. Reporter" };
+    const char *tags[] = { "World", "Politics " };
+    const char *authors[] = { "A. Writer", "B. Reporter" };
     as_meta_t meta[] = { { "lang", "en" }, { "desk", "foreign" } };
     as_article_t a = { 0 };
     as_article_t *got = NULL;

@@ -18,7 +18,7 @@
 static void make_store(ts_server_t *s)
 {
     as_client_t *c;
-    char *tags[] = { "world", "politics" }, *tags2[] = { "sport" };
+    const char *tags[] = { "world", "politics" }, *tags2[] = { "sport" };
     char url[64];
     int i;
 

@@ -2,6 +2,7 @@
  * cli_article.c - the article subcommands: put, get and delete.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,31 +74,42 @@ typedef struct put_flags {
     int json;
 } put_flags_t;
 
+/* Frees what a const field of an article built here points to (each
+ * came from malloc). */
+static void free_const(const void *p)
+{
+    free((void *)(uintptr_t)p);
+}
+
 /* Replaces *dst by a copy of s. Returns 0 or -1. */
-static int set_string(char **dst, const char *s)
+static int set_string(const char **dst, const char *s)
 {
     char *d = strdup(s);
 
     if (d == NULL)
         return -1;
-    free(*dst);
+    free_const(*dst);
     *dst = d;
     return 0;
 }
 
 /* Replaces a list of the article with copies of v. Returns 0 or -1. */
-static int set_list(char ***dst, size_t *n, const char **v, size_t count)
+static int set_list(const char *const **dst, size_t *n, const char **v,
+                    size_t count)
 {
+    const char **arr;
     size_t i;
 
-    while (*n > 0)
-        free((*dst)[--*n]);
-    free(*dst);
-    *dst = calloc(count, sizeof(**dst));
-    if (*dst == NULL)
+    for (i = 0; *dst != NULL && i < *n; i++)
+        free_const((*dst)[i]);
+    free_const(*dst);
+    *dst = NULL;
+    *n = 0;
+    if ((arr = calloc(count, sizeof(*arr))) == NULL)
         return -1;
+    *dst = arr;
     for (i = 0; i < count; i++, (*n)++)
-        if (((*dst)[i] = strdup(v[i])) == NULL)
+        if ((arr[i] = strdup(v[i])) == NULL)
             return -1;
     return 0;
 }
@@ -106,6 +118,7 @@ static int set_list(char ***dst, size_t *n, const char **v, size_t count)
  * given as flags replace the input's. Returns 0 or -1 (out of memory). */
 static int apply_put_flags(const put_flags_t *f, as_article_t *a)
 {
+    as_meta_t *meta;
     size_t i;
 
     if ((f->url && set_string(&a->url, f->url)) ||
@@ -121,21 +134,25 @@ static int apply_put_flags(const put_flags_t *f, as_article_t *a)
     }
     if (f->n_meta == 0)
         return 0;
-    for (i = 0; i < a->n_meta; i++) {
-        free(a->meta[i].key);
-        free(a->meta[i].value);
+    for (i = 0; a->meta != NULL && i < a->n_meta; i++) {
+        free_const(a->meta[i].key);
+        free_const(a->meta[i].value);
     }
-    free(a->meta);
+    free_const(a->meta);
+    a->meta = NULL;
     a->n_meta = 0;
-    if ((a->meta = calloc(f->n_meta, sizeof(*a->meta))) == NULL)
+    if ((meta = calloc(f->n_meta, sizeof(*meta))) == NULL)
         return -1;
+    a->meta = meta;
     for (i = 0; i < f->n_meta; i++, a->n_meta++) {
         const char *eq = strchr(f->meta[i], '=');
 
-        a->meta[i].key = strndup(f->meta[i], (size_t)(eq - f->meta[i]));
-        a->meta[i].value = strdup(eq + 1);
-        if (a->meta[i].key == NULL || a->meta[i].value == NULL)
+        meta[i].key = strndup(f->meta[i], (size_t)(eq - f->meta[i]));
+        meta[i].value = strdup(eq + 1);
+        if (meta[i].key == NULL || meta[i].value == NULL) {
+            a->n_meta++;
             return -1;
+        }
     }
     return 0;
 }
@@ -354,7 +371,7 @@ const cli_cmd_t cli_cmd_put = {
 /* ------------------------------------------------------------ get */
 
 /* Prints "Label:     a, b, c" for a non-empty list. */
-static void print_list(const char *label, char *const *v, size_t n)
+static void print_list(const char *label, const char *const *v, size_t n)
 {
     size_t i;
 

@@ -497,10 +497,13 @@ static int apply_defaults(const import_defaults_t *d, as_article_t *a)
         a->published_at = d->published;
     }
     if (a->n_tags == 0 && d->n_tags > 0) {
-        if ((a->tags = calloc(d->n_tags, sizeof(*a->tags))) == NULL)
+        const char **tags = calloc(d->n_tags, sizeof(*tags));
+
+        if (tags == NULL)
             return -1;
+        a->tags = tags;
         for (i = 0; i < d->n_tags; i++, a->n_tags++)
-            if ((a->tags[i] = strdup(d->tags[i])) == NULL)
+            if ((tags[i] = strdup(d->tags[i])) == NULL)
                 return -1;
     }
     return 0;

@@ -19,8 +19,8 @@ void cli_article_clear(as_article_t *a)
  * been filtered out already), stores it in the article and returns 0, or
  * returns -1 with the reason in err. */
 
-static int read_string(const char *key, json_t *v, char **dst, char *err,
-                       size_t errlen)
+static int read_string(const char *key, json_t *v, const char **dst,
+                       char *err, size_t errlen)
 {
     if (!json_is_string(v)) {
         snprintf(err, errlen, "field '%s' must be a string", key);
@@ -38,9 +38,11 @@ static int read_string(const char *key, json_t *v, char **dst, char *err,
     return 0;
 }
 
-static int read_strings(const char *key, json_t *v, char ***dst, size_t *n,
-                        char *err, size_t errlen)
+static int read_strings(const char *key, json_t *v,
+                        const char *const **dst, size_t *n, char *err,
+                        size_t errlen)
 {
+    const char **arr;
     size_t i;
     char name[64];
 
@@ -50,14 +52,16 @@ static int read_strings(const char *key, json_t *v, char ***dst, size_t *n,
     }
     if (json_array_size(v) == 0)
         return 0;
-    *dst = calloc(json_array_size(v), sizeof(**dst));
-    if (*dst == NULL) {
+    arr = calloc(json_array_size(v), sizeof(*arr));
+    if (arr == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* The article owns the array from here on (cli_article_clear). */
+    *dst = arr;
     for (i = 0; i < json_array_size(v); i++) {
         snprintf(name, sizeof(name), "%s[%zu]", key, i);
-        if (read_string(name, json_array_get(v, i), &(*dst)[i], err,
+        if (read_string(name, json_array_get(v, i), &arr[i], err,
                         errlen) != 0)
             return -1;
         (*n)++;
@@ -108,15 +112,18 @@ static int read_meta(json_t *v, as_article_t *a, char *err, size_t errlen)
         snprintf(err, errlen, "field 'meta' must be an object of strings");
         return -1;
     }
+    as_meta_t *entries;
+
     if (json_object_size(v) == 0)
         return 0;
-    a->meta = calloc(json_object_size(v), sizeof(*a->meta));
-    if (a->meta == NULL) {
+    entries = calloc(json_object_size(v), sizeof(*entries));
+    if (entries == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    a->meta = entries;
     json_object_foreach(v, k, val) {
-        as_meta_t *m = &a->meta[a->n_meta];
+        as_meta_t *m = &entries[a->n_meta];
 
         snprintf(name, sizeof(name), "meta.%.100s", k);
         if (read_string(name, val, &m->value, err, errlen) != 0)
@@ -237,7 +244,7 @@ static void put(json_t *obj, const char *key, json_t *v, int *oom)
         *oom = 1;
 }
 
-static json_t *string_array(char *const *v, size_t n)
+static json_t *string_array(const char *const *v, size_t n)
 {
     json_t *arr = json_array();
     size_t i;
