@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 {
     as_client_t *c;
     as_ping_info_t info;
-    char *tags[] = { "install" };
+    const char *tags[] = { "install" };
     as_article_t a = { 0 }, *got = NULL;
     as_put_result_t r;
     int rc;
@@ -73,7 +73,8 @@ CEOF
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 pkg-config --exists artstore || fail "pkg-config does not find artstore"
 # shellcheck disable=SC2046
-cc -o "$tmp/app/app-pc" "$tmp/app/app.c" $(pkg-config --cflags --libs artstore) \
+cc -Wall -Wextra -Wwrite-strings -Werror -o "$tmp/app/app-pc" "$tmp/app/app.c" \
+    $(pkg-config --cflags --libs artstore) \
     || fail "cannot build against the installed library with pkg-config"
 
 # 2. find_package, static library.
