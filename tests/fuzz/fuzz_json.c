@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (obj == NULL)
         return 0;
-    if (cli_article_from_json(obj, &a, err, sizeof(err)) == 0)
+    if (cli_article_from_json(obj, &a, 0, err, sizeof(err)) == 0)
         cli_article_clear(&a);
     json_decref(obj);
     return 0;
