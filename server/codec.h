@@ -16,7 +16,7 @@
  * No dictionary: one trained on a benchmark's generated text would
  * flatter the benchmark, and one trained on a user's articles would have
  * to be stored, versioned and kept for every article compressed with it.
- * Plain zstd on one 3-5 KB article saves about 45% on English prose.
+ * Plain zstd on one 3-5 KB article saves about half of English prose.
  *
  * An as_codec_t is not thread-safe: one per thread (the writer has one,
  * each reader has one).

@@ -54,7 +54,7 @@ static const option_def_t options[] = {
       "periodic: flushed once a second (may lose the last second)" },
     { "max-readers", OPT_COUNT, CFG(max_readers), "256",
       "LMDB reader slots" },
-    { "compress-level", OPT_COUNT, CFG(compress_level), "3",
+    { "compress-level", OPT_COUNT, CFG(compress_level), "1",
       "zstd level (1-19) for articles as they are written; 0 stores them "
       "uncompressed (articles already stored are read either way)" },
     { "log-level", OPT_STR, CFG(log_level), "info",
@@ -433,7 +433,7 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
     }
     if (c->compress_level > 19) {
         fprintf(stderr, "artstored: --compress-level must be 0..19\n");
-        return -1;
+        return 2;
     }
     if (strcmp(c->sync, "full") != 0 && strcmp(c->sync, "periodic") != 0) {
         fprintf(stderr, "artstored: --sync must be full or periodic\n");

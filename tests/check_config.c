@@ -180,6 +180,13 @@ START_TEST(file_values_are_validated)
     write_file("sync = sometimes\n");
     ck_assert_int_eq(parse(&c, args), 2);
     as_config_free(&c);
+    write_file("compress-level = 20\n");
+    ck_assert_int_eq(parse(&c, args), 2);
+    as_config_free(&c);
+    write_file("compress-level = 0\n");
+    ck_assert_int_eq(parse(&c, args), 0);
+    ck_assert_uint_eq(c.compress_level, 0);
+    as_config_free(&c);
     write_file("[server]\nworkers = 3\n");
     ck_assert_int_eq(parse(&c, args), 0);
     ck_assert_uint_eq(c.workers, 3);
