@@ -1,7 +1,7 @@
 /*
  * watch.c - reliable change subscriptions on top of the server's PUB feed.
  *
- * The feed frames (server/feed.h, docs/PROTOCOL.md) carry their seq and
+ * The feed frames (proto/frame.h, docs/PROTOCOL.md) carry their seq and
  * the event's tags in a fixed header. The watch keeps `pos`, the seq it
  * has caught up to. A frame with seq pos+1 advances it (and is delivered
  * when it matches); an older one is a duplicate and skipped; a newer one,
@@ -10,8 +10,8 @@
  * Changes RPC (which filters on the server) before it looks at the feed
  * again. Events from Changes are queued and delivered before anything
  * newer, so the order is always the seq order. A server that wants
- * tokens publishes only position frames ('P' | last_seq): every event then
- * comes through Changes, with the client's token.
+ * tokens publishes only position frames: every event then comes through
+ * Changes, with the client's token.
  */
 #include <errno.h>
 #include <nanomsg/nn.h>
@@ -21,18 +21,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "filter.h"
+#include "frame.h"
 #include "internal.h"
 #include "tagfold.h"
 
-#define FRAME_EVENT 'E'
-#define FRAME_HEARTBEAT 'H'
-/* The only frame of a server that wants tokens: events come by Changes. */
-#define FRAME_POSITION 'P'
+/* Tags per list the watch reads from a frame header. */
+#define FRAME_TAGS 256
+/* How often a watch whose server is unreachable tries it again. */
+#define UNREACHABLE_RETRY_MS 200
 /* Silence after which the watch asks Changes (the server sends a
  * heartbeat every second when idle). */
 #define SILENCE_MS 2000
-/* How often a watch whose server is unreachable tries it again. */
-#define UNREACHABLE_RETRY_MS 200
 
 struct as_watch {
     as_client_t *c;
@@ -42,22 +43,12 @@ struct as_watch {
     int64_t last_frame_ms;
     int unreachable;           /* the last attempt to reach the server
                                   failed (refused, no reply, feed down) */
-    char **tags[3];            /* all_of, any_of, none_of (normalized) */
-    char *source;              /* normalized source filter, or NULL */
-    size_t n_tags[3];
+    as_filter_t filter;        /* tag lists and source, normalized */
     as_change_t **queue;       /* from Changes, seq order */
     size_t q_head, q_len, q_cap;
 };
 
-enum { ALL, ANY, NONE };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define now_ms as_clock_mono_ms
 
 /* ------------------------------------------------------------ changes */
 
@@ -129,81 +120,6 @@ static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
     return ch;
 }
 
-/* ------------------------------------------------------------ filter */
-
-/* A tag as it sits in a frame header: not NUL-terminated. */
-typedef struct span {
-    const unsigned char *p;
-    size_t len;
-} span_t;
-
-static int span_has(const span_t *v, size_t n, const char *t)
-{
-    size_t tl = strlen(t), i;
-
-    for (i = 0; i < n; i++)
-        if (v[i].len == tl && memcmp(v[i].p, t, tl) == 0)
-            return 1;
-    return 0;
-}
-
-static int spans_match(const as_watch_t *w, const span_t *v, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < w->n_tags[ALL]; i++)
-        if (!span_has(v, n, w->tags[ALL][i]))
-            return 0;
-    for (i = 0; i < w->n_tags[NONE]; i++)
-        if (span_has(v, n, w->tags[NONE][i]))
-            return 0;
-    if (w->n_tags[ANY] == 0)
-        return 1;
-    for (i = 0; i < w->n_tags[ANY]; i++)
-        if (span_has(v, n, w->tags[ANY][i]))
-            return 1;
-    return 0;
-}
-
-/* Reads a tag list at *p (count, then length-prefixed tags) into v (up to
- * cap). Returns the count, or -1 when the frame is malformed. */
-static long read_spans(const unsigned char **p, const unsigned char *end,
-                       span_t *v, size_t cap)
-{
-    size_t n, i;
-
-    if (end - *p < 2)
-        return -1;
-    n = ((size_t)(*p)[0] << 8) | (*p)[1];
-    *p += 2;
-    for (i = 0; i < n; i++) {
-        size_t len;
-
-        if (end - *p < 2)
-            return -1;
-        len = ((size_t)(*p)[0] << 8) | (*p)[1];
-        *p += 2;
-        if ((size_t)(end - *p) < len)
-            return -1;
-        if (i < cap) {
-            v[i].p = *p;
-            v[i].len = len;
-        }
-        *p += len;
-    }
-    return n > cap ? -1 : (long)n;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* ------------------------------------------------------------ catch-up */
 
 static int queue_push(as_watch_t *w, as_change_t *ch)
@@ -230,17 +146,11 @@ static int changes_call(as_watch_t *w, uint64_t since,
                         Artstore__V1__ChangesResponse **out)
 {
     Artstore__V1__ChangesRequest req = ARTSTORE__V1__CHANGES_REQUEST__INIT;
-    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    Artstore__V1__Filter f;
     ProtobufCMessage *m;
     int rc;
 
-    f.all_of = w->tags[ALL];
-    f.n_all_of = w->n_tags[ALL];
-    f.any_of = w->tags[ANY];
-    f.n_any_of = w->n_tags[ANY];
-    f.none_of = w->tags[NONE];
-    f.n_none_of = w->n_tags[NONE];
-    f.source = w->source;
+    as_filter_to_pb(&w->filter, &f);
     req.has_since = 1;
     req.since = since;
     req.filter = &f;
@@ -290,18 +200,18 @@ static int source_match(const as_watch_t *w, const char *source)
     unsigned char bad;
     int match;
 
-    if (w->source == NULL)
+    if (w->filter.source == NULL)
         return 1;
     if (source == NULL)
         return 0;
-    if (strcmp(source, w->source) == 0)
+    if (strcmp(source, w->filter.source) == 0)
         return 1;
     if (as_tag_fold(source, strlen(source), &folded, &len, &bad) !=
         AS_TAGFOLD_OK) {
         free(folded);
         return 0;
     }
-    match = strcmp(folded, w->source) == 0;
+    match = strcmp(folded, w->filter.source) == 0;
     free(folded);
     return match;
 }
@@ -367,21 +277,6 @@ static int cmp_seq(const void *a, const void *b)
     const as_change_t *y = *(as_change_t *const *)b;
 
     return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Returns nonzero if the (current) tags v match the watch's filter. */
-static int strv_match(const as_watch_t *w, char **v, size_t n)
-{
-    span_t sp[256];
-    size_t i;
-
-    if (n > 256)
-        return 0;
-    for (i = 0; i < n; i++) {
-        sp[i].p = (const unsigned char *)v[i];
-        sp[i].len = strlen(v[i]);
-    }
-    return spans_match(w, sp, n);
 }
 
 /*
@@ -453,7 +348,7 @@ static int build_snapshot(as_watch_t *w, uint64_t last)
             continue;
         f.ch[i] = NULL;
         if (ch->seq <= last && ch->type != AS_CHANGE_DELETE &&
-            strv_match(w, ch->tags, ch->n_tags) &&
+            as_filter_match_strv(&w->filter, ch->tags, ch->n_tags) &&
             source_match(w, ch->source)) {
             ch->initial = 1;
             kept[n++] = ch;
@@ -490,107 +385,83 @@ out_free:
 static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
                         as_change_t **out)
 {
-    const unsigned char *p = b + 9, *end = b + len;
-    span_t tags[256], prev[256];
-    long nt, np;
-    uint64_t seq;
+    as_span_t tags[FRAME_TAGS], prev[FRAME_TAGS];
+    as_frame_t f;
     Artstore__V1__ChangeEvent *ev;
-    int match;
+    int rc;
 
-    if (len < 9)
+    f.tags = tags;
+    f.prev = prev;
+    if ((rc = as_frame_decode(b, len, &f, FRAME_TAGS)) == AS_FRAME_BAD)
         return 0;
-    seq = get_be64(b + 1);
-    if (b[0] == FRAME_HEARTBEAT || b[0] == FRAME_POSITION) {
-        if (seq > w->pos) {
+    if (f.kind == AS_FRAME_HEARTBEAT || f.kind == AS_FRAME_POSITION) {
+        if (f.seq > w->pos)
             w->need_catchup = 1;
-        }
         return 0;
     }
-    if (b[0] != FRAME_EVENT || seq <= w->pos)
+    if (f.seq <= w->pos)
         return 0;
-    if (seq > w->pos + 1) {
+    if (f.seq > w->pos + 1 || rc == AS_FRAME_BAD_TAGS) {
+        /* A gap, or a header it cannot read: Changes delivers it. */
         w->need_catchup = 1;
         return 0;
     }
-    nt = read_spans(&p, end, tags, 256);
-    np = nt < 0 ? -1 : read_spans(&p, end, prev, 256);
-    if (np < 0) {
-        /* Cannot read the header: let Changes deliver this one. */
-        w->need_catchup = 1;
+    if (!as_filter_match_spans(&w->filter, f.tags, f.n_tags) &&
+        !(f.n_prev > 0 && as_filter_match_spans(&w->filter, f.prev, f.n_prev))) {
+        w->pos = f.seq;
         return 0;
     }
-    match = spans_match(w, tags, (size_t)nt) ||
-            (np > 0 && spans_match(w, prev, (size_t)np));
-    if (!match) {
-        w->pos = seq;
-        return 0;
-    }
-    ev = artstore__v1__change_event__unpack(NULL, (size_t)(end - p), p);
+    ev = artstore__v1__change_event__unpack(NULL, f.payload_len, f.payload);
     if (ev == NULL) {
         w->need_catchup = 1;
         return 0;
     }
     if (!source_match(w, ev->source)) {
         artstore__v1__change_event__free_unpacked(ev, NULL);
-        w->pos = seq;
+        w->pos = f.seq;
         return 0;
     }
     *out = change_from_pb(ev);
     artstore__v1__change_event__free_unpacked(ev, NULL);
     if (*out == NULL)
         return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
-    w->pos = seq;
+    w->pos = f.seq;
     return 1;
 }
 
 /* ------------------------------------------------------------ API */
 
-/* Normalizes the n tags at v into w->tags[which] the way the server does,
- * so that they compare equal to the tags it publishes. Returns AS_OK, or
- * an error set on the client naming the tag. */
-static int copy_tags(as_watch_t *w, int which, const char *const *v, size_t n)
+/* Normalizes the watch's tag lists into w->filter exactly as the server
+ * normalizes a Changes filter (proto/filter.c), so that they compare
+ * equal to the tags it publishes. Returns AS_OK, or an error set on the
+ * client naming the tag. */
+static int set_filter(as_watch_t *w, const as_watch_opts_t *opts)
 {
-    static const char *const lists[] = { "all_of", "any_of", "none_of" };
-    size_t i, len;
-    unsigned char bad = 0;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    as_filter_limits_t lim = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
+    char err[256];
+    int rc;
 
-    if (n == 0)
+    if ((opts->n_all_of && opts->all_of == NULL) ||
+        (opts->n_any_of && opts->any_of == NULL) ||
+        (opts->n_none_of && opts->none_of == NULL))
+        return as__fail(w->c, AS_EINVALID_ARGUMENT,
+                        "watch tag list is NULL with a non-zero count");
+    f.all_of = (char **)opts->all_of;
+    f.n_all_of = opts->n_all_of;
+    f.any_of = (char **)opts->any_of;
+    f.n_any_of = opts->n_any_of;
+    f.none_of = (char **)opts->none_of;
+    f.n_none_of = opts->n_none_of;
+    /* An empty source is no source filter. */
+    if (opts->source != NULL && opts->source[0] != '\0')
+        f.source = (char *)opts->source;
+    rc = as_filter_from_pb(&f, &lim, &w->filter, err, sizeof(err));
+    if (rc == AS_FILTER_OK)
         return AS_OK;
-    if (v == NULL)
-        return as__fail(w->c, AS_EINVALID_ARGUMENT, "watch %s is NULL",
-                        lists[which]);
-    if ((w->tags[which] = calloc(n, sizeof(char *))) == NULL)
-        return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
-    w->n_tags[which] = n;
-    for (i = 0; i < n; i++) {
-        const char *why = NULL;
-
-        if (v[i] == NULL)
-            return as__fail(w->c, AS_EINVALID_ARGUMENT,
-                            "watch %s[%zu] is NULL", lists[which], i);
-        switch (as_tag_fold(v[i], strlen(v[i]), &w->tags[which][i], &len,
-                            &bad)) {
-        case AS_TAGFOLD_OK:
-            continue;
-        case AS_TAGFOLD_UTF8:
-            why = "is not valid UTF-8";
-            break;
-        case AS_TAGFOLD_CONTROL:
-            why = "contains a control character";
-            break;
-        case AS_TAGFOLD_EMPTY:
-            why = "is empty";
-            break;
-        case AS_TAGFOLD_FOLD:
-            why = "cannot be case-folded";
-            break;
-        case AS_TAGFOLD_NOMEM:
-            return as__fail(w->c, AS_ERESOURCE_EXHAUSTED, "out of memory");
-        }
-        return as__fail(w->c, AS_EINVALID_ARGUMENT, "watch %s[%zu] %s",
-                        lists[which], i, why);
-    }
-    return AS_OK;
+    return as__fail(w->c, rc == AS_FILTER_NOMEM ? AS_ERESOURCE_EXHAUSTED
+                                                : AS_EINVALID_ARGUMENT,
+                    "watch %s", err);
 }
 
 int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
@@ -611,22 +482,8 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
         return as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
     w->c = c;
     w->sock = -1;
-    if ((rc = copy_tags(w, ALL, opts->all_of, opts->n_all_of)) != AS_OK ||
-        (rc = copy_tags(w, ANY, opts->any_of, opts->n_any_of)) != AS_OK ||
-        (rc = copy_tags(w, NONE, opts->none_of, opts->n_none_of)) != AS_OK)
+    if ((rc = set_filter(w, opts)) != AS_OK)
         goto out_free;
-    if (opts->source != NULL && opts->source[0] != '\0') {
-        size_t len;
-        unsigned char bad;
-
-        if (as_tag_fold(opts->source, strlen(opts->source), &w->source, &len,
-                        &bad) != AS_TAGFOLD_OK) {
-            rc = as__fail(c, AS_EINVALID_ARGUMENT, "watch source is not a "
-                          "valid source (UTF-8 text without control "
-                          "characters)");
-            goto out_free;
-        }
-    }
     if ((rc = as_ping(c, &info)) != AS_OK)
         goto out_free;
     if (info.feed_endpoint[0] == '\0') {
@@ -746,15 +603,11 @@ uint64_t as_watch_position(const as_watch_t *w)
 
 void as_watch_close(as_watch_t *w)
 {
-    int i;
-
     if (w == NULL)
         return;
     if (w->sock >= 0)
         nn_close(w->sock);
-    for (i = 0; i < 3; i++)
-        free_strv(w->tags[i], w->n_tags[i]);
-    free(w->source);
+    as_filter_free(&w->filter);
     while (w->q_head < w->q_len)
         as_change_free(w->queue[w->q_head++]);
     free(w->queue);

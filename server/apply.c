@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "log.h"
 
 #define MEMBERS_KEY "cluster_members"
@@ -404,7 +405,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
         return RAFT_NOMEM;
     }
     memcpy(p, "ASSNAP01", 8);
-    as_u64_be(p + 8, index);
+    as_be_put64(p + 8, index);
     (*bufs)[0].base = p;
     (*bufs)[0].len = 16;
     *n_bufs = 1;
@@ -421,7 +422,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
                      buf->len);
         return RAFT_MALFORMED;
     }
-    index = as_be_u64((unsigned char *)buf->base + 8);
+    index = as_be_get64((unsigned char *)buf->base + 8);
     if (have < index) {
         as_log_error("this node's store has applied raft index %llu but the "
                      "cluster's snapshot covers %llu, and the entries "

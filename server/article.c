@@ -3,6 +3,8 @@
  */
 #include "article.h"
 
+#include "filter.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,46 +34,22 @@ static int check_text(const char *s, size_t max, const char *field,
 int as_tag_normalize(const char *in, size_t max_bytes, const char *what,
                      as_arena_t *ar, char **out, as_status_t *st)
 {
-    size_t n = strlen(in), len = 0;
-    unsigned char bad = 0;
-    char *folded = NULL;
+    const char *limit = strcmp(what, "source") == 0 ? "max_source_bytes"
+                                                     : "max_tag_bytes";
+    char *folded = NULL, err[256];
+    size_t len = 0;
+    int rc;
 
-    if (n > 4 * max_bytes + 64)
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%s is %zu bytes, over the limit max_tag_bytes=%zu",
-                             what, n, max_bytes);
-    switch (as_tag_fold(in, n, &folded, &len, &bad)) {
-    case AS_TAGFOLD_OK:
-        break;
-    case AS_TAGFOLD_UTF8:
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%s is not valid UTF-8", what);
-    case AS_TAGFOLD_CONTROL:
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%s contains control character 0x%02x", what,
-                             bad);
-    case AS_TAGFOLD_EMPTY:
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT, "%s is empty",
-                             what);
-    case AS_TAGFOLD_FOLD:
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%s cannot be case-folded", what);
-    case AS_TAGFOLD_NOMEM:
-        goto out_exhausted;
-    }
-    if (len > max_bytes) {
+    rc = as_filter_fold_tag(in, strlen(in), max_bytes, what, limit, &folded,
+                            &len, err, sizeof(err));
+    if (rc == AS_FILTER_INVALID)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT, "%s", err);
+    if (rc == AS_FILTER_OK) {
+        *out = as_arena_strndup(ar, folded, len);
         free(folded);
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%s is %zu bytes, over the limit max_tag_bytes=%zu",
-                             what, len, max_bytes);
+        if (*out != NULL)
+            return 0;
     }
-    *out = as_arena_strndup(ar, folded, len);
-    free(folded);
-    if (*out == NULL)
-        goto out_exhausted;
-    return 0;
-
-out_exhausted:
     return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                          "request needs more memory than max_decode_bytes=%zu",
                          as_arena_budget(ar));

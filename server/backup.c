@@ -1,7 +1,6 @@
 /*
- * backup.c - the Backup method. The copy itself is the store's
- * (as_store_backup, LMDB's mdb_env_copy2 in its own read transaction); this
- * module decides where a copy may go and answers the call.
+ * backup.c - backups. The copy itself is the store's (as_store_backup, in
+ * its own read transaction); this module decides where a copy may go.
  *
  * Why the path rules: the path comes from the network and is used by the
  * server's user, so it must be unambiguous (absolute), must not overwrite
@@ -21,7 +20,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "service.h"
 
 /* Returns nonzero if directory path holds no entry besides . and .. */
 static int dir_is_empty(const char *path)
@@ -126,40 +124,23 @@ int as_backup_prepare_dir(const char *path, const char *data_dir,
     return 0;
 }
 
-void as_backup_handle(as_call_t *call, const uint8_t *payload, size_t len)
+int as_backup_run(as_store_t *s, const char *path, const char *data_dir,
+                  int compact, uint64_t *bytes, uint64_t *last_seq,
+                  as_status_t *st)
 {
-    as_service_t *svc = as_call_ctx(call);
-    Artstore__V1__BackupRequest *req;
-    Artstore__V1__BackupResponse resp = ARTSTORE__V1__BACKUP_RESPONSE__INIT;
-    as_status_t st;
-    uint64_t bytes = 0, last_seq = 0;
-    int created;
+    int created, rc;
 
-    req = (Artstore__V1__BackupRequest *)as_service_unpack(
-        call, &artstore__v1__backup_request__descriptor, payload, len);
-    if (req == NULL)
-        return;
-    if (as_backup_prepare_dir(req->path, svc->data_dir, &created, &st) != 0) {
-        as_call_reply_status(call, &st);
-        return;
-    }
-    /* The worker's own reader stays closed: the copy has its own read
-     * transaction (the store is MDB_NOTLS). */
-    as_log_info("backup to %s started", req->path);
-    if (as_store_backup(svc->store, req->path,
-                        !(req->has_no_compact && req->no_compact), &bytes,
-                        &last_seq, &st) != 0) {
-        as_log_error("backup to %s failed: %s", req->path, st.msg);
+    *bytes = *last_seq = 0;
+    if ((rc = as_backup_prepare_dir(path, data_dir, &created, st)) != 0)
+        return rc;
+    as_log_info("backup to %s started", path);
+    if ((rc = as_store_backup(s, path, compact, bytes, last_seq, st)) != 0) {
+        as_log_error("backup to %s failed: %s", path, st->msg);
         if (created)
-            rmdir(req->path);
-        as_call_reply_status(call, &st);
-        return;
+            rmdir(path);
+        return rc;
     }
-    as_log_info("backup to %s done: %llu bytes, last_seq %llu", req->path,
-                (unsigned long long)bytes, (unsigned long long)last_seq);
-    resp.path = req->path;
-    resp.has_bytes = resp.has_last_seq = 1;
-    resp.bytes = bytes;
-    resp.last_seq = last_seq;
-    as_call_reply(call, &resp.base);
+    as_log_info("backup to %s done: %llu bytes, last_seq %llu", path,
+                (unsigned long long)*bytes, (unsigned long long)*last_seq);
+    return 0;
 }

@@ -1,15 +1,18 @@
 /*
- * backup.h - the Backup method: a consistent, compacted hot copy of the
- * store written by the server into a directory on its own machine, while
- * it keeps serving reads and writes.
+ * backup.h - backups: a consistent, compacted hot copy of the store written
+ * by the server into a directory on its own machine, while it keeps
+ * serving reads and writes. The Backup method (service_admin.c) calls
+ * as_backup_run; this module knows no RPC.
  */
 #ifndef AS_BACKUP_H
 #define AS_BACKUP_H
 
 #include <stddef.h>
 
-#include "rpc.h"
+#include <stdint.h>
+
 #include "status.h"
+#include "store.h"
 
 /*
  * Checks that path may receive a backup of the store in data_dir and
@@ -23,9 +26,17 @@
 int as_backup_prepare_dir(const char *path, const char *data_dir,
                           int *created, as_status_t *st);
 
-/* The handler for /artstore.v1.ArticleStore/Backup (service.c's table).
- * Runs the copy on the calling worker thread without holding the worker's
- * store reader, and replies with the path, the size and the last seq. */
-void as_backup_handle(as_call_t *call, const uint8_t *payload, size_t len);
+/*
+ * Writes a backup of store s (whose data directory is data_dir) into path:
+ * checks and prepares path (as_backup_prepare_dir), copies the store
+ * (as_store_backup, compacted unless compact is 0), and removes a
+ * directory it created when the copy fails. Runs on the calling thread
+ * without holding any store reader of the caller. On success *bytes is the
+ * size of the copy and *last_seq the last change it holds. Returns 0 or the
+ * code of as_backup_prepare_dir / as_store_backup with st set.
+ */
+int as_backup_run(as_store_t *s, const char *path, const char *data_dir,
+                  int compact, uint64_t *bytes, uint64_t *last_seq,
+                  as_status_t *st);
 
 #endif

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "apply.h"
+#include "clock.h"
 #include "log.h"
 
 /* How often the loop looks at parked writes, deadlines and its status. */
@@ -82,13 +83,7 @@ struct as_cluster {
     int64_t announce_after_ms;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define now_ms as_clock_wall_ms
 
 static char *xstrdup(const char *s)
 {

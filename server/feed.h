@@ -1,44 +1,32 @@
 /*
- * feed.h - the change feed: a nanomsg PUB socket that publishes every
- * committed ChangeEvent, the Changes RPC (history, filters, long-poll) and
- * changelog retention.
+ * feed.h - the change feed engine: a nanomsg PUB socket that publishes every
+ * committed ChangeEvent, reads of the changelog with a filter (what the
+ * Changes method answers), parked long-polls and changelog retention. It
+ * knows no RPC: service_changes.c decodes Changes and calls these.
  *
  * The writer's commit hook only records the newest seq and signals; the
- * feed's own thread reads the new events from the `changes` database and
+ * feed's own thread reads the new events from the store's changelog and
  * publishes them, so a slow feed never slows commits. PUB drops messages
  * for slow subscribers silently: every frame carries its seq, and a
  * subscriber that sees a gap (or a heartbeat ahead of it) fills it from
- * the Changes RPC. The client library's watch does exactly that.
- *
- * Frame format (all integers big-endian):
- *
- *   heartbeat:  'H' | last_seq (8) | time_ms (8, signed)
- *   event:      'E' | seq (8) | n_tags (2) | n_tags x (len (2) | bytes)
- *                   | n_prev (2) | n_prev x (len (2) | bytes)
- *                   | packed artstore.v1.ChangeEvent (rest of the frame)
- *
- * The tags (after the change; before it for a delete) and prev_tags (before
- * an update) come first so that a subscriber can apply its tag filter and
- * skip an event without unpacking it. A heartbeat is sent when nothing was
- * published for a second.
+ * the Changes RPC. The client library's watch does exactly that. The frame
+ * format is proto/frame.h; a heartbeat is sent when nothing was published
+ * for a second.
  *
  * Positions only: when the server wants tokens (--auth-token-file), PUB
- * cannot check one, so the feed carries nothing but positions:
- *
- *   position:   'P' | last_seq (8)
- *
- * sent after each commit (one frame for all the events it made) and as
- * the heartbeat. A subscriber reads the events themselves with Changes,
- * which checks the token: one without a read token learns only sequence
+ * cannot check one, so the feed carries nothing but position frames, sent
+ * after each commit (one frame for all the events it made) and as the
+ * heartbeat. A subscriber reads the events themselves with Changes, which
+ * checks the token: one without a read token learns only sequence
  * numbers.
  *
- * Changes long-polls do not hold an RPC worker: a call that has nothing to
- * return yet is parked on the feed, which answers it from its own thread
- * when a matching event commits or the wait ends. No LMDB read transaction
- * is held while waiting.
+ * Long-polls do not hold an RPC worker: a read that has nothing to return
+ * yet is parked on the feed (as_feed_wait), which completes it from its
+ * own thread when a matching event commits or the wait ends. No store
+ * snapshot is held while waiting.
  *
- * Threads: as_feed_* may be called from any thread; the handler runs on RPC
- * workers.
+ * Threads: as_feed_* may be called from any thread. Wait callbacks run on
+ * the feed thread (or in as_feed_stop).
  */
 #ifndef AS_FEED_H
 #define AS_FEED_H
@@ -46,14 +34,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc.h"
+#include "artstore.pb-c.h"
+#include "filter.h"
 #include "status.h"
 #include "store.h"
 #include "writer.h"
 
-#define AS_FEED_FRAME_EVENT 'E'
-#define AS_FEED_FRAME_HEARTBEAT 'H'
-#define AS_FEED_FRAME_POSITION 'P'
 #define AS_FEED_HEARTBEAT_MS 1000
 #define AS_FEED_MAX_WAIT_MS 60000
 
@@ -69,8 +55,17 @@ typedef struct as_feed_opts {
     uint64_t retain_changes;   /* 0: no count limit */
     uint64_t retain_hours;     /* 0: no age limit */
     size_t max_reply_bytes;    /* events' bytes per Changes reply (0: none) */
-    int positions_only;        /* publish 'P' frames, never event content */
+    int positions_only;        /* publish position frames, never events */
 } as_feed_opts_t;
+
+/* A page of the changelog read for a subscriber. */
+typedef struct as_changes {
+    Artstore__V1__ChangeEvent **ev;    /* matching events, malloc'd */
+    size_t n;
+    uint64_t last_seq;                 /* newest committed seq */
+    uint64_t oldest_seq;               /* oldest retained (last+1: none) */
+    uint64_t next_since;               /* position reached, matching or not */
+} as_changes_t;
 
 /*
  * Binds the PUB socket, starts the feed thread and registers the writer's
@@ -81,22 +76,50 @@ typedef struct as_feed_opts {
 int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
                   as_feed_t **out, as_status_t *st);
 
-/* Stops the thread, answers parked long-polls with what they have, and
+/* Stops the thread, completes parked waits with what they have, and
  * closes the socket. Call after the writer has stopped. Accepts NULL. */
 void as_feed_stop(as_feed_t *f);
 
 /* Number of connected feed subscribers (for Stats). */
 unsigned as_feed_subscribers(as_feed_t *f);
 
-/* Number of parked long-poll calls (for Stats). */
+/* Number of parked long-polls (for Stats). */
 unsigned as_feed_waiters(as_feed_t *f);
 
 /*
- * Derives the feed endpoint from the RPC endpoint: tcp port + 1, or the
- * ipc path with ".feed" appended. Writes it to out (cap bytes). Returns 0
- * or -1 when it cannot be derived.
+ * Reads, from a fresh snapshot of r, the events with seq > since that match
+ * f (NULL: all), up to limit of them and at most max_bytes of them
+ * (stored size, 0: no bound; at least one event), scanning a bounded
+ * number.
+ * Fills out (as_changes_free). Returns 0; OUT_OF_RANGE when since is older
+ * than the retained log, or beyond the last seq (a subscriber ahead of a
+ * restored store), the message naming the retained range; INTERNAL /
+ * DATA_LOSS / RESOURCE_EXHAUSTED; with st set.
  */
-int as_feed_derive_endpoint(const char *listen, char *out, size_t cap);
+int as_feed_read(as_reader_t *r, uint64_t since, const as_filter_t *f,
+                 size_t limit, size_t max_bytes, as_changes_t *out,
+                 as_status_t *st);
+
+/* Frees the events of c and clears it. */
+void as_changes_free(as_changes_t *c);
+
+/* Completes a parked wait: ch is what it found (freed after the call
+ * returns), or NULL with st set when a read failed. */
+typedef void (*as_feed_wait_fn)(void *arg, as_changes_t *ch,
+                                const as_status_t *st);
+
+/*
+ * Parks a wait of connection peer (0: none known) for events with
+ * seq > since matching filter (which must stay valid until fn is called),
+ * up to limit of them, until deadline_ms (wall time). Returns 0: fn will
+ * be called exactly once, from the feed thread or as_feed_stop. Or
+ * RESOURCE_EXHAUSTED (max_waiters parked already, or the connection holds
+ * its share) / UNAVAILABLE (the feed is stopping) with st set, and fn is
+ * never called.
+ */
+int as_feed_wait(as_feed_t *f, uint32_t peer, uint64_t since,
+                 const as_filter_t *filter, size_t limit, int64_t deadline_ms,
+                 as_feed_wait_fn fn, void *arg, as_status_t *st);
 
 /*
  * Counts the changes committed in each of the last n minutes (n <= 1440)
@@ -113,9 +136,11 @@ int as_feed_minute_counts(as_reader_t *r, int64_t now_ms, size_t n,
                           uint64_t *counts, int64_t *minute0_ms,
                           as_status_t *st);
 
-/* The Changes RPC handler (for the service method table). The service
- * context must have its feed set. */
-void as_feed_handle_changes(as_call_t *call, const uint8_t *payload,
-                            size_t len);
+/*
+ * Derives the feed endpoint from the RPC endpoint: tcp port + 1, or the
+ * ipc path with ".feed" appended. Writes it to out (cap bytes). Returns 0
+ * or -1 when it cannot be derived.
+ */
+int as_feed_derive_endpoint(const char *listen, char *out, size_t cap);
 
 #endif

@@ -15,8 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pbcheck.h"
+#include "wire.h"
 
 #define METHOD_PREFIX "/artstore.v1.ArticleStore/"
 /* How often a blocked worker wakes to see whether it should stop. */
@@ -56,14 +58,6 @@ struct as_call {
     struct timespec start;
     void *reply;               /* as_call_reply_reserve: the whole reply */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ replies */
 
@@ -171,18 +165,6 @@ static void send_reply(as_call_t *c, int code, const char *msg,
     send_packed(c, buf);
 }
 
-size_t as_pb_put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 void *as_call_reply_reserve(as_call_t *c, size_t len)
 {
     Artstore__V1__Reply reply = ARTSTORE__V1__REPLY__INIT;
@@ -195,11 +177,13 @@ void *as_call_reply_reserve(as_call_t *c, size_t len)
     reply.has_call_id = 1;
     reply.call_id = c->call_id;
     head = artstore__v1__reply__get_packed_size(&reply);
-    /* The payload field (3, length-delimited) goes last, so that the
-     * payload itself ends the message and is written in place. */
-    nfield = len > 0 ? as_pb_put_varint(field, (3 << 3) | 2) : 0;
+    /* The payload field goes last, so that the payload itself ends the
+     * message and is written in place. */
+    nfield = len > 0 ? as_wire_varint(field, (AS_WIRE_REPLY_PAYLOAD << 3) |
+                                                 AS_WIRE_LEN)
+                     : 0;
     if (len > 0)
-        nfield += as_pb_put_varint(field + nfield, len);
+        nfield += as_wire_varint(field + nfield, len);
     if ((buf = reply_alloc(c, head + nfield + len)) == NULL)
         return NULL;
     artstore__v1__reply__pack(&reply, buf);
@@ -303,13 +287,6 @@ uint32_t as_call_peer(as_call_t *c)
     return 0;
 }
 
-const char *as_call_method(as_call_t *c)
-{
-    return c->method < c->rpc->opts.n_methods
-               ? c->rpc->opts.methods[c->method].name
-               : "unknown";
-}
-
 /* ------------------------------------------------------------ dispatch */
 
 static size_t find_method(as_rpc_t *r, const char *path)
@@ -398,7 +375,7 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
                             req->method ? req->method : "");
         return;
     }
-    now = now_ms();
+    now = as_clock_wall_ms();
     /* timeout_ms counts from arrival, so it holds across skewed clocks. */
     if (req->has_timeout_ms && req->timeout_ms > 0 &&
         (c->deadline_ms <= 0 ||
@@ -502,6 +479,9 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
                       opts->endpoint, nn_strerror(nn_errno()));
         goto out_close;
     }
+    /* *out is set before the first worker starts, so that a handler may
+     * read it (through its context) without a race. */
+    *out = r;
     for (i = 0; i < opts->workers; i++) {
         if ((rc = pthread_create(&r->threads[i], NULL, worker_main, r)) != 0) {
             as_status_set(st, AS_CODE_INTERNAL, "start worker: %s",
@@ -509,11 +489,11 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
             atomic_store(&r->stopping, 1);
             while (--i >= 0)
                 pthread_join(r->threads[i], NULL);
+            *out = NULL;
             goto out_close;
         }
         r->n_threads++;
     }
-    *out = r;
     return 0;
 
 out_close:

@@ -58,8 +58,10 @@ typedef struct as_rpc_opts {
     void *auth_ctx;
 } as_rpc_opts_t;
 
-/* Binds the endpoint and starts the workers. Returns 0 or UNAVAILABLE
- * (bind failed: address in use, bad endpoint) / INTERNAL with st set. */
+/* Binds the endpoint and starts the workers. *out is set before the first
+ * worker starts (so a context that holds it is complete for every
+ * handler), and back to NULL on failure. Returns 0 or UNAVAILABLE (bind
+ * failed: address in use, bad endpoint) / INTERNAL with st set. */
 int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st);
 
 /*
@@ -104,9 +106,6 @@ int64_t as_call_deadline_ms(as_call_t *c);
  */
 uint32_t as_call_peer(as_call_t *c);
 
-/* The method's name ("Put"). */
-const char *as_call_method(as_call_t *c);
-
 /*
  * Completes the call: code OK with resp packed as the payload (resp may be
  * NULL for an empty payload), or an error code with a printf-formatted
@@ -130,10 +129,6 @@ void as_call_reply_raw(as_call_t *c, const void *payload, size_t len);
  */
 void *as_call_reply_reserve(as_call_t *c, size_t len);
 void as_call_reply_send(as_call_t *c);
-
-/* Writes v as a protobuf varint at p (room for 10 bytes); returns its
- * length. For replies encoded by hand around bytes kept as they are. */
-size_t as_pb_put_varint(uint8_t *p, uint64_t v);
 
 /* Per-method request counts and latency histogram since start. */
 #define AS_RPC_LAT_BUCKETS 14

@@ -1,17 +1,25 @@
 /*
- * service.h - the ArticleStore methods: decode a method's request, validate
- * it, run it against the store (reads, on the worker thread) or the writer
- * (writes, completed on the writer thread), and encode the response.
+ * service.h - the ArticleStore methods: each handler decodes its request,
+ * validates it, calls an engine with plain C values (the store and the
+ * writer for articles, query.h, feed.h, backup.h) and encodes the reply.
  *
- * The service owns the method table handed to rpc.c and the context every
- * handler shares. It never touches sockets (rpc.c does) or LMDB directly
- * (store.c does).
+ * The handlers are grouped by concern:
+ *   service_articles.c   Put, PutBatch, Get, Delete
+ *   service_queries.c    Query, ListTags
+ *   service_changes.c    Changes
+ *   service_admin.c      Ping, Stats, Backup
+ *   service_cluster.c    ClusterStatus, ClusterAnnounce
+ * service.c holds the method table, the per-worker state and the helpers
+ * they share. The service never touches sockets (rpc.c does) or LMDB
+ * (store.c does); the engines never see a call.
  */
 #ifndef AS_SERVICE_H
 #define AS_SERVICE_H
 
 #include <stdint.h>
 
+#include "feed.h"
+#include "filter.h"
 #include "limit.h"
 #include "rpc.h"
 #include "store.h"
@@ -20,40 +28,20 @@
 typedef struct as_service {
     as_store_t *store;
     as_writer_t *writer;
-    as_rpc_t *rpc;           /* set once the socket is up, for Stats */
+    as_feed_t *feed;         /* change feed; NULL: Changes is UNAVAILABLE */
+    struct as_cluster *cluster; /* replicated writes; NULL: the writer */
+    as_rpc_t *rpc;           /* the request endpoint (set by as_rpc_start
+                                before its workers run), for Stats */
     as_rpc_t *rpc_ws;        /* the dashboard's ws:// endpoint, or NULL */
     as_limits_t limits;
     const char *feed_endpoint; /* told to clients by Ping; may be NULL */
     const char *data_dir;
     int64_t start_ms;
-    struct as_feed *feed;    /* change feed and Changes; NULL: not running */
-    struct as_cluster *cluster; /* replicated writes; NULL: the writer */
 } as_service_t;
 
 /* The method table, in the order of the service in artstore.proto. */
 extern const as_method_t as_service_methods[];
 extern const size_t as_service_n_methods;
-
-/* ClusterStatus (service_cluster.c): this node's view of the cluster;
- * FAILED_PRECONDITION on a server that is not a cluster member. */
-void as_service_cluster_status(as_call_t *call, const uint8_t *payload,
-                               size_t len);
-
-/* ClusterAnnounce (service_cluster.c): a member's endpoints, written to
- * the log by the leader; answered once committed. */
-void as_service_cluster_announce(as_call_t *call, const uint8_t *payload,
-                                 size_t len);
-
-/* rpc worker hooks: each worker gets its own store reader. */
-void *as_service_worker_init(void *ctx);
-void as_service_worker_fini(void *ctx, void *data);
-
-/* Shared by handlers in other modules (query, feed, ...): unpacks payload
- * as a message of desc into the call's arena, or replies INVALID_ARGUMENT
- * (naming the message type) / RESOURCE_EXHAUSTED and returns NULL. */
-ProtobufCMessage *as_service_unpack(as_call_t *call,
-                                    const ProtobufCMessageDescriptor *desc,
-                                    const uint8_t *payload, size_t len);
 
 /*
  * Fills resp with the server's statistics (what Stats answers): the
@@ -66,34 +54,65 @@ ProtobufCMessage *as_service_unpack(as_call_t *call,
 int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
                      Artstore__V1__StatsResponse *resp, as_status_t *st);
 
-/* The calling worker's store reader (NULL off the worker threads). */
+/* rpc worker hooks: each worker gets its own store reader. */
+void *as_service_worker_init(void *ctx);
+void as_service_worker_fini(void *ctx, void *data);
+
+/* ------------------------------------------------------------ handlers */
+
+void as__svc_put(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_put_batch(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_get(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_delete(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_query(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_list_tags(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_changes(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_ping(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_stats(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_backup(as_call_t *call, const uint8_t *payload, size_t len);
+/* service_cluster.c: this node's view of the cluster (FAILED_PRECONDITION
+ * on a server that is not a member), and a member's endpoints, written to
+ * the log by the leader and answered once committed. */
+void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
+                            size_t len);
+void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
+                              size_t len);
+
+/* ------------------------------------------------------------ shared */
+
+/* Unpacks payload as a message of desc into the call's arena, or replies
+ * INVALID_ARGUMENT (naming the message type) / RESOURCE_EXHAUSTED and
+ * returns NULL. */
+ProtobufCMessage *as_service_unpack(as_call_t *call,
+                                    const ProtobufCMessageDescriptor *desc,
+                                    const uint8_t *payload, size_t len);
+
+/* The calling worker's store reader, or NULL after replying UNAVAILABLE
+ * (a worker whose reader could not be made). */
 as_reader_t *as_service_reader(as_call_t *call);
 
-/* Appends one length-delimited protobuf field (field number, bytes) to a
- * growing buffer; used to embed stored articles in replies without
- * unpacking them. Returns 0 or -1 when out of memory. */
-typedef struct as_buf {
-    uint8_t *data;
-    size_t len, cap;
-    int fixed;             /* data is not ours (a reserved reply): never
-                              grown or freed; a put past cap fails */
-} as_buf_t;
-int as_buf_put_bytes_field(as_buf_t *b, unsigned field, const void *data,
-                           size_t len);
-int as_buf_put_varint_field(as_buf_t *b, unsigned field, uint64_t v);
-void as_buf_free(as_buf_t *b);
-/* The encoded size of those fields, for replies built in place. */
-size_t as_buf_bytes_field_size(unsigned field, size_t len);
-size_t as_buf_varint_field_size(unsigned field, uint64_t v);
+/* Normalizes the request's filter (NULL: none) into out (as_filter_free),
+ * or replies INVALID_ARGUMENT / RESOURCE_EXHAUSTED and returns -1. */
+int as_service_filter(as_call_t *call, const Artstore__V1__Filter *in,
+                      as_filter_t *out);
+
+/* The one page-size rule of Query, ListTags and Changes: absent or 0 is
+ * AS_QUERY_DEFAULT_LIMIT; over limits.max_page is refused. Sets *out, or
+ * replies INVALID_ARGUMENT and returns -1. */
+int as_service_page_limit(as_call_t *call, int has_limit, uint32_t limit,
+                          size_t *out);
 
 /* A stored (packed) article as sent: raw itself, or with omit_body a copy
  * without the body in ar. Returns 0, or a code with st set. */
 int as_service_article_bytes(as_bytes_t raw, int omit_body, as_arena_t *ar,
                              as_bytes_t *out, as_status_t *st);
 
-/* Appends a stored (packed) article to b as field number `field`, with the
- * body dropped when omit_body. Returns 0, or a code with st set. */
-int as_service_put_article(as_buf_t *b, unsigned field, as_bytes_t raw,
-                           int omit_body, as_arena_t *ar, as_status_t *st);
+/* Allocates a write job of n items in the call's arena, completed by done
+ * (job->arg is the call); NULL after replying RESOURCE_EXHAUSTED. */
+as_write_job_t *as_service_new_job(as_call_t *call, size_t n,
+                                   void (*done)(as_write_job_t *));
+
+/* Hands job to the writer, or replies with why it cannot take it. */
+void as_service_submit(as_call_t *call, as_write_job_t *job);
 
 #endif

@@ -8,7 +8,7 @@
 #include "cluster.h"
 #include "service.h"
 
-void as_service_cluster_status(as_call_t *call, const uint8_t *payload,
+void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
                                size_t len)
 {
     as_service_t *svc = as_call_ctx(call);
@@ -76,7 +76,7 @@ static void announce_done(as_write_job_t *job)
         as_call_reply(job->arg, &resp.base);
 }
 
-void as_service_cluster_announce(as_call_t *call, const uint8_t *payload,
+void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
                                  size_t len)
 {
     as_service_t *svc = as_call_ctx(call);

@@ -10,7 +10,7 @@
  *   - values returned from LMDB are copied (or packed into replies) before
  *     the transaction ends.
  */
-#include "store.h"
+#include "store_schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "article.h"
+#include "be.h"
+#include "clock.h"
 #include "codec.h"
 #include "log.h"
 
@@ -66,49 +68,23 @@ struct as_reader {
     int open;
 };
 
-static const char *dbi_names[AS_DBI_COUNT] = {
-    "articles", "by_url", "by_tag", "by_source", "by_time", "changes", "meta",
-    "requests", "request_log",
+const as_dbi_def_t as_store_schema[AS_DBI_COUNT] = {
+    [AS_DBI_ARTICLES] = { "articles", 0 },
+    [AS_DBI_BY_URL] = { "by_url", 0 },
+    [AS_DBI_BY_TAG] = { "by_tag", MDB_DUPSORT | MDB_DUPFIXED },
+    [AS_DBI_BY_SOURCE] = { "by_source", MDB_DUPSORT | MDB_DUPFIXED },
+    [AS_DBI_BY_TIME] = { "by_time", 0 },
+    [AS_DBI_CHANGES] = { "changes", 0 },
+    [AS_DBI_META] = { "meta", 0 },
+    [AS_DBI_REQUESTS] = { "requests", 0 },
+    [AS_DBI_REQUEST_LOG] = { "request_log", 0 },
 };
 
 /* ------------------------------------------------------------ helpers */
 
-void as_u64_be(unsigned char out[8], uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        out[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-uint64_t as_be_u64(const unsigned char in[8])
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
-
 uint64_t as_time_key(int64_t t)
 {
     return (uint64_t)t ^ ((uint64_t)1 << 63);
-}
-
-int64_t as_time_from_key(uint64_t k)
-{
-    return (int64_t)(k ^ ((uint64_t)1 << 63));
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Records an LMDB error as INTERNAL (or RESOURCE_EXHAUSTED for a full
@@ -124,8 +100,8 @@ static int txn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st)
                          mdb_strerror(mrc));
 }
 
-static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
-                        uint64_t *v)
+int as__meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
+                     uint64_t *v)
 {
     MDB_val k = { strlen(name), (void *)name }, d;
     int rc = mdb_get(txn, dbi, &k, &d);
@@ -138,7 +114,7 @@ static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
         return rc;
     if (d.mv_size != 8)
         return MDB_CORRUPTED;
-    *v = as_be_u64(d.mv_data);
+    *v = as_be_get64(d.mv_data);
     return 0;
 }
 
@@ -148,7 +124,7 @@ static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
     unsigned char buf[8];
     MDB_val k = { strlen(name), (void *)name }, d = { 8, buf };
 
-    as_u64_be(buf, v);
+    as_be_put64(buf, v);
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
@@ -289,26 +265,25 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
         goto out_env;
     }
     for (i = 0; i < AS_DBI_COUNT; i++) {
-        unsigned dflags = MDB_CREATE;
-
-        if (i == AS_DBI_BY_TAG || i == AS_DBI_BY_SOURCE)
-            dflags |= MDB_DUPSORT | MDB_DUPFIXED;
-        if ((rc = mdb_dbi_open(txn, dbi_names[i], dflags, &s->dbi[i])) != 0) {
-            as_status_set(st, AS_CODE_INTERNAL, "open db %s: %s", dbi_names[i],
+        if ((rc = mdb_dbi_open(txn, as_store_schema[i].name,
+                               as_store_schema[i].flags | MDB_CREATE,
+                               &s->dbi[i])) != 0) {
+            as_status_set(st, AS_CODE_INTERNAL, "open db %s: %s",
+                          as_store_schema[i].name,
                           mdb_strerror(rc));
             goto out_txn;
         }
     }
-    if ((rc = meta_get_u64(txn, s->dbi[AS_DBI_META], "schema_version",
+    if ((rc = as__meta_get_u64(txn, s->dbi[AS_DBI_META], AS_META_SCHEMA_VERSION,
                            &version)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "read schema_version: %s",
                       mdb_strerror(rc));
         goto out_txn;
     }
     if (version == 0) {
-        if ((rc = meta_put_u64(txn, s->dbi[AS_DBI_META], "schema_version",
+        if ((rc = meta_put_u64(txn, s->dbi[AS_DBI_META], AS_META_SCHEMA_VERSION,
                                AS_SCHEMA_VERSION)) != 0 ||
-            (rc = meta_put_u64(txn, s->dbi[AS_DBI_META], "next_id", 1)) != 0) {
+            (rc = meta_put_u64(txn, s->dbi[AS_DBI_META], AS_META_NEXT_ID, 1)) != 0) {
             as_status_set(st, AS_CODE_INTERNAL, "init meta: %s",
                           mdb_strerror(rc));
             goto out_txn;
@@ -320,13 +295,13 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                       (unsigned long long)version, AS_SCHEMA_VERSION);
         goto out_txn;
     }
-    if ((rc = meta_get_u64(txn, s->dbi[AS_DBI_META], "last_seq",
+    if ((rc = as__meta_get_u64(txn, s->dbi[AS_DBI_META], AS_META_LAST_SEQ,
                            &last_seq)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "read last_seq: %s",
                       mdb_strerror(rc));
         goto out_txn;
     }
-    if ((rc = meta_get_u64(txn, s->dbi[AS_DBI_META], "raft_applied",
+    if ((rc = as__meta_get_u64(txn, s->dbi[AS_DBI_META], AS_META_RAFT_APPLIED,
                            &applied)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "read raft_applied: %s",
                       mdb_strerror(rc));
@@ -386,11 +361,6 @@ int as_store_sync(as_store_t *s)
     return mdb_env_sync(s->env, 1);
 }
 
-MDB_env *as_store_env(as_store_t *s)
-{
-    return s->env;
-}
-
 uint64_t as_store_last_seq(as_store_t *s)
 {
     return atomic_load(&s->last_seq);
@@ -418,8 +388,8 @@ static int copy_last_seq(const char *file, uint64_t *out, as_status_t *st)
     }
     if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
         goto out_env;
-    if ((rc = mdb_dbi_open(txn, dbi_names[AS_DBI_META], 0, &dbi)) == 0)
-        rc = meta_get_u64(txn, dbi, "last_seq", out);
+    if ((rc = mdb_dbi_open(txn, as_store_schema[AS_DBI_META].name, 0, &dbi)) == 0)
+        rc = as__meta_get_u64(txn, dbi, AS_META_LAST_SEQ, out);
     mdb_txn_abort(txn);
 out_env:
     mdb_env_close(env);
@@ -495,6 +465,11 @@ out_remove:
     return st->code;
 }
 
+MDB_env *as__store_env(as_store_t *s)
+{
+    return s->env;
+}
+
 MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which)
 {
     return s->dbi[which];
@@ -535,14 +510,18 @@ static int wtxn_begin(as_store_t *s, as_wtxn_t *t, as_status_t *st)
 
     memset(t, 0, sizeof(*t));
     t->s = s;
-    t->now_ms = now_ms();
+    t->now_ms = as_clock_wall_ms();
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &t->txn)) != 0)
         return as_status_set(st, AS_CODE_INTERNAL, "begin write: %s",
                              mdb_strerror(rc));
-    if ((rc = meta_get_u64(t->txn, meta, "next_id", &t->next_id)) != 0 ||
-        (rc = meta_get_u64(t->txn, meta, "last_seq", &t->last_seq)) != 0 ||
-        (rc = meta_get_u64(t->txn, meta, "tag_count", &t->tag_count)) != 0 ||
-        (rc = meta_get_u64(t->txn, meta, "raft_applied", &t->applied)) != 0) {
+    if ((rc = as__meta_get_u64(t->txn, meta, AS_META_NEXT_ID,
+                               &t->next_id)) != 0 ||
+        (rc = as__meta_get_u64(t->txn, meta, AS_META_LAST_SEQ,
+                               &t->last_seq)) != 0 ||
+        (rc = as__meta_get_u64(t->txn, meta, AS_META_TAG_COUNT,
+                               &t->tag_count)) != 0 ||
+        (rc = as__meta_get_u64(t->txn, meta, AS_META_RAFT_APPLIED,
+                               &t->applied)) != 0) {
         mdb_txn_abort(t->txn);
         return as_status_set(st, AS_CODE_INTERNAL, "read counters: %s",
                              mdb_strerror(rc));
@@ -569,12 +548,14 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
             return 0;
         }
         if (rc == 0 && !t.broken) {
-            if ((mrc = meta_put_u64(t.txn, meta, "next_id", t.next_id)) != 0 ||
-                (mrc = meta_put_u64(t.txn, meta, "last_seq", t.last_seq)) != 0 ||
-                (mrc = meta_put_u64(t.txn, meta, "tag_count",
+            if ((mrc = meta_put_u64(t.txn, meta, AS_META_NEXT_ID,
+                                    t.next_id)) != 0 ||
+                (mrc = meta_put_u64(t.txn, meta, AS_META_LAST_SEQ,
+                                    t.last_seq)) != 0 ||
+                (mrc = meta_put_u64(t.txn, meta, AS_META_TAG_COUNT,
                                     t.tag_count)) != 0 ||
                 (t.applied != t.applied_begin &&
-                 (mrc = meta_put_u64(t.txn, meta, "raft_applied",
+                 (mrc = meta_put_u64(t.txn, meta, AS_META_RAFT_APPLIED,
                                      t.applied)) != 0)) {
                 txn_fail(&t, mrc, "write counters", st);
             } else if ((mrc = mdb_txn_commit(t.txn)) != 0) {
@@ -596,18 +577,6 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
     }
 }
 
-MDB_txn *as__wtxn_txn(as_wtxn_t *t)
-{
-    /* Whoever takes the raw transaction may write through it. */
-    t->dirty = 1;
-    return t->txn;
-}
-
-as_store_t *as__wtxn_store(as_wtxn_t *t)
-{
-    return t->s;
-}
-
 int as_store_txn_broken(const as_wtxn_t *t)
 {
     return t->broken;
@@ -616,11 +585,6 @@ int as_store_txn_broken(const as_wtxn_t *t)
 uint64_t as_store_txn_last_seq(const as_wtxn_t *t)
 {
     return t->last_seq;
-}
-
-int64_t as_store_txn_time_ms(const as_wtxn_t *t)
-{
-    return t->now_ms;
 }
 
 void as_store_txn_set_time_ms(as_wtxn_t *t, int64_t ms)
@@ -688,8 +652,7 @@ int as_store_get_meta(as_reader_t *r, const char *name, as_bytes_t *out,
     return 0;
 }
 
-/* The index time of an article: published_at, else ingested_at. */
-static uint64_t article_time_key(const Artstore__V1__Article *a)
+uint64_t as__article_time_key(const Artstore__V1__Article *a)
 {
     return as_time_key(a->has_published_at ? a->published_at : a->ingested_at);
 }
@@ -705,8 +668,8 @@ static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
     size_t count = 0;
     int rc;
 
-    as_u64_be(val, tk);
-    as_u64_be(val + 8, id);
+    as_be_put64(val, tk);
+    as_be_put64(val + 8, id);
     if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
         return txn_fail(t, rc, "cursor", st);
     if (add) {
@@ -744,7 +707,7 @@ static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
                          as_status_t *st)
 {
     as_store_t *s = t->s;
-    uint64_t tk = article_time_key(a);
+    uint64_t tk = as__article_time_key(a);
     unsigned char key[AS_KEY_MAX], tkey[16], idbuf[8];
     MDB_val k, d;
     size_t i;
@@ -759,8 +722,8 @@ static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
                       NULL, st)) != 0)
         return rc;
 
-    as_u64_be(tkey, tk);
-    as_u64_be(tkey + 8, a->id);
+    as_be_put64(tkey, tk);
+    as_be_put64(tkey + 8, a->id);
     k.mv_size = 16;
     k.mv_data = tkey;
     d.mv_size = 0;
@@ -772,7 +735,7 @@ static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
 
     k.mv_size = as_article_key(a, key);
     k.mv_data = key;
-    as_u64_be(idbuf, a->id);
+    as_be_put64(idbuf, a->id);
     d.mv_size = 8;
     d.mv_data = idbuf;
     rc = add ? mdb_put(t->txn, s->dbi[AS_DBI_BY_URL], &k, &d, 0)
@@ -791,7 +754,7 @@ static int put_packed(as_wtxn_t *t, MDB_dbi dbi, uint64_t key,
     MDB_val k = { 8, kbuf }, d;
     int rc;
 
-    as_u64_be(kbuf, key);
+    as_be_put64(kbuf, key);
     d.mv_size = protobuf_c_message_get_packed_size(msg);
     d.mv_data = NULL;
     if ((rc = mdb_put(t->txn, dbi, &k, &d, MDB_RESERVE)) != 0)
@@ -825,7 +788,7 @@ static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
     artstore__v1__article__pack(a, s->pack);
     if ((rc = as_codec_encode(s->wcodec, s->pack, n, &v, &vn, st)) != 0)
         return rc;
-    as_u64_be(kbuf, a->id);
+    as_be_put64(kbuf, a->id);
     d.mv_size = vn;
     d.mv_data = (void *)v;
     if ((rc = mdb_put(t->txn, s->dbi[AS_DBI_ARTICLES], &k, &d, 0)) != 0)
@@ -875,7 +838,7 @@ static int wtxn_get_article(as_wtxn_t *t, uint64_t id,
     MDB_val k = { 8, kbuf }, d;
     int rc;
 
-    as_u64_be(kbuf, id);
+    as_be_put64(kbuf, id);
     rc = mdb_get(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, &d);
     if (rc == MDB_NOTFOUND)
         return as_status_set(st, AS_CODE_NOT_FOUND, "article %llu",
@@ -913,7 +876,7 @@ static int wtxn_find_key(as_wtxn_t *t, const unsigned char *key, size_t len,
         return txn_fail(t, rc, "get by_url", st);
     if (d.mv_size != 8)
         return as_status_set(st, AS_CODE_DATA_LOSS, "by_url entry corrupt");
-    *id = as_be_u64(d.mv_data);
+    *id = as_be_get64(d.mv_data);
     return 0;
 }
 
@@ -952,9 +915,9 @@ static int req_find(as_wtxn_t *t, const as_write_cond_t *cond, req_rec_t *rec,
                               "request id entry is %zu bytes, not %d",
                               d.mv_size, REQ_VAL_LEN);
     p = d.mv_data;
-    rec->seq = as_be_u64(p);
-    rec->id = as_be_u64(p + 8);
-    rec->time_ms = (int64_t)as_be_u64(p + 16);
+    rec->seq = as_be_get64(p);
+    rec->id = as_be_get64(p + 8);
+    rec->time_ms = (int64_t)as_be_get64(p + 16);
     rec->outcome = p[24];
     memcpy(rec->hash, p + 25, 16);
     return 1;
@@ -1023,15 +986,15 @@ static int req_record(as_wtxn_t *t, const as_write_cond_t *cond, uint64_t id,
     if ((rc = req_expire(t, st)) != 0)
         return rc;
     memset(v, 0, sizeof(v));
-    as_u64_be(v, t->last_seq);
-    as_u64_be(v + 8, id);
-    as_u64_be(v + 16, (uint64_t)t->now_ms);
+    as_be_put64(v, t->last_seq);
+    as_be_put64(v + 8, id);
+    as_be_put64(v + 16, (uint64_t)t->now_ms);
     v[24] = (unsigned char)outcome;
     if (hash != NULL && hash->len == 16)
         memcpy(v + 25, hash->data, 16);
     k.mv_size = cond->request_id.len;
     k.mv_data = (void *)cond->request_id.data;
-    as_u64_be(sk, t->last_seq);
+    as_be_put64(sk, t->last_seq);
     if ((rc = mdb_put(t->txn, t->s->dbi[AS_DBI_REQUESTS], &k, &d, 0)) != 0 ||
         (rc = mdb_put(t->txn, t->s->dbi[AS_DBI_REQUEST_LOG], &lk, &k, 0)) != 0)
         return txn_fail(t, rc, "record request id", st);
@@ -1181,7 +1144,7 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
         goto out_free;
     t->last_seq++;
     t->dirty = 1;
-    as_u64_be(kbuf, id);
+    as_be_put64(kbuf, id);
     if ((rc = index_article(t, old, 0, st)) != 0)
         goto out_free;
     if ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, NULL)) != 0) {
@@ -1269,11 +1232,6 @@ MDB_txn *as__reader_txn(as_reader_t *r)
     return r->txn;
 }
 
-as_store_t *as__reader_store(as_reader_t *r)
-{
-    return r->s;
-}
-
 int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
                      as_status_t *st)
 {
@@ -1281,7 +1239,7 @@ int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
     MDB_val k = { 8, kbuf }, d;
     int rc;
 
-    as_u64_be(kbuf, id);
+    as_be_put64(kbuf, id);
     rc = mdb_get(r->txn, r->s->dbi[AS_DBI_ARTICLES], &k, &d);
     if (rc == MDB_NOTFOUND)
         return as_status_set(st, AS_CODE_NOT_FOUND, "article %llu",
@@ -1311,7 +1269,7 @@ int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,
                              mdb_strerror(rc));
     if (d.mv_size != 8)
         return as_status_set(st, AS_CODE_DATA_LOSS, "by_url entry corrupt");
-    *id = as_be_u64(d.mv_data);
+    *id = as_be_get64(d.mv_data);
     return 0;
 }
 
@@ -1332,14 +1290,14 @@ int as_store_get_stats(as_reader_t *r, as_store_stats_t *out, as_status_t *st)
     if ((rc = mdb_stat(r->txn, s->dbi[AS_DBI_CHANGES], &ms)) != 0)
         goto out_fail;
     out->changes = ms.ms_entries;
-    if ((rc = meta_get_u64(r->txn, meta, "tag_count", &out->tags)) != 0 ||
-        (rc = meta_get_u64(r->txn, meta, "last_seq", &out->last_seq)) != 0 ||
-        (rc = meta_get_u64(r->txn, meta, "next_id", &out->next_id)) != 0)
+    if ((rc = as__meta_get_u64(r->txn, meta, AS_META_TAG_COUNT, &out->tags)) != 0 ||
+        (rc = as__meta_get_u64(r->txn, meta, AS_META_LAST_SEQ, &out->last_seq)) != 0 ||
+        (rc = as__meta_get_u64(r->txn, meta, AS_META_NEXT_ID, &out->next_id)) != 0)
         goto out_fail;
     if ((rc = mdb_cursor_open(r->txn, s->dbi[AS_DBI_CHANGES], &c)) != 0)
         goto out_fail;
     if (mdb_cursor_get(c, &k, &d, MDB_FIRST) == 0 && k.mv_size == 8)
-        out->oldest_seq = as_be_u64(k.mv_data);
+        out->oldest_seq = as_be_get64(k.mv_data);
     mdb_cursor_close(c);
     mdb_env_info(s->env, &info);
     mdb_env_stat(s->env, &ms);
@@ -1349,4 +1307,369 @@ int as_store_get_stats(as_reader_t *r, as_store_stats_t *out, as_status_t *st)
 
 out_fail:
     return as_status_set(st, AS_CODE_INTERNAL, "stats: %s", mdb_strerror(rc));
+}
+
+int as_store_snapshot_seq(as_reader_t *r, uint64_t *seq, as_status_t *st)
+{
+    int rc = as__meta_get_u64(r->txn, r->s->dbi[AS_DBI_META], AS_META_LAST_SEQ,
+                              seq);
+
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "read last_seq: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+/* ------------------------------------------------------------ postings */
+
+/* How many single steps a posting iterator tries before it seeks. */
+#define POSTINGS_STEPS 4
+
+struct as_postings {
+    MDB_cursor *c;
+    MDB_val key;
+    int time_index;        /* by_time: positions are keys, not values */
+    int known;             /* the key has a list */
+    int valid;             /* head is the cursor's current position */
+    int done;              /* no position left in this direction */
+    as_pos_t head;
+    uint64_t count;
+};
+
+/* Encodes p as an index entry (time_key ‖ id, big-endian). */
+static void pos_pack(as_pos_t p, unsigned char out[16])
+{
+    as_be_put64(out, p.tk);
+    as_be_put64(out + 8, p.id);
+}
+
+/* Reads the cursor's current position (k, d) into p->head. */
+static int postings_load(as_postings_t *p, const MDB_val *k, const MDB_val *d,
+                         as_status_t *st)
+{
+    const MDB_val *v = p->time_index ? k : d;
+
+    if (v->mv_size != 16)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "index entry of %zu bytes, not 16", v->mv_size);
+    p->head.tk = as_be_get64(v->mv_data);
+    p->head.id = as_be_get64((const unsigned char *)v->mv_data + 8);
+    p->valid = 1;
+    return 0;
+}
+
+/* Ends the walk when rc is MDB_NOTFOUND; reports other LMDB errors. */
+static int postings_end(as_postings_t *p, int rc, as_status_t *st)
+{
+    if (rc == MDB_NOTFOUND) {
+        p->done = 1;
+        p->valid = 0;
+        return 0;
+    }
+    return as_status_set(st, AS_CODE_INTERNAL, "index walk: %s",
+                         mdb_strerror(rc));
+}
+
+int as_postings_open(as_reader_t *r, enum as_index which, const char *key,
+                     as_postings_t **out, as_status_t *st)
+{
+    static const enum as_dbi dbis[] = {
+        [AS_INDEX_TAG] = AS_DBI_BY_TAG,
+        [AS_INDEX_SOURCE] = AS_DBI_BY_SOURCE,
+        [AS_INDEX_TIME] = AS_DBI_BY_TIME,
+    };
+    as_postings_t *p = calloc(1, sizeof(*p));
+    MDB_dbi dbi = r->s->dbi[dbis[which]];
+    MDB_val k, d;
+    MDB_stat ms;
+    size_t count;
+    int rc;
+
+    if (p == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    if ((rc = mdb_cursor_open(r->txn, dbi, &p->c)) != 0)
+        goto out_fail;
+    if (which == AS_INDEX_TIME) {
+        p->time_index = p->known = 1;
+        if ((rc = mdb_stat(r->txn, dbi, &ms)) != 0)
+            goto out_fail;
+        p->count = ms.ms_entries;
+        *out = p;
+        return 0;
+    }
+    k.mv_size = strlen(key);
+    k.mv_data = (void *)key;
+    rc = mdb_cursor_get(p->c, &k, &d, MDB_SET);
+    if (rc == MDB_NOTFOUND) {
+        p->done = 1;       /* an unknown key: an empty list */
+        *out = p;
+        return 0;
+    }
+    if (rc != 0 || (rc = mdb_cursor_count(p->c, &count)) != 0)
+        goto out_fail;
+    p->key = k;            /* the map's copy of the key, valid for the txn */
+    p->known = 1;
+    p->count = count;
+    *out = p;
+    return 0;
+
+out_fail:
+    as_postings_close(p);
+    return as_status_set(st, AS_CODE_INTERNAL, "open index: %s",
+                         mdb_strerror(rc));
+}
+
+void as_postings_close(as_postings_t *p)
+{
+    if (p == NULL)
+        return;
+    if (p->c != NULL)
+        mdb_cursor_close(p->c);
+    free(p);
+}
+
+int as_postings_known(const as_postings_t *p)
+{
+    return p->known;
+}
+
+uint64_t as_postings_count(const as_postings_t *p)
+{
+    return p->count;
+}
+
+void as_postings_rewind(as_postings_t *p)
+{
+    p->valid = 0;
+    p->done = !p->known;
+}
+
+/* Range-seeks to target (MDB_GET_BOTH_RANGE in a list, MDB_SET_RANGE in
+ * by_time). Newest first, the seek lands at or after target and steps
+ * back once; when everything is before target it starts at the end. */
+static int postings_range_seek(as_postings_t *p, as_pos_t target, int desc,
+                               as_status_t *st)
+{
+    unsigned char buf[16];
+    MDB_val k = p->key, d;
+    int rc;
+
+    pos_pack(target, buf);
+    if (p->time_index) {
+        k.mv_size = 16;
+        k.mv_data = buf;
+        rc = mdb_cursor_get(p->c, &k, &d, MDB_SET_RANGE);
+    } else {
+        d.mv_size = 16;
+        d.mv_data = buf;
+        rc = mdb_cursor_get(p->c, &k, &d, MDB_GET_BOTH_RANGE);
+    }
+    if (rc == 0) {
+        if ((rc = postings_load(p, &k, &d, st)) != 0 || !desc ||
+            as_pos_cmp(p->head, target) <= 0)
+            return rc;
+        rc = mdb_cursor_get(p->c, &k, &d,
+                            p->time_index ? MDB_PREV : MDB_PREV_DUP);
+        return rc ? postings_end(p, rc, st) : postings_load(p, &k, &d, st);
+    }
+    if (rc != MDB_NOTFOUND || !desc)
+        return postings_end(p, rc, st);
+    k = p->key;
+    if (p->time_index)
+        rc = mdb_cursor_get(p->c, &k, &d, MDB_LAST);
+    else if ((rc = mdb_cursor_get(p->c, &k, &d, MDB_SET)) == 0)
+        rc = mdb_cursor_get(p->c, &k, &d, MDB_LAST_DUP);
+    return rc ? postings_end(p, rc, st) : postings_load(p, &k, &d, st);
+}
+
+int as_postings_seek(as_postings_t *p, as_pos_t target, int desc, int *found,
+                     as_pos_t *head, as_status_t *st)
+{
+    MDB_cursor_op step = p->time_index ? (desc ? MDB_PREV : MDB_NEXT)
+                                       : (desc ? MDB_PREV_DUP : MDB_NEXT_DUP);
+    MDB_val k = p->key, d;
+    int rc = 0, steps;
+
+    *found = 0;
+    if (p->done)
+        return 0;
+    if (p->valid && !as_pos_before(p->head, target, desc))
+        goto out_found;
+    /* A few steps first: a step costs far less than a seek, which searches
+     * the main tree again, and dense lists often reach target in one. */
+    for (steps = 0; p->valid && steps < POSTINGS_STEPS; steps++) {
+        if ((rc = mdb_cursor_get(p->c, &k, &d, step)) != 0) {
+            if ((rc = postings_end(p, rc, st)) != 0 || p->done)
+                return rc;
+        }
+        if ((rc = postings_load(p, &k, &d, st)) != 0)
+            return rc;
+        if (!as_pos_before(p->head, target, desc))
+            goto out_found;
+    }
+    if ((rc = postings_range_seek(p, target, desc, st)) != 0 || p->done)
+        return rc;
+out_found:
+    *found = 1;
+    *head = p->head;
+    return 0;
+}
+
+int as_postings_has(as_postings_t *p, as_pos_t x, int *found,
+                    as_status_t *st)
+{
+    unsigned char buf[16];
+    MDB_val k = p->key, d = { 16, buf };
+    int rc;
+
+    *found = 0;
+    p->valid = 0;
+    if (!p->known)
+        return 0;
+    pos_pack(x, buf);
+    rc = mdb_cursor_get(p->c, &k, &d, MDB_GET_BOTH);
+    if (rc == 0)
+        *found = 1;
+    else if (rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "index probe: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+/* Compares two byte strings as LMDB orders keys. */
+static int mval_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = n ? memcmp(a->mv_data, b->mv_data, n) : 0;
+
+    if (c != 0)
+        return c;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
+                       const void *prefix, size_t prefix_len,
+                       as_tag_visit_fn fn, void *arg, as_status_t *st)
+{
+    MDB_val k = { prefix_len, (void *)prefix }, f = { from_len, (void *)from };
+    MDB_val d;
+    MDB_cursor *c;
+    size_t count;
+    int rc, ret = 0;
+
+    if ((rc = mdb_cursor_open(r->txn, r->s->dbi[AS_DBI_BY_TAG], &c)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
+                             mdb_strerror(rc));
+    if (from_len > 0 && mval_cmp(&f, &k) > 0)
+        k = f;
+    for (rc = mdb_cursor_get(c, &k, &d, k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
+         rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP)) {
+        if (k.mv_size < prefix_len ||
+            (prefix_len > 0 && memcmp(k.mv_data, prefix, prefix_len) != 0))
+            break;
+        if ((rc = mdb_cursor_count(c, &count)) != 0)
+            break;
+        if ((ret = fn(arg, k.mv_data, k.mv_size, count, st)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (ret != 0)
+        return ret == AS_VISIT_STOP ? 0 : ret;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+/* ------------------------------------------------------------ changelog */
+
+int as_store_changes_bounds(as_reader_t *r, uint64_t *oldest, uint64_t *last,
+                            as_status_t *st)
+{
+    MDB_cursor *c;
+    MDB_val k, d;
+    int rc;
+
+    *oldest = 0;
+    if ((rc = as_store_snapshot_seq(r, last, st)) != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(r->txn, r->s->dbi[AS_DBI_CHANGES], &c)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "open changes: %s",
+                             mdb_strerror(rc));
+    rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
+    mdb_cursor_close(c);
+    if (rc == 0 && k.mv_size == 8)
+        *oldest = as_be_get64(k.mv_data);
+    else if (rc == 0)
+        return as_status_set(st, AS_CODE_DATA_LOSS, "bad changes key");
+    else if (rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "read changes: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+int as_store_changes_scan(as_reader_t *r, uint64_t after,
+                          as_change_visit_fn fn, void *arg, as_status_t *st)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, d;
+    MDB_cursor *c;
+    as_bytes_t raw;
+    int rc, ret = 0;
+
+    if (after == UINT64_MAX)
+        return 0;
+    if ((rc = mdb_cursor_open(r->txn, r->s->dbi[AS_DBI_CHANGES], &c)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "open changes: %s",
+                             mdb_strerror(rc));
+    as_be_put64(kb, after + 1);
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != 8) {
+            ret = as_status_set(st, AS_CODE_DATA_LOSS, "bad changes key");
+            break;
+        }
+        raw.data = d.mv_data;
+        raw.len = d.mv_size;
+        if ((ret = fn(arg, as_be_get64(k.mv_data), raw, st)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (ret != 0)
+        return ret == AS_VISIT_STOP ? 0 : ret;
+    if (rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "read changes: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+int as_store_changes_trim(as_wtxn_t *t, as_change_expired_fn expired,
+                          void *arg, size_t max, size_t *n, as_status_t *st)
+{
+    MDB_cursor *c;
+    MDB_val k, d;
+    as_bytes_t raw;
+    int rc;
+
+    *n = 0;
+    if ((rc = mdb_cursor_open(t->txn, t->s->dbi[AS_DBI_CHANGES], &c)) != 0)
+        return txn_fail(t, rc, "open changes", st);
+    while (*n < max && (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) == 0) {
+        if (k.mv_size != 8) {
+            mdb_cursor_close(c);
+            return as_status_set(st, AS_CODE_DATA_LOSS, "bad changes key");
+        }
+        raw.data = d.mv_data;
+        raw.len = d.mv_size;
+        if (!expired(arg, as_be_get64(k.mv_data), raw))
+            break;
+        if ((rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+        t->dirty = 1;
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return txn_fail(t, rc, "trim changes", st);
+    return 0;
 }

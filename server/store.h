@@ -48,7 +48,6 @@
 #ifndef AS_STORE_H
 #define AS_STORE_H
 
-#include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,18 +133,6 @@ int as_store_sync(as_store_t *s);
 int as_store_check_partial(const char *dir, as_status_t *st);
 
 /*
- * Checks, after mdb_env_open and before any transaction, that the LMDB
- * file at path (dir/data.mdb) is as long as its meta page says: a file cut short (a partial
- * copy, a full disk) would kill the process with SIGBUS at the first
- * access to a missing page. Returns 0, or DATA_LOSS with st naming both
- * sizes.
- */
-int as_store_check_size(MDB_env *env, const char *path, as_status_t *st);
-
-/* Returns the LMDB environment (for backups and offline checks). */
-MDB_env *as_store_env(as_store_t *s);
-
-/*
  * Writes a consistent hot copy of the environment into the existing, empty
  * directory dir (as data.mdb), compacted unless compact is 0, while writers
  * and readers go on. The copy runs in its own read transaction and holds
@@ -218,9 +205,6 @@ int as_store_txn_broken(const as_wtxn_t *t);
 /* Returns the seq of the last change written in the transaction so far. */
 uint64_t as_store_txn_last_seq(const as_wtxn_t *t);
 
-/* Returns the current time in ms used for the transaction's events. */
-int64_t as_store_txn_time_ms(const as_wtxn_t *t);
-
 /* Replaces the transaction's time (by default the local clock when it
  * began) with ms: a cluster's apply uses the time the leader stamped into
  * the log entry, so that every node writes the same ingested_at and
@@ -290,34 +274,132 @@ int as_store_get_stats(as_reader_t *r, as_store_stats_t *out,
 /* Returns the last committed seq (no snapshot needed). */
 uint64_t as_store_last_seq(as_store_t *s);
 
-/* ------------------------------------------------------------ internal */
+/* Reads the snapshot's last committed seq (meta last_seq) into *seq.
+ * Returns 0 or INTERNAL. */
+int as_store_snapshot_seq(as_reader_t *r, uint64_t *seq, as_status_t *st);
 
-/* For modules that walk the indexes themselves (query, feed, check): the
- * open snapshot's transaction and the sub-database handles. */
-enum as_dbi {
-    AS_DBI_ARTICLES, AS_DBI_BY_URL, AS_DBI_BY_TAG, AS_DBI_BY_SOURCE,
-    AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_REQUESTS,
-    AS_DBI_REQUEST_LOG, AS_DBI_COUNT
-};
-MDB_txn *as__reader_txn(as_reader_t *r);
-MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which);
-as_store_t *as__reader_store(as_reader_t *r);
-/* The write transaction's LMDB handle and store, for maintenance jobs
- * (changelog retention) that edit a sub-database directly. Taking the
- * handle marks the transaction as written, so it will be committed. */
-MDB_txn *as__wtxn_txn(as_wtxn_t *t);
-as_store_t *as__wtxn_store(as_wtxn_t *t);
+/* Visitors return 0 to go on, AS_VISIT_STOP to stop (the walk then returns
+ * 0), or an error code with st set, which the walk returns. */
+#define AS_VISIT_STOP (-1)
 
-/* Encodes v as 8 big-endian bytes. */
-void as_u64_be(unsigned char out[8], uint64_t v);
+/* ------------------------------------------------------------ postings */
 
-/* Decodes 8 big-endian bytes. */
-uint64_t as_be_u64(const unsigned char in[8]);
+/*
+ * A position in the time-ordered indexes: the article's time key
+ * (as_time_key) and its id, compared as one 128-bit number. by_tag and
+ * by_source hold a posting list of positions per key; by_time holds every
+ * article's position.
+ */
+typedef struct as_pos {
+    uint64_t tk, id;
+} as_pos_t;
+
+/* Compares positions: <0, 0 or >0. */
+static inline int as_pos_cmp(as_pos_t a, as_pos_t b)
+{
+    if (a.tk != b.tk)
+        return a.tk < b.tk ? -1 : 1;
+    if (a.id != b.id)
+        return a.id < b.id ? -1 : 1;
+    return 0;
+}
+
+/* Returns nonzero if a comes before b in a walk (desc: newest first). */
+static inline int as_pos_before(as_pos_t a, as_pos_t b, int desc)
+{
+    int c = as_pos_cmp(a, b);
+
+    return desc ? c > 0 : c < 0;
+}
+
+enum as_index { AS_INDEX_TAG, AS_INDEX_SOURCE, AS_INDEX_TIME };
+
+/* An iterator over one posting list (or by_time) in the open snapshot of
+ * a reader: it only moves forward in its walk's direction. */
+typedef struct as_postings as_postings_t;
+
+/*
+ * Opens an iterator on the list of key in index which (by_tag, by_source;
+ * key is ignored for AS_INDEX_TIME, which walks every article). A key with
+ * no list gives an empty iterator (as_postings_known is 0). Valid until
+ * as_postings_close, which must come before as_reader_end. Returns 0 or
+ * INTERNAL / RESOURCE_EXHAUSTED with st set.
+ */
+int as_postings_open(as_reader_t *r, enum as_index which, const char *key,
+                     as_postings_t **out, as_status_t *st);
+
+/* Closes the iterator. Accepts NULL. */
+void as_postings_close(as_postings_t *p);
+
+/* Returns nonzero if the key has a list (always, for by_time). */
+int as_postings_known(const as_postings_t *p);
+
+/* Returns the list's length (for by_time, the number of articles). */
+uint64_t as_postings_count(const as_postings_t *p);
+
+/*
+ * Moves to the first position at or after target in the walk's direction
+ * (desc: newest first) and sets *found and *head. A head already there is
+ * kept; a target a few entries ahead is reached by steps, a farther one by
+ * one seek. Returns 0 or INTERNAL / DATA_LOSS with st set.
+ */
+int as_postings_seek(as_postings_t *p, as_pos_t target, int desc, int *found,
+                     as_pos_t *head, as_status_t *st);
+
+/* Sets *found to whether position x is in the list (one exact probe). The
+ * head is dropped: the next seek starts afresh. Returns 0 or INTERNAL. */
+int as_postings_has(as_postings_t *p, as_pos_t x, int *found,
+                    as_status_t *st);
+
+/* Forgets the head, so that the next seek starts a new walk. */
+void as_postings_rewind(as_postings_t *p);
+
+/* Called for each distinct tag: its name (len bytes, not NUL-terminated,
+ * valid until as_reader_end) and how many articles have it. */
+typedef int (*as_tag_visit_fn)(void *arg, const char *name, size_t len,
+                               uint64_t count, as_status_t *st);
+
+/*
+ * Walks the distinct tags of the open snapshot in byte order, from the
+ * first one at or after `from` (from_len bytes; 0: the start) while they
+ * begin with prefix (prefix_len bytes; 0: all). Returns 0 or the visitor's
+ * code / INTERNAL with st set.
+ */
+int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
+                       const void *prefix, size_t prefix_len,
+                       as_tag_visit_fn fn, void *arg, as_status_t *st);
+
+/* ------------------------------------------------------------ changelog */
+
+/* Reads the open snapshot's oldest retained seq (0 when the log is empty)
+ * and last committed seq. Returns 0 or INTERNAL. */
+int as_store_changes_bounds(as_reader_t *r, uint64_t *oldest, uint64_t *last,
+                            as_status_t *st);
+
+/* Called for each change in seq order with its packed ChangeEvent (valid
+ * until as_reader_end). */
+typedef int (*as_change_visit_fn)(void *arg, uint64_t seq, as_bytes_t raw,
+                                  as_status_t *st);
+
+/* Visits the changes with seq > after in the open snapshot, in order,
+ * until the log ends or fn stops. Returns 0 or fn's code / INTERNAL /
+ * DATA_LOSS with st set. */
+int as_store_changes_scan(as_reader_t *r, uint64_t after,
+                          as_change_visit_fn fn, void *arg, as_status_t *st);
+
+/* Returns nonzero if the change (seq, raw) is past retention. */
+typedef int (*as_change_expired_fn)(void *arg, uint64_t seq, as_bytes_t raw);
+
+/*
+ * Deletes changes from the oldest on while expired says so, at most max of
+ * them, inside write transaction t; *n gets how many. Returns 0, or
+ * INTERNAL / RESOURCE_EXHAUSTED (full map: as_store_write grows it and
+ * runs the transaction again) with st set.
+ */
+int as_store_changes_trim(as_wtxn_t *t, as_change_expired_fn expired,
+                          void *arg, size_t max, size_t *n, as_status_t *st);
 
 /* Maps a signed time to its order-preserving unsigned key. */
 uint64_t as_time_key(int64_t t);
-
-/* Inverse of as_time_key. */
-int64_t as_time_from_key(uint64_t k);
 
 #endif

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,9 @@
 #include <unistd.h>
 
 #include "article.h"
+#include "be.h"
 #include "codec.h"
-#include "store.h"
+#include "store_schema.h"
 
 #define MAX_PRINTED 1000
 
@@ -32,10 +32,8 @@ typedef struct check {
     as_codec_t *codec;     /* decompresses stored articles (codec.h) */
 } check_t;
 
-static const char *names[AS_DBI_COUNT] = {
-    "articles", "by_url", "by_tag", "by_source", "by_time", "changes", "meta",
-    "requests", "request_log",
-};
+/* The name of a sub-database, from the store's schema. */
+#define DBI_NAME(which) (as_store_schema[which].name)
 
 /* Counts one problem and prints it while under the print cap. */
 static void problem(check_t *k, const char *fmt, ...)
@@ -65,7 +63,7 @@ static uint64_t meta_u64(check_t *k, const char *name, int *present)
         return 0;
     }
     *present = 1;
-    return as_be_u64(d.mv_data);
+    return as_be_get64(d.mv_data);
 }
 
 /* Unpacks a stored article value, decompressing it first when it is
@@ -93,15 +91,10 @@ static Artstore__V1__Article *load_article(check_t *k, uint64_t id)
     MDB_val key = { 8, kb }, d;
     as_status_t why;
 
-    as_u64_be(kb, id);
+    as_be_put64(kb, id);
     if (mdb_get(k->txn, k->dbi[AS_DBI_ARTICLES], &key, &d) != 0)
         return NULL;
     return unpack_stored(k, &d, &why);
-}
-
-static uint64_t time_key(const Artstore__V1__Article *a)
-{
-    return as_time_key(a->has_published_at ? a->published_at : a->ingested_at);
 }
 
 /* Whether the DUPSORT index dbi holds (key, tk‖id). */
@@ -115,8 +108,8 @@ static int has_posting(check_t *k, MDB_dbi dbi, const char *key, uint64_t tk,
 
     if (kv.mv_size == 0 || mdb_cursor_open(k->txn, dbi, &c) != 0)
         return 0;
-    as_u64_be(v, tk);
-    as_u64_be(v + 8, id);
+    as_be_put64(v, tk);
+    as_be_put64(v + 8, id);
     rc = mdb_cursor_get(c, &kv, &d, MDB_GET_BOTH);
     mdb_cursor_close(c);
     return rc == 0;
@@ -140,7 +133,7 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
         problem(k, "articles: key of %zu bytes, not 8", key->mv_size);
         return;
     }
-    id = as_be_u64(key->mv_data);
+    id = as_be_get64(key->mv_data);
     if (id > *max_id)
         *max_id = id;
     a = unpack_stored(k, val, &why);
@@ -158,7 +151,7 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
         problem(k, "article %llu: revision %llu is above last_seq %llu",
                 (unsigned long long)id, (unsigned long long)a->revision,
                 (unsigned long long)last_seq);
-    tk = time_key(a);
+    tk = as__article_time_key(a);
 
     kv.mv_size = as_article_key(a, nk);
     kv.mv_data = nk;
@@ -166,7 +159,7 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
     if (mdb_get(k->txn, k->dbi[AS_DBI_BY_URL], &kv, &d) != 0)
         problem(k, "article %llu: no by_url entry for '%.200s'",
                 (unsigned long long)id, a->url ? a->url : "(hash key)");
-    else if (d.mv_size != 8 || as_be_u64(d.mv_data) != id)
+    else if (d.mv_size != 8 || as_be_get64(d.mv_data) != id)
         problem(k, "article %llu: by_url '%.200s' points elsewhere",
                 (unsigned long long)id, a->url ? a->url : "(hash key)");
 
@@ -182,8 +175,8 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
             problem(k, "article %llu: no by_source posting for '%.200s'",
                     (unsigned long long)id, a->source);
     }
-    as_u64_be(tb, tk);
-    as_u64_be(tb + 8, id);
+    as_be_put64(tb, tk);
+    as_be_put64(tb + 8, id);
     kv.mv_size = 16;
     kv.mv_data = tb;
     exp[AS_DBI_BY_TIME]++;
@@ -208,7 +201,7 @@ static uint64_t check_postings(check_t *k, enum as_dbi which,
 
     *distinct = 0;
     if (mdb_cursor_open(k->txn, k->dbi[which], &c) != 0) {
-        problem(k, "%s: cannot open cursor", names[which]);
+        problem(k, "%s: cannot open cursor", DBI_NAME(which));
         return 0;
     }
     for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
@@ -221,17 +214,17 @@ static uint64_t check_postings(check_t *k, enum as_dbi which,
         n++;
         if (key.mv_size >= sizeof(name) || d.mv_size != 16) {
             problem(k, "%s: malformed entry (key %zu bytes, value %zu)",
-                    names[which], key.mv_size, d.mv_size);
+                    DBI_NAME(which), key.mv_size, d.mv_size);
             continue;
         }
         memcpy(name, key.mv_data, key.mv_size);
         name[key.mv_size] = '\0';
-        tk = as_be_u64(d.mv_data);
-        id = as_be_u64((unsigned char *)d.mv_data + 8);
+        tk = as_be_get64(d.mv_data);
+        id = as_be_get64((unsigned char *)d.mv_data + 8);
         a = load_article(k, id);
         if (a == NULL) {
             problem(k, "%s '%.200s': dangling posting to missing article %llu",
-                    names[which], name, (unsigned long long)id);
+                    DBI_NAME(which), name, (unsigned long long)id);
             continue;
         }
         if (which == AS_DBI_BY_TAG) {
@@ -241,9 +234,9 @@ static uint64_t check_postings(check_t *k, enum as_dbi which,
         } else {
             found = a->source != NULL && strcmp(a->source, name) == 0;
         }
-        if (!found || time_key(a) != tk)
+        if (!found || as__article_time_key(a) != tk)
             problem(k, "%s '%.200s': posting for article %llu, which does "
-                    "not have it (or has another time)", names[which], name,
+                    "not have it (or has another time)", DBI_NAME(which), name,
                     (unsigned long long)id);
         artstore__v1__article__free_unpacked(a, NULL);
     }
@@ -265,7 +258,7 @@ static uint64_t check_simple(check_t *k, enum as_dbi which)
     int rc;
 
     if (mdb_cursor_open(k->txn, k->dbi[which], &c) != 0) {
-        problem(k, "%s: cannot open cursor", names[which]);
+        problem(k, "%s: cannot open cursor", DBI_NAME(which));
         return 0;
     }
     for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
@@ -281,18 +274,18 @@ static uint64_t check_simple(check_t *k, enum as_dbi which)
                 problem(k, "by_url: value of %zu bytes", d.mv_size);
                 continue;
             }
-            id = as_be_u64(d.mv_data);
+            id = as_be_get64(d.mv_data);
         } else {
             if (key.mv_size != 16) {
                 problem(k, "by_time: key of %zu bytes", key.mv_size);
                 continue;
             }
-            id = as_be_u64((unsigned char *)key.mv_data + 8);
+            id = as_be_get64((unsigned char *)key.mv_data + 8);
         }
         a = load_article(k, id);
         if (a == NULL) {
             problem(k, "%s: dangling entry to missing article %llu",
-                    names[which], (unsigned long long)id);
+                    DBI_NAME(which), (unsigned long long)id);
             continue;
         }
         if (which == AS_DBI_BY_URL) {
@@ -300,7 +293,7 @@ static uint64_t check_simple(check_t *k, enum as_dbi which)
             if (nl != key.mv_size || memcmp(nk, key.mv_data, nl) != 0)
                 problem(k, "by_url: entry for article %llu under a key it "
                         "does not have", (unsigned long long)id);
-        } else if (as_be_u64(key.mv_data) != time_key(a)) {
+        } else if (as_be_get64(key.mv_data) != as__article_time_key(a)) {
             problem(k, "by_time: entry for article %llu at a time it does "
                     "not have", (unsigned long long)id);
         }
@@ -330,7 +323,7 @@ static void check_changes(check_t *k, uint64_t last_seq)
             problem(k, "changes: key of %zu bytes", key.mv_size);
             continue;
         }
-        seq = as_be_u64(key.mv_data);
+        seq = as_be_get64(key.mv_data);
         if (k->rep->changes == 0)
             k->rep->oldest_seq = seq;
         else if (seq != prev + 1)
@@ -388,15 +381,117 @@ static int offline_checks(const char *dir, FILE *err)
     return 0;
 }
 
+/* Opens the environment in dir read-only and every sub-database of the
+ * schema in one read snapshot (k->txn). Returns 0, or -1 with the reason
+ * printed to err (and everything closed). */
+static int verify_open(const char *dir, FILE *err, check_t *k, MDB_env **env)
+{
+    int rc, i;
+
+    char file[4096];
+    as_status_t st;
+
+    if (offline_checks(dir, err) != 0)
+        return -1;
+    if ((rc = mdb_env_create(env)) != 0)
+        goto out_lmdb;
+    mdb_env_set_maxdbs(*env, AS_DBI_COUNT + 2);
+    /* MDB_RDONLY | MDB_NOLOCK: the check never writes, not even lock.mdb,
+     * and works on a read-only copy; offline_checks made sure that no
+     * server has the directory open. */
+    if ((rc = mdb_env_open(*env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK,
+                           0644)) != 0)
+        goto out_lmdb;
+    snprintf(file, sizeof(file), "%s/data.mdb", dir);
+    if (as_store_check_size(*env, file, &st) != 0) {
+        fprintf(err, "check: %s\n", st.msg);
+        mdb_env_close(*env);
+        return -1;
+    }
+    if ((rc = mdb_txn_begin(*env, NULL, MDB_RDONLY, &k->txn)) != 0)
+        goto out_lmdb;
+    for (i = 0; i < AS_DBI_COUNT; i++) {
+        rc = mdb_dbi_open(k->txn, DBI_NAME(i), as_store_schema[i].flags,
+                          &k->dbi[i]);
+        /* A store written before request ids existed has no such table. */
+        if (rc == MDB_NOTFOUND && i >= AS_DBI_REQUESTS)
+            continue;
+        if (rc != 0) {
+            fprintf(err, "check: %s: sub-database %s: %s\n", dir, DBI_NAME(i),
+                    mdb_strerror(rc));
+            mdb_txn_abort(k->txn);
+            mdb_env_close(*env);
+            return -1;
+        }
+    }
+    return 0;
+
+out_lmdb:
+    fprintf(err, "check: cannot open the store in %s: %s\n", dir,
+            mdb_strerror(rc));
+    if (k->txn != NULL)
+        mdb_txn_abort(k->txn);
+    mdb_env_close(*env);
+    return -1;
+}
+
+/* Checks every article forward (counting the entries they imply in exp)
+ * and next_id. Returns 0 or an LMDB error. */
+static int verify_articles(check_t *k, uint64_t exp[AS_DBI_COUNT])
+{
+    as_verify_report_t *out = k->rep;
+    MDB_cursor *c;
+    MDB_val key, val;
+    uint64_t max_id = 0;
+    int rc;
+
+    if ((rc = mdb_cursor_open(k->txn, k->dbi[AS_DBI_ARTICLES], &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+        out->articles++;
+        check_article(k, &key, &val, exp, &max_id, out->last_seq);
+    }
+    mdb_cursor_close(c);
+    if (out->articles > 0 && out->next_id <= max_id)
+        problem(k, "meta: next_id %llu is not above the largest id %llu",
+                (unsigned long long)out->next_id, (unsigned long long)max_id);
+    return 0;
+}
+
+/* Checks every index backward against what the articles implied (exp). */
+static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
+                           uint64_t tag_count)
+{
+    as_verify_report_t *out = k->rep;
+    uint64_t n, distinct;
+
+    if ((n = check_simple(k, AS_DBI_BY_URL)) != exp[AS_DBI_BY_URL])
+        problem(k, "by_url: %llu entries for %llu articles",
+                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_URL]);
+    if ((n = check_simple(k, AS_DBI_BY_TIME)) != exp[AS_DBI_BY_TIME])
+        problem(k, "by_time: %llu entries for %llu articles",
+                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_TIME]);
+    if ((n = check_postings(k, AS_DBI_BY_TAG, &out->tags)) !=
+        exp[AS_DBI_BY_TAG])
+        problem(k, "by_tag: %llu postings, the articles have %llu tags",
+                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_TAG]);
+    if (out->tags != tag_count)
+        problem(k, "meta: tag_count is %llu, by_tag has %llu distinct tags",
+                (unsigned long long)tag_count, (unsigned long long)out->tags);
+    if ((n = check_postings(k, AS_DBI_BY_SOURCE, &distinct)) !=
+        exp[AS_DBI_BY_SOURCE])
+        problem(k, "by_source: %llu postings for %llu articles with a "
+                "source", (unsigned long long)n,
+                (unsigned long long)exp[AS_DBI_BY_SOURCE]);
+}
+
 int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
 {
     check_t k;
     MDB_env *env = NULL;
-    MDB_cursor *c;
-    MDB_val key, val;
-    uint64_t exp[AS_DBI_COUNT] = { 0 }, max_id = 0, tag_count, distinct;
-    uint64_t n;
-    int rc, i, present, ret = -1;
+    uint64_t exp[AS_DBI_COUNT] = { 0 }, tag_count;
+    int rc, present;
 
     memset(out, 0, sizeof(*out));
     memset(&k, 0, sizeof(k));
@@ -406,100 +501,25 @@ int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
         fprintf(err, "check: out of memory\n");
         return -1;
     }
-    if ((rc = mdb_env_create(&env)) != 0)
-        goto out_lmdb;
-    mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
-    if (offline_checks(dir, err) != 0)
-        goto out_env;
-    /* MDB_RDONLY | MDB_NOLOCK: the check never writes, not even lock.mdb,
-     * and works on a read-only copy; offline_checks made sure that no
-     * server has the directory open. */
-    if ((rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NOLOCK,
-                           0644)) != 0)
-        goto out_lmdb;
-    {
-        char file[4096];
-        as_status_t st;
-
-        snprintf(file, sizeof(file), "%s/data.mdb", dir);
-        if (as_store_check_size(env, file, &st) != 0) {
-            fprintf(err, "check: %s\n", st.msg);
-            goto out_env;
-        }
+    if (verify_open(dir, err, &k, &env) != 0) {
+        as_codec_free(k.codec);
+        return -1;
     }
-    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &k.txn)) != 0)
-        goto out_lmdb;
-    for (i = 0; i < AS_DBI_COUNT; i++) {
-        unsigned flags = (i == AS_DBI_BY_TAG || i == AS_DBI_BY_SOURCE)
-                             ? MDB_DUPSORT | MDB_DUPFIXED : 0;
-
-        rc = mdb_dbi_open(k.txn, names[i], flags, &k.dbi[i]);
-        /* A store written before request ids existed has no such table. */
-        if (rc == MDB_NOTFOUND && i >= AS_DBI_REQUESTS)
-            continue;
-        if (rc != 0) {
-            fprintf(err, "check: %s: sub-database %s: %s\n", dir, names[i],
-                    mdb_strerror(rc));
-            goto out_txn;
-        }
-    }
-
-    out->last_seq = meta_u64(&k, "last_seq", &present);
-    out->next_id = meta_u64(&k, "next_id", &present);
+    out->last_seq = meta_u64(&k, AS_META_LAST_SEQ, &present);
+    out->next_id = meta_u64(&k, AS_META_NEXT_ID, &present);
     if (!present)
         problem(&k, "meta: next_id is missing");
-    tag_count = meta_u64(&k, "tag_count", &present);
-    if (meta_u64(&k, "schema_version", &present) != AS_SCHEMA_VERSION)
+    tag_count = meta_u64(&k, AS_META_TAG_COUNT, &present);
+    if (meta_u64(&k, AS_META_SCHEMA_VERSION, &present) != AS_SCHEMA_VERSION)
         problem(&k, "meta: schema_version is not %d", AS_SCHEMA_VERSION);
-
-    if ((rc = mdb_cursor_open(k.txn, k.dbi[AS_DBI_ARTICLES], &c)) != 0)
-        goto out_lmdb_txn;
-    for (rc = mdb_cursor_get(c, &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-        out->articles++;
-        check_article(&k, &key, &val, exp, &max_id, out->last_seq);
+    if ((rc = verify_articles(&k, exp)) == 0) {
+        verify_indexes(&k, exp, tag_count);
+        check_changes(&k, out->last_seq);
+    } else {
+        fprintf(err, "check: %s: %s\n", dir, mdb_strerror(rc));
     }
-    mdb_cursor_close(c);
-    if (out->articles > 0 && out->next_id <= max_id)
-        problem(&k, "meta: next_id %llu is not above the largest id %llu",
-                (unsigned long long)out->next_id, (unsigned long long)max_id);
-
-    if ((n = check_simple(&k, AS_DBI_BY_URL)) != exp[AS_DBI_BY_URL])
-        problem(&k, "by_url: %llu entries for %llu articles",
-                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_URL]);
-    if ((n = check_simple(&k, AS_DBI_BY_TIME)) != exp[AS_DBI_BY_TIME])
-        problem(&k, "by_time: %llu entries for %llu articles",
-                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_TIME]);
-    if ((n = check_postings(&k, AS_DBI_BY_TAG, &out->tags)) !=
-        exp[AS_DBI_BY_TAG])
-        problem(&k, "by_tag: %llu postings, the articles have %llu tags",
-                (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_TAG]);
-    if (out->tags != tag_count)
-        problem(&k, "meta: tag_count is %llu, by_tag has %llu distinct tags",
-                (unsigned long long)tag_count, (unsigned long long)out->tags);
-    if ((n = check_postings(&k, AS_DBI_BY_SOURCE, &distinct)) !=
-        exp[AS_DBI_BY_SOURCE])
-        problem(&k, "by_source: %llu postings for %llu articles with a "
-                "source", (unsigned long long)n,
-                (unsigned long long)exp[AS_DBI_BY_SOURCE]);
-    check_changes(&k, out->last_seq);
-    ret = 0;
-    goto out_txn;
-
-out_lmdb_txn:
-    fprintf(err, "check: %s: %s\n", dir, mdb_strerror(rc));
-out_txn:
     mdb_txn_abort(k.txn);
     mdb_env_close(env);
     as_codec_free(k.codec);
-    return ret;
-out_lmdb:
-    fprintf(err, "check: cannot open the store in %s: %s\n", dir,
-            mdb_strerror(rc));
-    if (k.txn != NULL)
-        mdb_txn_abort(k.txn);
-out_env:
-    mdb_env_close(env);
-    as_codec_free(k.codec);
-    return -1;
+    return rc == 0 ? 0 : -1;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 const double as_writer_bucket_bounds[AS_WRITER_BUCKETS] = {
@@ -36,14 +37,6 @@ typedef struct batch {
     as_write_job_t **jobs;
     size_t n;
 } batch_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Applies one item inside t; returns nonzero only if the transaction is
  * broken (the item's own refusal is recorded in item->st). */
@@ -132,7 +125,7 @@ static void *writer_main(void *arg)
 {
     as_writer_t *w = arg;
     as_write_job_t **jobs;
-    int64_t last_sync = now_ms(), last_check = last_sync;
+    int64_t last_sync = as_clock_wall_ms(), last_check = last_sync;
     int64_t last_maint = last_sync;
     int dirty = 0;
 
@@ -175,7 +168,7 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&w->lock);
 
-        now = now_ms();
+        now = as_clock_wall_ms();
         if (b.n > 0) {
             size_t live = 0;
 
@@ -207,7 +200,7 @@ static void *writer_main(void *arg)
             if (w->hook != NULL)
                 w->hook(w->hook_arg, as_store_last_seq(w->store));
         }
-        now = now_ms();
+        now = as_clock_wall_ms();
         if (dirty && w->opts.sync_interval_ms > 0 &&
             now - last_sync >= w->opts.sync_interval_ms) {
             as_store_sync(w->store);

@@ -16,8 +16,9 @@
 
 #include "apply.h"
 #include "article.h"
+#include "be.h"
 #include "check_main.h"
-#include "store.h"
+#include "store_schema.h"
 
 #define N 3
 
@@ -343,7 +344,7 @@ START_TEST(snapshot_names_the_index_and_restore_checks_it)
     snap.base = raft_malloc(16);
     snap.len = 16;
     memcpy(snap.base, "ASSNAP01", 8);
-    as_u64_be((unsigned char *)snap.base + 8, 42);
+    as_be_put64((unsigned char *)snap.base + 8, 42);
     ck_assert_int_ne(fsm.restore(&fsm, &snap), 0);
     raft_free(snap.base);
 }

@@ -30,7 +30,7 @@
 
 #include "artstore.h"
 #include "check_main.h"
-#include "store.h"
+#include "store_schema.h"
 #include "testutil.h"
 
 #define N 3

@@ -13,7 +13,8 @@
 #include "article.h"
 #include "check_main.h"
 #include "codec.h"
-#include "store.h"
+#include "be.h"
+#include "store_schema.h"
 #include "verify.h"
 
 static char dir[64];
@@ -137,7 +138,7 @@ static unsigned char *stored(uint64_t id, size_t *n)
     as_reader_t *r;
     as_status_t st;
 
-    as_u64_be(kb, id);
+    as_be_put64(kb, id);
     ck_assert(as_reader_create(store, &r, &st) == 0);
     ck_assert(as_reader_begin(r, &st) == 0);
     if (mdb_get(as__reader_txn(r), as__store_dbi(store, AS_DBI_ARTICLES), &k,
@@ -281,8 +282,8 @@ START_TEST(damaged_compressed_article_is_reported)
     as_bytes_t raw;
 
     /* Flip one byte in the middle of the zstd frame. */
-    as_u64_be(kb, id);
-    ck_assert(mdb_txn_begin(as_store_env(store), NULL, 0, &txn) == 0);
+    as_be_put64(kb, id);
+    ck_assert(mdb_txn_begin(as__store_env(store), NULL, 0, &txn) == 0);
     ck_assert(mdb_get(txn, as__store_dbi(store, AS_DBI_ARTICLES), &k, &d) == 0);
     {
         unsigned char *copy = malloc(d.mv_size);

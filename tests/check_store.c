@@ -11,7 +11,8 @@
 
 #include "article.h"
 #include "check_main.h"
-#include "store.h"
+#include "be.h"
+#include "store_schema.h"
 
 static char dir[64];
 static as_store_t *store;
@@ -272,7 +273,7 @@ START_TEST(update_moves_postings)
     /* The update's change event carries the tags before and after. */
     ck_assert(as_reader_create(store, &r, &st) == 0);
     ck_assert(as_reader_begin(r, &st) == 0);
-    as_u64_be(kb, 2);
+    as_be_put64(kb, 2);
     k.mv_size = 8;
     k.mv_data = kb;
     ck_assert(mdb_get(as__reader_txn(r), as__store_dbi(store, AS_DBI_CHANGES),
@@ -425,7 +426,7 @@ START_TEST(seq_gap_free_and_reopen)
                               as__store_dbi(store, AS_DBI_CHANGES), &c) == 0);
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
-        ck_assert_uint_eq(as_be_u64(k.mv_data), expect++);
+        ck_assert_uint_eq(as_be_get64(k.mv_data), expect++);
     mdb_cursor_close(c);
     as_reader_end(r);
     as_reader_free(r);

@@ -1,0 +1,32 @@
+/*
+ * clock.h - the two clocks, defined once for the server and libartstore.
+ *
+ * Wall time (CLOCK_REALTIME) is what goes on the wire: deadlines, commit
+ * times, heartbeats. Monotonic time (CLOCK_MONOTONIC) measures intervals
+ * that must not jump with the wall clock: silences, timeouts, latencies.
+ */
+#ifndef AS_CLOCK_H
+#define AS_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Returns the wall clock in Unix milliseconds. */
+static inline int64_t as_clock_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns a monotonic clock in milliseconds (arbitrary origin). */
+static inline int64_t as_clock_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * server.c - the one wiring of artstored. See server.h.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "clock.h"
+#include "cluster.h"
+#include "feed.h"
+#include "http.h"
+#include "log.h"
+#include "rpc.h"
+#include "service.h"
+#include "store.h"
+#include "writer.h"
+
+struct as_server {
+    as_service_t svc;
+    as_store_t *store;
+    as_writer_t *writer;
+    as_feed_t *feed;
+    as_cluster_t *cluster;   /* NULL: not a cluster member */
+    as_http_t *http;         /* dashboard and /metrics, or NULL */
+    as_auth_t *auth;
+    void *local_worker;      /* socketless: the dispatching thread's state */
+    char feed_ep[512];
+    char ws_rpc[512], ws_feed[512];   /* the dashboard's endpoints, or "" */
+    char raft_dir[4096];
+};
+
+/* Returns nonzero if cfg makes this server a cluster member. */
+static int clustered(const as_config_t *cfg)
+{
+    return cfg->node_id != 0 || (cfg->raft && cfg->raft[0] != '\0') ||
+           (cfg->cluster && cfg->cluster[0] != '\0');
+}
+
+int as_server_check_config(const as_config_t *cfg, as_status_t *st)
+{
+    if (!clustered(cfg))
+        return 0;
+    if (cfg->node_id == 0 || cfg->raft == NULL || cfg->raft[0] == '\0')
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "a cluster member needs both --node-id and "
+                             "--raft");
+    /* Trims would be decided by each node's own clock and pace; they are
+     * not replicated through the log yet. */
+    if (cfg->retain_changes || cfg->retain_hours)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "--retain-changes and --retain-hours are not "
+                             "supported in a cluster yet");
+    return 0;
+}
+
+/* Joins the cluster when cfg says so: writes then go through the Raft
+ * log (as_cluster_submit) instead of straight to the writer. */
+static int start_cluster(as_server_t *s, const as_config_t *cfg,
+                         as_status_t *st)
+{
+    as_cluster_opts_t co;
+    int rc;
+
+    if (!clustered(cfg))
+        return 0;
+    memset(&co, 0, sizeof(co));
+    snprintf(s->raft_dir, sizeof(s->raft_dir), "%s/raft", cfg->data_dir);
+    co.node_id = cfg->node_id;
+    co.raft = cfg->raft;
+    co.bootstrap = cfg->cluster;
+    co.dir = s->raft_dir;
+    co.listen = cfg->listen;
+    co.feed = s->feed_ep;
+    co.election_timeout_ms = (unsigned)cfg->raft_election_ms;
+    co.heartbeat_ms = (unsigned)(cfg->raft_election_ms / 10
+                                     ? cfg->raft_election_ms / 10 : 1);
+    co.snapshot_threshold = (unsigned)cfg->raft_snapshot_threshold;
+    co.snapshot_trailing = (unsigned)cfg->raft_snapshot_trailing;
+    co.no_sync = cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0;
+    co.token = as_auth_write_token(s->auth);
+    if ((rc = as_cluster_start(s->store, s->writer, &co, &s->cluster,
+                               st)) != 0)
+        return as_status_set(st, rc, "cannot start the cluster member: %s",
+                             st->msg);
+    return 0;
+}
+
+/* Opens the store and starts the writer. */
+static int open_store(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+{
+    as_store_opts_t so;
+    as_writer_opts_t wo;
+    int rc;
+
+    memset(&so, 0, sizeof(so));
+    so.path = cfg->data_dir;
+    so.map_size = cfg->map_size;
+    so.map_max = cfg->map_max;
+    so.max_readers = (unsigned)cfg->max_readers;
+    so.no_sync = cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0;
+    so.compress_level = (int)cfg->compress_level;
+    if ((rc = as_store_open(&so, &s->store, st)) != 0)
+        return rc;
+    memset(&wo, 0, sizeof(wo));
+    wo.max_queue = cfg->max_queue;
+    wo.max_batch_items = cfg->writer_batch;
+    wo.sync_interval_ms = so.no_sync ? 1000 : 0;
+    return as_writer_start(s->store, &wo, &s->writer, st);
+}
+
+/* The dashboard's ws:// endpoints: given, or derived from --http. */
+static int ws_endpoints(as_server_t *s, const as_config_t *cfg,
+                        as_status_t *st)
+{
+    snprintf(s->ws_rpc, sizeof(s->ws_rpc), "%s",
+             cfg->ws_listen ? cfg->ws_listen : "");
+    snprintf(s->ws_feed, sizeof(s->ws_feed), "%s",
+             cfg->ws_feed ? cfg->ws_feed : "");
+    if (cfg->http == NULL || cfg->http[0] == '\0')
+        return 0;
+    if ((s->ws_rpc[0] == '\0' &&
+         as_http_derive_ws(cfg->http, 1, s->ws_rpc, sizeof(s->ws_rpc)) != 0) ||
+        (s->ws_feed[0] == '\0' &&
+         as_http_derive_ws(cfg->http, 2, s->ws_feed, sizeof(s->ws_feed)) != 0))
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "--http '%s' is not HOST:PORT with room for the "
+                             "dashboard's ws:// ports after it (or give "
+                             "--ws-listen and --ws-feed)", cfg->http);
+    return 0;
+}
+
+/* Starts the change feed on cfg->feed, or the endpoint derived from
+ * cfg->listen; none when both are empty. */
+static int start_feed(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+{
+    as_feed_opts_t fo;
+    int rc;
+
+    if ((rc = ws_endpoints(s, cfg, st)) != 0)
+        return rc;
+    if (cfg->feed != NULL && cfg->feed[0] != '\0')
+        snprintf(s->feed_ep, sizeof(s->feed_ep), "%s", cfg->feed);
+    else if (cfg->listen == NULL || cfg->listen[0] == '\0')
+        return 0;
+    else if (as_feed_derive_endpoint(cfg->listen, s->feed_ep,
+                                     sizeof(s->feed_ep)) != 0)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "cannot derive a feed endpoint from %s: give "
+                             "--feed", cfg->listen);
+    memset(&fo, 0, sizeof(fo));
+    fo.endpoint = s->feed_ep;
+    fo.ws_endpoint = s->ws_feed;
+    fo.max_waiters = cfg->limits.max_watches;
+    fo.retain_changes = cfg->retain_changes;
+    fo.retain_hours = cfg->retain_hours;
+    fo.max_reply_bytes = cfg->limits.max_reply_bytes;
+    /* PUB cannot check a token: with tokens, the feed says only where the
+     * log is, and the events are read through Changes, which checks. */
+    fo.positions_only = s->auth != NULL;
+    return as_feed_start(s->store, s->writer, &fo, &s->feed, st);
+}
+
+/* Starts the rpc with the service's method table: on cfg->listen with its
+ * workers, or socketless. The service context is complete before the
+ * first worker runs. */
+static int start_rpc(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+{
+    as_rpc_opts_t ro;
+    int rc;
+
+    memset(&ro, 0, sizeof(ro));
+    ro.endpoint = cfg->listen;
+    ro.workers = (int)cfg->workers;
+    ro.max_message_bytes = cfg->limits.max_message_bytes;
+    ro.max_decode_bytes = cfg->limits.max_decode_bytes;
+    ro.methods = as_service_methods;
+    ro.n_methods = as_service_n_methods;
+    ro.ctx = &s->svc;
+    ro.worker_init = as_service_worker_init;
+    ro.worker_fini = as_service_worker_fini;
+    if (s->auth != NULL) {
+        ro.auth = as_auth_check;
+        ro.auth_ctx = s->auth;
+    }
+    if (cfg->listen == NULL || cfg->listen[0] == '\0') {
+        if ((s->svc.rpc = as_rpc_local(&ro)) == NULL)
+            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                                 "out of memory");
+        s->local_worker = as_service_worker_init(&s->svc);
+        return 0;
+    }
+    if ((rc = as_rpc_start(&ro, &s->svc.rpc, st)) != 0 ||
+        s->ws_rpc[0] == '\0')
+        return rc;
+    /* The dashboard's endpoint: any page in a browser can reach a
+     * WebSocket, so it only reads (as_auth_check_read_only). */
+    ro.endpoint = s->ws_rpc;
+    ro.workers = 2;
+    ro.auth = as_auth_check_read_only;
+    ro.auth_ctx = s->auth;
+    return as_rpc_start(&ro, &s->svc.rpc_ws, st);
+}
+
+/* Serves the dashboard and /metrics on cfg->http, if given. */
+static int start_http(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+{
+    as_http_opts_t ho;
+    int rc;
+
+    if (cfg->http == NULL || cfg->http[0] == '\0')
+        return 0;
+    memset(&ho, 0, sizeof(ho));
+    ho.address = cfg->http;
+    ho.svc = &s->svc;
+    ho.ws_rpc = s->ws_rpc;
+    ho.ws_feed = s->ws_feed;
+    ho.auth = s->auth != NULL;
+    if ((rc = as_http_start(&ho, &s->http, st)) != 0)
+        return rc;
+    as_log_info("dashboard at http://%s/ (metrics at /metrics; requests on "
+                "%s, feed on %s)%s", cfg->http, s->ws_rpc, s->ws_feed,
+                as_http_has_dashboard() ? "" : "; built without the page");
+    return 0;
+}
+
+int as_server_open(const as_config_t *cfg, as_server_t **out,
+                   as_status_t *st)
+{
+    as_server_t *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    if (cfg->auth_token_file != NULL && cfg->auth_token_file[0] != '\0' &&
+        (rc = as_auth_load(cfg->auth_token_file, &s->auth, st)) != 0)
+        goto out_close;
+    if ((rc = as_server_check_config(cfg, st)) != 0 ||
+        (rc = open_store(s, cfg, st)) != 0 ||
+        (rc = start_feed(s, cfg, st)) != 0 ||
+        (rc = start_cluster(s, cfg, st)) != 0)
+        goto out_close;
+    s->svc.store = s->store;
+    s->svc.writer = s->writer;
+    s->svc.feed = s->feed;
+    s->svc.cluster = s->cluster;
+    s->svc.limits = cfg->limits;
+    s->svc.data_dir = cfg->data_dir;
+    s->svc.feed_endpoint = s->feed != NULL ? s->feed_ep : NULL;
+    s->svc.start_ms = as_clock_wall_ms();
+    if ((rc = start_rpc(s, cfg, st)) != 0 ||
+        (rc = start_http(s, cfg, st)) != 0)
+        goto out_close;
+    *out = s;
+    return 0;
+
+out_close:
+    as_server_close(s);
+    return rc;
+}
+
+const char *as_server_feed_endpoint(const as_server_t *s)
+{
+    return s->feed != NULL ? s->feed_ep : "";
+}
+
+void as_server_dispatch(as_server_t *s, const void *body, size_t n)
+{
+    as_rpc_dispatch_bytes(s->svc.rpc, s->local_worker, body, n);
+}
+
+void as_server_close(as_server_t *s)
+{
+    if (s == NULL)
+        return;
+    as_http_stop(s->http);
+    as_rpc_stop(s->svc.rpc_ws);
+    as_rpc_stop(s->svc.rpc);
+    /* The cluster answers the writes it holds through the open socket, the
+     * writer acknowledges what it holds, then parked Changes calls are
+     * answered. */
+    as_cluster_stop(s->cluster);
+    as_writer_stop(s->writer);
+    as_feed_stop(s->feed);
+    if (s->local_worker != NULL)
+        as_service_worker_fini(&s->svc, s->local_worker);
+    as_rpc_close(s->svc.rpc_ws);
+    as_rpc_close(s->svc.rpc);
+    as_store_close(s->store);
+    as_auth_free(s->auth);
+    free(s);
+}

@@ -1,0 +1,59 @@
+/*
+ * store_schema.h - the store's LMDB schema, private to the store layer:
+ * store.c, which owns the environment, and verify.c, the offline checker,
+ * which reads the same sub-databases raw (and the store's own tests).
+ * Nothing else includes lmdb.h; other modules use store.h.
+ *
+ * The layout of each sub-database is described in store.h.
+ */
+#ifndef AS_STORE_SCHEMA_H
+#define AS_STORE_SCHEMA_H
+
+#include <lmdb.h>
+
+#include "store.h"
+
+enum as_dbi {
+    AS_DBI_ARTICLES, AS_DBI_BY_URL, AS_DBI_BY_TAG, AS_DBI_BY_SOURCE,
+    AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_REQUESTS,
+    AS_DBI_REQUEST_LOG, AS_DBI_COUNT
+};
+
+/* The sub-databases: name and mdb_dbi_open flags, indexed by as_dbi. */
+typedef struct as_dbi_def {
+    const char *name;
+    unsigned flags;
+} as_dbi_def_t;
+extern const as_dbi_def_t as_store_schema[AS_DBI_COUNT];
+
+/* The keys of `meta` (values are u64 big-endian). */
+#define AS_META_SCHEMA_VERSION "schema_version"
+#define AS_META_NEXT_ID "next_id"
+#define AS_META_LAST_SEQ "last_seq"
+#define AS_META_TAG_COUNT "tag_count"
+#define AS_META_RAFT_APPLIED "raft_applied"      /* in a cluster */
+
+/* Reads meta key name as a u64 (0 when absent). Returns 0, an LMDB error,
+ * or MDB_CORRUPTED when the value is not 8 bytes. */
+int as__meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
+                     uint64_t *v);
+
+/*
+ * Checks, after mdb_env_open and before any transaction, that the LMDB
+ * file at path (dir/data.mdb) is as long as its meta page says: a file cut
+ * short (a partial copy, a full disk) would kill the process with SIGBUS at
+ * the first access to a missing page. Returns 0, or DATA_LOSS with st
+ * naming both sizes.
+ */
+int as_store_check_size(MDB_env *env, const char *path, as_status_t *st);
+
+/* The index time key of an article: published_at, else ingested_at. */
+uint64_t as__article_time_key(const Artstore__V1__Article *a);
+
+/* For the store's tests: the open snapshot's transaction and the
+ * sub-database handles. */
+MDB_txn *as__reader_txn(as_reader_t *r);
+MDB_env *as__store_env(as_store_t *s);
+MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which);
+
+#endif
