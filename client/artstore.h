@@ -567,6 +567,25 @@ AS_API int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
  */
 AS_API int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out);
 
+/*
+ * Event loops (poll, epoll, libuv, ...), in the way of libcurl's multi
+ * interface: as_watch_fd gives a descriptor that becomes readable when a
+ * feed frame arrives (never read or write it, never close it; it lives as
+ * long as the watch), and as_watch_timeout_ms the longest the loop may
+ * wait before it calls again anyway (to notice silence and fill gaps).
+ * When the descriptor is readable or the time is up, call
+ * as_watch_next(w, 0, &ch) until it returns something other than AS_OK
+ * (AS_EDEADLINE_EXCEEDED: nothing more now; AS_EUNAVAILABLE: the server
+ * is away). A call with timeout 0 does not wait for frames, but one that
+ * has to fill a gap makes a Changes call, which waits for its reply (the
+ * client's timeout at most). client/examples/watch_poll.c shows a loop.
+ *
+ * as_watch_fd returns AS_OK with *fd set, or AS_EINVALID_ARGUMENT.
+ * as_watch_timeout_ms returns milliseconds (0: call now).
+ */
+AS_API int as_watch_fd(const as_watch_t *w, int *fd);
+AS_API int as_watch_timeout_ms(const as_watch_t *w);
+
 /* Returns the seq the watch has caught up to: every change up to it was
  * delivered or did not match (heartbeats advance it too). */
 AS_API uint64_t as_watch_position(const as_watch_t *w);

@@ -558,15 +558,18 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
             w->unreachable = 1;
         }
         now = now_ms();
-        if (now >= deadline)
-            return deadline_code(w);
-        wait = deadline - now > SILENCE_MS ? SILENCE_MS : (int)(deadline - now);
+        wait = deadline - now > SILENCE_MS ? SILENCE_MS
+               : deadline > now ? (int)(deadline - now) : 0;
         /* While the server is away, the catch-up call is retried often
          * enough to notice its return soon. */
         if (w->unreachable && wait > UNREACHABLE_RETRY_MS)
             wait = UNREACHABLE_RETRY_MS;
-        nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &wait, sizeof(wait));
-        n = nn_recv(w->sock, &msg, NN_MSG, 0);
+        /* Time is up: still take a frame that is already there (an event
+         * loop calls with 0 when the descriptor is readable). */
+        if (wait > 0)
+            nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &wait,
+                          sizeof(wait));
+        n = nn_recv(w->sock, &msg, NN_MSG, wait > 0 ? 0 : NN_DONTWAIT);
         if (n < 0) {
             if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR)
                 return as__fail(w->c, AS_EUNAVAILABLE, "feed: %s",
@@ -579,6 +582,8 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
             }
             if (now_ms() - w->last_frame_ms >= SILENCE_MS || w->unreachable)
                 w->need_catchup = 1;
+            if (now_ms() >= deadline)
+                return deadline_code(w);
             continue;
         }
         w->last_frame_ms = now_ms();
@@ -588,6 +593,33 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
         if (rc != 0)
             return rc > 0 ? AS_OK : rc;
     }
+}
+
+int as_watch_fd(const as_watch_t *w, int *fd)
+{
+    size_t len = sizeof(*fd);
+
+    if (w == NULL || fd == NULL)
+        return AS_EINVALID_ARGUMENT;
+    /* nanomsg's receive descriptor: readable while a frame waits. */
+    if (nn_getsockopt(w->sock, NN_SOL_SOCKET, NN_RCVFD, fd, &len) < 0)
+        return as__fail(w->c, AS_EINTERNAL, "feed descriptor: %s",
+                        nn_strerror(nn_errno()));
+    return AS_OK;
+}
+
+int as_watch_timeout_ms(const as_watch_t *w)
+{
+    int64_t left;
+
+    if (w == NULL)
+        return -1;
+    if (w->q_head < w->q_len || w->need_catchup)
+        return 0;
+    if (w->unreachable)
+        return UNREACHABLE_RETRY_MS;
+    left = SILENCE_MS - (now_ms() - w->last_frame_ms);
+    return left > 0 ? (int)left : 0;
 }
 
 uint64_t as_watch_position(const as_watch_t *w)

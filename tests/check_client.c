@@ -130,6 +130,45 @@ START_TEST(article_from_literals)
 }
 END_TEST
 
+/* The event-loop example: watch_poll waits in poll() on as_watch_fd and
+ * prints the changes made meanwhile. */
+START_TEST(watch_poll_example)
+{
+    ts_server_t s;
+    as_client_t *c;
+    as_article_t a = { 0 };
+    as_put_result_t r;
+    char cmd[512], line[256], title[32];
+    unsigned long long seq;
+    FILE *p;
+    int i;
+
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &c), AS_OK);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' 5", WATCH_POLL_PATH, s.endpoint);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    /* Some before it subscribes (caught up from the log), some after. */
+    for (i = 0; i < 5; i++) {
+        snprintf(title, sizeof(title), "Story %d", i);
+        a.title = title;
+        a.body = "body";
+        ck_assert_int_eq(as_put(c, &a, AS_REV_ANY, &r), AS_OK);
+        usleep(100000);
+    }
+    for (i = 0; i < 5; i++) {
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+        ck_assert_int_eq(sscanf(line, "%llu create", &seq), 1);
+        ck_assert_uint_eq(seq, (unsigned long long)i + 1);
+        snprintf(title, sizeof(title), "Story %d", i);
+        ck_assert_msg(strstr(line, title) != NULL, "%s", line);
+    }
+    ck_assert_int_eq(pclose(p), 0);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -139,6 +178,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, refused_ipc_fails_at_once);
     tcase_add_test(tc, refused_then_server_comes_up);
     tcase_add_test(tc, article_from_literals);
+    tcase_add_test(tc, watch_poll_example);
     suite_add_tcase(s, tc);
     return s;
 }
