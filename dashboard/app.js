@@ -5,9 +5,11 @@
  * Data flow (the same as the C library's watch):
  *   1. GET /config: where the server's ws:// endpoints are, whether it
  *      wants a token.
- *   2. A Query over the request endpoint (nanomsg REQ/REP on ws://, the
- *      subprotocol rep.sp.nanomsg.org) gives the newest articles and the
- *      seq of the snapshot that answered.
+ *   2. Over the request endpoint (nanomsg REQ/REP on ws://, the
+ *      subprotocol rep.sp.nanomsg.org): the newest stories from
+ *      ListStories, after a Ping that gives the seq to follow from; or,
+ *      from a server without stories, the newest articles from a Query,
+ *      with the seq of the snapshot that answered.
  *   3. The change feed (nanomsg PUB on ws://, subprotocol
  *      pub.sp.nanomsg.org) is the doorbell: every frame starts with a type
  *      byte and a big-endian seq (an event's, or a heartbeat's last seq).
@@ -32,6 +34,8 @@
   const CALL_MS = 10000;         /* timeout of one call */
   const QUIET_MS = 3500;         /* no feed frame for this long: reconnect */
   const NEW_MS = 60000;          /* how long an item stays marked new */
+  const APPLIED_KEEP = 10000;    /* seqs kept in artstoreDashboard.applied */
+  const REFRESH_MAX = 50;        /* stories refreshed per batch of changes */
   const RETRY_MIN_MS = 500, RETRY_MAX_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
@@ -167,6 +171,11 @@
   /* ---------------------------------------------------------- state */
 
   let cfg = null, rpc = null;
+  /* Stories when the protocol has them; a server that answers
+   * UNIMPLEMENTED switches the page to articles. */
+  let mode = v1.ListStoriesRequest && v1.GetStoryRequest ? "stories"
+                                                         : "articles";
+  dash.mode = mode;
   let token = sessionStorage.getItem("artstore.token") || "";
   let filter = { all_of: [], any_of: [], none_of: [] };
   let feed = null, feedTimer = null, quietTimer = null;
@@ -239,6 +248,30 @@
     li.append(meta);
   }
 
+  /* Fills li with a story: its title, outlets (distinct sources), its
+   * articles, tags and the time it was last seen. */
+  function fillStory(li, st) {
+    li.textContent = "";
+    if (li.classList.contains("new"))
+      li.append(el("span", "badge", li.dataset.updated ? "updated" : "new"));
+    li.append(el("span", "title", st.title || "(untitled)"));
+    const meta = el("div", "meta");
+    const n = (st.sources || []).length || 1;
+    const outlets = el("span", "outlets", n + (n === 1 ? " outlet" : " outlets"));
+    li.dataset.outlets = String(n);
+    meta.append(outlets, " \u00b7 ");
+    const arts = Number(st.articles || 1);
+    meta.append(el("span", "articles", arts + (arts === 1 ? " article" : " articles")));
+    if ((st.sources || []).length)
+      meta.append(" \u00b7 ", el("span", "source", st.sources.slice(0, 6).join(", ")));
+    const when = fmtTime(st.last_seen);
+    if (when)
+      meta.append(" \u00b7 ", el("time", "", when), " ");
+    for (const t of (st.tags || []).slice(0, 8))
+      meta.append(el("span", "tag", t));
+    li.append(meta);
+  }
+
   function trim() {
     while (ui.items.children.length > KEEP) {
       const last = ui.items.lastElementChild;
@@ -254,8 +287,14 @@
   }
 
   /* Applies one change event from Changes. */
+  function noteApplied(seq) {
+    dash.applied.push(seq);
+    if (dash.applied.length > 2 * APPLIED_KEEP)
+      dash.applied.splice(0, APPLIED_KEEP);
+  }
+
   function apply(ev) {
-    dash.applied.push(ev.seq);
+    noteApplied(ev.seq);
     const id = ev.id;
     const old = rows.get(id);
     if (ev.type === v1.ChangeType.CHANGE_DELETE) {
@@ -284,6 +323,78 @@
     stampShown(li);
   }
 
+  /* Applies a batch of change events to the list of stories. A create
+   * that starts a story adds it at the top; any other change to a story
+   * refreshes it from GetStory (its outlet count changes in place), and a
+   * story not on the list comes to the top, marked updated. */
+  async function applyStories(events) {
+    const touched = new Map();   /* story id -> commit_time_ms */
+    for (const ev of events) {
+      noteApplied(ev.seq);
+      const sid = ev.story_id;
+      if (!sid)
+        continue;
+      if (ev.type === v1.ChangeType.CHANGE_CREATE && ev.new_story &&
+          !rows.has(sid)) {
+        const li = el("li", "item new");
+        li.dataset.id = String(sid);
+        li.dataset.seq = String(ev.seq);
+        li.dataset.commitMs = String(ev.commit_time_ms);
+        fillStory(li, {
+          title: ev.title, sources: ev.source ? [ev.source] : [],
+          articles: 1, tags: ev.tags,
+          last_seen: ev.published_at || Math.floor(ev.commit_time_ms / 1000),
+        });
+        ui.items.prepend(li);
+        rows.set(sid, li);
+        stampShown(li);
+        continue;
+      }
+      /* Stories on the page first; under a flood of changes, stories
+       * that are not shown wait for their next change. */
+      if (rows.has(sid) || touched.size < REFRESH_MAX)
+        touched.set(sid, ev);
+    }
+    for (const [sid, ev] of touched) {
+      let st;
+      try {
+        st = (await rpc.call("GetStory", v1.GetStoryRequest,
+                             v1.GetStoryResponse,
+                             { id: sid, omit_body: true, limit: 1 })).story;
+      } catch (e) {
+        if (e.code !== "NOT_FOUND")
+          throw e;
+        st = null;
+      }
+      const old = rows.get(sid);
+      if (st === null || st === undefined) {
+        if (old !== undefined) {
+          old.remove();
+          rows.delete(sid);
+        }
+        continue;
+      }
+      if (old !== undefined) {
+        const wasNew = old.classList.contains("new");
+        fillStory(old, st);
+        if (!wasNew) {
+          old.classList.add("grew");
+          setTimeout(() => old.classList.remove("grew"), 3000);
+        }
+        continue;
+      }
+      const li = el("li", "item new");
+      li.dataset.id = String(sid);
+      li.dataset.seq = String(ev.seq);
+      li.dataset.commitMs = String(ev.commit_time_ms);
+      li.dataset.updated = "1";
+      fillStory(li, st);
+      ui.items.prepend(li);
+      rows.set(sid, li);
+      stampShown(li);
+    }
+  }
+
   /* ---------------------------------------------------------- calls */
 
   function handleError(e) {
@@ -308,14 +419,31 @@
     dash.reloads++;
     dash.lastSeq = null;    /* no pull until the new snapshot is shown */
     setState("catching-up");
-    let resp;
+    let resp, seq0 = 0;
     try {
-      resp = await rpc.call("Query", v1.QueryRequest, v1.QueryResponse, {
-        filter: filter, limit: SHOWN, omit_body: true,
-      });
+      if (mode === "stories") {
+        /* ListStories has no snapshot seq: follow from a seq read just
+         * before it. Changes in between may come again; they are applied
+         * idempotently (a story is refreshed, never added twice). */
+        seq0 = (await rpc.call("Ping", v1.PingRequest, v1.PingResponse,
+                               {})).last_seq;
+        resp = await rpc.call("ListStories", v1.ListStoriesRequest,
+                              v1.ListStoriesResponse,
+                              { filter: filter, limit: SHOWN });
+      } else {
+        resp = await rpc.call("Query", v1.QueryRequest, v1.QueryResponse, {
+          filter: filter, limit: SHOWN, omit_body: true,
+        });
+      }
     } catch (e) {
       if (gen !== generation)
         return;
+      if (e.code === "UNIMPLEMENTED" && mode === "stories") {
+        mode = dash.mode = "articles";
+        readFilter();
+        reload();
+        return;
+      }
       if (!handleError(e)) {
         setState("disconnected");
         setTimeout(() => { if (gen === generation) reload(); }, retryMs);
@@ -328,15 +456,26 @@
     ui.items.textContent = "";
     rows.clear();
     dash.applied = [];
-    for (const a of resp.articles) {
-      const li = el("li", "item");
-      li.dataset.id = String(a.id);
-      li.dataset.seq = String(a.revision);
-      fill(li, a);
-      ui.items.append(li);
-      rows.set(a.id, li);
+    if (mode === "stories") {
+      for (const st of resp.stories) {
+        const li = el("li", "item");
+        li.dataset.id = String(st.id);
+        fillStory(li, st);
+        ui.items.append(li);
+        rows.set(st.id, li);
+      }
+      setSeq(seq0);
+    } else {
+      for (const a of resp.articles) {
+        const li = el("li", "item");
+        li.dataset.id = String(a.id);
+        li.dataset.seq = String(a.revision);
+        fill(li, a);
+        ui.items.append(li);
+        rows.set(a.id, li);
+      }
+      setSeq(resp.seq);
     }
-    setSeq(resp.seq);
     connectFeed();
     pull();
   }
@@ -366,8 +505,16 @@
           pullAgain = true;
           continue;
         }
-        for (const ev of resp.events)
-          apply(ev);
+        if (mode === "stories") {
+          await applyStories(resp.events);
+          if (dash.lastSeq !== since) {
+            pullAgain = true;
+            continue;
+          }
+        } else {
+          for (const ev of resp.events)
+            apply(ev);
+        }
         trim();
         if (resp.events.length > 0)
           chartSoon();
@@ -523,7 +670,7 @@
     if (filter.all_of.length) parts.push("all of " + filter.all_of.join(", "));
     if (filter.any_of.length) parts.push("any of " + filter.any_of.join(", "));
     if (filter.none_of.length) parts.push("none of " + filter.none_of.join(", "));
-    ui.what.textContent = "newest articles" +
+    ui.what.textContent = "newest " + mode +
                           (parts.length ? ": " + parts.join("; ") : "");
   }
 

@@ -15,7 +15,9 @@ Checks, each against what the page shows:
      the page applied are gap-free (every seq once);
   5. with tokens on: nothing without a token, nothing with a wrong one,
      the articles with a read token;
-  6. the chart of changes per minute counts the puts.
+  6. the chart of changes per minute counts the puts;
+  7. with stories (a server that has them): a story that gains outlets
+     updates its count in place.
 
 usage: check_dashboard.py --artstored PATH --cli PATH [--screenshot PNG]
 Exit status 0 when every check passed.
@@ -23,6 +25,7 @@ Exit status 0 when every check passed.
 import argparse
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -128,19 +131,41 @@ class Server:
                                                       r.stderr))
         return r
 
-    def put(self, title, tags=("news",), source="Wire", published=None):
-        args = ["put", "--url", "https://news.example/%s"
-                % title.lower().replace(" ", "-"), "--source", source]
+    def put(self, title, tags=("news",), source="Wire", published=None,
+            body=None, url=None):
+        """Puts an article; its body, unless given, is its own words (no
+        two share enough to be near-duplicates or one story)."""
+        if url is None:
+            url = "https://news.example/%s" % "".join(
+                c if c.isalnum() else "-" for c in title.lower())
+        args = ["put", "--url", url, "--source", source]
         for t in tags:
             args += ["--tag", t]
         if published is not None:
             args += ["--published", published]
-        return int(self.artstore(*args, stdin=title + "\n\nBody of "
-                                 + title + ".\n").stdout.split()[0])
+        if body is None:
+            body = "Body of %s: %s." % (title, " ".join(
+                random.choice(WORDS) + str(random.randrange(1000))
+                for _ in range(14)))
+        return int(self.artstore(*args, stdin=title + "\n\n" + body
+                                 + "\n").stdout.split()[0])
 
     def url(self):
         return "http://127.0.0.1:%d/" % self.http_port
 
+
+WORDS = ("harbour", "council", "minister", "river", "market", "season",
+         "station", "bridge", "report", "village", "festival", "tower")
+
+# A wire story that several outlets carry, word for word: near-duplicates,
+# so one story with one more outlet each time.
+WIRE_BODY = (
+    "Rescue crews worked through the night to reach villages cut off by the "
+    "landslide in the northern valley, officials said on Tuesday morning.\n"
+    "The regional governor said that roads would stay closed for at least "
+    "three more days while engineers inspect the damaged bridges there.\n"
+    "Residents were asked to boil their water and to avoid the riverbanks "
+    "until the authorities declare the whole area safe once again.\n")
 
 # Varied puts, for a screenshot that shows what the page does.
 HEADLINES = [
@@ -154,6 +179,7 @@ HEADLINES = [
 # What the page shows, read from its DOM and its state object.
 SHOWN = """JSON.stringify({
   state: window.artstoreDashboard ? artstoreDashboard.state : null,
+  mode: window.artstoreDashboard ? artstoreDashboard.mode : null,
   applied: window.artstoreDashboard ? artstoreDashboard.applied : [],
   error: window.artstoreDashboard ? artstoreDashboard.error : "",
   tokenForm: !document.getElementById("token-form").hidden,
@@ -210,7 +236,8 @@ def test_main(browser, srv, screenshot):
     wait_state(page, "live", START_BOUND_S)
     wait_titles(page, ["Scores of the day", "Before 3", "Before 2",
                        "Before 1"], "articles before open")
-    print("ok 1 - the page shows the 4 articles put before it opened")
+    mode = shown(page)["mode"]
+    print("ok 1 - the page shows the 4 %s put before it opened" % mode)
 
     # 2. Puts while open: each on top, marked new, within the bound.
     latencies, put_to_screen = [], []
@@ -245,10 +272,6 @@ def test_main(browser, srv, screenshot):
         "the chart to count 14 changes")
     print("ok 6 - the chart of changes per minute counts the %s puts"
           % total)
-
-    if screenshot:
-        page.screenshot(screenshot)
-        print("# screenshot: %s" % screenshot)
 
     # 4. A restart. The page sees the server go; two articles are put while
     # it cannot reconnect (the server runs without --http), then the server
@@ -292,9 +315,44 @@ def test_main(browser, srv, screenshot):
     assert "Europe tonight" not in titles(filt)
     print("ok 3 - tag filter all of 'News', none of 'Europe': the list and "
           "live puts are filtered by the server")
+    if after.get("mode") == "stories":
+        test_story_outlets(page, srv)
+    else:
+        print("# the server has no stories: the page shows articles")
+    if screenshot:
+        page.eval("window.scrollTo(0, 0)")
+        page.screenshot(screenshot)
+        print("# screenshot: %s" % screenshot)
     check_no_errors(page)
     check_no_errors(filt)
     return statistics.median(lat), lat[-1]
+
+
+def test_story_outlets(page, srv):
+    """7. A story gains outlets: its count changes in place."""
+    srv.put("Landslide cuts off valley villages", source="Mountain Herald",
+            tags=("news", "weather"), body=WIRE_BODY,
+            url="https://herald.example/landslide")
+    wait_titles(page, ["Landslide cuts off valley villages"], "a new story")
+    srv.put("Orchestra opens the autumn season", tags=("news", "culture"))
+    wait_titles(page, ["Orchestra opens the autumn season",
+                       "Landslide cuts off valley villages"], "another story")
+    before = page.eval("document.querySelectorAll('#items li')[1].dataset.outlets")
+    assert before == "1", "outlets %s" % before
+    for n, src in enumerate(("Daily Ledger", "Coastal Times"), start=2):
+        srv.put("Valley villages cut off (%s)" % src, source=src,
+                body=WIRE_BODY, tags=("news",),
+                url="https://%s.example/landslide"
+                % src.lower().replace(" ", ""))
+        page.wait_for("document.querySelectorAll('#items li')[1]"
+                      ".dataset.outlets === '%d'" % n, SHOW_BOUND_S,
+                      "the story's outlets to reach %d" % n)
+    got = titles(page)
+    assert got[:2] == ["Orchestra opens the autumn season",
+                       "Landslide cuts off valley villages"], got
+    assert got.count("Landslide cuts off valley villages") == 1, got
+    print("ok 7 - a story that gains outlets (near-duplicates from two more "
+          "sources) updates its count in place: 1, 2, 3 outlets, same row")
 
 
 def test_tokens(browser, binary, cli):
