@@ -360,8 +360,12 @@ void as_config_usage(FILE *f)
         else
             snprintf(flag, sizeof(flag), "--%s=%s", options[i].name,
                      options[i].type == OPT_STR ? "S" : "N");
-        fprintf(f, "  %-26s %s (default: %s)\n", flag, options[i].help,
-                options[i].def[0] ? options[i].def : "none");
+        /* A help text that explains its own default says it once. */
+        if (strstr(options[i].help, "(default") != NULL)
+            fprintf(f, "  %-26s %s\n", flag, options[i].help);
+        else
+            fprintf(f, "  %-26s %s (default: %s)\n", flag, options[i].help,
+                    options[i].def[0] ? options[i].def : "none");
     }
     fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
     fprintf(f, "  %-26s %s\n", "-V, --version", "show the version");

@@ -4,12 +4,16 @@
  * taking requests, let the writer finish and acknowledge what it holds,
  * then close the socket and the store.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <pthread.h>
 
 #ifdef AS_HAVE_SYSTEMD
@@ -60,7 +64,28 @@ static void raise_nofile(void)
 static int run_check(const char *data_dir)
 {
     as_verify_report_t rep;
+    char lock_path[4096], pid[32] = "";
+    int fd, n;
 
+    /* A running server holds the directory's LOCK (store.c): a check
+     * then reads a store that changes under it, and would report the
+     * writes in flight as problems. Refuse, and say what to do. */
+    snprintf(lock_path, sizeof(lock_path), "%s/LOCK", data_dir);
+    if ((fd = open(lock_path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+            n = (int)read(fd, pid, sizeof(pid) - 1);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            fprintf(stderr, "artstored --check: %s is in use by a running "
+                    "server (pid %s); --check reads a store offline: stop "
+                    "the server first, or check a copy (artstore backup "
+                    "DIR, then artstored --check --data DIR)\n", data_dir,
+                    pid[0] ? pid : "?");
+            return 1;
+        }
+        close(fd);
+    }
     if (as_verify_run(data_dir, stderr, &rep) != 0)
         return 1;
     printf("%s: %llu articles (%llu compressed), %llu tags, %llu changes "
@@ -99,8 +124,11 @@ static int run_server(const as_config_t *cfg)
         as_log_error("%s", st.msg);
         return 1;
     }
-    as_log_info("artstored %s serving %s on %s (%zu workers, sync=%s)",
-                ARTSTORE_VERSION_STRING, cfg->data_dir, cfg->listen,
+    as_log_info("artstored %s serving %s on %s, change feed on %s "
+                "(%zu workers, sync=%s)", ARTSTORE_VERSION_STRING,
+                cfg->data_dir, cfg->listen,
+                as_server_feed_endpoint(srv)[0] ? as_server_feed_endpoint(srv)
+                                                : "(none)",
                 cfg->workers, cfg->sync);
     /* The socket is bound: clients may connect from now on. */
     notify("READY=1");

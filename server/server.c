@@ -3,9 +3,14 @@
  */
 #include "server.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "clock.h"
@@ -226,13 +231,100 @@ static int start_http(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     return 0;
 }
 
+/*
+ * Returns nonzero when the tcp:// endpoint ep ("tcp://HOST:PORT", HOST a
+ * numeric address or *) cannot be bound because its port is in use. Only
+ * a probe, made before the store is opened, so that the usual bind failure
+ * (another server on the port) neither creates a data directory nor names
+ * the wrong endpoint; nanomsg's own bind still decides.
+ */
+static int tcp_port_in_use(const char *ep)
+{
+    struct addrinfo hints, *ai = NULL;
+    char host[256];
+    const char *hp, *colon;
+    int fd, one = 1, busy = 0;
+
+    if (ep == NULL || strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    hp = ep + 6;
+    if ((colon = strrchr(hp, ':')) == NULL || (size_t)(colon - hp) >= sizeof(host))
+        return 0;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    /* nanomsg takes "tcp://IFACE;HOST:PORT" too: probe only plain ones. */
+    if (strchr(host, ';') != NULL)
+        return 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, colon + 1, &hints,
+                    &ai) != 0)
+        return 0;
+    if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        busy = bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+               errno == EADDRINUSE;
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    return busy;
+}
+
+/* Checks the request and feed ports before anything is created; the
+ * message names the endpoint that is taken and what it is for. */
+static int check_ports(const as_config_t *cfg, as_status_t *st)
+{
+    char feed[512] = "";
+
+    if (tcp_port_in_use(cfg->listen))
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "request endpoint %s (--listen): address in "
+                             "use (another artstored on this port?)",
+                             cfg->listen);
+    if (cfg->feed != NULL && cfg->feed[0] != '\0')
+        snprintf(feed, sizeof(feed), "%s", cfg->feed);
+    else if (cfg->listen != NULL && cfg->listen[0] != '\0')
+        as_feed_derive_endpoint(cfg->listen, feed, sizeof(feed));
+    if (tcp_port_in_use(feed))
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "change feed endpoint %s (%s): address in use; "
+                             "give another with --feed", feed,
+                             cfg->feed && cfg->feed[0] ? "--feed"
+                                                       : "--listen port + 1");
+    return 0;
+}
+
+/* Removes a data directory this start created, when the start failed:
+ * what the store put there (an empty environment) and the directory. */
+static void remove_new_data_dir(const char *dir)
+{
+    static const char *const files[] = { "data.mdb", "lock.mdb", "LOCK" };
+    char path[4096];
+    size_t i;
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    /* Fails, and so keeps it, if anything else is in it. */
+    if (rmdir(dir) == 0)
+        as_log_info("removed %s, created by this failed start", dir);
+}
+
 int as_server_open(const as_config_t *cfg, as_server_t **out,
                    as_status_t *st)
 {
-    as_server_t *s = calloc(1, sizeof(*s));
-    int rc;
+    as_server_t *s;
+    struct stat sb;
+    int rc, new_dir;
 
-    if (s == NULL)
+    if ((rc = check_ports(cfg, st)) != 0)
+        return rc;
+    new_dir = cfg->data_dir != NULL && stat(cfg->data_dir, &sb) != 0 &&
+              errno == ENOENT;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     if (cfg->auth_token_file != NULL && cfg->auth_token_file[0] != '\0' &&
         (rc = as_auth_load(cfg->auth_token_file, &s->auth, st)) != 0)
@@ -258,6 +350,8 @@ int as_server_open(const as_config_t *cfg, as_server_t **out,
 
 out_close:
     as_server_close(s);
+    if (new_dir)
+        remove_new_data_dir(cfg->data_dir);
     return rc;
 }
 

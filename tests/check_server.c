@@ -4,12 +4,18 @@
  * batches, and junk on the socket answered with an error status while the
  * server keeps serving.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "artstore.h"
 #include "artstore.pb-c.h"
@@ -324,6 +330,102 @@ START_TEST(batch_with_one_invalid_item)
 }
 END_TEST
 
+/* Runs artstored with args (one shell-quoted string) and returns its exit
+ * status, with stdout and stderr in *out (malloc'ed). */
+static int run_artstored(const char *args, char **out)
+{
+    char cmd[1024];
+    size_t n = 0, cap = 8192;
+    FILE *p;
+    int status;
+
+    snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", ts_artstored_path(), args);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    *out = calloc(1, cap);
+    n = fread(*out, 1, cap - 1, p);
+    (*out)[n] = '\0';
+    status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Listens on a free loopback port (the test holds it) and returns the
+ * socket; *port gets the port. */
+static int hold_port(int *port)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* A start that fails on a taken port names the endpoint that is taken
+ * and leaves no new data directory behind; --check refuses a store a
+ * server is running on; --help says each default once. */
+START_TEST(startup_failures_are_clear)
+{
+    char args[512], dir[160], *out;
+    struct stat sb;
+    int port, fd, rc;
+    const char *line;
+
+    snprintf(dir, sizeof(dir), "%s/fresh", srv.dir);
+    fd = hold_port(&port);
+    snprintf(args, sizeof(args), "--data '%s' --listen tcp://127.0.0.1:%d",
+             dir, port);
+    rc = run_artstored(args, &out);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(out, "request endpoint") && strstr(out, "in use"),
+                  "%s", out);
+    ck_assert_msg(stat(dir, &sb) != 0, "%s was left behind", dir);
+    free(out);
+    /* The feed's port taken: the message names the feed. */
+    snprintf(args, sizeof(args), "--data '%s' --listen ipc://%s/other "
+             "--feed tcp://127.0.0.1:%d", dir, srv.dir, port);
+    rc = run_artstored(args, &out);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(out, "change feed endpoint") &&
+                  strstr(out, "--feed"), "%s", out);
+    ck_assert_msg(stat(dir, &sb) != 0, "%s was left behind", dir);
+    free(out);
+    close(fd);
+
+    snprintf(args, sizeof(args), "--check --data '%s'", srv.data);
+    rc = run_artstored(args, &out);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(out, "in use by a running server"), "%s", out);
+    free(out);
+
+    rc = run_artstored("--help", &out);
+    ck_assert_int_eq(rc, 0);
+    for (line = out; line != NULL && *line; line = strchr(line, '\n')) {
+        const char *first = strstr(line, "(default"), *nl;
+
+        line += *line == '\n';
+        nl = strchr(line, '\n');
+        first = strstr(line, "(default");
+        if (first != NULL && (nl == NULL || first < nl)) {
+            const char *second = strstr(first + 1, "(default");
+
+            ck_assert_msg(second == NULL || (nl != NULL && second > nl),
+                          "default given twice: %.*s",
+                          (int)(nl ? nl - line : 200), line);
+        }
+    }
+    ck_assert_msg(strstr(out, "--feed=S") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -336,6 +438,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, acked_writes_survive_sigkill);
     tcase_add_test(tc, junk_on_the_socket);
     tcase_add_test(tc, batch_with_one_invalid_item);
+    tcase_add_test(tc, startup_failures_are_clear);
     suite_add_tcase(s, tc);
     return s;
 }
