@@ -38,7 +38,7 @@ static const option_def_t options[] = {
     { "listen", OPT_STR, CFG(listen), "tcp://127.0.0.1:7400",
       "request endpoint: tcp://HOST:PORT or ipc:///PATH" },
     { "feed", OPT_STR, CFG(feed), "",
-      "change feed endpoint (default: listen port + 1, or PATH.feed)" },
+      "change feed endpoint (default: listen port + 1, or PATH.feed for ipc)" },
     { "workers", OPT_COUNT, CFG(workers), "4",
       "request worker threads" },
     { "map-size", OPT_SIZE, CFG(map_size), "1G",
@@ -131,10 +131,10 @@ static const option_def_t options[] = {
       "the same as --http" },
     { "ws-listen", OPT_STR, CFG(ws_listen), "",
       "read-only request endpoint for the dashboard, ws://HOST:PORT "
-      "(default with --http: its port + 1)" },
+      "(default: with --http, its port + 1; else none)" },
     { "ws-feed", OPT_STR, CFG(ws_feed), "",
       "the change feed on ws://HOST:PORT for the dashboard "
-      "(default with --http: its port + 2)" },
+      "(default: with --http, its port + 2; else none)" },
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
