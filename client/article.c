@@ -199,6 +199,8 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
     pb->tags = NULL;
     pb->n_tags = 0;
     a->revision = pb->has_revision ? pb->revision : 0;
+    a->story_id = pb->has_story_id ? pb->story_id : 0;
+    a->duplicate_of = pb->has_duplicate_of ? pb->duplicate_of : 0;
     if (pb->has_content_hash &&
         pb->content_hash.len == sizeof(a->content_hash)) {
         memcpy(a->content_hash, pb->content_hash.data, sizeof(a->content_hash));

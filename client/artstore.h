@@ -168,6 +168,12 @@ typedef struct as_article {
     uint64_t revision;
     int has_content_hash;
     uint8_t content_hash[16];
+    /* Stories (set by the server, ignored in a put; docs/STORIES.md): the
+     * article's story (the id of the article that started it; 0 from a
+     * server without stories) and, for a near-duplicate (a syndicated
+     * copy), the earliest article it copies (0: not a duplicate). */
+    uint64_t story_id;
+    uint64_t duplicate_of;
 } as_article_t;
 
 /* Frees an article returned by the library and everything it points to.
@@ -400,6 +406,7 @@ typedef struct as_query_spec {
     size_t cursor_len;
     int omit_body;
     int count_total;             /* also count every match (costs a walk) */
+    uint64_t story_id;           /* 0: any story; else that story's articles */
 } as_query_spec_t;
 
 /* One page of results, owned by the caller (as_query_result_free). */
@@ -505,6 +512,8 @@ typedef struct as_change {
     int64_t commit_time_ms;
     int initial;             /* 1: part of the initial snapshot (the
                                 article's last change, which matches now) */
+    uint64_t story_id;       /* the article's story (0: none) */
+    int new_story;           /* 1: this create started a new story */
 } as_change_t;
 
 /* Frees a change and everything it points to. Accepts NULL. */
@@ -537,6 +546,9 @@ typedef struct as_watch_opts {
      * source, compared as the server compares sources (normalized like a
      * tag: "Coastal Times" matches "coastal  times"). */
     const char *source;
+    /* Only creates that start a new story: each story once, however many
+     * outlets carry it (the tag conditions apply to that first article). */
+    int new_stories;
 } as_watch_opts_t;
 
 typedef struct as_watch as_watch_t;
@@ -592,6 +604,88 @@ AS_API uint64_t as_watch_position(const as_watch_t *w);
 
 /* Closes the subscription and frees the watch. Accepts NULL. */
 AS_API void as_watch_close(as_watch_t *w);
+
+/* ------------------------------------------------------------ stories */
+
+/*
+ * A story: the articles about one piece of news, grouped by the server at
+ * ingest (near-duplicates join their original's story; other articles
+ * join by shared names and key terms published close in time; see
+ * docs/STORIES.md). Times are the articles' published_at (ingested_at
+ * when absent). Freed with as_story_free().
+ */
+typedef struct as_story {
+    uint64_t id;             /* the id of the article that started it */
+    char *title;             /* the lead article's title (NULL: none) */
+    uint64_t lead_id;        /* that article (the earliest left once the
+                                first is deleted) */
+    uint64_t articles;       /* articles in the story */
+    uint64_t duplicates;     /* of which near-duplicates of another */
+    char **sources;          /* distinct sources, sorted */
+    size_t n_sources;
+    char **tags;             /* distinct tags of its articles, sorted */
+    size_t n_tags;
+    int64_t first_seen;
+    int64_t last_seen;
+} as_story_t;
+
+/* Frees a story and everything it points to. Accepts NULL. */
+AS_API void as_story_free(as_story_t *s);
+
+/*
+ * Which stories to list, newest first (by last_seen). A story matches
+ * when its articles together satisfy the conditions: each all_of tag on
+ * one of them, one of the any_of tags, none of the none_of tags, the
+ * source among its sources, and [since, until) overlapping its
+ * [first_seen, last_seen]. Strings are normalized as in a query.
+ */
+typedef struct as_stories_spec {
+    const char *const *all_of;
+    size_t n_all_of;
+    const char *const *any_of;
+    size_t n_any_of;
+    const char *const *none_of;
+    size_t n_none_of;
+    const char *source;
+    int has_since;
+    int64_t since;
+    int has_until;
+    int64_t until;
+    uint32_t limit;              /* page size; 0: the server's default (50) */
+    const uint8_t *cursor;       /* next_cursor of the previous page */
+    size_t cursor_len;
+} as_stories_spec_t;
+
+typedef struct as_story_list {
+    as_story_t **stories;
+    size_t n_stories;
+    uint8_t *next_cursor;        /* NULL on the last page; a page may be
+                                    short (even empty) when the server
+                                    stopped looking: continue while set */
+    size_t next_cursor_len;
+} as_story_list_t;
+
+/*
+ * Lists one page of stories. On AS_OK *out is new (as_story_list_free).
+ * Returns AS_OK, AS_EINVALID_ARGUMENT (bad tag, limit over max_page,
+ * malformed cursor), AS_EUNAVAILABLE, ...
+ */
+AS_API int as_list_stories(as_client_t *c, const as_stories_spec_t *spec,
+                           as_story_list_t **out);
+
+/* Frees a list from as_list_stories(). Accepts NULL. */
+AS_API void as_story_list_free(as_story_list_t *l);
+
+/*
+ * Gets story id and its articles, oldest first (at most limit; 0: the
+ * server's max_page), bodies left out when omit_body. On AS_OK *story is
+ * new (as_story_free) and *articles a new array of *n articles
+ * (as_articles_free). Returns AS_OK, AS_ENOT_FOUND, AS_EINVALID_ARGUMENT,
+ * AS_EUNAVAILABLE, ...
+ */
+AS_API int as_get_story(as_client_t *c, uint64_t id, uint32_t limit,
+                        int omit_body, as_story_t **story,
+                        as_article_t ***articles, size_t *n);
 
 /* ------------------------------------------------------------ backup */
 

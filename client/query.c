@@ -80,6 +80,8 @@ int as_query(as_client_t *c, const as_query_spec_t *q,
     f.since = q->since;
     f.has_until = q->has_until != 0;
     f.until = q->until;
+    f.has_story_id = q->story_id != 0;
+    f.story_id = q->story_id;
     req.filter = &f;
     req.has_oldest_first = req.oldest_first = q->oldest_first != 0;
     if (q->limit) {

@@ -113,6 +113,8 @@ static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
     ch->has_published_at = ev->has_published_at;
     ch->published_at = ev->published_at;
     ch->commit_time_ms = ev->commit_time_ms;
+    ch->story_id = ev->has_story_id ? ev->story_id : 0;
+    ch->new_story = ev->has_new_story && ev->new_story;
     if (oom) {
         as_change_free(ch);
         return NULL;
@@ -416,7 +418,8 @@ static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
         w->need_catchup = 1;
         return 0;
     }
-    if (!source_match(w, ev->source)) {
+    if (!source_match(w, ev->source) ||
+        (w->filter.new_stories && !(ev->has_new_story && ev->new_story))) {
         artstore__v1__change_event__free_unpacked(ev, NULL);
         w->pos = f.seq;
         return 0;
@@ -456,6 +459,7 @@ static int set_filter(as_watch_t *w, const as_watch_opts_t *opts)
     /* An empty source is no source filter. */
     if (opts->source != NULL && opts->source[0] != '\0')
         f.source = (char *)opts->source;
+    f.has_new_stories = f.new_stories = opts->new_stories != 0;
     rc = as_filter_from_pb(&f, &lim, &w->filter, err, sizeof(err));
     if (rc == AS_FILTER_OK)
         return AS_OK;

@@ -132,6 +132,9 @@ int as_filter_from_pb(const Artstore__V1__Filter *in,
     out->since = in->since;
     out->has_until = in->has_until;
     out->until = in->until;
+    out->has_story_id = in->has_story_id;
+    out->story_id = in->story_id;
+    out->new_stories = in->has_new_stories && in->new_stories;
     return AS_FILTER_OK;
 
 out_free:
@@ -153,12 +156,16 @@ void as_filter_to_pb(const as_filter_t *f, Artstore__V1__Filter *out)
     out->since = f->since;
     out->has_until = f->has_until;
     out->until = f->until;
+    out->has_story_id = f->has_story_id;
+    out->story_id = f->story_id;
+    out->has_new_stories = out->new_stories = f->new_stories != 0;
 }
 
 int as_filter_is_empty(const as_filter_t *f)
 {
     return f->n_tags[0] + f->n_tags[1] + f->n_tags[2] == 0 &&
-           f->source == NULL && !f->has_since && !f->has_until;
+           f->source == NULL && !f->has_since && !f->has_until &&
+           !f->has_story_id && !f->new_stories;
 }
 
 /* A tag set given either as spans or as NUL-terminated strings. */
@@ -230,6 +237,10 @@ int as_filter_match_event(const as_filter_t *f,
         return 0;
     if (f->source != NULL &&
         (ev->source == NULL || strcmp(f->source, ev->source) != 0))
+        return 0;
+    if (f->has_story_id && (!ev->has_story_id || ev->story_id != f->story_id))
+        return 0;
+    if (f->new_stories && !(ev->has_new_story && ev->new_story))
         return 0;
     if (f->has_since || f->has_until) {
         if (ev->has_published_at)

@@ -8,7 +8,9 @@
  * source (when given), and since <= time < until, where an article's time
  * is its published_at, or its ingested_at when it has none (seconds since
  * the Unix epoch). A change event matches when its article matches after
- * the change or, for an update, before it (prev_tags).
+ * the change or, for an update, before it (prev_tags). story_id keeps the
+ * articles of one story; new_stories keeps the change events that started
+ * a story (docs/STORIES.md).
  *
  * Normalization: tags and the source are folded exactly as stored tags are
  * (tagfold.h), so that "  World " finds "world". An empty or whitespace-only
@@ -34,6 +36,10 @@ typedef struct as_filter {
     char *source;                    /* normalized; NULL: any source */
     int has_since, has_until;
     int64_t since, until;            /* time range [since, until) */
+    int has_story_id;
+    uint64_t story_id;               /* only articles of this story */
+    int new_stories;                 /* events: only creates that started
+                                        a story (ChangeEvent.new_story) */
 } as_filter_t;
 
 /* Bounds checked while normalizing (SIZE_MAX: none). */

@@ -206,6 +206,8 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
     a->has_id = 0;
     a->has_revision = 0;
     a->has_ingested_at = 0;
+    a->has_story_id = 0;
+    a->has_duplicate_of = 0;
     a->has_content_hash = 0;
 
     if (a->url != NULL) {

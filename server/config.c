@@ -103,6 +103,22 @@ static const option_def_t options[] = {
     { "check", OPT_FLAG, CFG(check), "0",
       "check the consistency of the store in --data offline, print a "
       "summary and exit (0: consistent, 1: problems found)" },
+    { "stories", OPT_STR, CFG(stories), "on",
+      "on: find near-duplicates and group articles into stories at ingest "
+      "(docs/STORIES.md); off: neither" },
+    { "rebuild-stories", OPT_FLAG, CFG(rebuild_stories), "0",
+      "recompute every article's fingerprint and story in --data offline, "
+      "logging the progress, and exit (also done at start when the story "
+      "options below changed)" },
+    { "story-threshold", OPT_COUNT, CFG(story_threshold), "30",
+      "near-duplicate when at least this percent of the 4-word shingles "
+      "are shared (estimated Jaccard similarity)" },
+    { "story-window-hours", OPT_COUNT, CFG(story_window_hours), "72",
+      "an article joins a story by key terms only when published within "
+      "this many hours of one of its articles" },
+    { "story-join-terms", OPT_COUNT, CFG(story_join_terms), "3",
+      "key terms (two of them names) shared with one article to join its "
+      "story" },
     { "auth-token-file", OPT_STR, CFG(auth_token_file), "",
       "file of access tokens, one 'read TOKEN' or 'write TOKEN' a line; "
       "when set every request needs a token (see docs/SECURITY.md)" },
@@ -441,6 +457,14 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
     }
     if (strcmp(c->sync, "full") != 0 && strcmp(c->sync, "periodic") != 0) {
         fprintf(stderr, "artstored: --sync must be full or periodic\n");
+        return 2;
+    }
+    if (strcmp(c->stories, "on") != 0 && strcmp(c->stories, "off") != 0) {
+        fprintf(stderr, "artstored: --stories must be on or off\n");
+        return 2;
+    }
+    if (c->story_threshold < 1 || c->story_threshold > 100) {
+        fprintf(stderr, "artstored: --story-threshold must be 1..100\n");
         return 2;
     }
     return 0;

@@ -28,6 +28,11 @@ typedef struct as_config {
     size_t retain_changes;   /* 0: no count limit */
     size_t retain_hours;     /* 0: no age limit */
     size_t check;            /* --check: verify the store and exit */
+    char *stories;           /* "on" or "off" */
+    size_t rebuild_stories;  /* --rebuild-stories: rebuild and exit */
+    size_t story_threshold;  /* near-duplicate threshold, percent */
+    size_t story_window_hours;
+    size_t story_join_terms;
     char *auth_token_file;   /* "" : no authentication */
     size_t node_id;          /* cluster: 0 = not a cluster member */
     char *raft;              /* cluster: this node's HOST:PORT, "" none */

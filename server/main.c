@@ -158,7 +158,15 @@ int main(int argc, char **argv)
         return 2;
     }
     as_log_set_level(level);
-    rc = cfg.check ? run_check(cfg.data_dir) : run_server(&cfg);
+    if (cfg.rebuild_stories) {
+        as_status_t st;
+
+        rc = as_server_rebuild_stories(&cfg, &st) == 0 ? 0 : 1;
+        if (rc != 0)
+            as_log_error("rebuilding stories: %s", st.msg);
+    } else {
+        rc = cfg.check ? run_check(cfg.data_dir) : run_server(&cfg);
+    }
     as_config_free(&cfg);
     return rc;
 }

@@ -175,6 +175,25 @@ static int plan_add_one(qplan_t *p, enum as_index which, const char *key,
     return 0;
 }
 
+/* Adds the component of a story's articles (by_story); an unknown story
+ * matches nothing. */
+static int plan_add_story(qplan_t *p, uint64_t story, as_status_t *st)
+{
+    qcomp_t *c = &p->comps[p->n_comps++];
+    int rc;
+
+    c->its = &p->its[p->n_its];
+    c->n = 1;
+    if ((rc = as_postings_open_story(p->rd, story, &p->its[p->n_its],
+                                     st)) != 0)
+        return rc;
+    p->n_its++;
+    c->count = as_postings_count(c->its[0]);
+    if (!as_postings_known(c->its[0]))
+        p->empty = 1;
+    return 0;
+}
+
 /* Adds the any_of union as one component; no known tag matches nothing. */
 static int plan_add_any(qplan_t *p, char **tags, size_t n, as_status_t *st)
 {
@@ -245,17 +264,19 @@ static int plan_open(as_reader_t *rd, const as_filter_t *f, int desc,
 {
     size_t n_all = f->n_tags[AS_FILTER_ALL], n_any = f->n_tags[AS_FILTER_ANY];
     size_t n_none = f->n_tags[AS_FILTER_NONE], i;
-    size_t nc = n_all + (f->source ? 1 : 0) + (n_any ? 1 : 0);
+    size_t nc = n_all + (f->source ? 1 : 0) + (n_any ? 1 : 0) +
+                (f->has_story_id ? 1 : 0);
     int rc;
 
     memset(p, 0, sizeof(*p));
     p->rd = rd;
     p->desc = desc;
-    p->n_conds = n_all + n_any + n_none + (f->source ? 1 : 0);
+    p->n_conds = n_all + n_any + n_none + (f->source ? 1 : 0) +
+                 (f->has_story_id ? 1 : 0);
     p->only_one_tag = n_all == 1 && p->n_conds == 1;
     plan_bounds(p, f);
     p->comps = calloc(nc ? nc : 1, sizeof(*p->comps));
-    p->its = calloc(n_all + n_any + 2, sizeof(*p->its));
+    p->its = calloc(n_all + n_any + 3, sizeof(*p->its));
     p->nots = calloc(n_none ? n_none : 1, sizeof(*p->nots));
     if (p->comps == NULL || p->its == NULL || p->nots == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
@@ -265,6 +286,9 @@ static int plan_open(as_reader_t *rd, const as_filter_t *f, int desc,
             return rc;
     if (f->source != NULL &&
         (rc = plan_add_one(p, AS_INDEX_SOURCE, f->source, st)) != 0)
+        return rc;
+    if (f->has_story_id &&
+        (rc = plan_add_story(p, f->story_id, st)) != 0)
         return rc;
     if (n_any > 0 &&
         (rc = plan_add_any(p, f->tags[AS_FILTER_ANY], n_any, st)) != 0)
@@ -467,6 +491,8 @@ static uint64_t filter_fingerprint(const as_filter_t *f)
     as_be_put64(b, f->has_since ? as_time_key(f->since) : 0);
     h = fnv(h, b, 8);
     as_be_put64(b, f->has_until ? as_time_key(f->until) : UINT64_MAX);
+    h = fnv(h, b, 8);
+    as_be_put64(b, f->has_story_id ? f->story_id : 0);
     return fnv(h, b, 8);
 }
 

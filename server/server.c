@@ -93,11 +93,43 @@ static int start_cluster(as_server_t *s, const as_config_t *cfg,
     return 0;
 }
 
-/* Opens the store and starts the writer. */
-static int open_store(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+/* Logs a rebuild's progress at every tenth of the way. */
+static void rebuild_progress(void *arg, uint64_t done, uint64_t total)
+{
+    unsigned *last = arg;
+    unsigned tenth = total ? (unsigned)(done * 10 / total) : 10;
+
+    if (tenth > *last || done >= total) {
+        *last = tenth;
+        as_log_info("rebuilding stories: %llu of %llu articles",
+                    (unsigned long long)done, (unsigned long long)total);
+    }
+}
+
+/* Rebuilds every story of the store, logging the progress and the time. */
+static int rebuild_stories(as_store_t *store, as_status_t *st)
+{
+    int64_t t0 = as_clock_mono_ms();
+    unsigned last = 0;
+    int rc;
+
+    as_log_info("rebuilding stories");
+    rc = as_store_rebuild_stories(store, rebuild_progress, &last, st);
+    if (rc == 0)
+        as_log_info("stories rebuilt in %.1f s; their lookup tables use %zu "
+                    "bytes of memory",
+                    (double)(as_clock_mono_ms() - t0) / 1000.0,
+                    as_store_story_memory(store));
+    return rc;
+}
+
+/* Opens the store of cfg (stories built when they are outdated, or always
+ * when rebuild). Returns 0 with *out set, or a code with st set. */
+static int store_open(const as_config_t *cfg, int rebuild, as_store_t **out,
+                      as_status_t *st)
 {
     as_store_opts_t so;
-    as_writer_opts_t wo;
+    as_story_params_t sp;
     int rc;
 
     memset(&so, 0, sizeof(so));
@@ -107,12 +139,50 @@ static int open_store(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     so.max_readers = (unsigned)cfg->max_readers;
     so.no_sync = cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0;
     so.compress_level = (int)cfg->compress_level;
-    if ((rc = as_store_open(&so, &s->store, st)) != 0)
+    so.no_stories = cfg->stories != NULL && strcmp(cfg->stories, "off") == 0;
+    as_story_params_default(&sp);
+    sp.dup_threshold = (double)cfg->story_threshold / 100.0;
+    sp.window_s = (int64_t)cfg->story_window_hours * 3600;
+    sp.join_terms = (unsigned)cfg->story_join_terms;
+    so.story_params = &sp;
+    if ((rc = as_store_open(&so, out, st)) != 0)
+        return rc;
+    if (!rebuild && as_store_stories_outdated(*out))
+        as_log_info("stories were built with other options (or by a version "
+                    "without them): rebuilding them before serving");
+    if ((rebuild || as_store_stories_outdated(*out)) &&
+        (rc = rebuild_stories(*out, st)) != 0) {
+        as_store_close(*out);
+        *out = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+int as_server_rebuild_stories(const as_config_t *cfg, as_status_t *st)
+{
+    as_store_t *store;
+    int rc;
+
+    if ((rc = store_open(cfg, 1, &store, st)) != 0)
+        return rc;
+    as_store_close(store);
+    return 0;
+}
+
+/* Opens the store and starts the writer. */
+static int open_store(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+{
+    as_writer_opts_t wo;
+    int rc;
+
+    if ((rc = store_open(cfg, 0, &s->store, st)) != 0)
         return rc;
     memset(&wo, 0, sizeof(wo));
     wo.max_queue = cfg->max_queue;
     wo.max_batch_items = cfg->writer_batch;
-    wo.sync_interval_ms = so.no_sync ? 1000 : 0;
+    wo.sync_interval_ms = cfg->sync != NULL &&
+                          strcmp(cfg->sync, "periodic") == 0 ? 1000 : 0;
     return as_writer_start(s->store, &wo, &s->writer, st);
 }
 
@@ -342,6 +412,7 @@ int as_server_open(const as_config_t *cfg, as_server_t **out,
     s->svc.data_dir = cfg->data_dir;
     s->svc.feed_endpoint = s->feed != NULL ? s->feed_ep : NULL;
     s->svc.start_ms = as_clock_wall_ms();
+    s->svc.stories = cfg->stories == NULL || strcmp(cfg->stories, "off") != 0;
     if ((rc = start_rpc(s, cfg, st)) != 0 ||
         (rc = start_http(s, cfg, st)) != 0)
         goto out_close;

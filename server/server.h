@@ -38,6 +38,11 @@ int as_server_check_config(const as_config_t *cfg, as_status_t *st);
 int as_server_open(const as_config_t *cfg, as_server_t **out,
                    as_status_t *st);
 
+/* --rebuild-stories: opens the store of cfg alone, recomputes every
+ * fingerprint and story (progress in the log) and closes it. Returns 0 or
+ * a code with st set. */
+int as_server_rebuild_stories(const as_config_t *cfg, as_status_t *st);
+
 /* The endpoint of the change feed, "" when it is not running. */
 const char *as_server_feed_endpoint(const as_server_t *s);
 

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pbcheck.h"
 #include "query.h"
+#include "service_story.h"
 
 /* ------------------------------------------------------------ the table */
 
@@ -29,6 +30,8 @@ const as_method_t as_service_methods[] = {
     { "Backup", as__svc_backup, 1, 0 },
     { "ClusterStatus", as__svc_cluster_status, 0, 0 },
     { "ClusterAnnounce", as__svc_cluster_announce, 1, 0 },
+    { "ListStories", as__svc_list_stories, 0, 0 },
+    { "GetStory", as__svc_get_story, 0, 64 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

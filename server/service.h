@@ -9,6 +9,7 @@
  *   service_changes.c    Changes
  *   service_admin.c      Ping, Stats, Backup
  *   service_cluster.c    ClusterStatus, ClusterAnnounce
+ *   service_story.c      ListStories, GetStory
  * service.c holds the method table, the per-worker state and the helpers
  * they share. The service never touches sockets (rpc.c does) or LMDB
  * (store.c does); the engines never see a call.
@@ -37,6 +38,7 @@ typedef struct as_service {
     const char *feed_endpoint; /* told to clients by Ping; may be NULL */
     const char *data_dir;
     int64_t start_ms;
+    int stories;             /* fingerprint puts on the workers */
 } as_service_t;
 
 /* The method table, in the order of the service in artstore.proto. */
@@ -77,6 +79,11 @@ void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
                             size_t len);
 void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
                               size_t len);
+/* service_story.c: stories newest first with Query's filters and paging,
+ * and one story with its articles (docs/STORIES.md). */
+void as__svc_list_stories(as_call_t *call, const uint8_t *payload,
+                          size_t len);
+void as__svc_get_story(as_call_t *call, const uint8_t *payload, size_t len);
 
 /* ------------------------------------------------------------ shared */
 

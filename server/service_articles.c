@@ -74,8 +74,19 @@ static int prepare_put(as_call_t *call, Artstore__V1__PutRequest *req,
         return as_status_set(&it->st, AS_CODE_INVALID_ARGUMENT,
                              "article is required");
     it->article = req->article;
-    return as_article_prepare(req->article, as_call_arena(call), &svc->limits,
-                              &it->st);
+    if (as_article_prepare(req->article, as_call_arena(call), &svc->limits,
+                           &it->st) != 0)
+        return it->st.code;
+    /* The fingerprint is pure CPU: computed here, in parallel, so the one
+     * writer thread only looks it up. */
+    if (svc->stories) {
+        as_story_fp_t *fp = as_arena_alloc(as_call_arena(call), sizeof(*fp));
+
+        if (fp != NULL)
+            as_story_fingerprint(req->article->title, req->article->body, fp);
+        it->fp = fp;
+    }
+    return 0;
 }
 
 void as__svc_put(as_call_t *call, const uint8_t *payload, size_t len)

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "log.h"
+#include "store_story.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 
@@ -59,6 +60,7 @@ struct as_store {
     as_codec_t *wcodec;
     unsigned char *pack;
     size_t pack_cap;
+    as_story_state_t *story;   /* used by the writing thread only */
 };
 
 struct as_reader {
@@ -78,6 +80,10 @@ const as_dbi_def_t as_store_schema[AS_DBI_COUNT] = {
     [AS_DBI_META] = { "meta", 0 },
     [AS_DBI_REQUESTS] = { "requests", 0 },
     [AS_DBI_REQUEST_LOG] = { "request_log", 0 },
+    [AS_DBI_FINGERPRINTS] = { "fingerprints", 0 },
+    [AS_DBI_STORIES] = { "stories", 0 },
+    [AS_DBI_BY_STORY] = { "by_story", MDB_DUPSORT | MDB_DUPFIXED },
+    [AS_DBI_STORY_TIME] = { "story_time", 0 },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -91,6 +97,11 @@ uint64_t as_time_key(int64_t t)
  * map), marks the transaction broken, and returns the code. */
 static int txn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st)
 {
+    if (st == NULL) {
+        as_status_t ignored;
+
+        return txn_fail(t, mrc, what, &ignored);
+    }
     t->broken = mrc;
     if (mrc == MDB_MAP_FULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
@@ -307,9 +318,16 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                       mdb_strerror(rc));
         goto out_txn;
     }
+    {
+        int outdated;
+
+        if (as__story_open(s, txn, opts->story_params, !opts->no_stories,
+                           &s->story, &outdated, st) != 0)
+            goto out_txn;
+    }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "commit: %s", mdb_strerror(rc));
-        goto out_env;
+        goto out_story;
     }
     atomic_store(&s->last_seq, last_seq);
     atomic_store(&s->applied, applied);
@@ -325,6 +343,8 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
 
 out_txn:
     mdb_txn_abort(txn);
+out_story:
+    as__story_close(s->story);
 out_env:
     mdb_env_close(s->env);
 out_unlock:
@@ -339,6 +359,7 @@ void as_store_close(as_store_t *s)
 {
     if (s == NULL)
         return;
+    as__story_close(s->story);
     mdb_env_close(s->env);
     pthread_rwlock_destroy(&s->resize_lock);
     close(s->lock_fd);
@@ -527,6 +548,10 @@ static int wtxn_begin(as_store_t *s, as_wtxn_t *t, as_status_t *st)
                              mdb_strerror(rc));
     }
     t->applied_begin = t->applied;
+    if ((rc = as__story_txn_begin(t, st)) != 0) {
+        mdb_txn_abort(t->txn);
+        return rc;
+    }
     return 0;
 }
 
@@ -570,11 +595,53 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
         }
         if (t.txn != NULL)
             mdb_txn_abort(t.txn);
+        /* Puts of the aborted transaction may have reached the story
+         * lookup tables: they are reloaded from the store before the
+         * next write. */
+        if (t.dirty)
+            as__story_txn_aborted(s->story);
         if (t.broken != MDB_MAP_FULL)
             return rc ? rc : st->code;
         if ((rc = grow_map(s, st)) != 0)
             return rc;
     }
+}
+
+MDB_txn *as__wtxn_txn(as_wtxn_t *t)
+{
+    /* Whoever takes the raw transaction may write through it. */
+    t->dirty = 1;
+    return t->txn;
+}
+
+as_store_t *as__wtxn_store(as_wtxn_t *t)
+{
+    return t->s;
+}
+
+MDB_txn *as__wtxn_raw(as_wtxn_t *t)
+{
+    return t->txn;
+}
+
+int as__wtxn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st)
+{
+    return txn_fail(t, mrc, what, st);
+}
+
+struct as_story_state *as__store_story(as_store_t *s)
+{
+    return s->story;
+}
+
+int as_store_stories_outdated(as_store_t *s)
+{
+    return as__story_outdated(s->story);
+}
+
+size_t as_store_story_memory(as_store_t *s)
+{
+    return as__story_memory(s->story);
 }
 
 int as_store_txn_broken(const as_wtxn_t *t)
@@ -824,6 +891,14 @@ static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
         ev.n_prev_tags = prev->n_tags;
         ev.prev_tags = prev->tags;
     }
+    ev.has_story_id = a->has_story_id;
+    ev.story_id = a->story_id;
+    /* A new story's id is the id of the article that started it. */
+    if (type == ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE && a->has_story_id &&
+        a->story_id == a->id) {
+        ev.has_new_story = 1;
+        ev.new_story = 1;
+    }
     return put_packed(t, t->s->dbi[AS_DBI_CHANGES], t->last_seq,
                       &ev.base, "changes", st);
 }
@@ -1029,6 +1104,13 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
                  const as_write_cond_t *cond, as_put_out_t *out,
                  as_status_t *st)
 {
+    return as_store_put_fp(t, a, NULL, cond, out, st);
+}
+
+int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
+                    const as_story_fp_t *fp, const as_write_cond_t *cond,
+                    as_put_out_t *out, as_status_t *st)
+{
     Artstore__V1__Article *old = NULL, next = *a;
     unsigned char key[AS_KEY_MAX];
     req_rec_t rec;
@@ -1086,7 +1168,8 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
         next.id = t->next_id++;
         next.ingested_at = t->now_ms / 1000;
     }
-    if ((rc = index_article(t, &next, 1, st)) != 0 ||
+    if ((rc = as__story_put(t, old, &next, fp, st)) != 0 ||
+        (rc = index_article(t, &next, 1, st)) != 0 ||
         (rc = put_article(t, &next, st)) != 0 ||
         (rc = log_change(t, old ? ARTSTORE__V1__CHANGE_TYPE__CHANGE_UPDATE
                                 : ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE,
@@ -1145,7 +1228,8 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
     t->last_seq++;
     t->dirty = 1;
     as_be_put64(kbuf, id);
-    if ((rc = index_article(t, old, 0, st)) != 0)
+    if ((rc = index_article(t, old, 0, st)) != 0 ||
+        (rc = as__story_delete(t, old, st)) != 0)
         goto out_free;
     if ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, NULL)) != 0) {
         rc = txn_fail(t, rc, "delete article", st);
@@ -1368,6 +1452,99 @@ static int postings_end(as_postings_t *p, int rc, as_status_t *st)
     }
     return as_status_set(st, AS_CODE_INTERNAL, "index walk: %s",
                          mdb_strerror(rc));
+}
+
+/* Opens an iterator on key (klen bytes) of the DUPSORT index dbi. */
+static int postings_open_key(as_reader_t *r, MDB_dbi dbi, const void *key,
+                             size_t klen, as_postings_t **out,
+                             as_status_t *st)
+{
+    as_postings_t *p = calloc(1, sizeof(*p));
+    MDB_val k = { klen, (void *)key }, d;
+    size_t count;
+    int rc;
+
+    if (p == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    if ((rc = mdb_cursor_open(r->txn, dbi, &p->c)) != 0)
+        goto out_fail;
+    rc = mdb_cursor_get(p->c, &k, &d, MDB_SET);
+    if (rc == MDB_NOTFOUND) {
+        p->done = 1;       /* an unknown key: an empty list */
+        *out = p;
+        return 0;
+    }
+    if (rc != 0 || (rc = mdb_cursor_count(p->c, &count)) != 0)
+        goto out_fail;
+    p->key = k;            /* the map's copy of the key, valid for the txn */
+    p->known = 1;
+    p->count = count;
+    *out = p;
+    return 0;
+
+out_fail:
+    as_postings_close(p);
+    return as_status_set(st, AS_CODE_INTERNAL, "open index: %s",
+                         mdb_strerror(rc));
+}
+
+int as_postings_open_story(as_reader_t *r, uint64_t story,
+                           as_postings_t **out, as_status_t *st)
+{
+    unsigned char kb[8];
+
+    as_be_put64(kb, story);
+    return postings_open_key(r, r->s->dbi[AS_DBI_BY_STORY], kb, 8, out, st);
+}
+
+int as_store_walk_stories(as_reader_t *r, const as_pos_t *before,
+                          uint64_t since_tk, as_story_visit_fn fn, void *arg,
+                          as_status_t *st)
+{
+    unsigned char start[16];
+    MDB_cursor *c;
+    MDB_val k, d;
+    int rc, ret = 0;
+
+    memset(start, 0xff, sizeof(start));
+    if (before != NULL) {
+        as_be_put64(start, before->tk);
+        as_be_put64(start + 8, before->id);
+    }
+    if ((rc = mdb_cursor_open(r->txn, r->s->dbi[AS_DBI_STORY_TIME], &c)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "open story_time: %s",
+                             mdb_strerror(rc));
+    /* The last key below start, then backwards. */
+    k.mv_size = sizeof(start);
+    k.mv_data = start;
+    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+    else if (rc == 0)
+        rc = mdb_cursor_get(c, &k, &d, MDB_PREV);
+    for (; rc == 0; rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
+        as_pos_t pos;
+        as_bytes_t story;
+
+        if (k.mv_size != 16 || memcmp(k.mv_data, start, 16) >= 0)
+            continue;
+        pos.tk = as_be_get64(k.mv_data);
+        pos.id = as_be_get64((const unsigned char *)k.mv_data + 8);
+        if (pos.tk < since_tk)
+            break;  /* every story further on was last seen earlier */
+        if ((ret = as_store_get_story(r, pos.id, &story, st)) != 0)
+            break;
+        if ((ret = fn(arg, pos, story, st)) != 0) {
+            if (ret == AS_VISIT_STOP)
+                ret = 0;
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "walk stories: %s",
+                             mdb_strerror(rc));
+    return ret;
 }
 
 int as_postings_open(as_reader_t *r, enum as_index which, const char *key,
@@ -1671,5 +1848,55 @@ int as_store_changes_trim(as_wtxn_t *t, as_change_expired_fn expired,
     mdb_cursor_close(c);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return txn_fail(t, rc, "trim changes", st);
+    return 0;
+}
+
+int as_store_get_story(as_reader_t *r, uint64_t id, as_bytes_t *out,
+                       as_status_t *st)
+{
+    unsigned char kbuf[8];
+    MDB_val k = { 8, kbuf }, d;
+    int rc;
+
+    as_be_put64(kbuf, id);
+    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_STORIES], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "story %llu",
+                             (unsigned long long)id);
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "get story: %s",
+                             mdb_strerror(rc));
+    if (as__story_record_parse(d.mv_data, d.mv_size, out) != 0)
+        return as_status_set(st, AS_CODE_DATA_LOSS, "story %llu is stored "
+                             "corrupt", (unsigned long long)id);
+    return 0;
+}
+
+int as__wtxn_get_article(as_wtxn_t *t, uint64_t id,
+                         Artstore__V1__Article **out, as_status_t *st)
+{
+    return wtxn_get_article(t, id, out, st);
+}
+
+int as__wtxn_put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
+                         as_status_t *st)
+{
+    return put_article(t, a, st);
+}
+
+int as_store_story_sizes(as_reader_t *r, uint64_t bytes[4], as_status_t *st)
+{
+    static const enum as_dbi dbis[4] = { AS_DBI_FINGERPRINTS, AS_DBI_STORIES,
+                                         AS_DBI_BY_STORY, AS_DBI_STORY_TIME };
+    MDB_stat ms;
+    int i, rc;
+
+    for (i = 0; i < 4; i++) {
+        if ((rc = mdb_stat(r->txn, r->s->dbi[dbis[i]], &ms)) != 0)
+            return as_status_set(st, AS_CODE_INTERNAL, "stat: %s",
+                                 mdb_strerror(rc));
+        bytes[i] = (uint64_t)(ms.ms_branch_pages + ms.ms_leaf_pages +
+                              ms.ms_overflow_pages) * ms.ms_psize;
+    }
     return 0;
 }

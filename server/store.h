@@ -12,13 +12,19 @@
  *   by_time    time ‖ id                    -> (empty)
  *   changes    seq (u64 BE)                 -> packed ChangeEvent
  *   meta       name                         -> value (schema_version,
- *                                              next_id, last_seq, tag_count;
- *                                              in a cluster raft_applied and
+ *                                              next_id, last_seq, tag_count,
+ *                                              story_params; in a cluster
+ *                                              raft_applied and
  *                                              cluster_members, see
  *                                              cluster.h)
  *   requests   request id (client's bytes)  -> seq ‖ id ‖ time_ms (u64 BE)
  *                                              ‖ outcome (1) ‖ hash (16)
  *   request_log seq (u64 BE)                -> request id, for expiry
+ *
+ * and the story tables (store_story.h): fingerprints, stories, by_story,
+ * story_time. A store written before them has no story_params: its
+ * stories are built by as_store_rebuild_stories (artstored does it at
+ * start).
  *
  * "time" is the article's published_at, or its ingested_at when it has
  * none, stored as the signed value with its top bit flipped so that byte
@@ -53,6 +59,7 @@
 
 #include "artstore.pb-c.h"
 #include "status.h"
+#include "story.h"
 
 #define AS_SCHEMA_VERSION 1
 
@@ -77,6 +84,8 @@ typedef struct as_store_opts {
     int compress_level;    /* zstd level for articles written (codec.h);
                               0: store them uncompressed. Reading handles
                               both forms whatever this is. */
+    int no_stories;        /* no fingerprints, no stories (docs/STORIES.md) */
+    const as_story_params_t *story_params; /* NULL: the defaults */
 } as_store_opts_t;
 
 typedef struct as_bytes {
@@ -187,6 +196,43 @@ typedef struct as_write_cond {
 int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
                  const as_write_cond_t *cond, as_put_out_t *out,
                  as_status_t *st);
+
+/* As as_store_put, with a's story fingerprint computed beforehand (on a
+ * worker thread, as_story_fingerprint); NULL computes it here. The put
+ * assigns the article's story_id and duplicate_of (store_story.h). */
+int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
+                    const as_story_fp_t *fp, const as_write_cond_t *cond,
+                    as_put_out_t *out, as_status_t *st);
+
+/* Returns nonzero when the stored stories were made with other parameters
+ * (or by a version without stories) and must be rebuilt before writes. */
+int as_store_stories_outdated(as_store_t *s);
+
+/*
+ * Recomputes every fingerprint and story from the articles, in id order,
+ * REBUILD_BATCH articles per transaction, calling progress(arg, done,
+ * total) after each; articles keep their revisions and no change is
+ * logged. Run before serving (it takes the writing thread's place).
+ * Returns 0, FAILED_PRECONDITION when stories are off, or as
+ * as_store_write.
+ */
+typedef void (*as_store_progress_fn)(void *arg, uint64_t done,
+                                     uint64_t total);
+int as_store_rebuild_stories(as_store_t *s, as_store_progress_fn progress,
+                             void *arg, as_status_t *st);
+
+/* Finds story id in the open snapshot: *out is its packed Story (valid
+ * until as_reader_end). Returns 0, NOT_FOUND, INTERNAL or DATA_LOSS. */
+int as_store_get_story(as_reader_t *r, uint64_t id, as_bytes_t *out,
+                       as_status_t *st);
+
+/* Fills bytes[] with the size of the LMDB pages of the story tables in the
+ * open snapshot: fingerprints, stories, by_story, story_time. Returns 0 or
+ * INTERNAL. */
+int as_store_story_sizes(as_reader_t *r, uint64_t bytes[4], as_status_t *st);
+
+/* Bytes of memory held by the story lookup tables. */
+size_t as_store_story_memory(as_store_t *s);
 
 /*
  * Deletes the article with id (or, if id is 0, with canonical URL url),
@@ -328,6 +374,10 @@ typedef struct as_postings as_postings_t;
 int as_postings_open(as_reader_t *r, enum as_index which, const char *key,
                      as_postings_t **out, as_status_t *st);
 
+/* The same on the articles of story `story` (by_story). */
+int as_postings_open_story(as_reader_t *r, uint64_t story,
+                           as_postings_t **out, as_status_t *st);
+
 /* Closes the iterator. Accepts NULL. */
 void as_postings_close(as_postings_t *p);
 
@@ -368,6 +418,24 @@ typedef int (*as_tag_visit_fn)(void *arg, const char *name, size_t len,
 int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
                        const void *prefix, size_t prefix_len,
                        as_tag_visit_fn fn, void *arg, as_status_t *st);
+
+/* ------------------------------------------------------------ stories */
+
+/* Called for each story: its position in story_time (tk: the time key of
+ * its last_seen, id: the story id) and its packed Story (valid until
+ * as_reader_end). */
+typedef int (*as_story_visit_fn)(void *arg, as_pos_t pos, as_bytes_t story,
+                                 as_status_t *st);
+
+/*
+ * Walks the stories of the open snapshot, the most recently seen first,
+ * from the first one before `before` (NULL: the newest), stopping at a
+ * last_seen before since_tk (0: no bound). Returns 0 or fn's code /
+ * INTERNAL / DATA_LOSS with st set.
+ */
+int as_store_walk_stories(as_reader_t *r, const as_pos_t *before,
+                          uint64_t since_tk, as_story_visit_fn fn, void *arg,
+                          as_status_t *st);
 
 /* ------------------------------------------------------------ changelog */
 

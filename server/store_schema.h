@@ -16,7 +16,8 @@
 enum as_dbi {
     AS_DBI_ARTICLES, AS_DBI_BY_URL, AS_DBI_BY_TAG, AS_DBI_BY_SOURCE,
     AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_REQUESTS,
-    AS_DBI_REQUEST_LOG, AS_DBI_COUNT
+    AS_DBI_REQUEST_LOG, AS_DBI_FINGERPRINTS, AS_DBI_STORIES, AS_DBI_BY_STORY,
+    AS_DBI_STORY_TIME, AS_DBI_COUNT
 };
 
 /* The sub-databases: name and mdb_dbi_open flags, indexed by as_dbi. */
@@ -32,6 +33,7 @@ extern const as_dbi_def_t as_store_schema[AS_DBI_COUNT];
 #define AS_META_LAST_SEQ "last_seq"
 #define AS_META_TAG_COUNT "tag_count"
 #define AS_META_RAFT_APPLIED "raft_applied"      /* in a cluster */
+#define AS_META_STORY_PARAMS "story_params"      /* store_story.h */
 
 /* Reads meta key name as a u64 (0 when absent). Returns 0, an LMDB error,
  * or MDB_CORRUPTED when the value is not 8 bytes. */
@@ -55,5 +57,24 @@ uint64_t as__article_time_key(const Artstore__V1__Article *a);
 MDB_txn *as__reader_txn(as_reader_t *r);
 MDB_env *as__store_env(as_store_t *s);
 MDB_dbi as__store_dbi(as_store_t *s, enum as_dbi which);
+
+/* For store_story.c, the story tables' half of the store: the write
+ * transaction's LMDB handle (as__wtxn_txn marks it written, so it will be
+ * committed; as__wtxn_raw does not) and store, and the error path of the
+ * store's writes: records an LMDB error as INTERNAL (or RESOURCE_EXHAUSTED
+ * for a full map), marks the transaction broken and returns the code (st
+ * may be NULL). as__wtxn_get_article reads article id (decompressed,
+ * unpacked: artstore__v1__article__free_unpacked(*out, NULL)) and
+ * as__wtxn_put_article writes a (packed, compressed as configured); they
+ * return 0, NOT_FOUND, DATA_LOSS or as as__wtxn_fail. */
+MDB_txn *as__wtxn_txn(as_wtxn_t *t);
+MDB_txn *as__wtxn_raw(as_wtxn_t *t);
+as_store_t *as__wtxn_store(as_wtxn_t *t);
+int as__wtxn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st);
+int as__wtxn_get_article(as_wtxn_t *t, uint64_t id,
+                         Artstore__V1__Article **out, as_status_t *st);
+int as__wtxn_put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
+                         as_status_t *st);
+struct as_story_state *as__store_story(as_store_t *s);
 
 #endif

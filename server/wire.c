@@ -7,6 +7,14 @@
 #include <string.h>
 
 const as_wire_field_t as_wire_fields[] = {
+    { &artstore__v1__list_stories_response__descriptor, "stories",
+      AS_WIRE_STORIES_STORIES, AS_WIRE_LEN },
+    { &artstore__v1__list_stories_response__descriptor, "next_cursor",
+      AS_WIRE_STORIES_NEXT_CURSOR, AS_WIRE_LEN },
+    { &artstore__v1__get_story_response__descriptor, "story",
+      AS_WIRE_GET_STORY_STORY, AS_WIRE_LEN },
+    { &artstore__v1__get_story_response__descriptor, "articles",
+      AS_WIRE_GET_STORY_ARTICLES, AS_WIRE_LEN },
     { &artstore__v1__reply__descriptor, "payload", AS_WIRE_REPLY_PAYLOAD,
       AS_WIRE_LEN },
     { &artstore__v1__get_response__descriptor, "articles",

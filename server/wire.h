@@ -34,6 +34,10 @@
 #define AS_WIRE_TAGS_NEXT_CURSOR 2        /* ListTagsResponse.next_cursor */
 #define AS_WIRE_TAG_COUNT_TAG 1           /* TagCount.tag */
 #define AS_WIRE_TAG_COUNT_COUNT 2         /* TagCount.count */
+#define AS_WIRE_STORIES_STORIES 1         /* ListStoriesResponse.stories */
+#define AS_WIRE_STORIES_NEXT_CURSOR 2     /* ListStoriesResponse.next_cursor */
+#define AS_WIRE_GET_STORY_STORY 1         /* GetStoryResponse.story */
+#define AS_WIRE_GET_STORY_ARTICLES 2      /* GetStoryResponse.articles */
 
 /* Protobuf wire types used here. */
 #define AS_WIRE_VARINT 0

@@ -47,7 +47,8 @@ static int apply_item(as_wtxn_t *t, as_write_item_t *it)
     as_status_ok(&it->st);
     memset(&it->out, 0, sizeof(it->out));
     if (it->op == AS_WRITE_PUT)
-        rc = as_store_put(t, it->article, &it->cond, &it->out, &it->st);
+        rc = as_store_put_fp(t, it->article, it->fp, &it->cond, &it->out,
+                             &it->st);
     else
         rc = as_store_delete(t, it->id, it->url, &it->cond, &it->out.id,
                              &it->out.revision, &it->st);

@@ -615,6 +615,9 @@ static char **canonical_lines(const char *text, size_t *n)
         json_object_del(o, "revision");
         json_object_del(o, "ingested_at");
         json_object_del(o, "content_hash");
+        /* Article ids, as id: another store numbers them its own way. */
+        json_object_del(o, "story_id");
+        json_object_del(o, "duplicate_of");
         v = realloc(v, (cnt + 1) * sizeof(*v));
         v[cnt++] = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(o);

@@ -22,6 +22,8 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_import,
     &cli_cmd_export,
     &cli_cmd_watch,
+    &cli_cmd_stories,
+    &cli_cmd_story,
     &cli_cmd_backup,
     &cli_cmd_cluster,
 };

@@ -228,5 +228,7 @@ extern const cli_cmd_t cli_cmd_tags;
 extern const cli_cmd_t cli_cmd_watch;
 extern const cli_cmd_t cli_cmd_backup;
 extern const cli_cmd_t cli_cmd_cluster;
+extern const cli_cmd_t cli_cmd_stories;
+extern const cli_cmd_t cli_cmd_story;
 
 #endif

@@ -202,6 +202,11 @@ static int read_field(const char *key, json_t *v, as_article_t *a, char *err,
         return read_u64(key, v, &a->revision, err, errlen);
     if (strcmp(key, "content_hash") == 0)
         return read_hash(v, a, err, errlen);
+    /* Set by the server: read so that exported articles import again. */
+    if (strcmp(key, "story_id") == 0)
+        return read_u64(key, v, &a->story_id, err, errlen);
+    if (strcmp(key, "duplicate_of") == 0)
+        return read_u64(key, v, &a->duplicate_of, err, errlen);
     return 1;
 }
 
@@ -298,6 +303,11 @@ json_t *cli_article_to_json(const as_article_t *a)
             snprintf(hex + 2 * i, 3, "%02x", a->content_hash[i]);
         put(obj, "content_hash", json_string(hex), &oom);
     }
+    if (a->story_id != 0)
+        put(obj, "story_id", json_integer((json_int_t)a->story_id), &oom);
+    if (a->duplicate_of != 0)
+        put(obj, "duplicate_of", json_integer((json_int_t)a->duplicate_of),
+            &oom);
     if (oom) {
         json_decref(obj);
         return NULL;

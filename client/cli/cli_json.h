@@ -6,7 +6,8 @@
  * source, authors (array), published_at, ingested_at (RFC 3339 UTC
  * strings on output; RFC 3339 strings or Unix seconds on input), tags
  * (array), meta (object of strings), revision, content_hash (32 hex
- * digits). Absent fields are omitted on output; null is accepted as
+ * digits), story_id and duplicate_of (set by the server; read back but
+ * ignored by a put). Absent fields are omitted on output; null is accepted as
  * absent on input.
  */
 #ifndef CLI_JSON_H

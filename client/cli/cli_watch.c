@@ -18,6 +18,7 @@ enum {
     OPT_LIMIT,
     OPT_INITIAL,
     OPT_SOURCE,
+    OPT_NEW_STORIES,
 };
 
 static const char *type_name(int type)
@@ -70,6 +71,11 @@ static json_t *change_json(const as_change_t *ch)
     if (ch->n_prev_tags > 0)
         json_object_set_new(o, "prev_tags",
                             strv_json(ch->prev_tags, ch->n_prev_tags));
+    if (ch->story_id != 0)
+        json_object_set_new(o, "story_id",
+                            json_integer((json_int_t)ch->story_id));
+    if (ch->new_story)
+        json_object_set_new(o, "new_story", json_true());
     return o;
 }
 
@@ -79,6 +85,9 @@ static void print_text(const as_change_t *ch)
 
     printf("%llu %s id=%llu", (unsigned long long)ch->seq,
            type_name(ch->type), (unsigned long long)ch->id);
+    if (ch->story_id != 0)
+        printf(" story=%llu%s", (unsigned long long)ch->story_id,
+               ch->new_story ? "(new)" : "");
     printf(" tags=");
     for (i = 0; i < ch->n_tags; i++)
         printf("%s%s", i ? "," : "", ch->tags[i]);
@@ -96,6 +105,7 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "count", optional_argument, NULL, OPT_COUNT },
         { "initial", no_argument, NULL, OPT_INITIAL },
+        { "new-stories", no_argument, NULL, OPT_NEW_STORIES },
         { NULL, 0, NULL, 0 },
     };
     const cli_cmd_t *cmd = &cli_cmd_watch;
@@ -147,6 +157,9 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
                                    "to exit after N changes");
         case OPT_INITIAL:
             wo.initial = 1;
+            break;
+        case OPT_NEW_STORIES:
+            wo.new_stories = 1;
             break;
         default:
             return cli_getopt_exit(c);
@@ -217,10 +230,12 @@ const cli_cmd_t cli_cmd_watch = {
         "  artstore watch --source 'Coastal Times'\n"
         "  artstore watch --since 1200 --limit 10\n"
         "  artstore watch --initial --tag politics -o jsonl\n"
+        "  artstore watch --new-stories --tag politics\n"
         "\n"
         "USAGE\n"
         "  artstore watch [--tag T]... [--any T]... [--not T]... [--source S]\n"
-        "                 [--since SEQ] [--limit N] [--initial] [-o FORMAT]\n"
+        "                 [--since SEQ] [--limit N] [--initial] [--new-stories]\n"
+        "                 [-o FORMAT]\n"
         "\n"
         "  Prints every change that matches, in seq order, exactly once, even\n"
         "  when the feed drops messages or the server restarts (gaps are\n"
@@ -232,10 +247,11 @@ const cli_cmd_t cli_cmd_watch = {
         "  Exits 1 with OUT_OF_RANGE when the changes after S are no longer\n"
         "  retained.\n"
         "\n"
-        "  Text output is `SEQ TYPE id=ID tags=T,... TITLE` per change. JSON\n"
-        "  output has one object per change with seq, type, id, revision,\n"
-        "  tags, commit_time (RFC 3339, milliseconds) and when present\n"
-        "  title, url, source, published_at (RFC 3339), prev_tags, initial;\n"
+        "  Text output is `SEQ TYPE id=ID [story=S[(new)]] tags=T,... TITLE`\n"
+        "  per change. JSON output has one object per change with seq, type,\n"
+        "  id, revision, tags, commit_time (RFC 3339, milliseconds) and when\n"
+        "  present title, url, source, published_at (RFC 3339), prev_tags,\n"
+        "  initial, story_id, new_story (true when it started a story);\n"
         "  -o jsonl prints each on one line, -o json indents it on a\n"
         "  terminal.\n"
         "\n"
@@ -249,5 +265,8 @@ const cli_cmd_t cli_cmd_watch = {
         "  --limit N    exit 0 after N changes\n"
         "  --initial    first print the last change of every article that\n"
         "               matches now (\"initial\": true), then follow; needs\n"
-        "               the whole changelog retained\n",
+        "               the whole changelog retained\n"
+        "  --new-stories  only creates that start a new story: each story\n"
+        "               once, however many outlets carry it (the tags are\n"
+        "               those of its first article)\n",
 };

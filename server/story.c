@@ -1,0 +1,941 @@
+/*
+ * story.c - near-duplicate fingerprints and story key terms (see story.h).
+ */
+#include "story.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+/* Bump when the fingerprint or the terms change meaning: stored
+ * fingerprints are then rebuilt. */
+#define FP_VERSION 1
+
+#define SEED_WORD 0x61727473746f7279ULL   /* "artstory" */
+#define SEED_SHINGLE 0x7368696e676c6534ULL
+#define SEED_BAND 0x62616e646b657973ULL
+#define SEED_TERM 0x6b65797465726d73ULL
+
+#define SHINGLE 4             /* words per shingle */
+#define CONTENT_MIN_WORDS 8   /* a content line has at least this many */
+#define CONTENT_MIN_TOTAL 20  /* below this, every line counts */
+#define LEAD_WORDS 60
+#define WORD_MAX 64           /* longer words are hashed by their start */
+
+void as_story_params_default(as_story_params_t *p)
+{
+    p->bands = 20;
+    p->rows = 3;
+    p->dup_threshold = 0.3;
+    p->join_terms = 3;
+    p->window_s = 3 * 86400;
+    p->common_terms = 200;
+}
+
+uint64_t as_story_params_hash(const as_story_params_t *p)
+{
+    uint64_t v[7];
+
+    v[0] = FP_VERSION;
+    v[1] = p->bands;
+    v[2] = p->rows;
+    v[3] = (uint64_t)(p->dup_threshold * 1e6 + 0.5);
+    v[4] = p->join_terms;
+    v[5] = (uint64_t)p->window_s;
+    v[6] = p->common_terms;
+    return XXH3_64bits(v, sizeof(v)) | 1;  /* never 0: 0 means "none" */
+}
+
+/* The splitmix64 finalizer: a fast bijective mix of 64 bits. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+/* ------------------------------------------------------------ words */
+
+/* ASCII letters and digits: the word characters below 0x80. */
+static const unsigned char ascii_word[128] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+/* Returns the length of the separator at p (an ASCII byte other than a
+ * letter or digit; UTF-8 punctuation and spaces of Latin-1 and of the
+ * General Punctuation block: quotes, dashes, no-break space), or 0 when p
+ * starts a word character. */
+static inline size_t sep_len(const unsigned char *p, const unsigned char *end)
+{
+    if (*p < 0x80)
+        return !ascii_word[*p];
+    if (*p == 0xc2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0xbf)
+        return 2;
+    if (*p == 0xe2 && p + 2 < end && (p[1] == 0x80 || p[1] == 0x81))
+        return 3;
+    if (*p == 0xe3 && p + 2 < end && p[1] == 0x80 && p[2] <= 0x82)
+        return 3;  /* ideographic space, comma, full stop */
+    return 0;
+}
+
+/* Length of the UTF-8 sequence that starts with byte c (1 for a stray
+ * continuation byte, so a walk always advances). */
+static inline size_t seq_len(unsigned char c)
+{
+    if (c < 0xc0)
+        return 1;
+    if (c < 0xe0)
+        return 2;
+    if (c < 0xf0)
+        return 3;
+    return 4;
+}
+
+typedef struct word {
+    const unsigned char *p;
+    size_t len;
+} word_t;
+
+/* Finds the next word in [*pp, end); returns 0 at the end. */
+static inline int next_word(const unsigned char **pp, const unsigned char *end,
+                     word_t *w)
+{
+    const unsigned char *p = *pp;
+    size_t n;
+
+    while (p < end) {
+        if (*p < 0x80) {
+            if (ascii_word[*p])
+                break;
+            p++;
+        } else if ((n = sep_len(p, end)) != 0) {
+            p += n;
+        } else {
+            break;
+        }
+    }
+    if (p >= end) {
+        *pp = p;
+        return 0;
+    }
+    w->p = p;
+    while (p < end) {
+        if (*p < 0x80) {
+            if (!ascii_word[*p])
+                break;
+            p++;
+        } else if (sep_len(p, end) == 0) {
+            n = seq_len(*p);
+            p += (size_t)(end - p) < n ? (size_t)(end - p) : n;
+        } else {
+            break;
+        }
+    }
+    w->len = (size_t)(p - w->p);
+    *pp = p;
+    return 1;
+}
+
+/* Copies the word case-folded (ASCII) into buf; returns its length. */
+static size_t fold(const word_t *w, char *buf)
+{
+    size_t i, n = w->len < WORD_MAX ? w->len : WORD_MAX;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = w->p[i];
+
+        buf[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return n;
+}
+
+static uint64_t word_hash(const word_t *w)
+{
+    char buf[WORD_MAX];
+
+    return XXH3_64bits_withSeed(buf, fold(w, buf), SEED_WORD);
+}
+
+/* Counts the words in [p, end), and in *caps those capitalized. */
+static size_t count_words(const unsigned char *p, const unsigned char *end,
+                          size_t *caps)
+{
+    word_t w;
+    size_t n = 0;
+
+    *caps = 0;
+    while (next_word(&p, end, &w)) {
+        n++;
+        *caps += w.p[0] >= 'A' && w.p[0] <= 'Z';
+    }
+    return n;
+}
+
+/* Returns nonzero if the line's last visible character ends a sentence:
+ * . ! ? or a closing quote or parenthesis after one. */
+static int ends_sentence(const unsigned char *p, const unsigned char *end)
+{
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    if (end == p)
+        return 0;
+    switch (end[-1]) {
+    case '.': case '!': case '?': case '"': case '\'': case ')':
+        return 1;
+    }
+    /* ” ’ … » */
+    if (end - p >= 3 && end[-3] == 0xe2 && end[-2] == 0x80 &&
+        (end[-1] == 0x9d || end[-1] == 0x99 || end[-1] == 0xa6))
+        return 1;
+    if (end - p >= 2 && end[-2] == 0xc2 && end[-1] == 0xbb)
+        return 1;
+    return 0;
+}
+
+/* A content line of the body. */
+typedef struct line {
+    const unsigned char *p, *end;
+} line_t;
+
+/* Splits body into lines and keeps the content lines (see story.h) in
+ * *out (malloc'ed, *n of them); with too few content words every non-empty
+ * line is kept. Returns 0 or -1 when out of memory. */
+static int content_lines(const char *body, line_t **out, size_t *n)
+{
+    const unsigned char *p = (const unsigned char *)body, *end, *nl;
+    size_t cap = 16, total = 0, nl_all = 0, i;
+    line_t *all;
+    int *keep;
+
+    *out = NULL;
+    *n = 0;
+    if (body == NULL)
+        return 0;
+    end = p + strlen(body);
+    all = malloc(sizeof(*all) * cap);
+    if (all == NULL)
+        return -1;
+    while (p < end) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            nl = end;
+        if (nl_all == cap) {
+            line_t *g = realloc(all, sizeof(*all) * cap * 2);
+
+            if (g == NULL) {
+                free(all);
+                return -1;
+            }
+            all = g;
+            cap *= 2;
+        }
+        all[nl_all].p = p;
+        all[nl_all].end = nl;
+        nl_all++;
+        p = nl + 1;
+    }
+    keep = calloc(nl_all ? nl_all : 1, sizeof(*keep));
+    if (keep == NULL) {
+        free(all);
+        return -1;
+    }
+    for (i = 0; i < nl_all; i++) {
+        size_t caps, w = count_words(all[i].p, all[i].end, &caps);
+
+        /* Mostly capitalized words: a headline or a slogan. */
+        if (w >= CONTENT_MIN_WORDS && caps * 2 <= w &&
+            ends_sentence(all[i].p, all[i].end)) {
+            keep[i] = 1;
+            total += w;
+        }
+    }
+    for (i = 0; i < nl_all; i++)
+        if (total >= CONTENT_MIN_TOTAL ? keep[i] : all[i].p < all[i].end)
+            all[(*n)++] = all[i];
+    free(keep);
+    *out = all;
+    return 0;
+}
+
+/* ------------------------------------------------------------ fingerprint */
+
+/* Fills the signature from the content lines' shingles. */
+static void sign(const line_t *lines, size_t n, as_story_fp_t *fp)
+{
+    uint64_t mins[AS_STORY_BINS], ring[SHINGLE];
+    size_t i, j, seen = 0;
+    word_t w;
+
+    for (i = 0; i < AS_STORY_BINS; i++)
+        mins[i] = UINT64_MAX;
+    fp->n_shingles = 0;
+    for (i = 0; i < n; i++) {
+        const unsigned char *p = lines[i].p;
+
+        while (next_word(&p, lines[i].end, &w)) {
+            uint64_t sh[SHINGLE], h;
+
+            ring[seen % SHINGLE] = word_hash(&w);
+            seen++;
+            if (seen < SHINGLE)
+                continue;
+            for (j = 0; j < SHINGLE; j++)
+                sh[j] = ring[(seen - SHINGLE + j) % SHINGLE];
+            h = XXH3_64bits_withSeed(sh, sizeof(sh), SEED_SHINGLE);
+            j = (size_t)(h >> 57);
+            h &= ((uint64_t)1 << 57) - 1;
+            if (h < mins[j])
+                mins[j] = h;
+            fp->n_shingles++;
+        }
+    }
+    /* Fewer words than a shingle: the words are the one shingle. */
+    if (fp->n_shingles == 0 && seen > 0) {
+        uint64_t h = XXH3_64bits_withSeed(ring, sizeof(uint64_t) * seen,
+                                          SEED_SHINGLE);
+
+        mins[h >> 57] = h & (((uint64_t)1 << 57) - 1);
+        fp->n_shingles = 1;
+    }
+    if (fp->n_shingles == 0) {
+        memset(fp->sig, 0, sizeof(fp->sig));
+        return;
+    }
+    for (i = 0; i < AS_STORY_BINS; i++) {
+        size_t d = 0;
+
+        /* Rotation densification: an empty bin borrows the next full
+         * bin's minimum, marked with the distance it was borrowed over. */
+        while (mins[(i + d) % AS_STORY_BINS] == UINT64_MAX)
+            d++;
+        fp->sig[i] = (uint16_t)(mix64(mins[(i + d) % AS_STORY_BINS] +
+                                      d * 0x9e3779b97f4a7c15ULL) >> 48);
+    }
+}
+
+/* Common words that are never key terms (folded). */
+static const char *const stop_words[] = {
+    "about", "after", "again", "against", "ahead", "all", "also", "amid",
+    "and", "any", "april", "are", "around", "august", "back", "been",
+    "before", "being", "between", "both", "but", "can", "could", "day",
+    "days", "december", "despite", "did", "does", "down", "during", "each",
+    "even", "every", "february", "first", "for", "friday", "from", "further",
+    "had", "has", "have", "her", "here", "his", "how", "inc", "into", "its",
+    "january", "july", "june", "just", "last", "late", "later", "least",
+    "may", "march", "many", "more", "most", "monday", "much", "new", "news",
+    "next", "not", "november", "now", "october", "off", "one", "only",
+    "other", "our", "out", "over", "per", "read", "report", "reports",
+    "said", "saturday", "say", "says", "september", "she", "since", "some",
+    "still", "such", "sunday", "than", "that", "the", "their", "them",
+    "then", "there", "these", "they", "this", "those", "through",
+    "thursday", "today", "too", "tuesday", "two", "under", "until", "upon",
+    "very", "was", "way", "wednesday", "week", "were", "what", "when",
+    "where", "which", "while", "who", "why", "will", "with", "would",
+    "year", "years", "yesterday", "yet", "you", "your",
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int is_stop(const char *w)
+{
+    static int sorted;
+    static const char *words[sizeof(stop_words) / sizeof(stop_words[0])];
+    size_t n = sizeof(stop_words) / sizeof(stop_words[0]);
+
+    /* Sorted once; the list is constant, so racing threads write the same
+     * bytes. The check is cheap enough to keep it simple. */
+    if (!__atomic_load_n(&sorted, __ATOMIC_ACQUIRE)) {
+        const char *tmp[sizeof(stop_words) / sizeof(stop_words[0])];
+
+        memcpy(tmp, stop_words, sizeof(tmp));
+        qsort(tmp, n, sizeof(tmp[0]), cmp_str);
+        for (size_t i = 0; i < n; i++)
+            __atomic_store_n(&words[i], tmp[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&sorted, 1, __ATOMIC_RELEASE);
+    }
+    return bsearch(&w, words, n, sizeof(words[0]), cmp_str) != NULL;
+}
+
+/* A term's hash: the low bit is set for a name (capitalized in the lead);
+ * terms compare without it. */
+static uint32_t term_hash(const char *folded, size_t len, int name)
+{
+    uint32_t h = (uint32_t)XXH3_64bits_withSeed(folded, len, SEED_TERM);
+
+    return (h & ~1u) | (name ? 1u : 0u);
+}
+
+/* Adds a term unless present (then only its name bit is or-ed in). */
+static void add_term(as_story_fp_t *fp, uint32_t t)
+{
+    size_t i;
+
+    for (i = 0; i < fp->n_terms; i++)
+        if ((fp->terms[i] | 1u) == (t | 1u)) {
+            fp->terms[i] |= t & 1u;
+            return;
+        }
+    if (fp->n_terms < AS_STORY_MAX_TERMS)
+        fp->terms[fp->n_terms++] = t;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a | 1u, y = *(const uint32_t *)b | 1u;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Returns nonzero if the folded word is a term candidate: 3+ bytes, not
+ * all digits, not a stop word. */
+static int term_word(const char *buf, size_t n)
+{
+    size_t i;
+
+    if (n < 3)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (buf[i] < '0' || buf[i] > '9')
+            break;
+    return i < n && !is_stop(buf);
+}
+
+/* Returns nonzero if the word at w starts a sentence: only spaces and
+ * opening quotes stand between it and the line's start or a . ! ? */
+static int starts_sentence(const unsigned char *line, const unsigned char *w)
+{
+    while (w > line) {
+        unsigned char c = w[-1];
+
+        if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == '(') {
+            w--;
+        } else if (w - line >= 3 && w[-3] == 0xe2 && w[-2] == 0x80 &&
+                   (c == 0x9c || c == 0x98 || c == 0x9d || c == 0x99)) {
+            w -= 3;  /* curly quotes */
+        } else {
+            return c == '.' || c == '!' || c == '?' || c == ':';
+        }
+    }
+    return 1;
+}
+
+/* Collects the key terms: names of the lead first (capitalized words that
+ * do not start a line), then the title's words. */
+static void collect_terms(const char *title, const line_t *lines, size_t n,
+                          as_story_fp_t *fp)
+{
+    char buf[WORD_MAX + 1];
+    size_t i, words = 0, len;
+    word_t w;
+
+    fp->n_terms = 0;
+    for (i = 0; i < n && words < LEAD_WORDS; i++) {
+        const unsigned char *p = lines[i].p;
+        int first = 1;
+
+        while (words < LEAD_WORDS && next_word(&p, lines[i].end, &w)) {
+            words++;
+            if (first) {
+                first = 0;
+                continue;
+            }
+            if (!(w.p[0] >= 'A' && w.p[0] <= 'Z') ||
+                starts_sentence(lines[i].p, w.p))
+                continue;
+            len = fold(&w, buf);
+            buf[len] = '\0';
+            if (term_word(buf, len))
+                add_term(fp, term_hash(buf, len, 1));
+        }
+    }
+    if (title != NULL) {
+        const unsigned char *p = (const unsigned char *)title;
+        const unsigned char *end = p + strlen(title);
+
+        while (next_word(&p, end, &w)) {
+            len = fold(&w, buf);
+            buf[len] = '\0';
+            if (term_word(buf, len))
+                add_term(fp, term_hash(buf, len, 0));
+        }
+    }
+    qsort(fp->terms, fp->n_terms, sizeof(fp->terms[0]), cmp_u32);
+}
+
+size_t as_story_shingles(const char *body, uint64_t *out, size_t max)
+{
+    uint64_t ring[SHINGLE];
+    line_t *lines = NULL;
+    size_t n = 0, i, j, seen = 0, got = 0;
+    word_t w;
+
+    if (content_lines(body, &lines, &n) != 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        const unsigned char *p = lines[i].p;
+
+        while (next_word(&p, lines[i].end, &w)) {
+            uint64_t sh[SHINGLE];
+
+            ring[seen % SHINGLE] = word_hash(&w);
+            seen++;
+            if (seen < SHINGLE)
+                continue;
+            for (j = 0; j < SHINGLE; j++)
+                sh[j] = ring[(seen - SHINGLE + j) % SHINGLE];
+            if (got < max)
+                out[got] = XXH3_64bits_withSeed(sh, sizeof(sh), SEED_SHINGLE);
+            got++;
+        }
+    }
+    free(lines);
+    return got;
+}
+
+void as_story_fingerprint(const char *title, const char *body,
+                          as_story_fp_t *fp)
+{
+    line_t *lines = NULL;
+    size_t n = 0;
+
+    memset(fp, 0, sizeof(*fp));
+    if (content_lines(body, &lines, &n) != 0)
+        n = 0;  /* out of memory: no fingerprint, never a duplicate */
+    sign(lines, n, fp);
+    collect_terms(title, lines, n, fp);
+    free(lines);
+}
+
+double as_story_similarity(const as_story_fp_t *a, const as_story_fp_t *b)
+{
+    size_t i, eq = 0;
+
+    if (a->n_shingles == 0 || b->n_shingles == 0)
+        return 0;
+    for (i = 0; i < AS_STORY_BINS; i++)
+        eq += a->sig[i] == b->sig[i];
+    return (double)eq / AS_STORY_BINS;
+}
+
+size_t as_story_band_keys(const as_story_fp_t *fp, const as_story_params_t *p,
+                          uint64_t *keys)
+{
+    size_t b;
+
+    if (fp->n_shingles == 0)
+        return 0;
+    for (b = 0; b < p->bands && b < AS_STORY_MAX_BANDS &&
+                (b + 1) * p->rows <= AS_STORY_BINS; b++) {
+        uint16_t v[AS_STORY_BINS + 1];
+
+        v[0] = (uint16_t)b;
+        memcpy(v + 1, fp->sig + b * p->rows, p->rows * sizeof(uint16_t));
+        keys[b] = XXH3_64bits_withSeed(v, (p->rows + 1) * sizeof(uint16_t),
+                                       SEED_BAND);
+    }
+    return b;
+}
+
+size_t as_story_shared_terms(const uint32_t *a, size_t na, const uint32_t *b,
+                             size_t nb)
+{
+    size_t i = 0, j = 0, n = 0;
+
+    while (i < na && j < nb) {
+        uint32_t x = a[i] | 1u, y = b[j] | 1u;
+
+        if (x == y) {
+            n++;
+            i++;
+            j++;
+        } else if (x < y) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ bands */
+
+/* Open addressing with linear probing over 8-byte slots: a 24-bit
+ * fragment of the key's hash (never 0, never all ones) above the id's 40
+ * bits (ids from 2^40 on are not indexed). 0 marks an empty slot and all
+ * ones a removed one. A false match (1 in 2^24 per slot probed) costs one
+ * verification, never a wrong answer: candidates are compared by their
+ * signatures. */
+#define BAND_EMPTY 0
+#define BAND_DEAD UINT64_MAX
+#define ID_BITS 40
+#define ID_MASK ((((uint64_t)1) << ID_BITS) - 1)
+#define BAND_KEY_CAP 8
+
+struct as_story_bands {
+    uint64_t *slots;
+    size_t cap, used, dead;
+};
+
+static uint64_t band_frag(uint64_t key)
+{
+    return (mix64(key) >> 40) % ((1u << 24) - 2) + 1;
+}
+
+as_story_bands_t *as_story_bands_new(void)
+{
+    as_story_bands_t *b = calloc(1, sizeof(*b));
+
+    if (b == NULL)
+        return NULL;
+    b->cap = 1024;
+    b->slots = calloc(b->cap, sizeof(*b->slots));
+    if (b->slots == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void as_story_bands_free(as_story_bands_t *b)
+{
+    if (b == NULL)
+        return;
+    free(b->slots);
+    free(b);
+}
+
+static void band_insert(uint64_t *slots, size_t cap, uint64_t key,
+                        uint64_t v)
+{
+    size_t i = (size_t)key & (cap - 1);
+
+    while (slots[i] != BAND_EMPTY && slots[i] != BAND_DEAD)
+        i = (i + 1) & (cap - 1);
+    slots[i] = v;
+}
+
+int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id)
+{
+    if (id > ID_MASK)
+        return -1;
+    if ((b->used + b->dead + 1) * 10 > b->cap * 7) {
+        size_t cap = b->cap, i;
+        uint64_t *s;
+
+        /* A slot keeps only the fragment, so positions come from the
+         * fragment alone: the table can be rehashed from its slots. */
+        while ((b->used + 1) * 10 > cap * 4)
+            cap *= 2;
+        s = calloc(cap, sizeof(*s));
+        if (s == NULL)
+            return -1;
+        for (i = 0; i < b->cap; i++)
+            if (b->slots[i] != BAND_EMPTY && b->slots[i] != BAND_DEAD)
+                band_insert(s, cap, mix64(b->slots[i] >> ID_BITS),
+                            b->slots[i]);
+        free(b->slots);
+        b->slots = s;
+        b->cap = cap;
+        b->dead = 0;
+    }
+    {
+        uint64_t f = band_frag(key);
+        size_t i, same = 0;
+
+        /* A key already held by BAND_KEY_CAP articles gets no more: a
+         * later copy finds the first ones (the ones duplicate_of names),
+         * and identical texts by the thousand cannot make the probing
+         * quadratic. */
+        for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
+             i = (i + 1) & (b->cap - 1))
+            if (b->slots[i] != BAND_DEAD && (b->slots[i] >> ID_BITS) == f &&
+                ++same >= BAND_KEY_CAP)
+                return 0;
+        band_insert(b->slots, b->cap, mix64(f), (f << ID_BITS) | id);
+    }
+    b->used++;
+    return 0;
+}
+
+void as_story_bands_remove(as_story_bands_t *b, uint64_t key, uint64_t id)
+{
+    uint64_t f = band_frag(key), v = (f << ID_BITS) | id;
+    size_t i;
+
+    for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
+         i = (i + 1) & (b->cap - 1))
+        if (b->slots[i] == v) {
+            b->slots[i] = BAND_DEAD;
+            b->used--;
+            b->dead++;
+            return;
+        }
+}
+
+void as_story_bands_find(const as_story_bands_t *b, uint64_t key,
+                         int (*fn)(void *arg, uint64_t id), void *arg)
+{
+    uint64_t f = band_frag(key);
+    size_t i;
+
+    for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
+         i = (i + 1) & (b->cap - 1))
+        if (b->slots[i] != BAND_DEAD && (b->slots[i] >> ID_BITS) == f &&
+            fn(arg, b->slots[i] & ID_MASK) != 0)
+            return;
+}
+
+size_t as_story_bands_bytes(const as_story_bands_t *b)
+{
+    return b->cap * sizeof(uint64_t);
+}
+
+/* ------------------------------------------------------------ terms */
+
+/* Open addressing over terms (0 marks an empty slot: stored terms have the
+ * name bit set, t | 1); each term owns an array ordered by (time, id). */
+typedef struct tslot {
+    uint32_t term;
+    uint32_t n, cap;
+    as_story_posting_t *ps;
+} tslot_t;
+
+struct as_story_terms {
+    tslot_t *slots;
+    size_t cap, used;
+    size_t postings;
+};
+
+as_story_terms_t *as_story_terms_new(void)
+{
+    as_story_terms_t *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->cap = 1024;
+    t->slots = calloc(t->cap, sizeof(*t->slots));
+    if (t->slots == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void as_story_terms_free(as_story_terms_t *t)
+{
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->cap; i++)
+        free(t->slots[i].ps);
+    free(t->slots);
+    free(t);
+}
+
+static tslot_t *term_slot(tslot_t *slots, size_t cap, uint32_t term)
+{
+    size_t i = (size_t)mix64(term) & (cap - 1);
+
+    while (slots[i].term != 0 && slots[i].term != term)
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+static int post_cmp(int64_t time, uint64_t id, const as_story_posting_t *p)
+{
+    if (time != p->time)
+        return time < p->time ? -1 : 1;
+    return id < p->id ? -1 : id > p->id;
+}
+
+/* The first index in s whose (time, id) is not below (time, id). */
+static size_t lower_bound(const tslot_t *s, int64_t time, uint64_t id)
+{
+    size_t lo = 0, hi = s->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (post_cmp(time, id, &s->ps[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int as_story_terms_add(as_story_terms_t *t, uint32_t term,
+                       const as_story_posting_t *p)
+{
+    tslot_t *s;
+    size_t at;
+
+    term |= 1u;
+    if ((t->used + 1) * 10 > t->cap * 7) {
+        size_t cap = t->cap * 2, i;
+        tslot_t *n = calloc(cap, sizeof(*n));
+
+        if (n == NULL)
+            return -1;
+        for (i = 0; i < t->cap; i++)
+            if (t->slots[i].term != 0)
+                *term_slot(n, cap, t->slots[i].term) = t->slots[i];
+        free(t->slots);
+        t->slots = n;
+        t->cap = cap;
+    }
+    s = term_slot(t->slots, t->cap, term);
+    if (s->term == 0) {
+        s->term = term;
+        t->used++;
+    }
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 2;
+        as_story_posting_t *ps = realloc(s->ps, sizeof(*ps) * cap);
+
+        if (ps == NULL)
+            return -1;
+        s->ps = ps;
+        s->cap = cap;
+    }
+    /* Articles mostly come in time order: usually an append. */
+    at = s->n > 0 && post_cmp(p->time, p->id, &s->ps[s->n - 1]) > 0
+             ? s->n : lower_bound(s, p->time, p->id);
+    memmove(s->ps + at + 1, s->ps + at, (s->n - at) * sizeof(*s->ps));
+    s->ps[at] = *p;
+    s->n++;
+    t->postings++;
+    return 0;
+}
+
+void as_story_terms_remove(as_story_terms_t *t, uint32_t term, int64_t time,
+                           uint64_t id)
+{
+    tslot_t *s = term_slot(t->slots, t->cap, term | 1u);
+    size_t at;
+
+    if (s->term == 0)
+        return;
+    at = lower_bound(s, time, id);
+    if (at < s->n && s->ps[at].time == time && s->ps[at].id == id) {
+        memmove(s->ps + at, s->ps + at + 1, (s->n - at - 1) * sizeof(*s->ps));
+        s->n--;
+        t->postings--;
+    }
+    /* The slot stays (term != 0) so that probing chains are kept. */
+}
+
+size_t as_story_terms_range(const as_story_terms_t *t, uint32_t term,
+                            int64_t from, int64_t to,
+                            const as_story_posting_t **out)
+{
+    const tslot_t *s = term_slot(t->slots, t->cap, term | 1u);
+    size_t a, b;
+
+    *out = NULL;
+    if (s->term == 0 || s->n == 0)
+        return 0;
+    a = lower_bound(s, from, 0);
+    b = to == INT64_MAX ? s->n : lower_bound(s, to + 1, 0);
+    *out = s->ps + a;
+    return b > a ? b - a : 0;
+}
+
+size_t as_story_terms_bytes(const as_story_terms_t *t)
+{
+    size_t i, n = t->cap * sizeof(tslot_t);
+
+    for (i = 0; i < t->cap; i++)
+        n += t->slots[i].cap * sizeof(as_story_posting_t);
+    return n;
+}
+
+/* ------------------------------------------------------------ join */
+
+typedef struct cand {
+    uint64_t id;      /* 0: empty */
+    uint64_t story;
+    int64_t time;
+    unsigned terms, names;
+    unsigned last;    /* index+1 of the last term counted */
+} cand_t;
+
+uint64_t as_story_join(const as_story_terms_t *t, const as_story_params_t *p,
+                       const as_story_fp_t *fp, int64_t time, uint64_t self)
+{
+    const as_story_posting_t *ps[AS_STORY_MAX_TERMS];
+    size_t np[AS_STORY_MAX_TERMS], total = 0, cap = 16, i, j;
+    int64_t from, to;
+    cand_t *c, *best = NULL;
+    uint64_t story = 0;
+
+    from = time < INT64_MIN + p->window_s ? INT64_MIN : time - p->window_s;
+    to = time > INT64_MAX - p->window_s ? INT64_MAX : time + p->window_s;
+    for (i = 0; i < fp->n_terms; i++) {
+        np[i] = as_story_terms_range(t, fp->terms[i], from, to, &ps[i]);
+        if (np[i] > p->common_terms)
+            np[i] = 0;  /* too common in the window to tell stories apart */
+        total += np[i];
+    }
+    if (total == 0)
+        return 0;
+    while (cap < total * 2)
+        cap *= 2;
+    c = calloc(cap, sizeof(*c));
+    if (c == NULL)
+        return 0;  /* out of memory: a new story, never a wrong one */
+    for (i = 0; i < fp->n_terms; i++) {
+        for (j = 0; j < np[i]; j++) {
+            const as_story_posting_t *q = &ps[i][j];
+            size_t h = (size_t)mix64(q->id) & (cap - 1);
+
+            if (q->id == self)
+                continue;
+            while (c[h].id != 0 && c[h].id != q->id)
+                h = (h + 1) & (cap - 1);
+            if (c[h].id == 0) {
+                c[h].id = q->id;
+                c[h].story = q->story;
+                c[h].time = q->time;
+            }
+            if (c[h].last == i + 1)
+                continue;  /* one article listed twice under one term */
+            c[h].last = (unsigned)(i + 1);
+            c[h].terms++;
+            c[h].names += fp->terms[i] & 1u;
+        }
+    }
+    /* A join needs join_terms shared terms, two of them names of the new
+     * article's lead: common words alone never join two stories. */
+    for (i = 0; i < cap; i++) {
+        if (c[i].id == 0 || c[i].terms < p->join_terms || c[i].names < 2)
+            continue;
+        if (best == NULL || c[i].terms > best->terms ||
+            (c[i].terms == best->terms && c[i].story < best->story))
+            best = &c[i];
+    }
+    if (best != NULL)
+        story = best->story;
+    free(c);
+    return story;
+}

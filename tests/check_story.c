@@ -1,0 +1,623 @@
+/*
+ * check_story.c - tests for server/story.c and server/store_story.c:
+ * fingerprints that site chrome and light edits do not break, five
+ * distinct articles that stay distinct, their syndicated copies found as
+ * duplicates of the right one, stories joined by names within the window
+ * and never across unrelated articles, precision and recall on generated
+ * news (a small version of bench/story_bench), updates, deletes, and the
+ * rebuild of stores written without stories.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "article.h"
+#include "check_main.h"
+#include "store.h"
+#include "story.h"
+#include "storyfix.h"
+#include "storygen.h"
+
+#define T0 1718000000
+
+static char dir[64];
+static as_store_t *store;
+static as_arena_t *ar;
+static as_limits_t lim = AS_LIMITS_DEFAULT;
+static as_story_params_t params;
+
+static void open_store(int no_stories)
+{
+    as_store_opts_t o = { 0 };
+    as_status_t st;
+
+    o.path = dir;
+    o.no_stories = no_stories;
+    ck_assert_msg(as_store_open(&o, &store, &st) == 0, "open: %s", st.msg);
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/as-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ar = as_arena_create(256 << 20);
+    as_story_params_default(&params);
+    open_store(0);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    as_store_close(store);
+    as_arena_destroy(ar);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ------------------------------------------------------------ fixture */
+
+/* Builds the page of fixture article i in the chrome of outlet `site`
+ * (arena memory). A copy (copy != 0) has a new headline, its third
+ * paragraph dropped, a paragraph of the copying site's own added and a
+ * "Read also" line. */
+static char *page(int i, int site, int copy)
+{
+    const as_fix_article_t *a = &as_fix[i], *s = &as_fix[site];
+    size_t cap = 16384, len = 0, p;
+    char *out = as_arena_alloc(ar, cap);
+
+    ck_assert_ptr_nonnull(out);
+    len += (size_t)snprintf(out + len, cap - len, "%s%s%s\n\n", s->header,
+                            copy ? "UPDATE: " : "", a->title);
+    for (p = 0; a->paras[p] != NULL; p++) {
+        if (copy && p == 2)
+            continue;
+        len += (size_t)snprintf(out + len, cap - len, "%s\n\n", a->paras[p]);
+        if (copy && p == 1)
+            len += (size_t)snprintf(out + len, cap - len, "Read also: %s\n\n",
+                                    as_fix[(i + 2) % AS_FIX_N].title);
+    }
+    if (copy)
+        len += (size_t)snprintf(out + len, cap - len, "This story was "
+                                "provided by a news agency and was not "
+                                "edited by the staff of %s.\n\n", s->source);
+    snprintf(out + len, cap - len, "%s", s->footer);
+    return out;
+}
+
+START_TEST(test_fixture_distinct)
+{
+    as_story_fp_t fp[AS_FIX_N];
+    int i, j;
+
+    for (i = 0; i < AS_FIX_N; i++) {
+        as_story_fingerprint(as_fix[i].title, page(i, i, 0), &fp[i]);
+        ck_assert_uint_gt(fp[i].n_shingles, 50);
+        ck_assert_uint_gt(fp[i].n_terms, 3);
+    }
+    for (i = 0; i < AS_FIX_N; i++)
+        for (j = i + 1; j < AS_FIX_N; j++)
+            ck_assert_msg(as_story_similarity(&fp[i], &fp[j]) <
+                              params.dup_threshold,
+                          "articles %d and %d look alike: %.2f", i, j,
+                          as_story_similarity(&fp[i], &fp[j]));
+}
+END_TEST
+
+START_TEST(test_fixture_copies)
+{
+    as_story_fp_t orig[AS_FIX_N], copy;
+    int i, j, site;
+
+    for (i = 0; i < AS_FIX_N; i++)
+        as_story_fingerprint(as_fix[i].title, page(i, i, 0), &orig[i]);
+    for (i = 0; i < AS_FIX_N; i++)
+        for (site = 0; site < AS_FIX_N; site++) {
+            if (site == i)
+                continue;
+            as_story_fingerprint("UPDATE", page(i, site, 1), &copy);
+            for (j = 0; j < AS_FIX_N; j++) {
+                double s = as_story_similarity(&copy, &orig[j]);
+
+                if (j == i)
+                    ck_assert_msg(s >= params.dup_threshold,
+                                  "copy of %d in %d's chrome: %.2f", i, site,
+                                  s);
+                else
+                    ck_assert_msg(s < params.dup_threshold,
+                                  "copy of %d in %d's chrome looks like %d: "
+                                  "%.2f", i, site, j, s);
+            }
+        }
+}
+END_TEST
+
+/* Chrome alone is no text: an empty article is never a duplicate. */
+START_TEST(test_chrome_only)
+{
+    as_story_fp_t a, b;
+
+    as_story_fingerprint("A", as_fix[0].header, &a);
+    as_story_fingerprint("B", as_fix[0].footer, &b);
+    ck_assert_double_lt(as_story_similarity(&a, &b), params.dup_threshold);
+    as_story_fingerprint(NULL, NULL, &a);
+    ck_assert_uint_eq(a.n_shingles, 0);
+    ck_assert_double_eq(as_story_similarity(&a, &a), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ store */
+
+typedef struct op {
+    int del;
+    const Artstore__V1__Article *a;
+    uint64_t id;
+    as_put_out_t out;
+    as_status_t st;
+} op_t;
+
+static int run_op(as_wtxn_t *t, void *arg)
+{
+    op_t *op = arg;
+    int rc;
+
+    as_status_ok(&op->st);
+    if (op->del)
+        rc = as_store_delete(t, op->id, NULL, NULL, &op->out.id,
+                             &op->out.revision, &op->st);
+    else
+        rc = as_store_put(t, op->a, NULL, &op->out, &op->st);
+    return rc && as_store_txn_broken(t) ? rc : 0;
+}
+
+static Artstore__V1__Article *mk(const char *url, const char *title,
+                                 const char *body, const char *source,
+                                 int64_t published)
+{
+    Artstore__V1__Article *a = as_arena_alloc(ar, sizeof(*a));
+    as_status_t st;
+
+    artstore__v1__article__init(a);
+    a->url = as_arena_strndup(ar, url, strlen(url));
+    a->title = as_arena_strndup(ar, title, strlen(title));
+    a->body = as_arena_strndup(ar, body, strlen(body));
+    a->source = as_arena_strndup(ar, source, strlen(source));
+    if (published != 0) {
+        a->has_published_at = 1;
+        a->published_at = published;
+    }
+    ck_assert_msg(as_article_prepare(a, ar, &lim, &st) == 0, "prepare: %s",
+                  st.msg);
+    return a;
+}
+
+static uint64_t put(const Artstore__V1__Article *a)
+{
+    op_t op = { 0 };
+    as_status_t st;
+
+    op.a = a;
+    ck_assert_msg(as_store_write(store, run_op, &op, &st) == 0, "write: %s",
+                  st.msg);
+    ck_assert_msg(op.st.code == 0, "put: %s", op.st.msg);
+    return op.out.id;
+}
+
+static void del(uint64_t id)
+{
+    op_t op = { 0 };
+    as_status_t st;
+
+    op.del = 1;
+    op.id = id;
+    ck_assert_msg(as_store_write(store, run_op, &op, &st) == 0, "write: %s",
+                  st.msg);
+    ck_assert_msg(op.st.code == 0, "delete: %s", op.st.msg);
+}
+
+/* Reads article id's story and duplicate_of. */
+static void get(uint64_t id, uint64_t *story, uint64_t *dup)
+{
+    as_reader_t *r;
+    as_status_t st;
+    as_bytes_t raw;
+    Artstore__V1__Article *a;
+
+    ck_assert_int_eq(as_reader_create(store, &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    ck_assert_msg(as_store_get_raw(r, id, &raw, &st) == 0, "get %llu: %s",
+                  (unsigned long long)id, st.msg);
+    a = artstore__v1__article__unpack(NULL, raw.len, raw.data);
+    ck_assert_ptr_nonnull(a);
+    *story = a->has_story_id ? a->story_id : 0;
+    *dup = a->has_duplicate_of ? a->duplicate_of : 0;
+    artstore__v1__article__free_unpacked(a, NULL);
+    as_reader_end(r);
+    as_reader_free(r);
+}
+
+/* Reads story id; returns 0 when it does not exist. */
+static Artstore__V1__Story *story(uint64_t id)
+{
+    as_reader_t *r;
+    as_status_t st;
+    as_bytes_t raw;
+    Artstore__V1__Story *s = NULL;
+
+    ck_assert_int_eq(as_reader_create(store, &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    if (as_store_get_story(r, id, &raw, &st) == 0)
+        s = artstore__v1__story__unpack(NULL, raw.len, raw.data);
+    else
+        ck_assert_msg(st.code == AS_CODE_NOT_FOUND, "story: %s", st.msg);
+    as_reader_end(r);
+    as_reader_free(r);
+    return s;
+}
+
+START_TEST(test_store_fixture)
+{
+    uint64_t ids[AS_FIX_N], s, d;
+    char url[64];
+    int i, site;
+
+    for (i = 0; i < AS_FIX_N; i++) {
+        snprintf(url, sizeof(url), "https://o%d.example/a", i);
+        ids[i] = put(mk(url, as_fix[i].title, page(i, i, 0),
+                        as_fix[i].source, T0 + i * 3600));
+    }
+    for (i = 0; i < AS_FIX_N; i++) {
+        get(ids[i], &s, &d);
+        ck_assert_msg(d == 0, "article %d marked a duplicate of %llu", i,
+                      (unsigned long long)d);
+        /* Articles 0 and 3 report one event in their own words. */
+        ck_assert_uint_eq(s, i == 3 ? ids[0] : ids[i]);
+    }
+    for (i = 0; i < AS_FIX_N; i++)
+        for (site = 0; site < AS_FIX_N; site++) {
+            uint64_t id, orig_story;
+
+            if (site == i)
+                continue;
+            snprintf(url, sizeof(url), "https://o%d.example/copy-%d", site, i);
+            id = put(mk(url, "UPDATE", page(i, site, 1), as_fix[site].source,
+                        T0 + 86400));
+            get(id, &s, &d);
+            get(ids[i], &orig_story, &d);
+            get(id, &s, &d);
+            ck_assert_msg(d == ids[i], "copy of %d in %d's chrome: "
+                          "duplicate_of %llu, want %llu", i, site,
+                          (unsigned long long)d, (unsigned long long)ids[i]);
+            ck_assert_uint_eq(s, orig_story);
+        }
+    {
+        Artstore__V1__Story *st = story(ids[0]);
+
+        ck_assert_ptr_nonnull(st);
+        /* 0 and 3, four copies of each. */
+        ck_assert_uint_eq(st->articles, 10);
+        ck_assert_uint_eq(st->duplicates, 8);
+        ck_assert_uint_eq(st->n_sources, AS_FIX_N);
+        ck_assert_str_eq(st->title, as_fix[0].title);
+        ck_assert_int_eq(st->first_seen, T0);
+        ck_assert_int_eq(st->last_seen, T0 + 86400);
+        artstore__v1__story__free_unpacked(st, NULL);
+    }
+}
+END_TEST
+
+/* Outside the window, shared names do not join. */
+START_TEST(test_window)
+{
+    uint64_t a, b, s, d;
+
+    a = put(mk("https://x.example/1", as_fix[0].title, page(0, 0, 0),
+               "Coastal Ledger", T0));
+    b = put(mk("https://x.example/2", as_fix[3].title, page(3, 3, 0),
+               "TechWire Now", T0 + params.window_s + 1));
+    get(b, &s, &d);
+    ck_assert_uint_eq(s, b);
+    ck_assert_uint_ne(s, a);
+}
+END_TEST
+
+START_TEST(test_update_delete)
+{
+    uint64_t a, c, s, d;
+    Artstore__V1__Story *st;
+
+    a = put(mk("https://x.example/1", as_fix[1].title, page(1, 1, 0),
+               "Valley Courier", T0));
+    c = put(mk("https://y.example/1", "Copy", page(1, 2, 1), "Market Pulse",
+               T0 + 60));
+    get(c, &s, &d);
+    ck_assert_uint_eq(d, a);
+    ck_assert_uint_eq(s, a);
+    /* An update keeps its story and duplicate_of. */
+    put(mk("https://y.example/1", "Copy, corrected", page(1, 2, 1),
+           "Market Pulse", T0 + 120));
+    get(c, &s, &d);
+    ck_assert_uint_eq(d, a);
+    ck_assert_uint_eq(s, a);
+    st = story(a);
+    ck_assert_uint_eq(st->articles, 2);
+    ck_assert_int_eq(st->last_seen, T0 + 120);
+    artstore__v1__story__free_unpacked(st, NULL);
+    /* Deleting the lead: the copy leads, counts and sources follow. */
+    del(a);
+    st = story(a);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_uint_eq(st->articles, 1);
+    ck_assert_uint_eq(st->lead_id, c);
+    ck_assert_str_eq(st->title, "Copy, corrected");
+    ck_assert_uint_eq(st->n_sources, 1);
+    ck_assert_str_eq(st->sources[0], "market pulse");
+    ck_assert_int_eq(st->first_seen, T0 + 120);
+    artstore__v1__story__free_unpacked(st, NULL);
+    del(c);
+    ck_assert_ptr_null(story(a));
+}
+END_TEST
+
+/* ------------------------------------------------------------ generated */
+
+typedef struct eval {
+    size_t n, copies, flagged, correct;
+    size_t mixed;            /* stories holding more than one event */
+} eval_t;
+
+/* Up to 100 puts in one transaction, as the writer thread batches them. */
+typedef struct batch {
+    const Artstore__V1__Article *a[100];
+    uint64_t ids[100];
+    size_t n;
+    as_status_t st;
+} batch_t;
+
+static int put_batch(as_wtxn_t *t, void *arg)
+{
+    batch_t *b = arg;
+    as_put_out_t out;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < b->n; i++) {
+        if ((rc = as_store_put(t, b->a[i], NULL, &out, &b->st)) != 0)
+            return rc;
+        b->ids[i] = out.id;
+    }
+    return 0;
+}
+
+/* Ingests n generated articles in batches and scores the assignment. */
+static void run_generated(size_t n, uint64_t seed, eval_t *ev, uint64_t *ids)
+{
+    as_gen_t *g = as_gen_new(seed, n);
+    uint32_t *story_event;
+    size_t i, k;
+
+    ck_assert_ptr_nonnull(g);
+    memset(ev, 0, sizeof(*ev));
+    ev->n = n;
+    for (i = 0; i < n; i += k) {
+        batch_t b = { 0 };
+        as_status_t st;
+
+        for (k = 0; k < 100 && i + k < n; k++) {
+            as_gen_article_t a;
+
+            ck_assert_int_eq(as_gen_render(g, i + k, &a), 0);
+            b.a[k] = mk(a.url, a.title, a.body, a.source, a.published_at);
+            as_gen_article_clear(&a);
+        }
+        b.n = k;
+        ck_assert_msg(as_store_write(store, put_batch, &b, &st) == 0,
+                      "write: %s", st.msg);
+        ck_assert_msg(b.st.code == 0, "put: %s", b.st.msg);
+        memcpy(ids + i, b.ids, k * sizeof(*ids));
+        as_arena_destroy(ar);
+        ar = as_arena_create(256 << 20);
+    }
+    story_event = calloc(n + 1, sizeof(*story_event));
+    for (i = 0; i < n; i++) {
+        as_gen_article_t a;
+        uint64_t s, d;
+
+        ck_assert_int_eq(as_gen_render(g, i, &a), 0);
+        get(ids[i], &s, &d);
+        if (a.kind == AS_GEN_COPY)
+            ev->copies++;
+        if (d != 0) {
+            ev->flagged++;
+            if (a.kind == AS_GEN_COPY && d == ids[a.original])
+                ev->correct++;
+        }
+        /* Ids are 1..n in order here: a story id indexes the table. */
+        ck_assert_uint_le(s, n);
+        if (story_event[s] == 0)
+            story_event[s] = a.event + 1;
+        else if (story_event[s] != a.event + 1)
+            ev->mixed++;
+        as_gen_article_clear(&a);
+    }
+    free(story_event);
+    as_gen_free(g);
+}
+
+START_TEST(test_generated)
+{
+    size_t n = 3000;
+    uint64_t *ids = calloc(n, sizeof(*ids));
+    eval_t ev;
+    double precision, recall;
+
+    run_generated(n, 42, &ev, ids);
+    precision = ev.flagged ? (double)ev.correct / (double)ev.flagged : 1;
+    recall = (double)ev.correct / (double)ev.copies;
+    fprintf(stderr, "generated %zu: %zu copies, %zu flagged, %zu right: "
+            "precision %.4f recall %.4f, %zu mixed\n", n, ev.copies,
+            ev.flagged, ev.correct, precision, recall, ev.mixed);
+    ck_assert_uint_gt(ev.copies, n / 3);
+    ck_assert_msg(precision >= 0.995, "precision %.4f", precision);
+    ck_assert_msg(recall >= 0.98, "recall %.4f", recall);
+    ck_assert_msg(ev.mixed == 0, "%zu articles in another event's story",
+                  ev.mixed);
+    free(ids);
+}
+END_TEST
+
+/* The same articles in the same order give the same stories, written at
+ * ingest or rebuilt later, and a store written without stories gets them
+ * on its rebuild. */
+START_TEST(test_rebuild)
+{
+    size_t n = 600, i;
+    uint64_t *ids = calloc(n, sizeof(*ids)), *story_of, *dup_of;
+    as_status_t st;
+    eval_t ev;
+
+    story_of = calloc(n, sizeof(*story_of));
+    dup_of = calloc(n, sizeof(*dup_of));
+    run_generated(n, 7, &ev, ids);
+    for (i = 0; i < n; i++)
+        get(ids[i], &story_of[i], &dup_of[i]);
+    ck_assert_int_eq(as_store_rebuild_stories(store, NULL, NULL, &st), 0);
+    for (i = 0; i < n; i++) {
+        uint64_t s, d;
+
+        get(ids[i], &s, &d);
+        ck_assert_uint_eq(s, story_of[i]);
+        ck_assert_uint_eq(d, dup_of[i]);
+    }
+
+    /* A store written without stories. */
+    as_store_close(store);
+    ck_assert_int_eq(system("true"), 0);
+    {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    open_store(1);
+    run_generated(n, 7, &ev, ids);
+    for (i = 0; i < n; i++) {
+        uint64_t s, d;
+
+        get(ids[i], &s, &d);
+        ck_assert_uint_eq(s, 0);
+    }
+    as_store_close(store);
+    open_store(0);
+    ck_assert(as_store_stories_outdated(store));
+    ck_assert_int_eq(as_store_rebuild_stories(store, NULL, NULL, &st), 0);
+    ck_assert(!as_store_stories_outdated(store));
+    for (i = 0; i < n; i++) {
+        uint64_t s, d;
+
+        get(ids[i], &s, &d);
+        ck_assert_uint_eq(s, story_of[i]);
+        ck_assert_uint_eq(d, dup_of[i]);
+    }
+    /* Reopened with other thresholds: outdated again. */
+    as_store_close(store);
+    {
+        as_store_opts_t o = { 0 };
+        as_story_params_t p;
+
+        as_story_params_default(&p);
+        p.dup_threshold = 0.5;
+        o.path = dir;
+        o.story_params = &p;
+        ck_assert_int_eq(as_store_open(&o, &store, &st), 0);
+        ck_assert(as_store_stories_outdated(store));
+    }
+    free(ids);
+    free(story_of);
+    free(dup_of);
+}
+END_TEST
+
+/* The lookup tables: bands capped per key, terms by time. */
+START_TEST(test_tables)
+{
+    as_story_terms_t *t = as_story_terms_new();
+    as_story_posting_t p = { 0, 0, 0 };
+    const as_story_posting_t *out;
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        p.time = (i * 37) % 100;
+        p.id = (uint64_t)i + 1;
+        p.story = 1;
+        ck_assert_int_eq(as_story_terms_add(t, 42, &p), 0);
+    }
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 19, &out), 10);
+    for (i = 0; i < 10; i++)
+        ck_assert_int_eq(out[i].time, 10 + i);
+    as_story_terms_remove(t, 42, 15, out[5].id);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 19, &out), 9);
+    ck_assert_uint_eq(as_story_terms_range(t, 44, 0, 100, &out), 0);
+    as_story_terms_free(t);
+}
+END_TEST
+
+static int count_id(void *arg, uint64_t id)
+{
+    (void)id;
+    (*(int *)arg)++;
+    return 0;
+}
+
+START_TEST(test_bands)
+{
+    as_story_bands_t *b = as_story_bands_new();
+    int i, n = 0;
+
+    for (i = 0; i < 5000; i++)
+        ck_assert_int_eq(as_story_bands_add(b, (uint64_t)i, (uint64_t)i + 1),
+                         0);
+    for (i = 0; i < 100; i++)
+        ck_assert_int_eq(as_story_bands_add(b, 7, (uint64_t)10000 + i), 0);
+    as_story_bands_find(b, 7, count_id, &n);
+    ck_assert_int_eq(n, 8);
+    as_story_bands_remove(b, 7, 8);
+    n = 0;
+    as_story_bands_find(b, 7, count_id, &n);
+    ck_assert_int_eq(n, 7);
+    n = 0;
+    as_story_bands_find(b, 4999, count_id, &n);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(as_story_bands_add(b, 1, (uint64_t)1 << 40), -1);
+    as_story_bands_free(b);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("story");
+    TCase *tc = tcase_create("story");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_fixture_distinct);
+    tcase_add_test(tc, test_fixture_copies);
+    tcase_add_test(tc, test_chrome_only);
+    tcase_add_test(tc, test_store_fixture);
+    tcase_add_test(tc, test_window);
+    tcase_add_test(tc, test_update_delete);
+    tcase_add_test(tc, test_generated);
+    tcase_add_test(tc, test_rebuild);
+    tcase_add_test(tc, test_tables);
+    tcase_add_test(tc, test_bands);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return as_check_run(suite());
+}
