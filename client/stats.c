@@ -96,7 +96,8 @@ static void add_histogram(series_buf_t *b, const char *name,
     add_series(b, series, labels, (double)h->count);
 }
 
-/* Flattens the per-method statistics and the writer's batch histogram. */
+/* Flattens the per-method statistics, the writer's batch histogram and a
+ * cluster member's Raft progress. */
 static void flatten(series_buf_t *b, const Artstore__V1__StatsResponse *r)
 {
     char method[128], labels[256];
@@ -126,6 +127,21 @@ static void flatten(series_buf_t *b, const Artstore__V1__StatsResponse *r)
     }
     if (r->writer_batch != NULL)
         add_histogram(b, "artstore_writer_batch", "", r->writer_batch);
+    if (r->cluster != NULL) {
+        const Artstore__V1__ClusterStats *cl = r->cluster;
+
+        add_series(b, "artstore_cluster_node_id", "", (double)cl->node_id);
+        add_series(b, "artstore_cluster_leader", "", cl->leader ? 1 : 0);
+        add_series(b, "artstore_cluster_leader_id", "",
+                   (double)cl->leader_id);
+        add_series(b, "artstore_cluster_term", "", (double)cl->term);
+        add_series(b, "artstore_cluster_commit_index", "",
+                   (double)cl->commit_index);
+        add_series(b, "artstore_cluster_applied_index", "",
+                   (double)cl->applied_index);
+        add_series(b, "artstore_cluster_apply_lag", "",
+                   (double)cl->apply_lag);
+    }
 }
 
 int as_stats(as_client_t *c, as_stats_t **out)

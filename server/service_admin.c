@@ -6,6 +6,7 @@
 #include "as_version.h"
 #include "backup.h"
 #include "clock.h"
+#include "cluster.h"
 #include "feed.h"
 #include "service.h"
 
@@ -131,6 +132,31 @@ static void stats_gauges(as_service_t *svc, const as_store_stats_t *ss,
     resp->subscribers = svc->feed ? as_feed_subscribers(svc->feed) : 0;
 }
 
+/* A cluster member's Raft progress (NULL when out of memory). */
+static Artstore__V1__ClusterStats *cluster_stats(as_service_t *svc,
+                                                 as_arena_t *ar)
+{
+    as_cluster_status_t *cs = as_arena_alloc(ar, sizeof(*cs));
+    Artstore__V1__ClusterStats *c = as_arena_alloc(ar, sizeof(*c));
+
+    if (cs == NULL || c == NULL)
+        return NULL;
+    as_cluster_get_status(svc->cluster, cs);
+    artstore__v1__cluster_stats__init(c);
+    c->has_node_id = c->has_leader = c->has_leader_id = 1;
+    c->has_term = c->has_commit_index = c->has_applied_index = 1;
+    c->has_apply_lag = 1;
+    c->node_id = cs->id;
+    c->leader = cs->leader_id == cs->id;
+    c->leader_id = cs->leader_id;
+    c->term = cs->term;
+    c->commit_index = cs->commit_index;
+    c->applied_index = cs->applied_index;
+    c->apply_lag = cs->commit_index > cs->applied_index
+                       ? cs->commit_index - cs->applied_index : 0;
+    return c;
+}
+
 int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
                      Artstore__V1__StatsResponse *resp, as_status_t *st)
 {
@@ -147,6 +173,9 @@ int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
     if (rc != 0)
         return rc;
     stats_gauges(svc, &ss, resp);
+    if (svc->cluster != NULL &&
+        (resp->cluster = cluster_stats(svc, ar)) == NULL)
+        goto out_exhausted;
     if ((resp->methods = as_arena_alloc(ar, sizeof(*resp->methods) * n)) ==
         NULL)
         goto out_exhausted;

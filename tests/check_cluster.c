@@ -365,6 +365,23 @@ START_TEST(writes_reach_every_member)
         ck_assert_msg(j < 100, "node %d does not know every endpoint", i + 1);
         ck_assert_uint_eq(info.n_members, N);
         ck_assert_uint_eq(info.leader_id, (uint64_t)leader + 1);
+        /* Stats tell how far this node's reads are behind. */
+        {
+            as_stats_t *stats;
+            size_t m;
+            int seen = 0;
+
+            ck_assert_int_eq(as_stats(c, &stats), AS_OK);
+            for (m = 0; m < stats->n_series; m++)
+                if (strcmp(stats->series[m].name,
+                           "artstore_cluster_apply_lag") == 0 ||
+                    (strcmp(stats->series[m].name,
+                            "artstore_cluster_node_id") == 0 &&
+                     stats->series[m].value == i + 1))
+                    seen++;
+            ck_assert_int_eq(seen, 2);
+            as_stats_free(stats);
+        }
         as_client_close(c);
     }
     stop_cluster();
