@@ -41,6 +41,8 @@ static char raft_addr[N][32];
 static char members[256];
 static char all_endpoints[512];
 static char id_arg[N][8];
+/* Extra artstored flags for every node (NULL-terminated). */
+static const char *more_flags[8];
 
 static int64_t mono_ms(void)
 {
@@ -89,10 +91,13 @@ static void start_cluster(void)
                                 "%s%d=%s", i ? "," : "", i + 1, raft_addr[i]);
     }
     for (i = 0; i < N; i++) {
-        const char *extra[] = { "--node-id", id_arg[i], "--raft",
-                                raft_addr[i], "--cluster", members,
-                                "--raft-election-ms", "500", NULL };
+        const char *extra[24] = { "--node-id", id_arg[i], "--raft",
+                                  raft_addr[i], "--cluster", members,
+                                  "--raft-election-ms", "500", NULL };
+        int k;
 
+        for (k = 0; more_flags[k] != NULL; k++)
+            extra[8 + k] = more_flags[k];
         snprintf(id_arg[i], sizeof(id_arg[i]), "%d", i + 1);
         ck_assert_msg(ts_start(&srv[i], extra) == 0, "node %d did not start",
                       i + 1);
@@ -496,6 +501,136 @@ START_TEST(cut_off_leader_acknowledges_nothing)
 }
 END_TEST
 
+/* Puts n articles "https://bulk.example/<from..from+n>" through any member;
+ * every one must be acknowledged. */
+static void put_many(int from, int n)
+{
+    as_client_t *c;
+    int k;
+
+    ck_assert_int_eq(as_client_connect(all_endpoints, 10000, &c), AS_OK);
+    for (k = from; k < from + n; k++) {
+        char url[64], body[64];
+        as_article_t a;
+        as_put_result_t res;
+
+        snprintf(url, sizeof(url), "https://bulk.example/%d", k);
+        snprintf(body, sizeof(body), "bulk body %d", k);
+        memset(&a, 0, sizeof(a));
+        a.url = url;
+        a.title = "bulk";
+        a.body = body;
+        ck_assert_msg(as_put(c, &a, AS_REV_ANY, &res) == AS_OK, "put %d: %s",
+                      k, res.message);
+    }
+    as_client_close(c);
+}
+
+/* Stops every node and checks that their stores are identical and
+ * consistent. */
+static void stop_and_compare(void)
+{
+    char *dumps[N];
+    size_t len0, len;
+    int i;
+
+    ck_assert_msg(await_converged(30000) == 0, "nodes did not converge");
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(ts_stop(&srv[i]), 0);
+        dumps[i] = dump_store(i);
+        ck_assert_msg(check_store(i) == 0, "artstored --check failed on "
+                      "node %d", i + 1);
+    }
+    memcpy(&len0, dumps[0], sizeof(size_t));
+    for (i = 1; i < N; i++) {
+        memcpy(&len, dumps[i], sizeof(size_t));
+        ck_assert_msg(len == len0 && memcmp(dumps[0], dumps[i],
+                                            len + sizeof(size_t)) == 0,
+                      "node %d's store differs from node 1's", i + 1);
+    }
+    for (i = 0; i < N; i++)
+        free(dumps[i]);
+}
+
+START_TEST(follower_restarted_and_wiped_catches_up_from_the_log)
+{
+    char cmd[256];
+    int leader, f;
+
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    f = (leader + 1) % N;
+    put_many(0, 50);
+    /* Killed during writes, restarted: catches up from the log. */
+    ts_kill(&srv[f]);
+    put_many(50, 50);
+    ck_assert_int_eq(ts_restart(&srv[f]), 0);
+    put_many(100, 10);
+    ck_assert_int_eq(await_converged(20000), 0);
+    /* Wiped (store and Raft log): the whole log is still there (no
+     * snapshot yet), so it replays everything. */
+    ck_assert_int_eq(ts_stop(&srv[f]), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv[f].data);
+    ck_assert_int_eq(system(cmd), 0);
+    put_many(110, 20);
+    ck_assert_int_eq(ts_restart(&srv[f]), 0);
+    stop_and_compare();
+    stop_cluster();
+}
+END_TEST
+
+START_TEST(replaced_member_catches_up_from_a_copy_and_the_log)
+{
+    const char *flags[] = { "--raft-snapshot-threshold", "100",
+                            "--raft-snapshot-trailing", "10", NULL };
+    char cmd[256], raftdir[256];
+    as_client_t *c;
+    as_backup_info_t bi;
+    int leader, f, g, i;
+
+    for (i = 0; flags[i] != NULL; i++)
+        more_flags[i] = flags[i];
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    f = (leader + 1) % N;
+    g = (leader + 2) % N;
+    put_many(0, 150);
+    /* The member's disk is lost. */
+    ck_assert_int_eq(ts_stop(&srv[f]), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv[f].data);
+    ck_assert_int_eq(system(cmd), 0);
+    /* Snapshots have dropped the start of the log by now (about 300
+     * entries, one snapshot every 100). */
+    put_many(150, 150);
+    snprintf(raftdir, sizeof(raftdir), "ls '%s/raft' | grep -q '^snapshot-'",
+             srv[leader].data);
+    ck_assert_msg(system(raftdir) == 0, "no Raft snapshot was taken");
+    /* The documented way back: a backup of an up-to-date member as its
+     * new data directory, started before the leader's next snapshot (a
+     * copy older than the leader's latest snapshot is refused: the
+     * entries between are gone), then the log from there on. */
+    for (i = 0; i < 100; i++) {
+        as_cluster_info_t info;
+
+        ck_assert_int_eq(as_client_connect(srv[g].endpoint, 2000, &c), AS_OK);
+        ck_assert_int_eq(as_cluster_status(c, &info), AS_OK);
+        as_client_close(c);
+        if (info.applied_index >= info.commit_index)
+            break;
+        sleep_ms(50);
+    }
+    ck_assert_int_eq(as_client_connect(srv[g].endpoint, 20000, &c), AS_OK);
+    ck_assert_msg(as_backup(c, srv[f].data, 0, &bi) == AS_OK, "backup: %s",
+                  as_client_errmsg(c));
+    as_client_close(c);
+    ck_assert_int_eq(ts_restart(&srv[f]), 0);
+    put_many(300, 20);
+    put_many(320, 10);
+    stop_and_compare();
+    stop_cluster();
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -505,6 +640,8 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, writes_reach_every_member);
     tcase_add_test(tc, leader_killed_ten_times_under_four_writers);
     tcase_add_test(tc, cut_off_leader_acknowledges_nothing);
+    tcase_add_test(tc, follower_restarted_and_wiped_catches_up_from_the_log);
+    tcase_add_test(tc, replaced_member_catches_up_from_a_copy_and_the_log);
     suite_add_tcase(s, tc);
     return s;
 }
