@@ -16,6 +16,7 @@ typedef struct as_config {
     char *listen;
     char *feed;              /* "" : derived from listen */
     size_t workers;
+    size_t max_long_calls;   /* 0: workers - 1 (at least 1) */
     size_t map_size;
     size_t map_max;
     size_t max_queue;

@@ -29,6 +29,7 @@ typedef struct as_limits {
     size_t max_page;            /* results per page (Query, Changes, tags) */
     size_t max_watches;         /* concurrent long-poll Changes calls */
     size_t max_reply_bytes;     /* a reply's payload (Get, Query, Changes) */
+    size_t query_budget_ms;     /* work per Query/ListTags call (0: none) */
 } as_limits_t;
 
 #define AS_LIMITS_DEFAULT {                                                  \
@@ -50,6 +51,7 @@ typedef struct as_limits {
     .max_page = 1000,                                                      \
     .max_watches = 256,                                                    \
     .max_reply_bytes = 16u << 20,                                          \
+    .query_budget_ms = 1000,                                               \
 }
 
 #endif

@@ -109,8 +109,11 @@ typedef struct qplan {
     uint64_t since_tk, until_tk;
     size_t n_conds;       /* all_of + any_of + none_of + source given */
     int only_one_tag;     /* a single all_of tag and nothing else */
-    int64_t deadline_ms;  /* the call's deadline (0: none) */
+    int64_t deadline_ms;  /* the call's deadline or budget (0: none) */
+    int by_budget;        /* deadline_ms is the server's budget */
     unsigned ticks;       /* leapfrog rounds, to look at the clock rarely */
+    int stopped;          /* the deadline stopped a walk at stopped_at: */
+    as_pos_t stopped_at;  /* every position before it has been seen */
 } qplan_t;
 
 /* Closes the plan's iterators and frees it; safe on a half-opened plan. */
@@ -400,8 +403,16 @@ static int plan_next(qplan_t *p, as_pos_t target, as_pos_t *out,
          * count) can be long: give up when the caller stopped waiting. */
         if (p->deadline_ms != 0 && (++p->ticks & 4095) == 0 &&
             as_clock_wall_ms() > p->deadline_ms) {
-            as_status_set(st, AS_CODE_DEADLINE_EXCEEDED,
-                          "query ran past the call's deadline");
+            p->stopped = 1;
+            p->stopped_at = target;
+            if (p->by_budget)
+                as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                              "the query needs more than its budget "
+                              "(query_budget_ms); ask without count_total "
+                              "or narrow the filter");
+            else
+                as_status_set(st, AS_CODE_DEADLINE_EXCEEDED,
+                              "query ran past the call's deadline");
             return -1;
         }
         if (comp_seek(&p->comps[0], target, p->desc, &found, &x, st) != 0)
@@ -558,6 +569,17 @@ static int query_page(qplan_t *p, const as_query_t *q, as_query_visit_fn fn,
         t = x;
         ok = pos_step(&t, p->desc);
     }
+    if (ok && rc < 0 && p->stopped && p->by_budget) {
+        /* Out of budget: the page ends with a cursor just before where the
+         * walk stopped, so that the next call goes on from there. */
+        x = p->stopped_at;
+        if (pos_step(&x, !p->desc)) {
+            out->last = x;
+            out->more = 1;
+            out->budget_hit = 1;
+            return 0;
+        }
+    }
     return ok && rc < 0 ? st->code : 0;
 }
 
@@ -573,8 +595,25 @@ int as_query_run(as_reader_t *rd, const as_query_t *q, as_query_visit_fn fn,
     if ((rc = plan_open(rd, q->filter, q->desc, &plan, st)) != 0)
         goto out_close;
     plan.deadline_ms = q->deadline_ms;
+    /* The server's own bound: a query without a deadline (or with a far
+     * one) must not hold a worker for seconds. */
+    if (q->budget_ms > 0) {
+        int64_t end = as_clock_wall_ms() + (int64_t)q->budget_ms;
+
+        if (plan.deadline_ms == 0 || end < plan.deadline_ms) {
+            plan.deadline_ms = end;
+            plan.by_budget = 1;
+        }
+    }
     if ((rc = query_page(&plan, q, fn, arg, out, st)) != 0)
         goto out_close;
+    if (q->count_total && out->budget_hit) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "count_total needs more than the query budget "
+                           "(query_budget_ms=%zu); ask without it or narrow "
+                           "the filter", q->budget_ms);
+        goto out_close;
+    }
     if (q->count_total && (rc = plan_count(&plan, &out->total, st)) != 0)
         goto out_close;
     rc = as_store_snapshot_seq(rd, &out->seq, st);
@@ -619,12 +658,17 @@ typedef struct tagwalk {
     uint64_t fp;          /* fingerprint of the prefix */
     int has_after;
     tagent_t after;       /* the cursor's entry */
-    tagent_t *v;          /* by count: every tag; by name: the last one */
+    tagent_t *v;          /* by count: the page so far, a heap of limit + 1
+                             entries (the last of them at the root); by
+                             name: the last one */
     size_t n, cap;
     size_t out;           /* tags visited */
     int more;
     as_tags_visit_fn fn;
     void *arg;
+    int64_t deadline_ms;  /* the call's deadline or budget (0: none) */
+    int by_budget;
+    size_t seen;          /* tags read, to look at the clock rarely */
 } tagwalk_t;
 
 /* Decodes the listing's cursor into w->after. Returns 0 or
@@ -692,8 +736,51 @@ static int tags_keep(tagwalk_t *w, const tagent_t *e, as_status_t *st)
     return 0;
 }
 
+/* Keeps e among the limit + 1 first entries in by-count order: w->v is a
+ * heap whose root is the last of those kept. */
+static int tags_keep_top(tagwalk_t *w, const tagent_t *e, as_status_t *st)
+{
+    size_t k = w->q->limit + 1, i, m, l;
+    tagent_t tmp;
+
+    if (w->v == NULL) {
+        if ((w->v = malloc(sizeof(*w->v) * k)) == NULL)
+            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                                 "out of memory");
+        w->cap = k;
+    }
+    if (w->n < k) {
+        i = w->n++;
+        w->v[i] = *e;
+        while (i > 0 && tagent_cmp(&w->v[(i - 1) / 2], &w->v[i]) < 0) {
+            tmp = w->v[i];
+            w->v[i] = w->v[(i - 1) / 2];
+            w->v[(i - 1) / 2] = tmp;
+            i = (i - 1) / 2;
+        }
+        return 0;
+    }
+    if (tagent_cmp(e, &w->v[0]) >= 0)
+        return 0;
+    w->v[0] = *e;
+    for (i = 0;; i = m) {
+        l = 2 * i + 1;
+        m = i;
+        if (l < k && tagent_cmp(&w->v[l], &w->v[m]) > 0)
+            m = l;
+        if (l + 1 < k && tagent_cmp(&w->v[l + 1], &w->v[m]) > 0)
+            m = l + 1;
+        if (m == i)
+            return 0;
+        tmp = w->v[i];
+        w->v[i] = w->v[m];
+        w->v[m] = tmp;
+    }
+}
+
 /* as_store_walk_tags visitor: by name, visits the page directly; by count,
- * keeps every tag after the cursor for sorting. */
+ * keeps the page's tags after the cursor, looking at the clock now and
+ * then (every tag is read). */
 static int tags_visit(void *arg, const char *name, size_t len, uint64_t count,
                       as_status_t *st)
 {
@@ -701,9 +788,23 @@ static int tags_visit(void *arg, const char *name, size_t len, uint64_t count,
     tagent_t e = { name, len, count };
     int rc;
 
-    if (!w->q->by_name)
+    if (!w->q->by_name) {
+        if (w->deadline_ms != 0 && (++w->seen & 4095) == 0 &&
+            as_clock_wall_ms() > w->deadline_ms) {
+            if (w->by_budget)
+                return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                                     "ListTags by count read %zu tags "
+                                     "within its budget (query_budget_ms="
+                                     "%zu) without finishing; give a prefix "
+                                     "or order by name", w->seen,
+                                     w->q->budget_ms);
+            return as_status_set(st, AS_CODE_DEADLINE_EXCEEDED,
+                                 "ListTags ran past the call's deadline "
+                                 "after %zu tags", w->seen);
+        }
         return w->has_after && tagent_cmp(&e, &w->after) <= 0
-                   ? 0 : tags_keep(w, &e, st);
+                   ? 0 : tags_keep_top(w, &e, st);
+    }
     if (w->has_after && name_cmp(&e, &w->after) == 0)
         return 0;
     if (w->out == w->q->limit) {
@@ -750,6 +851,15 @@ int as_query_list_tags(as_reader_t *rd, const as_tags_query_t *q,
     w.fn = fn;
     w.arg = arg;
     w.fp = fnv(0xcbf29ce484222325ull, q->prefix ? q->prefix : "", plen);
+    w.deadline_ms = q->deadline_ms;
+    if (q->budget_ms > 0) {
+        int64_t end = as_clock_wall_ms() + (int64_t)q->budget_ms;
+
+        if (w.deadline_ms == 0 || end < w.deadline_ms) {
+            w.deadline_ms = end;
+            w.by_budget = 1;
+        }
+    }
     if ((rc = tags_cursor_decode(&w, st)) != 0)
         return rc;
     if ((rc = as_reader_begin(rd, st)) != 0)

@@ -18,8 +18,14 @@
  * is rare. count_total walks every match once (O(matches)), except for the
  * shortcuts of one all_of tag or no filter at all, which are O(1).
  * Listing tags by name is O(page); by count it reads every distinct tag
- * (that match the prefix) once and sorts them: tags are far fewer than
- * articles.
+ * (that match the prefix) once, keeping only the page (a heap of limit + 1
+ * entries), so its memory is bounded but its time grows with the tags.
+ *
+ * Budgets: besides the call's deadline, a query may get the server's work
+ * budget (budget_ms). A page out of budget ends where the walk stopped,
+ * with a cursor there (short, even empty pages with a next page); a count
+ * or a tag listing out of budget is RESOURCE_EXHAUSTED naming
+ * query_budget_ms.
  *
  * Cursors are opaque to clients: a version byte, the order, a fingerprint
  * of the filter (or tag prefix) and the last returned position, so a walk
@@ -54,6 +60,7 @@ typedef struct as_query {
     size_t limit;            /* matches per page, > 0 */
     int count_total;         /* also count every match */
     int64_t deadline_ms;     /* give up past this wall time (0: never) */
+    size_t budget_ms;        /* the server's work budget (0: none) */
 } as_query_t;
 
 /* Called for each match of the page, in order, with its packed Article
@@ -66,7 +73,9 @@ typedef int (*as_query_visit_fn)(void *arg, uint64_t id, as_bytes_t raw,
 typedef struct as_query_result {
     size_t n;                /* matches visited */
     int more;                /* one more match follows the page */
-    as_pos_t last;           /* the last match visited */
+    int budget_hit;          /* the page ended at the budget (more is set) */
+    as_pos_t last;           /* the last match visited (budget_hit: the
+                                position just before the walk stopped) */
     uint64_t total;          /* every match (count_total) */
     uint64_t seq;            /* last seq of the snapshot that answered */
 } as_query_result_t;
@@ -98,6 +107,8 @@ typedef struct as_tags_query {
     const void *cursor;      /* from a previous page (NULL: the first) */
     size_t cursor_len;
     size_t limit;            /* tags per page, > 0 */
+    int64_t deadline_ms;     /* give up past this wall time (0: never) */
+    size_t budget_ms;        /* the server's work budget (0: none) */
 } as_tags_query_t;
 
 /* Called for each tag of the page, in order; name is not NUL-terminated

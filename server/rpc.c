@@ -45,6 +45,8 @@ struct as_rpc {
      * so without this each request woke all the workers. */
     pthread_mutex_t recv_lock;
     method_slot_t *slots;      /* one per method, plus one for unknown */
+    atomic_int long_calls;     /* long_call handlers running now */
+    int max_long;
 };
 
 struct as_call {
@@ -312,6 +314,7 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     ProtobufCAllocator al;
     size_t len, quick;
     int64_t now;
+    int is_long;
 
     if (c == NULL) {
         as_log_error("request dropped: out of memory");
@@ -388,6 +391,20 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
         return;
     }
     len = req->has_payload ? req->payload.len : 0;
+    is_long = r->opts.methods[c->method].long_call && r->max_long > 0;
+    /* A worker must stay free for Get, Put, Ping...: a long call over the
+     * bound is refused at once rather than queued on a worker. The slot
+     * is held while the handler runs on this thread, not while a call
+     * waits elsewhere (a parked Changes, a write in the writer queue). */
+    if (is_long && atomic_fetch_add(&r->long_calls, 1) >= r->max_long) {
+        atomic_fetch_sub(&r->long_calls, 1);
+        as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
+                            "%d long calls (Query, ListTags, Changes, Backup) "
+                            "are running, the limit max_long_calls=%d that "
+                            "keeps a worker free for quick calls; retry",
+                            r->max_long, r->max_long);
+        return;
+    }
     quick = r->opts.methods[c->method].quick_bytes;
     if (*leading && (quick == 0 || len > quick)) {
         pthread_mutex_unlock(&r->recv_lock);
@@ -395,6 +412,8 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     }
     r->opts.methods[c->method].fn(c, req->has_payload ? req->payload.data : NULL,
                                   len);
+    if (is_long)
+        atomic_fetch_sub(&r->long_calls, 1);
 }
 
 static void *worker_main(void *arg)
@@ -451,6 +470,10 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
     if (r == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     r->opts = *opts;
+    r->max_long = opts->max_long_calls > 0 ? opts->max_long_calls
+                                           : opts->workers - 1;
+    if (r->max_long < 1)
+        r->max_long = 1;
     r->slots = calloc(opts->n_methods + 1, sizeof(*r->slots));
     r->threads = calloc((size_t)opts->workers, sizeof(*r->threads));
     if (r->slots == NULL || r->threads == NULL) {

@@ -37,11 +37,16 @@ typedef struct as_method {
      * for the worker that received them to serve while it keeps waiting
      * on the socket to itself: no other worker is woken (0: never). */
     size_t quick_bytes;
+    /* Can work for long (a walk of an index, a copy): at most
+     * max_long_calls such handlers run at once, so that some worker is
+     * always free for the quick methods. */
+    int long_call;
 } as_method_t;
 
 typedef struct as_rpc_opts {
     const char *endpoint;    /* tcp://host:port or ipc:///path */
     int workers;
+    int max_long_calls;      /* 0: workers - 1 (at least 1) */
     size_t max_message_bytes;
     size_t max_decode_bytes;
     const as_method_t *methods;

@@ -249,6 +249,7 @@ static int start_rpc(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     memset(&ro, 0, sizeof(ro));
     ro.endpoint = cfg->listen;
     ro.workers = (int)cfg->workers;
+    ro.max_long_calls = (int)cfg->max_long_calls;
     ro.max_message_bytes = cfg->limits.max_message_bytes;
     ro.max_decode_bytes = cfg->limits.max_decode_bytes;
     ro.methods = as_service_methods;

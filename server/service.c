@@ -17,21 +17,22 @@
 /* Every method of the service has a handler; a method path that is not in
  * this table is answered UNIMPLEMENTED by rpc.c. */
 const as_method_t as_service_methods[] = {
-    /* quick_bytes: a single article, a handful of ids. */
-    { "Put", as__svc_put, 1, 64 * 1024 },
-    { "PutBatch", as__svc_put_batch, 1, 0 },
-    { "Get", as__svc_get, 0, 64 },
-    { "Delete", as__svc_delete, 1, 1024 },
-    { "Query", as__svc_query, 0, 0 },
-    { "ListTags", as__svc_list_tags, 0, 0 },
-    { "Changes", as__svc_changes, 0, 0 },
-    { "Stats", as__svc_stats, 0, 0 },
-    { "Ping", as__svc_ping, 0, 1024 },
-    { "Backup", as__svc_backup, 1, 0 },
-    { "ClusterStatus", as__svc_cluster_status, 0, 0 },
-    { "ClusterAnnounce", as__svc_cluster_announce, 1, 0 },
-    { "ListStories", as__svc_list_stories, 0, 0 },
-    { "GetStory", as__svc_get_story, 0, 64 },
+    /* quick_bytes: a single article, a handful of ids. long_call: may
+     * walk an index or copy the store (at most max_long_calls at once). */
+    { "Put", as__svc_put, 1, 64 * 1024, 0 },
+    { "PutBatch", as__svc_put_batch, 1, 0, 0 },
+    { "Get", as__svc_get, 0, 64, 0 },
+    { "Delete", as__svc_delete, 1, 1024, 0 },
+    { "Query", as__svc_query, 0, 0, 1 },
+    { "ListTags", as__svc_list_tags, 0, 0, 1 },
+    { "Changes", as__svc_changes, 0, 0, 0 },
+    { "Stats", as__svc_stats, 0, 0, 0 },
+    { "Ping", as__svc_ping, 0, 1024, 0 },
+    { "Backup", as__svc_backup, 1, 0, 1 },
+    { "ClusterStatus", as__svc_cluster_status, 0, 0, 0 },
+    { "ClusterAnnounce", as__svc_cluster_announce, 1, 0, 0 },
+    { "ListStories", as__svc_list_stories, 0, 0, 1 },
+    { "GetStory", as__svc_get_story, 0, 64, 0 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

@@ -93,6 +93,7 @@ void as__svc_query(as_call_t *call, const uint8_t *payload, size_t len)
     q.desc = !(req->has_oldest_first && req->oldest_first);
     q.count_total = req->has_count_total && req->count_total;
     q.deadline_ms = as_call_deadline_ms(call);
+    q.budget_ms = ((as_service_t *)as_call_ctx(call))->limits.query_budget_ms;
     q.filter = &f;
     if (as_service_page_limit(call, req->has_limit, req->limit, &q.limit) != 0 ||
         as_service_filter(call, req->filter, &f) != 0)
@@ -173,6 +174,8 @@ void as__svc_list_tags(as_call_t *call, const uint8_t *payload, size_t len)
     memset(&q, 0, sizeof(q));
     q.by_name = req->has_order &&
                 req->order == ARTSTORE__V1__TAG_ORDER__TAGS_BY_NAME;
+    q.deadline_ms = as_call_deadline_ms(call);
+    q.budget_ms = svc->limits.query_budget_ms;
     if (as_service_page_limit(call, req->has_limit, req->limit, &q.limit) != 0)
         return;
     if (req->prefix != NULL && req->prefix[0] != '\0' &&

@@ -821,6 +821,199 @@ START_TEST(bad_enum_and_time_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 8, 9: cost */
+
+#define COST_N 20000
+
+/* Stores COST_N small articles, all tagged "all", in batches. */
+static void fill_cost(void)
+{
+    static as_article_t arts[1000];
+    static char urls[1000][48];
+    static const char *tags[] = { "all" };
+    as_put_result_t *res = calloc(1000, sizeof(*res));
+    size_t b, i;
+
+    ck_assert_ptr_nonnull(res);
+    for (b = 0; b < COST_N / 1000; b++) {
+        for (i = 0; i < 1000; i++) {
+            snprintf(urls[i], sizeof(urls[i]), "https://cost.example/%zu",
+                     b * 1000 + i);
+            memset(&arts[i], 0, sizeof(arts[i]));
+            arts[i].url = urls[i];
+            arts[i].title = "t";
+            arts[i].tags = tags;
+            arts[i].n_tags = 1;
+            arts[i].has_published_at = 1;
+            arts[i].published_at = 1700000000 + (int64_t)(b * 1000 + i);
+        }
+        ck_assert_int_eq(as_put_batch(cl, arts, 1000, NULL, res), AS_OK);
+    }
+    free(res);
+}
+
+/* The costly query of the attack: none_of 63 absent tags and one tag
+ * every article has, so that it walks every article and matches none. */
+static void costly_filter(Artstore__V1__Filter *f, char **tags)
+{
+    static char names[63][16];
+    size_t i;
+
+    for (i = 0; i < 63; i++) {
+        snprintf(names[i], sizeof(names[i]), "rare%zu", i);
+        tags[i] = names[i];
+    }
+    tags[63] = "all";
+    f->none_of = tags;
+    f->n_none_of = 64;
+}
+
+/* Without a deadline, the costly query is bounded by the server's budget:
+ * it answers short (even empty) pages with a cursor, and walking them
+ * finds exactly what there is (here the 20 untagged articles hidden among
+ * 20,000 tagged "all"). */
+START_TEST(query_budget_pages)
+{
+    const char *args[] = { "--query-budget-ms", "1", NULL };
+    Artstore__V1__QueryRequest q = ARTSTORE__V1__QUERY_REQUEST__INIT;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    Artstore__V1__QueryResponse *qr;
+    Artstore__V1__Reply *r;
+    char *tags[64];
+    uint8_t cursor[64];
+    size_t pages = 0, found = 0;
+
+    size_t i;
+
+    start_server(args);
+    fill_cost();
+    for (i = 0; i < 20; i++) {
+        char url[64];
+        as_article_t a = { .url = url, .title = "untagged",
+                           .has_published_at = 1,
+                           .published_at = 1700000000 + (int64_t)i * 1000 +
+                                           500 };
+
+        snprintf(url, sizeof(url), "https://cost.example/untagged/%zu", i);
+        ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, NULL), AS_OK);
+    }
+    costly_filter(&f, tags);
+    q.filter = &f;
+    q.has_limit = 1;
+    q.limit = 1000;
+    q.has_omit_body = q.omit_body = 1;
+    for (;;) {
+        r = raw_call(s.endpoint, "Query", &q.base, NULL, 0, 0);
+        qr = (Artstore__V1__QueryResponse *)payload_of(
+            r, &artstore__v1__query_response__descriptor, "Query");
+        found += qr->n_articles;
+        pages++;
+        if (!qr->has_next_cursor) {
+            artstore__v1__query_response__free_unpacked(qr, NULL);
+            artstore__v1__reply__free_unpacked(r, NULL);
+            break;
+        }
+        memcpy(cursor, qr->next_cursor.data, qr->next_cursor.len);
+        q.has_cursor = 1;
+        q.cursor.data = cursor;
+        q.cursor.len = qr->next_cursor.len;
+        artstore__v1__query_response__free_unpacked(qr, NULL);
+        artstore__v1__reply__free_unpacked(r, NULL);
+        ck_assert_uint_lt(pages, 5000);
+    }
+    ck_assert_uint_eq(found, 20);
+    ck_assert_uint_gt(pages, 1);
+    /* count_total cannot be had within the budget: a named error. */
+    q.has_cursor = 0;
+    q.has_count_total = q.count_total = 1;
+    r = raw_call(s.endpoint, "Query", &q.base, NULL, 0, 0);
+    ck_assert_msg(raw_code(r) == 0 ||
+                  (raw_code(r) == AS_CODE_RESOURCE_EXHAUSTED &&
+                   strstr(raw_msg(r), "query_budget_ms") != NULL),
+                  "count_total: %d %s", raw_code(r), raw_msg(r));
+    artstore__v1__reply__free_unpacked(r, NULL);
+    fprintf(stderr, "query budget 1 ms: %zu articles in %zu pages\n", found,
+            pages);
+}
+END_TEST
+
+typedef struct hammer {
+    const char *endpoint;
+    volatile int *stop;
+    int done;
+} hammer_t;
+
+/* Sends the costly query (no deadline) again and again. */
+static void *hammer_main(void *arg)
+{
+    hammer_t *h = arg;
+    Artstore__V1__QueryRequest q = ARTSTORE__V1__QUERY_REQUEST__INIT;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    char *tags[64];
+
+    costly_filter(&f, tags);
+    q.filter = &f;
+    q.has_count_total = q.count_total = 1;
+    while (!*h->stop && h->done < 500) {
+        Artstore__V1__Reply *r = raw_call(h->endpoint, "Query", &q.base,
+                                          NULL, 0, 0);
+
+        if (r != NULL)
+            artstore__v1__reply__free_unpacked(r, NULL);
+        h->done++;
+    }
+    return NULL;
+}
+
+/* Long calls beyond --max-long-calls are refused at once, naming the
+ * limit, so that a worker stays free: Gets and Pings go on while clients
+ * send costly queries back to back. */
+START_TEST(long_calls_leave_a_worker)
+{
+    const char *args[] = { "--workers", "2", "--query-budget-ms", "0", NULL };
+    Artstore__V1__QueryRequest q = ARTSTORE__V1__QUERY_REQUEST__INIT;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    volatile int stop = 0;
+    hammer_t h[2];
+    pthread_t th[2];
+    char *tags[64];
+    int i, refused = 0, pings = 0, tries;
+
+    start_server(args);
+    fill_cost();
+    for (i = 0; i < 2; i++) {
+        h[i].endpoint = s.endpoint;
+        h[i].stop = &stop;
+        h[i].done = 0;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, hammer_main, &h[i]), 0);
+    }
+    costly_filter(&f, tags);
+    q.filter = &f;
+    for (tries = 0; tries < 400 && refused < 3; tries++) {
+        Artstore__V1__Reply *r = raw_call(s.endpoint, "Query", &q.base,
+                                          NULL, 0, 0);
+
+        if (raw_code(r) == AS_CODE_RESOURCE_EXHAUSTED &&
+            strstr(raw_msg(r), "max_long_calls") != NULL)
+            refused++;
+        if (r != NULL)
+            artstore__v1__reply__free_unpacked(r, NULL);
+        /* A quick call always finds the free worker. */
+        ck_assert_msg(as_ping(cl, NULL) == AS_OK, "Ping: %s",
+                      as_client_errmsg(cl));
+        pings++;
+    }
+    stop = 1;
+    for (i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    fprintf(stderr, "long calls: %d of %d queries refused while %d+%d ran; "
+            "%d pings answered\n", refused, tries, h[0].done, h[1].done,
+            pings);
+    ck_assert_msg(refused > 0, "no query was refused in %d tries: the long "
+                  "calls are not bounded", tries);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("attack");
@@ -839,6 +1032,8 @@ int main(void)
     tcase_add_test(tc, watch_slots_per_connection);
     tcase_add_test(tc, backup_honours_timeout);
     tcase_add_test(tc, bad_enum_and_time_refused);
+    tcase_add_test(tc, query_budget_pages);
+    tcase_add_test(tc, long_calls_leave_a_worker);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }

@@ -260,9 +260,8 @@ static void check_filter(const mfilter_t *f, uint32_t page, int fi)
         cur = r->next_cursor;
         q.cursor = cur;
         q.cursor_len = r->next_cursor_len;
-        /* A page that is not full is the last one. */
-        if (r->n_articles < page)
-            ck_assert_ptr_null(cur);
+        /* A page may be short and still have a next one: the server cuts
+         * a page at its query budget or max_reply_bytes. */
         r->next_cursor = NULL;
         as_query_result_free(r);
         ck_assert_uint_lt(++pages, MAX_ART + 2);
