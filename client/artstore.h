@@ -428,8 +428,12 @@ typedef struct as_query_result {
  * article whose own published_at (its place in the order) changes during
  * the walk can be missed, if it moves behind the cursor, or returned
  * twice, if it moves ahead of it: pages are positions in the order, not
- * one snapshot. A page may hold fewer than limit articles when it reaches
- * the server's max_reply_bytes; go on with next_cursor. On AS_OK *out is new (as_query_result_free).
+ * one snapshot. A page may hold fewer than limit articles (even none) and
+ * still have a next_cursor: the server cuts a page at its max_reply_bytes
+ * and at its query budget (query_budget_ms of work); go on while there is
+ * a cursor. When the server is running its max_long_calls queries
+ * already, the library retries (pausing ~100 ms) until the client's
+ * timeout. On AS_OK *out is new (as_query_result_free).
  * Returns AS_OK, AS_EINVALID_ARGUMENT (bad tag, too many tags: the limit
  * max_query_tags; limit over max_page; a malformed cursor), AS_EUNAVAILABLE,
  * AS_ERESOURCE_EXHAUSTED, ...

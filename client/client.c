@@ -580,6 +580,11 @@ static int call_once(as_client_t *c, const char *method,
         /* A code this library does not know is reported as UNKNOWN. */
         rc = code > 0 && code <= -AS_EUNAUTHENTICATED ? -code : AS_EUNKNOWN;
         as__fail(c, rc, "%s", msg && msg[0] ? msg : as_strerror(rc));
+        /* Every long-call slot of the server is busy: the call was not
+         * run; try again (after a pause) while the timeout allows. */
+        if (rc == AS_ERESOURCE_EXHAUSTED && msg != NULL &&
+            strstr(msg, "max_long_calls") != NULL)
+            *retry = (int)c->cur;
         if (rc == AS_EUNAVAILABLE) {
             *retry = leader_hint(c, msg);
             if (*retry == RETRY_NONE && c->n_endpoints > 1)

@@ -101,7 +101,7 @@ static const option_def_t options[] = {
       "time one Query or ListTags call may work (0: no bound): a query "
       "then answers the page so far with a cursor to go on" },
     { "max-long-calls", OPT_COUNT, CFG(max_long_calls), "0",
-      "Query, ListTags, Changes and Backup calls running at once (0: "
+      "Query, ListTags and Backup calls running at once (0: "
       "workers - 1), so that a worker stays free for quick calls" },
     { "max-reply-bytes", OPT_SIZE, LIM(max_reply_bytes), "16M",
       "largest reply: a Get over it is refused, a Query or Changes page "

@@ -49,7 +49,18 @@ struct as_rpc {
     int max_long;
 };
 
+/* A long call's slot, shared by the handler's worker and the call: it is
+ * given back by whichever comes first, the handler returning (a parked
+ * call holds no worker) or the reply going out (before it is sent, so
+ * that a client's next call never finds its own last one still counted).
+ * Freed by the second. */
+typedef struct long_slot {
+    atomic_int held;
+    atomic_int refs;
+} long_slot_t;
+
 struct as_call {
+    long_slot_t *slot;         /* a long call's slot, NULL otherwise */
     as_rpc_t *rpc;
     void *control;             /* nanomsg routing header (NN_MSG) */
     as_arena_t *arena;
@@ -84,6 +95,18 @@ static void record(as_call_t *c, int code)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* Gives back slot's long-call count once, and frees it on the second of
+ * its two releases. Accepts NULL. */
+static void release_slot(as_rpc_t *r, long_slot_t *slot)
+{
+    if (slot == NULL)
+        return;
+    if (atomic_exchange(&slot->held, 0))
+        atomic_fetch_sub(&r->long_calls, 1);
+    if (atomic_fetch_sub(&slot->refs, 1) == 1)
+        free(slot);
+}
+
 /* A buffer for a reply of size bytes: a nanomsg chunk, sent without a
  * copy, or plain memory for a socketless call. */
 static void *reply_alloc(as_call_t *c, size_t size)
@@ -101,6 +124,8 @@ static void send_packed(as_call_t *c, void *buf)
     struct nn_msghdr hdr;
     struct nn_iovec iov;
 
+    release_slot(c->rpc, c->slot);
+    c->slot = NULL;
     if (c->control == NULL) {
         free(buf);
         goto out_free;
@@ -315,6 +340,7 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     size_t len, quick;
     int64_t now;
     int is_long;
+    long_slot_t *slot = NULL;
 
     if (c == NULL) {
         as_log_error("request dropped: out of memory");
@@ -399,11 +425,22 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     if (is_long && atomic_fetch_add(&r->long_calls, 1) >= r->max_long) {
         atomic_fetch_sub(&r->long_calls, 1);
         as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
-                            "%d long calls (Query, ListTags, Changes, Backup) "
+                            "%d long calls (Query, ListTags, Backup) "
                             "are running, the limit max_long_calls=%d that "
                             "keeps a worker free for quick calls; retry",
                             r->max_long, r->max_long);
         return;
+    }
+    if (is_long) {
+        if ((slot = malloc(sizeof(*slot))) == NULL) {
+            atomic_fetch_sub(&r->long_calls, 1);
+            as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
+                                "out of memory");
+            return;
+        }
+        atomic_init(&slot->held, 1);
+        atomic_init(&slot->refs, 2);
+        c->slot = slot;
     }
     quick = r->opts.methods[c->method].quick_bytes;
     if (*leading && (quick == 0 || len > quick)) {
@@ -412,8 +449,8 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     }
     r->opts.methods[c->method].fn(c, req->has_payload ? req->payload.data : NULL,
                                   len);
-    if (is_long)
-        atomic_fetch_sub(&r->long_calls, 1);
+    /* c may be gone (replied): only the slot is ours to touch. */
+    release_slot(r, slot);
 }
 
 static void *worker_main(void *arg)

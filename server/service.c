@@ -18,7 +18,9 @@
  * this table is answered UNIMPLEMENTED by rpc.c. */
 const as_method_t as_service_methods[] = {
     /* quick_bytes: a single article, a handful of ids. long_call: may
-     * walk an index or copy the store (at most max_long_calls at once). */
+     * walk an index or copy the store (at most max_long_calls at once).
+     * Changes is not one: its scan is bounded (20,000 events, a page of
+     * max_reply_bytes), and every watcher calls it after each commit. */
     { "Put", as__svc_put, 1, 64 * 1024, 0 },
     { "PutBatch", as__svc_put_batch, 1, 0, 0 },
     { "Get", as__svc_get, 0, 64, 0 },
