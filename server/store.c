@@ -1468,7 +1468,9 @@ static int postings_open_key(as_reader_t *r, MDB_dbi dbi, const void *key,
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     if ((rc = mdb_cursor_open(r->txn, dbi, &p->c)) != 0)
         goto out_fail;
-    rc = mdb_cursor_get(p->c, &k, &d, MDB_SET);
+    /* MDB_SET_KEY: k becomes the map's copy of the key, valid for the
+     * transaction (the caller's key is gone when this returns). */
+    rc = mdb_cursor_get(p->c, &k, &d, MDB_SET_KEY);
     if (rc == MDB_NOTFOUND) {
         p->done = 1;       /* an unknown key: an empty list */
         *out = p;
@@ -1476,7 +1478,7 @@ static int postings_open_key(as_reader_t *r, MDB_dbi dbi, const void *key,
     }
     if (rc != 0 || (rc = mdb_cursor_count(p->c, &count)) != 0)
         goto out_fail;
-    p->key = k;            /* the map's copy of the key, valid for the txn */
+    p->key = k;
     p->known = 1;
     p->count = count;
     *out = p;
