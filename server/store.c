@@ -976,6 +976,9 @@ static int req_find(as_wtxn_t *t, const as_write_cond_t *cond, req_rec_t *rec,
     const unsigned char *p;
     int rc;
 
+    /* Zeroed on every path, so no caller reads an unset field (and an
+     * optimising build has nothing to warn about). */
+    memset(rec, 0, sizeof(*rec));
     if (cond == NULL || cond->request_id.len == 0)
         return 0;
     k.mv_size = cond->request_id.len;
