@@ -435,7 +435,8 @@ typedef struct as_query_result {
  * already, the library retries (pausing ~100 ms) until the client's
  * timeout. On AS_OK *out is new (as_query_result_free).
  * Returns AS_OK, AS_EINVALID_ARGUMENT (bad tag, too many tags: the limit
- * max_query_tags; limit over max_page; a malformed cursor), AS_EUNAVAILABLE,
+ * max_query_tags; limit over max_page; a malformed cursor, or one made
+ * for another filter or order), AS_EUNAVAILABLE,
  * AS_ERESOURCE_EXHAUSTED, ...
  */
 AS_API int as_query(as_client_t *c, const as_query_spec_t *q,

@@ -245,7 +245,9 @@ int as_filter_match_event(const as_filter_t *f,
     if (f->has_since || f->has_until) {
         if (ev->has_published_at)
             return as_filter_match_time(f, ev->published_at);
-        return 0;
+        if (ev->has_ingested_at)
+            return as_filter_match_time(f, ev->ingested_at);
+        return 0;   /* logged before events carried ingested_at */
     }
     return 1;
 }

@@ -141,6 +141,9 @@ char *as_prom_render(const Artstore__V1__StatsResponse *r, size_t *len)
           (double)r->workers);
     gauge(out, "artstore_subscribers", "Connections to the change feed.",
           (double)r->subscribers);
+    gauge(out, "artstore_waiting_changes",
+          "Changes calls parked until an event matches (long-polls).",
+          (double)r->waiting_changes);
 
     for (i = 0, any = 0; i < r->n_methods; i++) {
         const Artstore__V1__MethodStats *m = r->methods[i];

@@ -45,7 +45,8 @@
 #include "store.h"
 
 /* The page size of Query, ListTags and Changes when limit is 0 or absent
- * (a limit over the server's max_page is refused, in every method). */
+ * (capped by the server's max_page; a limit over max_page is refused, in
+ * every method). */
 #define AS_QUERY_DEFAULT_LIMIT 50
 
 /* The longest Query cursor (as_query_cursor_encode). */

@@ -70,6 +70,7 @@ struct as_call {
     size_t method;             /* index into opts.methods, n_methods: none */
     struct timespec start;
     void *reply;               /* as_call_reply_reserve: the whole reply */
+    size_t reply_len;          /* its length */
 };
 
 /* ------------------------------------------------------------ replies */
@@ -119,7 +120,7 @@ static void *reply_alloc(as_call_t *c, size_t size)
  * request's routing header, or drops it for a socketless call (whose
  * reply was packed only so that encoding is exercised too); then frees
  * the call. */
-static void send_packed(as_call_t *c, void *buf)
+static void send_packed(as_call_t *c, void *buf, size_t len)
 {
     struct nn_msghdr hdr;
     struct nn_iovec iov;
@@ -127,6 +128,8 @@ static void send_packed(as_call_t *c, void *buf)
     release_slot(c->rpc, c->slot);
     c->slot = NULL;
     if (c->control == NULL) {
+        if (buf != NULL && c->rpc->opts.local_reply != NULL)
+            c->rpc->opts.local_reply(c->rpc->opts.ctx, buf, len);
         free(buf);
         goto out_free;
     }
@@ -185,11 +188,11 @@ static void send_reply(as_call_t *c, int code, const char *msg,
         if (c->control != NULL)
             nn_freemsg(c->control);
         c->control = NULL;
-        send_packed(c, NULL);
+        send_packed(c, NULL, 0);
         return;
     }
     artstore__v1__reply__pack(&reply, buf);
-    send_packed(c, buf);
+    send_packed(c, buf, size);
 }
 
 void *as_call_reply_reserve(as_call_t *c, size_t len)
@@ -216,6 +219,7 @@ void *as_call_reply_reserve(as_call_t *c, size_t len)
     artstore__v1__reply__pack(&reply, buf);
     memcpy(buf + head, field, nfield);
     c->reply = buf;
+    c->reply_len = head + nfield + len;
     return buf + head + nfield;
 }
 
@@ -230,7 +234,7 @@ void as_call_reply_send(as_call_t *c)
     }
     c->reply = NULL;
     record(c, AS_CODE_OK);
-    send_packed(c, buf);
+    send_packed(c, buf, c->reply_len);
 }
 
 void as_call_reply(as_call_t *c, const ProtobufCMessage *resp)
@@ -399,9 +403,15 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
             return;
         }
     }
+    if (req->method == NULL || req->method[0] == '\0') {
+        as_call_reply_error(c, AS_CODE_INVALID_ARGUMENT,
+                            "the envelope has no method; set Request.method "
+                            "to " METHOD_PREFIX "<Method>");
+        return;
+    }
     if (c->method == r->opts.n_methods) {
         as_call_reply_error(c, AS_CODE_UNIMPLEMENTED, "unknown method '%.200s'",
-                            req->method ? req->method : "");
+                            req->method);
         return;
     }
     now = as_clock_wall_ms();

@@ -61,6 +61,9 @@ typedef struct as_rpc_opts {
     int (*auth)(void *auth_ctx, const char *token, int write,
                 as_status_t *st);
     void *auth_ctx;
+    /* Socketless only (as_rpc_local): called with each packed Reply
+     * envelope (len bytes) before it is dropped, for tests. */
+    void (*local_reply)(void *ctx, const void *reply, size_t len);
 } as_rpc_opts_t;
 
 /* Binds the endpoint and starts the workers. *out is set before the first

@@ -121,7 +121,12 @@ int as_service_page_limit(as_call_t *call, int has_limit, uint32_t limit,
 {
     as_service_t *svc = as_call_ctx(call);
 
-    *out = has_limit && limit > 0 ? limit : AS_QUERY_DEFAULT_LIMIT;
+    if (!has_limit || limit == 0) {
+        *out = AS_QUERY_DEFAULT_LIMIT < svc->limits.max_page
+                   ? AS_QUERY_DEFAULT_LIMIT : svc->limits.max_page;
+        return 0;
+    }
+    *out = limit;
     if (*out <= svc->limits.max_page)
         return 0;
     as_call_reply_error(call, AS_CODE_INVALID_ARGUMENT,

@@ -104,8 +104,9 @@ int as_service_filter(as_call_t *call, const Artstore__V1__Filter *in,
                       as_filter_t *out);
 
 /* The one page-size rule of Query, ListTags and Changes: absent or 0 is
- * AS_QUERY_DEFAULT_LIMIT; over limits.max_page is refused. Sets *out, or
- * replies INVALID_ARGUMENT and returns -1. */
+ * AS_QUERY_DEFAULT_LIMIT (or max_page when that is smaller); over
+ * limits.max_page is refused. Sets *out, or replies INVALID_ARGUMENT and
+ * returns -1. */
 int as_service_page_limit(as_call_t *call, int has_limit, uint32_t limit,
                           size_t *out);
 

@@ -130,6 +130,8 @@ static void stats_gauges(as_service_t *svc, const as_store_stats_t *ss,
     resp->workers = svc->rpc ? (uint32_t)as_rpc_workers(svc->rpc) : 0;
     resp->has_subscribers = 1;
     resp->subscribers = svc->feed ? as_feed_subscribers(svc->feed) : 0;
+    resp->has_waiting_changes = 1;
+    resp->waiting_changes = svc->feed ? as_feed_waiters(svc->feed) : 0;
 }
 
 /* A cluster member's Raft progress (NULL when out of memory). */

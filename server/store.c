@@ -885,6 +885,8 @@ static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
     ev.url = a->url;
     ev.has_published_at = a->has_published_at;
     ev.published_at = a->published_at;
+    ev.has_ingested_at = a->has_ingested_at;
+    ev.ingested_at = a->ingested_at;
     ev.has_commit_time_ms = 1;
     ev.commit_time_ms = t->now_ms;
     if (prev != NULL) {

@@ -36,6 +36,7 @@ struct as_writer {
 typedef struct batch {
     as_write_job_t **jobs;
     size_t n;
+    as_status_t st;         /* why the transaction broke (for the log) */
 } batch_t;
 
 /* Applies one item inside t; returns nonzero only if the transaction is
@@ -68,8 +69,10 @@ static int apply_batch(as_wtxn_t *t, void *arg)
         for (j = 0; j < job->n; j++) {
             if (job->items[j].prefailed)
                 continue;
-            if ((rc = apply_item(t, &job->items[j])) != 0)
+            if ((rc = apply_item(t, &job->items[j])) != 0) {
+                b->st = job->items[j].st;
                 return rc;
+            }
         }
     }
     return 0;
@@ -87,8 +90,14 @@ static void run_batch(as_writer_t *w, batch_t *b)
     as_status_t st;
     size_t i, j;
 
+    as_status_ok(&b->st);
+    as_status_ok(&st);
     if (as_store_write(w->store, apply_batch, b, &st) == 0)
         return;
+    /* An item's failure broke the transaction (its status says why), or
+     * the commit itself failed (as_store_write's status does). */
+    if (b->st.code != AS_CODE_OK)
+        st = b->st;
     as_log_warn("group commit of %zu job(s) failed (%s: %s); retrying items "
                 "one by one", b->n, as_code_str(st.code), st.msg);
     for (i = 0; i < b->n; i++) {
@@ -136,7 +145,7 @@ static void *writer_main(void *arg)
         abort();
     }
     for (;;) {
-        batch_t b = { jobs, 0 };
+        batch_t b = { .jobs = jobs, .n = 0 };
         size_t items = 0, i;
         int64_t now;
 

@@ -87,6 +87,29 @@ static as_client_t *connect_to(const ts_server_t *s)
     return c;
 }
 
+/* Waits (up to 10 s) until the server's artstore_waiting_changes gauge
+ * reads n: a long-poll is parked once the gauge counts it. */
+static void await_waiting(const char *endpoint, unsigned n)
+{
+    as_client_t *c;
+    as_stats_t *st;
+    char want[64];
+    int64_t t0 = mono_ms();
+    int seen = 0;
+
+    snprintf(want, sizeof(want), "\nartstore_waiting_changes %u\n", n);
+    ck_assert_int_eq(as_client_connect(endpoint, 5000, &c), AS_OK);
+    while (!seen && mono_ms() - t0 < 10000) {
+        ck_assert_int_eq(as_stats(c, &st), AS_OK);
+        seen = strstr(st->prometheus, want) != NULL;
+        as_stats_free(st);
+        if (!seen)
+            usleep(10000);
+    }
+    as_client_close(c);
+    ck_assert_msg(seen, "artstore_waiting_changes never read %u", n);
+}
+
 /* Reads the next change, failing the test if none comes within ms. */
 static as_change_t *next_change(as_watch_t *w, as_client_t *c, int ms)
 {
@@ -583,7 +606,7 @@ START_TEST(changes_long_poll)
     a.wait_ms = 30000;
     t0 = mono_ms();
     pthread_create(&th, NULL, long_poll, &a);
-    usleep(300000);
+    await_waiting(s.endpoint, 1);
     /* The one allowed waiter is parked: a second one is refused. */
     memset(&b, 0, sizeof(b));
     b.endpoint = s.endpoint;
@@ -616,7 +639,7 @@ START_TEST(changes_long_poll)
     a.rc = AS_EUNKNOWN;
     t0 = mono_ms();
     pthread_create(&th, NULL, long_poll, &a);
-    usleep(300000);
+    await_waiting(s.endpoint, 1);
     ck_assert_int_eq(ts_stop(&s), 0);
     pthread_join(th, NULL);
     ck_assert_msg(a.rc == AS_OK, "parked call at shutdown: %s",
@@ -709,6 +732,128 @@ START_TEST(initial_snapshot)
 }
 END_TEST
 
+/* Calls Changes with since, an optional filter and limit; returns the
+ * code, with *resp set on AS_OK (free_unpacked). */
+static int changes(as_client_t *c, uint64_t since,
+                   Artstore__V1__Filter *f, uint32_t limit,
+                   Artstore__V1__ChangesResponse **resp)
+{
+    Artstore__V1__ChangesRequest req = ARTSTORE__V1__CHANGES_REQUEST__INIT;
+    ProtobufCMessage *m = NULL;
+    int rc;
+
+    req.has_since = 1;
+    req.since = since;
+    req.filter = f;
+    req.has_limit = limit != 0;
+    req.limit = limit;
+    rc = as__call(c, "Changes", &req.base,
+                  &artstore__v1__changes_response__descriptor, &m);
+    *resp = (Artstore__V1__ChangesResponse *)m;
+    return rc;
+}
+
+/* A position beyond the last seq (a subscriber ahead of a store restored
+ * from an older backup) is OUT_OF_RANGE naming the last seq, and a watch
+ * from there reports it instead of waiting for seqs to catch up. */
+START_TEST(since_beyond_last_seq)
+{
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w;
+    as_watch_opts_t o;
+    as_change_t *ch = NULL;
+    Artstore__V1__ChangesResponse *r;
+    int i;
+
+    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
+    c = connect_to(&s);
+    for (i = 0; i < 3; i++)
+        put_one(c, i, NULL);
+    ck_assert_int_eq(changes(c, 3, NULL, 0, &r), AS_OK);
+    ck_assert_uint_eq(r->n_events, 0);
+    ck_assert_uint_eq(r->next_since, 3);
+    artstore__v1__changes_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(changes(c, 10, NULL, 0, &r), AS_EOUT_OF_RANGE);
+    ck_assert_msg(strstr(as_client_errmsg(c), "last seq=3") != NULL, "%s",
+                  as_client_errmsg(c));
+    memset(&o, 0, sizeof(o));
+    o.has_since = 1;
+    o.since = 10;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+    ck_assert_int_eq(as_watch_next(w, 5000, &ch), AS_EOUT_OF_RANGE);
+    ck_assert_ptr_null(ch);
+    as_watch_close(w);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
+/* Changes and Query share one page rule: a limit over max_page is
+ * refused (Changes used to cut it silently), absent is the default. */
+START_TEST(changes_page_limit)
+{
+    static const char *const args[] = { "--max-page", "10", NULL };
+    ts_server_t s;
+    as_client_t *c;
+    Artstore__V1__ChangesResponse *r;
+    int i;
+
+    ck_assert_int_eq(ts_start(&s, args), 0);
+    c = connect_to(&s);
+    for (i = 0; i < 12; i++)
+        put_one(c, i, NULL);
+    ck_assert_int_eq(changes(c, 0, NULL, 11, &r), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "max_page=10") != NULL, "%s",
+                  as_client_errmsg(c));
+    ck_assert_int_eq(changes(c, 0, NULL, 10, &r), AS_OK);
+    ck_assert_uint_eq(r->n_events, 10);
+    artstore__v1__changes_response__free_unpacked(r, NULL);
+    ck_assert_int_eq(changes(c, 0, NULL, 0, &r), AS_OK);
+    ck_assert_uint_eq(r->n_events, 10);   /* the default, 50, capped */
+    artstore__v1__changes_response__free_unpacked(r, NULL);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
+/* Filter.since/until mean the article's time in Changes as in Query:
+ * published_at, else ingested_at. An article without published_at used
+ * to be dropped by any time bound in Changes. */
+START_TEST(changes_time_is_article_time)
+{
+    ts_server_t s;
+    as_client_t *c;
+    Artstore__V1__ChangesResponse *r;
+    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    as_query_spec_t q;
+    as_query_result_t *page = NULL;
+
+    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
+    c = connect_to(&s);
+    put_one(c, 0, NULL);                  /* no published_at */
+    f.has_since = 1;
+    f.since = 1000000000;                 /* 2001: before its ingested_at */
+    ck_assert_int_eq(changes(c, 0, &f, 0, &r), AS_OK);
+    ck_assert_uint_eq(r->n_events, 1);
+    artstore__v1__changes_response__free_unpacked(r, NULL);
+    memset(&q, 0, sizeof(q));
+    q.has_since = 1;
+    q.since = f.since;
+    ck_assert_int_eq(as_query(c, &q, &page), AS_OK);
+    ck_assert_uint_eq(page->n_articles, 1);
+    as_query_result_free(page);
+    f.has_since = 0;
+    f.has_until = 1;
+    f.until = 1000000000;
+    ck_assert_int_eq(changes(c, 0, &f, 0, &r), AS_OK);
+    ck_assert_uint_eq(r->n_events, 0);
+    artstore__v1__changes_response__free_unpacked(r, NULL);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 /* The default feed endpoint: tcp port + 1, or the ipc path + ".feed". */
 START_TEST(derived_feed_endpoint)
 {
@@ -747,6 +892,9 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, changes_bad_filter);
     tcase_add_test(tc, initial_snapshot);
     tcase_add_test(tc, derived_feed_endpoint);
+    tcase_add_test(tc, since_beyond_last_seq);
+    tcase_add_test(tc, changes_page_limit);
+    tcase_add_test(tc, changes_time_is_article_time);
     suite_add_tcase(s, tc);
     return s;
 }

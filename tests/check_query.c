@@ -519,6 +519,24 @@ START_TEST(bad_cursor_and_limit)
     q.cursor_len = len - 1;
     cur[0] ^= 0x80;
     ck_assert_int_eq(as_query(cl, &q, &r), AS_EINVALID_ARGUMENT);
+    /* The cursor of one filter given with another is refused, not walked
+     * as if it were a position in the other filter's list. */
+    {
+        static const char *const tag[] = { "t1" };
+
+        q.cursor_len = len;
+        q.all_of = tag;
+        q.n_all_of = 1;
+        ck_assert_int_eq(as_query(cl, &q, &r), AS_EINVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(as_client_errmsg(cl), "another filter"));
+        q.all_of = NULL;
+        q.n_all_of = 0;
+        q.has_since = 1;
+        ck_assert_int_eq(as_query(cl, &q, &r), AS_EINVALID_ARGUMENT);
+        q.has_since = 0;
+        ck_assert_int_eq(as_query(cl, &q, &r), AS_OK);
+        as_query_result_free(r);
+    }
     free(cur);
 
     memset(&q, 0, sizeof(q));
@@ -705,6 +723,9 @@ static Suite *query_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, teardown);
+    /* random_filters takes seconds (more under sanitizers): above Check's
+     * 4 s default when the suite runs by itself, outside ctest. */
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, random_filters_match_brute_force);
     tcase_add_test(tc, pagination_while_writing);
     tcase_add_test(tc, empty_and_unknown);

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Runs artstored under valgrind (memcheck), drives every method the CLI
-# has (ping, put, put --json, get by id and URL, delete, stats) plus a few
-# refused requests, stops it with SIGTERM and fails on any memory error or
-# leak (definite or indirect) in the server.
+# has (ping, put, put --json, import (PutBatch), get by id and URL, query
+# and tags (Query, ListTags), watch (Changes, and a live change through
+# the feed thread), backup, delete, stats) plus a few refused
+# requests, stops it with SIGTERM and fails on any memory error or leak
+# (definite or indirect) in the server.
 #
 #   tests/valgrind.sh [BUILD_DIR]      # default: ./build
 #
@@ -65,6 +67,23 @@ run 0 get --url https://vg.test/2 -o json
 run 1 get 999999
 run 1 put --url 'not a url' "$tmp/a.txt"
 run 1 put --url https://vg.test/3 --tag "$(printf 'bad\377')" "$tmp/a.txt"
+printf '{"url":"https://vg.test/b%d","title":"B","body":"b","tags":["batch"]}\n' 1 2 3 >"$tmp/batch.jsonl"
+run 0 import "$tmp/batch.jsonl"
+run 0 query --tag batch --count
+run 0 query --tag news --tag world --limit 1 -o json
+run 0 tags
+run 0 watch --since 0 --limit 3 -o jsonl
+run 0 watch --since 0 --tag batch --limit 3
+run 1 watch --since 999999 --limit 1
+# A watch from the current end gets a change made after it started (from
+# the feed, or from Changes if it missed the frame).
+"$cli" watch --limit 1 >"$tmp/watch.out" 2>&1 &
+wpid=$!
+sleep 1
+run 0 put --url https://vg.test/late --tag late "$tmp/a.txt"
+wait $wpid || { echo "watch of a live change failed" >&2; fail=1; }
+run 0 backup "$tmp/backup"
+run 1 backup "$tmp/backup"
 run 0 delete "$id"
 run 1 delete "$id"
 run 0 stats
