@@ -56,8 +56,8 @@ static void h_fail(as_call_t *call, const uint8_t *payload, size_t len)
 }
 
 static const as_method_t methods[] = {
-    { "Echo", h_echo, 0, 0 },
-    { "Fail", h_fail, 1, 0 },
+    { .name = "Echo", .fn = h_echo },
+    { .name = "Fail", .fn = h_fail, .write = 1 },
 };
 
 /* Auth: the token "r" may read, "w" may write, anything else nothing. */
