@@ -181,6 +181,10 @@
   let feed = null, feedTimer = null, quietTimer = null;
   let retryMs = RETRY_MIN_MS;
   let pulling = false, pullAgain = false, pullTimer = null;
+  /* When the last feed frame and the last Changes answer arrived: kept on
+   * each new item (data-frame-ms, data-reply-ms) with its commit time and
+   * the time it was shown, so the stages of the latency can be read. */
+  let lastFrameMs = 0, lastReplyMs = 0;
   let generation = 0;    /* bumped by reload: older Query answers are dropped */
   const rows = new Map();  /* article id -> li */
 
@@ -282,6 +286,8 @@
 
   /* Marks li as on screen: the time of the frame that shows it. */
   function stampShown(li) {
+    li.dataset.frameMs = String(lastFrameMs);
+    li.dataset.replyMs = String(lastReplyMs);
     requestAnimationFrame(() => { li.dataset.shownMs = String(Date.now()); });
     setTimeout(() => li.classList.add("seen"), NEW_MS);
   }
@@ -505,6 +511,7 @@
           pullAgain = true;
           continue;
         }
+        lastReplyMs = Date.now();
         if (mode === "stories") {
           await applyStories(resp.events);
           if (dash.lastSeq !== since) {
@@ -565,6 +572,7 @@
     };
     ws.onmessage = (e) => {
       quiet();
+      lastFrameMs = Date.now();
       const b = new Uint8Array(e.data);
       if (b.length < 9)
         return;

@@ -240,7 +240,7 @@ def test_main(browser, srv, screenshot):
     print("ok 1 - the page shows the 4 %s put before it opened" % mode)
 
     # 2. Puts while open: each on top, marked new, within the bound.
-    latencies, put_to_screen = [], []
+    latencies, put_to_screen, stages = [], [], []
     for i in range(1, 11):
         title = "Live %d: %s" % (i, HEADLINES[i % len(HEADLINES)][0])
         t0 = time.time() * 1000
@@ -250,10 +250,15 @@ def test_main(browser, srv, screenshot):
         top = page.wait_for(
             "(() => { const li = document.querySelector('#items li');"
             " return li && li.dataset.shownMs ? {c: Number(li.dataset.commitMs),"
-            " s: Number(li.dataset.shownMs), n: li.classList.contains('new')}"
+            " s: Number(li.dataset.shownMs), f: Number(li.dataset.frameMs),"
+            " r: Number(li.dataset.replyMs), n: li.classList.contains('new')}"
             " : null; })()", SHOW_BOUND_S, "the frame that shows " + title)
         assert top["n"], "%s is not marked new" % title
         latencies.append(top["s"] - top["c"])
+        # Stages: commit to the feed frame in the page, the frame to the
+        # Changes answer, the answer to the frame on screen.
+        stages.append((top["f"] - top["c"], top["r"] - top["f"],
+                       top["s"] - top["r"]))
         put_to_screen.append(top["s"] - t0)
     lat = sorted(latencies)
     print("ok 2 - 10 puts while open each shown at the top, marked new; "
@@ -261,6 +266,9 @@ def test_main(browser, srv, screenshot):
           "(put-to-screen, CLI start included: median %.0f)"
           % (statistics.median(lat), lat[0], lat[-1],
              statistics.median(put_to_screen)))
+    print("# stages, medians in ms: commit to feed frame %.0f, frame to "
+          "Changes answer %.0f, answer to screen %.0f"
+          % tuple(statistics.median(x[k] for x in stages) for k in range(3)))
     for v in lat:
         assert v < SHOW_BOUND_S * 1000, "latency %d ms over the bound" % v
 
