@@ -5,9 +5,11 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,18 +79,50 @@ static int split_address(const char *a, char *host, size_t hcap,
     return 0;
 }
 
+/* Resolves host (and port, may be NULL) for a listening socket, IPv4
+ * first: nanomsg sockets are IPv4-only by default, and the HTTP listener
+ * and the ws:// endpoints had better share an address ("localhost" is
+ * 127.0.0.1 for both). Returns getaddrinfo's code; *ai is freed with
+ * freeaddrinfo. */
+static int resolve(const char *host, const char *port, struct addrinfo **ai)
+{
+    struct addrinfo hints;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | (port ? AI_NUMERICSERV : 0);
+    hints.ai_family = AF_INET;
+    if ((rc = getaddrinfo(host, port, &hints, ai)) == 0)
+        return 0;
+    hints.ai_family = AF_INET6;
+    return getaddrinfo(host, port, &hints, ai);
+}
+
 int as_http_derive_ws(const char *address, unsigned offset, char *out,
                       size_t cap)
 {
-    char host[256];
+    struct addrinfo *ai = NULL;
+    char host[256], num[INET6_ADDRSTRLEN];
     unsigned long port;
     int n;
 
     if (split_address(address, host, sizeof(host), &port) != 0 ||
         port + offset > 65535)
         return -1;
-    n = snprintf(out, cap, strchr(host, ':') ? "ws://[%s]:%lu" : "ws://%s:%lu",
-                 host, port + offset);
+    /* nanomsg binds addresses, not names. */
+    if (resolve(host, NULL, &ai) != 0)
+        return -1;
+    if (ai->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr,
+                  num, sizeof(num));
+    else
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr,
+                  num, sizeof(num));
+    n = snprintf(out, cap, ai->ai_family == AF_INET6 ? "ws://[%s]:%lu"
+                                                     : "ws://%s:%lu",
+                 num, port + offset);
+    freeaddrinfo(ai);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -309,7 +343,7 @@ int as_http_has_dashboard(void)
 int as_http_start(const as_http_opts_t *opts, as_http_t **out,
                   as_status_t *st)
 {
-    struct addrinfo hints, *ai = NULL;
+    struct addrinfo *ai = NULL;
     char host[256], port_s[16];
     unsigned long port;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
@@ -321,11 +355,7 @@ int as_http_start(const as_http_opts_t *opts, as_http_t **out,
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "--http '%s' is not HOST:PORT", opts->address);
     snprintf(port_s, sizeof(port_s), "%lu", port);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if ((rc = getaddrinfo(host, port_s, &hints, &ai)) != 0)
+    if ((rc = resolve(host, port_s, &ai)) != 0)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "--http '%s': %s", opts->address,
                              gai_strerror(rc));

@@ -52,9 +52,11 @@ int as_http_start(const as_http_opts_t *opts, as_http_t **out,
 void as_http_stop(as_http_t *h);
 
 /*
- * The default of a dashboard endpoint: ws://HOST:(PORT + offset) from the
- * --http address. Writes it to out (cap bytes); returns 0, or -1 when the
- * address is not HOST:PORT or the port would pass 65535.
+ * The default of a dashboard endpoint: ws://ADDRESS:(PORT + offset) from
+ * the --http address, its host resolved to a numeric address (nanomsg
+ * binds addresses, not names; IPv4 first). Writes it to out (cap bytes);
+ * returns 0, or -1 when the address is not HOST:PORT, the host does not
+ * resolve or the port would pass 65535.
  */
 int as_http_derive_ws(const char *address, unsigned offset, char *out,
                       size_t cap);

@@ -201,8 +201,9 @@ static int ws_endpoints(as_server_t *s, const as_config_t *cfg,
         (s->ws_feed[0] == '\0' &&
          as_http_derive_ws(cfg->http, 2, s->ws_feed, sizeof(s->ws_feed)) != 0))
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "--http '%s' is not HOST:PORT with room for the "
-                             "dashboard's ws:// ports after it (or give "
+                             "--http '%s' is not HOST:PORT with a host "
+                             "that resolves and room for the dashboard's "
+                             "ws:// ports after the port (or give "
                              "--ws-listen and --ws-feed)", cfg->http);
     return 0;
 }

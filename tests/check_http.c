@@ -39,7 +39,9 @@ static int start_http(ts_server_t *srv, char *ws_rpc, char *ws_feed,
         ck_assert_int_gt(port, 0);
         if (derive && port > 65000)
             continue;
-        snprintf(http, sizeof(http), "127.0.0.1:%d", port);
+        /* A name, resolved for both the listener and the ws:// ones. */
+        snprintf(http, sizeof(http), "%s:%d", derive ? "localhost" :
+                 "127.0.0.1", port);
         extra[n++] = "--http";
         extra[n++] = http;
         if (derive) {
