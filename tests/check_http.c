@@ -11,8 +11,12 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "artstore.h"
 #include "check_main.h"
@@ -23,6 +27,38 @@
 
 #define N_PUTS 5
 
+/* Returns whether 127.0.0.1:port can be bound now. */
+static int bindable(int port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+    if (fd < 0)
+        return 0;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A port whose next two are free as well, below the ephemeral range
+ * (where the outgoing connections of tests running alongside take theirs). */
+static int free_three(void)
+{
+    int i;
+
+    for (i = 0; i < 200; i++) {
+        int p = 20000 + (int)((unsigned)rand() % 12000);
+
+        if (bindable(p) && bindable(p + 1) && bindable(p + 2))
+            return p;
+    }
+    return 0;
+}
+
 /* Starts a server with --http on a free port; with explicit ws endpoints
  * unless derive, in which case the port and the next two must be free
  * (retried on other ports when they are not). Returns the HTTP port. */
@@ -31,14 +67,14 @@ static int start_http(ts_server_t *srv, char *ws_rpc, char *ws_feed,
 {
     static char http[64], rpc_arg[64], feed_arg[64];
     const char *extra[8];
+    char last[512] = "";
     int tries;
 
+    srand((unsigned)getpid());
     for (tries = 0; tries < 5; tries++) {
-        int port = ts_free_port(), n = 0;
+        int port = derive ? free_three() : ts_free_port(), n = 0;
 
         ck_assert_int_gt(port, 0);
-        if (derive && port > 65000)
-            continue;
         /* A name, resolved for both the listener and the ws:// ones. */
         snprintf(http, sizeof(http), "%s:%d", derive ? "localhost" :
                  "127.0.0.1", port);
@@ -60,9 +96,22 @@ static int start_http(ts_server_t *srv, char *ws_rpc, char *ws_feed,
         extra[n] = NULL;
         if (ts_start(srv, extra) == 0)
             return port;
+        /* Keep the end of the server's log for the message. */
+        {
+            FILE *f = fopen(srv->log, "r");
+
+            if (f != NULL) {
+                size_t got;
+
+                fseek(f, -(long)(sizeof(last) - 1), SEEK_END);
+                got = fread(last, 1, sizeof(last) - 1, f);
+                last[got] = '\0';
+                fclose(f);
+            }
+        }
         ts_cleanup(srv);
     }
-    ck_abort_msg("no server with --http started (ports taken?)");
+    ck_abort_msg("no server with --http started; the last log: %s", last);
     return 0;
 }
 
