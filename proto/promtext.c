@@ -177,6 +177,25 @@ char *as_prom_render(const Artstore__V1__StatsResponse *r, size_t *len)
                "Articles committed per write transaction (group commit).");
         histogram(out, "artstore_writer_batch", NULL, r->writer_batch, 1);
     }
+    if (r->cluster != NULL) {
+        const Artstore__V1__ClusterStats *cl = r->cluster;
+
+        gauge(out, "artstore_cluster_node_id", "This cluster member's id.",
+              (double)cl->node_id);
+        gauge(out, "artstore_cluster_leader",
+              "1 when this member is the leader.", cl->leader ? 1 : 0);
+        gauge(out, "artstore_cluster_leader_id",
+              "The leader's id as this member knows it (0: none).",
+              (double)cl->leader_id);
+        gauge(out, "artstore_cluster_term", "Raft term.", (double)cl->term);
+        gauge(out, "artstore_cluster_commit_index",
+              "Raft log index known committed.", (double)cl->commit_index);
+        gauge(out, "artstore_cluster_applied_index",
+              "Raft log index applied to the store.",
+              (double)cl->applied_index);
+        gauge(out, "artstore_cluster_apply_lag",
+              "Committed entries not yet applied.", (double)cl->apply_lag);
+    }
     if (fclose(out) != 0) {
         free(buf);
         return NULL;
