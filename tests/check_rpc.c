@@ -43,7 +43,8 @@ static void h_echo(as_call_t *call, const uint8_t *payload, size_t len)
         as_call_reply_error(call, AS_CODE_INTERNAL, "reserve failed");
         return;
     }
-    memcpy(p, payload, len);
+    if (len > 0)
+        memcpy(p, payload, len);
     as_call_reply_send(call);
 }
 
