@@ -77,6 +77,12 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc,
              ProtobufCMessage **resp);
 
+/* Checks a caller's tag list (all_of, any_of, none_of): not NULL when n > 0
+ * and no NULL string in it. Returns AS_OK, or AS_EINVALID_ARGUMENT with the
+ * message naming the list and the index. Shared by Query and ListStories. */
+int as__check_tag_list(as_client_t *c, const char *name,
+                       const char *const *v, size_t n);
+
 /*
  * Fills pb with the put-relevant fields of a (server-set fields are left
  * out). pb borrows a's strings; the arrays it needs are allocated and

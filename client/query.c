@@ -32,9 +32,9 @@ static int copy_cursor(const ProtobufCBinaryData *in, int has, uint8_t **out,
     return 0;
 }
 
-/* Checks that none of the n strings of a tag list is NULL. */
-static int check_list(as_client_t *c, const char *name,
-                      const char *const *v, size_t n)
+/* Checks a caller's tag list; the contract is in internal.h. */
+int as__check_tag_list(as_client_t *c, const char *name,
+                       const char *const *v, size_t n)
 {
     size_t i;
 
@@ -64,9 +64,12 @@ int as_query(as_client_t *c, const as_query_spec_t *q,
     c->errmsg[0] = '\0';
     if (q == NULL)
         return as__fail(c, AS_EINVALID_ARGUMENT, "query spec is NULL");
-    if ((rc = check_list(c, "all_of", q->all_of, q->n_all_of)) != AS_OK ||
-        (rc = check_list(c, "any_of", q->any_of, q->n_any_of)) != AS_OK ||
-        (rc = check_list(c, "none_of", q->none_of, q->n_none_of)) != AS_OK)
+    if ((rc = as__check_tag_list(c, "all_of", q->all_of,
+                                 q->n_all_of)) != AS_OK ||
+        (rc = as__check_tag_list(c, "any_of", q->any_of,
+                                 q->n_any_of)) != AS_OK ||
+        (rc = as__check_tag_list(c, "none_of", q->none_of,
+                                 q->n_none_of)) != AS_OK)
         return rc;
     /* The wire struct wants char **; the strings are only read. */
     f.all_of = (char **)q->all_of;

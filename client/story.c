@@ -68,21 +68,6 @@ void as_story_list_free(as_story_list_t *l)
     free(l);
 }
 
-/* Checks that none of the n strings of a tag list is NULL. */
-static int check_list(as_client_t *c, const char *name,
-                      const char *const *v, size_t n)
-{
-    size_t i;
-
-    if (n > 0 && v == NULL)
-        return as__fail(c, AS_EINVALID_ARGUMENT, "%s is NULL", name);
-    for (i = 0; i < n; i++)
-        if (v[i] == NULL)
-            return as__fail(c, AS_EINVALID_ARGUMENT, "%s[%zu] is NULL", name,
-                            i);
-    return AS_OK;
-}
-
 int as_list_stories(as_client_t *c, const as_stories_spec_t *spec,
                     as_story_list_t **out)
 {
@@ -100,11 +85,11 @@ int as_list_stories(as_client_t *c, const as_stories_spec_t *spec,
     *out = NULL;
     c->errmsg[0] = '\0';
     if (spec != NULL) {
-        if ((rc = check_list(c, "all_of", spec->all_of,
+        if ((rc = as__check_tag_list(c, "all_of", spec->all_of,
                              spec->n_all_of)) != AS_OK ||
-            (rc = check_list(c, "any_of", spec->any_of,
+            (rc = as__check_tag_list(c, "any_of", spec->any_of,
                              spec->n_any_of)) != AS_OK ||
-            (rc = check_list(c, "none_of", spec->none_of,
+            (rc = as__check_tag_list(c, "none_of", spec->none_of,
                              spec->n_none_of)) != AS_OK)
             return rc;
         /* The wire struct wants char **; the strings are only read. */
