@@ -50,7 +50,7 @@ static int taglist_add(taglist_t *l, const char *s)
 
 enum {
     Q_TAG = CLI_OPT_FIRST, Q_ANY, Q_NOT, Q_SINCE, Q_UNTIL, Q_SOURCE,
-    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY, Q_CURSOR,
+    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY, Q_CURSOR, Q_STORY,
 };
 
 static const struct option query_opts[] = {
@@ -60,6 +60,7 @@ static const struct option query_opts[] = {
     { "since", required_argument, NULL, Q_SINCE },
     { "until", required_argument, NULL, Q_UNTIL },
     { "source", required_argument, NULL, Q_SOURCE },
+    { "story", required_argument, NULL, Q_STORY },
     { "oldest-first", no_argument, NULL, Q_OLDEST },
     { "limit", required_argument, NULL, Q_LIMIT },
     { "page-size", required_argument, NULL, Q_PAGE },
@@ -184,6 +185,13 @@ static int run_query(cli_globals_t *g, int argc, char **argv)
             q.cursor_len = cursor_len;
             break;
         case Q_SOURCE: q.source = optarg; break;
+        case Q_STORY:
+            if (cli_parse_u64(optarg, &q.story_id) != 0 || q.story_id == 0) {
+                rc = cli_usage_error(cmd, "invalid --story '%s' (a story id, "
+                                     "as `artstore stories` prints)", optarg);
+                goto out_free;
+            }
+            break;
         case Q_OLDEST: q.oldest_first = 1; break;
         case Q_COUNT: q.count_total = 1; break;
         case Q_NO_BODY: q.omit_body = 1; break;
@@ -342,19 +350,21 @@ const cli_cmd_t cli_cmd_query = {
         "  artstore query --tag weather --since -24h\n"
         "  artstore query --source reuters --oldest-first -o jsonl > out.jsonl\n"
         "  artstore query --tag climate --count --limit 1\n"
+        "  artstore query --story 1234 --oldest-first   # one story's articles\n"
         "  artstore query --tag eu --limit 20 --cursor CURSOR   # the next 20\n"
         "\n"
         "USAGE\n"
         "  artstore query [--tag T]... [--any T]... [--not T]... [--since TIME]\n"
-        "                 [--until TIME] [--source S] [--oldest-first]\n"
+        "                 [--until TIME] [--source S] [--story ID] [--oldest-first]\n"
         "                 [--limit N] [--cursor C] [--page-size N] [--count]\n"
         "                 [-o FORMAT]\n"
         "\n"
         "  Prints the articles that have every --tag, at least one --any\n"
-        "  (when given), no --not, the --source, and a time (published_at,\n"
-        "  else ingested_at) with SINCE <= time < UNTIL. Newest first, ties\n"
-        "  by id. Without --limit every match is printed, fetched page by\n"
-        "  page; the pages are consistent even while articles are added.\n"
+        "  (when given), no --not, the --source, the --story, and a time\n"
+        "  (published_at, else ingested_at) with SINCE <= time < UNTIL.\n"
+        "  Newest first, ties by id. Without --limit every match is printed,\n"
+        "  fetched page by page; the pages are consistent even while articles\n"
+        "  are added.\n"
         "  TIME is RFC 3339, Unix seconds, or relative to now: -24h or 24h\n"
         "  (24 hours ago), 7d, 2w, 30m, now.\n"
         "\n"
@@ -377,6 +387,7 @@ const cli_cmd_t cli_cmd_query = {
         "      --since TIME      time >= TIME\n"
         "      --until TIME      time < TIME\n"
         "      --source S        articles from source S\n"
+        "      --story ID        articles of story ID (see `artstore stories`)\n"
         "      --oldest-first    oldest first instead of newest first\n"
         "      --limit N         print at most N articles (default: all)\n"
         "      --cursor C        start where a previous query stopped\n"
