@@ -91,8 +91,11 @@ static const option_def_t options[] = {
       "tags in one query filter" },
     { "max-page", OPT_COUNT, LIM(max_page), "1000",
       "results per page" },
-    { "retain-changes", OPT_COUNT, CFG(retain_changes), "0",
-      "keep at most N change events (0: no count limit)" },
+    { "retain-changes", OPT_COUNT, CFG(retain_changes),
+      AS_STR(AS_DEFAULT_RETAIN_CHANGES),
+      "keep the newest N change events: the changelog of a store that "
+      "rewrites the same articles stays bounded (0: no count limit; not "
+      "in a cluster yet, where every event is kept)" },
     { "retain-hours", OPT_COUNT, CFG(retain_hours), "0",
       "drop change events older than H hours (0: no age limit)" },
     { "max-watches", OPT_COUNT, LIM(max_watches), "256",

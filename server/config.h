@@ -11,6 +11,19 @@
 
 #include "limit.h"
 
+/*
+ * The changelog's default retention: the newest million change events.
+ * An event holds no body (url, title, tags, source: a few hundred bytes),
+ * so the changelog of a default install stays within a few hundred MB
+ * however often its articles are rewritten, while a watcher that was away
+ * for a million changes can still catch up. No age limit by default: a
+ * quiet store keeps its whole recent history. Like MongoDB's capped oplog,
+ * rather than Kafka's 7 days (which bounds time, not size).
+ */
+#define AS_DEFAULT_RETAIN_CHANGES 1000000
+#define AS_STR_(x) #x
+#define AS_STR(x) AS_STR_(x)
+
 typedef struct as_config {
     char *data_dir;
     char *listen;

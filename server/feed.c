@@ -62,6 +62,8 @@ struct as_feed {
     uint64_t published;                  /* feed thread only */
     as_reader_t *reader;                 /* feed thread only */
     as_reader_t *maint_reader;           /* writer thread only */
+    uint64_t maint_seq;                  /* writer thread only: last_seq
+                                            at the last retention round */
 };
 
 /* ------------------------------------------------------------ reading */
@@ -539,27 +541,50 @@ static int oldest_visit(void *arg, uint64_t seq, as_bytes_t raw,
     return AS_VISIT_STOP;
 }
 
-/* Writer thread, about once a second: trims the changelog when its oldest
- * entry is past retention (checked with a read first, so that an idle
- * server does not commit every second). */
-static void on_maint(void *arg)
+/* Returns nonzero when the oldest retained change is past retention
+ * (read in a snapshot of its own, so that an idle server does not commit
+ * every second). */
+static int trim_due(as_feed_t *f)
 {
-    as_feed_t *f = arg;
     retention_t r;
     as_status_t st;
-    void *targs[2] = { f, &st }, *vargs[2] = { &r, NULL };
+    void *vargs[2] = { &r, NULL };
     int due = 0;
 
-    if (!f->opts.retain_changes && !f->opts.retain_hours)
-        return;
     if (as_reader_begin(f->maint_reader, &st) != 0)
-        return;
+        return 0;
     retention_init(f, as_store_last_seq(f->store), &r);
     vargs[1] = &due;
     as_store_changes_scan(f->maint_reader, 0, oldest_visit, vargs, &st);
     as_reader_end(f->maint_reader);
-    if (due && as_store_write(f->store, trim_changes, targs, &st) != 0)
-        as_log_warn("changelog retention failed: %s", st.msg);
+    return due;
+}
+
+/* Writer thread, about once a second: trims the changelog while its
+ * oldest entry is past retention, TRIM_CHUNK events per transaction. One
+ * round trims up to as many events as were written since the last round,
+ * plus one chunk: retention keeps up with any write rate (a fixed chunk a
+ * second would not, past 10,000 changes a second), and a backlog (a store
+ * from before a retention was set) shrinks by a chunk a second without
+ * holding the writer for long. */
+static void on_maint(void *arg)
+{
+    as_feed_t *f = arg;
+    as_status_t st;
+    void *targs[2] = { f, &st };
+    uint64_t last = as_store_last_seq(f->store), budget, done = 0;
+
+    if (!f->opts.retain_changes && !f->opts.retain_hours)
+        return;
+    budget = TRIM_CHUNK + (last > f->maint_seq ? last - f->maint_seq : 0);
+    f->maint_seq = last;
+    while (done < budget && trim_due(f)) {
+        if (as_store_write(f->store, trim_changes, targs, &st) != 0) {
+            as_log_warn("changelog retention failed: %s", st.msg);
+            return;
+        }
+        done += TRIM_CHUNK;
+    }
 }
 
 /* ------------------------------------------------------------ rate */
@@ -717,7 +742,7 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
         goto out_reader;
     if ((rc = feed_bind(f, opts->endpoint, opts->ws_endpoint, st)) != 0)
         goto out_maint_reader;
-    f->committed = f->published = as_store_last_seq(s);
+    f->committed = f->published = f->maint_seq = as_store_last_seq(s);
     if ((rc = pthread_create(&f->thread, NULL, feed_main, f)) != 0) {
         rc = as_status_set(st, AS_CODE_INTERNAL, "start feed: %s",
                            strerror(rc));

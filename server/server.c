@@ -53,8 +53,12 @@ int as_server_check_config(const as_config_t *cfg, as_status_t *st)
                              "a cluster member needs both --node-id and "
                              "--raft");
     /* Trims would be decided by each node's own clock and pace; they are
-     * not replicated through the log yet. */
-    if (cfg->retain_changes || cfg->retain_hours)
+     * not replicated through the log yet. The default count retention
+     * does not apply there (start_feed); only a setting of one's own is
+     * refused. */
+    if ((cfg->retain_changes &&
+         cfg->retain_changes != AS_DEFAULT_RETAIN_CHANGES) ||
+        cfg->retain_hours)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "--retain-changes and --retain-hours are not "
                              "supported in a cluster yet");
@@ -230,8 +234,9 @@ static int start_feed(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     fo.endpoint = s->feed_ep;
     fo.ws_endpoint = s->ws_feed;
     fo.max_waiters = cfg->limits.max_watches;
-    fo.retain_changes = cfg->retain_changes;
-    fo.retain_hours = cfg->retain_hours;
+    /* A cluster member keeps every event (as_server_check_config). */
+    fo.retain_changes = clustered(cfg) ? 0 : cfg->retain_changes;
+    fo.retain_hours = clustered(cfg) ? 0 : cfg->retain_hours;
     fo.max_reply_bytes = cfg->limits.max_reply_bytes;
     /* PUB cannot check a token: with tokens, the feed says only where the
      * log is, and the events are read through Changes, which checks. */

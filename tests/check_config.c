@@ -10,6 +10,7 @@
 
 #include "check_main.h"
 #include "config.h"
+#include "server.h"
 
 static char dir[64];
 static char path[128];
@@ -196,6 +197,34 @@ END_TEST
 
 /* Every option --help lists must be accepted as a key of the file, and
  * every key must be listed: one table drives both. */
+/* The changelog is bounded by default (issue: a store that rewrites the
+ * same articles grew by its changelog forever), by count, so that no
+ * write rate can outgrow it; a cluster member, whose trims are not
+ * replicated yet, keeps the default without being refused, but a
+ * retention of its own is refused. */
+START_TEST(changelog_retained_by_default)
+{
+    as_config_t c;
+    as_status_t st;
+    char *argv[] = { "artstored", "--node-id", "1", "--raft",
+                     "127.0.0.1:7410", "--retain-changes", "5000", NULL };
+
+    as_config_defaults(&c);
+    ck_assert_uint_eq(c.retain_changes, AS_DEFAULT_RETAIN_CHANGES);
+    ck_assert_uint_gt(c.retain_changes, 0);
+    ck_assert_uint_eq(c.retain_hours, 0);
+    as_config_free(&c);
+
+    ck_assert_int_eq(as_config_parse_args(&c, 5, argv), 0);
+    ck_assert_msg(as_server_check_config(&c, &st) == 0, "%s", st.msg);
+    as_config_free(&c);
+    ck_assert_int_eq(as_config_parse_args(&c, 7, argv), 0);
+    ck_assert_int_ne(as_server_check_config(&c, &st), 0);
+    ck_assert_ptr_nonnull(strstr(st.msg, "--retain-changes"));
+    as_config_free(&c);
+}
+END_TEST
+
 START_TEST(help_keys_match_file_keys)
 {
     char *buf = NULL, *line, *save = NULL;
@@ -241,6 +270,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, flags_override_file);
     tcase_add_test(tc, file_values_are_validated);
     tcase_add_test(tc, help_keys_match_file_keys);
+    tcase_add_test(tc, changelog_retained_by_default);
     suite_add_tcase(s, tc);
     return s;
 }
