@@ -471,6 +471,183 @@ START_TEST(relative_times_and_cursor)
 }
 END_TEST
 
+/* Random lowercase words, so that no two generated articles are one
+ * story (xorshift: the same words on every run). */
+static void random_words(uint64_t *state, char *out, size_t n_words)
+{
+    size_t w, i;
+
+    for (w = 0; w < n_words; w++) {
+        for (i = 0; i < 7; i++) {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *out++ = (char)('a' + *state % 26);
+        }
+        *out++ = w + 1 < n_words ? ' ' : '\0';
+    }
+}
+
+/* The display column where needle starts in line (which must hold it). */
+static size_t column_of(const char *line, const char *needle)
+{
+    const char *p = strstr(line, needle);
+
+    ck_assert_msg(p != NULL, "'%s' not in '%s'", needle, line);
+    return width_of(line, (size_t)(p - line));
+}
+
+/* stories and story share query's filter flags, paging, output model and
+ * table: 105 stories come in two pages (100 + 5), --limit cuts the second,
+ * -o and ARTSTORE_OUTPUT mean what they mean for query, the filters
+ * select, and the table lines titles up by display width. */
+START_TEST(stories_and_story)
+{
+    static const char *const env_jsonl[] = { "ARTSTORE_OUTPUT=jsonl", NULL };
+    char title[64], body[400], *input, *out, *err, *line, *save = NULL;
+    char idbuf[24], titles[3][64];
+    size_t len = 0, cap = 105 * 600, col = 0;
+    uint64_t state = 88172645463325252ull;
+    json_t *j, *a;
+    int rc, i, rows = 0;
+
+    input = malloc(cap);
+    ck_assert_ptr_nonnull(input);
+    for (i = 0; i < 105; i++) {
+        random_words(&state, title, 5);
+        random_words(&state, body, 40);
+        len += (size_t)snprintf(input + len, cap - len,
+                                "{\"title\":\"%s\",\"body\":\"%s\","
+                                "\"source\":\"src%d\",\"tags\":[\"t%d\"],"
+                                "\"published_at\":%d}\n", title, body, i % 3,
+                                i % 2, 1718703000 + i * 60);
+    }
+    rc = CLI(input, NULL, &err, "import", "-");
+    ck_assert_msg(rc == 0, "%s", err);
+    free(err);
+    free(input);
+
+    rc = CLI(NULL, &out, &err, "stories", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 105);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "stories", "--limit", "103", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 103);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "-o", "json", "stories", "--limit", "2");
+    ck_assert_msg(rc == 0, "%s", err);
+    j = json_loads(out, 0, NULL);
+    ck_assert_msg(json_is_array(j) && json_array_size(j) == 2, "%s", out);
+    json_decref(j);
+    free(out);
+    free(err);
+    rc = ts_cli_env(srv.endpoint, env_jsonl, NULL, &out, &err,
+                    (const char *const[]){ "stories", "--limit", "1", NULL });
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 1);
+    free(out);
+    free(err);
+
+    /* The filter flags select as in query. */
+    rc = CLI(NULL, &out, &err, "stories", "--tag", "t1", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 52);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "stories", "--any", "t0", "--any", "t1",
+             "--not", "t0", "--source", "src1", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 18);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "stories", "--until", "1718703000", "-o",
+             "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "stories", "--since", "yesterday");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(err, "invalid --since") != NULL, "%s", err);
+    free(out);
+    free(err);
+
+    /* The table: titles start at one display column, wide sources too. */
+    ck_assert_int_eq(CLI("東京の天気\nbody\n", NULL, NULL, "put", "--source",
+                         "日本経済新聞社の記事です長い名前", "--tag", "天気"),
+                     0);
+    rc = CLI(NULL, &out, &err, "stories", "--limit", "3", "-o", "json");
+    ck_assert_msg(rc == 0, "%s", err);
+    j = json_loads(out, 0, NULL);
+    ck_assert_msg(json_array_size(j) == 3, "%s", out);
+    for (i = 0; i < 3; i++)
+        snprintf(titles[i], sizeof(titles[i]), "%s", json_string_value(
+                     json_object_get(json_array_get(j, (size_t)i), "title")));
+    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)json_integer_value(
+                 json_object_get(json_array_get(j, 0), "id")));
+    ck_assert_str_eq(titles[0], "東京の天気");
+    json_decref(j);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "stories", "--limit", "3");
+    ck_assert_msg(rc == 0, "%s", err);
+    for (line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save), rows++) {
+        if (rows == 0)
+            col = column_of(line, "TITLE");
+        else
+            ck_assert_msg(column_of(line, titles[rows - 1]) == col,
+                          "misaligned: '%s'", line);
+    }
+    ck_assert_int_eq(rows, 4);
+    free(out);
+    free(err);
+
+    /* story ID: the story, then its articles; json or table only. */
+    rc = CLI(NULL, &out, &err, "story", idbuf);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_msg(strstr(out, "LAST SEEN") && strstr(out, "COPY OF") &&
+                  strstr(out, "東京の天気"), "%s", out);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "story", idbuf, "--no-body", "-o", "json");
+    ck_assert_msg(rc == 0, "%s", err);
+    j = json_loads(out, 0, NULL);
+    a = json_object_get(j, "articles");
+    ck_assert_msg(json_array_size(a) == 1 &&
+                  json_object_get(json_array_get(a, 0), "body") == NULL &&
+                  json_is_string(json_object_get(json_object_get(j, "story"),
+                                                 "last_seen")), "%s", out);
+    json_decref(j);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "story", idbuf, "-o", "jsonl");
+    ck_assert_int_eq(rc, 2);
+    free(out);
+    free(err);
+
+    /* watch takes the same tag and source flags. */
+    rc = CLI(NULL, &out, &err, "watch", "--since", "0", "--tag", "t1",
+             "--source", "src1", "--limit", "3", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(jsonl_objects(out), 3);
+    for (line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        j = json_loads(line, 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "source")),
+                         "src1");
+        ck_assert_str_eq(json_string_value(json_array_get(
+                             json_object_get(j, "tags"), 0)), "t1");
+        json_decref(j);
+    }
+    free(out);
+    free(err);
+}
+END_TEST
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -673,6 +850,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, one_output_model);
     tcase_add_test(tc, table_display_width);
     tcase_add_test(tc, relative_times_and_cursor);
+    tcase_add_test(tc, stories_and_story);
     tcase_add_test(tc, import_files_dirs_text);
     tcase_add_test(tc, import_rejections_in_order);
     tcase_add_test(tc, import_interrupt_and_resume);

@@ -214,6 +214,140 @@ void cli_text_cell(char *out, size_t cap, const char *s, int width);
  * spaces (for a table's last column). */
 void cli_text_clean(char *out, size_t cap, const char *s);
 
+/* ------------------------------------------------------------ lists */
+
+/*
+ * The filter flags query, stories and watch share, one meaning each:
+ * --tag/--any/--not T (repeatable), --source S and, where a command takes
+ * times, --since/--until TIME (cli_time_parse). Their values sit apart
+ * from CLI_OPT_FIRST's, so a command's own flags never collide with them.
+ */
+#define CLI_OPT_FILTER 0x800
+enum {
+    CLI_OPT_TAG = CLI_OPT_FILTER,
+    CLI_OPT_ANY,
+    CLI_OPT_NOT,
+    CLI_OPT_SOURCE,
+    CLI_OPT_SINCE,
+    CLI_OPT_UNTIL,
+};
+
+/* getopt_long entries for the tag and source flags, and for the times. */
+#define CLI_FILTER_TAG_FLAGS                               \
+    { "tag", required_argument, NULL, CLI_OPT_TAG },       \
+    { "any", required_argument, NULL, CLI_OPT_ANY },       \
+    { "not", required_argument, NULL, CLI_OPT_NOT },       \
+    { "source", required_argument, NULL, CLI_OPT_SOURCE }
+#define CLI_FILTER_TIME_FLAGS                              \
+    { "since", required_argument, NULL, CLI_OPT_SINCE },   \
+    { "until", required_argument, NULL, CLI_OPT_UNTIL }
+
+/* What the filter flags said; the tags and source point into argv. */
+typedef struct cli_filter {
+    const char **all_of, **any_of, **none_of;
+    size_t n_all_of, n_any_of, n_none_of;
+    const char *source;
+    int has_since, has_until;
+    int64_t since, until;        /* Unix seconds */
+} cli_filter_t;
+
+/* Prepares f for a command line of argc words (no list can be longer).
+ * Returns 0, or -1 when out of memory. Free with cli_filter_free. */
+int cli_filter_init(cli_filter_t *f, int argc);
+
+/* Frees f's lists (not the strings: they are argv's). */
+void cli_filter_free(cli_filter_t *f);
+
+/*
+ * Takes filter flag c (a CLI_OPT_* value from cli_getopt) with its value
+ * arg into f. Returns CLI_EXIT_OK, CLI_EXIT_USAGE for a time it cannot
+ * parse (printed, naming the flag), or -1 when c is not a filter flag.
+ */
+int cli_filter_flag(const cli_cmd_t *cmd, cli_filter_t *f, int c,
+                    const char *arg);
+
+/* Copies f's tag lists and source into spec, which may be any of
+ * as_query_spec_t, as_stories_spec_t and as_watch_opts_t (their filter
+ * fields have the same names); f must outlive spec. */
+#define CLI_FILTER_TAGS_TO(f, spec)                                    \
+    do {                                                               \
+        (spec)->all_of = (f)->all_of;                                  \
+        (spec)->n_all_of = (f)->n_all_of;                              \
+        (spec)->any_of = (f)->any_of;                                  \
+        (spec)->n_any_of = (f)->n_any_of;                              \
+        (spec)->none_of = (f)->none_of;                                \
+        (spec)->n_none_of = (f)->n_none_of;                            \
+        (spec)->source = (f)->source;                                  \
+    } while (0)
+
+/* As CLI_FILTER_TAGS_TO, with the times too (as_query_spec_t,
+ * as_stories_spec_t). */
+#define CLI_FILTER_TO(f, spec)                                         \
+    do {                                                               \
+        CLI_FILTER_TAGS_TO(f, spec);                                   \
+        (spec)->has_since = (f)->has_since;                            \
+        (spec)->since = (f)->since;                                    \
+        (spec)->has_until = (f)->has_until;                            \
+        (spec)->until = (f)->until;                                    \
+    } while (0)
+
+/*
+ * The output of a listing command (query, tags, stories) walked page by
+ * page: a table the command prints row by row (CLI_OUTPUT_TEXT), one JSON
+ * array of every item (CLI_OUTPUT_JSON, printed by cli_list_end), or one
+ * object per line as the items come (CLI_OUTPUT_JSONL); and --limit.
+ */
+typedef struct cli_list {
+    const cli_cmd_t *cmd;
+    cli_output_t fmt;
+    json_t *items;               /* json: the items so far */
+    uint64_t limit;              /* at most this many items; 0: all */
+    uint64_t count;              /* items so far */
+} cli_list_t;
+
+/* Starts a list of cmd in g's output format (settled beforehand by
+ * cli_output_check). Returns CLI_EXIT_OK, or CLI_EXIT_ERROR when out of
+ * memory (printed). Free with cli_list_free. */
+int cli_list_init(cli_list_t *l, const cli_cmd_t *cmd,
+                  const cli_globals_t *g, uint64_t limit);
+
+/* Returns how many items to ask the server for next: page, or what is
+ * left of the limit when that is less. */
+uint32_t cli_list_want(const cli_list_t *l, uint64_t page);
+
+/* Adds one item of a json or jsonl list: appended, or printed on a line.
+ * Consumes o (NULL: out of memory). Returns CLI_EXIT_OK or
+ * CLI_EXIT_ERROR (printed). */
+int cli_list_add(cli_list_t *l, json_t *o);
+
+/* Counts the n items of a page and returns whether to ask for the next:
+ * there is one (cursor not NULL) and the limit is not reached. */
+int cli_list_more(cli_list_t *l, size_t n, const void *cursor);
+
+/* Takes the json list's array (NULL for other formats): the caller owns
+ * it and prints it, or wraps it in an object first. */
+json_t *cli_list_take(cli_list_t *l);
+
+/* Frees what l holds; l may be NULL. */
+void cli_list_free(cli_list_t *l);
+
+/* Prints "artstore CMD: out of memory" on stderr; returns CLI_EXIT_ERROR. */
+int cli_oom(const cli_cmd_t *cmd);
+
+/* Returns a JSON array of the strings v[0..n), or NULL when out of
+ * memory. */
+json_t *cli_strv_json(char *const *v, size_t n);
+
+/*
+ * Prints one table row on stdout: cells[0..n) each cut or padded to
+ * widths[i] columns (cli_text_cell; a NULL cell shows as "-"), separated
+ * by one space, then last uncut on the same line (cli_text_clean; NULL
+ * shows nothing). One function for every table, so columns line up by
+ * display width everywhere.
+ */
+void cli_table_row(const char *const *cells, const int *widths, size_t n,
+                   const char *last);
+
 /* ------------------------------------------------------------ commands */
 
 extern const cli_cmd_t cli_cmd_put;

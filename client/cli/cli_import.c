@@ -965,176 +965,241 @@ static int print_summary(import_t *im, const char *const *inputs,
         "acknowledged_through", im->acked_through));
 }
 
-static int run_import(cli_globals_t *g, int argc, char **argv)
-{
-    const cli_cmd_t *cmd = &cli_cmd_import;
-    import_t im;
-    reader_t rd = { &im, NULL };
-    pthread_t threads[MAX_JOBS];
-    const char *env, **tags = NULL;
-    static const char *const stdin_only[] = { "-" };
-    const char *const *inputs;
-    size_t n_inputs, i;
-    int jobs = DEFAULT_JOBS, batch = DEFAULT_BATCH, started = 0, c, rc = 0;
-    struct sigaction sa, old_int, old_term;
-    sigset_t block, prev;
-    char err[200];
+/* What the import flags and variables say, besides what goes into the
+ * import_t itself. */
+typedef struct import_args {
+    int jobs, batch;
+    const char *const *inputs;     /* the inputs, or stdin alone */
+    size_t n_inputs;
+} import_args_t;
 
-    memset(&im, 0, sizeof(im));
-    if ((env = getenv("ARTSTORE_JOBS")) && parse_count(env, MAX_JOBS, &jobs))
+/*
+ * Parses ARTSTORE_JOBS/ARTSTORE_BATCH, the flags (defaults into im->dflt,
+ * whose tags array holds argc entries) and the inputs, each of which must
+ * exist, and settles the output format. Returns CLI_EXIT_OK, or the exit
+ * status of an error it printed.
+ */
+static int parse_import_args(cli_globals_t *g, int argc, char **argv,
+                             import_t *im, import_args_t *a)
+{
+    static const char *const stdin_only[] = { "-" };
+    const cli_cmd_t *cmd = &cli_cmd_import;
+    const char *env;
+    char err[200];
+    size_t i;
+    int c;
+
+    a->jobs = DEFAULT_JOBS;
+    a->batch = DEFAULT_BATCH;
+    if ((env = getenv("ARTSTORE_JOBS")) && parse_count(env, MAX_JOBS,
+                                                       &a->jobs))
         return cli_usage_error(cmd, "ARTSTORE_JOBS must be 1..%d", MAX_JOBS);
     if ((env = getenv("ARTSTORE_BATCH")) && parse_count(env, MAX_BATCH,
-                                                        &batch))
+                                                        &a->batch))
         return cli_usage_error(cmd, "ARTSTORE_BATCH must be 1..%d", MAX_BATCH);
-    if ((tags = calloc((size_t)argc, sizeof(*tags))) == NULL)
-        return cli_print_json(NULL);
-    im.dflt.tags = tags;
     while ((c = cli_getopt(g, cmd, argc, argv, "j:", import_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
         case 'j':
         case IMPORT_JOBS:
-            if (parse_count(optarg, MAX_JOBS, &jobs) != 0) {
-                rc = cli_usage_error(cmd, "--jobs must be 1..%d", MAX_JOBS);
-                goto out_free_tags;
-            }
+            if (parse_count(optarg, MAX_JOBS, &a->jobs) != 0)
+                return cli_usage_error(cmd, "--jobs must be 1..%d", MAX_JOBS);
             break;
         case IMPORT_BATCH:
-            if (parse_count(optarg, MAX_BATCH, &batch) != 0) {
-                rc = cli_usage_error(cmd, "--batch must be 1..%d",
-                                     MAX_BATCH);
-                goto out_free_tags;
-            }
+            if (parse_count(optarg, MAX_BATCH, &a->batch) != 0)
+                return cli_usage_error(cmd, "--batch must be 1..%d",
+                                       MAX_BATCH);
             break;
-        case IMPORT_TAG: tags[im.dflt.n_tags++] = optarg; break;
-        case IMPORT_SOURCE: im.dflt.source = optarg; break;
+        case IMPORT_TAG: im->dflt.tags[im->dflt.n_tags++] = optarg; break;
+        case IMPORT_SOURCE: im->dflt.source = optarg; break;
         case IMPORT_PUBLISHED:
-            if (cli_time_parse(optarg, &im.dflt.published, err,
-                               sizeof(err)) != 0) {
-                rc = cli_usage_error(cmd, "--published: %s", err);
-                goto out_free_tags;
-            }
-            im.dflt.has_published = 1;
+            if (cli_time_parse(optarg, &im->dflt.published, err,
+                               sizeof(err)) != 0)
+                return cli_usage_error(cmd, "--published: %s", err);
+            im->dflt.has_published = 1;
             break;
-        case IMPORT_IGNORE_UNKNOWN: im.ignore_unknown = 1; break;
-        case IMPORT_RESUME_AFTER: im.resume_after = optarg; break;
+        case IMPORT_IGNORE_UNKNOWN: im->ignore_unknown = 1; break;
+        case IMPORT_RESUME_AFTER: im->resume_after = optarg; break;
         default:
-            rc = cli_getopt_exit(c);
-            goto out_free_tags;
+            return cli_getopt_exit(c);
         }
     }
     if (optind < argc) {
-        inputs = (const char *const *)argv + optind;
-        n_inputs = (size_t)(argc - optind);
+        a->inputs = (const char *const *)argv + optind;
+        a->n_inputs = (size_t)(argc - optind);
     } else {
-        inputs = stdin_only;
-        n_inputs = 1;
+        a->inputs = stdin_only;
+        a->n_inputs = 1;
     }
     /* A name that is not there is a typo: refuse before importing any. */
-    for (i = 0; i < n_inputs; i++) {
+    for (i = 0; i < a->n_inputs; i++) {
         struct stat sb;
 
-        if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &sb) != 0) {
-            rc = cli_usage_error(cmd, "cannot open '%s': %s", inputs[i],
-                                 strerror(errno));
-            goto out_free_tags;
-        }
-        input_size(inputs[i], &im.total_bytes);
+        if (strcmp(a->inputs[i], "-") != 0 && stat(a->inputs[i], &sb) != 0)
+            return cli_usage_error(cmd, "cannot open '%s': %s", a->inputs[i],
+                                   strerror(errno));
+        input_size(a->inputs[i], &im->total_bytes);
     }
-    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
-                                           CLI_FMT_JSONL,
-                               CLI_OUTPUT_TEXT)) != 0)
-        goto out_free_tags;
+    return cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                        CLI_FMT_JSONL,
+                            CLI_OUTPUT_TEXT);
+}
 
-    im.g = g;
-    im.batch_max = batch;
-    im.max_queued = (size_t)jobs * 2;
-    im.progress = isatty(STDERR_FILENO);
-    im.start = mono_s();
-    pthread_mutex_init(&im.lock, NULL);
-    pthread_cond_init(&im.cond, NULL);
+/* The SIGINT and SIGTERM handlers import replaced. */
+typedef struct saved_signals {
+    struct sigaction old_int, old_term;
+} saved_signals_t;
 
-    /* Ctrl-C stops the reading; the batches in flight are waited for and
-     * counted, so the summary says what the server acknowledged. Only
-     * this thread takes the signals: the senders' waits go on. */
+/*
+ * Catches Ctrl-C and SIGTERM (saved keeps the old handlers) and starts
+ * up to jobs sender threads into threads. Ctrl-C stops the reading; the
+ * batches in flight are waited for and counted, so the summary says what
+ * the server acknowledged. Only this thread takes the signals: the
+ * senders' waits go on. Returns how many threads started.
+ */
+static int start_senders(import_t *im, int jobs, pthread_t *threads,
+                         saved_signals_t *saved)
+{
+    struct sigaction sa;
+    sigset_t block, prev;
+    int started = 0;
+
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_interrupt;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGINT, &sa, &saved->old_int);
+    sigaction(SIGTERM, &sa, &saved->old_term);
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &prev);
-    for (c = 0; c < jobs; c++) {
-        if (pthread_create(&threads[c], NULL, sender_main, &im) != 0)
-            break;
+    while (started < jobs &&
+           pthread_create(&threads[started], NULL, sender_main, im) == 0)
         started++;
-    }
     pthread_sigmask(SIG_SETMASK, &prev, NULL);
-    if (started == 0) {
-        fprintf(stderr, "artstore import: cannot start a thread\n");
-        rc = CLI_EXIT_ERROR;
-        goto out_destroy;
-    }
-    for (i = 0, rc = 0; i < n_inputs && rc == 0 && !stopping(&rd); i++)
-        rc = read_input(&rd, inputs[i]);
+    return started;
+}
+
+/*
+ * Reads the inputs in order into batches for the senders, until the end
+ * or a stop, then tells the senders there is no more. A read error stops
+ * the import (exit 1) unless a sender or Ctrl-C stopped it first.
+ */
+static void read_inputs(import_t *im, const import_args_t *a)
+{
+    reader_t rd = { im, NULL };
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < a->n_inputs && rc == 0 && !stopping(&rd); i++)
+        rc = read_input(&rd, a->inputs[i]);
     if (!stopping(&rd) && rc == 0)
         rc = flush(&rd);
     if (rd.cur != NULL) {
         /* Read, never queued (interrupted): unsent. */
-        pthread_mutex_lock(&im.lock);
-        rd.cur->seq = im.next_seq++;
-        batch_done(&im, rd.cur);
-        pthread_mutex_unlock(&im.lock);
+        pthread_mutex_lock(&im->lock);
+        rd.cur->seq = im->next_seq++;
+        batch_done(im, rd.cur);
+        pthread_mutex_unlock(&im->lock);
         rd.cur = NULL;
     }
-    pthread_mutex_lock(&im.lock);
-    im.eof = 1;
-    if (rc != 0 && !im.fatal && !interrupted) {
-        im.fatal = 1;
-        im.fatal_exit = CLI_EXIT_ERROR;
+    pthread_mutex_lock(&im->lock);
+    im->eof = 1;
+    if (rc != 0 && !im->fatal && !interrupted) {
+        im->fatal = 1;
+        im->fatal_exit = CLI_EXIT_ERROR;
     }
-    pthread_cond_broadcast(&im.cond);
-    pthread_mutex_unlock(&im.lock);
-    for (c = 0; c < started; c++)
-        pthread_join(threads[c], NULL);
-    /* Batches left in the queue by a stop were never sent; they are
-     * reported (as unsent) in their place. */
-    while (im.head != NULL) {
-        batch_t *b = im.head;
+    pthread_cond_broadcast(&im->cond);
+    pthread_mutex_unlock(&im->lock);
+}
 
-        im.head = b->next;
+/* Waits for the started senders, then reports every batch not reported
+ * yet, in input order: those left in the queue by a stop were never sent
+ * and are reported as unsent in their place. */
+static void finish_senders(import_t *im, pthread_t *threads, int started)
+{
+    int i;
+
+    for (i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    while (im->head != NULL) {
+        batch_t *b = im->head;
+
+        im->head = b->next;
         b->sent = 0;
-        batch_done(&im, b);
+        batch_done(im, b);
     }
-    while (im.done != NULL) {
-        batch_t *b = im.done;
+    while (im->done != NULL) {
+        batch_t *b = im->done;
 
-        im.done = b->next;
-        report_batch(&im, b);
+        im->done = b->next;
+        report_batch(im, b);
     }
-    draw_progress(&im, 1);
-    if (im.resume_after != NULL && !im.resumed) {
-        if (im.progress)
+    draw_progress(im, 1);
+}
+
+/* Prints the end of an import that ran and returns its exit status: a
+ * --resume-after that named nothing is a usage error; else the summary,
+ * then 130 if interrupted, the senders' status if one gave up, 1 if an
+ * article was rejected. */
+static int import_result(import_t *im, const import_args_t *a)
+{
+    int rc;
+
+    if (im->resume_after != NULL && !im->resumed) {
+        if (im->progress)
             fputs("\r\033[K", stderr);
         fprintf(stderr, "artstore import: --resume-after '%s' names no "
                 "line or file of these inputs; nothing was imported\n",
-                im.resume_after);
-        rc = CLI_EXIT_USAGE;
+                im->resume_after);
+        return CLI_EXIT_USAGE;
+    }
+    rc = print_summary(im, a->inputs, a->n_inputs);
+    if (interrupted)
+        return CLI_EXIT_INTERRUPTED;
+    if (im->fatal)
+        return im->fatal_exit ? im->fatal_exit : CLI_EXIT_ERROR;
+    if (rc == CLI_EXIT_OK && im->rejected > 0)
+        return CLI_EXIT_ERROR;
+    return rc;
+}
+
+static int run_import(cli_globals_t *g, int argc, char **argv)
+{
+    import_t im;
+    import_args_t a;
+    pthread_t threads[MAX_JOBS];
+    saved_signals_t saved;
+    const char **tags;
+    int started, rc;
+
+    memset(&im, 0, sizeof(im));
+    memset(&a, 0, sizeof(a));
+    if ((tags = calloc((size_t)argc, sizeof(*tags))) == NULL)
+        return cli_oom(&cli_cmd_import);
+    im.dflt.tags = tags;
+    if ((rc = parse_import_args(g, argc, argv, &im, &a)) != CLI_EXIT_OK)
+        goto out_free_tags;
+
+    im.g = g;
+    im.batch_max = a.batch;
+    im.max_queued = (size_t)a.jobs * 2;
+    im.progress = isatty(STDERR_FILENO);
+    im.start = mono_s();
+    pthread_mutex_init(&im.lock, NULL);
+    pthread_cond_init(&im.cond, NULL);
+    if ((started = start_senders(&im, a.jobs, threads, &saved)) == 0) {
+        fprintf(stderr, "artstore import: cannot start a thread\n");
+        rc = CLI_EXIT_ERROR;
         goto out_destroy;
     }
-    rc = print_summary(&im, inputs, n_inputs);
-    if (interrupted)
-        rc = CLI_EXIT_INTERRUPTED;
-    else if (im.fatal)
-        rc = im.fatal_exit ? im.fatal_exit : CLI_EXIT_ERROR;
-    else if (rc == CLI_EXIT_OK && im.rejected > 0)
-        rc = CLI_EXIT_ERROR;
+    read_inputs(&im, &a);
+    finish_senders(&im, threads, started);
+    rc = import_result(&im, &a);
 
 out_destroy:
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGINT, &saved.old_int, NULL);
+    sigaction(SIGTERM, &saved.old_term, NULL);
     pthread_cond_destroy(&im.cond);
     pthread_mutex_destroy(&im.lock);
     free(im.acked_through);

@@ -9,57 +9,22 @@
 #include "cli.h"
 #include "cli_json.h"
 
-/* Output formats of these commands, from the global -o. */
-enum { FMT_TABLE, FMT_JSON, FMT_JSONL };
-
-static int fmt_of(const cli_globals_t *g)
-{
-    return g->output == CLI_OUTPUT_JSON    ? FMT_JSON
-           : g->output == CLI_OUTPUT_JSONL ? FMT_JSONL
-                                           : FMT_TABLE;
-}
-
 /* Parses a positive count of at most max. Returns 0 or -1. */
 static int parse_count(const char *s, uint64_t max, uint64_t *out)
 {
     return cli_parse_u64(s, out) != 0 || *out == 0 || *out > max ? -1 : 0;
 }
 
-/* A growable list of tag arguments (pointers into argv). */
-typedef struct taglist {
-    const char **v;
-    size_t n, cap;
-} taglist_t;
-
-static int taglist_add(taglist_t *l, const char *s)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        const char **v = realloc(l->v, cap * sizeof(*v));
-
-        if (v == NULL)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = s;
-    return 0;
-}
-
 /* ------------------------------------------------------------ query */
 
 enum {
-    Q_TAG = CLI_OPT_FIRST, Q_ANY, Q_NOT, Q_SINCE, Q_UNTIL, Q_SOURCE,
-    Q_OLDEST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY, Q_CURSOR, Q_STORY,
+    Q_OLDEST = CLI_OPT_FIRST, Q_LIMIT, Q_PAGE, Q_COUNT, Q_NO_BODY, Q_CURSOR,
+    Q_STORY,
 };
 
 static const struct option query_opts[] = {
-    { "tag", required_argument, NULL, Q_TAG },
-    { "any", required_argument, NULL, Q_ANY },
-    { "not", required_argument, NULL, Q_NOT },
-    { "since", required_argument, NULL, Q_SINCE },
-    { "until", required_argument, NULL, Q_UNTIL },
-    { "source", required_argument, NULL, Q_SOURCE },
+    CLI_FILTER_TAG_FLAGS,
+    CLI_FILTER_TIME_FLAGS,
     { "story", required_argument, NULL, Q_STORY },
     { "oldest-first", no_argument, NULL, Q_OLDEST },
     { "limit", required_argument, NULL, Q_LIMIT },
@@ -72,10 +37,7 @@ static const struct option query_opts[] = {
 
 /* The table's columns: widths in terminal columns (display width, not
  * bytes: accents and CJK line up, and a cut never splits a character). */
-#define W_ID 10
-#define W_TIME 21
-#define W_SOURCE 16
-#define W_TAGS 30
+static const int query_widths[] = { 10, 21, 16, 30 };
 
 /* The time column shows published_at; an article without one shows its
  * ingested_at followed by this mark, explained under the table. */
@@ -83,25 +45,20 @@ static const struct option query_opts[] = {
 
 static void print_table_header(void)
 {
-    char line[256] = "";
+    static const char *const names[] = { "ID", "PUBLISHED", "SOURCE",
+                                         "TAGS" };
 
-    cli_text_cell(line, sizeof(line), "ID", W_ID);
-    strcat(line, " ");
-    cli_text_cell(line, sizeof(line), "PUBLISHED", W_TIME);
-    strcat(line, " ");
-    cli_text_cell(line, sizeof(line), "SOURCE", W_SOURCE);
-    strcat(line, " ");
-    cli_text_cell(line, sizeof(line), "TAGS", W_TAGS);
-    printf("%s TITLE\n", line);
+    cli_table_row(names, query_widths, 4, "TITLE");
 }
 
 /* Prints one table row: id, time, source, tags, title. Returns 1 when the
  * time shown is the ingested_at (no published_at), else 0. */
 static int print_table_row(const as_article_t *a)
 {
-    char line[1024] = "", idbuf[24], tbuf[40], tags[512] = "", *title;
+    char idbuf[24], tbuf[40], tags[512] = "";
     int64_t t = a->has_published_at ? a->published_at : a->ingested_at;
-    size_t i, used = 0, tlen = a->title ? strlen(a->title) : 0;
+    size_t i, used = 0;
+    const char *cells[4];
 
     snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)a->id);
     if (cli_time_format(t, tbuf, sizeof(tbuf)) != 0)
@@ -112,228 +69,208 @@ static int print_table_row(const as_article_t *a)
     for (i = 0; i < a->n_tags && used < 200; i++)
         used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%.100s",
                                  i ? "," : "", a->tags[i]);
-    cli_text_cell(line, sizeof(line), idbuf, W_ID);
-    strcat(line, " ");
-    cli_text_cell(line, sizeof(line), tbuf, W_TIME);
-    strcat(line, " ");
-    cli_text_cell(line, sizeof(line), a->source ? a->source : "-", W_SOURCE);
-    strcat(line, " ");
-    cli_text_cell(line, sizeof(line), a->n_tags ? tags : "-", W_TAGS);
-    /* The title is the last column: shown whole, on one line. */
-    if ((title = calloc(1, tlen * 3 + 1)) != NULL && a->title != NULL)
-        cli_text_clean(title, tlen * 3 + 1, a->title);
-    printf("%s %s\n", line, title ? title : "");
-    free(title);
+    cells[0] = idbuf;
+    cells[1] = tbuf;
+    cells[2] = a->source;
+    cells[3] = a->n_tags ? tags : NULL;
+    cli_table_row(cells, query_widths, 4, a->title);
     return !a->has_published_at;
 }
 
-static int run_query(cli_globals_t *g, int argc, char **argv)
+/* What the query flags say. */
+typedef struct query_args {
+    cli_filter_t filter;
+    as_query_spec_t q;         /* the request; its lists are filter's */
+    uint8_t *cursor;           /* q's cursor (free()) */
+    uint64_t limit, page;
+} query_args_t;
+
+/* Parses query's flags and operands into a (a->filter initialized).
+ * Returns CLI_EXIT_OK, or the exit status of an error it printed. */
+static int parse_query_args(cli_globals_t *g, int argc, char **argv,
+                            query_args_t *a)
 {
     const cli_cmd_t *cmd = &cli_cmd_query;
-    taglist_t all = { 0 }, any = { 0 }, none = { 0 };
-    as_query_spec_t q;
-    as_query_result_t *res = NULL;
-    as_client_t *client = NULL;
-    json_t *arr = NULL;
-    uint8_t *cursor = NULL;
-    char *next = NULL;
-    uint64_t limit = 0, page = 100, printed = 0, total = 0;
-    size_t cursor_len = 0;
-    int c, rc = CLI_EXIT_OK, fmt, has_total = 0, first = 1, ingested = 0;
-    char err[128];
-    size_t i;
+    size_t cursor_len;
+    int c, rc;
 
-    memset(&q, 0, sizeof(q));
     while ((c = cli_getopt(g, cmd, argc, argv, "", query_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
-        case Q_TAG:
-            if (taglist_add(&all, optarg) != 0)
-                goto out_oom;
-            break;
-        case Q_ANY:
-            if (taglist_add(&any, optarg) != 0)
-                goto out_oom;
-            break;
-        case Q_NOT:
-            if (taglist_add(&none, optarg) != 0)
-                goto out_oom;
-            break;
-        case Q_SINCE:
-        case Q_UNTIL:
-            if (cli_time_parse(optarg, c == Q_SINCE ? &q.since : &q.until,
-                               err, sizeof(err)) != 0) {
-                rc = cli_usage_error(cmd, "invalid --%s '%s': %s",
-                                     c == Q_SINCE ? "since" : "until", optarg,
-                                     err);
-                goto out_free;
-            }
-            if (c == Q_SINCE)
-                q.has_since = 1;
-            else
-                q.has_until = 1;
-            break;
         case Q_CURSOR:
-            free(cursor);
-            if (cli_cursor_decode(optarg, &cursor, &cursor_len) != 0) {
-                cursor = NULL;
-                rc = cli_usage_error(cmd, "invalid --cursor '%s' (give the "
-                                     "next cursor a query printed)", optarg);
-                goto out_free;
-            }
-            q.cursor = cursor;
-            q.cursor_len = cursor_len;
+            free(a->cursor);
+            a->cursor = NULL;
+            if (cli_cursor_decode(optarg, &a->cursor, &cursor_len) != 0)
+                return cli_usage_error(cmd, "invalid --cursor '%s' (give "
+                                       "the next cursor a query printed)",
+                                       optarg);
+            a->q.cursor = a->cursor;
+            a->q.cursor_len = cursor_len;
             break;
-        case Q_SOURCE: q.source = optarg; break;
         case Q_STORY:
-            if (cli_parse_u64(optarg, &q.story_id) != 0 || q.story_id == 0) {
-                rc = cli_usage_error(cmd, "invalid --story '%s' (a story id, "
-                                     "as `artstore stories` prints)", optarg);
-                goto out_free;
-            }
+            if (cli_parse_u64(optarg, &a->q.story_id) != 0 ||
+                a->q.story_id == 0)
+                return cli_usage_error(cmd, "invalid --story '%s' (a story "
+                                       "id, as `artstore stories` prints)",
+                                       optarg);
             break;
-        case Q_OLDEST: q.oldest_first = 1; break;
-        case Q_COUNT: q.count_total = 1; break;
-        case Q_NO_BODY: q.omit_body = 1; break;
+        case Q_OLDEST: a->q.oldest_first = 1; break;
+        case Q_COUNT: a->q.count_total = 1; break;
+        case Q_NO_BODY: a->q.omit_body = 1; break;
         case Q_LIMIT:
-            if (parse_count(optarg, UINT64_MAX, &limit) != 0) {
-                rc = cli_usage_error(cmd, "invalid --limit '%s' (a positive "
-                                     "number)", optarg);
-                goto out_free;
-            }
+            if (parse_count(optarg, UINT64_MAX, &a->limit) != 0)
+                return cli_usage_error(cmd, "invalid --limit '%s' (a "
+                                       "positive number)", optarg);
             break;
         case Q_PAGE:
-            if (parse_count(optarg, UINT32_MAX, &page) != 0) {
-                rc = cli_usage_error(cmd, "invalid --page-size '%s' (a "
-                                     "positive number)", optarg);
-                goto out_free;
-            }
+            if (parse_count(optarg, UINT32_MAX, &a->page) != 0)
+                return cli_usage_error(cmd, "invalid --page-size '%s' (a "
+                                       "positive number)", optarg);
             break;
         default:
-            rc = cli_getopt_exit(c);
-            goto out_free;
+            if ((rc = cli_filter_flag(cmd, &a->filter, c, optarg)) < 0)
+                return cli_getopt_exit(c);
+            if (rc != CLI_EXIT_OK)
+                return rc;
         }
     }
-    if (optind < argc) {
-        rc = cli_usage_error(cmd, "unexpected argument '%s' (tags go in "
-                             "--tag, --any, --not)", argv[optind]);
-        goto out_free;
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s' (tags go in "
+                               "--tag, --any, --not)", argv[optind]);
+    CLI_FILTER_TO(&a->filter, &a->q);
+    return cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                        CLI_FMT_JSONL,
+                            CLI_OUTPUT_TEXT);
+}
+
+/* A query's output so far. */
+typedef struct query_out {
+    cli_list_t list;
+    int has_total;
+    uint64_t total;
+    int ingested;              /* a row showed an ingested_at */
+} query_out_t;
+
+/* Prints (or, for json, collects) one page of articles. Returns
+ * CLI_EXIT_OK or CLI_EXIT_ERROR (printed). */
+static int print_query_page(query_out_t *out, const as_query_result_t *res)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < res->n_articles; i++) {
+        if (out->list.fmt == CLI_OUTPUT_TEXT)
+            out->ingested |= print_table_row(res->articles[i]);
+        else if ((rc = cli_list_add(&out->list, cli_article_to_json(
+                                                     res->articles[i]))) !=
+                 CLI_EXIT_OK)
+            return rc;
     }
-    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
-                                           CLI_FMT_JSONL,
-                               CLI_OUTPUT_TEXT)) != 0)
-        goto out_free;
-    fmt = fmt_of(g);
-    q.all_of = all.v;
-    q.n_all_of = all.n;
-    q.any_of = any.v;
-    q.n_any_of = any.n;
-    q.none_of = none.v;
-    q.n_none_of = none.n;
-    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
-        goto out_free;
-    if (fmt == FMT_JSON && (arr = json_array()) == NULL)
-        goto out_oom;
+    return CLI_EXIT_OK;
+}
 
-    /* Walk the pages until the last one or until --limit is reached. */
-    for (;;) {
-        uint64_t want = page;
+/* Asks for the pages of a->q one after the other and prints them, until
+ * the last page or until the limit. On return a->q.cursor is the cursor
+ * of the rest (NULL after the last page). Returns an exit status. */
+static int walk_query(as_client_t *client, query_args_t *a,
+                      query_out_t *out)
+{
+    as_query_result_t *res = NULL;
+    int rc, first = 1, more;
 
-        if (limit && limit - printed < want)
-            want = limit - printed;
-        q.limit = (uint32_t)want;
-        q.count_total = q.count_total && first;
-        rc = as_query(client, &q, &res);
-        if (rc != AS_OK) {
-            rc = cli_call_error(client, rc);
-            goto out_free;
-        }
-        if (first && fmt == FMT_TABLE)
+    do {
+        a->q.limit = cli_list_want(&out->list, a->page);
+        a->q.count_total = a->q.count_total && first;
+        if ((rc = as_query(client, &a->q, &res)) != AS_OK)
+            return cli_call_error(client, rc);
+        if (first && out->list.fmt == CLI_OUTPUT_TEXT)
             print_table_header();
         if (first && res->has_total) {
-            has_total = 1;
-            total = res->total;
+            out->has_total = 1;
+            out->total = res->total;
         }
         first = 0;
-        for (i = 0; i < res->n_articles; i++) {
-            json_t *o;
-
-            if (fmt == FMT_TABLE) {
-                ingested |= print_table_row(res->articles[i]);
-                continue;
-            }
-            if ((o = cli_article_to_json(res->articles[i])) == NULL)
-                goto out_oom;
-            if (fmt == FMT_JSON) {
-                if (json_array_append_new(arr, o) != 0)
-                    goto out_oom;
-            } else {
-                char *line = json_dumps(o, JSON_COMPACT);
-
-                json_decref(o);
-                if (line == NULL)
-                    goto out_oom;
-                puts(line);
-                free(line);
-            }
-        }
-        printed += res->n_articles;
-        free(cursor);
-        cursor = res->next_cursor;  /* taken over from the result */
-        q.cursor = cursor;
-        q.cursor_len = res->next_cursor_len;
+        rc = print_query_page(out, res);
+        free(a->cursor);
+        a->cursor = res->next_cursor;  /* taken over from the result */
+        a->q.cursor = a->cursor;
+        a->q.cursor_len = res->next_cursor_len;
         res->next_cursor = NULL;
+        more = cli_list_more(&out->list, res->n_articles, a->cursor);
         as_query_result_free(res);
-        res = NULL;
-        if (cursor == NULL || (limit && printed >= limit))
-            break;
-    }
-    rc = CLI_EXIT_OK;
-    /* The rest of the matches, when --limit stopped the walk early. */
-    if (cursor != NULL &&
-        (next = cli_cursor_encode(cursor, q.cursor_len)) == NULL)
-        goto out_oom;
-    if (fmt == FMT_JSON) {
-        json_t *obj = json_pack("{s:o, s:s?}", "articles", arr,
-                                "next_cursor", next);
+    } while (rc == CLI_EXIT_OK && more);
+    return rc;
+}
 
-        arr = NULL;
-        if (obj == NULL || (has_total &&
-                            json_object_set_new(obj, "total",
-                                                json_integer((json_int_t)
-                                                             total)) != 0)) {
+/* Prints what follows the articles: for json the one object, else the
+ * table's footnote, the total (--count) and the cursor of the rest.
+ * Returns an exit status. */
+static int finish_query(query_out_t *out, const query_args_t *a)
+{
+    const cli_cmd_t *cmd = &cli_cmd_query;
+    char *next = NULL;
+    int rc = CLI_EXIT_OK;
+
+    /* The rest of the matches, when --limit stopped the walk early. */
+    if (a->cursor != NULL &&
+        (next = cli_cursor_encode(a->cursor, a->q.cursor_len)) == NULL)
+        return cli_oom(cmd);
+    if (out->list.fmt == CLI_OUTPUT_JSON) {
+        json_t *obj = json_pack("{s:o, s:s?}", "articles",
+                                cli_list_take(&out->list), "next_cursor",
+                                next);
+
+        if (obj == NULL ||
+            (out->has_total &&
+             json_object_set_new(obj, "total",
+                                 json_integer((json_int_t)out->total)) != 0)) {
             json_decref(obj);
-            goto out_oom;
+            free(next);
+            return cli_oom(cmd);
         }
         rc = cli_print_json(obj);
     } else {
-        if (ingested && fmt == FMT_TABLE)
+        if (out->ingested)
             printf("(" INGESTED_MARK " no published time: the time shown "
                    "is when the article was ingested)\n");
-        if (has_total)
-            fprintf(fmt == FMT_TABLE ? stdout : stderr, "total: %llu\n",
-                    (unsigned long long)total);
+        if (out->has_total)
+            fprintf(out->list.fmt == CLI_OUTPUT_TEXT ? stdout : stderr,
+                    "total: %llu\n", (unsigned long long)out->total);
         /* The cursor goes to stderr, so stdout stays articles only. */
         if (next != NULL)
             fprintf(stderr, "next cursor: %s  (more: add --cursor %s)\n",
                     next, next);
     }
+    free(next);
+    return rc;
+}
+
+static int run_query(cli_globals_t *g, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_query;
+    query_args_t a;
+    query_out_t out;
+    as_client_t *client = NULL;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    memset(&out, 0, sizeof(out));
+    a.page = 100;
+    if (cli_filter_init(&a.filter, argc) != 0)
+        return cli_oom(cmd);
+    if ((rc = parse_query_args(g, argc, argv, &a)) != CLI_EXIT_OK ||
+        (rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK ||
+        (rc = cli_list_init(&out.list, cmd, g, a.limit)) != CLI_EXIT_OK ||
+        (rc = walk_query(client, &a, &out)) != CLI_EXIT_OK)
+        goto out_free;
+    rc = finish_query(&out, &a);
     if (fflush(stdout) != 0)
         rc = CLI_EXIT_ERROR;
-    goto out_free;
-
-out_oom:
-    fprintf(stderr, "artstore query: out of memory\n");
-    rc = CLI_EXIT_ERROR;
 out_free:
-    json_decref(arr);
-    as_query_result_free(res);
-    free(cursor);
-    free(next);
+    cli_list_free(&out.list);
+    free(a.cursor);
     as_client_close(client);
-    free(all.v);
-    free(any.v);
-    free(none.v);
+    cli_filter_free(&a.filter);
     return rc;
 }
 
@@ -408,19 +345,38 @@ static const struct option tags_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
+/* Prints (or, for json, collects) one page of tags. Returns CLI_EXIT_OK
+ * or CLI_EXIT_ERROR (printed). */
+static int print_tags_page(cli_list_t *list, const as_tag_list_t *l)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < l->n_tags; i++) {
+        if (list->fmt == CLI_OUTPUT_TEXT)
+            printf("%10llu  %s\n", (unsigned long long)l->tags[i].count,
+                   l->tags[i].tag);
+        else if ((rc = cli_list_add(list, json_pack(
+                          "{s:s, s:I}", "tag", l->tags[i].tag, "count",
+                          (json_int_t)l->tags[i].count))) != CLI_EXIT_OK)
+            return rc;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int run_tags(cli_globals_t *g, int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_tags;
     as_tags_spec_t spec;
     as_tag_list_t *l = NULL;
     as_client_t *client = NULL;
-    json_t *arr = NULL;
+    cli_list_t list;
     uint8_t *cursor = NULL;
-    uint64_t limit = 0, printed = 0;
-    int c, rc, fmt;
-    size_t i;
+    uint64_t limit = 0;
+    int c, rc, more;
 
     memset(&spec, 0, sizeof(spec));
+    memset(&list, 0, sizeof(list));
     while ((c = cli_getopt(g, cmd, argc, argv, "", tags_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
@@ -439,65 +395,29 @@ static int run_tags(cli_globals_t *g, int argc, char **argv)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
                                            CLI_FMT_JSONL,
-                               CLI_OUTPUT_TEXT)) != 0)
-        return rc;
-    fmt = fmt_of(g);
-    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
-        return rc;
-    if (fmt == FMT_JSON && (arr = json_array()) == NULL)
-        goto out_oom;
-    for (;;) {
-        uint64_t want = 500;
-
-        if (limit && limit - printed < want)
-            want = limit - printed;
-        spec.limit = (uint32_t)want;
+                               CLI_OUTPUT_TEXT)) != 0 ||
+        (rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK ||
+        (rc = cli_list_init(&list, cmd, g, limit)) != CLI_EXIT_OK)
+        goto out_free;
+    do {
+        spec.limit = cli_list_want(&list, 500);
         if ((rc = as_list_tags(client, &spec, &l)) != AS_OK) {
             rc = cli_call_error(client, rc);
             goto out_free;
         }
-        for (i = 0; i < l->n_tags; i++) {
-            if (fmt == FMT_TABLE) {
-                printf("%10llu  %s\n", (unsigned long long)l->tags[i].count,
-                       l->tags[i].tag);
-            } else if (fmt == FMT_JSONL) {
-                if (cli_print_json_line(json_pack(
-                        "{s:s, s:I}", "tag", l->tags[i].tag, "count",
-                        (json_int_t)l->tags[i].count)) != CLI_EXIT_OK) {
-                    rc = CLI_EXIT_ERROR;
-                    goto out_free;
-                }
-            } else if (json_array_append_new(
-                           arr, json_pack("{s:s, s:I}", "tag", l->tags[i].tag,
-                                          "count",
-                                          (json_int_t)l->tags[i].count)) != 0) {
-                goto out_oom;
-            }
-        }
-        printed += l->n_tags;
+        rc = print_tags_page(&list, l);
         free(cursor);
-        cursor = l->next_cursor;
+        cursor = l->next_cursor;   /* taken over from the list */
         spec.cursor = cursor;
         spec.cursor_len = l->next_cursor_len;
         l->next_cursor = NULL;
+        more = cli_list_more(&list, l->n_tags, cursor);
         as_tag_list_free(l);
-        l = NULL;
-        if (cursor == NULL || (limit && printed >= limit))
-            break;
-    }
-    rc = CLI_EXIT_OK;
-    if (fmt == FMT_JSON) {
-        rc = cli_print_json(arr);
-        arr = NULL;
-    }
-    goto out_free;
-
-out_oom:
-    fprintf(stderr, "artstore tags: out of memory\n");
-    rc = CLI_EXIT_ERROR;
+    } while (rc == CLI_EXIT_OK && more);
+    if (rc == CLI_EXIT_OK && list.fmt == CLI_OUTPUT_JSON)
+        rc = cli_print_json(cli_list_take(&list));
 out_free:
-    json_decref(arr);
-    as_tag_list_free(l);
+    cli_list_free(&list);
     free(cursor);
     as_client_close(client);
     return rc;

@@ -8,45 +8,6 @@
 #include "cli.h"
 #include "cli_json.h"
 
-enum { FMT_TABLE, FMT_JSON, FMT_JSONL };
-
-#define MAX_STORY_TAGS 64
-
-static int parse_format(const char *s, int *out)
-{
-    if (strcmp(s, "table") == 0 || strcmp(s, "text") == 0)
-        *out = FMT_TABLE;
-    else if (strcmp(s, "json") == 0)
-        *out = FMT_JSON;
-    else if (strcmp(s, "jsonl") == 0)
-        *out = FMT_JSONL;
-    else
-        return -1;
-    return 0;
-}
-
-static json_t *strv_json(char **v, size_t n)
-{
-    json_t *a = json_array();
-    size_t i;
-
-    for (i = 0; a != NULL && i < n; i++)
-        if (json_array_append_new(a, json_string(v[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static json_t *time_json(int64_t t)
-{
-    char buf[32];
-
-    if (cli_time_format(t, buf, sizeof(buf)) != 0)
-        return json_integer((json_int_t)t);
-    return json_string(buf);
-}
-
 /* Returns a new JSON object for story s, or NULL when out of memory. */
 static json_t *story_json(const as_story_t *s)
 {
@@ -60,189 +21,158 @@ static json_t *story_json(const as_story_t *s)
     if (json_object_set_new(o, "title", s->title ? json_string(s->title)
                                                  : json_null()) != 0 ||
         json_object_set_new(o, "sources",
-                            strv_json(s->sources, s->n_sources)) != 0 ||
-        json_object_set_new(o, "tags", strv_json(s->tags, s->n_tags)) != 0 ||
-        json_object_set_new(o, "first_seen", time_json(s->first_seen)) != 0 ||
-        json_object_set_new(o, "last_seen", time_json(s->last_seen)) != 0) {
+                            cli_strv_json(s->sources, s->n_sources)) != 0 ||
+        json_object_set_new(o, "tags", cli_strv_json(s->tags, s->n_tags)) !=
+            0 ||
+        json_object_set_new(o, "first_seen", cli_time_json(s->first_seen)) !=
+            0 ||
+        json_object_set_new(o, "last_seen", cli_time_json(s->last_seen)) !=
+            0) {
         json_decref(o);
         return NULL;
     }
     return o;
 }
 
+/* The stories table: id, last seen, articles, sources, then the title. */
+static const int story_widths[] = { 10, 20, 8, 24 };
+
+static void print_header(void)
+{
+    static const char *const names[] = { "ID", "LAST SEEN", "ARTICLES",
+                                         "SOURCES" };
+
+    cli_table_row(names, story_widths, 4, "TITLE");
+}
+
 /* Prints one table row: id, last seen, articles, sources, title. */
 static void print_row(const as_story_t *s)
 {
-    char tbuf[32], src[64] = "";
+    char idbuf[24], tbuf[32], nbuf[24], src[128] = "";
+    const char *cells[4];
     size_t i, used = 0;
 
+    snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)s->id);
     if (cli_time_format(s->last_seen, tbuf, sizeof(tbuf)) != 0)
         snprintf(tbuf, sizeof(tbuf), "%lld", (long long)s->last_seen);
-    for (i = 0; i < s->n_sources && used < sizeof(src) - 1; i++)
-        used += (size_t)snprintf(src + used, sizeof(src) - used, "%s%s",
+    /* Right-aligned, as numbers are. */
+    snprintf(nbuf, sizeof(nbuf), "%8llu", (unsigned long long)s->articles);
+    /* Enough sources to fill the column; the cell cuts at a character. */
+    for (i = 0; i < s->n_sources && used < 64; i++)
+        used += (size_t)snprintf(src + used, sizeof(src) - used, "%s%.60s",
                                  i ? "," : "", s->sources[i]);
-    if (used >= 24)
-        memcpy(src + 22, "~", 2);
-    printf("%-10llu %-20s %8llu %-24s %s\n", (unsigned long long)s->id, tbuf,
-           (unsigned long long)s->articles, s->n_sources ? src : "-",
-           s->title ? s->title : "");
+    cells[0] = idbuf;
+    cells[1] = tbuf;
+    cells[2] = nbuf;
+    cells[3] = s->n_sources ? src : NULL;
+    cli_table_row(cells, story_widths, 4, s->title);
 }
 
 /* ------------------------------------------------------------ stories */
 
-enum {
-    S_TAG = CLI_OPT_FIRST, S_ANY, S_NOT, S_SINCE, S_UNTIL, S_SOURCE, S_LIMIT,
-    S_OUTPUT, S_NO_BODY,
+enum { S_LIMIT = CLI_OPT_FIRST, S_NO_BODY };
+
+static const struct option stories_opts[] = {
+    CLI_FILTER_TAG_FLAGS,
+    CLI_FILTER_TIME_FLAGS,
+    { "limit", required_argument, NULL, S_LIMIT },
+    { NULL, 0, NULL, 0 },
 };
 
-static int run_stories(cli_globals_t *g, int argc, char **argv)
+/* Parses the stories flags into f and *limit. Returns CLI_EXIT_OK, or the
+ * exit status of an error it printed. */
+static int parse_stories_args(cli_globals_t *g, int argc, char **argv,
+                              cli_filter_t *f, uint64_t *limit)
 {
-    static const struct option longopts[] = {
-        { "tag", required_argument, NULL, S_TAG },
-        { "any", required_argument, NULL, S_ANY },
-        { "not", required_argument, NULL, S_NOT },
-        { "since", required_argument, NULL, S_SINCE },
-        { "until", required_argument, NULL, S_UNTIL },
-        { "source", required_argument, NULL, S_SOURCE },
-        { "limit", required_argument, NULL, S_LIMIT },
-        { "output", required_argument, NULL, S_OUTPUT },
-        { NULL, 0, NULL, 0 },
-    };
     const cli_cmd_t *cmd = &cli_cmd_stories;
-    const char *all[MAX_STORY_TAGS], *any[MAX_STORY_TAGS],
-        *none[MAX_STORY_TAGS];
-    as_stories_spec_t spec;
-    as_story_list_t *l = NULL;
-    as_client_t *client = NULL;
-    json_t *arr = NULL;
-    uint8_t *cursor = NULL;
-    uint64_t limit = 0, printed = 0;
-    int c, rc, fmt, first = 1;
-    char err[128];
-    size_t i;
+    int c, rc;
 
-    memset(&spec, 0, sizeof(spec));
-    spec.all_of = all;
-    spec.any_of = any;
-    spec.none_of = none;
-    fmt = g->output == CLI_OUTPUT_JSON ? FMT_JSON : FMT_TABLE;
-    while ((c = cli_getopt(g, cmd, argc, argv, "o:", longopts)) !=
+    while ((c = cli_getopt(g, cmd, argc, argv, "", stories_opts)) !=
            CLI_GETOPT_END) {
-        switch (c) {
-        case S_TAG:
-        case S_ANY:
-        case S_NOT: {
-            size_t *n = c == S_TAG ? &spec.n_all_of
-                      : c == S_ANY ? &spec.n_any_of : &spec.n_none_of;
-            const char **v = c == S_TAG ? all : c == S_ANY ? any : none;
-
-            if (*n >= MAX_STORY_TAGS)
-                return cli_usage_error(cmd, "more than %d tags in one list",
-                                       MAX_STORY_TAGS);
-            v[(*n)++] = optarg;
-            break;
-        }
-        case S_SINCE:
-        case S_UNTIL:
-            if (cli_time_parse(optarg, c == S_SINCE ? &spec.since
-                                                    : &spec.until,
-                               err, sizeof(err)) != 0)
-                return cli_usage_error(cmd, "invalid --%s '%s': %s",
-                                       c == S_SINCE ? "since" : "until",
-                                       optarg, err);
-            if (c == S_SINCE)
-                spec.has_since = 1;
-            else
-                spec.has_until = 1;
-            break;
-        case S_SOURCE:
-            spec.source = optarg;
-            break;
-        case S_LIMIT:
-            if (cli_parse_u64(optarg, &limit) != 0 || limit == 0)
+        if (c == S_LIMIT) {
+            if (cli_parse_u64(optarg, limit) != 0 || *limit == 0)
                 return cli_usage_error(cmd, "invalid --limit '%s' (a "
                                        "positive number)", optarg);
-            break;
-        case 'o':
-        case S_OUTPUT:
-            if (parse_format(optarg, &fmt) != 0)
-                return cli_usage_error(cmd, "invalid --output '%s' (table, "
-                                       "json or jsonl)", optarg);
-            break;
-        default:
-            return cli_getopt_exit(c);
+            continue;
         }
+        if ((rc = cli_filter_flag(cmd, f, c, optarg)) < 0)
+            return cli_getopt_exit(c);
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
-        return rc;
-    if (fmt == FMT_JSON && (arr = json_array()) == NULL)
-        goto out_oom;
-    for (;;) {
-        uint64_t want = 100;
+    return cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                        CLI_FMT_JSONL,
+                            CLI_OUTPUT_TEXT);
+}
 
-        if (limit && limit - printed < want)
-            want = limit - printed;
-        spec.limit = (uint32_t)want;
-        if ((rc = as_list_stories(client, &spec, &l)) != AS_OK) {
+/* Asks for the stories page after page and prints them into list, until
+ * the last page or the limit. Returns an exit status. */
+static int walk_stories(as_client_t *client, as_stories_spec_t *spec,
+                        cli_list_t *list)
+{
+    as_story_list_t *l = NULL;
+    uint8_t *cursor = NULL;
+    int rc = CLI_EXIT_OK, more, first = 1;
+    size_t i;
+
+    do {
+        spec->limit = cli_list_want(list, 100);
+        if ((rc = as_list_stories(client, spec, &l)) != AS_OK) {
             rc = cli_call_error(client, rc);
-            goto out_free;
+            break;
         }
-        if (first && fmt == FMT_TABLE)
-            printf("%-10s %-20s %8s %-24s %s\n", "ID", "LAST SEEN", "ARTICLES",
-                   "SOURCES", "TITLE");
+        if (first && list->fmt == CLI_OUTPUT_TEXT)
+            print_header();
         first = 0;
-        for (i = 0; i < l->n_stories; i++) {
-            json_t *o;
-
-            if (fmt == FMT_TABLE) {
+        for (i = 0; i < l->n_stories && rc == CLI_EXIT_OK; i++) {
+            if (list->fmt == CLI_OUTPUT_TEXT)
                 print_row(l->stories[i]);
-                continue;
-            }
-            if ((o = story_json(l->stories[i])) == NULL)
-                goto out_oom;
-            if (fmt == FMT_JSON) {
-                if (json_array_append_new(arr, o) != 0)
-                    goto out_oom;
-            } else {
-                char *line = json_dumps(o, JSON_COMPACT);
-
-                json_decref(o);
-                if (line == NULL)
-                    goto out_oom;
-                puts(line);
-                free(line);
-            }
+            else
+                rc = cli_list_add(list, story_json(l->stories[i]));
         }
-        printed += l->n_stories;
         free(cursor);
         cursor = l->next_cursor;   /* taken over from the list */
-        spec.cursor = cursor;
-        spec.cursor_len = l->next_cursor_len;
+        spec->cursor = cursor;
+        spec->cursor_len = l->next_cursor_len;
         l->next_cursor = NULL;
+        more = cli_list_more(list, l->n_stories, cursor);
         as_story_list_free(l);
-        l = NULL;
-        if (cursor == NULL || (limit && printed >= limit))
-            break;
-    }
-    rc = CLI_EXIT_OK;
-    if (fmt == FMT_JSON) {
-        rc = cli_print_json(arr);
-        arr = NULL;
-    }
+    } while (rc == CLI_EXIT_OK && more);
+    free(cursor);
+    spec->cursor = NULL;
+    return rc;
+}
+
+static int run_stories(cli_globals_t *g, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_stories;
+    cli_filter_t f;
+    as_stories_spec_t spec;
+    as_client_t *client = NULL;
+    cli_list_t list;
+    uint64_t limit = 0;
+    int rc;
+
+    memset(&spec, 0, sizeof(spec));
+    memset(&list, 0, sizeof(list));
+    if (cli_filter_init(&f, argc) != 0)
+        return cli_oom(cmd);
+    if ((rc = parse_stories_args(g, argc, argv, &f, &limit)) != CLI_EXIT_OK ||
+        (rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK ||
+        (rc = cli_list_init(&list, cmd, g, limit)) != CLI_EXIT_OK)
+        goto out_free;
+    CLI_FILTER_TO(&f, &spec);
+    if ((rc = walk_stories(client, &spec, &list)) == CLI_EXIT_OK &&
+        list.fmt == CLI_OUTPUT_JSON)
+        rc = cli_print_json(cli_list_take(&list));
     if (fflush(stdout) != 0)
         rc = CLI_EXIT_ERROR;
-    goto out_free;
-
-out_oom:
-    fprintf(stderr, "artstore stories: out of memory\n");
-    rc = CLI_EXIT_ERROR;
 out_free:
-    json_decref(arr);
-    as_story_list_free(l);
-    free(cursor);
+    cli_list_free(&list);
     as_client_close(client);
+    cli_filter_free(&f);
     return rc;
 }
 
@@ -288,84 +218,101 @@ const cli_cmd_t cli_cmd_stories = {
 
 /* ------------------------------------------------------------ story */
 
+/* The articles table of a story: id, time, the article it copies,
+ * source, then the title. */
+static const int story_article_widths[] = { 10, 20, 10, 16 };
+
+/* Prints story s and its articles v[0..n) as two tables. */
+static void print_story_tables(const as_story_t *s, as_article_t *const *v,
+                               size_t n)
+{
+    static const char *const names[] = { "ARTICLE", "TIME", "COPY OF",
+                                         "SOURCE" };
+    size_t i;
+
+    print_header();
+    print_row(s);
+    printf("\n");
+    cli_table_row(names, story_article_widths, 4, "TITLE");
+    for (i = 0; i < n; i++) {
+        const as_article_t *a = v[i];
+        int64_t t = a->has_published_at ? a->published_at : a->ingested_at;
+        char idbuf[24], tbuf[32], dup[24];
+        const char *cells[4];
+
+        snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)a->id);
+        if (cli_time_format(t, tbuf, sizeof(tbuf)) != 0)
+            snprintf(tbuf, sizeof(tbuf), "%lld", (long long)t);
+        snprintf(dup, sizeof(dup), "%llu",
+                 (unsigned long long)a->duplicate_of);
+        cells[0] = idbuf;
+        cells[1] = tbuf;
+        cells[2] = a->duplicate_of != 0 ? dup : NULL;
+        cells[3] = a->source;
+        cli_table_row(cells, story_article_widths, 4, a->title);
+    }
+}
+
+/* Prints story s and its articles v[0..n) as one JSON object. Returns an
+ * exit status. */
+static int print_story_json(const as_story_t *s, as_article_t *const *v,
+                            size_t n)
+{
+    json_t *o = story_json(s), *arr = json_array();
+    size_t i;
+
+    for (i = 0; o != NULL && arr != NULL && i < n; i++)
+        if (json_array_append_new(arr, cli_article_to_json(v[i])) != 0)
+            break;
+    if (o == NULL || arr == NULL || i < n) {
+        json_decref(o);
+        json_decref(arr);
+        return cli_oom(&cli_cmd_story);
+    }
+    return cli_print_json(json_pack("{soso}", "story", o, "articles", arr));
+}
+
+static const struct option story_opts[] = {
+    { "no-body", no_argument, NULL, S_NO_BODY },
+    { NULL, 0, NULL, 0 },
+};
+
 static int run_story(cli_globals_t *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "output", required_argument, NULL, S_OUTPUT },
-        { "no-body", no_argument, NULL, S_NO_BODY },
-        { NULL, 0, NULL, 0 },
-    };
     const cli_cmd_t *cmd = &cli_cmd_story;
     as_client_t *client = NULL;
     as_story_t *s = NULL;
     as_article_t **v = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     uint64_t id;
-    int c, rc, fmt, no_body = 0;
+    int c, rc, no_body = 0;
 
-    fmt = g->output == CLI_OUTPUT_JSON ? FMT_JSON : FMT_TABLE;
-    while ((c = cli_getopt(g, cmd, argc, argv, "o:", longopts)) !=
+    while ((c = cli_getopt(g, cmd, argc, argv, "", story_opts)) !=
            CLI_GETOPT_END) {
-        switch (c) {
-        case 'o':
-        case S_OUTPUT:
-            if (parse_format(optarg, &fmt) != 0 || fmt == FMT_JSONL)
-                return cli_usage_error(cmd, "invalid --output '%s' (table "
-                                       "or json)", optarg);
-            break;
-        case S_NO_BODY:
-            no_body = 1;
-            break;
-        default:
+        if (c != S_NO_BODY)
             return cli_getopt_exit(c);
-        }
+        no_body = 1;
     }
     if (optind + 1 != argc)
         return cli_usage_error(cmd, "expected one story id");
     if (cli_parse_u64(argv[optind], &id) != 0 || id == 0)
         return cli_usage_error(cmd, "invalid story id '%s'", argv[optind]);
-    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
+    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON,
+                               CLI_OUTPUT_TEXT)) != 0 ||
+        (rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
-    if ((rc = as_get_story(client, id, 0, no_body || fmt == FMT_TABLE, &s,
-                           &v, &n)) != AS_OK) {
+    if ((rc = as_get_story(client, id, 0,
+                           no_body || g->output == CLI_OUTPUT_TEXT, &s, &v,
+                           &n)) != AS_OK) {
         rc = cli_call_error(client, rc);
         goto out_free;
     }
-    if (fmt == FMT_JSON) {
-        json_t *o = story_json(s), *arr = json_array();
-
-        for (i = 0; o != NULL && arr != NULL && i < n; i++)
-            if (json_array_append_new(arr, cli_article_to_json(v[i])) != 0)
-                break;
-        if (o == NULL || arr == NULL || i < n ||
-            (o = json_pack("{soso}", "story", o, "articles", arr)) == NULL) {
-            fprintf(stderr, "artstore story: out of memory\n");
-            rc = CLI_EXIT_ERROR;
-            goto out_free;
-        }
-        rc = cli_print_json(o);
-        goto out_free;
-    }
-    printf("%-10s %-20s %8s %-24s %s\n", "ID", "LAST SEEN", "ARTICLES",
-           "SOURCES", "TITLE");
-    print_row(s);
-    printf("\n%-10s %-20s %-10s %-16s %s\n", "ARTICLE", "TIME", "COPY OF",
-           "SOURCE", "TITLE");
-    for (i = 0; i < n; i++) {
-        const as_article_t *a = v[i];
-        int64_t t = a->has_published_at ? a->published_at : a->ingested_at;
-        char tbuf[32], dup[24] = "-";
-
-        if (cli_time_format(t, tbuf, sizeof(tbuf)) != 0)
-            snprintf(tbuf, sizeof(tbuf), "%lld", (long long)t);
-        if (a->duplicate_of != 0)
-            snprintf(dup, sizeof(dup), "%llu",
-                     (unsigned long long)a->duplicate_of);
-        printf("%-10llu %-20s %-10s %-16.16s %s\n", (unsigned long long)a->id,
-               tbuf, dup, a->source ? a->source : "-",
-               a->title ? a->title : "");
-    }
-    rc = fflush(stdout) != 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+    if (g->output == CLI_OUTPUT_JSON)
+        rc = print_story_json(s, v, n);
+    else
+        print_story_tables(s, v, n);
+    if (fflush(stdout) != 0)
+        rc = CLI_EXIT_ERROR;
 out_free:
     as_story_free(s);
     as_articles_free(v, n);

@@ -7,18 +7,23 @@
 
 #include "cli.h"
 
-#define MAX_WATCH_TAGS 64
-
 enum {
-    OPT_TAG = CLI_OPT_FIRST,
-    OPT_ANY,
-    OPT_NOT,
-    OPT_SINCE,
+    OPT_SINCE = CLI_OPT_FIRST,
     OPT_COUNT,
     OPT_LIMIT,
     OPT_INITIAL,
-    OPT_SOURCE,
     OPT_NEW_STORIES,
+};
+
+static const struct option watch_opts[] = {
+    CLI_FILTER_TAG_FLAGS,
+    /* --since is a seq here, not a time: watch's own flag. */
+    { "since", required_argument, NULL, OPT_SINCE },
+    { "limit", required_argument, NULL, OPT_LIMIT },
+    { "count", optional_argument, NULL, OPT_COUNT },
+    { "initial", no_argument, NULL, OPT_INITIAL },
+    { "new-stories", no_argument, NULL, OPT_NEW_STORIES },
+    { NULL, 0, NULL, 0 },
 };
 
 static const char *type_name(int type)
@@ -31,16 +36,6 @@ static const char *type_name(int type)
     }
 }
 
-static json_t *strv_json(char **v, size_t n)
-{
-    json_t *a = json_array();
-    size_t i;
-
-    for (i = 0; a != NULL && i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-
 /* Returns one change as a JSON object (NULL when out of memory): seq,
  * type, id, revision, tags, commit_time (RFC 3339 with milliseconds),
  * and when present title, url, source, published_at (RFC 3339),
@@ -51,7 +46,7 @@ static json_t *change_json(const as_change_t *ch)
                           "type", type_name(ch->type),
                           "id", (json_int_t)ch->id,
                           "revision", (json_int_t)ch->revision,
-                          "tags", strv_json(ch->tags, ch->n_tags),
+                          "tags", cli_strv_json(ch->tags, ch->n_tags),
                           "commit_time",
                           cli_time_ms_json(ch->commit_time_ms));
 
@@ -70,7 +65,7 @@ static json_t *change_json(const as_change_t *ch)
         json_object_set_new(o, "initial", json_true());
     if (ch->n_prev_tags > 0)
         json_object_set_new(o, "prev_tags",
-                            strv_json(ch->prev_tags, ch->n_prev_tags));
+                            cli_strv_json(ch->prev_tags, ch->n_prev_tags));
     if (ch->story_id != 0)
         json_object_set_new(o, "story_id",
                             json_integer((json_int_t)ch->story_id));
@@ -94,59 +89,26 @@ static void print_text(const as_change_t *ch)
     printf(" %s\n", ch->title ? ch->title : "");
 }
 
-static int run_watch(cli_globals_t *g, int argc, char **argv)
+/* Parses watch's flags into f, wo (its lists are f's) and *limit.
+ * Returns CLI_EXIT_OK, or the exit status of an error it printed. */
+static int parse_watch_args(cli_globals_t *g, int argc, char **argv,
+                            cli_filter_t *f, as_watch_opts_t *wo,
+                            uint64_t *limit)
 {
-    static const struct option longopts[] = {
-        { "tag", required_argument, NULL, OPT_TAG },
-        { "any", required_argument, NULL, OPT_ANY },
-        { "not", required_argument, NULL, OPT_NOT },
-        { "source", required_argument, NULL, OPT_SOURCE },
-        { "since", required_argument, NULL, OPT_SINCE },
-        { "limit", required_argument, NULL, OPT_LIMIT },
-        { "count", optional_argument, NULL, OPT_COUNT },
-        { "initial", no_argument, NULL, OPT_INITIAL },
-        { "new-stories", no_argument, NULL, OPT_NEW_STORIES },
-        { NULL, 0, NULL, 0 },
-    };
     const cli_cmd_t *cmd = &cli_cmd_watch;
-    const char *all[MAX_WATCH_TAGS], *any[MAX_WATCH_TAGS], *none[MAX_WATCH_TAGS];
-    as_watch_opts_t wo;
-    as_client_t *client;
-    as_watch_t *w;
-    uint64_t limit = 0, seen = 0;
-    int c, rc, away = 0;
+    int c, rc;
 
-    memset(&wo, 0, sizeof(wo));
-    wo.all_of = all;
-    wo.any_of = any;
-    wo.none_of = none;
-    while ((c = cli_getopt(g, cmd, argc, argv, "", longopts)) !=
+    while ((c = cli_getopt(g, cmd, argc, argv, "", watch_opts)) !=
            CLI_GETOPT_END) {
         switch (c) {
-        case OPT_TAG:
-        case OPT_ANY:
-        case OPT_NOT: {
-            size_t *n = c == OPT_TAG ? &wo.n_all_of
-                      : c == OPT_ANY ? &wo.n_any_of : &wo.n_none_of;
-            const char **v = c == OPT_TAG ? all : c == OPT_ANY ? any : none;
-
-            if (*n >= MAX_WATCH_TAGS)
-                return cli_usage_error(cmd, "more than %d tags in one list",
-                                       MAX_WATCH_TAGS);
-            v[(*n)++] = optarg;
-            break;
-        }
-        case OPT_SOURCE:
-            wo.source = optarg;
-            break;
         case OPT_SINCE:
-            if (cli_parse_u64(optarg, &wo.since) != 0)
+            if (cli_parse_u64(optarg, &wo->since) != 0)
                 return cli_usage_error(cmd, "invalid --since '%s' (a seq)",
                                        optarg);
-            wo.has_since = 1;
+            wo->has_since = 1;
             break;
         case OPT_LIMIT:
-            if (cli_parse_u64(optarg, &limit) != 0 || limit == 0)
+            if (cli_parse_u64(optarg, limit) != 0 || *limit == 0)
                 return cli_usage_error(cmd, "invalid --limit '%s' (a positive "
                                        "number)", optarg);
             break;
@@ -156,35 +118,40 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
                                    "counts matches in query); use --limit N "
                                    "to exit after N changes");
         case OPT_INITIAL:
-            wo.initial = 1;
+            wo->initial = 1;
             break;
         case OPT_NEW_STORIES:
-            wo.new_stories = 1;
+            wo->new_stories = 1;
             break;
         default:
-            return cli_getopt_exit(c);
+            if ((rc = cli_filter_flag(cmd, f, c, optarg)) < 0)
+                return cli_getopt_exit(c);
+            if (rc != CLI_EXIT_OK)
+                return rc;
         }
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if ((rc = cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
-                                           CLI_FMT_JSONL,
-                               CLI_OUTPUT_TEXT)) != 0)
-        return rc;
-    if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
-        return rc;
-    if ((rc = as_watch_open(client, &wo, &w)) != AS_OK) {
-        rc = cli_call_error(client, rc);
-        as_client_close(client);
-        return rc;
-    }
-    rc = CLI_EXIT_OK;
+    CLI_FILTER_TAGS_TO(f, wo);
+    return cli_output_check(g, cmd, CLI_FMT_TEXT | CLI_FMT_JSON |
+                                        CLI_FMT_JSONL,
+                            CLI_OUTPUT_TEXT);
+}
+
+/* Prints the changes of w as they come, until limit of them (0: until an
+ * error). A server that goes away is waited for, as etcdctl's watch does;
+ * stderr says so once, and again when it is back. Returns an exit
+ * status. */
+static int follow_changes(const cli_globals_t *g, as_client_t *client,
+                          as_watch_t *w, uint64_t limit)
+{
+    uint64_t seen = 0;
+    int rc = CLI_EXIT_OK, away = 0;
+
     while (limit == 0 || seen < limit) {
         as_change_t *ch;
         int wrc = as_watch_next(w, 1000, &ch);
 
-        /* A server that goes away is waited for, as etcdctl's watch
-         * does; stderr says so once, and again when it is back. */
         if (wrc == AS_EUNAVAILABLE) {
             if (!away)
                 fprintf(stderr, "artstore watch: server unreachable (%s); "
@@ -199,23 +166,46 @@ static int run_watch(cli_globals_t *g, int argc, char **argv)
         }
         if (wrc == AS_EDEADLINE_EXCEEDED)
             continue;
-        if (wrc != AS_OK) {
-            rc = cli_call_error(client, wrc);
-            break;
-        }
+        if (wrc != AS_OK)
+            return cli_call_error(client, wrc);
         if (g->output == CLI_OUTPUT_TEXT)
             print_text(ch);
         else
             rc = cli_print_json_as(g, change_json(ch));
         as_change_free(ch);
-        if (rc != CLI_EXIT_OK || fflush(stdout) != 0) {
-            rc = CLI_EXIT_ERROR;
-            break;
-        }
+        if (rc != CLI_EXIT_OK || fflush(stdout) != 0)
+            return CLI_EXIT_ERROR;
         seen++;
     }
+    return CLI_EXIT_OK;
+}
+
+static int run_watch(cli_globals_t *g, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_watch;
+    cli_filter_t f;
+    as_watch_opts_t wo;
+    as_client_t *client = NULL;
+    as_watch_t *w;
+    uint64_t limit = 0;
+    int rc;
+
+    memset(&wo, 0, sizeof(wo));
+    if (cli_filter_init(&f, argc) != 0)
+        return cli_oom(cmd);
+    if ((rc = parse_watch_args(g, argc, argv, &f, &wo, &limit)) !=
+            CLI_EXIT_OK ||
+        (rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
+        goto out_free;
+    if ((rc = as_watch_open(client, &wo, &w)) != AS_OK) {
+        rc = cli_call_error(client, rc);
+        goto out_free;
+    }
+    rc = follow_changes(g, client, w, limit);
     as_watch_close(w);
+out_free:
     as_client_close(client);
+    cli_filter_free(&f);
     return rc;
 }
 
