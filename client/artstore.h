@@ -252,6 +252,23 @@ AS_API int as_client_set_timeout(as_client_t *c, int timeout_ms);
 /* Returns the reply timeout of c in milliseconds. */
 AS_API int as_client_timeout(const as_client_t *c);
 
+/*
+ * Makes every later read on c (Get, Query, ListTags, Changes, Stats,
+ * ListStories, GetStory) linearizable when on is nonzero: a cluster member
+ * answers only after it has confirmed that it holds every write committed
+ * before the request arrived (the leader commits a Raft barrier; a
+ * follower asks the leader for its read index and waits until it has
+ * applied that far). A read on a follower then sees a write acknowledged
+ * by any member before the read was sent. It costs a round trip to the
+ * leader and a log write there per read; without it a member answers from
+ * what it has applied (at most its apply lag behind, see Stats). While no
+ * leader is reachable a linearizable read fails AS_EUNAVAILABLE at its
+ * deadline. A single server ignores it (its reads are linearizable
+ * anyway). Writes are always linearizable. Returns AS_OK or
+ * AS_EINVALID_ARGUMENT (c is NULL).
+ */
+AS_API int as_client_set_linearizable(as_client_t *c, int on);
+
 /* Returns the endpoint the client uses now: the one it was created with,
  * or with a list the member it last moved to (owned by c). */
 AS_API const char *as_client_endpoint(const as_client_t *c);

@@ -246,6 +246,14 @@ int as_client_set_timeout(as_client_t *c, int timeout_ms)
     return AS_OK;
 }
 
+int as_client_set_linearizable(as_client_t *c, int on)
+{
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    c->linearizable = on != 0;
+    return AS_OK;
+}
+
 int as_client_timeout(const as_client_t *c)
 {
     return c ? c->timeout_ms : 0;
@@ -384,6 +392,8 @@ static int send_request(as_client_t *c, const char *method, uint64_t call_id,
     env.has_timeout_ms = 1;
     env.timeout_ms = (uint32_t)budget_ms;
     env.auth_token = c->token;
+    if (c->linearizable)
+        env.has_linearizable = env.linearizable = 1;
     len = artstore__v1__request__get_packed_size(&env);
     if (len > c->max_message) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,

@@ -34,6 +34,7 @@ struct as_client {
     char *endpoints[AS_MAX_ENDPOINTS];
     size_t n_endpoints, cur;
     char *token;
+    int linearizable;        /* ask for linearizable reads (Request field) */
     size_t max_message;      /* the server's max_message_bytes, as known:
                                 the default until a Ping tells */
     /* Kept between calls for the reply envelope's payload, the one large

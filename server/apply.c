@@ -256,6 +256,7 @@ int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
     int rc;
 
     memset(res, 0, sizeof(*res));
+    res->index = index;
     if (index <= as_store_applied_index(s)) {
         res->skipped = 1;
         return 0;
@@ -293,6 +294,7 @@ out_free:
     if (rc != 0) {
         as_applied_free(res);
         memset(res, 0, sizeof(*res));
+        res->index = index;
     }
     return rc;
 }

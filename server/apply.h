@@ -45,6 +45,7 @@ typedef struct as_entry_origin {
 /* The outcome of applying one entry. */
 typedef struct as_applied {
     as_entry_origin_t origin;
+    uint64_t index;             /* the entry's Raft index */
     int skipped;                /* index was already applied: no effect */
     size_t n;                   /* items (= the entry's writes) */
     as_status_t *st;            /* per item; malloc'ed */

@@ -30,7 +30,18 @@
 /* A write without a deadline waits this long at most for a leader. */
 #define DEFAULT_WAIT_MS 10000
 
-enum { OP_WRITE = 1, OP_MEMBER = 2 };
+enum { OP_WRITE = 1, OP_MEMBER = 2, OP_BARRIER = 3 };
+
+/* A linearizable read waiting for the leader's barrier: shared by the
+ * waiting worker and the op on the loop thread, freed by whichever lets
+ * go last (under the cluster's lock). */
+typedef struct read_req {
+    int refs;
+    int done;
+    int code;
+    uint64_t index;              /* the read index, once done and OK */
+    char msg[256];
+} read_req_t;
 
 /* A write (or announcement) on its way through the cluster thread. */
 typedef struct op {
@@ -43,6 +54,9 @@ typedef struct op {
     Artstore__V1__ClusterMember member;   /* OP_MEMBER, strings below */
     char m_raft[128], m_listen[256], m_feed[256];
     struct raft_apply req;
+    struct raft_barrier barrier; /* OP_BARRIER */
+    read_req_t *rd;              /* OP_BARRIER: the waiting read */
+    as_cluster_t *cluster;       /* OP_BARRIER */
     struct op *next;             /* inbox, parked or pending list */
     struct op *all_next;         /* every live op, freed at stop */
     struct op **all_prev;
@@ -58,6 +72,8 @@ struct as_cluster {
     pthread_t announcer;
     pthread_mutex_t lock;        /* inbox, stopping, status, members */
     pthread_cond_t cond;         /* wakes the announcer to stop */
+    pthread_cond_t read_cond;    /* applied_cmd moved, a barrier ended */
+    uint64_t applied_cmd;        /* last write entry applied here */
     op_t *inbox_head, *inbox_tail;
     int stopping;
     as_cluster_status_t status;
@@ -79,6 +95,7 @@ struct as_cluster {
     op_t *parked;                /* waiting for a leader */
     op_t *pending;               /* proposed, waiting for apply */
     op_t *all;
+    uint64_t loop_applied;       /* applied_cmd, as the loop knows it */
     int announcing;              /* a member entry is in flight */
     int64_t announce_after_ms;
 };
@@ -282,6 +299,22 @@ static void op_free(op_t *op)
     free(op);
 }
 
+/* Ends a waiting read (any thread): sets its outcome, wakes its waiter
+ * and lets go of it. */
+static void read_finish(as_cluster_t *c, read_req_t *rd, int code,
+                        uint64_t index, const char *msg)
+{
+    pthread_mutex_lock(&c->lock);
+    rd->done = 1;
+    rd->code = code;
+    rd->index = index;
+    snprintf(rd->msg, sizeof(rd->msg), "%s", msg ? msg : "");
+    pthread_cond_broadcast(&c->read_cond);
+    if (--rd->refs == 0)
+        free(rd);
+    pthread_mutex_unlock(&c->lock);
+}
+
 /* Answers op's job with code and message (if it still has one). */
 static void op_fail(op_t *op, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -290,6 +323,16 @@ static void op_fail(op_t *op, int code, const char *fmt, ...)
     as_write_job_t *job = op->job;
     va_list ap;
 
+    if (op->rd != NULL) {
+        char msg[256];
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        read_finish(op->cluster, op->rd, code, 0, msg);
+        op->rd = NULL;
+        return;
+    }
     if (job == NULL)
         return;
     op->job = NULL;
@@ -358,11 +401,28 @@ static int propose(as_cluster_t *c, op_t *op)
 
 /* Routes one op: proposes it (leader), answers with the leader's endpoint
  * (follower that knows it), or parks it until a leader is known. */
+static void barrier_cb(struct raft_barrier *req, int status);
+
 static void route(as_cluster_t *c, op_t *op)
 {
     raft_id leader = 0;
     const char *addr = NULL;
     char hint[256] = "";
+
+    /* A read barrier is for the leader only; a follower's reader asks
+     * the leader itself (as_cluster_read_barrier). */
+    if (op->kind == OP_BARRIER) {
+        if (!c->closing && raft_state(&c->raft) == RAFT_LEADER &&
+            raft_barrier(&c->raft, &op->barrier, barrier_cb) == 0) {
+            op->next = c->pending;
+            c->pending = op;
+            return;
+        }
+        op_fail(op, AS_CODE_UNAVAILABLE, "node %llu is not the leader",
+                (unsigned long long)c->opts.node_id);
+        op_free(op);
+        return;
+    }
 
     if (op->deadline_ms != 0 && now_ms() > op->deadline_ms) {
         op_fail(op, AS_CODE_UNAVAILABLE,
@@ -430,6 +490,13 @@ static void on_applied(void *arg, const as_applied_t *res)
             }
         }
     }
+    if (res->index > c->loop_applied) {
+        c->loop_applied = res->index;
+        pthread_mutex_lock(&c->lock);
+        c->applied_cmd = res->index;
+        pthread_cond_broadcast(&c->read_cond);
+        pthread_mutex_unlock(&c->lock);
+    }
     if (res->member)
         reload_members(c);
     if (c->writer != NULL)
@@ -457,6 +524,27 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
                     "leadership was lost before the write was committed "
                     "(%s); it may still be applied: retry (puts are "
                     "idempotent)", raft_strerror(status));
+        }
+    }
+    op->applied = -1;            /* done: the loop unlinks and frees it */
+}
+
+/* A read barrier was applied (status 0: everything committed before it
+ * is applied here, and this node still led when it committed) or failed.
+ * The read index is the last write entry applied before it. */
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+    op_t *op = req->data;
+    as_cluster_t *c = op->cluster;
+
+    if (op->rd != NULL) {
+        if (status == 0) {
+            read_finish(c, op->rd, 0, c->loop_applied, NULL);
+            op->rd = NULL;
+        } else {
+            op_fail(op, AS_CODE_UNAVAILABLE, "leadership was lost before "
+                    "the read barrier was committed (%s)",
+                    raft_strerror(status));
         }
     }
     op->applied = -1;            /* done: the loop unlinks and frees it */
@@ -674,28 +762,36 @@ static void *cluster_main(void *arg)
 
 /* ------------------------------------------------------------ announcer */
 
-/* Sends this node's endpoints to the leader at endpoint as a
- * ClusterAnnounce request and waits up to a second for the answer. The
- * leader writes them to the log; the answer itself is not needed. */
-static void send_announce(as_cluster_t *c, const char *endpoint)
+/*
+ * Calls method on the member at endpoint (another artstored's client
+ * endpoint) with request msg, waiting up to ms, with this node's token.
+ * On success *resp (if resp_desc) is the unpacked answer
+ * (protobuf_c_message_free_unpacked). Returns 0, or UNAVAILABLE (no
+ * answer) or the peer's code with st set. Any thread but the loop's: it
+ * blocks.
+ */
+static int peer_call(as_cluster_t *c, const char *endpoint,
+                     const char *method, const ProtobufCMessage *msg, int ms,
+                     const ProtobufCMessageDescriptor *resp_desc,
+                     ProtobufCMessage **resp, as_status_t *st)
 {
     Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
-    Artstore__V1__ClusterMember m = ARTSTORE__V1__CLUSTER_MEMBER__INIT;
+    Artstore__V1__Reply *reply = NULL;
     uint8_t payload[1024];
-    void *msg, *reply = NULL;
+    char path[96];
+    void *buf, *in = NULL;
     size_t len;
-    int sock, ms = 1000, max = 1 << 20;
+    int sock, max = 1 << 20, n, rc;
 
-    m.has_id = 1;
-    m.id = c->opts.node_id;
-    m.raft = c->raft_addr;
-    m.listen = c->listen;
-    m.feed = c->feed;
-    len = artstore__v1__cluster_member__get_packed_size(&m);
+    if (resp != NULL)
+        *resp = NULL;
+    len = protobuf_c_message_get_packed_size(msg);
     if (len > sizeof(payload))
-        return;
-    artstore__v1__cluster_member__pack(&m, payload);
-    env.method = "/artstore.v1.ArticleStore/ClusterAnnounce";
+        return as_status_set(st, AS_CODE_INTERNAL, "%s request too large",
+                             method);
+    protobuf_c_message_pack(msg, payload);
+    snprintf(path, sizeof(path), "/artstore.v1.ArticleStore/%s", method);
+    env.method = path;
     env.has_call_id = env.has_payload = env.has_timeout_ms = 1;
     env.call_id = 1;
     env.timeout_ms = (uint32_t)ms;
@@ -703,24 +799,70 @@ static void send_announce(as_cluster_t *c, const char *endpoint)
     env.payload.len = len;
     env.auth_token = c->token[0] ? c->token : NULL;
     if ((sock = nn_socket(AF_SP, NN_REQ)) < 0)
-        return;
+        return as_status_set(st, AS_CODE_UNAVAILABLE, "socket: %s",
+                             nn_strerror(nn_errno()));
     nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof(ms));
     nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof(ms));
     nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    rc = as_status_set(st, AS_CODE_UNAVAILABLE, "no answer from %s to %s",
+                       endpoint, method);
     if (nn_connect(sock, endpoint) < 0)
         goto out_close;
     len = artstore__v1__request__get_packed_size(&env);
-    if ((msg = nn_allocmsg(len, 0)) == NULL)
+    if ((buf = nn_allocmsg(len, 0)) == NULL)
         goto out_close;
-    artstore__v1__request__pack(&env, msg);
-    if (nn_send(sock, &msg, NN_MSG, 0) < 0) {
-        nn_freemsg(msg);
+    artstore__v1__request__pack(&env, buf);
+    if (nn_send(sock, &buf, NN_MSG, 0) < 0) {
+        nn_freemsg(buf);
         goto out_close;
     }
-    if (nn_recv(sock, &reply, NN_MSG, 0) >= 0)
-        nn_freemsg(reply);
+    if ((n = nn_recv(sock, &in, NN_MSG, 0)) < 0)
+        goto out_close;
+    reply = artstore__v1__reply__unpack(NULL, (size_t)n, in);
+    nn_freemsg(in);
+    if (reply == NULL) {
+        rc = as_status_set(st, AS_CODE_INTERNAL, "%s answered %s with an "
+                           "invalid reply", endpoint, method);
+        goto out_close;
+    }
+    if (reply->status != NULL && reply->status->has_code &&
+        reply->status->code != ARTSTORE__V1__CODE__OK) {
+        rc = as_status_set(st, (int)reply->status->code, "%s (from %s)",
+                           reply->status->message ? reply->status->message
+                                                  : "", endpoint);
+        goto out_reply;
+    }
+    rc = 0;
+    if (resp_desc != NULL && resp != NULL) {
+        *resp = protobuf_c_message_unpack(
+            resp_desc, NULL, reply->has_payload ? reply->payload.len : 0,
+            reply->payload.data);
+        if (*resp == NULL)
+            rc = as_status_set(st, AS_CODE_INTERNAL, "%s answered %s with "
+                               "an invalid payload", endpoint, method);
+    }
+out_reply:
+    artstore__v1__reply__free_unpacked(reply, NULL);
 out_close:
     nn_close(sock);
+    return rc;
+}
+
+/* Sends this node's endpoints to the leader at endpoint as a
+ * ClusterAnnounce request and waits up to a second for the answer. The
+ * leader writes them to the log; the answer itself is not needed. */
+static void send_announce(as_cluster_t *c, const char *endpoint)
+{
+    Artstore__V1__ClusterMember m = ARTSTORE__V1__CLUSTER_MEMBER__INIT;
+    as_status_t st;
+
+    m.has_id = 1;
+    m.id = c->opts.node_id;
+    m.raft = c->raft_addr;
+    m.listen = c->listen;
+    m.feed = c->feed;
+    (void)peer_call(c, endpoint, "ClusterAnnounce", &m.base, 1000, NULL, NULL,
+                    &st);
 }
 
 /* A follower announces itself to the leader (only a leader can write to
@@ -856,6 +998,7 @@ static void free_cluster(as_cluster_t *c)
         artstore__v1__cluster_members__free_unpacked(c->members, NULL);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->read_cond);
     free(c->raft_addr);
     free(c->bootstrap);
     free(c->dir);
@@ -894,6 +1037,8 @@ int as_cluster_start(as_store_t *s, as_writer_t *w,
     c->token = xstrdup(opts->token);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
+    pthread_cond_init(&c->read_cond, NULL);
+    c->applied_cmd = c->loop_applied = as_store_applied_index(s);
     if (!c->raft_addr || !c->bootstrap || !c->dir || !c->listen ||
         !c->feed || !c->token) {
         free_cluster(c);
@@ -1015,12 +1160,177 @@ void as_cluster_stop(as_cluster_t *c)
     pthread_mutex_lock(&c->lock);
     c->stopping = 1;
     pthread_cond_broadcast(&c->cond);
+    pthread_cond_broadcast(&c->read_cond);
     pthread_mutex_unlock(&c->lock);
     if (c->announcer != 0)
         pthread_join(c->announcer, NULL);
     uv_async_send(&c->wake);
     pthread_join(c->thread, NULL);
     free_cluster(c);
+}
+
+/* ------------------------------------------------------------ reads */
+
+/* Sleeps ms milliseconds (a short pause between two tries). */
+static void pause_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* The absolute CLOCK_REALTIME time of Unix ms t (pthread_cond_timedwait). */
+static struct timespec abs_time(int64_t t)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(t / 1000);
+    ts.tv_nsec = (long)(t % 1000) * 1000000L;
+    return ts;
+}
+
+int as_cluster_leader_read_index(as_cluster_t *c, int64_t deadline_ms,
+                                 uint64_t *index, as_status_t *st)
+{
+    read_req_t *rd;
+    op_t *op;
+    int rc;
+
+    if (deadline_ms == 0)
+        deadline_ms = now_ms() + DEFAULT_WAIT_MS;
+    rd = calloc(1, sizeof(*rd));
+    op = calloc(1, sizeof(*op));
+    if (rd == NULL || op == NULL) {
+        free(rd);
+        free(op);
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory");
+    }
+    rd->refs = 2;                /* this waiter and the op */
+    op->kind = OP_BARRIER;
+    op->rd = rd;
+    op->cluster = c;
+    op->barrier.data = op;
+    op->deadline_ms = deadline_ms;
+    op->req.data = op;
+    op->all_prev = &op->all_next;
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        free(rd);
+        free(op);
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "server is shutting down");
+    }
+    if (c->inbox_tail != NULL)
+        c->inbox_tail->next = op;
+    else
+        c->inbox_head = op;
+    c->inbox_tail = op;
+    uv_async_send(&c->wake);
+    while (!rd->done) {
+        struct timespec ts = abs_time(deadline_ms);
+
+        if (pthread_cond_timedwait(&c->read_cond, &c->lock, &ts) ==
+                ETIMEDOUT && !rd->done)
+            break;
+    }
+    if (!rd->done)
+        rc = as_status_set(st, AS_CODE_UNAVAILABLE,
+                           "the read barrier was not committed before the "
+                           "deadline (is a majority of the cluster "
+                           "reachable?)");
+    else if (rd->code != 0)
+        rc = as_status_set(st, rd->code, "%s", rd->msg);
+    else
+        rc = 0;
+    *index = rd->index;
+    if (--rd->refs == 0)
+        free(rd);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* Waits until this node has applied the write entry at index (or a later
+ * one), up to deadline_ms. 0 or UNAVAILABLE with st set. */
+static int wait_applied(as_cluster_t *c, uint64_t index, int64_t deadline_ms,
+                        as_status_t *st)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&c->lock);
+    while (c->applied_cmd < index && !c->stopping) {
+        struct timespec ts = abs_time(deadline_ms);
+
+        if (pthread_cond_timedwait(&c->read_cond, &c->lock, &ts) ==
+                ETIMEDOUT && c->applied_cmd < index) {
+            rc = as_status_set(st, AS_CODE_UNAVAILABLE,
+                               "node %llu had applied up to %llu, not the "
+                               "read index %llu, by the deadline",
+                               (unsigned long long)c->opts.node_id,
+                               (unsigned long long)c->applied_cmd,
+                               (unsigned long long)index);
+            break;
+        }
+    }
+    if (rc == 0 && c->applied_cmd < index)
+        rc = as_status_set(st, AS_CODE_UNAVAILABLE,
+                           "server is shutting down");
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int as_cluster_read_barrier(as_cluster_t *c, int64_t deadline_ms,
+                            as_status_t *st)
+{
+    Artstore__V1__ClusterReadIndexRequest req =
+        ARTSTORE__V1__CLUSTER_READ_INDEX_REQUEST__INIT;
+    uint64_t index;
+    int rc = as_status_set(st, AS_CODE_UNAVAILABLE,
+                           "no leader is known (an election?)");
+
+    if (deadline_ms == 0)
+        deadline_ms = now_ms() + DEFAULT_WAIT_MS;
+    /* Bounded by the deadline: each try is, and the pauses are short. */
+    while (now_ms() < deadline_ms) {
+        char role[16], leader[256];
+        uint64_t leader_id;
+        int64_t left = deadline_ms - now_ms();
+
+        pthread_mutex_lock(&c->lock);
+        snprintf(role, sizeof(role), "%s", c->status.role);
+        snprintf(leader, sizeof(leader), "%s", c->status.leader_listen);
+        leader_id = c->status.leader_id;
+        pthread_mutex_unlock(&c->lock);
+        if (strcmp(role, "leader") == 0 && leader_id == c->opts.node_id) {
+            /* The barrier's callback runs after everything before it was
+             * applied here. */
+            rc = as_cluster_leader_read_index(c, deadline_ms, &index, st);
+            if (rc == 0)
+                return 0;
+        } else if (leader_id != 0 && leader[0] != '\0') {
+            ProtobufCMessage *m = NULL;
+
+            rc = peer_call(c, leader, "ClusterReadIndex", &req.base,
+                           left > 0x7fffffff ? 0x7fffffff : (int)left,
+                           &artstore__v1__cluster_read_index_response__descriptor,
+                           &m, st);
+            if (rc == 0) {
+                index = ((Artstore__V1__ClusterReadIndexResponse *)m)->index;
+                protobuf_c_message_free_unpacked(m, NULL);
+                return wait_applied(c, index, deadline_ms, st);
+            }
+        }
+        if (rc == AS_CODE_RESOURCE_EXHAUSTED || rc == AS_CODE_INTERNAL ||
+            rc == AS_CODE_UNAUTHENTICATED || rc == AS_CODE_PERMISSION_DENIED)
+            return rc;
+        pause_ms(20);
+    }
+    if (rc == 0)
+        rc = as_status_set(st, AS_CODE_UNAVAILABLE,
+                           "deadline passed before the read index was known");
+    return rc;
 }
 
 void as_cluster_get_status(as_cluster_t *c, as_cluster_status_t *out)

@@ -109,6 +109,28 @@ int as_cluster_submit(as_cluster_t *c, as_write_job_t *job, as_status_t *st);
 int as_cluster_announce(as_cluster_t *c, const Artstore__V1__ClusterMember *m,
                         as_write_job_t *job, as_status_t *st);
 
+/*
+ * Linearizable reads. as_cluster_read_barrier blocks the calling worker
+ * (never the cluster thread) until this node holds every write committed
+ * before the call began: on the leader, a Raft barrier entry is committed
+ * (which proves it still leads) and everything before it is applied; on a
+ * follower, the leader is asked for its read index (ClusterReadIndex,
+ * answered by as_cluster_leader_read_index after such a barrier) and the
+ * follower waits until it has applied that write entry. Applied means
+ * committed to LMDB, so a reader that begins afterwards sees it. Bounded
+ * by deadline_ms (Unix ms; 0: 10 s). Returns 0, or UNAVAILABLE (no
+ * leader, no majority, the deadline passed) or the leader's refusal
+ * (UNAUTHENTICATED...) with st set.
+ */
+int as_cluster_read_barrier(as_cluster_t *c, int64_t deadline_ms,
+                            as_status_t *st);
+
+/* On the leader: commits a barrier and sets *index to the last write
+ * entry applied before it. UNAVAILABLE when this node does not lead or
+ * the barrier fails. Blocks the calling worker, like the above. */
+int as_cluster_leader_read_index(as_cluster_t *c, int64_t deadline_ms,
+                                 uint64_t *index, as_status_t *st);
+
 /* Answers what it holds (UNAVAILABLE), closes the Raft instance, stops the
  * thread and frees c. Accepts NULL. */
 void as_cluster_stop(as_cluster_t *c);

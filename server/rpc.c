@@ -67,6 +67,7 @@ struct as_call {
     void *worker;
     uint64_t call_id;
     int64_t deadline_ms;
+    int linearizable;          /* the envelope asks for a linearizable read */
     size_t method;             /* index into opts.methods, n_methods: none */
     struct timespec start;
     void *reply;               /* as_call_reply_reserve: the whole reply */
@@ -293,6 +294,11 @@ int64_t as_call_deadline_ms(as_call_t *c)
     return c->deadline_ms;
 }
 
+int as_call_linearizable(as_call_t *c)
+{
+    return c->linearizable;
+}
+
 uint32_t as_call_peer(as_call_t *c)
 {
     struct nn_msghdr hdr;
@@ -389,6 +395,7 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     }
     c->call_id = req->has_call_id ? req->call_id : 0;
     c->deadline_ms = req->has_deadline_ms ? req->deadline_ms : 0;
+    c->linearizable = req->has_linearizable && req->linearizable;
     c->method = find_method(r, req->method);
     /* Authentication comes first, so that a client without a token
      * learns nothing, not even which methods exist. */
@@ -453,7 +460,9 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
         c->slot = slot;
     }
     quick = r->opts.methods[c->method].quick_bytes;
-    if (*leading && (quick == 0 || len > quick)) {
+    /* A linearizable read may wait for the cluster (a barrier, the
+     * leader's read index): never while holding the socket. */
+    if (*leading && (quick == 0 || len > quick || c->linearizable)) {
         pthread_mutex_unlock(&r->recv_lock);
         *leading = 0;
     }

@@ -106,6 +106,10 @@ void *as_call_worker(as_call_t *c);
  * the envelope's deadline_ms and its arrival time plus timeout_ms. */
 int64_t as_call_deadline_ms(as_call_t *c);
 
+/* Whether the envelope asked for a linearizable read (Request field
+ * linearizable). */
+int as_call_linearizable(as_call_t *c);
+
 /*
  * Which connection the call came on: the pipe key nanomsg puts first in
  * the request's routing header, the same for every request of one

@@ -33,6 +33,7 @@ const as_method_t as_service_methods[] = {
     { "Backup", as__svc_backup, 1, 0, 1 },
     { "ClusterStatus", as__svc_cluster_status, 0, 0, 0 },
     { "ClusterAnnounce", as__svc_cluster_announce, 1, 0, 0 },
+    { "ClusterReadIndex", as__svc_cluster_read_index, 0, 0, 0 },
     { "ListStories", as__svc_list_stories, 0, 0, 1 },
     { "GetStory", as__svc_get_story, 0, 64, 0 },
 };
@@ -60,10 +61,22 @@ void as_service_worker_fini(void *ctx, void *data)
 
 as_reader_t *as_service_reader(as_call_t *call)
 {
+    as_service_t *svc = as_call_ctx(call);
     as_reader_t *rd = as_call_worker(call);
+    as_status_t st;
 
-    if (rd == NULL)
+    if (rd == NULL) {
         as_call_reply_error(call, AS_CODE_UNAVAILABLE, "store not readable");
+        return NULL;
+    }
+    /* Every read method takes its reader here: a linearizable read first
+     * makes sure this node holds everything committed before it. */
+    if (as_call_linearizable(call) && svc->cluster != NULL &&
+        as_cluster_read_barrier(svc->cluster, as_call_deadline_ms(call),
+                                &st) != 0) {
+        as_call_reply_status(call, &st);
+        return NULL;
+    }
     return rd;
 }
 

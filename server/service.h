@@ -79,6 +79,8 @@ void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
                             size_t len);
 void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
                               size_t len);
+void as__svc_cluster_read_index(as_call_t *call, const uint8_t *payload,
+                                size_t len);
 /* service_story.c: stories newest first with Query's filters and paging,
  * and one story with its articles (docs/STORIES.md). */
 void as__svc_list_stories(as_call_t *call, const uint8_t *payload,
@@ -95,7 +97,9 @@ ProtobufCMessage *as_service_unpack(as_call_t *call,
                                     const uint8_t *payload, size_t len);
 
 /* The calling worker's store reader, or NULL after replying UNAVAILABLE
- * (a worker whose reader could not be made). */
+ * (a worker whose reader could not be made) or the failure of a
+ * linearizable read's barrier (the envelope asked for one on a cluster
+ * member: as_cluster_read_barrier, which may block up to the deadline). */
 as_reader_t *as_service_reader(as_call_t *call);
 
 /* Normalizes the request's filter (NULL: none) into out (as_filter_free),

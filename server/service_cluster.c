@@ -1,6 +1,7 @@
 /*
- * service_cluster.c - the ClusterStatus method: the answering node's view
- * of its Raft cluster (cluster.h), for `artstore cluster status`.
+ * service_cluster.c - the cluster methods: ClusterStatus (the answering
+ * node's view of its Raft cluster, cluster.h, for `artstore cluster
+ * status`), and the server-to-server ClusterAnnounce and ClusterReadIndex.
  */
 #include <string.h>
 
@@ -105,4 +106,33 @@ void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
     job->deadline_ms = as_call_deadline_ms(call);
     if (as_cluster_announce(svc->cluster, m, job, &st) != 0)
         as_call_reply_status(call, &st);
+}
+
+/* A follower's linearizable read asks the leader for its read index. */
+void as__svc_cluster_read_index(as_call_t *call, const uint8_t *payload,
+                                size_t len)
+{
+    as_service_t *svc = as_call_ctx(call);
+    Artstore__V1__ClusterReadIndexResponse resp =
+        ARTSTORE__V1__CLUSTER_READ_INDEX_RESPONSE__INIT;
+    as_status_t st;
+    uint64_t index;
+
+    if (as_service_unpack(call,
+                          &artstore__v1__cluster_read_index_request__descriptor,
+                          payload, len) == NULL)
+        return;
+    if (svc->cluster == NULL) {
+        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
+                            "this server is not a cluster member");
+        return;
+    }
+    if (as_cluster_leader_read_index(svc->cluster, as_call_deadline_ms(call),
+                                     &index, &st) != 0) {
+        as_call_reply_status(call, &st);
+        return;
+    }
+    resp.has_index = 1;
+    resp.index = index;
+    as_call_reply(call, &resp.base);
 }

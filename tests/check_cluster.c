@@ -11,7 +11,9 @@
  *     body, the stores are identical byte for byte (articles and change
  *     log, seq by seq), and `artstored --check` passes on each;
  *   - a leader whose peers are stopped (SIGSTOP) acknowledges no write,
- *     and the cluster converges once they continue.
+ *     and the cluster converges once they continue;
+ *   - a linearizable read on a follower that missed a commit sees it; a
+ *     cut-off leader answers no linearizable read.
  *
  * Randomness is seeded from the pid and printed, so a failing run can be
  * replayed. Every wait is bounded.
@@ -631,6 +633,86 @@ START_TEST(replaced_member_catches_up_from_a_copy_and_the_log)
 }
 END_TEST
 
+/* A linearizable read on a follower sees a write acknowledged by the
+ * leader, even when the follower was stopped while it was committed (it
+ * has not even received the entry when the read arrives); a leader cut
+ * off from its peers answers no linearizable read. */
+START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
+{
+    as_client_t *lc, *fc;
+    as_article_t a, *got;
+    as_put_result_t res;
+    char url[64], body[64], idbuf[32], *out = NULL, *err = NULL;
+    int leader, f, g, k, rc;
+
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    f = (leader + 1) % N;
+    g = (leader + 2) % N;
+    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 10000, &lc),
+                     AS_OK);
+    ck_assert_int_eq(as_client_connect(srv[f].endpoint, 10000, &fc), AS_OK);
+    ck_assert_int_eq(as_client_set_linearizable(fc, 1), AS_OK);
+    for (k = 0; k < 5; k++) {
+        /* The follower misses the commit: the leader and g make the
+         * majority. */
+        kill(srv[f].pid, SIGSTOP);
+        snprintf(url, sizeof(url), "https://lin.example/%d", k);
+        snprintf(body, sizeof(body), "linearizable %d", k);
+        memset(&a, 0, sizeof(a));
+        a.url = url;
+        a.title = "lin";
+        a.body = body;
+        rc = as_put(lc, &a, AS_REV_ANY, &res);
+        kill(srv[f].pid, SIGCONT);
+        ck_assert_msg(rc == AS_OK, "put %d: %s", k, res.message);
+        ck_assert_msg(as_get(fc, res.id, 0, &got) == AS_OK,
+                      "linearizable get %d on the follower: %s", k,
+                      as_client_errmsg(fc));
+        ck_assert_str_eq(got->body, body);
+        ck_assert_uint_eq(got->revision, res.revision);
+        ck_assert_str_eq(as_client_endpoint(fc), srv[f].endpoint);
+        as_article_free(got);
+    }
+    /* The CLI flag asks for the same. */
+    kill(srv[f].pid, SIGSTOP);
+    a.body = "through the cli";
+    rc = as_put(lc, &a, AS_REV_ANY, &res);
+    kill(srv[f].pid, SIGCONT);
+    ck_assert_msg(rc == AS_OK, "put: %s", res.message);
+    snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)res.id);
+    {
+        const char *args[] = { "--linearizable", "get", idbuf, "-o", "json",
+                               NULL };
+
+        rc = ts_cli(srv[f].endpoint, NULL, &out, &err, args);
+        ck_assert_msg(rc == 0, "artstore --linearizable get: %d %s", rc,
+                      err ? err : "");
+        ck_assert_msg(out != NULL && strstr(out, "through the cli") != NULL,
+                      "stale read: %s", out ? out : "");
+        free(out);
+        free(err);
+    }
+    as_client_close(fc);
+    /* Cut off: the leader still answers plain reads from its own store,
+     * but no linearizable one (it cannot commit the barrier). */
+    kill(srv[f].pid, SIGSTOP);
+    kill(srv[g].pid, SIGSTOP);
+    ck_assert_int_eq(as_client_set_timeout(lc, 1500), AS_OK);
+    ck_assert_int_eq(as_get(lc, res.id, 0, &got), AS_OK);
+    as_article_free(got);
+    ck_assert_int_eq(as_client_set_linearizable(lc, 1), AS_OK);
+    rc = as_get(lc, res.id, 0, &got);
+    kill(srv[f].pid, SIGCONT);
+    kill(srv[g].pid, SIGCONT);
+    ck_assert_msg(rc != AS_OK, "a cut-off leader answered a linearizable "
+                  "read");
+    as_client_close(lc);
+    ck_assert_int_eq(await_converged(20000), 0);
+    stop_cluster();
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -640,6 +722,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, writes_reach_every_member);
     tcase_add_test(tc, leader_killed_ten_times_under_four_writers);
     tcase_add_test(tc, cut_off_leader_acknowledges_nothing);
+    tcase_add_test(tc, linearizable_read_on_a_follower_sees_an_acknowledged_write);
     tcase_add_test(tc, follower_restarted_and_wiped_catches_up_from_the_log);
     tcase_add_test(tc, replaced_member_catches_up_from_a_copy_and_the_log);
     suite_add_tcase(s, tc);

@@ -56,6 +56,9 @@ static const char global_flags_help[] =
     "                         [$ARTSTORE_TIMEOUT; default 5s]\n"
     "      --token TOKEN      auth token sent with each request; prefer the\n"
     "                         variable, flags show in ps [$ARTSTORE_TOKEN]\n"
+    "      --linearizable     reads on a cluster member see every write\n"
+    "                         committed before them (a round trip to the\n"
+    "                         leader per read) [$ARTSTORE_LINEARIZABLE=1]\n"
     "  -o, --output FORMAT    text (or table), json, jsonl; stats also\n"
     "                         prometheus. json: JSON documents, indented on\n"
     "                         a terminal; jsonl: one compact object per\n"
@@ -98,6 +101,7 @@ enum {
     OPT_SERVER = CLI_OPT_GLOBAL,
     OPT_TIMEOUT,
     OPT_TOKEN,
+    OPT_LINEARIZABLE,
     OPT_OUTPUT,
     OPT_HELP,
     OPT_VERSION,
@@ -108,6 +112,7 @@ static const struct option global_longopts[] = {
     { "server", required_argument, NULL, OPT_SERVER },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "token", required_argument, NULL, OPT_TOKEN },
+    { "linearizable", no_argument, NULL, OPT_LINEARIZABLE },
     { "output", required_argument, NULL, OPT_OUTPUT },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
@@ -145,6 +150,9 @@ static int apply_global(cli_globals_t *g, const cli_cmd_t *cmd, int c,
         return 0;
     case OPT_TOKEN:
         g->token = arg;
+        return 0;
+    case OPT_LINEARIZABLE:
+        g->linearizable = 1;
         return 0;
     case OPT_OUTPUT:
         if (cli_parse_output(arg, &g->output) != 0) {
@@ -238,12 +246,19 @@ static int globals_from_env(cli_globals_t *g)
     g->timeout_ms = 5000;
     g->timeout_set = 0;
     g->token = NULL;
+    g->linearizable = 0;
     g->output = CLI_OUTPUT_TEXT;
     g->output_set = 0;
     if ((v = getenv("ARTSTORE_SERVER")) != NULL && *v != '\0')
         g->server = v;
     if ((v = getenv("ARTSTORE_TOKEN")) != NULL && *v != '\0')
         g->token = v;
+    if ((v = getenv("ARTSTORE_LINEARIZABLE")) != NULL && *v != '\0') {
+        if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+            return cli_usage_error(NULL, "invalid ARTSTORE_LINEARIZABLE '%s' "
+                                   "(1 or 0)", v);
+        g->linearizable = v[0] == '1';
+    }
     if ((v = getenv("ARTSTORE_TIMEOUT")) != NULL && *v != '\0' &&
         cli_parse_timeout(v, &g->timeout_ms) != 0)
         return cli_usage_error(NULL, "invalid ARTSTORE_TIMEOUT '%s' (e.g. "

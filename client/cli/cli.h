@@ -53,6 +53,7 @@ typedef struct cli_globals {
     int timeout_ms;            /* --timeout, ARTSTORE_TIMEOUT */
     int timeout_set;           /* timeout was given (flag or variable) */
     const char *token;         /* --token, ARTSTORE_TOKEN */
+    int linearizable;          /* --linearizable, ARTSTORE_LINEARIZABLE */
     cli_output_t output;       /* -o/--output, ARTSTORE_OUTPUT */
     int output_set;            /* output was given (flag or variable) */
 } cli_globals_t;

@@ -126,6 +126,7 @@ int cli_connect(const cli_globals_t *g, const cli_cmd_t *cmd,
                 as_code_name(rc), g->server, as_strerror(rc));
         return rc == AS_EUNAVAILABLE ? CLI_EXIT_UNAVAILABLE : CLI_EXIT_ERROR;
     }
+    as_client_set_linearizable(*out, g->linearizable);
     if (g->token != NULL && as_client_set_token(*out, g->token) != AS_OK) {
         fprintf(stderr, "RESOURCE_EXHAUSTED: out of memory\n");
         as_client_close(*out);
