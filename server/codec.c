@@ -134,6 +134,38 @@ static void *block_alloc(as_codec_t *c, size_t n)
     return b->data + b->used - n;
 }
 
+int as_codec_is_split(const void *v, size_t n)
+{
+    const unsigned char *p = v;
+
+    return n >= 2 && p[0] == AS_CODEC_TAG && p[1] == AS_CODEC_SPLIT;
+}
+
+int as_codec_join(as_codec_t *c, const void *head, size_t head_n,
+                  const void *tail, size_t tail_n, const void **out,
+                  size_t *out_n, as_status_t *st)
+{
+    unsigned char *dst;
+
+    if (!as_codec_is_split(head, head_n))
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "stored article is not a split value");
+    if (head_n - 2 + tail_n > AS_CODEC_MAX_DECODED)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "stored article's parts claim over %zu bytes",
+                             AS_CODEC_MAX_DECODED);
+    if ((dst = block_alloc(c, head_n - 2 + tail_n)) == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory joining %zu bytes",
+                             head_n - 2 + tail_n);
+    memcpy(dst, (const unsigned char *)head + 2, head_n - 2);
+    if (tail_n > 0)
+        memcpy(dst + head_n - 2, tail, tail_n);
+    *out = dst;
+    *out_n = head_n - 2 + tail_n;
+    return 0;
+}
+
 int as_codec_decode(as_codec_t *c, const void *v, size_t n,
                     const void **out, size_t *out_n, as_status_t *st)
 {

@@ -7,7 +7,11 @@
  *     (a protobuf message never starts with a 0 byte: field number 0 is
  *     invalid), or
  *   - AS_CODEC_TAG (0x00), AS_CODEC_ZSTD (0x01), then one zstd frame
- *     holding the packed Article, with its size in the frame header.
+ *     holding the packed Article, with its size in the frame header, or
+ *   - AS_CODEC_TAG, AS_CODEC_SPLIT (0x02), then the first bytes of one of
+ *     the two forms above, whose rest the store keeps elsewhere (store.c
+ *     splits a value too long for one LMDB leaf node; as_codec_join puts
+ *     it back together before as_codec_decode).
  * So stores keep working across the change in both directions of reading:
  * a value is decompressed only if it was stored compressed, and a store
  * can hold both forms at once (articles are recompressed only when they
@@ -31,6 +35,7 @@
 
 #define AS_CODEC_TAG 0x00
 #define AS_CODEC_ZSTD 0x01
+#define AS_CODEC_SPLIT 0x02
 /* Values smaller than this are stored as they are: zstd's frame header
  * and the two tag bytes would eat most of the saving. */
 #define AS_CODEC_MIN_BYTES 256
@@ -73,6 +78,20 @@ int as_codec_is_compressed(const void *v, size_t n);
  */
 int as_codec_decode(as_codec_t *c, const void *v, size_t n,
                     const void **out, size_t *out_n, as_status_t *st);
+
+/* Returns nonzero if the stored value v[0..n) is the head of a split one. */
+int as_codec_is_split(const void *v, size_t n);
+
+/*
+ * Joins a split value: head[0..head_n) (including its two tag bytes) and
+ * the rest, tail[0..tail_n), into the stored value they were cut from, in
+ * memory the codec keeps until as_codec_reset. Returns 0, or
+ * RESOURCE_EXHAUSTED (out of memory) / DATA_LOSS (not a split head) with
+ * st set.
+ */
+int as_codec_join(as_codec_t *c, const void *head, size_t head_n,
+                  const void *tail, size_t tail_n, const void **out,
+                  size_t *out_n, as_status_t *st);
 
 /* Releases what as_codec_decode returned (keeping up to a few MiB of
  * buffers for the next use). */

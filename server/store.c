@@ -60,6 +60,7 @@ struct as_store {
     as_codec_t *wcodec;
     unsigned char *pack;
     size_t pack_cap;
+    size_t leaf_max;       /* longest value kept whole in `articles` */
     as_story_state_t *story;   /* used by the writing thread only */
 };
 
@@ -84,9 +85,34 @@ const as_dbi_def_t as_store_schema[AS_DBI_COUNT] = {
     [AS_DBI_STORIES] = { "stories", 0 },
     [AS_DBI_BY_STORY] = { "by_story", MDB_DUPSORT | MDB_DUPFIXED },
     [AS_DBI_STORY_TIME] = { "story_time", 0 },
+    [AS_DBI_ARTICLE_TAILS] = { "article_tails", 0 },
 };
 
 /* ------------------------------------------------------------ helpers */
+
+/* The longest value LMDB keeps in a leaf node under an 8-byte key: half a
+ * page less the page header, rounded down to even, less the node's slot
+ * (2), header (8) and key (8) (mdb.c's nodemax and mdb_node_add). Were
+ * this wrong, values would land in overflow pages again: larger, never
+ * incorrect. */
+static size_t leaf_value_max(unsigned psize)
+{
+    return ((((size_t)psize - 16) / 2) & ~(size_t)1) - 2 - 8 - 8;
+}
+
+/* mdb_put for keys that usually come in ascending order (new ids, seqs):
+ * with MDB_APPEND, a full page is left full and the new key starts the
+ * next one; without it LMDB moves the page's last entry along, so pages
+ * of large entries stay half empty (one 2 KB article head per 4 KB page
+ * instead of two). A key that is not past the last one (an update) is
+ * put the ordinary way. */
+static int put_ascending(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d,
+                         unsigned flags)
+{
+    int rc = mdb_put(txn, dbi, k, d, flags | MDB_APPEND);
+
+    return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, k, d, flags) : rc;
+}
 
 uint64_t as_time_key(int64_t t)
 {
@@ -260,6 +286,12 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
         snprintf(file, sizeof(file), "%s/data.mdb", opts->path);
         if (as_store_check_size(s->env, file, st) != 0)
             goto out_env;
+    }
+    {
+        MDB_stat ms;
+
+        mdb_env_stat(s->env, &ms);
+        s->leaf_max = leaf_value_max(ms.ms_psize);
     }
     /* An existing, larger store keeps its size. */
     mdb_env_info(s->env, &info);
@@ -824,10 +856,83 @@ static int put_packed(as_wtxn_t *t, MDB_dbi dbi, uint64_t key,
     as_be_put64(kbuf, key);
     d.mv_size = protobuf_c_message_get_packed_size(msg);
     d.mv_data = NULL;
-    if ((rc = mdb_put(t->txn, dbi, &k, &d, MDB_RESERVE)) != 0)
+    if ((rc = put_ascending(t->txn, dbi, &k, &d, MDB_RESERVE)) != 0)
         return txn_fail(t, rc, what, st);
     protobuf_c_message_pack(msg, d.mv_data);
     return 0;
+}
+
+/* ------------------------------------------------ article values
+ *
+ * LMDB keeps a value that does not fit in half a page in overflow pages
+ * of its own, whole pages: a 2.3 KB compressed article would take 4 KB.
+ * So a stored value longer than leaf_max is split (codec.h): its head,
+ * AS_CODEC_TAG AS_CODEC_SPLIT and the value's first leaf_max - 2 bytes,
+ * stays in `articles`, where heads pack two to a page, and the rest goes
+ * to `article_tails` under the same key, where short tails share leaves.
+ */
+
+/* Stores the value v[0..n) under article key k, split when it is longer
+ * than a leaf holds; a tail the article had before is removed. */
+static int store_value(as_wtxn_t *t, MDB_val *k, const void *v, size_t n,
+                       as_status_t *st)
+{
+    as_store_t *s = t->s;
+    MDB_val d;
+    int rc;
+
+    if (n <= s->leaf_max) {
+        d.mv_size = n;
+        d.mv_data = (void *)v;
+        if ((rc = put_ascending(t->txn, s->dbi[AS_DBI_ARTICLES], k, &d,
+                                0)) != 0)
+            return txn_fail(t, rc, "put article", st);
+        rc = mdb_del(t->txn, s->dbi[AS_DBI_ARTICLE_TAILS], k, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return txn_fail(t, rc, "delete article tail", st);
+        return 0;
+    }
+    d.mv_size = s->leaf_max;
+    if ((rc = put_ascending(t->txn, s->dbi[AS_DBI_ARTICLES], k, &d,
+                            MDB_RESERVE)) != 0)
+        return txn_fail(t, rc, "put article", st);
+    ((unsigned char *)d.mv_data)[0] = AS_CODEC_TAG;
+    ((unsigned char *)d.mv_data)[1] = AS_CODEC_SPLIT;
+    memcpy((unsigned char *)d.mv_data + 2, v, s->leaf_max - 2);
+    d.mv_size = n - (s->leaf_max - 2);
+    d.mv_data = (unsigned char *)v + (s->leaf_max - 2);
+    if ((rc = put_ascending(t->txn, s->dbi[AS_DBI_ARTICLE_TAILS], k, &d,
+                            0)) != 0)
+        return txn_fail(t, rc, "put article tail", st);
+    return 0;
+}
+
+int as__article_unstore(MDB_txn *txn, MDB_dbi tails, as_codec_t *c,
+                        const MDB_val *key, const MDB_val *head,
+                        const void **out, size_t *out_n, as_status_t *st)
+{
+    const void *v = head->mv_data;
+    size_t n = head->mv_size;
+    int rc;
+
+    if (as_codec_is_split(v, n)) {
+        MDB_val tail;
+
+        rc = mdb_get(txn, tails, (MDB_val *)key, &tail);
+        if (rc == MDB_NOTFOUND)
+            return as_status_set(st, AS_CODE_DATA_LOSS,
+                                 "article %llu is split but its tail is "
+                                 "missing", key->mv_size == 8
+                                 ? (unsigned long long)as_be_get64(key->mv_data)
+                                 : 0ULL);
+        if (rc != 0)
+            return as_status_set(st, AS_CODE_INTERNAL, "get article tail: %s",
+                                 mdb_strerror(rc));
+        if ((rc = as_codec_join(c, v, n, tail.mv_data, tail.mv_size, &v, &n,
+                                st)) != 0)
+            return rc;
+    }
+    return as_codec_decode(c, v, n, out, out_n, st);
 }
 
 /* Stores article a under its id: packed, then compressed when that makes
@@ -837,7 +942,7 @@ static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
 {
     as_store_t *s = t->s;
     unsigned char kbuf[8];
-    MDB_val k = { 8, kbuf }, d;
+    MDB_val k = { 8, kbuf };
     const void *v;
     size_t n = artstore__v1__article__get_packed_size(a), vn;
     int rc;
@@ -856,11 +961,7 @@ static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
     if ((rc = as_codec_encode(s->wcodec, s->pack, n, &v, &vn, st)) != 0)
         return rc;
     as_be_put64(kbuf, a->id);
-    d.mv_size = vn;
-    d.mv_data = (void *)v;
-    if ((rc = mdb_put(t->txn, s->dbi[AS_DBI_ARTICLES], &k, &d, 0)) != 0)
-        return txn_fail(t, rc, "put article", st);
-    return 0;
+    return store_value(t, &k, v, vn, st);
 }
 
 /* Appends the change event for a write of a (or delete of a) to the log. */
@@ -926,9 +1027,12 @@ static int wtxn_get_article(as_wtxn_t *t, uint64_t id,
         const void *v;
         size_t vn;
 
-        rc = as_codec_decode(t->s->wcodec, d.mv_data, d.mv_size, &v, &vn, st);
-        if (rc != 0)
+        rc = as__article_unstore(t->txn, t->s->dbi[AS_DBI_ARTICLE_TAILS],
+                                 t->s->wcodec, &k, &d, &v, &vn, st);
+        if (rc != 0) {
+            as_codec_reset(t->s->wcodec);
             return rc;
+        }
         *out = artstore__v1__article__unpack(NULL, vn, v);
         as_codec_reset(t->s->wcodec);
     }
@@ -1236,7 +1340,9 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
     if ((rc = index_article(t, old, 0, st)) != 0 ||
         (rc = as__story_delete(t, old, st)) != 0)
         goto out_free;
-    if ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, NULL)) != 0) {
+    if ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_ARTICLES], &k, NULL)) != 0 ||
+        ((rc = mdb_del(t->txn, t->s->dbi[AS_DBI_ARTICLE_TAILS], &k,
+                       NULL)) != 0 && rc != MDB_NOTFOUND)) {
         rc = txn_fail(t, rc, "delete article", st);
         goto out_free;
     }
@@ -1336,8 +1442,8 @@ int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
     if (rc != 0)
         return as_status_set(st, AS_CODE_INTERNAL, "get article: %s",
                              mdb_strerror(rc));
-    return as_codec_decode(r->codec, d.mv_data, d.mv_size, &out->data,
-                           &out->len, st);
+    return as__article_unstore(r->txn, r->s->dbi[AS_DBI_ARTICLE_TAILS],
+                               r->codec, &k, &d, &out->data, &out->len, st);
 }
 
 int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,

@@ -5,7 +5,10 @@
  *
  *   articles   id (u64 BE)                  -> packed Article, compressed
  *                                              with zstd when that is
- *                                              smaller (codec.h)
+ *                                              smaller (codec.h); when
+ *                                              longer than one leaf node
+ *                                              holds, only its head
+ *   article_tails id (u64 BE)               -> the rest of a split value
  *   by_url     natural key (as_article_key) -> id (u64 BE)
  *   by_tag     tag (DUPSORT, DUPFIXED)      -> time (u64 BE) ‖ id (u64 BE)
  *   by_source  source (DUPSORT, DUPFIXED)   -> time ‖ id

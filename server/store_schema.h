@@ -11,13 +11,14 @@
 
 #include <lmdb.h>
 
+#include "codec.h"
 #include "store.h"
 
 enum as_dbi {
     AS_DBI_ARTICLES, AS_DBI_BY_URL, AS_DBI_BY_TAG, AS_DBI_BY_SOURCE,
     AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_REQUESTS,
     AS_DBI_REQUEST_LOG, AS_DBI_FINGERPRINTS, AS_DBI_STORIES, AS_DBI_BY_STORY,
-    AS_DBI_STORY_TIME, AS_DBI_COUNT
+    AS_DBI_STORY_TIME, AS_DBI_ARTICLE_TAILS, AS_DBI_COUNT
 };
 
 /* The sub-databases: name and mdb_dbi_open flags, indexed by as_dbi. */
@@ -48,6 +49,17 @@ int as__meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *name,
  * naming both sizes.
  */
 int as_store_check_size(MDB_env *env, const char *path, as_status_t *st);
+
+/*
+ * Turns the value stored under an article's key in `articles` (head, as
+ * read there) into the packed article: joins a split value with its tail
+ * from `article_tails` (dbi tails) and decompresses, in codec c's memory
+ * (until as_codec_reset). Returns 0, DATA_LOSS (a tail missing, a frame
+ * damaged) or INTERNAL (an LMDB error), with st set.
+ */
+int as__article_unstore(MDB_txn *txn, MDB_dbi tails, as_codec_t *c,
+                        const MDB_val *key, const MDB_val *head,
+                        const void **out, size_t *out_n, as_status_t *st);
 
 /* The index time key of an article: published_at, else ingested_at. */
 uint64_t as__article_time_key(const Artstore__V1__Article *a);

@@ -30,6 +30,7 @@ typedef struct check {
     FILE *err;
     as_verify_report_t *rep;
     as_codec_t *codec;     /* decompresses stored articles (codec.h) */
+    int have_tails;        /* article_tails exists (older stores lack it) */
 } check_t;
 
 /* The name of a sub-database, from the store's schema. */
@@ -66,17 +67,34 @@ static uint64_t meta_u64(check_t *k, const char *name, int *present)
     return as_be_get64(d.mv_data);
 }
 
-/* Unpacks a stored article value, decompressing it first when it is
- * stored compressed; NULL when it is corrupt (*why says how). */
-static Artstore__V1__Article *unpack_stored(check_t *k, const MDB_val *d,
-                                            as_status_t *why)
+/* Unpacks the article stored under key (its value d in `articles`),
+ * joining a split value with its tail and decompressing it first; NULL
+ * when it is corrupt (*why says how). *compressed (may be NULL) says
+ * whether it was stored compressed. */
+static Artstore__V1__Article *unpack_stored(check_t *k, const MDB_val *key,
+                                            const MDB_val *d, as_status_t *why,
+                                            int *compressed)
 {
     Artstore__V1__Article *a;
     const void *v;
     size_t n;
 
-    if (as_codec_decode(k->codec, d->mv_data, d->mv_size, &v, &n, why) != 0)
+    if (as_codec_is_split(d->mv_data, d->mv_size) && !k->have_tails) {
+        as_status_set(why, AS_CODE_DATA_LOSS, "split, and the store has no "
+                      "%s", DBI_NAME(AS_DBI_ARTICLE_TAILS));
         return NULL;
+    }
+    if (compressed != NULL) {
+        const unsigned char *p = d->mv_data;
+        size_t skip = as_codec_is_split(p, d->mv_size) ? 2 : 0;
+
+        *compressed = as_codec_is_compressed(p + skip, d->mv_size - skip);
+    }
+    if (as__article_unstore(k->txn, k->dbi[AS_DBI_ARTICLE_TAILS], k->codec,
+                            key, d, &v, &n, why) != 0) {
+        as_codec_reset(k->codec);
+        return NULL;
+    }
     a = artstore__v1__article__unpack(NULL, n, v);
     as_codec_reset(k->codec);
     if (a == NULL)
@@ -94,7 +112,7 @@ static Artstore__V1__Article *load_article(check_t *k, uint64_t id)
     as_be_put64(kb, id);
     if (mdb_get(k->txn, k->dbi[AS_DBI_ARTICLES], &key, &d) != 0)
         return NULL;
-    return unpack_stored(k, &d, &why);
+    return unpack_stored(k, &key, &d, &why, NULL);
 }
 
 /* Whether the DUPSORT index dbi holds (key, tk‖id). */
@@ -128,6 +146,7 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
     MDB_val kv, d;
     as_status_t why;
     size_t i;
+    int compressed;
 
     if (key->mv_size != 8) {
         problem(k, "articles: key of %zu bytes, not 8", key->mv_size);
@@ -136,13 +155,15 @@ static void check_article(check_t *k, const MDB_val *key, const MDB_val *val,
     id = as_be_get64(key->mv_data);
     if (id > *max_id)
         *max_id = id;
-    a = unpack_stored(k, val, &why);
+    if (as_codec_is_split(val->mv_data, val->mv_size))
+        exp[AS_DBI_ARTICLE_TAILS]++;
+    a = unpack_stored(k, key, val, &why, &compressed);
     if (a == NULL) {
         problem(k, "article %llu: stored value is corrupt: %s",
                 (unsigned long long)id, why.msg);
         return;
     }
-    if (as_codec_is_compressed(val->mv_data, val->mv_size))
+    if (compressed)
         k->rep->compressed++;
     if (!a->has_id || a->id != id)
         problem(k, "article %llu: stored with id %llu", (unsigned long long)id,
@@ -416,6 +437,8 @@ static int verify_open(const char *dir, FILE *err, check_t *k, MDB_env **env)
         /* A store written before request ids existed has no such table. */
         if (rc == MDB_NOTFOUND && i >= AS_DBI_REQUESTS)
             continue;
+        if (rc == 0 && i == AS_DBI_ARTICLE_TAILS)
+            k->have_tails = 1;
         if (rc != 0) {
             fprintf(err, "check: %s: sub-database %s: %s\n", dir, DBI_NAME(i),
                     mdb_strerror(rc));
@@ -459,6 +482,34 @@ static int verify_articles(check_t *k, uint64_t exp[AS_DBI_COUNT])
     return 0;
 }
 
+/* Checks that every tail in article_tails belongs to an article stored
+ * split; returns the number of tails. */
+static uint64_t check_tails(check_t *k)
+{
+    MDB_cursor *c;
+    MDB_val key, d, head;
+    uint64_t n = 0;
+    int rc;
+
+    if (!k->have_tails ||
+        mdb_cursor_open(k->txn, k->dbi[AS_DBI_ARTICLE_TAILS], &c) != 0)
+        return 0;
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT)) {
+        n++;
+        if (key.mv_size != 8)
+            problem(k, "%s: key of %zu bytes, not 8",
+                    DBI_NAME(AS_DBI_ARTICLE_TAILS), key.mv_size);
+        else if (mdb_get(k->txn, k->dbi[AS_DBI_ARTICLES], &key, &head) != 0 ||
+                 !as_codec_is_split(head.mv_data, head.mv_size))
+            problem(k, "%s: a tail for article %llu, which is not stored "
+                    "split", DBI_NAME(AS_DBI_ARTICLE_TAILS),
+                    (unsigned long long)as_be_get64(key.mv_data));
+    }
+    mdb_cursor_close(c);
+    return n;
+}
+
 /* Checks every index backward against what the articles implied (exp). */
 static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
                            uint64_t tag_count)
@@ -466,6 +517,10 @@ static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
     as_verify_report_t *out = k->rep;
     uint64_t n, distinct;
 
+    if ((n = check_tails(k)) != exp[AS_DBI_ARTICLE_TAILS])
+        problem(k, "%s: %llu tails for %llu articles stored split",
+                DBI_NAME(AS_DBI_ARTICLE_TAILS), (unsigned long long)n,
+                (unsigned long long)exp[AS_DBI_ARTICLE_TAILS]);
     if ((n = check_simple(k, AS_DBI_BY_URL)) != exp[AS_DBI_BY_URL])
         problem(k, "by_url: %llu entries for %llu articles",
                 (unsigned long long)n, (unsigned long long)exp[AS_DBI_BY_URL]);

@@ -130,22 +130,37 @@ static uint64_t put(const Artstore__V1__Article *a)
     return op.out.id;
 }
 
-/* The stored value of article id, copied (free it). */
+/* Set by stored(): whether the value was split between `articles` and
+ * `article_tails`. */
+static int stored_split;
+
+/* The stored value of article id, copied (free it): a split value's head
+ * (less its two tag bytes) and tail joined. */
 static unsigned char *stored(uint64_t id, size_t *n)
 {
     unsigned char kb[8], *v = NULL;
-    MDB_val k = { 8, kb }, d;
+    MDB_val k = { 8, kb }, d, t = { 0, NULL };
     as_reader_t *r;
     as_status_t st;
 
     as_be_put64(kb, id);
     ck_assert(as_reader_create(store, &r, &st) == 0);
     ck_assert(as_reader_begin(r, &st) == 0);
+    stored_split = 0;
     if (mdb_get(as__reader_txn(r), as__store_dbi(store, AS_DBI_ARTICLES), &k,
                 &d) == 0) {
-        v = malloc(d.mv_size);
+        if (as_codec_is_split(d.mv_data, d.mv_size)) {
+            stored_split = 1;
+            ck_assert(mdb_get(as__reader_txn(r), as__store_dbi(store,
+                              AS_DBI_ARTICLE_TAILS), &k, &t) == 0);
+            d.mv_data = (unsigned char *)d.mv_data + 2;
+            d.mv_size -= 2;
+        }
+        v = malloc(d.mv_size + t.mv_size);
         memcpy(v, d.mv_data, d.mv_size);
-        *n = d.mv_size;
+        if (t.mv_size > 0)
+            memcpy(v + d.mv_size, t.mv_data, t.mv_size);
+        *n = d.mv_size + t.mv_size;
     }
     as_reader_end(r);
     as_reader_free(r);
@@ -308,6 +323,135 @@ START_TEST(damaged_compressed_article_is_reported)
 }
 END_TEST
 
+/* Whether article id has a tail in article_tails; *overflow gets the
+ * overflow pages `articles` holds. */
+static int has_tail(uint64_t id, size_t *overflow)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, d;
+    MDB_stat ms;
+    as_reader_t *r;
+    as_status_t st;
+    int found;
+
+    as_be_put64(kb, id);
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    found = mdb_get(as__reader_txn(r), as__store_dbi(store,
+                    AS_DBI_ARTICLE_TAILS), &k, &d) == 0;
+    ck_assert(mdb_stat(as__reader_txn(r), as__store_dbi(store,
+                       AS_DBI_ARTICLES), &ms) == 0);
+    *overflow = ms.ms_overflow_pages;
+    as_reader_end(r);
+    as_reader_free(r);
+    return found;
+}
+
+static int run_del(as_wtxn_t *t, void *arg)
+{
+    uint64_t *id = arg, got, rev;
+    as_write_cond_t cond = { 0 };
+    as_status_t st;
+    int rc = as_store_delete(t, *id, NULL, &cond, &got, &rev, &st);
+
+    ck_assert_msg(rc == 0, "delete: %s", st.msg);
+    return 0;
+}
+
+/* Deletes article id in its own transaction. */
+static void del(uint64_t id)
+{
+    as_status_t st;
+
+    ck_assert_msg(as_store_write(store, run_del, &id, &st) == 0, "write: %s",
+                  st.msg);
+}
+
+START_TEST(long_value_is_split_and_its_tail_follows_it)
+{
+    const char *big = prose(4000, 11), *huge = prose(300000, 12);
+    uint64_t id, id2;
+    size_t n, overflow;
+    unsigned char *v;
+    as_verify_report_t rep;
+
+    /* Level 0: a 4 KB value cannot stay in one leaf node. */
+    reopen(0);
+    id = put(mk("https://e.com/split", big));
+    v = stored(id, &n);
+    ck_assert(stored_split);
+    free(v);
+    ck_assert(has_tail(id, &overflow));
+    /* The head fits in a leaf: `articles` has no overflow page at all. */
+    ck_assert_uint_eq(overflow, 0);
+    ck_assert_int_eq(check_body(id, big), 0);
+
+    /* Shorter again: the tail goes. Longer: it comes back. */
+    ck_assert_uint_eq(put(mk("https://e.com/split", "Short now.")), id);
+    ck_assert(!has_tail(id, &overflow));
+    ck_assert_int_eq(check_body(id, "Short now."), 0);
+    ck_assert_uint_eq(put(mk("https://e.com/split", huge)), id);
+    ck_assert(has_tail(id, &overflow));
+    ck_assert_uint_eq(overflow, 0);
+    ck_assert_int_eq(check_body(id, huge), 0);
+
+    /* A delete takes the tail with it. */
+    id2 = put(mk("https://e.com/gone", big));
+    ck_assert(has_tail(id2, &overflow));
+    del(id2);
+    ck_assert(!has_tail(id2, &overflow));
+
+    /* Compressed values are split the same way when still too long. */
+    reopen(1);
+    huge = prose(300000, 14);
+    ck_assert_uint_eq(put(mk("https://e.com/split", huge)), id);
+    v = stored(id, &n);
+    ck_assert(stored_split && as_codec_is_compressed(v, n));
+    free(v);
+    ck_assert_int_eq(check_body(id, huge), 0);
+
+    rep = verify();
+    ck_assert_uint_eq(rep.problems, 0);
+    ck_assert_uint_eq(rep.articles, 1);
+}
+END_TEST
+
+/* Deletes or writes a raw entry of article_tails (d NULL: delete). */
+static void poke_tail(uint64_t id, const char *d)
+{
+    unsigned char kb[8];
+    MDB_val k = { 8, kb }, v = { d ? strlen(d) : 0, (void *)d };
+    MDB_txn *txn;
+
+    as_be_put64(kb, id);
+    ck_assert(mdb_txn_begin(as__store_env(store), NULL, 0, &txn) == 0);
+    if (d == NULL)
+        ck_assert(mdb_del(txn, as__store_dbi(store, AS_DBI_ARTICLE_TAILS), &k,
+                          NULL) == 0);
+    else
+        ck_assert(mdb_put(txn, as__store_dbi(store, AS_DBI_ARTICLE_TAILS), &k,
+                          &v, 0) == 0);
+    ck_assert(mdb_txn_commit(txn) == 0);
+}
+
+START_TEST(missing_or_stray_tail_is_reported)
+{
+    uint64_t split, small;
+    as_verify_report_t rep;
+
+    reopen(0);
+    split = put(mk("https://e.com/a", prose(5000, 13)));
+    small = put(mk("https://e.com/b", "Short."));
+    poke_tail(split, NULL);
+    poke_tail(small, "stray bytes");
+    ck_assert_int_eq(check_body(split, ""), AS_CODE_DATA_LOSS);
+    ck_assert_int_eq(check_body(small, "Short."), 0);
+    rep = verify();
+    /* The split article's missing tail, the stray one, and the count. */
+    ck_assert_uint_ge(rep.problems, 2);
+}
+END_TEST
+
 START_TEST(codec_refuses_bad_frames)
 {
     as_codec_t *c = as_codec_new(3);
@@ -345,6 +489,8 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, small_article_stored_as_is);
     tcase_add_test(tc, store_written_before_compression_keeps_working);
     tcase_add_test(tc, damaged_compressed_article_is_reported);
+    tcase_add_test(tc, long_value_is_split_and_its_tail_follows_it);
+    tcase_add_test(tc, missing_or_stray_tail_is_reported);
     tcase_add_test(tc, codec_refuses_bad_frames);
     suite_add_tcase(s, tc);
     return s;
