@@ -25,7 +25,8 @@ typedef struct option_def {
     const char *name;
     enum opt_type type;
     size_t offset;
-    const char *def;
+    const char *def;           /* NULL for a limit: its default is set once,
+                                  in limit.h's AS_LIMITS_DEFAULT */
     const char *help;
 } option_def_t;
 
@@ -59,37 +60,37 @@ static const option_def_t options[] = {
       "uncompressed (articles already stored are read either way)" },
     { "log-level", OPT_STR, CFG(log_level), "info",
       "debug, info, warn or error" },
-    { "max-message-bytes", OPT_SIZE, LIM(max_message_bytes), "16M",
+    { "max-message-bytes", OPT_SIZE, LIM(max_message_bytes), NULL,
       "largest request on the wire" },
-    { "max-decode-bytes", OPT_SIZE, LIM(max_decode_bytes), "64M",
+    { "max-decode-bytes", OPT_SIZE, LIM(max_decode_bytes), NULL,
       "memory one request may decode into" },
-    { "max-body-bytes", OPT_SIZE, LIM(max_body_bytes), "1M",
+    { "max-body-bytes", OPT_SIZE, LIM(max_body_bytes), NULL,
       "largest article body" },
-    { "max-title-bytes", OPT_SIZE, LIM(max_title_bytes), "4096",
+    { "max-title-bytes", OPT_SIZE, LIM(max_title_bytes), NULL,
       "largest title" },
-    { "max-url-bytes", OPT_SIZE, LIM(max_url_bytes), "4096",
+    { "max-url-bytes", OPT_SIZE, LIM(max_url_bytes), NULL,
       "longest URL" },
-    { "max-source-bytes", OPT_SIZE, LIM(max_source_bytes), "256",
+    { "max-source-bytes", OPT_SIZE, LIM(max_source_bytes), NULL,
       "longest source" },
-    { "max-tag-bytes", OPT_SIZE, LIM(max_tag_bytes), "128",
+    { "max-tag-bytes", OPT_SIZE, LIM(max_tag_bytes), NULL,
       "longest tag after normalization" },
-    { "max-tags", OPT_COUNT, LIM(max_tags), "64",
+    { "max-tags", OPT_COUNT, LIM(max_tags), NULL,
       "tags per article" },
-    { "max-authors", OPT_COUNT, LIM(max_authors), "64",
+    { "max-authors", OPT_COUNT, LIM(max_authors), NULL,
       "authors per article" },
-    { "max-author-bytes", OPT_SIZE, LIM(max_author_bytes), "256",
+    { "max-author-bytes", OPT_SIZE, LIM(max_author_bytes), NULL,
       "longest author name" },
-    { "max-meta", OPT_COUNT, LIM(max_meta), "64",
+    { "max-meta", OPT_COUNT, LIM(max_meta), NULL,
       "meta entries per article" },
-    { "max-meta-key-bytes", OPT_SIZE, LIM(max_meta_key_bytes), "128",
+    { "max-meta-key-bytes", OPT_SIZE, LIM(max_meta_key_bytes), NULL,
       "longest meta key" },
-    { "max-meta-value-bytes", OPT_SIZE, LIM(max_meta_value_bytes), "4096",
+    { "max-meta-value-bytes", OPT_SIZE, LIM(max_meta_value_bytes), NULL,
       "longest meta value" },
-    { "max-batch", OPT_COUNT, LIM(max_batch), "1000",
+    { "max-batch", OPT_COUNT, LIM(max_batch), NULL,
       "articles per PutBatch, ids per Get" },
-    { "max-query-tags", OPT_COUNT, LIM(max_query_tags), "64",
+    { "max-query-tags", OPT_COUNT, LIM(max_query_tags), NULL,
       "tags in one query filter" },
-    { "max-page", OPT_COUNT, LIM(max_page), "1000",
+    { "max-page", OPT_COUNT, LIM(max_page), NULL,
       "results per page" },
     { "retain-changes", OPT_COUNT, CFG(retain_changes),
       AS_STR(AS_DEFAULT_RETAIN_CHANGES),
@@ -98,15 +99,15 @@ static const option_def_t options[] = {
       "in a cluster yet, where every event is kept)" },
     { "retain-hours", OPT_COUNT, CFG(retain_hours), "0",
       "drop change events older than H hours (0: no age limit)" },
-    { "max-watches", OPT_COUNT, LIM(max_watches), "256",
+    { "max-watches", OPT_COUNT, LIM(max_watches), NULL,
       "concurrent long-polling Changes calls" },
-    { "query-budget-ms", OPT_COUNT, LIM(query_budget_ms), "1000",
+    { "query-budget-ms", OPT_COUNT, LIM(query_budget_ms), NULL,
       "time one Query or ListTags call may work (0: no bound): a query "
       "then answers the page so far with a cursor to go on" },
     { "max-long-calls", OPT_COUNT, CFG(max_long_calls), "0",
       "Query, ListTags and Backup calls running at once (0: "
       "workers - 1), so that a worker stays free for quick calls" },
-    { "max-reply-bytes", OPT_SIZE, LIM(max_reply_bytes), "16M",
+    { "max-reply-bytes", OPT_SIZE, LIM(max_reply_bytes), NULL,
       "largest reply: a Get over it is refused, a Query or Changes page "
       "is cut short (with a cursor to go on)" },
     { "check", OPT_FLAG, CFG(check), "0",
@@ -244,11 +245,13 @@ static int is_alias(size_t i)
 
 void as_config_defaults(as_config_t *c)
 {
+    static const as_limits_t limits = AS_LIMITS_DEFAULT;
     size_t i;
 
     memset(c, 0, sizeof(*c));
+    c->limits = limits;
     for (i = 0; i < N_OPTIONS; i++)
-        if (!is_alias(i) &&
+        if (!is_alias(i) && options[i].def != NULL &&
             set_option(c, &options[i], options[i].def, 0) != 0)
             abort(); /* a default that does not parse is a bug */
 }
@@ -359,8 +362,31 @@ static const char *find_config_arg(int argc, char **argv, int *missing)
     return path;
 }
 
+/* Writes the default of option o into buf as --help shows it: its text,
+ * or for a limit its value in dflt (the defaults, which took it from
+ * AS_LIMITS_DEFAULT), a size with the G or M suffix that divides it
+ * ("16M", "4096"). */
+static void format_default(const option_def_t *o, const as_config_t *dflt,
+                           char *buf, size_t len)
+{
+    size_t v;
+
+    if (o->def != NULL) {
+        snprintf(buf, len, "%s", o->def[0] ? o->def : "none");
+        return;
+    }
+    v = *(const size_t *)((const char *)dflt + o->offset);
+    if (o->type == OPT_SIZE && v != 0 && v % (1u << 30) == 0)
+        snprintf(buf, len, "%zuG", v >> 30);
+    else if (o->type == OPT_SIZE && v != 0 && v % (1u << 20) == 0)
+        snprintf(buf, len, "%zuM", v >> 20);
+    else
+        snprintf(buf, len, "%zu", v);
+}
+
 void as_config_usage(FILE *f)
 {
+    as_config_t dflt;
     size_t i;
 
     fprintf(f,
@@ -373,12 +399,13 @@ void as_config_usage(FILE *f)
         "  artstored --http 127.0.0.1:8080             # dashboard at http://127.0.0.1:8080/\n"
         "  artstored --config /etc/artstore/artstored.conf --log-level debug\n\n"
         "Options (sizes take K, M, G suffixes):\n");
+    as_config_defaults(&dflt);
     fprintf(f, "  %-26s %s\n", "--config=FILE",
             "read options from an INI file first (keys are the option "
             "names: 'data = /var/lib/artstore'); flags override it "
             "(default: none)");
     for (i = 0; i < N_OPTIONS; i++) {
-        char flag[64];
+        char flag[64], def[32];
 
         if (options[i].type == OPT_FLAG)
             snprintf(flag, sizeof(flag), "--%s", options[i].name);
@@ -388,10 +415,13 @@ void as_config_usage(FILE *f)
         /* A help text that explains its own default says it once. */
         if (strstr(options[i].help, "(default") != NULL)
             fprintf(f, "  %-26s %s\n", flag, options[i].help);
-        else
+        else {
+            format_default(&options[i], &dflt, def, sizeof(def));
             fprintf(f, "  %-26s %s (default: %s)\n", flag, options[i].help,
-                    options[i].def[0] ? options[i].def : "none");
+                    def);
+        }
     }
+    as_config_free(&dflt);
     fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
     fprintf(f, "  %-26s %s\n", "-V, --version", "show the version");
     fprintf(f, "\nExit status: 0 after a clean shutdown (SIGINT/SIGTERM), "

@@ -4,6 +4,11 @@
  * Each limit has a command-line flag (config.c) and is named in the error a
  * client gets when it is exceeded, e.g. "body is 2000000 bytes, over the
  * limit max_body_bytes=1048576".
+ *
+ * AS_LIMITS_DEFAULT is the one place a default is written: the server's
+ * configuration starts from it and `artstored --help` prints it from there
+ * (check_config verifies that every field has a flag and that the help
+ * shows these values).
  */
 #ifndef AS_LIMIT_H
 #define AS_LIMIT_H

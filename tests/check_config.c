@@ -258,6 +258,61 @@ START_TEST(help_keys_match_file_keys)
 }
 END_TEST
 
+/* The limits' defaults are written once, in limit.h: the configuration
+ * starts from AS_LIMITS_DEFAULT, the default --help prints for each
+ * numeric option reads back as the default, and every field of
+ * as_limits_t has an option (setting every numeric option to 7 through a
+ * file leaves no limit at its default). */
+START_TEST(limit_defaults_from_limit_h)
+{
+    static const as_limits_t want = AS_LIMITS_DEFAULT;
+    char *buf = NULL, *line, *save = NULL, *all = NULL;
+    size_t len = 0, alen = 0, i, n_limits = 0;
+    FILE *f = open_memstream(&buf, &len), *af = open_memstream(&all, &alen);
+    as_config_t c, d;
+    char err[512];
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(af);
+    as_config_defaults(&c);
+    ck_assert_msg(memcmp(&c.limits, &want, sizeof(want)) == 0,
+                  "defaults differ from AS_LIMITS_DEFAULT");
+    as_config_usage(f);
+    fclose(f);
+    for (line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[64], text[160], type, *def = strstr(line, "(default: ");
+
+        if (sscanf(line, "  --%63[a-z-]=%c", name, &type) != 2 ||
+            type != 'N' || def == NULL)
+            continue;
+        /* The printed default, read back, is the default. */
+        snprintf(text, sizeof(text), "%s = %.*s\n", name,
+                 (int)strcspn(def + 10, ")"), def + 10);
+        write_file(text);
+        as_config_defaults(&d);
+        ck_assert_msg(as_config_load_file(&d, path, err, sizeof(err)) == 0,
+                      "%s", err);
+        ck_assert_msg(memcmp(&d.limits, &want, sizeof(want)) == 0,
+                      "--help shows another default: %s", line);
+        as_config_free(&d);
+        fprintf(af, "%s = 7\n", name);
+        n_limits++;
+    }
+    fclose(af);
+    write_file(all);
+    ck_assert_msg(as_config_load_file(&c, path, err, sizeof(err)) == 0, "%s",
+                  err);
+    for (i = 0; i < sizeof(as_limits_t) / sizeof(size_t); i++)
+        ck_assert_msg(((const size_t *)&c.limits)[i] == 7,
+                      "limit field %zu has no option", i);
+    ck_assert_uint_ge(n_limits, 19);
+    as_config_free(&c);
+    free(buf);
+    free(all);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -270,6 +325,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, flags_override_file);
     tcase_add_test(tc, file_values_are_validated);
     tcase_add_test(tc, help_keys_match_file_keys);
+    tcase_add_test(tc, limit_defaults_from_limit_h);
     tcase_add_test(tc, changelog_retained_by_default);
     suite_add_tcase(s, tc);
     return s;
