@@ -24,18 +24,3 @@ void as_status_ok(as_status_t *st)
     st->code = AS_CODE_OK;
     st->msg[0] = '\0';
 }
-
-const char *as_code_str(int code)
-{
-    static const char *names[] = {
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-        "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-        "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
-        "DATA_LOSS", "UNAUTHENTICATED",
-    };
-
-    if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])))
-        return "UNKNOWN";
-    return names[code];
-}

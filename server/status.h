@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#include "code.h"               /* as_code_str: a code's name */
+
 enum {
     AS_CODE_OK = 0,
     AS_CODE_CANCELLED = 1,
@@ -40,8 +42,5 @@ int as_status_set(as_status_t *st, int code, const char *fmt, ...)
 
 /* Clears st to OK with an empty message. */
 void as_status_ok(as_status_t *st);
-
-/* Returns the gRPC name of a code ("NOT_FOUND"), "UNKNOWN" if out of range. */
-const char *as_code_str(int code);
 
 #endif

@@ -169,6 +169,29 @@ START_TEST(watch_poll_example)
 }
 END_TEST
 
+/* The library names every code as the wire does (the names come from
+ * artstore.proto, shared with the server) and describes each. */
+START_TEST(code_names_and_texts)
+{
+    int rc;
+
+    ck_assert_str_eq(as_code_name(AS_OK), "OK");
+    ck_assert_str_eq(as_code_name(AS_ENOT_FOUND), "NOT_FOUND");
+    ck_assert_str_eq(as_code_name(AS_EUNAUTHENTICATED), "UNAUTHENTICATED");
+    for (rc = 0; rc >= AS_EUNAUTHENTICATED; rc--) {
+        ck_assert_msg(rc == AS_EUNKNOWN ||
+                      strcmp(as_code_name(rc), "UNKNOWN") != 0,
+                      "code %d has no name", rc);
+        ck_assert_msg(rc == AS_EUNKNOWN ||
+                      strcmp(as_strerror(rc), "unknown error") != 0,
+                      "code %d has no text", rc);
+    }
+    ck_assert_str_eq(as_code_name(AS_EUNAUTHENTICATED - 1), "UNKNOWN");
+    ck_assert_str_eq(as_code_name(1), "UNKNOWN");
+    ck_assert_str_eq(as_strerror(AS_EUNAUTHENTICATED - 1), "unknown error");
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -179,6 +202,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, refused_then_server_comes_up);
     tcase_add_test(tc, article_from_literals);
     tcase_add_test(tc, watch_poll_example);
+    tcase_add_test(tc, code_names_and_texts);
     suite_add_tcase(s, tc);
     return s;
 }

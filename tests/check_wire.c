@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "status.h"
 #include "wire.h"
 
 /* The wire type protobuf uses for a field of the given descriptor. */
@@ -109,6 +110,25 @@ START_TEST(test_fixed_buffer_bounded)
 }
 END_TEST
 
+/* Status code names come from artstore.proto's Code enum, and the
+ * server's AS_CODE_* numbers are that enum's. */
+START_TEST(test_code_names_from_proto)
+{
+    const ProtobufCEnumDescriptor *d = &artstore__v1__code__descriptor;
+    unsigned i;
+
+    ck_assert_uint_eq(d->n_values, 17);
+    for (i = 0; i < d->n_values; i++)
+        ck_assert_str_eq(as_code_str(d->values[i].value), d->values[i].name);
+    ck_assert_str_eq(as_code_str(AS_CODE_NOT_FOUND), "NOT_FOUND");
+    ck_assert_int_eq(AS_CODE_UNAUTHENTICATED,
+                     ARTSTORE__V1__CODE__UNAUTHENTICATED);
+    ck_assert_int_eq(AS_CODE_OUT_OF_RANGE, ARTSTORE__V1__CODE__OUT_OF_RANGE);
+    ck_assert_str_eq(as_code_str(-1), "UNKNOWN");
+    ck_assert_str_eq(as_code_str(17), "UNKNOWN");
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -117,6 +137,7 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, test_fields_match_descriptors);
     tcase_add_test(tc, test_query_reply_decodes);
     tcase_add_test(tc, test_fixed_buffer_bounded);
+    tcase_add_test(tc, test_code_names_from_proto);
     suite_add_tcase(s, tc);
     return s;
 }
