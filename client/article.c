@@ -3,6 +3,7 @@
  * wire's Artstore__V1__Article.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,44 @@ void as_articles_free(as_article_t **v, size_t n)
     free(v);
 }
 
+int as__check_strv(const char *name, const char *const *v, size_t n,
+                   char *msg, size_t len)
+{
+    size_t i;
+
+    if (n > 0 && v == NULL) {
+        snprintf(msg, len, "%s is NULL with n_%s=%zu", name, name, n);
+        return AS_EINVALID_ARGUMENT;
+    }
+    for (i = 0; i < n; i++)
+        if (v[i] == NULL) {
+            snprintf(msg, len, "%s[%zu] is NULL", name, i);
+            return AS_EINVALID_ARGUMENT;
+        }
+    return AS_OK;
+}
+
+int as__check_article(const as_article_t *a, char *msg, size_t len)
+{
+    size_t i;
+    int rc;
+
+    if ((rc = as__check_strv("authors", a->authors, a->n_authors, msg,
+                             len)) != AS_OK ||
+        (rc = as__check_strv("tags", a->tags, a->n_tags, msg, len)) != AS_OK)
+        return rc;
+    if (a->n_meta > 0 && a->meta == NULL) {
+        snprintf(msg, len, "meta is NULL with n_meta=%zu", a->n_meta);
+        return AS_EINVALID_ARGUMENT;
+    }
+    for (i = 0; i < a->n_meta; i++)
+        if (a->meta[i].key == NULL || a->meta[i].value == NULL) {
+            snprintf(msg, len, "meta[%zu] has a NULL key or value", i);
+            return AS_EINVALID_ARGUMENT;
+        }
+    return AS_OK;
+}
+
 int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb)
 {
     size_t i;
@@ -137,13 +176,14 @@ int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb)
     pb->title = (char *)(uintptr_t)a->title;
     pb->body = (char *)(uintptr_t)a->body;
     pb->source = (char *)(uintptr_t)a->source;
+    /* The arrays passed as__check_article: not NULL when counted. */
     pb->authors = (char **)(uintptr_t)a->authors;
-    pb->n_authors = a->authors ? a->n_authors : 0;
+    pb->n_authors = a->n_authors;
     pb->tags = (char **)(uintptr_t)a->tags;
-    pb->n_tags = a->tags ? a->n_tags : 0;
+    pb->n_tags = a->n_tags;
     pb->has_published_at = a->has_published_at != 0;
     pb->published_at = a->published_at;
-    if (a->meta == NULL || a->n_meta == 0)
+    if (a->n_meta == 0)
         return 0;
     /* One block holds the pointer array followed by the entries. */
     pb->meta = malloc(a->n_meta * (sizeof(*pb->meta) + sizeof(**pb->meta)));

@@ -143,7 +143,10 @@ typedef struct as_meta {
  *
  * The library only reads them during the call and keeps nothing; id,
  * ingested_at, revision and content_hash are ignored (the server sets
- * them).
+ * them). An array may be NULL only with a count of 0, and no string in
+ * it may be NULL: as_put and as_put_batch refuse such an article with
+ * AS_EINVALID_ARGUMENT naming the array ("tags is NULL with n_tags=3",
+ * "tags[1] is NULL") before sending anything.
  *
  * Output (as_get, as_query, ...): every string and array is a copy the
  * library allocated, owned by the caller through the article and freed
@@ -281,7 +284,8 @@ AS_API const char *as_client_endpoint(const as_client_t *c);
  * unchanged if known with the same content. expected_revision is
  * AS_REV_ANY, 0 ("must not exist") or the revision the article must have.
  * res receives the outcome. Returns AS_OK, AS_EINVALID_ARGUMENT (the
- * message names the field and limit), AS_EFAILED_PRECONDITION (revision
+ * message names the field and limit, or the NULL array or pointer inside
+ * the article), AS_EFAILED_PRECONDITION (revision
  * mismatch), AS_ERESOURCE_EXHAUSTED, AS_EUNAVAILABLE, ...
  */
 AS_API int as_put(as_client_t *c, const as_article_t *a,

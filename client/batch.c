@@ -34,35 +34,6 @@ static void fail_all(as_client_t *c, as_put_result_t *results, size_t n,
     }
 }
 
-/* Checks the pointers of one article that the encoder would follow.
- * Returns AS_OK or AS_EINVALID_ARGUMENT with the reason in msg. */
-static int check_pointers(const as_article_t *a, char *msg, size_t len)
-{
-    size_t i;
-
-    for (i = 0; a->authors && i < a->n_authors; i++)
-        if (a->authors[i] == NULL) {
-            snprintf(msg, len, "authors[%zu] is NULL", i);
-            return AS_EINVALID_ARGUMENT;
-        }
-    for (i = 0; i < a->n_tags; i++)
-        if (a->tags == NULL || a->tags[i] == NULL) {
-            snprintf(msg, len, "tags[%zu] is NULL", i);
-            return AS_EINVALID_ARGUMENT;
-        }
-    for (i = 0; i < a->n_meta; i++)
-        if (a->meta == NULL || a->meta[i].key == NULL ||
-            a->meta[i].value == NULL) {
-            snprintf(msg, len, "meta[%zu] has a NULL key or value", i);
-            return AS_EINVALID_ARGUMENT;
-        }
-    if (a->n_authors > 0 && a->authors == NULL) {
-        snprintf(msg, len, "authors is NULL with n_authors=%zu", a->n_authors);
-        return AS_EINVALID_ARGUMENT;
-    }
-    return AS_OK;
-}
-
 int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
                  const uint64_t *expected, as_put_result_t *results)
 {
@@ -88,7 +59,7 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
     for (i = 0; i < n; i++) {
         char msg[128];
 
-        if (check_pointers(&arts[i], msg, sizeof(msg)) != AS_OK) {
+        if (as__check_article(&arts[i], msg, sizeof(msg)) != AS_OK) {
             rc = as__fail(c, AS_EINVALID_ARGUMENT, "arts[%zu]: %s", i, msg);
             fail_all(c, results, n, rc);
             return rc;

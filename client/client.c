@@ -660,25 +660,6 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
 
 /* ------------------------------------------------------------ Put */
 
-/* Checks the pointers in a that the wire encoder would dereference.
- * Returns AS_OK or AS_EINVALID_ARGUMENT naming the entry. */
-static int check_article(as_client_t *c, const as_article_t *a)
-{
-    size_t i;
-
-    for (i = 0; a->authors && i < a->n_authors; i++)
-        if (a->authors[i] == NULL)
-            return as__fail(c, AS_EINVALID_ARGUMENT, "authors[%zu] is NULL", i);
-    for (i = 0; a->tags && i < a->n_tags; i++)
-        if (a->tags[i] == NULL)
-            return as__fail(c, AS_EINVALID_ARGUMENT, "tags[%zu] is NULL", i);
-    for (i = 0; a->meta && i < a->n_meta; i++)
-        if (a->meta[i].key == NULL || a->meta[i].value == NULL)
-            return as__fail(c, AS_EINVALID_ARGUMENT,
-                            "meta[%zu] has a NULL key or value", i);
-    return AS_OK;
-}
-
 int as_put(as_client_t *c, const as_article_t *a, uint64_t expected_revision,
            as_put_result_t *res)
 {
@@ -696,7 +677,7 @@ int as_put(as_client_t *c, const as_article_t *a, uint64_t expected_revision,
         rc = as__fail(c, AS_EINVALID_ARGUMENT, "article is NULL");
         goto out_result;
     }
-    if ((rc = check_article(c, a)) != AS_OK)
+    if ((rc = as__check_article(a, c->errmsg, sizeof(c->errmsg))) != AS_OK)
         goto out_result;
     if (as__article_to_pb(a, &pb) != 0) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");

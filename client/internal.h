@@ -78,16 +78,32 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc,
              ProtobufCMessage **resp);
 
-/* Checks a caller's tag list (all_of, any_of, none_of): not NULL when n > 0
- * and no NULL string in it. Returns AS_OK, or AS_EINVALID_ARGUMENT with the
- * message naming the list and the index. Shared by Query and ListStories. */
+/*
+ * The library's one rule for a caller's array with a count: the array is
+ * not NULL when n > 0 (a NULL array with n = 3 is a mistake, not an empty
+ * list), and no string in it is NULL. Checks string array name v[0..n).
+ * Returns AS_OK, or AS_EINVALID_ARGUMENT with msg (len bytes) naming the
+ * array and the index ("tags is NULL with n_tags=3", "tags[1] is NULL").
+ */
+int as__check_strv(const char *name, const char *const *v, size_t n,
+                   char *msg, size_t len);
+
+/* Checks the arrays of article a that the encoder follows (authors, tags,
+ * meta and its keys and values) by the rule of as__check_strv. Returns
+ * AS_OK or AS_EINVALID_ARGUMENT with the reason in msg. Used by as_put and
+ * as_put_batch alike. */
+int as__check_article(const as_article_t *a, char *msg, size_t len);
+
+/* as__check_strv for a filter's tag list (all_of, any_of, none_of), the
+ * message in c->errmsg. Shared by Query and ListStories. */
 int as__check_tag_list(as_client_t *c, const char *name,
                        const char *const *v, size_t n);
 
 /*
  * Fills pb with the put-relevant fields of a (server-set fields are left
- * out). pb borrows a's strings; the arrays it needs are allocated and
- * released with as__article_pb_release(). Returns 0 or -1 (out of memory).
+ * out), a having passed as__check_article. pb borrows a's strings; the
+ * arrays it needs are allocated and released with
+ * as__article_pb_release(). Returns 0 or -1 (out of memory).
  */
 int as__article_to_pb(const as_article_t *a, Artstore__V1__Article *pb);
 

@@ -36,15 +36,7 @@ static int copy_cursor(const ProtobufCBinaryData *in, int has, uint8_t **out,
 int as__check_tag_list(as_client_t *c, const char *name,
                        const char *const *v, size_t n)
 {
-    size_t i;
-
-    if (n > 0 && v == NULL)
-        return as__fail(c, AS_EINVALID_ARGUMENT, "%s is NULL", name);
-    for (i = 0; i < n; i++)
-        if (v[i] == NULL)
-            return as__fail(c, AS_EINVALID_ARGUMENT, "%s[%zu] is NULL", name,
-                            i);
-    return AS_OK;
+    return as__check_strv(name, v, n, c->errmsg, sizeof(c->errmsg));
 }
 
 int as_query(as_client_t *c, const as_query_spec_t *q,

@@ -192,6 +192,64 @@ START_TEST(code_names_and_texts)
 }
 END_TEST
 
+/* as_put and as_put_batch apply one pointer rule: a NULL array with a
+ * count, or a NULL string in an array, is refused before sending (put
+ * used to drop tags == NULL with n_tags = 3 silently), and nothing is
+ * stored. */
+START_TEST(put_and_batch_check_pointers_alike)
+{
+    static const char *const holes[] = { "a", NULL };
+    static const as_meta_t bad_meta[] = { { "k", NULL } };
+    ts_server_t s;
+    as_client_t *c;
+    as_article_t a = { 0 }, two[2];
+    as_put_result_t r, rs[2];
+    as_ping_info_t info;
+    int i;
+
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &c), AS_OK);
+    for (i = 0; i < 5; i++) {
+        memset(&a, 0, sizeof(a));
+        a.title = "Pointer rules";
+        a.body = "body";
+        switch (i) {
+        case 0: a.n_tags = 3; break;
+        case 1: a.tags = holes; a.n_tags = 2; break;
+        case 2: a.n_authors = 1; break;
+        case 3: a.n_meta = 2; break;
+        case 4: a.meta = bad_meta; a.n_meta = 1; break;
+        }
+        ck_assert_int_eq(as_put(c, &a, AS_REV_ANY, &r), AS_EINVALID_ARGUMENT);
+        ck_assert_msg(strstr(as_client_errmsg(c),
+                             i == 0 ? "tags is NULL with n_tags=3"
+                             : i == 1 ? "tags[1] is NULL"
+                             : i == 2 ? "authors is NULL with n_authors=1"
+                             : i == 3 ? "meta is NULL with n_meta=2"
+                                      : "meta[0] has a NULL key") != NULL,
+                      "put %d: %s", i, as_client_errmsg(c));
+        memset(two, 0, sizeof(two));
+        two[0].title = "Fine";
+        two[0].body = "body";
+        two[1] = a;
+        ck_assert_int_eq(as_put_batch(c, two, 2, NULL, rs),
+                         AS_EINVALID_ARGUMENT);
+        ck_assert_msg(strstr(rs[0].message, "arts[1]: ") != NULL &&
+                      strstr(rs[0].message, i == 0 ? "n_tags=3"
+                                            : i == 1 ? "tags[1]"
+                                            : i == 2 ? "n_authors=1"
+                                            : i == 3 ? "n_meta=2"
+                                                     : "meta[0]") != NULL,
+                      "batch %d: %s", i, rs[0].message);
+    }
+    /* Nothing reached the store, not even the batches' good articles. */
+    ck_assert_int_eq(as_ping(c, &info), AS_OK);
+    ck_assert_uint_eq(info.last_seq, 0);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -203,6 +261,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, article_from_literals);
     tcase_add_test(tc, watch_poll_example);
     tcase_add_test(tc, code_names_and_texts);
+    tcase_add_test(tc, put_and_batch_check_pointers_alike);
     suite_add_tcase(s, tc);
     return s;
 }
