@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct as_store {
     MDB_env *env;
     MDB_dbi dbi[AS_DBI_COUNT];
     int lock_fd;
+    int lockmdb_fd;        /* LMDB's lock.mdb, kept open: alloc_lock_file */
     size_t map_size;
     size_t map_max;
     pthread_rwlock_t resize_lock;
@@ -119,10 +121,54 @@ uint64_t as_time_key(int64_t t)
     return (uint64_t)t ^ ((uint64_t)1 << 63);
 }
 
-/* Records an LMDB error as INTERNAL (or RESOURCE_EXHAUSTED for a full
- * map), marks the transaction broken, and returns the code. */
+/* A write that fails with EIO while less than this is free on the data
+ * directory's file system is taken for a full disk: LMDB reports a short
+ * write (the file system filled up during it) as EIO. */
+#define DISK_LOW_BYTES ((uint64_t)64 << 20)
+
+int as_disk_error(const char *dir, int err, const char *what,
+                  as_status_t *st)
+{
+    struct statvfs vfs;
+    uint64_t avail = 0, total = 0;
+    int known = statvfs(dir, &vfs) == 0;
+
+    if (known) {
+        /* Root may use the blocks reserved for it; others may not. */
+        avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) *
+                vfs.f_frsize;
+        total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    }
+    if (err == ENOSPC || err == EDQUOT ||
+        (err == EIO && known && avail < DISK_LOW_BYTES))
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "disk full: the data directory %s has %llu "
+                             "bytes free of %llu (%s: %s); nothing was "
+                             "written, writes resume once space is freed",
+                             dir, (unsigned long long)avail,
+                             (unsigned long long)total, what,
+                             mdb_strerror(err));
+    return as_status_set(st, AS_CODE_INTERNAL, "%s: %s", what,
+                         mdb_strerror(err));
+}
+
+/* The data directory of the store (LMDB's copy of the path). */
+static const char *store_dir(as_store_t *s)
+{
+    const char *path = NULL;
+
+    if (mdb_env_get_path(s->env, &path) != 0 || path == NULL)
+        return ".";
+    return path;
+}
+
+/* Records an LMDB error as INTERNAL, or RESOURCE_EXHAUSTED for a full map
+ * or a full disk (as_disk_error), marks the transaction broken, and
+ * returns the code. */
 static int txn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st)
 {
+    char lwhat[64];
+
     if (st == NULL) {
         as_status_t ignored;
 
@@ -133,8 +179,8 @@ static int txn_fail(as_wtxn_t *t, int mrc, const char *what, as_status_t *st)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "store is full (map_size=%zu bytes): %s",
                              t->s->map_size, what);
-    return as_status_set(st, AS_CODE_INTERNAL, "lmdb %s: %s", what,
-                         mdb_strerror(mrc));
+    snprintf(lwhat, sizeof(lwhat), "lmdb %s", what);
+    return as_disk_error(store_dir(t->s), mrc, lwhat, st);
 }
 
 int as__meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name,
@@ -233,6 +279,35 @@ int as_store_check_size(MDB_env *env, const char *path, as_status_t *st)
     return 0;
 }
 
+/*
+ * Allocates the blocks of LMDB's lock file (dir/lock.mdb). LMDB sizes it
+ * with ftruncate, a sparse file, and writes a reader's slot through a
+ * shared mapping the first time a reader uses it: on a full disk, the
+ * first reader on a page not yet allocated would kill the process with
+ * SIGBUS. Allocated here, a full disk costs writes, never the server.
+ * Returns 0, or RESOURCE_EXHAUSTED (as_disk_error) when even that does not
+ * fit; a file system without fallocate is left as it is.
+ */
+static int alloc_lock_file(as_store_t *s, const char *dir, as_status_t *st)
+{
+    char path[4096];
+    struct stat sb;
+    int rc = 0;
+
+    /* The descriptor stays open until the environment is closed: closing
+     * any descriptor of a file drops every fcntl lock the process holds
+     * on it, and LMDB marks its readers alive with such locks on this
+     * very file. */
+    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+    if ((s->lockmdb_fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+        return 0;
+    if (fstat(s->lockmdb_fd, &sb) == 0 && sb.st_size > 0 &&
+        (rc = posix_fallocate(s->lockmdb_fd, 0, sb.st_size)) != 0 &&
+        rc != EOPNOTSUPP && rc != EINVAL)
+        return as_disk_error(dir, rc, "allocate lock.mdb", st);
+    return 0;
+}
+
 int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                   as_status_t *st)
 {
@@ -248,6 +323,7 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     if (s == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     s->lock_fd = -1;
+    s->lockmdb_fd = -1;
     if ((s->wcodec = as_codec_new(opts->compress_level)) == NULL) {
         as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
         goto out_free;
@@ -285,6 +361,8 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
 
         snprintf(file, sizeof(file), "%s/data.mdb", opts->path);
         if (as_store_check_size(s->env, file, st) != 0)
+            goto out_env;
+        if (alloc_lock_file(s, opts->path, st) != 0)
             goto out_env;
     }
     {
@@ -379,6 +457,8 @@ out_story:
     as__story_close(s->story);
 out_env:
     mdb_env_close(s->env);
+    if (s->lockmdb_fd >= 0)
+        close(s->lockmdb_fd);
 out_unlock:
     close(s->lock_fd);
 out_free:
@@ -393,6 +473,8 @@ void as_store_close(as_store_t *s)
         return;
     as__story_close(s->story);
     mdb_env_close(s->env);
+    if (s->lockmdb_fd >= 0)
+        close(s->lockmdb_fd);
     pthread_rwlock_destroy(&s->resize_lock);
     close(s->lock_fd);
     as_codec_free(s->wcodec);

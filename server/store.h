@@ -134,6 +134,17 @@ int as_store_reader_check(as_store_t *s);
 /* Flushes committed data to disk (only needed with no_sync). */
 int as_store_sync(as_store_t *s);
 
+/*
+ * Turns err, an errno or LMDB code from writing `what` into data
+ * directory dir, into a status: RESOURCE_EXHAUSTED "disk full" naming dir
+ * and the bytes free on its file system for ENOSPC, EDQUOT, and EIO while
+ * less than 64 MiB is free (LMDB reports a write cut short by a full file
+ * system as EIO); INTERNAL "what: error" for anything else. Returns the
+ * code. Every write path to disk reports its errors through it.
+ */
+int as_disk_error(const char *dir, int err, const char *what,
+                  as_status_t *st);
+
 /* The name a backup is written under until it is complete. */
 #define AS_BACKUP_PARTIAL "data.mdb.partial"
 

@@ -7,6 +7,8 @@
  */
 #define _GNU_SOURCE             /* memmem */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +34,7 @@ static ts_server_t s;
 static as_client_t *cl;
 static int running;
 static char token_dir[64];
+static char mnt_dir[64];         /* a tmpfs the test mounted, or "" */
 
 /* The checked teardown: stops the test's server and removes its files. */
 static void stop_server(void)
@@ -47,6 +51,11 @@ static void stop_server(void)
         unlink(path);
         rmdir(token_dir);
         token_dir[0] = '\0';
+    }
+    if (mnt_dir[0] != '\0') {
+        umount2(mnt_dir, MNT_DETACH);
+        rmdir(mnt_dir);
+        mnt_dir[0] = '\0';
     }
 }
 
@@ -821,6 +830,146 @@ START_TEST(bad_enum_and_time_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 6: disk full */
+
+/* Fills the file system of dir with a file of its own (path), until a
+ * write fails; returns the bytes written. */
+static size_t fill_disk(const char *path)
+{
+    static char chunk[64 * 1024];
+    size_t total = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    ck_assert_int_ge(fd, 0);
+    memset(chunk, 'x', sizeof(chunk));
+    for (;;) {
+        ssize_t n = write(fd, chunk, sizeof(chunk));
+
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    /* The last pages too: a write of one byte at a time until none fits. */
+    while (write(fd, chunk, 1) == 1)
+        total++;
+    close(fd);
+    return total;
+}
+
+/* A write on a full disk is RESOURCE_EXHAUSTED naming the data directory
+ * and its free space (it was INTERNAL "lmdb commit: Input/output error"),
+ * changes nothing, reads go on, and writes resume once space is freed.
+ * The store lives on a small tmpfs the test mounts itself. */
+START_TEST(disk_full_named)
+{
+    char data[80], filler[128], *report = NULL, url[64];
+    const char *args[] = { "--data", data, NULL };
+    as_article_t a = { .url = "https://disk.example/first",
+                       .title = "first", .body = "kept" }, *got = NULL;
+    char *big = malloc(512 * 1024 + 1);
+    as_stats_t *stats = NULL;
+    struct stat sb;
+    size_t filled;
+    int rc, i;
+
+    ck_assert_ptr_nonnull(big);
+    snprintf(mnt_dir, sizeof(mnt_dir), "/tmp/as-df-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(mnt_dir));
+    if (mount("tmpfs", mnt_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+              "size=16m") != 0) {
+        fprintf(stderr, "disk_full_named: SKIPPED, cannot mount a tmpfs "
+                "on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt_dir,
+                strerror(errno));
+        rmdir(mnt_dir);
+        mnt_dir[0] = '\0';
+        free(big);
+        return;
+    }
+    snprintf(data, sizeof(data), "%s/data", mnt_dir);
+    start_server(args);
+    snprintf(s.data, sizeof(s.data), "%s", data);
+    ck_assert_int_eq(as_put(cl, &a, AS_REV_ANY, NULL), AS_OK);
+
+    /* LMDB's lock file is allocated, not sparse: a reader slot written on
+     * a full disk would otherwise be a SIGBUS. */
+    snprintf(filler, sizeof(filler), "%s/lock.mdb", data);
+    ck_assert_int_eq(stat(filler, &sb), 0);
+    ck_assert_msg((off_t)sb.st_blocks * 512 >= sb.st_size,
+                  "lock.mdb: %lld bytes, %lld allocated",
+                  (long long)sb.st_size, (long long)sb.st_blocks * 512);
+
+    snprintf(filler, sizeof(filler), "%s/filler", mnt_dir);
+    filled = fill_disk(filler);
+    ck_assert_uint_gt(filled, 256 * 1024);
+    {
+        /* Random letters: stored compressed, a body of one repeated byte
+         * would fit in a page. */
+        uint32_t x = 2463534242u;
+        size_t k;
+
+        for (k = 0; k < 512 * 1024; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            big[k] = (char)('a' + x % 26);
+        }
+        big[512 * 1024] = '\0';
+    }
+    /* Each put needs new pages (a 512 KB body, about 300 KB compressed),
+     * so none fits in what
+     * LMDB already holds. The first finds no byte free (ENOSPC); the next
+     * ones find 64 KB, so that LMDB's write is cut short (which it
+     * reports as EIO). */
+    for (i = 0; i < 3; i++) {
+        as_article_t b = { .url = url, .title = "big", .body = big };
+
+        if (i > 0)
+            ck_assert_int_eq(truncate(filler, (off_t)(filled -
+                                      (size_t)i * 64 * 1024)), 0);
+        snprintf(url, sizeof(url), "https://disk.example/big%d", i);
+        rc = as_put(cl, &b, AS_REV_ANY, NULL);
+        ck_assert_msg(rc == AS_ERESOURCE_EXHAUSTED,
+                      "put on a full disk: %d (%s)", rc,
+                      as_client_errmsg(cl));
+        ck_assert_msg(strstr(as_client_errmsg(cl), "disk full") != NULL &&
+                      strstr(as_client_errmsg(cl), data) != NULL &&
+                      strstr(as_client_errmsg(cl), "bytes free") != NULL,
+                      "message does not name the disk: %s",
+                      as_client_errmsg(cl));
+        fprintf(stderr, "%s\n", as_client_errmsg(cl));
+    }
+    /* Reads go on, and nothing was written. */
+    ck_assert_int_eq(as_ping(cl, NULL), AS_OK);
+    ck_assert_int_eq(as_get_by_url(cl, "https://disk.example/first", 0,
+                                   &got), AS_OK);
+    ck_assert_str_eq(got->body, "kept");
+    as_article_free(got);
+    ck_assert_int_eq(as_get_by_url(cl, "https://disk.example/big0", 0,
+                                   &got), AS_ENOT_FOUND);
+    ck_assert_int_eq(as_stats(cl, &stats), AS_OK);
+    ck_assert_uint_eq(stats->articles, 1);
+    ck_assert_uint_eq(stats->last_seq, 1);
+    as_stats_free(stats);
+
+    /* Space freed: writes resume, without a restart. */
+    ck_assert_int_eq(unlink(filler), 0);
+    {
+        as_article_t b = { .url = "https://disk.example/big0",
+                           .title = "big", .body = big };
+
+        rc = as_put(cl, &b, AS_REV_ANY, NULL);
+        ck_assert_msg(rc == AS_OK, "put after space was freed: %d (%s)", rc,
+                      as_client_errmsg(cl));
+    }
+    ck_assert_int_eq(ts_stop(&s), 0);
+    rc = ts_verify(&s, &report);
+    ck_assert_msg(rc == 0, "--check after a full disk: %s", report);
+    ck_assert_ptr_nonnull(strstr(report, "2 articles"));
+    free(report);
+    free(big);
+}
+END_TEST
+
 /* ------------------------------------------------------------ 8, 9: cost */
 
 #define COST_N 20000
@@ -1034,6 +1183,7 @@ int main(void)
     tcase_add_test(tc, bad_enum_and_time_refused);
     tcase_add_test(tc, query_budget_pages);
     tcase_add_test(tc, long_calls_leave_a_worker);
+    tcase_add_test(tc, disk_full_named);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }
