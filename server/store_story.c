@@ -132,10 +132,10 @@ static int64_t article_time(const Artstore__V1__Article *a)
  * the first add nothing a later article could join by, the second have no
  * time that replicas agree on. */
 static int tables_apply(as_story_state_t *ss, uint64_t id, const fprec_t *r,
-                        int add)
+                        int add, int bands_done)
 {
     uint64_t keys[AS_STORY_MAX_BANDS];
-    size_t i, n = as_story_band_keys(&r->fp, &ss->p, keys);
+    size_t i, n = bands_done ? 0 : as_story_band_keys(&r->fp, &ss->p, keys);
 
     for (i = 0; i < n; i++) {
         if (!add)
@@ -180,7 +180,7 @@ static int tables_load(as_story_state_t *ss, MDB_txn *txn, MDB_dbi dbi,
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8 || fp_decode(&v, &r) != 0)
             continue;  /* --check reports it; never a wrong match */
-        if (tables_apply(ss, as_be_get64(k.mv_data), &r, 1) != 0) {
+        if (tables_apply(ss, as_be_get64(k.mv_data), &r, 1, 0) != 0) {
             mdb_cursor_close(c);
             return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                                  "out of memory for the story tables");
@@ -513,16 +513,21 @@ static int by_story(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
     return 0;
 }
 
-/* Adds article a (story_id set) to its story. */
+/* Adds article a (story_id set) to its story; is_new: a new article that
+ * starts its story (no record to read). */
 static int story_add(as_wtxn_t *t, const Artstore__V1__Article *a,
-                     as_status_t *st)
+                     int is_new, as_status_t *st)
 {
     story_edit_t e;
     int64_t time = article_time(a);
-    int found, rc;
+    int found = 0, rc;
 
-    if ((rc = edit_load(t, a->story_id, &e, &found, st)) != 0)
+    if (is_new) {
+        memset(&e, 0, sizeof(e));
+        artstore__v1__story__init(&e.s);
+    } else if ((rc = edit_load(t, a->story_id, &e, &found, st)) != 0) {
         return rc;
+    }
     if (!found) {
         e.s.has_id = e.s.has_lead_id = e.s.has_articles = 1;
         e.s.has_duplicates = e.s.has_first_seen = e.s.has_last_seen = 1;
@@ -687,10 +692,12 @@ static int fp_get(as_wtxn_t *t, uint64_t id, fprec_t *r, as_status_t *st)
 }
 
 /* Finds the earliest article whose text next's duplicates: *dup_of gets
- * the first one of its family (0: none), *story its story. */
+ * the first one of its family (0: none), *story its story. With add, self
+ * is added under its band keys in the same walk (*added: it was, under
+ * every key). */
 static int find_duplicate(as_wtxn_t *t, as_story_state_t *ss, uint64_t self,
-                          const as_story_fp_t *fp, uint64_t *dup_of,
-                          uint64_t *story, as_status_t *st)
+                          const as_story_fp_t *fp, int add, int *added,
+                          uint64_t *dup_of, uint64_t *story, as_status_t *st)
 {
     uint64_t keys[AS_STORY_MAX_BANDS];
     size_t n = as_story_band_keys(fp, &ss->p, keys), i;
@@ -699,9 +706,17 @@ static int find_duplicate(as_wtxn_t *t, as_story_state_t *ss, uint64_t self,
     int rc;
 
     *dup_of = 0;
+    *added = add;
     c.n = 0;
     for (i = 0; i < n; i++)
-        as_story_bands_find(ss->bands, keys[i], add_cand, &c);
+        as_story_bands_prefetch(ss->bands, keys[i]);
+    for (i = 0; i < n; i++) {
+        if (!add)
+            as_story_bands_find(ss->bands, keys[i], add_cand, &c);
+        else if (as_story_bands_find_add(ss->bands, keys[i], self, add_cand,
+                                         &c) != 0)
+            *added = 0;
+    }
     qsort(c.ids, c.n, sizeof(c.ids[0]), cmp_id);
     for (i = 0; i < c.n && i < MAX_VERIFY; i++) {
         if (c.ids[i] == self)
@@ -766,7 +781,7 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
     as_story_fp_t own;
     fprec_t r, prev;
     uint64_t dup_of = 0, story = 0;
-    int rc;
+    int rc, bands_done = 0;
 
     if (ss == NULL || !ss->enabled || ss->outdated)
         return 0;  /* off, or a rebuild will assign every story */
@@ -780,7 +795,7 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
         if ((rc = fp_get(t, old->id, &prev, st)) < 0 || rc > 1)
             return rc;
         if (rc == 0 && !ss->stale)
-            tables_apply(ss, old->id, &prev, 0);
+            tables_apply(ss, old->id, &prev, 0, 0);
         if ((rc = story_remove(t, old, st)) != 0)
             return rc;
         next->has_story_id = old->has_story_id;
@@ -792,8 +807,13 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
             next->story_id = next->id;
         }
     } else {
-        if ((rc = find_duplicate(t, ss, next->id, fp, &dup_of, &story,
-                                 st)) != 0)
+        /* The band keys are looked up and the article added under them in
+         * one walk; on any failure below, the tables are reloaded. */
+        rc = find_duplicate(t, ss, next->id, fp, !ss->stale, &bands_done,
+                            &dup_of, &story, st);
+        if (!bands_done)
+            ss->stale = 1;
+        if (rc != 0)
             return rc;
         if (dup_of == 0 && next->has_published_at)
             story = as_story_join(ss->terms, &ss->p, fp, next->published_at,
@@ -810,9 +830,13 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
     r.story = next->story_id;
     r.fp = *fp;
     if ((rc = fp_write(t, next->id, &r, 1, st)) != 0 ||
-        (rc = story_add(t, next, st)) != 0)
+        (rc = story_add(t, next, old == NULL && next->story_id == next->id,
+                        st)) != 0) {
+        if (bands_done)
+            ss->stale = 1;
         return rc;
-    if (!ss->stale && tables_apply(ss, next->id, &r, 1) != 0)
+    }
+    if (!ss->stale && tables_apply(ss, next->id, &r, 1, bands_done) != 0)
         ss->stale = 1;  /* out of memory: reloaded at the next write */
     return 0;
 }
@@ -829,7 +853,7 @@ int as__story_delete(as_wtxn_t *t, const Artstore__V1__Article *old,
     if ((rc = fp_get(t, old->id, &prev, st)) < 0 || rc > 1)
         return rc;
     if (rc == 0 && !ss->stale)
-        tables_apply(ss, old->id, &prev, 0);
+        tables_apply(ss, old->id, &prev, 0, 0);
     if ((rc = fp_write(t, old->id, NULL, 0, st)) != 0)
         return rc;
     return old->has_story_id ? story_remove(t, old, st) : 0;

@@ -3,6 +3,7 @@
  */
 #include "story.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,8 @@
 
 /* Bump when the fingerprint or the terms change meaning: stored
  * fingerprints are then rebuilt. */
-#define FP_VERSION 1
+#define FP_VERSION 2
 
-#define SEED_WORD 0x61727473746f7279ULL   /* "artstory" */
-#define SEED_SHINGLE 0x7368696e676c6534ULL
 #define SEED_BAND 0x62616e646b657973ULL
 #define SEED_TERM 0x6b65797465726d73ULL
 
@@ -22,7 +21,7 @@
 #define CONTENT_MIN_WORDS 8   /* a content line has at least this many */
 #define CONTENT_MIN_TOTAL 20  /* below this, every line counts */
 #define LEAD_WORDS 60
-#define WORD_MAX 64           /* longer words are hashed by their start */
+#define WORD_MAX 64           /* a longer key term is taken by its start */
 
 void as_story_params_default(as_story_params_t *p)
 {
@@ -165,28 +164,6 @@ static size_t fold(const word_t *w, char *buf)
     return n;
 }
 
-static uint64_t word_hash(const word_t *w)
-{
-    char buf[WORD_MAX];
-
-    return XXH3_64bits_withSeed(buf, fold(w, buf), SEED_WORD);
-}
-
-/* Counts the words in [p, end), and in *caps those capitalized. */
-static size_t count_words(const unsigned char *p, const unsigned char *end,
-                          size_t *caps)
-{
-    word_t w;
-    size_t n = 0;
-
-    *caps = 0;
-    while (next_word(&p, end, &w)) {
-        n++;
-        *caps += w.p[0] >= 'A' && w.p[0] <= 'Z';
-    }
-    return n;
-}
-
 /* Returns nonzero if the line's last visible character ends a sentence:
  * . ! ? or a closing quote or parenthesis after one. */
 static int ends_sentence(const unsigned char *p, const unsigned char *end)
@@ -208,111 +185,280 @@ static int ends_sentence(const unsigned char *p, const unsigned char *end)
     return 0;
 }
 
-/* A content line of the body. */
+/* ------------------------------------------------------------ scan */
+
+/*
+ * One pass over the body gives everything the fingerprint needs: the
+ * lines that have words (where they are, their words' hashes, whether
+ * they are content lines). Shingles are then formed from the word hashes
+ * alone, and the key terms re-read only the lead (60 words at most).
+ *
+ * A word's value is a polynomial over its case-folded bytes (a shift-add
+ * per byte); a shingle's hash is a multiply-add of its four word values,
+ * one odd constant per position, mixed by mix64: a few multiplications
+ * per shingle, instead of a hash call over a copied buffer for each word
+ * and each shingle.
+ */
 typedef struct line {
     const unsigned char *p, *end;
+    uint32_t first, n;       /* its words: hashes first .. first+n-1 */
+    int content;
 } line_t;
 
-/* Splits body into lines and keeps the content lines (see story.h) in
- * *out (malloc'ed, *n of them); with too few content words every non-empty
- * line is kept. Returns 0 or -1 when out of memory. */
-static int content_lines(const char *body, line_t **out, size_t *n)
+#define SCAN_WORDS 1024      /* on the stack; more go to the heap */
+#define SCAN_LINES 128
+
+typedef struct scan {
+    uint64_t *wh;            /* word hashes, in body order */
+    size_t nw, wcap;
+    line_t *lines;           /* the lines with words */
+    size_t nl, lcap;
+    size_t content_words;
+    int failed;              /* out of memory: the scan stopped early */
+    uint64_t wbuf[SCAN_WORDS];
+    line_t lbuf[SCAN_LINES];
+} scan_t;
+
+/* Doubles a scan array (the stack buffer is copied to the heap the first
+ * time). Returns 0 or -1. */
+static int scan_grow(void **arr, size_t *cap, size_t elem, const void *stack)
 {
-    const unsigned char *p = (const unsigned char *)body, *end, *nl;
-    size_t cap = 16, total = 0, nl_all = 0, i;
-    line_t *all;
-    int *keep;
+    size_t cap2 = *cap * 2;
+    void *g;
 
-    *out = NULL;
-    *n = 0;
-    if (body == NULL)
-        return 0;
-    end = p + strlen(body);
-    all = malloc(sizeof(*all) * cap);
-    if (all == NULL)
+    if (*arr == stack) {
+        if ((g = malloc(cap2 * elem)) != NULL)
+            memcpy(g, *arr, *cap * elem);
+    } else {
+        g = realloc(*arr, cap2 * elem);
+    }
+    if (g == NULL)
         return -1;
-    while (p < end) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        if (nl == NULL)
-            nl = end;
-        if (nl_all == cap) {
-            line_t *g = realloc(all, sizeof(*all) * cap * 2);
-
-            if (g == NULL) {
-                free(all);
-                return -1;
-            }
-            all = g;
-            cap *= 2;
-        }
-        all[nl_all].p = p;
-        all[nl_all].end = nl;
-        nl_all++;
-        p = nl + 1;
-    }
-    keep = calloc(nl_all ? nl_all : 1, sizeof(*keep));
-    if (keep == NULL) {
-        free(all);
-        return -1;
-    }
-    for (i = 0; i < nl_all; i++) {
-        size_t caps, w = count_words(all[i].p, all[i].end, &caps);
-
-        /* Mostly capitalized words: a headline or a slogan. */
-        if (w >= CONTENT_MIN_WORDS && caps * 2 <= w &&
-            ends_sentence(all[i].p, all[i].end)) {
-            keep[i] = 1;
-            total += w;
-        }
-    }
-    for (i = 0; i < nl_all; i++)
-        if (total >= CONTENT_MIN_TOTAL ? keep[i] : all[i].p < all[i].end)
-            all[(*n)++] = all[i];
-    free(keep);
-    *out = all;
+    *arr = g;
+    *cap = cap2;
     return 0;
+}
+
+/* Ends the line [l->p, end) with its words counted: records it when it
+ * has words, deciding whether it is a content line (see story.h). */
+static void scan_line(scan_t *s, line_t *l, const unsigned char *end,
+                      size_t caps)
+{
+    if (l->n == 0)
+        return;
+    l->end = end;
+    /* Mostly capitalized words: a headline or a slogan. */
+    l->content = l->n >= CONTENT_MIN_WORDS && caps * 2 <= l->n &&
+                 ends_sentence(l->p, end);
+    if (l->content)
+        s->content_words += l->n;
+    if (s->nl == s->lcap &&
+        scan_grow((void **)&s->lines, &s->lcap, sizeof(line_t),
+                  s->lbuf) != 0) {
+        s->failed = 1;
+        return;
+    }
+    s->lines[s->nl++] = *l;
+}
+
+/* Word bytes below 0x80, case-folded; 0 for everything else (separators,
+ * NUL, and bytes from 0x80 on, which take the slow path). */
+static unsigned char fold_tab[256];
+
+static void fold_tab_init(void)
+{
+    static int done;
+    unsigned c;
+
+    /* Every thread computes the same bytes: a race writes equal values. */
+    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+        return;
+    for (c = 0; c < 128; c++)
+        __atomic_store_n(&fold_tab[c], (unsigned char)(!ascii_word[c] ? 0 :
+                         c >= 'A' && c <= 'Z' ? c + 32 : c), __ATOMIC_RELAXED);
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+}
+
+/* A word's hash so far, one more byte: a polynomial in 257 (no two words
+ * of up to 7 bytes collide), mixed at the end of the word. */
+#define WORD_STEP(h, c) ((h) * 257 + (c))
+
+static void scan_body(const char *body, scan_t *s)
+{
+    const unsigned char *p = (const unsigned char *)body, *end;
+    uint64_t *wh;
+    line_t l;
+    size_t caps = 0, len, nw = 0;
+
+    s->wh = s->wbuf;
+    s->wcap = SCAN_WORDS;
+    s->lines = s->lbuf;
+    s->lcap = SCAN_LINES;
+    s->nw = s->nl = s->content_words = 0;
+    s->failed = 0;
+    if (body == NULL)
+        return;
+    fold_tab_init();
+    len = strlen(body);
+    end = p + len;
+    /* A word and its separator take two bytes at least: the hashes fit,
+     * and the loop below needs no bound check. */
+    if (len / 2 + 1 > SCAN_WORDS) {
+        if ((s->wh = malloc((len / 2 + 1) * sizeof(uint64_t))) == NULL) {
+            s->wh = s->wbuf;
+            s->failed = 1;
+            return;
+        }
+        s->wcap = len / 2 + 1;
+    }
+    wh = s->wh;
+    memset(&l, 0, sizeof(l));
+    l.p = p;
+    while (p < end) {
+        unsigned char c = *p, f;
+        uint64_t h = 0;
+        size_t n;
+
+        if (c == '\n') {
+            l.n = (uint32_t)(nw - l.first);
+            scan_line(s, &l, p, caps);
+            if (s->failed)
+                return;
+            p++;
+            memset(&l, 0, sizeof(l));
+            l.p = p;
+            l.first = (uint32_t)nw;
+            caps = 0;
+            continue;
+        }
+        if (c < 0x80 ? fold_tab[c] == 0 : (n = sep_len(p, end)) != 0) {
+            p += c < 0x80 ? 1 : n;
+            continue;
+        }
+        /* A word: hash it case-folded as it is walked. The body ends with
+         * a NUL (fold_tab[0] == 0), so the ASCII loop needs no bound. */
+        caps += c >= 'A' && c <= 'Z';
+        for (;;) {
+            while ((f = fold_tab[*p]) != 0) {
+                h = WORD_STEP(h, f);
+                p++;
+            }
+            if (*p < 0x80 || p >= end || sep_len(p, end) != 0)
+                break;
+            {
+                size_t k;
+
+                n = seq_len(*p);
+                if ((size_t)(end - p) < n)
+                    n = (size_t)(end - p);
+                /* A malformed sequence never swallows a newline. */
+                h = WORD_STEP(h, *p);
+                for (k = 1; k < n && p[k] >= 0x80; k++)
+                    h = WORD_STEP(h, p[k]);
+                p += k;
+            }
+        }
+        /* Mixed once per shingle (shingle_hash), not here. */
+        wh[nw++] = h;
+    }
+    l.n = (uint32_t)(nw - l.first);
+    s->nw = nw;
+    scan_line(s, &l, end, caps);
+}
+
+static void scan_free(scan_t *s)
+{
+    if (s->wh != s->wbuf)
+        free(s->wh);
+    if (s->lines != s->lbuf)
+        free(s->lines);
+}
+
+/* Nonzero when line i counts: a content line, or any line with words when
+ * the body has too few content words. */
+static int scan_keeps(const scan_t *s, size_t i)
+{
+    return s->content_words < CONTENT_MIN_TOTAL || s->lines[i].content;
+}
+
+/* The shingle hash of n (1..SHINGLE) word hashes, oldest first. */
+static const uint64_t shingle_mul[SHINGLE] = {
+    0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
+    0x27d4eb2f165667c5ULL,
+};
+
+static inline uint64_t shingle_hash(const uint64_t *w, size_t n)
+{
+    uint64_t h = n;
+    size_t j;
+
+    /* A word's value is its raw polynomial: the xorshift spreads its high
+     * bytes over the low ones before the multiply. */
+    for (j = 0; j < n; j++)
+        h += (w[j] ^ (w[j] >> 29)) * shingle_mul[j];
+    return mix64(h);
+}
+
+/* Writes the hashes of the kept lines' shingles (4 consecutive words,
+ * across line ends; a body of 1-3 words is one shingle) into out, at most
+ * max, or, when mins is not NULL, keeps instead each one-permutation
+ * MinHash bin's minimum there. Returns the number of shingles. */
+static size_t scan_shingles(const scan_t *s, uint64_t *out, size_t max,
+                            uint64_t *mins)
+{
+    uint64_t ring[2 * SHINGLE], h;
+    size_t i, j, seen = 0, got = 0;
+
+    for (i = 0; i < s->nl; i++) {
+        const line_t *l = &s->lines[i];
+
+        if (!scan_keeps(s, i))
+            continue;
+        for (j = 0; j < l->n; j++) {
+            /* Each word twice, SHINGLE apart: the last SHINGLE words are
+             * always contiguous at ring + seen % SHINGLE. */
+            size_t at = seen % SHINGLE;
+
+            ring[at] = ring[at + SHINGLE] = s->wh[l->first + j];
+            seen++;
+            if (seen < SHINGLE)
+                continue;
+            h = shingle_hash(ring + seen % SHINGLE, SHINGLE);
+            if (mins != NULL) {
+                /* The top 7 bits pick the bin, the rest compete. */
+                uint64_t v = h & (((uint64_t)1 << 57) - 1), m = mins[h >> 57];
+
+                /* Unconditional: a branch here is mispredicted often. */
+                mins[h >> 57] = v < m ? v : m;
+            } else if (got < max) {
+                out[got] = h;
+            }
+            got++;
+        }
+    }
+    /* Fewer words than a shingle: the words are the one shingle. */
+    if (got == 0 && seen > 0) {
+        h = shingle_hash(ring, seen);
+        if (mins != NULL)
+            mins[h >> 57] = h & (((uint64_t)1 << 57) - 1);
+        else if (max > 0)
+            out[0] = h;
+        got = 1;
+    }
+    return got;
 }
 
 /* ------------------------------------------------------------ fingerprint */
 
-/* Fills the signature from the content lines' shingles. */
-static void sign(const line_t *lines, size_t n, as_story_fp_t *fp)
+/* Fills the signature from the kept lines' shingles. */
+static void sign(const scan_t *s, as_story_fp_t *fp)
 {
-    uint64_t mins[AS_STORY_BINS], ring[SHINGLE];
-    size_t i, j, seen = 0;
-    word_t w;
+    uint64_t mins[AS_STORY_BINS];
+    size_t i;
 
     for (i = 0; i < AS_STORY_BINS; i++)
         mins[i] = UINT64_MAX;
-    fp->n_shingles = 0;
-    for (i = 0; i < n; i++) {
-        const unsigned char *p = lines[i].p;
-
-        while (next_word(&p, lines[i].end, &w)) {
-            uint64_t sh[SHINGLE], h;
-
-            ring[seen % SHINGLE] = word_hash(&w);
-            seen++;
-            if (seen < SHINGLE)
-                continue;
-            for (j = 0; j < SHINGLE; j++)
-                sh[j] = ring[(seen - SHINGLE + j) % SHINGLE];
-            h = XXH3_64bits_withSeed(sh, sizeof(sh), SEED_SHINGLE);
-            j = (size_t)(h >> 57);
-            h &= ((uint64_t)1 << 57) - 1;
-            if (h < mins[j])
-                mins[j] = h;
-            fp->n_shingles++;
-        }
-    }
-    /* Fewer words than a shingle: the words are the one shingle. */
-    if (fp->n_shingles == 0 && seen > 0) {
-        uint64_t h = XXH3_64bits_withSeed(ring, sizeof(uint64_t) * seen,
-                                          SEED_SHINGLE);
-
-        mins[h >> 57] = h & (((uint64_t)1 << 57) - 1);
-        fp->n_shingles = 1;
-    }
+    fp->n_shingles = (uint32_t)scan_shingles(s, NULL, 0, mins);
     if (fp->n_shingles == 0) {
         memset(fp->sig, 0, sizeof(fp->sig));
         return;
@@ -440,7 +586,7 @@ static int starts_sentence(const unsigned char *line, const unsigned char *w)
 
 /* Collects the key terms: names of the lead first (capitalized words that
  * do not start a line), then the title's words. */
-static void collect_terms(const char *title, const line_t *lines, size_t n,
+static void collect_terms(const char *title, const scan_t *s,
                           as_story_fp_t *fp)
 {
     char buf[WORD_MAX + 1];
@@ -448,18 +594,20 @@ static void collect_terms(const char *title, const line_t *lines, size_t n,
     word_t w;
 
     fp->n_terms = 0;
-    for (i = 0; i < n && words < LEAD_WORDS; i++) {
-        const unsigned char *p = lines[i].p;
+    for (i = 0; i < s->nl && words < LEAD_WORDS; i++) {
+        const unsigned char *p = s->lines[i].p;
         int first = 1;
 
-        while (words < LEAD_WORDS && next_word(&p, lines[i].end, &w)) {
+        if (!scan_keeps(s, i))
+            continue;
+        while (words < LEAD_WORDS && next_word(&p, s->lines[i].end, &w)) {
             words++;
             if (first) {
                 first = 0;
                 continue;
             }
             if (!(w.p[0] >= 'A' && w.p[0] <= 'Z') ||
-                starts_sentence(lines[i].p, w.p))
+                starts_sentence(s->lines[i].p, w.p))
                 continue;
             len = fold(&w, buf);
             buf[len] = '\0';
@@ -483,46 +631,31 @@ static void collect_terms(const char *title, const line_t *lines, size_t n,
 
 size_t as_story_shingles(const char *body, uint64_t *out, size_t max)
 {
-    uint64_t ring[SHINGLE];
-    line_t *lines = NULL;
-    size_t n = 0, i, j, seen = 0, got = 0;
-    word_t w;
+    scan_t *s = malloc(sizeof(*s));
+    size_t n = 0;
 
-    if (content_lines(body, &lines, &n) != 0)
+    if (s == NULL)
         return 0;
-    for (i = 0; i < n; i++) {
-        const unsigned char *p = lines[i].p;
-
-        while (next_word(&p, lines[i].end, &w)) {
-            uint64_t sh[SHINGLE];
-
-            ring[seen % SHINGLE] = word_hash(&w);
-            seen++;
-            if (seen < SHINGLE)
-                continue;
-            for (j = 0; j < SHINGLE; j++)
-                sh[j] = ring[(seen - SHINGLE + j) % SHINGLE];
-            if (got < max)
-                out[got] = XXH3_64bits_withSeed(sh, sizeof(sh), SEED_SHINGLE);
-            got++;
-        }
-    }
-    free(lines);
-    return got;
+    scan_body(body, s);
+    if (!s->failed)
+        n = scan_shingles(s, out, max, NULL);
+    scan_free(s);
+    free(s);
+    return n;
 }
 
 void as_story_fingerprint(const char *title, const char *body,
                           as_story_fp_t *fp)
 {
-    line_t *lines = NULL;
-    size_t n = 0;
+    scan_t s;
 
     memset(fp, 0, sizeof(*fp));
-    if (content_lines(body, &lines, &n) != 0)
-        n = 0;  /* out of memory: no fingerprint, never a duplicate */
-    sign(lines, n, fp);
-    collect_terms(title, lines, n, fp);
-    free(lines);
+    scan_body(body, &s);
+    if (s.failed)
+        s.nl = 0;  /* out of memory: no fingerprint, never a duplicate */
+    sign(&s, fp);
+    collect_terms(title, &s, fp);
+    scan_free(&s);
 }
 
 double as_story_similarity(const as_story_fp_t *a, const as_story_fp_t *b)
@@ -633,47 +766,84 @@ static void band_insert(uint64_t *slots, size_t cap, uint64_t key,
     slots[i] = v;
 }
 
-int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id)
+/* Makes room for one more slot (rehashing into a larger table when the
+ * load passes 70%). Returns 0 or -1 when out of memory. */
+static int band_reserve(as_story_bands_t *b)
 {
-    if (id > ID_MASK)
+    size_t cap = b->cap, i;
+    uint64_t *s;
+
+    if ((b->used + b->dead + 1) * 10 <= b->cap * 7)
+        return 0;
+    /* A slot keeps only the fragment, so positions come from the
+     * fragment alone: the table can be rehashed from its slots. */
+    while ((b->used + 1) * 10 > cap * 4)
+        cap *= 2;
+    /* Not calloc: a large calloc is fresh mmap'ed memory that the inserts
+     * below would first read (mapping the zero page) and then write (a
+     * second fault per page); memset writes each page once, in order. */
+    s = malloc(cap * sizeof(*s));
+    if (s == NULL)
         return -1;
-    if ((b->used + b->dead + 1) * 10 > b->cap * 7) {
-        size_t cap = b->cap, i;
-        uint64_t *s;
+    memset(s, 0, cap * sizeof(*s));
+    for (i = 0; i < b->cap; i++)
+        if (b->slots[i] != BAND_EMPTY && b->slots[i] != BAND_DEAD)
+            band_insert(s, cap, mix64(b->slots[i] >> ID_BITS), b->slots[i]);
+    free(b->slots);
+    b->slots = s;
+    b->cap = cap;
+    b->dead = 0;
+    return 0;
+}
 
-        /* A slot keeps only the fragment, so positions come from the
-         * fragment alone: the table can be rehashed from its slots. */
-        while ((b->used + 1) * 10 > cap * 4)
-            cap *= 2;
-        s = calloc(cap, sizeof(*s));
-        if (s == NULL)
-            return -1;
-        for (i = 0; i < b->cap; i++)
-            if (b->slots[i] != BAND_EMPTY && b->slots[i] != BAND_DEAD)
-                band_insert(s, cap, mix64(b->slots[i] >> ID_BITS),
-                            b->slots[i]);
-        free(b->slots);
-        b->slots = s;
-        b->cap = cap;
-        b->dead = 0;
-    }
-    {
-        uint64_t f = band_frag(key);
-        size_t i, same = 0;
+int as_story_bands_find_add(as_story_bands_t *b, uint64_t key, uint64_t id,
+                            int (*fn)(void *arg, uint64_t id), void *arg)
+{
+    uint64_t f = band_frag(key);
+    size_t i, same = 0, at = SIZE_MAX;
+    int stop = fn == NULL;
 
-        /* A key already held by BAND_KEY_CAP articles gets no more: a
-         * later copy finds the first ones (the ones duplicate_of names),
-         * and identical texts by the thousand cannot make the probing
-         * quadratic. */
-        for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
-             i = (i + 1) & (b->cap - 1))
-            if (b->slots[i] != BAND_DEAD && (b->slots[i] >> ID_BITS) == f &&
-                ++same >= BAND_KEY_CAP)
-                return 0;
-        band_insert(b->slots, b->cap, mix64(f), (f << ID_BITS) | id);
+    if (id > ID_MASK || band_reserve(b) != 0) {
+        if (fn != NULL)
+            as_story_bands_find(b, key, fn, arg);
+        return -1;
     }
+    /* One walk over the key's probe chain: report the ids under the key,
+     * count them, and remember the first reusable slot. */
+    for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
+         i = (i + 1) & (b->cap - 1)) {
+        if (b->slots[i] == BAND_DEAD) {
+            if (at == SIZE_MAX)
+                at = i;
+        } else if ((b->slots[i] >> ID_BITS) == f) {
+            same++;
+            if (!stop && fn(arg, b->slots[i] & ID_MASK) != 0)
+                stop = 1;
+        }
+    }
+    /* A key already held by BAND_KEY_CAP articles gets no more: a later
+     * copy finds the first ones (the ones duplicate_of names), and
+     * identical texts by the thousand cannot make the probing quadratic. */
+    if (same >= BAND_KEY_CAP)
+        return 0;
+    if (at == SIZE_MAX)
+        at = i;
+    else
+        b->dead--;
+    b->slots[at] = (f << ID_BITS) | id;
     b->used++;
     return 0;
+}
+
+void as_story_bands_prefetch(const as_story_bands_t *b, uint64_t key)
+{
+    __builtin_prefetch(&b->slots[(size_t)mix64(band_frag(key)) &
+                                 (b->cap - 1)], 1);
+}
+
+int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id)
+{
+    return as_story_bands_find_add(b, key, id, NULL, NULL);
 }
 
 void as_story_bands_remove(as_story_bands_t *b, uint64_t key, uint64_t id)

@@ -3,7 +3,8 @@
  *
  * No I/O and no clock: the same text always gives the same fingerprint,
  * and the same articles in the same order always give the same stories,
- * so replicas agree. Every hash is XXH3 with fixed seeds.
+ * so replicas agree. Every hash is fixed: XXH3 with fixed seeds for band
+ * keys and terms, fixed multipliers for words and shingles.
  *
  * Fingerprint (docs/STORIES.md has the measurements behind each choice):
  *   1. The body's content lines are kept: lines of at least 8 words, at
@@ -12,6 +13,9 @@
  *      other. A body with fewer than 20 words in such lines keeps them all.
  *   2. Words are runs of letters and digits (ASCII is case-folded; other
  *      UTF-8 letters are kept as they are), shingled 4 words at a time.
+ *      One pass over the body finds the lines, their words and each
+ *      word's hash; a shingle's 64-bit hash is a multiply-add of its four
+ *      word hashes, mixed once.
  *   3. One-permutation MinHash: each shingle's 64-bit hash picks one of
  *      AS_STORY_BINS bins and competes for its minimum; empty bins are
  *      filled from the next full bin (rotation densification). A bin keeps
@@ -103,6 +107,16 @@ void as_story_bands_free(as_story_bands_t *b);
  * are enough to find a family). Returns 0, or -1 when out of memory or
  * when id is 2^40 or more (not indexed). */
 int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id);
+/* As as_story_bands_find, then as_story_bands_add, in one walk over the
+ * key's slots (fn may be NULL). The ids found are those added before.
+ * Returns 0, or -1 when id was not added (out of memory, or id too
+ * large); the ids under key were reported all the same. */
+int as_story_bands_find_add(as_story_bands_t *b, uint64_t key, uint64_t id,
+                            int (*fn)(void *arg, uint64_t id), void *arg);
+/* Asks the CPU to fetch the memory key's lookup will start with: a table
+ * of millions of slots misses the cache on every key, and an article's
+ * band keys fetched together wait for memory once, not once per key. */
+void as_story_bands_prefetch(const as_story_bands_t *b, uint64_t key);
 void as_story_bands_remove(as_story_bands_t *b, uint64_t key, uint64_t id);
 /* Calls fn(arg, id) for every id under key, in no particular order; stops
  * early when fn returns nonzero. */
