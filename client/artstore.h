@@ -390,6 +390,29 @@ AS_API int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
                         const uint64_t *expected, as_put_result_t *results);
 
 /*
+ * Writes n exported articles as they were, for a migration into an empty
+ * store (`artstore import --exact`): each keeps the id, revision and
+ * ingested_at it carries (all three are required), and its story_id and
+ * duplicate_of when the server has stories on; the other fields are
+ * validated and normalized as by as_put. Each article's change is logged
+ * at seq = its revision, so the changelog has gaps where the old store had
+ * changes no article shows any more. The server's rules: the store must
+ * be empty or hold only what exact puts wrote (else the item gets
+ * AS_EFAILED_PRECONDITION), ids must ascend within the call and be above
+ * every id stored (AS_EFAILED_PRECONDITION), a URL or a revision already
+ * used is AS_EALREADY_EXISTS, and an article stored already with the same
+ * id, revision, ingested_at and content is AS_PUT_UNCHANGED, so a resent
+ * call changes nothing. A call with an invalid article (a missing field,
+ * ids out of order, a revision twice, anything as_put refuses) is refused
+ * whole: AS_EINVALID_ARGUMENT naming the article (articles[i]) and field,
+ * nothing written. With a token file the server wants an admin token
+ * (AS_EPERMISSION_DENIED otherwise). In a cluster the writes go through
+ * the replicated log like every other. results as in as_put_batch.
+ */
+AS_API int as_put_exact(as_client_t *c, const as_article_t *arts, size_t n,
+                        as_put_result_t *results);
+
+/*
  * Fetches up to the server's max_batch articles by id in one call. On
  * AS_OK *out is a new array of n entries (as_articles_free(*out, n)),
  * (*out)[i] the article with ids[i] or NULL where there is none; all

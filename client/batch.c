@@ -34,6 +34,38 @@ static void fail_all(as_client_t *c, as_put_result_t *results, size_t n,
     }
 }
 
+/* Copies the n per-item results of resp (a reply to method) into
+ * results. Returns AS_OK or AS_EINTERNAL for a reply of another size. */
+static int take_results(as_client_t *c, const char *method,
+                        const Artstore__V1__PutBatchResponse *resp, size_t n,
+                        as_put_result_t *results)
+{
+    size_t i;
+
+    if (resp->n_results != n)
+        return as__fail(c, AS_EINTERNAL, "%s reply has %zu results for "
+                        "%zu items", method, resp->n_results, n);
+    for (i = 0; i < n; i++) {
+        const Artstore__V1__PutResult *r = resp->results[i];
+        as_put_result_t *out = &results[i];
+        int code = r->status && r->status->has_code ? (int)r->status->code : 0;
+
+        memset(out, 0, sizeof(*out));
+        if (code != 0) {
+            out->rc = code > 0 && code <= -AS_EUNAUTHENTICATED ? -code
+                                                               : AS_EUNKNOWN;
+            set_message(out, r->status->message && r->status->message[0]
+                                 ? r->status->message
+                                 : as_strerror(out->rc));
+        } else {
+            out->id = r->id;
+            out->outcome = (int)r->outcome;
+            out->revision = r->revision;
+        }
+    }
+    return AS_OK;
+}
+
 int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
                  const uint64_t *expected, as_put_result_t *results)
 {
@@ -98,29 +130,8 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
     if (rc != AS_OK)
         goto out_fail_all;
     resp = (Artstore__V1__PutBatchResponse *)m;
-    if (resp->n_results != n) {
-        rc = as__fail(c, AS_EINTERNAL, "PutBatch reply has %zu results for "
-                      "%zu items", resp->n_results, n);
+    if ((rc = take_results(c, "PutBatch", resp, n, results)) != AS_OK)
         goto out_fail_all;
-    }
-    for (i = 0; i < n; i++) {
-        const Artstore__V1__PutResult *r = resp->results[i];
-        as_put_result_t *out = &results[i];
-        int code = r->status && r->status->has_code ? (int)r->status->code : 0;
-
-        memset(out, 0, sizeof(*out));
-        if (code != 0) {
-            out->rc = code > 0 && code <= -AS_EUNAUTHENTICATED ? -code
-                                                               : AS_EUNKNOWN;
-            set_message(out, r->status->message && r->status->message[0]
-                                 ? r->status->message
-                                 : as_strerror(out->rc));
-        } else {
-            out->id = r->id;
-            out->outcome = (int)r->outcome;
-            out->revision = r->revision;
-        }
-    }
     goto out_free;
 
 out_fail_all:
@@ -134,6 +145,81 @@ out_free:
     free(rids);
     free(item_ptrs);
     free(items);
+    return rc;
+}
+
+int as_put_exact(as_client_t *c, const as_article_t *arts, size_t n,
+                 as_put_result_t *results)
+{
+    Artstore__V1__PutExactRequest req = ARTSTORE__V1__PUT_EXACT_REQUEST__INIT;
+    Artstore__V1__PutBatchResponse *resp = NULL;
+    Artstore__V1__Article *pbs = NULL, **ptrs = NULL;
+    ProtobufCMessage *m = NULL;
+    size_t i, converted = 0;
+    int rc;
+
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    c->errmsg[0] = '\0';
+    if (results == NULL || (n > 0 && arts == NULL))
+        return as__fail(c, AS_EINVALID_ARGUMENT,
+                        "arts and results are required");
+    if (n == 0)
+        return AS_OK;
+    for (i = 0; i < n; i++) {
+        char msg[128];
+
+        if (as__check_article(&arts[i], msg, sizeof(msg)) != AS_OK) {
+            rc = as__fail(c, AS_EINVALID_ARGUMENT, "arts[%zu]: %s", i, msg);
+            fail_all(c, results, n, rc);
+            return rc;
+        }
+    }
+    pbs = calloc(n, sizeof(*pbs));
+    ptrs = calloc(n, sizeof(*ptrs));
+    if (pbs == NULL || ptrs == NULL) {
+        rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+        goto out_fail_all;
+    }
+    for (i = 0; i < n; i++, converted++) {
+        const as_article_t *a = &arts[i];
+        Artstore__V1__Article *pb = &pbs[i];
+
+        if (as__article_to_pb(a, pb) != 0) {
+            rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+            goto out_fail_all;
+        }
+        /* The fields a put ignores are what an exact put keeps. */
+        pb->has_id = pb->has_revision = pb->has_ingested_at = 1;
+        pb->id = a->id;
+        pb->revision = a->revision;
+        pb->ingested_at = a->ingested_at;
+        pb->has_story_id = a->story_id != 0;
+        pb->story_id = a->story_id;
+        pb->has_duplicate_of = a->duplicate_of != 0;
+        pb->duplicate_of = a->duplicate_of;
+        ptrs[i] = pb;
+    }
+    req.n_articles = n;
+    req.articles = ptrs;
+    rc = as__call(c, "PutExact", &req.base,
+                  &artstore__v1__put_batch_response__descriptor, &m);
+    if (rc != AS_OK)
+        goto out_fail_all;
+    resp = (Artstore__V1__PutBatchResponse *)m;
+    if ((rc = take_results(c, "PutExact", resp, n, results)) != AS_OK)
+        goto out_fail_all;
+    goto out_free;
+
+out_fail_all:
+    fail_all(c, results, n, rc);
+out_free:
+    if (resp != NULL)
+        artstore__v1__put_batch_response__free_unpacked(resp, NULL);
+    for (i = 0; i < converted; i++)
+        as__article_pb_release(&pbs[i]);
+    free(pbs);
+    free(ptrs);
     return rc;
 }
 

@@ -103,8 +103,9 @@ int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
         pw[i] = &w[i];
         if (it->prefailed)
             continue;
-        if (it->op == AS_WRITE_PUT) {
+        if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
             w[i].article = (Artstore__V1__Article *)it->article;
+            w[i].has_exact = w[i].exact = it->op == AS_WRITE_EXACT;
         } else {
             w[i].has_delete_id = 1;
             w[i].delete_id = it->id;
@@ -225,7 +226,10 @@ static int apply_txn(as_wtxn_t *t, void *arg)
             cond.request_id.data = w->request_id.data;
             cond.request_id.len = w->request_id.len;
         }
-        if (w->article != NULL)
+        if (w->article != NULL && w->has_exact && w->exact)
+            rc = as_store_put_exact(t, w->article, NULL, &res->out[i],
+                                    &res->st[i]);
+        else if (w->article != NULL)
             rc = as_store_put(t, w->article, &cond, &res->out[i],
                               &res->st[i]);
         else if (w->has_delete_id || w->delete_url != NULL)

@@ -14,7 +14,7 @@
 typedef struct token {
     char *value;
     size_t len;
-    int write;
+    int level;             /* 0 read, 1 write, 2 admin (rpc.h AS_ACCESS_*) */
 } token_t;
 
 struct as_auth {
@@ -79,10 +79,11 @@ int as_auth_load(const char *path, as_auth_t **out, as_status_t *st)
         tok = strtok_r(NULL, " \t\r\n", &save);
         extra = strtok_r(NULL, " \t\r\n", &save);
         if (tok == NULL || extra != NULL ||
-            (strcmp(kind, "read") != 0 && strcmp(kind, "write") != 0)) {
+            (strcmp(kind, "read") != 0 && strcmp(kind, "write") != 0 &&
+             strcmp(kind, "admin") != 0)) {
             as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                          "%s:%u: expected 'read TOKEN' or 'write TOKEN'",
-                          path, lineno);
+                          "%s:%u: expected 'read TOKEN', 'write TOKEN' or "
+                          "'admin TOKEN'", path, lineno);
             goto out_close;
         }
         if (a->n == MAX_TOKENS) {
@@ -106,7 +107,9 @@ int as_auth_load(const char *path, as_auth_t **out, as_status_t *st)
             goto out_close;
         }
         t->len = strlen(tok);
-        t->write = strcmp(kind, "write") == 0;
+        t->level = strcmp(kind, "admin") == 0   ? 2
+                   : strcmp(kind, "write") == 0 ? 1
+                                                : 0;
         a->n++;
     }
     explicit_bzero(line, sizeof(line));
@@ -144,10 +147,12 @@ int as_auth_check(void *ctx, const char *token, int write, as_status_t *st)
     if (found < 0)
         return as_status_set(st, AS_CODE_UNAUTHENTICATED,
                              "auth token not accepted");
-    if (write && !a->tokens[found].write)
+    if (write > a->tokens[found].level)
         return as_status_set(st, AS_CODE_PERMISSION_DENIED,
-                             "a read token cannot call a method that "
-                             "writes");
+                             write >= 2 ? "this method (an exact import) "
+                                          "needs an admin token"
+                                        : "a read token cannot call a "
+                                          "method that writes");
     return 0;
 }
 
@@ -156,7 +161,7 @@ const char *as_auth_write_token(const as_auth_t *a)
     size_t i;
 
     for (i = 0; a != NULL && i < a->n; i++)
-        if (a->tokens[i].write)
+        if (a->tokens[i].level >= 1)
             return a->tokens[i].value;
     return NULL;
 }

@@ -1,9 +1,12 @@
 /*
  * auth.h - shared-secret access tokens (`--auth-token-file`).
  *
- * The token file holds one token a line, `read TOKEN` or `write TOKEN`;
- * blank lines and lines starting with '#' are ignored. A write token allows
- * every method, a read token only the methods that do not write. Tokens
+ * The token file holds one token a line, `read TOKEN`, `write TOKEN` or
+ * `admin TOKEN`; blank lines and lines starting with '#' are ignored. A
+ * read token allows the methods that do not write, a write token every
+ * method but the admin ones, an admin token every method. The admin
+ * methods (rpc.h AS_ACCESS_ADMIN) are PutExact, the writes of an exact
+ * migration, which set ids and revisions. Tokens
  * are compared in constant time, so timing does not reveal how much of a
  * guess was right. Without a token file the server asks for no token.
  *
@@ -28,14 +31,15 @@ int as_auth_load(const char *path, as_auth_t **out, as_status_t *st);
 void as_auth_free(as_auth_t *a);
 
 /*
- * Decides whether token (may be NULL) may call a method that writes
- * (write != 0) or only reads. Returns 0, UNAUTHENTICATED (no token, or
- * not a known one) or PERMISSION_DENIED (a read token on a write method)
- * with st set. Fits as_rpc_opts_t.auth with a as the ctx.
+ * Decides whether token (may be NULL) may call a method that needs access
+ * `write`: 0 reads only, 1 writes, 2 admin (rpc.h AS_ACCESS_*). Returns 0,
+ * UNAUTHENTICATED (no token, or not a known one) or PERMISSION_DENIED (a
+ * token of a lower level) with st set. Fits as_rpc_opts_t.auth with a as
+ * the ctx.
  */
 int as_auth_check(void *a, const char *token, int write, as_status_t *st);
 
-/* A write token of a (the first in the file), or NULL: what a cluster
+/* A write (or admin) token of a (the first in the file), or NULL: what a cluster
  * member presents when it announces itself to the leader, whose token
  * file is the same. Valid until as_auth_free. */
 const char *as_auth_write_token(const as_auth_t *a);

@@ -130,7 +130,8 @@ static const option_def_t options[] = {
       "key terms (two of them names) shared with one article to join its "
       "story" },
     { "auth-token-file", OPT_STR, CFG(auth_token_file), "",
-      "file of access tokens, one 'read TOKEN' or 'write TOKEN' a line; "
+      "file of access tokens, one 'read TOKEN', 'write TOKEN' or "
+      "'admin TOKEN' a line; "
       "when set every request needs a token (see docs/SECURITY.md)" },
     { "node-id", OPT_COUNT, CFG(node_id), "0",
       "cluster: this node's id (> 0); with --raft, runs a replicated "

@@ -401,8 +401,8 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
      * learns nothing, not even which methods exist. */
     if (r->opts.auth != NULL) {
         as_status_t st;
-        int write = c->method < r->opts.n_methods &&
-                    r->opts.methods[c->method].write;
+        int write = c->method < r->opts.n_methods
+                        ? r->opts.methods[c->method].write : 0;
 
         if (r->opts.auth(r->opts.auth_ctx, req->auth_token, write,
                          &st) != 0) {

@@ -29,10 +29,13 @@ typedef struct as_call as_call_t;
 typedef void (*as_handler_fn)(as_call_t *call, const uint8_t *payload,
                               size_t len);
 
+/* The access a method needs (as_method_t.write, auth). */
+enum { AS_ACCESS_READ = 0, AS_ACCESS_WRITE = 1, AS_ACCESS_ADMIN = 2 };
+
 typedef struct as_method {
     const char *name;        /* "Put"; the path is /artstore.v1.ArticleStore/Put */
     as_handler_fn fn;
-    int write;               /* needs write access (auth) */
+    int write;               /* access needed: AS_ACCESS_* (0/1 as before) */
     /* Requests whose payload is at most this many bytes are cheap enough
      * for the worker that received them to serve while it keeps waiting
      * on the socket to itself: no other worker is woken (0: never). */
@@ -56,7 +59,7 @@ typedef struct as_rpc_opts {
     void *(*worker_init)(void *ctx);
     void (*worker_fini)(void *ctx, void *data);
     /* Access control, optional: decides whether the envelope's token may
-     * call a method (write: the method's write flag). Returns 0, or the
+     * call a method (write: the method's AS_ACCESS_*). Returns 0, or the
      * error code with st set, which is the reply. */
     int (*auth)(void *auth_ctx, const char *token, int write,
                 as_status_t *st);

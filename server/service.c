@@ -21,8 +21,8 @@ const as_method_t as_service_methods[] = {
      * walk an index or copy the store (at most max_long_calls at once).
      * Changes is not one: its scan is bounded (20,000 events, a page of
      * max_reply_bytes), and every watcher calls it after each commit. */
-    { "Put", as__svc_put, 1, 64 * 1024, 0 },
-    { "PutBatch", as__svc_put_batch, 1, 0, 0 },
+    { "Put", as__svc_put, AS_ACCESS_WRITE, 64 * 1024, 0 },
+    { "PutBatch", as__svc_put_batch, AS_ACCESS_WRITE, 0, 0 },
     { "Get", as__svc_get, 0, 64, 0 },
     { "Delete", as__svc_delete, 1, 1024, 0 },
     { "Query", as__svc_query, 0, 0, 1 },
@@ -36,6 +36,8 @@ const as_method_t as_service_methods[] = {
     { "ClusterReadIndex", as__svc_cluster_read_index, 0, 0, 0 },
     { "ListStories", as__svc_list_stories, 0, 0, 1 },
     { "GetStory", as__svc_get_story, 0, 64, 0 },
+    /* A migration's writes: an admin token's (auth.h). */
+    { "PutExact", as__svc_put_exact, AS_ACCESS_ADMIN, 0, 0 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

@@ -64,6 +64,7 @@ void as_service_worker_fini(void *ctx, void *data);
 
 void as__svc_put(as_call_t *call, const uint8_t *payload, size_t len);
 void as__svc_put_batch(as_call_t *call, const uint8_t *payload, size_t len);
+void as__svc_put_exact(as_call_t *call, const uint8_t *payload, size_t len);
 void as__svc_get(as_call_t *call, const uint8_t *payload, size_t len);
 void as__svc_delete(as_call_t *call, const uint8_t *payload, size_t len);
 void as__svc_query(as_call_t *call, const uint8_t *payload, size_t len);

@@ -3,6 +3,7 @@
  * worker, written through the writer (completed on the writer thread after
  * the commit), read from the worker's store snapshot.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "article.h"
@@ -181,6 +182,154 @@ void as__svc_put_batch(as_call_t *call, const uint8_t *payload, size_t len)
     /* Nothing valid to write: answer at once instead of costing the
      * writer a commit. */
     if (n_ok == 0) {
+        put_batch_done(job);
+        return;
+    }
+    as_service_submit(call, job);
+}
+
+/* ------------------------------------------------------------ PutExact */
+
+/* Ids, revisions and story ids of exact puts stay below this: far beyond
+ * any real store, and next_id (id + 1) and later seqs cannot wrap. */
+#define EXACT_MAX (UINT64_C(1) << 62)
+
+/* Checks the fields an exact put keeps (the rest is as_article_prepare's)
+ * of article i, whose id must be above prev_id. Returns 0 or
+ * INVALID_ARGUMENT naming the article and the field. */
+static int exact_check(const Artstore__V1__Article *a, size_t i,
+                       uint64_t prev_id, as_status_t *st)
+{
+    if (!a->has_id || a->id == 0 || a->id >= EXACT_MAX)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "articles[%zu].id is %s; an exact put needs "
+                             "the id, 1 to 2^62-1", i,
+                             a->has_id ? "out of range" : "missing");
+    if (!a->has_revision || a->revision == 0 || a->revision >= EXACT_MAX)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "articles[%zu].revision is %s; an exact put "
+                             "needs the revision, 1 to 2^62-1", i,
+                             a->has_revision ? "out of range" : "missing");
+    if (!a->has_ingested_at || a->ingested_at < AS_TIME_MIN ||
+        a->ingested_at > AS_TIME_MAX)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "articles[%zu].ingested_at is %s; an exact put "
+                             "needs it, in the years 0000-9999", i,
+                             a->has_ingested_at ? "out of range" : "missing");
+    if (a->id <= prev_id)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "articles[%zu].id %llu does not come after "
+                             "the id before it (%llu): ids must ascend", i,
+                             (unsigned long long)a->id,
+                             (unsigned long long)prev_id);
+    /* A story is named after the article that started it, an earlier one;
+     * a duplicate copies an earlier article. */
+    if (a->has_story_id && a->story_id > a->id)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "articles[%zu].story_id %llu is after the "
+                             "article's id %llu", i,
+                             (unsigned long long)a->story_id,
+                             (unsigned long long)a->id);
+    if (a->has_duplicate_of && a->duplicate_of >= a->id)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "articles[%zu].duplicate_of %llu is not before "
+                             "the article's id %llu", i,
+                             (unsigned long long)a->duplicate_of,
+                             (unsigned long long)a->id);
+    return 0;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+/* Validates every article of req into job's items: all of them, or the
+ * request is refused whole (returns the code with st set), so that an
+ * invalid line never leaves a migration half-written. */
+static int prepare_exact(as_call_t *call, Artstore__V1__PutExactRequest *req,
+                         as_write_job_t *job, as_status_t *st)
+{
+    as_service_t *svc = as_call_ctx(call);
+    as_arena_t *ar = as_call_arena(call);
+    uint64_t prev_id = 0, *revs;
+    as_status_t why;
+    size_t i;
+
+    revs = as_arena_alloc(ar, sizeof(*revs) * (req->n_articles + 1));
+    if (revs == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "request needs more memory than "
+                             "max_decode_bytes=%zu", as_arena_budget(ar));
+    for (i = 0; i < req->n_articles; i++) {
+        Artstore__V1__Article *a = req->articles[i], kept;
+        as_write_item_t *it = &job->items[i];
+
+        if (exact_check(a, i, prev_id, st) != 0)
+            return st->code;
+        prev_id = a->id;
+        revs[i] = a->revision;
+        /* Prepare clears the fields the server owns: they are put back. */
+        kept = *a;
+        if (as_article_prepare(a, ar, &svc->limits, &why) != 0)
+            return as_status_set(st, why.code, "articles[%zu]: %s", i,
+                                 why.msg);
+        a->has_id = a->has_revision = a->has_ingested_at = 1;
+        a->id = kept.id;
+        a->revision = kept.revision;
+        a->ingested_at = kept.ingested_at;
+        a->has_story_id = kept.has_story_id;
+        a->story_id = kept.story_id;
+        a->has_duplicate_of = kept.has_duplicate_of;
+        a->duplicate_of = kept.duplicate_of;
+        it->op = AS_WRITE_EXACT;
+        it->article = a;
+        if (svc->stories) {
+            as_story_fp_t *fp = as_arena_alloc(ar, sizeof(*fp));
+
+            if (fp != NULL)
+                as_story_fingerprint(a->title, a->body, fp);
+            it->fp = fp;
+        }
+    }
+    qsort(revs, req->n_articles, sizeof(*revs), cmp_u64);
+    for (i = 1; i < req->n_articles; i++)
+        if (revs[i] == revs[i - 1])
+            return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                                 "revision %llu appears twice; each change "
+                                 "seq is one article's",
+                                 (unsigned long long)revs[i]);
+    return 0;
+}
+
+void as__svc_put_exact(as_call_t *call, const uint8_t *payload, size_t len)
+{
+    as_service_t *svc = as_call_ctx(call);
+    Artstore__V1__PutExactRequest *req;
+    as_write_job_t *job;
+    as_status_t st;
+
+    req = (Artstore__V1__PutExactRequest *)as_service_unpack(
+        call, &artstore__v1__put_exact_request__descriptor, payload, len);
+    if (req == NULL)
+        return;
+    if (req->n_articles > svc->limits.max_batch) {
+        as_call_reply_error(call, AS_CODE_INVALID_ARGUMENT,
+                            "request has %zu articles, over the limit "
+                            "max_batch=%zu", req->n_articles,
+                            svc->limits.max_batch);
+        return;
+    }
+    if ((job = as_service_new_job(call, req->n_articles,
+                                  put_batch_done)) == NULL)
+        return;
+    if (prepare_exact(call, req, job, &st) != 0) {
+        as_call_reply_status(call, &st);
+        return;
+    }
+    if (req->n_articles == 0) {
         put_batch_done(job);
         return;
     }

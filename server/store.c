@@ -1046,21 +1046,22 @@ static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
     return store_value(t, &k, v, vn, st);
 }
 
-/* Appends the change event for a write of a (or delete of a) to the log. */
-static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
-                      const Artstore__V1__Article *a,
-                      const Artstore__V1__Article *prev, as_status_t *st)
+/* Writes the change event of seq for a write of a (or delete of a). */
+static int log_change_at(as_wtxn_t *t, uint64_t seq,
+                         Artstore__V1__ChangeType type,
+                         const Artstore__V1__Article *a,
+                         const Artstore__V1__Article *prev, as_status_t *st)
 {
     Artstore__V1__ChangeEvent ev = ARTSTORE__V1__CHANGE_EVENT__INIT;
 
     ev.has_seq = 1;
-    ev.seq = t->last_seq;
+    ev.seq = seq;
     ev.has_type = 1;
     ev.type = type;
     ev.has_id = 1;
     ev.id = a->id;
     ev.has_revision = 1;
-    ev.revision = t->last_seq;
+    ev.revision = seq;
     ev.n_tags = a->n_tags;
     ev.tags = a->tags;
     ev.title = a->title;
@@ -1084,8 +1085,17 @@ static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
         ev.has_new_story = 1;
         ev.new_story = 1;
     }
-    return put_packed(t, t->s->dbi[AS_DBI_CHANGES], t->last_seq,
-                      &ev.base, "changes", st);
+    return put_packed(t, t->s->dbi[AS_DBI_CHANGES], seq, &ev.base,
+                      "changes", st);
+}
+
+/* Appends the change event for a write of a (or delete of a) to the log,
+ * at the transaction's last seq. */
+static int log_change(as_wtxn_t *t, Artstore__V1__ChangeType type,
+                      const Artstore__V1__Article *a,
+                      const Artstore__V1__Article *prev, as_status_t *st)
+{
+    return log_change_at(t, t->last_seq, type, a, prev, st);
 }
 
 /* Reads and unpacks article id inside the write transaction. Returns 0,
@@ -1377,6 +1387,129 @@ out_free:
     if (old != NULL)
         artstore__v1__article__free_unpacked(old, NULL);
     return rc;
+}
+
+/* ------------------------------------------------------------ exact puts */
+
+/* Decides whether the store may take exact puts: it has never been written
+ * (no change, no id used), or every change so far was written by one
+ * (meta exact_seq is the last seq). Returns 0 or FAILED_PRECONDITION. */
+static int exact_allowed(as_wtxn_t *t, as_status_t *st)
+{
+    uint64_t exact_seq = 0;
+    int rc;
+
+    if (t->last_seq == 0 && t->next_id <= 1)
+        return 0;
+    if ((rc = as__meta_get_u64(t->txn, t->s->dbi[AS_DBI_META],
+                               AS_META_EXACT_SEQ, &exact_seq)) != 0)
+        return txn_fail(t, rc, "get meta " AS_META_EXACT_SEQ, st);
+    if (exact_seq != 0 && exact_seq == t->last_seq)
+        return 0;
+    return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                         "the store is not empty (last seq %llu, next id "
+                         "%llu, not written by an exact import): an exact "
+                         "put needs an empty store",
+                         (unsigned long long)t->last_seq,
+                         (unsigned long long)t->next_id);
+}
+
+/* Answers an exact put of an id that is stored already: the same article
+ * (id, revision, ingested_at and content) is a resend, PUT_UNCHANGED;
+ * anything else is ALREADY_EXISTS. */
+static int exact_again(const Artstore__V1__Article *old,
+                       const Artstore__V1__Article *a, as_put_out_t *out,
+                       as_status_t *st)
+{
+    if (old->revision == a->revision && old->ingested_at == a->ingested_at &&
+        old->has_content_hash && a->has_content_hash &&
+        old->content_hash.len == a->content_hash.len &&
+        memcmp(old->content_hash.data, a->content_hash.data,
+               a->content_hash.len) == 0) {
+        out->id = old->id;
+        out->outcome = ARTSTORE__V1__PUT_OUTCOME__PUT_UNCHANGED;
+        out->revision = old->revision;
+        return 0;
+    }
+    return as_status_set(st, AS_CODE_ALREADY_EXISTS,
+                         "id %llu is stored already (revision %llu) with "
+                         "other content, revision or ingested_at",
+                         (unsigned long long)old->id,
+                         (unsigned long long)old->revision);
+}
+
+int as_store_put_exact(as_wtxn_t *t, const Artstore__V1__Article *a,
+                       const as_story_fp_t *fp, as_put_out_t *out,
+                       as_status_t *st)
+{
+    Artstore__V1__Article *old = NULL, next = *a;
+    unsigned char key[AS_KEY_MAX], kbuf[8];
+    MDB_val k = { 8, kbuf }, d;
+    uint64_t other;
+    int rc;
+
+    if (!a->has_id || a->id == 0 || !a->has_revision || a->revision == 0 ||
+        !a->has_ingested_at)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "an exact put needs the article's id, revision "
+                             "and ingested_at");
+    rc = wtxn_get_article(t, a->id, &old, st);
+    if (rc == 0) {
+        rc = exact_again(old, a, out, st);
+        artstore__v1__article__free_unpacked(old, NULL);
+        return rc;
+    }
+    if (rc != AS_CODE_NOT_FOUND)
+        return rc;
+    as_status_ok(st);
+    if ((rc = exact_allowed(t, st)) != 0)
+        return rc;
+    if (a->id < t->next_id)
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "id %llu is below the store's next id %llu: "
+                             "an exact import writes ids in ascending order",
+                             (unsigned long long)a->id,
+                             (unsigned long long)t->next_id);
+    if ((rc = wtxn_find_key(t, key, as_article_key(a, key), &other, st)) != 0)
+        return rc;
+    if (other != 0)
+        return as_status_set(st, AS_CODE_ALREADY_EXISTS,
+                             "article %llu has the same %s already",
+                             (unsigned long long)other,
+                             a->url ? "url" : "title and body (its key)");
+    as_be_put64(kbuf, a->revision);
+    rc = mdb_get(t->txn, t->s->dbi[AS_DBI_CHANGES], &k, &d);
+    if (rc == 0)
+        return as_status_set(st, AS_CODE_ALREADY_EXISTS,
+                             "revision %llu is the seq of a change logged "
+                             "already", (unsigned long long)a->revision);
+    if (rc != MDB_NOTFOUND)
+        return txn_fail(t, rc, "get change", st);
+
+    t->dirty = 1;
+    next.has_story_id = a->has_story_id && a->story_id != 0;
+    next.has_duplicate_of = a->has_duplicate_of && a->duplicate_of != 0;
+    /* Without stories here the old store's story ids would point at
+     * nothing. */
+    if (!as__story_active(t->s->story))
+        next.has_story_id = next.has_duplicate_of = 0;
+    if ((rc = as__story_put(t, NULL, &next, fp, st)) != 0 ||
+        (rc = index_article(t, &next, 1, st)) != 0 ||
+        (rc = put_article(t, &next, st)) != 0 ||
+        (rc = log_change_at(t, next.revision,
+                            ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE, &next,
+                            NULL, st)) != 0)
+        return rc;
+    t->next_id = next.id + 1;
+    if (next.revision > t->last_seq)
+        t->last_seq = next.revision;
+    if ((rc = meta_put_u64(t->txn, t->s->dbi[AS_DBI_META], AS_META_EXACT_SEQ,
+                           t->last_seq)) != 0)
+        return txn_fail(t, rc, "put meta " AS_META_EXACT_SEQ, st);
+    out->id = next.id;
+    out->outcome = ARTSTORE__V1__PUT_OUTCOME__PUT_CREATED;
+    out->revision = next.revision;
+    return 0;
 }
 
 int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,

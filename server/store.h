@@ -34,7 +34,10 @@
  * order is numeric order for negative times too (as_time_key).
  *
  * Every write is one change with the next, gap-free seq; an article's
- * revision is the seq of its last change. Every index is updated in the
+ * revision is the seq of its last change. The one exception is an exact
+ * import (as_store_put_exact), which logs each article's change at the
+ * revision it had in the store it came from: the changelog then has gaps
+ * up to meta exact_seq, the last seq an exact put wrote. Every index is updated in the
  * same transaction as the article.
  *
  * Request ids: a write that carries a request id (an idempotency key the
@@ -217,6 +220,28 @@ int as_store_put(as_wtxn_t *t, const Artstore__V1__Article *a,
 int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
                     const as_story_fp_t *fp, const as_write_cond_t *cond,
                     as_put_out_t *out, as_status_t *st);
+
+/*
+ * Writes article a, prepared (as_article_prepare) but carrying the id,
+ * revision and ingested_at it had in the store it was exported from (and
+ * its story_id and duplicate_of, kept when stories are on here), as they
+ * were: the migration of `artstore import --exact`. Its change is logged
+ * at seq = revision; last_seq becomes the largest revision written and
+ * next_id the id after a's. The rules, in this order:
+ *   1. an article stored under a's id with the same revision, ingested_at
+ *      and content is a resend: PUT_UNCHANGED, nothing written; with
+ *      anything else ALREADY_EXISTS;
+ *   2. the store must be empty or hold only exact puts (meta exact_seq is
+ *      its last seq), else FAILED_PRECONDITION;
+ *   3. a's id must be at least next_id (FAILED_PRECONDITION), its key
+ *      (URL) and its revision (as a change seq) unused (ALREADY_EXISTS).
+ * fp is a's fingerprint or NULL. Returns 0 with *out set (PUT_CREATED or
+ * PUT_UNCHANGED), the codes above (nothing written), INVALID_ARGUMENT when
+ * a lacks id, revision or ingested_at, or as as_store_put.
+ */
+int as_store_put_exact(as_wtxn_t *t, const Artstore__V1__Article *a,
+                       const as_story_fp_t *fp, as_put_out_t *out,
+                       as_status_t *st);
 
 /* Returns nonzero when the stored stories were made with other parameters
  * (or by a version without stories) and must be rebuilt before writes. */

@@ -35,6 +35,10 @@ extern const as_dbi_def_t as_store_schema[AS_DBI_COUNT];
 #define AS_META_TAG_COUNT "tag_count"
 #define AS_META_RAFT_APPLIED "raft_applied"      /* in a cluster */
 #define AS_META_STORY_PARAMS "story_params"      /* store_story.h */
+/* The last seq written by an exact put (PutExact); gaps in the changelog
+ * up to it are the migration's, not a loss. */
+#define AS_META_EXACT_SEQ "exact_seq"
+
 
 /* Reads meta key name as a u64 (0 when absent). Returns 0, an LMDB error,
  * or MDB_CORRUPTED when the value is not 8 bytes. */

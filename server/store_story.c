@@ -806,6 +806,10 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
             next->has_story_id = 1;
             next->story_id = next->id;
         }
+    } else if (next->has_story_id) {
+        /* An exact put (as_store_put_exact) brings the story_id and
+         * duplicate_of the article had in the store it was exported
+         * from. */
     } else {
         /* The band keys are looked up and the article added under them in
          * one walk; on any failure below, the tables are reloaded. */
@@ -860,6 +864,11 @@ int as__story_delete(as_wtxn_t *t, const Artstore__V1__Article *old,
 }
 
 /* ------------------------------------------------------------ rebuild */
+
+int as__story_active(const as_story_state_t *ss)
+{
+    return ss != NULL && ss->enabled && !ss->outdated;
+}
 
 int as__story_outdated(const as_story_state_t *ss)
 {

@@ -59,7 +59,8 @@ void as__story_txn_aborted(as_story_state_t *ss);
 /*
  * Assigns (old == NULL) or keeps (an update: old's story and duplicate_of)
  * next's story_id and duplicate_of, and writes its fingerprint, story and
- * indexes. fp is next's fingerprint, or NULL to compute it here. Does
+ * indexes. A new article that already has a story_id (an exact put) keeps
+ * it and its duplicate_of. fp is next's fingerprint, or NULL to compute it here. Does
  * nothing when stories are off. Returns 0 or a code with st set (the
  * transaction is then broken).
  */
@@ -74,6 +75,10 @@ int as__story_delete(as_wtxn_t *t, const Artstore__V1__Article *old,
 /* Splits a story record: *story gets the packed Story. Returns 0, or -1
  * when the record is malformed. */
 int as__story_record_parse(const void *rec, size_t len, as_bytes_t *story);
+
+/* Nonzero when puts assign stories now: stories are on and not waiting
+ * for a rebuild. */
+int as__story_active(const as_story_state_t *ss);
 
 /* Nonzero when the stored parameters differ (a rebuild is due). */
 int as__story_outdated(const as_story_state_t *ss);

@@ -50,6 +50,8 @@ static int apply_item(as_wtxn_t *t, as_write_item_t *it)
     if (it->op == AS_WRITE_PUT)
         rc = as_store_put_fp(t, it->article, it->fp, &it->cond, &it->out,
                              &it->st);
+    else if (it->op == AS_WRITE_EXACT)
+        rc = as_store_put_exact(t, it->article, it->fp, &it->out, &it->st);
     else
         rc = as_store_delete(t, it->id, it->url, &it->cond, &it->out.id,
                              &it->out.revision, &it->st);

@@ -25,12 +25,13 @@
 #include "status.h"
 #include "store.h"
 
-enum { AS_WRITE_PUT = 1, AS_WRITE_DELETE = 2 };
+/* AS_WRITE_EXACT: a put of PutExact (as_store_put_exact). */
+enum { AS_WRITE_PUT = 1, AS_WRITE_DELETE = 2, AS_WRITE_EXACT = 3 };
 
 typedef struct as_write_item {
-    int op;                          /* AS_WRITE_PUT or AS_WRITE_DELETE */
-    const Artstore__V1__Article *article; /* PUT: prepared article */
-    const as_story_fp_t *fp;         /* PUT: its fingerprint, or NULL */
+    int op;                          /* AS_WRITE_PUT, _DELETE or _EXACT */
+    const Artstore__V1__Article *article; /* PUT, EXACT: prepared article */
+    const as_story_fp_t *fp;         /* PUT, EXACT: its fingerprint, or NULL */
     uint64_t id;                     /* DELETE: by id, or 0 and url */
     const char *url;                 /* DELETE: canonical URL */
     as_write_cond_t cond;            /* condition and request id */

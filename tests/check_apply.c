@@ -317,6 +317,67 @@ START_TEST(refusals_are_the_same_everywhere)
 }
 END_TEST
 
+/* An exact put (PutExact) travels in the log like any write: every node
+ * stores the article under its own id and revision, and every node refuses
+ * the next one alike once an ordinary write has made the store non-empty. */
+START_TEST(exact_puts_are_replicated)
+{
+    as_write_item_t it;
+    as_write_job_t job;
+    as_entry_origin_t o = { 1, 7, 1 };
+    struct raft_buffer b;
+    Artstore__V1__Article *a = mk("https://example.com/old", "kept");
+    char *d0, *d;
+    as_status_t st;
+    int i;
+
+    a->has_id = a->has_revision = a->has_ingested_at = 1;
+    a->id = 40;
+    a->revision = 90;
+    a->ingested_at = 1000000000;
+    memset(&it, 0, sizeof(it));
+    memset(&job, 0, sizeof(job));
+    it.op = AS_WRITE_EXACT;
+    it.article = a;
+    job.items = &it;
+    job.n = 1;
+    ck_assert_msg(as_entry_pack_job(&job, 5, &o, raft_malloc, &b.base,
+                                    &b.len, &st) == 0, "pack: %s", st.msg);
+    start_fixture();
+    propose(b);
+    propose(entry(mk("https://example.com/new", "ordinary"), 0, 6, 2));
+    a->url = "https://example.com/late";
+    a->id = 50;
+    a->revision = 95;
+    it.article = a;
+    o.seq = 3;
+    ck_assert_msg(as_entry_pack_job(&job, 7, &o, raft_malloc, &b.base,
+                                    &b.len, &st) == 0, "pack: %s", st.msg);
+    propose(b);
+    d0 = dump(0);
+    for (i = 0; i < N; i++) {
+        as_reader_t *r;
+        as_store_stats_t s;
+
+        ck_assert_int_eq(as_reader_create(stores[i], &r, &st), 0);
+        ck_assert_int_eq(as_reader_begin(r, &st), 0);
+        ck_assert_int_eq(as_store_get_stats(r, &s, &st), 0);
+        /* 40 kept its id and revision 90; the ordinary put is 41 at 91;
+         * the late exact put was refused. */
+        ck_assert_uint_eq(s.articles, 2);
+        ck_assert_uint_eq(s.next_id, 42);
+        ck_assert_uint_eq(s.last_seq, 91);
+        as_reader_end(r);
+        as_reader_free(r);
+        d = dump(i);
+        ck_assert_str_eq(d, d0);
+        free(d);
+    }
+    free(d0);
+    raft_fixture_close(&f);
+}
+END_TEST
+
 START_TEST(snapshot_names_the_index_and_restore_checks_it)
 {
     struct raft_buffer *bufs, snap;
@@ -360,6 +421,7 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, leader_time_is_written);
     tcase_add_test(tc, applied_index_is_never_applied_twice);
     tcase_add_test(tc, refusals_are_the_same_everywhere);
+    tcase_add_test(tc, exact_puts_are_replicated);
     tcase_add_test(tc, snapshot_names_the_index_and_restore_checks_it);
     suite_add_tcase(s, tc);
     return s;

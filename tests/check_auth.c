@@ -174,7 +174,7 @@ START_TEST(token_file_parsing)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/t", dir);
     f = fopen(path, "w");
-    fprintf(f, "write abc\nadmin xyz\n");
+    fprintf(f, "write abc\nsuper xyz\n");
     fclose(f);
     ck_assert_int_eq(as_auth_load(path, &a, &st), AS_CODE_INVALID_ARGUMENT);
     ck_assert_msg(strstr(st.msg, ":2:"), "%s", st.msg);
@@ -184,13 +184,22 @@ START_TEST(token_file_parsing)
     ck_assert_int_eq(as_auth_load(path, &a, &st), AS_CODE_INVALID_ARGUMENT);
     ck_assert_msg(strstr(st.msg, "no token"), "%s", st.msg);
     f = fopen(path, "w");
-    fprintf(f, "read r1\nwrite w1\n");
+    fprintf(f, "read r1\nwrite w1\nadmin a1\n");
     fclose(f);
     ck_assert_int_eq(as_auth_load(path, &a, &st), 0);
     ck_assert_int_eq(as_auth_check(a, "r1", 0, &st), 0);
     ck_assert_int_eq(as_auth_check(a, "r1", 1, &st),
                      AS_CODE_PERMISSION_DENIED);
     ck_assert_int_eq(as_auth_check(a, "w1", 1, &st), 0);
+    /* Admin methods (PutExact) need an admin token, which may do all. */
+    ck_assert_int_eq(as_auth_check(a, "w1", 2, &st),
+                     AS_CODE_PERMISSION_DENIED);
+    ck_assert_msg(strstr(st.msg, "admin token"), "%s", st.msg);
+    ck_assert_int_eq(as_auth_check(a, "r1", 2, &st),
+                     AS_CODE_PERMISSION_DENIED);
+    ck_assert_int_eq(as_auth_check(a, "a1", 2, &st), 0);
+    ck_assert_int_eq(as_auth_check(a, "a1", 1, &st), 0);
+    ck_assert_int_eq(as_auth_check(a, "a1", 0, &st), 0);
     ck_assert_int_eq(as_auth_check(a, "w", 0, &st), AS_CODE_UNAUTHENTICATED);
     ck_assert_int_eq(as_auth_check(a, "w1x", 0, &st),
                      AS_CODE_UNAUTHENTICATED);

@@ -74,6 +74,7 @@ typedef struct import {
     const cli_globals_t *g;
     int batch_max;
     int ignore_unknown;
+    int exact;                     /* --exact: as_put_exact, in order */
     import_defaults_t dflt;
     const char *resume_after;      /* skip input up to this label */
     int resumed;                   /* the label was seen */
@@ -218,7 +219,7 @@ static batch_t *batch_new(size_t cap)
  * its articles as unsent. */
 static void report_batch(import_t *im, batch_t *b)
 {
-    size_t i;
+    size_t i, same = 0, repeats = 0;
 
     for (i = 0; i < b->n_items; i++) {
         const as_put_result_t *r = b->local_err[i] ? NULL : &b->res[b->art[i]];
@@ -232,7 +233,16 @@ static void report_batch(import_t *im, batch_t *b)
             continue;
         }
         if (r->rc != AS_OK) {
+            /* An exact import refused for the store's state (not empty)
+             * refuses every article alike: said once, then counted. */
+            if (im->exact && same > 0 && r->rc == b->res[same - 1].rc &&
+                strcmp(r->message, b->res[same - 1].message) == 0) {
+                im->rejected++;
+                repeats++;
+                continue;
+            }
             report_rejected(im, b->labels[i], as_code_name(r->rc), r->message);
+            same = b->art[i] + 1;
             continue;
         }
         switch (r->outcome) {
@@ -240,6 +250,17 @@ static void report_batch(import_t *im, batch_t *b)
         case AS_PUT_UPDATED: im->updated++; break;
         default: im->unchanged++; break;
         }
+    }
+    if (repeats > 0)
+        fprintf(stderr, "  (and %zu more articles of this batch, for the "
+                "same reason)\n", repeats);
+    /* An exact import cannot go on past a hole: the ids after it would
+     * be stored, and the missing article could never be put back in its
+     * place (ids ascend). */
+    if (im->exact && im->rejected > 0 && !im->fatal) {
+        im->fatal = 1;
+        im->fatal_exit = CLI_EXIT_ERROR;
+        pthread_cond_broadcast(&im->cond);
     }
     batch_free(b);
 }
@@ -317,6 +338,35 @@ static batch_t *dequeue(import_t *im)
 }
 
 /*
+ * Reports an exact batch that the server refused as a whole (caller holds
+ * lock): once, naming the line of the article the message names
+ * ("articles[N]: ..."), and stops the import. Nothing of the batch was
+ * written, so it counts as unsent and the resume point stays before it.
+ */
+static void exact_refused(import_t *im, as_client_t *c, batch_t *b, int rc)
+{
+    const char *msg = as_client_errmsg(c), *label = NULL;
+    unsigned long n;
+    size_t i;
+
+    if (sscanf(msg, "articles[%lu]", &n) == 1)
+        for (i = 0; i < b->n_items; i++)
+            if (b->local_err[i] == NULL && b->art[i] == n)
+                label = b->labels[i];
+    if (im->progress)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s: rejected: %s: %s (nothing of its batch was "
+            "written; stopping)\n", label ? label : "artstore import",
+            as_code_name(rc), msg);
+    im->rejected++;
+    im->fatal = 1;
+    im->fatal_exit = CLI_EXIT_ERROR;
+    b->sent = 0;
+    batch_done(im, b);
+    pthread_cond_broadcast(&im->cond);
+}
+
+/*
  * Sends b and records every outcome. A batch that got no reply, found the
  * connection refused or the server's write queue full may or may not have
  * been stored, and storing it again changes nothing: it is sent again
@@ -334,7 +384,8 @@ static int send_batch(import_t *im, as_client_t *c, batch_t *b)
             break;                 /* only local rejections */
         left = im->g->timeout_ms - (mono_ms() - start);
         as_client_set_timeout(c, left > 0 ? (int)left : 1);
-        rc = as_put_batch(c, b->arts, b->n, NULL, b->res);
+        rc = im->exact ? as_put_exact(c, b->arts, b->n, b->res)
+                       : as_put_batch(c, b->arts, b->n, NULL, b->res);
         if (rc != AS_EUNAVAILABLE && rc != AS_ERESOURCE_EXHAUSTED)
             break;
         /* A server that refused the very first batch is not there at
@@ -355,6 +406,11 @@ static int send_batch(import_t *im, as_client_t *c, batch_t *b)
     pthread_mutex_lock(&im->lock);
     if (rc != AS_EUNAVAILABLE)
         im->any_reply = 1;
+    if (im->exact && rc != AS_OK && rc != AS_EUNAVAILABLE) {
+        exact_refused(im, c, b, rc);
+        pthread_mutex_unlock(&im->lock);
+        return -1;
+    }
     if (rc == AS_EUNAVAILABLE) {
         if (!im->fatal) {
             if (im->progress)
@@ -609,6 +665,13 @@ static int read_jsonl(reader_t *r, FILE *f, const char *name)
         rc = cli_article_from_json(obj, &a, r->im->ignore_unknown, err,
                                    sizeof(err));
         json_decref(obj);
+        if (rc == 0 && r->im->exact && (a.id == 0 || a.revision == 0)) {
+            cli_article_clear(&a);
+            snprintf(err, sizeof(err), "an exact import needs the fields "
+                     "'id' and 'revision' (and 'ingested_at'), as export "
+                     "writes them");
+            rc = -1;
+        }
         if (rc != 0) {
             if ((rc = reject_local(r, label, err)) != 0)
                 break;
@@ -890,6 +953,7 @@ enum {
     IMPORT_PUBLISHED,
     IMPORT_IGNORE_UNKNOWN,
     IMPORT_RESUME_AFTER,
+    IMPORT_EXACT,
 };
 
 static const struct option import_opts[] = {
@@ -900,6 +964,7 @@ static const struct option import_opts[] = {
     { "published", required_argument, NULL, IMPORT_PUBLISHED },
     { "ignore-unknown", no_argument, NULL, IMPORT_IGNORE_UNKNOWN },
     { "resume-after", required_argument, NULL, IMPORT_RESUME_AFTER },
+    { "exact", no_argument, NULL, IMPORT_EXACT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -1020,6 +1085,7 @@ static int parse_import_args(cli_globals_t *g, int argc, char **argv,
             break;
         case IMPORT_IGNORE_UNKNOWN: im->ignore_unknown = 1; break;
         case IMPORT_RESUME_AFTER: im->resume_after = optarg; break;
+        case IMPORT_EXACT: im->exact = 1; break;
         default:
             return cli_getopt_exit(c);
         }
@@ -1181,6 +1247,10 @@ static int run_import(cli_globals_t *g, int argc, char **argv)
     if ((rc = parse_import_args(g, argc, argv, &im, &a)) != CLI_EXIT_OK)
         goto out_free_tags;
 
+    /* Exact puts must reach the server in input order (ids ascend): one
+     * sender. */
+    if (im.exact)
+        a.jobs = 1;
     im.g = g;
     im.batch_max = a.batch;
     im.max_queued = (size_t)a.jobs * 2;
@@ -1219,6 +1289,7 @@ const cli_cmd_t cli_cmd_import = {
         "  artstore import ./texts/ more.jsonl --jobs 8 --batch 500\n"
         "  artstore import scraped.jsonl --ignore-unknown --published -2d\n"
         "  artstore export | artstore --server tcp://10.0.0.6:7400 import\n"
+        "  artstore export > old.jsonl && artstore -s tcp://new:7400 import --exact old.jsonl\n"
         "\n"
         "USAGE\n"
         "  artstore import [FILE | DIR | -]... [flags]\n"
@@ -1240,8 +1311,26 @@ const cli_cmd_t cli_cmd_import = {
         "  A UTF-8 byte order mark at the start of a file is dropped.\n"
         "\n"
         "  The server gives imported articles their own ids, ingested_at and\n"
-        "  revisions (an export imported elsewhere is renumbered); for an\n"
-        "  exact copy of a store use `artstore backup`.\n"
+        "  revisions (an export imported elsewhere is renumbered), unless\n"
+        "  --exact is given.\n"
+        "\n"
+        "  --exact migrates an export into an EMPTY store as it was: every\n"
+        "  article keeps its id, revision and ingested_at (and story_id and\n"
+        "  duplicate_of when the server has stories on), so export, import\n"
+        "  --exact, export gives the same lines. Every line needs id and\n"
+        "  revision (and ingested_at); ids must ascend, as export writes\n"
+        "  them; one connection sends in input order. The server refuses a\n"
+        "  store that holds anything but an earlier exact import (the first\n"
+        "  line is rejected FAILED_PRECONDITION: the store is not empty); a\n"
+        "  rerun or resume stores nothing twice (same articles: unchanged).\n"
+        "  Each article's change is logged at seq = its revision, so the\n"
+        "  changelog has gaps (artstored --check knows them); watchers that\n"
+        "  follow the feed during the import may miss events, Changes from\n"
+        "  0 has them all. The first rejected line stops the import (a\n"
+        "  request with an invalid article writes nothing of it). With a\n"
+        "  token file the server wants an admin token. For a copy of the\n"
+        "  whole store, changelog and stories included, use `artstore\n"
+        "  backup`.\n"
         "\n"
         "  Imports are idempotent: an article already stored with the same\n"
         "  content is left unchanged. Each rejected article is reported on\n"
@@ -1277,6 +1366,8 @@ const cli_cmd_t cli_cmd_import = {
         "      --published TIME    the published time of articles without\n"
         "                          one: RFC 3339, Unix seconds or relative\n"
         "                          (-2d)\n"
+        "      --exact             keep ids, revisions and ingested_at: a\n"
+        "                          migration into an empty store (above)\n"
         "      --ignore-unknown    skip JSON fields that are not article\n"
         "                          fields instead of rejecting the line\n"
         "      --resume-after L    skip the input up to and including L, a\n"
