@@ -73,7 +73,7 @@ static const option_def_t options[] = {
     { "max-source-bytes", OPT_SIZE, LIM(max_source_bytes), NULL,
       "longest source" },
     { "max-tag-bytes", OPT_SIZE, LIM(max_tag_bytes), NULL,
-      "longest tag after normalization" },
+      "longest tag after normalization (at most 503: a tag is an LMDB key)" },
     { "max-tags", OPT_COUNT, LIM(max_tags), NULL,
       "tags per article" },
     { "max-authors", OPT_COUNT, LIM(max_authors), NULL,
@@ -489,6 +489,13 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
     }
     if (c->workers < 1 || c->workers > 256) {
         fprintf(stderr, "artstored: --workers must be 1..256\n");
+        return 2;
+    }
+    /* A tag is a key of by_tag and, after 8 bytes of count, of
+     * tag_counts: LMDB keys are at most 511 bytes. */
+    if (c->limits.max_tag_bytes > 503) {
+        fprintf(stderr, "artstored: --max-tag-bytes must be at most 503 "
+                        "(a tag is an LMDB key)\n");
         return 2;
     }
     if (c->compress_level > 19) {

@@ -818,6 +818,27 @@ static int tags_visit(void *arg, const char *name, size_t len, uint64_t count,
     return tags_keep(w, &e, st);
 }
 
+/* as_store_walk_tags_by_count visitor: the index gives the tags in page
+ * order from the cursor on, so the page is visited directly and the walk
+ * stops one tag after it (that tag only says that more follow). */
+static int tags_visit_counted(void *arg, const char *name, size_t len,
+                              uint64_t count, as_status_t *st)
+{
+    tagwalk_t *w = arg;
+    tagent_t e = { name, len, count };
+    int rc;
+
+    if (w->out == w->q->limit) {
+        w->more = 1;
+        return AS_VISIT_STOP;
+    }
+    if ((rc = w->fn(w->arg, name, len, count, st)) != 0)
+        return rc;
+    w->out++;
+    w->n = 0;  /* v holds only the last tag visited */
+    return tags_keep(w, &e, st);
+}
+
 /* By count: sorts the kept tags and visits the page. */
 static int tags_by_count(tagwalk_t *w, as_status_t *st)
 {
@@ -842,7 +863,7 @@ int as_query_list_tags(as_reader_t *rd, const as_tags_query_t *q,
 {
     size_t plen = q->prefix ? strlen(q->prefix) : 0;
     tagwalk_t w;
-    int rc;
+    int rc, indexed;
 
     *next_cursor = NULL;
     *next_len = 0;
@@ -864,16 +885,25 @@ int as_query_list_tags(as_reader_t *rd, const as_tags_query_t *q,
         return rc;
     if ((rc = as_reader_begin(rd, st)) != 0)
         return rc;
-    /* By name the walk starts at the cursor's tag; by count it reads every
-     * tag with the prefix. */
-    rc = as_store_walk_tags(rd, q->by_name && w.has_after ? w.after.name : NULL,
-                            q->by_name && w.has_after ? w.after.len : 0,
-                            q->prefix, plen, tags_visit, &w, st);
-    if (rc == 0 && !q->by_name)
+    /* By count without a prefix, the count index gives the page from the
+     * cursor on: limit + 1 entries read, however many tags there are. By
+     * name the walk starts at the cursor's tag; by count with a prefix it
+     * reads every tag with the prefix (the index is not by name). */
+    indexed = !q->by_name && plen == 0;
+    if (indexed)
+        rc = as_store_walk_tags_by_count(rd, w.has_after, w.after.count,
+                                         w.after.name, w.after.len,
+                                         tags_visit_counted, &w, st);
+    else
+        rc = as_store_walk_tags(rd, q->by_name && w.has_after ? w.after.name
+                                                              : NULL,
+                                q->by_name && w.has_after ? w.after.len : 0,
+                                q->prefix, plen, tags_visit, &w, st);
+    if (rc == 0 && !q->by_name && !indexed)
         rc = tags_by_count(&w, st);
     if (rc == 0 && w.more && w.out > 0)
-        rc = tags_cursor_encode(&w, q->by_name ? &w.v[w.n - 1]
-                                               : &w.v[w.out - 1],
+        rc = tags_cursor_encode(&w, q->by_name || indexed ? &w.v[w.n - 1]
+                                                          : &w.v[w.out - 1],
                                 next_cursor, next_len, st);
     as_reader_end(rd);
     free(w.v);

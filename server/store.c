@@ -88,6 +88,7 @@ const as_dbi_def_t as_store_schema[AS_DBI_COUNT] = {
     [AS_DBI_BY_STORY] = { "by_story", MDB_DUPSORT | MDB_DUPFIXED },
     [AS_DBI_STORY_TIME] = { "story_time", 0 },
     [AS_DBI_ARTICLE_TAILS] = { "article_tails", 0 },
+    [AS_DBI_TAG_COUNTS] = { "tag_counts", 0 },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -308,6 +309,74 @@ static int alloc_lock_file(as_store_t *s, const char *dir, as_status_t *st)
     return 0;
 }
 
+/* Writes tag_counts' key for (count, tag) into buf (AS_TAG_COUNT_KEY_MAX
+ * bytes); returns its length, 0 for a tag too long for a key. */
+static size_t tag_count_key(unsigned char *buf, uint64_t count,
+                            const void *tag, size_t len)
+{
+    if (len > AS_TAG_COUNT_KEY_MAX - 8)
+        return 0;
+    as_be_put64(buf, UINT64_MAX - count);
+    memcpy(buf + 8, tag, len);
+    return 8 + len;
+}
+
+/* Moves tag's entry in tag_counts from count `from` to count `to` (0:
+ * none). Returns 0 or an LMDB error. */
+static int tag_count_move(MDB_txn *txn, MDB_dbi dbi, const void *tag,
+                          size_t len, uint64_t from, uint64_t to)
+{
+    unsigned char buf[AS_TAG_COUNT_KEY_MAX];
+    MDB_val k = { 0, buf }, d = { 0, NULL };
+    int rc;
+
+    if (from > 0 && (k.mv_size = tag_count_key(buf, from, tag, len)) > 0 &&
+        (rc = mdb_del(txn, dbi, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (to > 0 && (k.mv_size = tag_count_key(buf, to, tag, len)) > 0 &&
+        (rc = mdb_put(txn, dbi, &k, &d, 0)) != 0)
+        return rc;
+    return 0;
+}
+
+/*
+ * as_store_write callback: builds tag_counts from by_tag (a store of
+ * schema version 1 had none) and records schema version 2, all in one
+ * transaction: a crash leaves version 1, and the next open builds again.
+ * arg is the caller's as_status_t.
+ */
+static int build_tag_counts(as_wtxn_t *t, void *arg)
+{
+    MDB_txn *txn = as__wtxn_txn(t);
+    MDB_dbi counts = t->s->dbi[AS_DBI_TAG_COUNTS];
+    MDB_cursor *c;
+    MDB_val k, d;
+    size_t count;
+    uint64_t n = 0;
+    int rc;
+
+    if ((rc = mdb_drop(txn, counts, 0)) != 0)
+        return txn_fail(t, rc, "clear tag_counts", arg);
+    if ((rc = mdb_cursor_open(txn, t->s->dbi[AS_DBI_BY_TAG], &c)) != 0)
+        return txn_fail(t, rc, "cursor", arg);
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP)) {
+        if ((rc = mdb_cursor_count(c, &count)) != 0 ||
+            (rc = tag_count_move(txn, counts, k.mv_data, k.mv_size, 0,
+                                 count)) != 0)
+            break;
+        n++;
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return txn_fail(t, rc, "build tag_counts", arg);
+    if ((rc = meta_put_u64(txn, t->s->dbi[AS_DBI_META],
+                           AS_META_SCHEMA_VERSION, AS_SCHEMA_VERSION)) != 0)
+        return txn_fail(t, rc, "write schema_version", arg);
+    as_log_info("tag_counts: %llu tags indexed", (unsigned long long)n);
+    return 0;
+}
+
 int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                   as_status_t *st)
 {
@@ -316,7 +385,7 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     MDB_envinfo info;
     pthread_rwlockattr_t attr;
     uint64_t version, last_seq, applied;
-    int rc, i, dead = 0;
+    int rc, i, dead = 0, migrate = 0;
     unsigned flags;
 
     s = calloc(1, sizeof(*s));
@@ -409,6 +478,8 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                           mdb_strerror(rc));
             goto out_txn;
         }
+    } else if (version == 1) {
+        migrate = 1;  /* tag_counts is built below (build_tag_counts) */
     } else if (version != AS_SCHEMA_VERSION) {
         as_status_set(st, AS_CODE_FAILED_PRECONDITION,
                       "data in %s has schema version %llu; this server "
@@ -448,6 +519,14 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                                   PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&s->resize_lock, &attr);
     pthread_rwlockattr_destroy(&attr);
+    if (migrate) {
+        as_log_info("store in %s has schema version 1: building the tag "
+                    "count index (tag_counts)", opts->path);
+        if (as_store_write(s, build_tag_counts, st, st) != 0) {
+            as_store_close(s);
+            return st->code;
+        }
+    }
     *out = s;
     return 0;
 
@@ -840,6 +919,9 @@ uint64_t as__article_time_key(const Artstore__V1__Article *a)
 
 /* Adds (add != 0) or removes the posting time‖id under key in a DUPSORT
  * index, keeping *distinct (the number of keys) up to date if not NULL. */
+/* Adds or removes the posting (tk, id) under key in dbi. For by_tag
+ * (distinct not NULL) it also keeps the distinct count and the tag's
+ * entry in tag_counts, in this same transaction. */
 static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
                    uint64_t id, int add, uint64_t *distinct, as_status_t *st)
 {
@@ -861,15 +943,26 @@ static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
                 goto out_fail;
             if (count == 1)
                 (*distinct)++;
+            if ((rc = tag_count_move(t->txn, t->s->dbi[AS_DBI_TAG_COUNTS],
+                                     key, strlen(key), count - 1,
+                                     count)) != 0)
+                goto out_fail;
         } else if (rc != 0 && rc != MDB_KEYEXIST) {
             goto out_fail;
         }
     } else {
         rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH);
         if (rc == 0) {
-            if (distinct && mdb_cursor_count(c, &count) == 0 && count == 1)
+            if (distinct && (rc = mdb_cursor_count(c, &count)) != 0)
+                goto out_fail;
+            if (distinct && count == 1)
                 (*distinct)--;
             if ((rc = mdb_cursor_del(c, 0)) != 0)
+                goto out_fail;
+            if (distinct &&
+                (rc = tag_count_move(t->txn, t->s->dbi[AS_DBI_TAG_COUNTS],
+                                     key, strlen(key), count,
+                                     count - 1)) != 0)
                 goto out_fail;
         } else if (rc != MDB_NOTFOUND) {
             goto out_fail;
@@ -2075,6 +2168,53 @@ int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
         if ((rc = mdb_cursor_count(c, &count)) != 0)
             break;
         if ((ret = fn(arg, k.mv_data, k.mv_size, count, st)) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (ret != 0)
+        return ret == AS_VISIT_STOP ? 0 : ret;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+int as_store_walk_tags_by_count(as_reader_t *r, int has_after,
+                                uint64_t after_count, const void *after,
+                                size_t after_len, as_tag_visit_fn fn,
+                                void *arg, as_status_t *st)
+{
+    unsigned char buf[AS_TAG_COUNT_KEY_MAX];
+    MDB_val k = { 0, buf }, d;
+    MDB_cursor *c;
+    int rc, ret = 0, op = MDB_FIRST;
+
+    if (has_after) {
+        /* A cursor's name longer than any indexed tag: start after every
+         * tag of its count. */
+        if ((k.mv_size = tag_count_key(buf, after_count, after,
+                                       after_len)) == 0)
+            k.mv_size = tag_count_key(buf, after_count, after,
+                                      AS_TAG_COUNT_KEY_MAX - 8);
+        op = MDB_SET_RANGE;
+    }
+    if ((rc = mdb_cursor_open(r->txn, r->s->dbi[AS_DBI_TAG_COUNTS], &c)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
+                             mdb_strerror(rc));
+    for (rc = mdb_cursor_get(c, &k, &d, op); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        if (k.mv_size < 8) {
+            ret = as_status_set(st, AS_CODE_DATA_LOSS, "tag_counts: a key of "
+                                "%zu bytes", k.mv_size);
+            break;
+        }
+        /* The cursor's own entry was on the page before. */
+        if (has_after && UINT64_MAX - as_be_get64(k.mv_data) == after_count &&
+            k.mv_size - 8 == after_len &&
+            memcmp((char *)k.mv_data + 8, after, after_len) == 0)
+            continue;
+        if ((ret = fn(arg, (const char *)k.mv_data + 8, k.mv_size - 8,
+                      UINT64_MAX - as_be_get64(k.mv_data), st)) != 0)
             break;
     }
     mdb_cursor_close(c);

@@ -11,6 +11,10 @@
  *   article_tails id (u64 BE)               -> the rest of a split value
  *   by_url     natural key (as_article_key) -> id (u64 BE)
  *   by_tag     tag (DUPSORT, DUPFIXED)      -> time (u64 BE) ‖ id (u64 BE)
+ *   tag_counts ~count (u64 BE) ‖ tag        -> (empty): one entry per
+ *                                              distinct tag, ~count =
+ *                                              UINT64_MAX - its postings,
+ *                                              so most used comes first
  *   by_source  source (DUPSORT, DUPFIXED)   -> time ‖ id
  *   by_time    time ‖ id                    -> (empty)
  *   changes    seq (u64 BE)                 -> packed ChangeEvent
@@ -25,7 +29,10 @@
  *   request_log seq (u64 BE)                -> request id, for expiry
  *
  * and the story tables (store_story.h): fingerprints, stories, by_story,
- * story_time. A store written before them has no story_params: its
+ * story_time. Schema version 1 had no tag_counts: opening such a store
+ * builds it from by_tag in one transaction and records version 2 (a
+ * server from before refuses version 2 rather than let the index go
+ * stale). A store written before the story tables has no story_params: its
  * stories are built by as_store_rebuild_stories (artstored does it at
  * start).
  *
@@ -67,7 +74,7 @@
 #include "status.h"
 #include "story.h"
 
-#define AS_SCHEMA_VERSION 1
+#define AS_SCHEMA_VERSION 2
 
 /* How long, and how many, request ids are remembered (see above). */
 #define AS_REQUEST_KEEP_MS (3600 * 1000)
@@ -457,6 +464,18 @@ typedef int (*as_tag_visit_fn)(void *arg, const char *name, size_t len,
 int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
                        const void *prefix, size_t prefix_len,
                        as_tag_visit_fn fn, void *arg, as_status_t *st);
+
+/*
+ * Walks the distinct tags of the open snapshot in by-count order (most
+ * articles first, ties in byte order of the name) through tag_counts,
+ * starting after the entry (after_count, after) when has_after, else at
+ * the most used tag. Reads only the entries it visits. Returns 0 or the
+ * visitor's code / INTERNAL / DATA_LOSS with st set.
+ */
+int as_store_walk_tags_by_count(as_reader_t *r, int has_after,
+                                uint64_t after_count, const void *after,
+                                size_t after_len, as_tag_visit_fn fn,
+                                void *arg, as_status_t *st);
 
 /* ------------------------------------------------------------ stories */
 

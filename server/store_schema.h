@@ -18,7 +18,7 @@ enum as_dbi {
     AS_DBI_ARTICLES, AS_DBI_BY_URL, AS_DBI_BY_TAG, AS_DBI_BY_SOURCE,
     AS_DBI_BY_TIME, AS_DBI_CHANGES, AS_DBI_META, AS_DBI_REQUESTS,
     AS_DBI_REQUEST_LOG, AS_DBI_FINGERPRINTS, AS_DBI_STORIES, AS_DBI_BY_STORY,
-    AS_DBI_STORY_TIME, AS_DBI_ARTICLE_TAILS, AS_DBI_COUNT
+    AS_DBI_STORY_TIME, AS_DBI_ARTICLE_TAILS, AS_DBI_TAG_COUNTS, AS_DBI_COUNT
 };
 
 /* The sub-databases: name and mdb_dbi_open flags, indexed by as_dbi. */
@@ -39,6 +39,10 @@ extern const as_dbi_def_t as_store_schema[AS_DBI_COUNT];
  * up to it are the migration's, not a loss. */
 #define AS_META_EXACT_SEQ "exact_seq"
 
+
+/* A tag_counts key: (UINT64_MAX - count) big-endian, then the tag, so that
+ * byte order is ListTags' by-count order (most used first, ties by name). */
+#define AS_TAG_COUNT_KEY_MAX (8 + 503)
 
 /* Reads meta key name as a u64 (0 when absent). Returns 0, an LMDB error,
  * or MDB_CORRUPTED when the value is not 8 bytes. */

@@ -31,6 +31,7 @@ typedef struct check {
     as_verify_report_t *rep;
     as_codec_t *codec;     /* decompresses stored articles (codec.h) */
     int have_tails;        /* article_tails exists (older stores lack it) */
+    int check_tag_counts;  /* schema 2: tag_counts must match by_tag */
 } check_t;
 
 /* The name of a sub-database, from the store's schema. */
@@ -440,6 +441,9 @@ static int verify_open(const char *dir, FILE *err, check_t *k, MDB_env **env)
             continue;
         if (rc == 0 && i == AS_DBI_ARTICLE_TAILS)
             k->have_tails = 1;
+        /* Schema 1 has no tag_counts: the server builds it at open. */
+        if (rc == MDB_NOTFOUND && i == AS_DBI_TAG_COUNTS)
+            continue;
         if (rc != 0) {
             fprintf(err, "check: %s: sub-database %s: %s\n", dir, DBI_NAME(i),
                     mdb_strerror(rc));
@@ -511,6 +515,53 @@ static uint64_t check_tails(check_t *k)
     return n;
 }
 
+/*
+ * Checks tag_counts against by_tag: each entry's count is its tag's number
+ * of postings, and there is one entry per distinct tag (distinct: by_tag's
+ * distinct keys).
+ */
+static void check_tag_counts(check_t *k, uint64_t distinct)
+{
+    MDB_cursor *c, *bt;
+    MDB_val key, d, tag;
+    uint64_t n = 0, count;
+    size_t have;
+    int rc;
+
+    if (mdb_cursor_open(k->txn, k->dbi[AS_DBI_TAG_COUNTS], &c) != 0 ||
+        mdb_cursor_open(k->txn, k->dbi[AS_DBI_BY_TAG], &bt) != 0) {
+        problem(k, "%s: cannot open cursor", DBI_NAME(AS_DBI_TAG_COUNTS));
+        return;
+    }
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT)) {
+        n++;
+        if (key.mv_size <= 8) {
+            problem(k, "%s: malformed key of %zu bytes",
+                    DBI_NAME(AS_DBI_TAG_COUNTS), key.mv_size);
+            continue;
+        }
+        count = UINT64_MAX - as_be_get64(key.mv_data);
+        tag.mv_size = key.mv_size - 8;
+        tag.mv_data = (char *)key.mv_data + 8;
+        have = 0;
+        if (mdb_cursor_get(bt, &tag, &d, MDB_SET) == 0)
+            mdb_cursor_count(bt, &have);
+        if (have != count)
+            problem(k, "%s: tag '%.*s' counted %llu, by_tag has %zu "
+                    "postings", DBI_NAME(AS_DBI_TAG_COUNTS),
+                    (int)(key.mv_size - 8 > 200 ? 200 : key.mv_size - 8),
+                    (const char *)key.mv_data + 8, (unsigned long long)count,
+                    have);
+    }
+    mdb_cursor_close(bt);
+    mdb_cursor_close(c);
+    if (n != distinct)
+        problem(k, "%s: %llu entries for %llu distinct tags in by_tag",
+                DBI_NAME(AS_DBI_TAG_COUNTS), (unsigned long long)n,
+                (unsigned long long)distinct);
+}
+
 /* Checks every index backward against what the articles implied (exp). */
 static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
                            uint64_t tag_count)
@@ -535,6 +586,8 @@ static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
     if (out->tags != tag_count)
         problem(k, "meta: tag_count is %llu, by_tag has %llu distinct tags",
                 (unsigned long long)tag_count, (unsigned long long)out->tags);
+    if (k->check_tag_counts)
+        check_tag_counts(k, out->tags);
     if ((n = check_postings(k, AS_DBI_BY_SOURCE, &distinct)) !=
         exp[AS_DBI_BY_SOURCE])
         problem(k, "by_source: %llu postings for %llu articles with a "
@@ -546,7 +599,7 @@ int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
 {
     check_t k;
     MDB_env *env = NULL;
-    uint64_t exp[AS_DBI_COUNT] = { 0 }, tag_count;
+    uint64_t exp[AS_DBI_COUNT] = { 0 }, tag_count, version;
     int rc, present;
 
     memset(out, 0, sizeof(*out));
@@ -566,8 +619,12 @@ int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)
     if (!present)
         problem(&k, "meta: next_id is missing");
     tag_count = meta_u64(&k, AS_META_TAG_COUNT, &present);
-    if (meta_u64(&k, AS_META_SCHEMA_VERSION, &present) != AS_SCHEMA_VERSION)
-        problem(&k, "meta: schema_version is not %d", AS_SCHEMA_VERSION);
+    /* Version 1 (no tag_counts yet) is upgraded by the server at open. */
+    version = meta_u64(&k, AS_META_SCHEMA_VERSION, &present);
+    if (version != AS_SCHEMA_VERSION && version != 1)
+        problem(&k, "meta: schema_version is %llu, not %d (or 1)",
+                (unsigned long long)version, AS_SCHEMA_VERSION);
+    k.check_tag_counts = version == AS_SCHEMA_VERSION;
     if ((rc = verify_articles(&k, exp)) == 0) {
         verify_indexes(&k, exp, tag_count);
         check_changes(&k, out->last_seq,

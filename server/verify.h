@@ -13,7 +13,9 @@
  *   - change seqs are gap-free from the oldest retained one up to
  *     meta last_seq, and each event carries its own seq;
  *   - meta next_id is above every id, tag_count is the number of distinct
- *     tags, no revision is above last_seq.
+ *     tags, no revision is above last_seq;
+ *   - tag_counts holds one entry per distinct tag with its number of
+ *     postings (schema 2; a schema 1 store has none yet).
  * It never writes. Run it while no server holds the directory open for
  * writing, or accept that it sees one committed snapshot.
  */

@@ -601,6 +601,149 @@ START_TEST(trim_grows_full_map)
 }
 END_TEST
 
+/* as_tag_visit_fn: appends "name=count " to the string buffer arg. */
+static int tag_line(void *arg, const char *name, size_t len, uint64_t count,
+                    as_status_t *st)
+{
+    char *buf = arg;
+
+    (void)st;
+    snprintf(buf + strlen(buf), 1024 - strlen(buf), "%.*s=%llu ", (int)len,
+             name, (unsigned long long)count);
+    return 0;
+}
+
+/* The tags by count from the index (tag_counts), and the same computed
+ * from by_tag, which must agree: "name=count " in by-count order. */
+static void tags_by_count(char *indexed, char *from_by_tag)
+{
+    as_reader_t *r;
+    as_status_t st;
+    char all[1024] = "";
+    struct { char name[32]; unsigned long long n; } v[32], tmp;
+    size_t nv = 0, i, j;
+    char *p, *save = NULL;
+
+    indexed[0] = from_by_tag[0] = '\0';
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    ck_assert_msg(as_store_walk_tags_by_count(r, 0, 0, NULL, 0, tag_line,
+                                              indexed, &st) == 0, "%s",
+                  st.msg);
+    ck_assert(as_store_walk_tags(r, NULL, 0, NULL, 0, tag_line, all,
+                                 &st) == 0);
+    as_reader_end(r);
+    as_reader_free(r);
+    for (p = strtok_r(all, " ", &save); p != NULL && nv < 32;
+         p = strtok_r(NULL, " ", &save), nv++) {
+        char *eq = strrchr(p, '=');
+
+        *eq = '\0';
+        snprintf(v[nv].name, sizeof(v[nv].name), "%s", p);
+        v[nv].n = strtoull(eq + 1, NULL, 10);
+    }
+    for (i = 0; i < nv; i++)
+        for (j = i + 1; j < nv; j++)
+            if (v[j].n > v[i].n ||
+                (v[j].n == v[i].n && strcmp(v[j].name, v[i].name) < 0)) {
+                tmp = v[i];
+                v[i] = v[j];
+                v[j] = tmp;
+            }
+    for (i = 0; i < nv; i++) {
+        size_t pos = strlen(from_by_tag);
+
+        ck_assert_uint_lt(pos, 960);
+        snprintf(from_by_tag + pos, 64, "%.31s=%llu ", v[i].name, v[i].n);
+    }
+}
+
+/* Checks the index against by_tag and against want. */
+static void expect_counts(const char *want)
+{
+    char indexed[1024], computed[1024];
+
+    tags_by_count(indexed, computed);
+    ck_assert_str_eq(indexed, computed);
+    ck_assert_str_eq(indexed, want);
+}
+
+/* The tag count index follows every write in its transaction: creates,
+ * updates that add and drop tags, unchanged re-puts, deletes, and a tag
+ * whose last article goes. */
+START_TEST(tag_counts_follow_writes)
+{
+    const char *t1[] = { "a", "b", "c", NULL }, *t2[] = { "a", "b", NULL },
+               *t3[] = { "a", NULL }, *t4[] = { "c", "d", NULL };
+    as_put_out_t o1, o2, o3;
+
+    expect_counts("");
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1, t1), &o1), 0);
+    ck_assert_int_eq(put(mk("https://e.com/2", "T", "B", 2, t2), &o2), 0);
+    ck_assert_int_eq(put(mk("https://e.com/3", "T", "B", 3, t3), &o3), 0);
+    expect_counts("a=3 b=2 c=1 ");
+    /* The same content again: nothing moves. */
+    ck_assert_int_eq(put(mk("https://e.com/3", "T", "B", 3, t3), NULL), 0);
+    expect_counts("a=3 b=2 c=1 ");
+    /* An update: article 1 drops a and b, keeps c, gains d. */
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B2", 1, t4), NULL), 0);
+    expect_counts("a=2 b=1 c=1 d=1 ");
+    /* A time change moves postings, not counts. */
+    ck_assert_int_eq(put(mk("https://e.com/2", "T", "B", 99, t2), NULL), 0);
+    expect_counts("a=2 b=1 c=1 d=1 ");
+    ck_assert_int_eq(del(o2.id, 0, 0), 0);
+    expect_counts("a=1 c=1 d=1 ");
+    ck_assert_int_eq(del(o3.id, 0, 0), 0);
+    expect_counts("c=1 d=1 ");
+    ck_assert_int_eq(del(o1.id, 0, 0), 0);
+    expect_counts("");
+    ck_assert_uint_eq(count(AS_DBI_TAG_COUNTS, NULL), 0);
+}
+END_TEST
+
+/* A store of schema version 1 (no tag_counts) is upgraded when opened:
+ * the index is built from by_tag and the version recorded as 2. */
+START_TEST(schema1_store_builds_tag_counts)
+{
+    const char *t1[] = { "x", "y", NULL }, *t2[] = { "y", NULL };
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_val k = { 14, "schema_version" }, v;
+    unsigned char one[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+    as_reader_t *r;
+    as_bytes_t got;
+    as_status_t st;
+
+    ck_assert_int_eq(put(mk("https://e.com/1", "T", "B", 1, t1), NULL), 0);
+    ck_assert_int_eq(put(mk("https://e.com/2", "T", "B", 2, t2), NULL), 0);
+    /* Make it what a server of schema 1 left. */
+    env = as__store_env(store);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_drop(txn, as__store_dbi(store, AS_DBI_TAG_COUNTS),
+                              1), 0);
+    v.mv_size = 8;
+    v.mv_data = one;
+    ck_assert_int_eq(mdb_put(txn, as__store_dbi(store, AS_DBI_META), &k, &v,
+                             0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    as_store_close(store);
+    store = NULL;
+
+    open_store(0, 0);
+    expect_counts("y=2 x=1 ");
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    ck_assert(as_store_get_meta(r, "schema_version", &got, &st) == 0);
+    ck_assert_uint_eq(got.len, 8);
+    ck_assert_uint_eq(((const unsigned char *)got.data)[7], AS_SCHEMA_VERSION);
+    as_reader_end(r);
+    as_reader_free(r);
+    /* Writes go on keeping it. */
+    ck_assert_int_eq(put(mk("https://e.com/3", "T", "B", 3, t1), NULL), 0);
+    expect_counts("y=3 x=2 ");
+}
+END_TEST
+
 START_TEST(no_url_keyed_by_content)
 {
     as_put_out_t o1, o2, o3;
@@ -644,6 +787,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, map_full_without_growth);
     tcase_add_test(tc, trim_on_full_map);
     tcase_add_test(tc, trim_grows_full_map);
+    tcase_add_test(tc, tag_counts_follow_writes);
+    tcase_add_test(tc, schema1_store_builds_tag_counts);
     tcase_add_test(tc, no_url_keyed_by_content);
     tcase_add_test(tc, dir_locked_against_second_store);
     suite_add_tcase(s, tc);

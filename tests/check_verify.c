@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,87 @@ START_TEST(damage_is_reported)
 }
 END_TEST
 
+/* tag_counts must agree with by_tag: a count changed behind the store's
+ * back is reported, naming the tag and both numbers. */
+START_TEST(tag_counts_damage_reported)
+{
+    ts_server_t s;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi tc;
+    MDB_val k, v = { 0, "" };
+    unsigned char key[16];
+    char *report = NULL;
+
+    make_store(&s);
+    txn = open_rw(&s, &env);
+    tc = dbi(txn, "tag_counts");
+    /* "world" is left on article 4 only (2 was deleted): count 1 becomes
+     * 5. */
+    u64be(key, UINT64_MAX - 1);
+    memcpy(key + 8, "world", 5);
+    k.mv_data = key;
+    k.mv_size = 13;
+    ck_assert_int_eq(mdb_del(txn, tc, &k, NULL), 0);
+    u64be(key, UINT64_MAX - 5);
+    ck_assert_int_eq(mdb_put(txn, tc, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    ck_assert_int_eq(ts_verify(&s, &report), 1);
+    ck_assert_msg(strstr(report, "tag_counts: tag 'world' counted 5, by_tag "
+                                 "has 1 postings"), "%s", report);
+    free(report);
+    ts_cleanup(&s);
+}
+END_TEST
+
+/* A store of schema version 1 has no tag_counts: --check accepts it, and
+ * a server that opens it builds the index (ListTags by count answers
+ * from it), after which --check verifies the index too. */
+START_TEST(schema1_store_upgraded)
+{
+    ts_server_t s;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_val k = { 14, "schema_version" }, v;
+    unsigned char one[8];
+    char *report = NULL;
+    as_client_t *c;
+    as_tags_spec_t spec = { NULL, AS_TAGS_BY_COUNT, 10, NULL, 0 };
+    as_tag_list_t *l = NULL;
+
+    make_store(&s);
+    txn = open_rw(&s, &env);
+    ck_assert_int_eq(mdb_drop(txn, dbi(txn, "tag_counts"), 1), 0);
+    u64be(one, 1);
+    v.mv_data = one;
+    v.mv_size = 8;
+    ck_assert_int_eq(mdb_put(txn, dbi(txn, "meta"), &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    ck_assert_msg(ts_verify(&s, &report) == 0, "schema 1: %s", report);
+    free(report);
+
+    ck_assert_int_eq(ts_restart(&s), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_list_tags(c, &spec, &l), AS_OK);
+    ck_assert_uint_eq(l->n_tags, 3);
+    ck_assert_str_eq(l->tags[0].tag, "sport");
+    ck_assert_uint_eq(l->tags[0].count, 3);
+    ck_assert_str_eq(l->tags[1].tag, "politics");
+    ck_assert_uint_eq(l->tags[1].count, 1);
+    ck_assert_str_eq(l->tags[2].tag, "world");
+    ck_assert_uint_eq(l->tags[2].count, 1);
+    as_tag_list_free(l);
+    as_client_close(c);
+    ck_assert_int_eq(ts_stop(&s), 0);
+    ck_assert_msg(ts_verify(&s, &report) == 0, "upgraded: %s", report);
+    free(report);
+    ts_cleanup(&s);
+}
+END_TEST
+
 START_TEST(missing_store_fails)
 {
     ts_server_t s;
@@ -161,6 +243,8 @@ int main(void)
 
     tcase_add_test(tc, consistent_store_passes);
     tcase_add_test(tc, damage_is_reported);
+    tcase_add_test(tc, tag_counts_damage_reported);
+    tcase_add_test(tc, schema1_store_upgraded);
     tcase_add_test(tc, missing_store_fails);
     suite_add_tcase(su, tc);
     return as_check_run(su);
