@@ -127,8 +127,8 @@ static const option_def_t options[] = {
       "an article joins a story by key terms only when published within "
       "this many hours of one of its articles" },
     { "story-join-terms", OPT_COUNT, CFG(story_join_terms), "3",
-      "key terms (two of them names) shared with one article to join its "
-      "story" },
+      "key terms (two of them names carried by at most 50 articles of the "
+      "window) shared with one article to join its story" },
     { "auth-token-file", OPT_STR, CFG(auth_token_file), "",
       "file of access tokens, one 'read TOKEN', 'write TOKEN' or "
       "'admin TOKEN' a line; "

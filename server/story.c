@@ -31,11 +31,12 @@ void as_story_params_default(as_story_params_t *p)
     p->join_terms = 3;
     p->window_s = 3 * 86400;
     p->common_terms = 200;
+    p->name_max = 50;
 }
 
 uint64_t as_story_params_hash(const as_story_params_t *p)
 {
-    uint64_t v[7];
+    uint64_t v[8];
 
     v[0] = FP_VERSION;
     v[1] = p->bands;
@@ -44,6 +45,7 @@ uint64_t as_story_params_hash(const as_story_params_t *p)
     v[4] = p->join_terms;
     v[5] = (uint64_t)p->window_s;
     v[6] = p->common_terms;
+    v[7] = p->name_max;
     return XXH3_64bits(v, sizeof(v)) | 1;  /* never 0: 0 means "none" */
 }
 
@@ -1092,11 +1094,14 @@ uint64_t as_story_join(const as_story_terms_t *t, const as_story_params_t *p,
                 continue;  /* one article listed twice under one term */
             c[h].last = (unsigned)(i + 1);
             c[h].terms++;
-            c[h].names += fp->terms[i] & 1u;
+            /* A capitalized common word ("City", "Senior") is carried by
+             * many articles: it counts as a term, not as a name. */
+            c[h].names += (fp->terms[i] & 1u) && np[i] <= p->name_max;
         }
     }
     /* A join needs join_terms shared terms, two of them names of the new
-     * article's lead: common words alone never join two stories. */
+     * article's lead rare in the window: common words alone never join two
+     * stories, nor one name shared by chance with common words. */
     for (i = 0; i < cap; i++) {
         if (c[i].id == 0 || c[i].terms < p->join_terms || c[i].names < 2)
             continue;

@@ -57,6 +57,9 @@ typedef struct as_story_params {
                                   of the other article's (both ways) */
     unsigned common_terms;     /* a term carried by more articles than this
                                   within the window is too common to count */
+    unsigned name_max;         /* a shared name counts as one of the two a
+                                  join needs only when at most this many
+                                  articles within the window carry it */
 } as_story_params_t;
 
 typedef struct as_story_fp {
@@ -153,8 +156,10 @@ size_t as_story_terms_bytes(const as_story_terms_t *t);
  * The story an article joins by its key terms: for each candidate article
  * sharing a term within the window (terms too common in the window are
  * skipped), count the distinct terms shared; the best candidate with at
- * least p->join_terms decides (ties: the smaller story id). Returns the
- * story id, or 0 to start a new story. self is skipped.
+ * least p->join_terms, two of them names of the new article's lead that
+ * are rare in the window (p->name_max), decides (ties: the smaller story
+ * id). Returns the story id, or 0 to start a new story. self is
+ * skipped.
  */
 uint64_t as_story_join(const as_story_terms_t *t, const as_story_params_t *p,
                        const as_story_fp_t *fp, int64_t time, uint64_t self);
