@@ -107,6 +107,10 @@ static const option_def_t options[] = {
     { "max-long-calls", OPT_COUNT, CFG(max_long_calls), "0",
       "Query, ListTags and Backup calls running at once (0: "
       "workers - 1), so that a worker stays free for quick calls" },
+    { "recv-stall-ms", OPT_COUNT, CFG(recv_stall_ms), "120000",
+      "drop a TCP connection whose request has stayed half-sent this long "
+      "(it holds up to max-message-bytes meanwhile; 0: never). Longer than "
+      "any call may take: Changes waits up to 60 s" },
     { "max-reply-bytes", OPT_SIZE, LIM(max_reply_bytes), NULL,
       "largest reply: a Get over it is refused, a Query or Changes page "
       "is cut short (with a cursor to go on)" },
@@ -489,6 +493,11 @@ int as_config_parse_args(as_config_t *c, int argc, char **argv)
     }
     if (c->workers < 1 || c->workers > 256) {
         fprintf(stderr, "artstored: --workers must be 1..256\n");
+        return 2;
+    }
+    if (c->recv_stall_ms != 0 && c->recv_stall_ms < 100) {
+        fprintf(stderr, "artstored: --recv-stall-ms must be 0 or at least "
+                        "100\n");
         return 2;
     }
     /* A tag is a key of by_tag and, after 8 bytes of count, of

@@ -30,6 +30,8 @@ typedef struct as_config {
     char *feed;              /* "" : derived from listen */
     size_t workers;
     size_t max_long_calls;   /* 0: workers - 1 (at least 1) */
+    size_t recv_stall_ms;    /* drop a TCP request half-sent this long
+                                (0: never; stall.h) */
     size_t map_size;
     size_t map_max;
     size_t max_queue;

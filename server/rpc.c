@@ -23,6 +23,8 @@
 #define METHOD_PREFIX "/artstore.v1.ArticleStore/"
 /* How often a blocked worker wakes to see whether it should stop. */
 #define POLL_MS 200
+/* Entries of long_since: more than the most workers (256). */
+#define LONG_TRACK 512
 
 const double as_rpc_latency_bounds_us[AS_RPC_LAT_BUCKETS] = {
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
@@ -47,6 +49,10 @@ struct as_rpc {
     method_slot_t *slots;      /* one per method, plus one for unknown */
     atomic_int long_calls;     /* long_call handlers running now */
     int max_long;
+    /* When each running long call began (wall ms; 0: a free entry), for
+     * as_rpc_oldest_long_call. A long call runs on a worker (at most 256),
+     * so there is always a free entry. */
+    _Atomic int64_t long_since[LONG_TRACK];
 };
 
 /* A long call's slot, shared by the handler's worker and the call: it is
@@ -57,6 +63,7 @@ struct as_rpc {
 typedef struct long_slot {
     atomic_int held;
     atomic_int refs;
+    int since;                 /* its entry in long_since, -1: none */
 } long_slot_t;
 
 struct as_call {
@@ -103,8 +110,11 @@ static void release_slot(as_rpc_t *r, long_slot_t *slot)
 {
     if (slot == NULL)
         return;
-    if (atomic_exchange(&slot->held, 0))
+    if (atomic_exchange(&slot->held, 0)) {
+        if (slot->since >= 0)
+            atomic_store(&r->long_since[slot->since], 0);
         atomic_fetch_sub(&r->long_calls, 1);
+    }
     if (atomic_fetch_sub(&slot->refs, 1) == 1)
         free(slot);
 }
@@ -349,7 +359,7 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     ProtobufCAllocator al;
     size_t len, quick;
     int64_t now;
-    int is_long;
+    int is_long, i;
     long_slot_t *slot = NULL;
 
     if (c == NULL) {
@@ -457,6 +467,14 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
         }
         atomic_init(&slot->held, 1);
         atomic_init(&slot->refs, 2);
+        slot->since = -1;
+        for (i = 0; i < LONG_TRACK && slot->since < 0; i++) {
+            int64_t zero = 0;
+
+            if (atomic_compare_exchange_strong(&r->long_since[i], &zero,
+                                               as_clock_wall_ms()))
+                slot->since = i;
+        }
         c->slot = slot;
     }
     quick = r->opts.methods[c->method].quick_bytes;
@@ -644,6 +662,18 @@ void as_rpc_get_stats(as_rpc_t *r, size_t i, as_method_stats_t *out)
     pthread_mutex_lock(&r->slots[i].lock);
     *out = r->slots[i].stats;
     pthread_mutex_unlock(&r->slots[i].lock);
+}
+
+int64_t as_rpc_oldest_long_call(as_rpc_t *r)
+{
+    int64_t oldest = 0, t;
+    int i;
+
+    for (i = 0; i < LONG_TRACK; i++)
+        if ((t = atomic_load(&r->long_since[i])) != 0 &&
+            (oldest == 0 || t < oldest))
+            oldest = t;
+    return oldest;
 }
 
 int as_rpc_workers(const as_rpc_t *r)

@@ -162,4 +162,8 @@ void as_rpc_get_stats(as_rpc_t *r, size_t i, as_method_stats_t *out);
 /* Returns the number of worker threads. */
 int as_rpc_workers(const as_rpc_t *r);
 
+/* Returns when (wall ms) the oldest long call now running began, 0 when
+ * none runs (stall.h: a sweep leaves connections alone meanwhile). */
+int64_t as_rpc_oldest_long_call(as_rpc_t *r);
+
 #endif

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "service.h"
+#include "stall.h"
 #include "store.h"
 #include "writer.h"
 
@@ -30,6 +31,7 @@ struct as_server {
     as_feed_t *feed;
     as_cluster_t *cluster;   /* NULL: not a cluster member */
     as_http_t *http;         /* dashboard and /metrics, or NULL */
+    as_stall_t *stall;       /* drops stalled half-sent requests, or NULL */
     as_auth_t *auth;
     void *local_worker;      /* socketless: the dispatching thread's state */
     char feed_ep[512];
@@ -286,6 +288,42 @@ static int start_rpc(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     return as_rpc_start(&ro, &s->svc.rpc_ws, st);
 }
 
+/* as_stall_opts_t.oldest_long_call: over both request sockets. */
+static int64_t oldest_long_call(void *arg)
+{
+    as_server_t *s = arg;
+    int64_t a = s->svc.rpc ? as_rpc_oldest_long_call(s->svc.rpc) : 0;
+    int64_t b = s->svc.rpc_ws ? as_rpc_oldest_long_call(s->svc.rpc_ws) : 0;
+
+    return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
+/* Watches the TCP request endpoints for requests that stall half-sent
+ * (stall.h); none for ipc:// only, or with --recv-stall-ms 0. */
+static int start_stall(as_server_t *s, const as_config_t *cfg,
+                       as_status_t *st)
+{
+    as_stall_opts_t so;
+    int port;
+
+    memset(&so, 0, sizeof(so));
+    if ((port = as_stall_endpoint_port(cfg->listen)) != 0)
+        so.ports[so.n_ports++] = port;
+    if ((port = as_stall_endpoint_port(s->ws_rpc)) != 0)
+        so.ports[so.n_ports++] = port;
+    if (cfg->recv_stall_ms == 0 || so.n_ports == 0 || s->svc.rpc == NULL)
+        return 0;
+    so.stall_ms = (int64_t)cfg->recv_stall_ms;
+    if (so.stall_ms <= AS_FEED_MAX_WAIT_MS)
+        as_log_warn("--recv-stall-ms %lld is not above the longest Changes "
+                    "wait (%d ms): a client waiting that long for changes "
+                    "may be dropped (and resend)", (long long)so.stall_ms,
+                    AS_FEED_MAX_WAIT_MS);
+    so.oldest_long_call = oldest_long_call;
+    so.arg = s;
+    return as_stall_start(&so, &s->stall, st);
+}
+
 /* Serves the dashboard and /metrics on cfg->http, if given. */
 static int start_http(as_server_t *s, const as_config_t *cfg, as_status_t *st)
 {
@@ -421,6 +459,7 @@ int as_server_open(const as_config_t *cfg, as_server_t **out,
     s->svc.start_ms = as_clock_wall_ms();
     s->svc.stories = cfg->stories == NULL || strcmp(cfg->stories, "off") != 0;
     if ((rc = start_rpc(s, cfg, st)) != 0 ||
+        (rc = start_stall(s, cfg, st)) != 0 ||
         (rc = start_http(s, cfg, st)) != 0)
         goto out_close;
     *out = s;
@@ -448,6 +487,7 @@ void as_server_close(as_server_t *s)
     if (s == NULL)
         return;
     as_http_stop(s->http);
+    as_stall_stop(s->stall);
     as_rpc_stop(s->svc.rpc_ws);
     as_rpc_stop(s->svc.rpc);
     /* The cluster answers the writes it holds through the open socket, the

@@ -12,6 +12,10 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -917,6 +921,118 @@ START_TEST(list_tags_by_count_indexed)
 }
 END_TEST
 
+/* ------------------------------------------------------------ 11: half-sent */
+
+/* Connects a raw TCP socket to 127.0.0.1:port and does the SP handshake
+ * of a REQ socket. Returns the descriptor. */
+static int sp_connect(int port)
+{
+    static const unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+    struct sockaddr_in sa;
+    unsigned char theirs[8];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(write(fd, hello, 8), 8);
+    ck_assert_int_eq(recv(fd, theirs, 8, MSG_WAITALL), 8);
+    ck_assert(theirs[1] == 'S' && theirs[5] == 0x31);
+    return fd;
+}
+
+/* Sends a Ping as one SP message (length, REQ's request id, envelope) on
+ * fd and reads its reply; returns nonzero when a reply came. */
+static int sp_ping(int fd, uint32_t id)
+{
+    uint8_t *env, head[12], rhead[8];
+    size_t len = envelope("Ping", NULL, NULL, 0, &env);
+    uint64_t n = len + 4, rlen;
+    struct pollfd p = { fd, POLLIN, 0 };
+    char *body;
+    int i, ok;
+
+    for (i = 0; i < 8; i++)
+        head[i] = (uint8_t)(n >> (56 - 8 * i));
+    id |= 0x80000000u;
+    for (i = 0; i < 4; i++)
+        head[8 + i] = (uint8_t)(id >> (24 - 8 * i));
+    ok = write(fd, head, 12) == 12 && write(fd, env, len) == (ssize_t)len;
+    free(env);
+    if (!ok || poll(&p, 1, 10000) != 1 ||
+        recv(fd, rhead, 8, MSG_WAITALL) != 8)
+        return 0;
+    for (rlen = 0, i = 0; i < 8; i++)
+        rlen = rlen << 8 | rhead[i];
+    if (rlen < 4 || rlen > 65536 || (body = malloc(rlen)) == NULL)
+        return 0;
+    ok = recv(fd, body, rlen, MSG_WAITALL) == (ssize_t)rlen &&
+         ((uint32_t)(uint8_t)body[0] << 24 | (uint32_t)(uint8_t)body[1] << 16 |
+          (uint32_t)(uint8_t)body[2] << 8 | (uint32_t)(uint8_t)body[3]) == id;
+    free(body);
+    return ok;
+}
+
+/* A connection that sends 1 MiB of an 8 MiB request and stalls used to
+ * hold it until it closed (60 of them held 700 MB). With --recv-stall-ms
+ * the server drops it once it has sent nothing for that long; a
+ * connection that went idle before it, after its request was answered,
+ * is kept (it is older, so a rule that dropped idle connections would
+ * have dropped it first). */
+START_TEST(half_sent_request_dropped)
+{
+    char feed[128], cmd[256], line[32] = "";
+    const char *args[] = { "--recv-stall-ms", "300", "--feed", feed, NULL };
+    static char chunk[1 << 20];
+    unsigned char head[12] = { 0, 0, 0, 0, 0, 0x80, 0, 4, 0x80, 0, 0, 7 };
+    int port = ts_free_port(), idle, stalled, i, closed = 0;
+    FILE *p;
+
+    ck_assert_int_gt(port, 0);
+    memset(&s, 0, sizeof(s));
+    snprintf(s.dir, sizeof(s.dir), "/tmp/as-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(s.dir));
+    snprintf(s.data, sizeof(s.data), "%s/data", s.dir);
+    snprintf(s.endpoint, sizeof(s.endpoint), "tcp://127.0.0.1:%d", port);
+    snprintf(s.log, sizeof(s.log), "%s/log", s.dir);
+    snprintf(feed, sizeof(feed), "ipc://%s/feed", s.dir);
+    for (i = 0; args[i] != NULL; i++)
+        s.extra[i] = args[i];
+    running = 1;
+    ck_assert_int_eq(ts_restart(&s), 0);
+
+    idle = sp_connect(port);
+    ck_assert_msg(sp_ping(idle, 1), "no answer to a ping");
+    stalled = sp_connect(port);
+    /* 8 MiB announced (head: length 0x800004 with the request id), 1 MiB
+     * sent. */
+    ck_assert_int_eq(write(stalled, head, 12), 12);
+    ck_assert_int_eq(write(stalled, chunk, sizeof(chunk)), sizeof(chunk));
+    for (i = 0; i < 300 && !closed; i++) {
+        struct pollfd pf = { stalled, POLLIN, 0 };
+        char b;
+
+        if (poll(&pf, 1, 100) == 1 && recv(stalled, &b, 1, 0) <= 0)
+            closed = 1;
+    }
+    ck_assert_msg(closed, "a connection stalled half-sent for 30 s was kept");
+    /* The idle one was not dropped: it answers on the same connection. */
+    ck_assert_msg(sp_ping(idle, 2), "the idle connection was dropped");
+    close(idle);
+    close(stalled);
+    snprintf(cmd, sizeof(cmd), "grep -c 'stalled half-sent' '%s'", s.log);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    if (fgets(line, sizeof(line), p) == NULL)
+        line[0] = '\0';
+    pclose(p);
+    ck_assert_msg(atoi(line) == 1, "log lines about the drop: %s", line);
+}
+END_TEST
+
 /* ------------------------------------------------------------ 6: disk full */
 
 /* Fills the file system of dir with a file of its own (path), until a
@@ -1272,6 +1388,7 @@ int main(void)
     tcase_add_test(tc, long_calls_leave_a_worker);
     tcase_add_test(tc, disk_full_named);
     tcase_add_test(tc, list_tags_by_count_indexed);
+    tcase_add_test(tc, half_sent_request_dropped);
     suite_add_tcase(su, tc);
     return as_check_run(su);
 }
