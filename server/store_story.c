@@ -781,7 +781,7 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
     as_story_fp_t own;
     fprec_t r, prev;
     uint64_t dup_of = 0, story = 0;
-    int rc, bands_done = 0;
+    int rc, bands_done = 0, is_new = 0;
 
     if (ss == NULL || !ss->enabled || ss->outdated)
         return 0;  /* off, or a rebuild will assign every story */
@@ -826,6 +826,9 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
         next->story_id = story ? story : next->id;
         next->has_duplicate_of = dup_of != 0;
         next->duplicate_of = dup_of;
+        /* Its own new story: no record to read first (an exact put's
+         * story_id comes from elsewhere, so its record is always read). */
+        is_new = story == 0;
     }
     memset(&r, 0, sizeof(r));
     r.dup = next->has_duplicate_of;
@@ -834,8 +837,7 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
     r.story = next->story_id;
     r.fp = *fp;
     if ((rc = fp_write(t, next->id, &r, 1, st)) != 0 ||
-        (rc = story_add(t, next, old == NULL && next->story_id == next->id,
-                        st)) != 0) {
+        (rc = story_add(t, next, is_new, st)) != 0) {
         if (bands_done)
             ss->stale = 1;
         return rc;
