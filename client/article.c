@@ -234,10 +234,23 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb)
     a->has_published_at = pb->has_published_at;
     a->published_at = pb->has_published_at ? pb->published_at : 0;
     a->ingested_at = pb->has_ingested_at ? pb->ingested_at : 0;
-    a->tags = (const char *const *)pb->tags;
+    /* Shown as written (Article.tag_forms, source_form), not as the
+     * folded keys that filters match. */
     a->n_tags = pb->n_tags;
-    pb->tags = NULL;
-    pb->n_tags = 0;
+    if (pb->n_tag_forms > 0 && pb->n_tag_forms == pb->n_tags) {
+        a->tags = (const char *const *)pb->tag_forms;
+        pb->tag_forms = NULL;
+        pb->n_tag_forms = 0;
+    } else {
+        a->tags = (const char *const *)pb->tags;
+        pb->tags = NULL;
+        pb->n_tags = 0;
+    }
+    if (pb->source_form != NULL) {
+        free((void *)(uintptr_t)a->source);
+        a->source = pb->source_form;
+        pb->source_form = NULL;
+    }
     a->revision = pb->has_revision ? pb->revision : 0;
     a->story_id = pb->has_story_id ? pb->story_id : 0;
     a->duplicate_of = pb->has_duplicate_of ? pb->duplicate_of : 0;

@@ -103,12 +103,18 @@ static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
     ch->type = (int)ev->type;
     ch->id = ev->id;
     ch->revision = ev->revision;
-    ch->tags = copy_strv(ev->tags, ev->n_tags, &oom);
+    /* Shown as written (tag_forms, source_form); the watch's filters were
+     * applied to the keys before. */
+    if (ev->n_tag_forms > 0 && ev->n_tag_forms == ev->n_tags)
+        ch->tags = copy_strv(ev->tag_forms, ev->n_tag_forms, &oom);
+    else
+        ch->tags = copy_strv(ev->tags, ev->n_tags, &oom);
     ch->n_tags = ch->tags ? ev->n_tags : 0;
     ch->prev_tags = copy_strv(ev->prev_tags, ev->n_prev_tags, &oom);
     ch->n_prev_tags = ch->prev_tags ? ev->n_prev_tags : 0;
     ch->title = as__strdup(ev->title, &oom);
-    ch->source = as__strdup(ev->source, &oom);
+    ch->source = as__strdup(ev->source_form ? ev->source_form : ev->source,
+                            &oom);
     ch->url = as__strdup(ev->url, &oom);
     ch->has_published_at = ev->has_published_at;
     ch->published_at = ev->published_at;
@@ -325,6 +331,13 @@ static int build_snapshot(as_watch_t *w, uint64_t last)
             if (resp->events[i]->seq > last)
                 break;
             ch = change_from_pb(resp->events[i]);
+            /* Matched now, on the keys (ch shows the written forms);
+             * `initial` holds the verdict until the snapshot is kept. */
+            if (ch != NULL)
+                ch->initial =
+                    as_filter_match_strv(&w->filter, resp->events[i]->tags,
+                                         resp->events[i]->n_tags) &&
+                    source_match(w, resp->events[i]->source);
             if (ch == NULL || fold_put(&f, ch) != 0) {
                 as_change_free(ch);
                 artstore__v1__changes_response__free_unpacked(resp, NULL);
@@ -350,8 +363,7 @@ static int build_snapshot(as_watch_t *w, uint64_t last)
             continue;
         f.ch[i] = NULL;
         if (ch->seq <= last && ch->type != AS_CHANGE_DELETE &&
-            as_filter_match_strv(&w->filter, ch->tags, ch->n_tags) &&
-            source_match(w, ch->source)) {
+            ch->initial) {
             ch->initial = 1;
             kept[n++] = ch;
         } else {

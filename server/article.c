@@ -55,6 +55,100 @@ int as_tag_normalize(const char *in, size_t max_bytes, const char *what,
                          as_arena_budget(ar));
 }
 
+/* The display form of a tag or source as written: in trimmed of ASCII
+ * whitespace, each inner run of it made one space, case and composition
+ * kept (in was checked by as_tag_normalize). Allocated from ar; NULL when
+ * the arena is spent. */
+static char *display_form(const char *in, as_arena_t *ar)
+{
+    size_t n = strlen(in), i, j = 0;
+    char *out = as_arena_alloc(ar, n + 1);
+    int space = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        if (as_is_ascii_space((unsigned char)in[i])) {
+            space = j > 0;
+            continue;
+        }
+        if (space)
+            out[j++] = ' ';
+        space = 0;
+        out[j++] = in[i];
+    }
+    out[j] = '\0';
+    return out;
+}
+
+/* A tag's key and the form it was written in, with its place in the
+ * input: sorted by key, the first written of equal keys first. */
+typedef struct tag_pair {
+    char *key, *form;
+    size_t at;
+} tag_pair_t;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const tag_pair_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+
+    return c != 0 ? c : x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Normalizes a's tags into sorted unique keys and sets tag_forms to the
+ * forms they were written in (left empty when every form is its key).
+ * Returns 0 or a code with st set. */
+static int prepare_tags(Artstore__V1__Article *a, as_arena_t *ar,
+                        const as_limits_t *lim, as_status_t *st)
+{
+    tag_pair_t *p;
+    char what[48];
+    size_t i, j, differ = 0;
+    int rc;
+
+    a->n_tag_forms = 0;
+    a->tag_forms = NULL;
+    if (a->n_tags == 0)
+        return 0;
+    if ((p = as_arena_alloc(ar, a->n_tags * sizeof(*p))) == NULL)
+        goto out_oom;
+    for (i = 0; i < a->n_tags; i++) {
+        snprintf(what, sizeof(what), "tag %zu", i + 1);
+        if ((rc = as_tag_normalize(a->tags[i], lim->max_tag_bytes, what, ar,
+                                   &p[i].key, st)) != 0)
+            return rc;
+        if ((p[i].form = display_form(a->tags[i], ar)) == NULL)
+            goto out_oom;
+        p[i].at = i;
+    }
+    qsort(p, a->n_tags, sizeof(*p), cmp_pair);
+    for (i = 0, j = 0; i < a->n_tags; i++) {
+        if (j > 0 && strcmp(p[i].key, p[j - 1].key) == 0)
+            continue;
+        p[j++] = p[i];
+    }
+    a->n_tags = j;
+    for (i = 0; i < j; i++) {
+        a->tags[i] = p[i].key;
+        differ += strcmp(p[i].key, p[i].form) != 0;
+    }
+    if (differ == 0)
+        return 0;
+    if ((a->tag_forms = as_arena_alloc(ar, j * sizeof(*a->tag_forms))) ==
+        NULL)
+        goto out_oom;
+    for (i = 0; i < j; i++)
+        a->tag_forms[i] = p[i].form;
+    a->n_tag_forms = j;
+    return 0;
+
+out_oom:
+    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                         "request needs more memory than max_decode_bytes=%zu",
+                         as_arena_budget(ar));
+}
+
 static int is_scheme_char(unsigned char c, int first)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
@@ -140,11 +234,6 @@ int as_url_canonicalize(const char *in, size_t max_bytes, as_arena_t *ar,
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_meta(const void *a, const void *b)
 {
     const Artstore__V1__MetaEntry *x = *(Artstore__V1__MetaEntry *const *)a;
@@ -200,7 +289,7 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
                        const as_limits_t *lim, as_status_t *st)
 {
     char what[48];
-    size_t i, j;
+    size_t i;
     int rc;
 
     a->has_id = 0;
@@ -232,14 +321,21 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
                              "0000-9999 (%lld to %lld)",
                              (long long)a->published_at,
                              (long long)AS_TIME_MIN, (long long)AS_TIME_MAX);
+    a->source_form = NULL;
     if (a->source != NULL && a->source[0] != '\0') {
-        char *norm;
+        char *norm, *form;
 
         if ((rc = check_text(a->source, lim->max_source_bytes, "source",
                              "max_source_bytes", st)) != 0 ||
             (rc = as_tag_normalize(a->source, lim->max_source_bytes, "source",
                                    ar, &norm, st)) != 0)
             return rc;
+        if ((form = display_form(a->source, ar)) == NULL)
+            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                                 "request needs more memory than "
+                                 "max_decode_bytes=%zu", as_arena_budget(ar));
+        if (strcmp(form, norm) != 0)
+            a->source_form = form;
         a->source = norm;
     } else {
         a->source = NULL;
@@ -260,19 +356,8 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "%zu tags, over the limit max_tags=%zu",
                              a->n_tags, lim->max_tags);
-    for (i = 0; i < a->n_tags; i++) {
-        snprintf(what, sizeof(what), "tag %zu", i + 1);
-        if ((rc = as_tag_normalize(a->tags[i], lim->max_tag_bytes, what, ar,
-                                   &a->tags[i], st)) != 0)
-            return rc;
-    }
-    if (a->n_tags > 1) {
-        qsort(a->tags, a->n_tags, sizeof(*a->tags), cmp_str);
-        for (i = 1, j = 1; i < a->n_tags; i++)
-            if (strcmp(a->tags[i], a->tags[j - 1]) != 0)
-                a->tags[j++] = a->tags[i];
-        a->n_tags = j;
-    }
+    if ((rc = prepare_tags(a, ar, lim, st)) != 0)
+        return rc;
 
     if (a->n_meta > lim->max_meta)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,

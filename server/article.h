@@ -6,7 +6,10 @@
  * only ever sees articles that are valid, normalized and hashed:
  *   - every string is valid UTF-8 and within its limit;
  *   - tags are trimmed, inner whitespace collapsed to one space, case-folded
- *     and NFC-normalized (libunistring), then sorted and made unique;
+ *     and NFC-normalized (libunistring), then sorted and made unique; the
+ *     forms they were written in (trimmed and collapsed only; of equal
+ *     keys the first written) go to tag_forms, the source's to
+ *     source_form, when they differ from the keys;
  *   - meta entries are sorted by key, keys unique;
  *   - the URL is canonicalized (see as_url_canonicalize);
  *   - content_hash is the XXH3-128 of the canonical content.

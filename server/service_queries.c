@@ -129,14 +129,26 @@ void as__svc_query(as_call_t *call, const uint8_t *payload, size_t len)
 
 /* ------------------------------------------------------------ ListTags */
 
-/* as_tags_visit_fn: appends one TagCount to the reply. */
+/* The ListTags reply being built, and the reader whose snapshot the walk
+ * holds open (display forms are read from it). */
+typedef struct tags_reply {
+    as_wire_buf_t b;
+    as_reader_t *rd;
+} tags_reply_t;
+
+/* as_tags_visit_fn: appends one TagCount to the reply, the tag in the
+ * form it was first written in. */
 static int tags_visit(void *arg, const char *name, size_t len,
                       uint64_t count, as_status_t *st)
 {
-    as_wire_buf_t *b = arg, m = { 0 };
+    tags_reply_t *tr = arg;
+    as_wire_buf_t *b = &tr->b, m = { 0 };
+    as_bytes_t form;
     int rc;
 
-    rc = as_wire_put_bytes(&m, AS_WIRE_TAG_COUNT_TAG, name, len) ||
+    if ((rc = as_store_get_form(tr->rd, 't', name, len, &form, st)) != 0)
+        return rc;
+    rc = as_wire_put_bytes(&m, AS_WIRE_TAG_COUNT_TAG, form.data, form.len) ||
          as_wire_put_uint(&m, AS_WIRE_TAG_COUNT_COUNT, count) ||
          as_wire_put_bytes(b, AS_WIRE_TAGS_TAGS, m.data, m.len);
     as_wire_buf_free(&m);
@@ -151,7 +163,7 @@ void as__svc_list_tags(as_call_t *call, const uint8_t *payload, size_t len)
     as_service_t *svc = as_call_ctx(call);
     Artstore__V1__ListTagsRequest *req;
     as_tags_query_t q;
-    as_wire_buf_t b = { 0 };
+    tags_reply_t tr = { { 0 }, NULL };
     as_reader_t *rd;
     as_status_t st;
     unsigned char *cursor = NULL;
@@ -191,16 +203,18 @@ void as__svc_list_tags(as_call_t *call, const uint8_t *payload, size_t len)
     }
     if ((rd = as_service_reader(call)) == NULL)
         return;
-    rc = as_query_list_tags(rd, &q, tags_visit, &b, &cursor, &cursor_len, &st);
+    tr.rd = rd;
+    rc = as_query_list_tags(rd, &q, tags_visit, &tr, &cursor, &cursor_len,
+                            &st);
     if (rc == 0 && cursor != NULL &&
-        as_wire_put_bytes(&b, AS_WIRE_TAGS_NEXT_CURSOR, cursor,
+        as_wire_put_bytes(&tr.b, AS_WIRE_TAGS_NEXT_CURSOR, cursor,
                           cursor_len) != 0)
         rc = as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,
                            "out of memory building the reply");
     if (rc == 0)
-        as_call_reply_raw(call, b.data, b.len);
+        as_call_reply_raw(call, tr.b.data, tr.b.len);
     else
         as_call_reply_status(call, &st);
     free(cursor);
-    as_wire_buf_free(&b);
+    as_wire_buf_free(&tr.b);
 }

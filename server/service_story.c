@@ -55,6 +55,50 @@ static int story_matches(const as_filter_t *f, const Artstore__V1__Story *s)
     return 1;
 }
 
+/* ------------------------------------------------------------ display */
+
+/* Replaces *raw, a packed Story of rd's open snapshot, with one whose
+ * sources and tags (folded keys, as the story tables count them) are in
+ * the forms they were first written in (as_store_get_form), packed into
+ * ar. Returns 0 or a code with st set. */
+static int story_forms(as_reader_t *rd, as_arena_t *ar, as_bytes_t *raw,
+                       as_status_t *st)
+{
+    ProtobufCAllocator al = as_arena_allocator(ar);
+    Artstore__V1__Story *s;
+    as_bytes_t form;
+    uint8_t *buf;
+    size_t i, n;
+    int rc;
+
+    if ((s = artstore__v1__story__unpack(&al, raw->len, raw->data)) == NULL)
+        return as_status_set(st, AS_CODE_DATA_LOSS, "a story cannot be "
+                             "decoded (or max_decode_bytes=%zu is spent)",
+                             as_arena_budget(ar));
+    for (i = 0; i < s->n_sources + s->n_tags; i++) {
+        int src = i < s->n_sources;
+        char **v = src ? &s->sources[i] : &s->tags[i - s->n_sources];
+
+        if ((rc = as_store_get_form(rd, src ? 's' : 't', *v, strlen(*v),
+                                    &form, st)) != 0)
+            return rc;
+        if ((*v = as_arena_strndup(ar, form.data, form.len)) == NULL)
+            goto out_oom;
+    }
+    n = artstore__v1__story__get_packed_size(s);
+    if ((buf = as_arena_alloc(ar, n ? n : 1)) == NULL)
+        goto out_oom;
+    artstore__v1__story__pack(s, buf);
+    raw->data = buf;
+    raw->len = n;
+    return 0;
+
+out_oom:
+    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                         "reply needs more than max_decode_bytes=%zu",
+                         as_arena_budget(ar));
+}
+
 /* ------------------------------------------------------------ ListStories */
 
 typedef struct list_reply {
@@ -62,6 +106,8 @@ typedef struct list_reply {
     const as_filter_t *f;
     int filtered;            /* a condition needs the story unpacked */
     ProtobufCAllocator al;
+    as_reader_t *rd;         /* its snapshot is open during the walk */
+    as_arena_t *ar;
     size_t limit, n, scanned, max_bytes;
     as_pos_t last, prev;     /* last scanned position, and the one before */
     int more;
@@ -72,6 +118,7 @@ static int list_visit(void *arg, as_pos_t pos, as_bytes_t raw,
                       as_status_t *st)
 {
     list_reply_t *lr = arg;
+    int rc;
 
     if (lr->n == lr->limit || lr->scanned == AS_STORY_SCAN) {
         lr->more = 1;        /* go on after the last one looked at */
@@ -90,6 +137,8 @@ static int list_visit(void *arg, as_pos_t pos, as_bytes_t raw,
         if (!story_matches(lr->f, s))
             return 0;
     }
+    if ((rc = story_forms(lr->rd, lr->ar, &raw, st)) != 0)
+        return rc;
     /* A page is cut short at max_reply_bytes; the next one starts again
      * at this story. */
     if (lr->b.len + as_wire_bytes_size(AS_WIRE_STORIES_STORIES, raw.len) +
@@ -154,6 +203,8 @@ void as__svc_list_stories(as_call_t *call, const uint8_t *payload, size_t len)
     lr.filtered = f.n_tags[AS_FILTER_ALL] || f.n_tags[AS_FILTER_ANY] ||
                   f.n_tags[AS_FILTER_NONE] || f.source != NULL || f.has_until;
     lr.al = as_arena_allocator(as_call_arena(call));
+    lr.rd = rd;
+    lr.ar = as_call_arena(call);
     lr.max_bytes = svc->limits.max_reply_bytes;
     if ((rc = as_reader_begin(rd, &st)) == 0) {
         rc = as_store_walk_stories(rd, has_after ? &after : NULL,
@@ -257,6 +308,8 @@ void as__svc_get_story(as_call_t *call, const uint8_t *payload, size_t len)
         return;
     }
     rc = as_store_get_story(rd, req->id, &raw, &st);
+    if (rc == 0)
+        rc = story_forms(rd, as_call_arena(call), &raw, &st);
     if (rc == 0 &&
         as_wire_put_bytes(&b, AS_WIRE_GET_STORY_STORY, raw.data, raw.len) != 0)
         rc = as_status_set(&st, AS_CODE_RESOURCE_EXHAUSTED,

@@ -89,6 +89,7 @@ const as_dbi_def_t as_store_schema[AS_DBI_COUNT] = {
     [AS_DBI_STORY_TIME] = { "story_time", 0 },
     [AS_DBI_ARTICLE_TAILS] = { "article_tails", 0 },
     [AS_DBI_TAG_COUNTS] = { "tag_counts", 0 },
+    [AS_DBI_FORMS] = { "forms", 0 },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -923,7 +924,8 @@ uint64_t as__article_time_key(const Artstore__V1__Article *a)
  * (distinct not NULL) it also keeps the distinct count and the tag's
  * entry in tag_counts, in this same transaction. */
 static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
-                   uint64_t id, int add, uint64_t *distinct, as_status_t *st)
+                   uint64_t id, int add, uint64_t *distinct, int *edge,
+                   as_status_t *st)
 {
     unsigned char val[16];
     MDB_val k = { strlen(key), (void *)key }, d = { 16, val };
@@ -931,6 +933,7 @@ static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
     size_t count = 0;
     int rc;
 
+    *edge = 0;
     as_be_put64(val, tk);
     as_be_put64(val + 8, id);
     if ((rc = mdb_cursor_open(t->txn, dbi, &c)) != 0)
@@ -938,24 +941,27 @@ static int posting(as_wtxn_t *t, MDB_dbi dbi, const char *key, uint64_t tk,
     if (add) {
         /* A key whose only posting is the one just added is new. */
         rc = mdb_cursor_put(c, &k, &d, MDB_NODUPDATA);
-        if (rc == 0 && distinct) {
+        if (rc == 0) {
             if ((rc = mdb_cursor_count(c, &count)) != 0)
                 goto out_fail;
-            if (count == 1)
+            *edge = count == 1;
+            if (count == 1 && distinct)
                 (*distinct)++;
-            if ((rc = tag_count_move(t->txn, t->s->dbi[AS_DBI_TAG_COUNTS],
+            if (distinct &&
+                (rc = tag_count_move(t->txn, t->s->dbi[AS_DBI_TAG_COUNTS],
                                      key, strlen(key), count - 1,
                                      count)) != 0)
                 goto out_fail;
-        } else if (rc != 0 && rc != MDB_KEYEXIST) {
+        } else if (rc != MDB_KEYEXIST) {
             goto out_fail;
         }
     } else {
         rc = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH);
         if (rc == 0) {
-            if (distinct && (rc = mdb_cursor_count(c, &count)) != 0)
+            if ((rc = mdb_cursor_count(c, &count)) != 0)
                 goto out_fail;
-            if (distinct && count == 1)
+            *edge = count == 1;
+            if (*edge && distinct)
                 (*distinct)--;
             if ((rc = mdb_cursor_del(c, 0)) != 0)
                 goto out_fail;
@@ -976,6 +982,52 @@ out_fail:
     return txn_fail(t, rc, add ? "add posting" : "remove posting", st);
 }
 
+/* The key of a display form in `forms`: kind ('t' tag, 's' source) and
+ * the folded key; 0 when too long for an LMDB key (the form is then not
+ * kept, and the key is shown). */
+static size_t form_key(char kind, const char *key, unsigned char *out)
+{
+    size_t n = strlen(key);
+
+    if (n + 1 > AS_FORM_KEY_MAX)
+        return 0;
+    out[0] = (unsigned char)kind;
+    memcpy(out + 1, key, n);
+    return n + 1;
+}
+
+/* Keeps the display form of key (form, or key itself when form is NULL)
+ * when an article carrying it is added: always when key's posting list was
+ * just created (edge), else only when key has no form yet (a key written
+ * before forms were kept); drops it when the list is gone (remove with
+ * edge). So a key shows the form it was first written in while any
+ * article carries it. */
+static int set_form(as_wtxn_t *t, char kind, const char *key,
+                    const char *form, int add, int edge, as_status_t *st)
+{
+    unsigned char kb[AS_FORM_KEY_MAX];
+    MDB_val k = { form_key(kind, key, kb), kb }, d;
+    int rc;
+
+    if (k.mv_size == 0 || (!add && !edge))
+        return 0;
+    if (add) {
+        if (form == NULL)
+            form = key;
+        d.mv_size = strlen(form);
+        d.mv_data = (void *)form;
+        rc = mdb_put(t->txn, t->s->dbi[AS_DBI_FORMS], &k, &d,
+                     edge ? 0 : MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST)
+            rc = 0;
+    } else {
+        rc = mdb_del(t->txn, t->s->dbi[AS_DBI_FORMS], &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    return rc != 0 ? txn_fail(t, rc, "forms", st) : 0;
+}
+
 /* Adds or removes every index entry of article a (id and revision set). */
 static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
                          as_status_t *st)
@@ -985,15 +1037,22 @@ static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
     unsigned char key[AS_KEY_MAX], tkey[16], idbuf[8];
     MDB_val k, d;
     size_t i;
-    int rc;
+    int rc, edge;
 
-    for (i = 0; i < a->n_tags; i++)
+    for (i = 0; i < a->n_tags; i++) {
+        const char *form = a->n_tag_forms == a->n_tags ? a->tag_forms[i]
+                                                       : NULL;
+
         if ((rc = posting(t, s->dbi[AS_DBI_BY_TAG], a->tags[i], tk, a->id, add,
-                          &t->tag_count, st)) != 0)
+                          &t->tag_count, &edge, st)) != 0 ||
+            (rc = set_form(t, 't', a->tags[i], form, add, edge, st)) != 0)
             return rc;
+    }
     if (a->source != NULL &&
-        (rc = posting(t, s->dbi[AS_DBI_BY_SOURCE], a->source, tk, a->id, add,
-                      NULL, st)) != 0)
+        ((rc = posting(t, s->dbi[AS_DBI_BY_SOURCE], a->source, tk, a->id, add,
+                       NULL, &edge, st)) != 0 ||
+         (rc = set_form(t, 's', a->source, a->source_form, add, edge,
+                        st)) != 0))
         return rc;
 
     as_be_put64(tkey, tk);
@@ -1157,6 +1216,9 @@ static int log_change_at(as_wtxn_t *t, uint64_t seq,
     ev.revision = seq;
     ev.n_tags = a->n_tags;
     ev.tags = a->tags;
+    ev.n_tag_forms = a->n_tag_forms;
+    ev.tag_forms = a->tag_forms;
+    ev.source_form = a->source_form;
     ev.title = a->title;
     ev.source = a->source;
     ev.url = a->url;
@@ -2143,6 +2205,30 @@ static int mval_cmp(const MDB_val *a, const MDB_val *b)
     if (c != 0)
         return c;
     return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+int as_store_get_form(as_reader_t *r, char kind, const char *key,
+                      size_t len, as_bytes_t *out, as_status_t *st)
+{
+    unsigned char kb[AS_FORM_KEY_MAX];
+    MDB_val k = { len + 1, kb }, d;
+    int rc;
+
+    out->data = key;
+    out->len = len;
+    if (len + 1 > AS_FORM_KEY_MAX)
+        return 0;
+    kb[0] = (unsigned char)kind;
+    memcpy(kb + 1, key, len);
+    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_FORMS], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "get forms: %s",
+                             mdb_strerror(rc));
+    out->data = d.mv_data;
+    out->len = d.mv_size;
+    return 0;
 }
 
 int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,

@@ -27,6 +27,17 @@
  *   requests   request id (client's bytes)  -> seq ‖ id ‖ time_ms (u64 BE)
  *                                              ‖ outcome (1) ‖ hash (16)
  *   request_log seq (u64 BE)                -> request id, for expiry
+ *   forms      't' or 's' ‖ folded tag or   -> the form it was first
+ *              source key                      written in, while any
+ *                                              article carries it
+ *                                              (as_store_get_form)
+ *
+ * Display forms: tags and sources are matched on their folded keys (by_tag,
+ * by_source, filters); each article keeps the forms it was written with
+ * (Article.tag_forms, source_form) and `forms` the first one of each key,
+ * for ListTags and stories. A store written before forms were kept gets
+ * an empty `forms` at open: its articles show their keys (the forms were
+ * not kept), and a key takes the form of the next article that writes it.
  *
  * and the story tables (store_story.h): fingerprints, stories, by_story,
  * story_time. Schema version 1 had no tag_counts: opening such a store
@@ -449,6 +460,19 @@ int as_postings_has(as_postings_t *p, as_pos_t x, int *found,
 
 /* Forgets the head, so that the next seek starts a new walk. */
 void as_postings_rewind(as_postings_t *p);
+
+/* The longest key of `forms` (a kind byte and a folded key): LMDB's. */
+#define AS_FORM_KEY_MAX 511
+
+/*
+ * Finds the display form of a folded tag (kind 't') or source ('s') key of
+ * len bytes in the open snapshot: the form it was first written in, kept
+ * while any article carries it. *out is that form (valid until
+ * as_reader_end), or the key itself when none is stored (written before
+ * forms were kept, or written folded). Returns 0 or INTERNAL.
+ */
+int as_store_get_form(as_reader_t *r, char kind, const char *key,
+                      size_t len, as_bytes_t *out, as_status_t *st);
 
 /* Called for each distinct tag: its name (len bytes, not NUL-terminated,
  * valid until as_reader_end) and how many articles have it. */

@@ -32,6 +32,7 @@ typedef struct check {
     as_codec_t *codec;     /* decompresses stored articles (codec.h) */
     int have_tails;        /* article_tails exists (older stores lack it) */
     int check_tag_counts;  /* schema 2: tag_counts must match by_tag */
+    int have_forms;        /* forms exists (older stores lack it) */
 } check_t;
 
 /* The name of a sub-database, from the store's schema. */
@@ -444,6 +445,8 @@ static int verify_open(const char *dir, FILE *err, check_t *k, MDB_env **env)
         /* Schema 1 has no tag_counts: the server builds it at open. */
         if (rc == MDB_NOTFOUND && i == AS_DBI_TAG_COUNTS)
             continue;
+        if (rc == 0 && i == AS_DBI_FORMS)
+            k->have_forms = 1;
         if (rc != 0) {
             fprintf(err, "check: %s: sub-database %s: %s\n", dir, DBI_NAME(i),
                     mdb_strerror(rc));
@@ -563,6 +566,40 @@ static void check_tag_counts(check_t *k, uint64_t distinct)
 }
 
 /* Checks every index backward against what the articles implied (exp). */
+/* Checks `forms`: every display form belongs to a tag ('t') or source
+ * ('s') key that some article carries (a form outlives no key). */
+static void check_forms(check_t *k)
+{
+    MDB_cursor *c;
+    MDB_val key, d, pk, pd;
+    int rc;
+
+    if (!k->have_forms)
+        return;                /* a store from before display forms */
+    if (mdb_cursor_open(k->txn, k->dbi[AS_DBI_FORMS], &c) != 0) {
+        problem(k, "forms: cannot open cursor");
+        return;
+    }
+    for (rc = mdb_cursor_get(c, &key, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &key, &d, MDB_NEXT)) {
+        const char *kp = key.mv_data;
+        enum as_dbi idx = kp[0] == 's' ? AS_DBI_BY_SOURCE : AS_DBI_BY_TAG;
+
+        if (key.mv_size < 2 || (kp[0] != 't' && kp[0] != 's')) {
+            problem(k, "forms: a key of %zu bytes is not 't' or 's' and a "
+                    "key", key.mv_size);
+            continue;
+        }
+        pk.mv_size = key.mv_size - 1;
+        pk.mv_data = (char *)key.mv_data + 1;
+        if (mdb_get(k->txn, k->dbi[idx], &pk, &pd) != 0)
+            problem(k, "forms: '%.*s' (%s) is carried by no article",
+                    (int)(pk.mv_size > 64 ? 64 : pk.mv_size),
+                    (const char *)pk.mv_data, kp[0] == 's' ? "source" : "tag");
+    }
+    mdb_cursor_close(c);
+}
+
 static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
                            uint64_t tag_count)
 {
@@ -593,6 +630,7 @@ static void verify_indexes(check_t *k, const uint64_t exp[AS_DBI_COUNT],
         problem(k, "by_source: %llu postings for %llu articles with a "
                 "source", (unsigned long long)n,
                 (unsigned long long)exp[AS_DBI_BY_SOURCE]);
+    check_forms(k);
 }
 
 int as_verify_run(const char *dir, FILE *err, as_verify_report_t *out)

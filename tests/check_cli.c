@@ -67,7 +67,7 @@ START_TEST(put_then_get_json)
     ck_assert_str_eq(json_string_value(json_object_get(j, "published_at")),
                      "2024-06-18T09:30:00Z");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "tags"), 0)),
-                     "shipping");
+                     "Shipping");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "revision")), 1);
     ck_assert_ptr_nonnull(json_object_get(j, "ingested_at"));
     json_decref(j);
@@ -710,7 +710,7 @@ START_TEST(import_files_dirs_text)
     ck_assert_str_eq(json_string_value(json_object_get(j, "title")),
                      "First story");
     ck_assert_str_eq(json_string_value(json_array_get(
-                         json_object_get(j, "tags"), 0)), "news");
+                         json_object_get(j, "tags"), 0)), "News");
     ck_assert_str_eq(json_string_value(json_object_get(j, "published_at")),
                      "2024-01-01T00:00:00Z");
     ck_assert_ptr_nonnull(json_object_get(j, "source"));
@@ -721,7 +721,7 @@ START_TEST(import_files_dirs_text)
              "json");
     j = json_loads(out, 0, NULL);
     ck_assert_str_eq(json_string_value(json_array_get(
-                         json_object_get(j, "tags"), 0)), "own");
+                         json_object_get(j, "tags"), 0)), "Own");
     json_decref(j);
     free(out);
     free(err);
@@ -837,6 +837,85 @@ START_TEST(import_interrupt_and_resume)
 }
 END_TEST
 
+/* Display forms: matched on the folded key, shown as written; the tag
+ * list and stories show the form first written. */
+START_TEST(display_forms)
+{
+    char *out, *err;
+    json_t *j, *tags;
+    int rc;
+
+    rc = CLI("Body one.\n", &out, &err, "put", "--url", "https://d.example/1",
+             "--title", "First", "--source", "Coastal Times", "--tag",
+             "Straße", "--tag", " Big   News ", "--published",
+             "2024-06-18T09:30:00Z", "-");
+    ck_assert_msg(rc == 0, "put: %s", err);
+    free(out);
+    free(err);
+    rc = CLI("Body two, other words.\n", &out, &err, "put", "--url",
+             "https://d.example/2", "--title", "Second", "--source",
+             "COASTAL TIMES", "--tag", "STRASSE", "--published",
+             "2024-06-18T10:30:00Z", "-");
+    ck_assert_msg(rc == 0, "put: %s", err);
+    free(out);
+    free(err);
+
+    rc = CLI(NULL, &out, &err, "get", "1", "-o", "json");
+    ck_assert_msg(rc == 0, "get: %s", err);
+    j = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "source")),
+                     "Coastal Times");
+    tags = json_object_get(j, "tags");
+    ck_assert_str_eq(json_string_value(json_array_get(tags, 0)), "Big News");
+    ck_assert_str_eq(json_string_value(json_array_get(tags, 1)), "Straße");
+    json_decref(j);
+    free(out);
+    free(err);
+
+    /* Matching is on the folded key; each article shows its own form. */
+    rc = CLI(NULL, &out, &err, "query", "--tag", "strasse", "--source",
+             "coastal times", "-o", "jsonl", "--oldest-first");
+    ck_assert_msg(rc == 0, "query: %s", err);
+    ck_assert_int_eq(jsonl_objects(out), 2);
+    ck_assert_msg(strstr(out, "\"tags\":[\"Big News\",\"Straße\"]") &&
+                  strstr(out, "\"tags\":[\"STRASSE\"]") &&
+                  strstr(out, "\"source\":\"COASTAL TIMES\""), "%s", out);
+    free(out);
+    free(err);
+
+    /* The tag list shows the form first written. */
+    rc = CLI(NULL, &out, &err, "tags", "-o", "jsonl");
+    ck_assert_msg(rc == 0, "tags: %s", err);
+    ck_assert_msg(strstr(out, "\"Straße\"") && strstr(out, "\"Big News\"") &&
+                  !strstr(out, "strasse") && !strstr(out, "STRASSE"),
+                  "%s", out);
+    free(out);
+    free(err);
+
+    /* The change feed, export and stories show them too. */
+    rc = CLI(NULL, &out, &err, "watch", "--since", "0", "--limit", "2", "-o",
+             "jsonl");
+    ck_assert_msg(rc == 0, "watch: %s", err);
+    ck_assert_msg(strstr(out, "\"Straße\"") && strstr(out, "\"STRASSE\"") &&
+                  strstr(out, "Coastal Times"), "%s", out);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "export");
+    ck_assert_msg(rc == 0, "export: %s", err);
+    ck_assert_msg(strstr(out, "\"source\":\"Coastal Times\"") &&
+                  strstr(out, "\"Straße\""), "%s", out);
+    free(out);
+    free(err);
+    rc = CLI(NULL, &out, &err, "stories", "-o", "json");
+    ck_assert_msg(rc == 0, "stories: %s", err);
+    ck_assert_msg(strstr(out, "Coastal Times") && !strstr(out, "coastal times"),
+                  "%s", out);
+    free(out);
+    free(err);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -854,6 +933,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, import_files_dirs_text);
     tcase_add_test(tc, import_rejections_in_order);
     tcase_add_test(tc, import_interrupt_and_resume);
+    tcase_add_test(tc, display_forms);
     suite_add_tcase(s, tc);
     return s;
 }

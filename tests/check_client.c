@@ -123,7 +123,7 @@ START_TEST(article_from_literals)
     ck_assert_int_eq(pclose(p), 0);
     ck_assert_int_eq(as_get(c, cxx_id, 0, &got), AS_OK);
     ck_assert_str_eq(got->title, "Filled from C++");
-    ck_assert_str_eq(got->tags[0], "c++");
+    ck_assert_str_eq(got->tags[0], "C++");
     as_article_free(got);
     as_client_close(c);
     ts_cleanup(&s);
@@ -171,6 +171,80 @@ END_TEST
 
 /* The library names every code as the wire does (the names come from
  * artstore.proto, shared with the server) and describes each. */
+/* Display forms through the library: get, list_tags and a watch's initial
+ * snapshot (filtered on the folded key) show the forms as written. */
+START_TEST(display_forms_in_the_library)
+{
+    static const char *const t1[] = { "Straße", "EU" };
+    static const char *const t2[] = { "STRASSE" };
+    static const char *const want[] = { "strasse" };
+    as_article_t a;
+    as_put_result_t r;
+    as_article_t *got;
+    as_tag_list_t *l;
+    as_tags_spec_t spec;
+    as_watch_opts_t wo;
+    as_watch_t *w;
+    as_change_t *ch;
+    as_client_t *c;
+    ts_server_t s;
+
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, 5000, &c), AS_OK);
+    memset(&a, 0, sizeof(a));
+    a.url = "https://f.example/1";
+    a.title = "One";
+    a.source = "Coastal Times";
+    a.tags = t1;
+    a.n_tags = 2;
+    ck_assert_int_eq(as_put(c, &a, AS_REV_ANY, &r), AS_OK);
+    a.url = "https://f.example/2";
+    a.title = "Two";
+    a.source = "coastal times";
+    a.tags = t2;
+    a.n_tags = 1;
+    ck_assert_int_eq(as_put(c, &a, AS_REV_ANY, &r), AS_OK);
+
+    ck_assert_int_eq(as_get(c, 1, 0, &got), AS_OK);
+    ck_assert_str_eq(got->source, "Coastal Times");
+    ck_assert_uint_eq(got->n_tags, 2);
+    ck_assert_str_eq(got->tags[0], "EU");
+    ck_assert_str_eq(got->tags[1], "Straße");
+    as_article_free(got);
+    ck_assert_int_eq(as_get(c, 2, 0, &got), AS_OK);
+    ck_assert_str_eq(got->source, "coastal times");
+    ck_assert_str_eq(got->tags[0], "STRASSE");
+    as_article_free(got);
+
+    memset(&spec, 0, sizeof(spec));
+    spec.order = AS_TAGS_BY_NAME;
+    ck_assert_int_eq(as_list_tags(c, &spec, &l), AS_OK);
+    ck_assert_uint_eq(l->n_tags, 2);
+    ck_assert_str_eq(l->tags[0].tag, "EU");
+    ck_assert_str_eq(l->tags[1].tag, "Straße");
+    ck_assert_uint_eq(l->tags[1].count, 2);
+    as_tag_list_free(l);
+
+    memset(&wo, 0, sizeof(wo));
+    wo.all_of = want;
+    wo.n_all_of = 1;
+    wo.initial = 1;
+    wo.source = "COASTAL TIMES";
+    ck_assert_int_eq(as_watch_open(c, &wo, &w), AS_OK);
+    ck_assert_int_eq(as_watch_next(w, 5000, &ch), AS_OK);
+    ck_assert(ch->initial);
+    ck_assert_str_eq(ch->source, "Coastal Times");
+    ck_assert_str_eq(ch->tags[1], "Straße");
+    as_change_free(ch);
+    ck_assert_int_eq(as_watch_next(w, 5000, &ch), AS_OK);
+    ck_assert_str_eq(ch->tags[0], "STRASSE");
+    as_change_free(ch);
+    as_watch_close(w);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 START_TEST(code_names_and_texts)
 {
     int rc;
@@ -261,6 +335,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, article_from_literals);
     tcase_add_test(tc, watch_poll_example);
     tcase_add_test(tc, code_names_and_texts);
+    tcase_add_test(tc, display_forms_in_the_library);
     tcase_add_test(tc, put_and_batch_check_pointers_alike);
     suite_add_tcase(s, tc);
     return s;

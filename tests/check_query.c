@@ -28,6 +28,8 @@ typedef struct mart {
 static ts_server_t srv;
 static as_client_t *cl;
 static mart_t model[MAX_ART];
+/* The form each tag was first written in (ListTags shows it). */
+static char first_form[N_VOCAB][8];
 static size_t n_model;
 static unsigned rng_state;
 
@@ -44,6 +46,7 @@ static void setup(void)
     ck_assert_int_eq(ts_start(&srv, extra), 0);
     ck_assert_int_eq(as_client_connect(srv.endpoint, 10000, &cl), AS_OK);
     n_model = 0;
+    memset(first_form, 0, sizeof(first_form));
     rng_state = 12345;
 }
 
@@ -94,9 +97,12 @@ static void put_random(void)
     for (i = 0; i < nt; i++) {
         int k = zipf_tag();
 
-        /* Mixed case on the way in: the server normalizes. */
+        /* Mixed case on the way in: the server matches the folded key
+         * and shows the form each tag was first written in. */
         snprintf(tagbuf[i], sizeof(tagbuf[i]), "%s%d", rnd(2) ? "T" : "t", k);
         tags[i] = tagbuf[i];
+        if (first_form[k][0] == '\0')
+            snprintf(first_form[k], sizeof(first_form[k]), "%s", tagbuf[i]);
         m->tags |= 1u << k;
     }
     a.tags = tags;
@@ -610,7 +616,7 @@ static void check_tags(int order, const char *prefix, uint32_t page)
             char name[8];
 
             ck_assert_int_lt(n_got, n_expect);
-            snprintf(name, sizeof(name), "t%d", expect[n_got]);
+            snprintf(name, sizeof(name), "%s", first_form[expect[n_got]]);
             ck_assert_str_eq(l->tags[k].tag, name);
             ck_assert_uint_eq(l->tags[k].count, counts[expect[n_got]]);
         }
@@ -676,7 +682,9 @@ START_TEST(cli_query_jsonl)
                  (unsigned long long)want[n]);
         ck_assert_msg(strncmp(line, idbuf, strlen(idbuf)) == 0,
                       "line %zu: %s", n, line);
-        ck_assert_ptr_nonnull(strstr(line, "\"tags\":[\"t0\""));
+        /* The article's own form of t0, which sorts first by key. */
+        ck_assert_msg(strstr(line, "\"tags\":[\"t0\"") ||
+                      strstr(line, "\"tags\":[\"T0\""), "%s", line);
     }
     ck_assert_uint_eq(n, n_want);
     free(out);
@@ -692,8 +700,8 @@ START_TEST(cli_query_jsonl)
         for (k = 0; k < n_model; k++)
             cnt += has_tag(&model[k], 1);
         ck_assert_int_eq(ts_cli(srv.endpoint, NULL, &out, &err, targs), 0);
-        snprintf(want_s, sizeof(want_s), "{\"tag\":\"t1\",\"count\":%zu}",
-                 cnt);
+        snprintf(want_s, sizeof(want_s), "{\"tag\":\"%s\",\"count\":%zu}",
+                 first_form[1], cnt);
         ck_assert_msg(strncmp(out, "[", 1) == 0 && strstr(out, want_s),
                       "tags output: %s", out);
         free(out);

@@ -319,6 +319,78 @@ START_TEST(delete_removes_everything)
 }
 END_TEST
 
+/* The display form of tag (kind 't') or source ('s') key. */
+static char *form_of(char kind, const char *key)
+{
+    as_reader_t *r;
+    as_bytes_t b;
+    as_status_t st;
+    char *out;
+
+    ck_assert_int_eq(as_reader_create(store, &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    ck_assert_int_eq(as_store_get_form(r, kind, key, strlen(key), &b, &st), 0);
+    out = strndup(b.data, b.len);
+    as_reader_end(r);
+    as_reader_free(r);
+    return out;
+}
+
+/* A key shows the form it was first written in while any article carries
+ * it; each article keeps its own; a store without forms (written before
+ * they were kept) takes the next written form. */
+START_TEST(display_forms)
+{
+    const char *t1[] = { "Straße", "  Big \t News ", "straße", NULL };
+    const char *t2[] = { "STRASSE", "eu", NULL };
+    Artstore__V1__Article *a = mk("https://e.com/1", "T", "B", 1000, t1), *g;
+    as_put_out_t o1, o2;
+    MDB_txn *txn;
+    char *f;
+
+    /* Prepare: keys sorted and unique, the first written form of each. */
+    ck_assert_uint_eq(a->n_tags, 2);
+    ck_assert_str_eq(a->tags[0], "big news");
+    ck_assert_str_eq(a->tags[1], "strasse");
+    ck_assert_uint_eq(a->n_tag_forms, 2);
+    ck_assert_str_eq(a->tag_forms[0], "Big News");
+    ck_assert_str_eq(a->tag_forms[1], "Straße");
+    ck_assert_str_eq(a->source, "wire");
+    ck_assert_str_eq(a->source_form, "Wire");
+    ck_assert_int_eq(put(a, &o1), 0);
+    ck_assert_int_eq(put(mk("https://e.com/2", "T", "B", 1000, t2), &o2), 0);
+    g = get(o2.id);
+    ck_assert_str_eq(g->tag_forms[1], "STRASSE");
+    artstore__v1__article__free_unpacked(g, NULL);
+    f = form_of('t', "strasse");
+    ck_assert_str_eq(f, "Straße");
+    free(f);
+    f = form_of('t', "eu");
+    ck_assert_str_eq(f, "eu");
+    free(f);
+    f = form_of('s', "wire");
+    ck_assert_str_eq(f, "Wire");
+    free(f);
+    /* Gone with the last article that carries it. */
+    ck_assert_int_eq(del(o1.id, 0, 0), 0);
+    ck_assert_int_eq(del(o2.id, 0, 0), 0);
+    ck_assert_uint_eq(count(AS_DBI_FORMS, NULL), 0);
+
+    /* A store from before forms: its keys have none until written. */
+    ck_assert_int_eq(put(mk("https://e.com/3", "T", "B", 1000, t2), NULL), 0);
+    ck_assert_int_eq(mdb_txn_begin(as__store_env(store), NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_drop(txn, as__store_dbi(store, AS_DBI_FORMS), 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    f = form_of('t', "strasse");
+    ck_assert_str_eq(f, "strasse");
+    free(f);
+    ck_assert_int_eq(put(mk("https://e.com/4", "T", "B", 1000, t1), NULL), 0);
+    f = form_of('t', "strasse");
+    ck_assert_str_eq(f, "Straße");
+    free(f);
+}
+END_TEST
+
 START_TEST(conditional_writes)
 {
     as_put_out_t o;
@@ -780,6 +852,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, identical_reput_is_noop);
     tcase_add_test(tc, update_moves_postings);
     tcase_add_test(tc, delete_removes_everything);
+    tcase_add_test(tc, display_forms);
     tcase_add_test(tc, conditional_writes);
     tcase_add_test(tc, request_ids);
     tcase_add_test(tc, seq_gap_free_and_reopen);
