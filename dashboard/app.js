@@ -227,6 +227,16 @@
     return e;
   }
 
+  /* The tags and source of an article or change event as written
+   * (tag_forms, source_form), not as the folded keys filters match. */
+  function shownTags(a) {
+    const f = a.tag_forms || [];
+    return f.length && f.length === (a.tags || []).length ? f : a.tags;
+  }
+  function shownSource(a) {
+    return a.source_form || a.source;
+  }
+
   /* Fills li with an article: title (a link when it has a URL), source,
    * tags and time. */
   function fill(li, a) {
@@ -242,12 +252,12 @@
     li.append(title);
     const meta = el("div", "meta");
     if (a.source)
-      meta.append(el("span", "source", a.source), " \u00b7 ");
+      meta.append(el("span", "source", shownSource(a)), " \u00b7 ");
     const when = a.published_at ? fmtTime(a.published_at)
                                 : fmtTime(a.ingested_at);
     if (when)
       meta.append(el("time", "", when), " ");
-    for (const t of a.tags || [])
+    for (const t of shownTags(a) || [])
       meta.append(el("span", "tag", t));
     li.append(meta);
   }
@@ -311,7 +321,7 @@
       return;
     }
     const a = {
-      id, title: ev.title, source: ev.source, tags: ev.tags,
+      id, title: ev.title, source: shownSource(ev), tags: shownTags(ev),
       published_at: ev.published_at, url: ev.url,
       ingested_at: Math.floor(ev.commit_time_ms / 1000),
     };
@@ -347,8 +357,8 @@
         li.dataset.seq = String(ev.seq);
         li.dataset.commitMs = String(ev.commit_time_ms);
         fillStory(li, {
-          title: ev.title, sources: ev.source ? [ev.source] : [],
-          articles: 1, tags: ev.tags,
+          title: ev.title, sources: ev.source ? [shownSource(ev)] : [],
+          articles: 1, tags: shownTags(ev),
           last_seen: ev.published_at || Math.floor(ev.commit_time_ms / 1000),
         });
         ui.items.prepend(li);

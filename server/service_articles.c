@@ -204,12 +204,13 @@ static int exact_check(const Artstore__V1__Article *a, size_t i,
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "articles[%zu].id is %s; an exact put needs "
                              "the id, 1 to 2^62-1", i,
-                             a->has_id ? "out of range" : "missing");
+                             a->has_id && a->id ? "out of range" : "missing");
     if (!a->has_revision || a->revision == 0 || a->revision >= EXACT_MAX)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "articles[%zu].revision is %s; an exact put "
                              "needs the revision, 1 to 2^62-1", i,
-                             a->has_revision ? "out of range" : "missing");
+                             a->has_revision && a->revision ? "out of range"
+                                                            : "missing");
     if (!a->has_ingested_at || a->ingested_at < AS_TIME_MIN ||
         a->ingested_at > AS_TIME_MAX)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,

@@ -237,6 +237,57 @@ START_TEST(fields_kept_and_refusals)
 }
 END_TEST
 
+/* PutExact's input checks through the library: each refusal names the
+ * article and field, and nothing is written. */
+START_TEST(library_checks_name_the_field)
+{
+    as_article_t a[2];
+    as_put_result_t r[2];
+    as_client_t *c;
+    as_stats_t *st;
+    int i;
+
+    ck_assert_msg(ts_start(&a_srv, NULL) == 0, "server did not start");
+    c = connect_to(&a_srv);
+    memset(a, 0, sizeof(a));
+    for (i = 0; i < 2; i++) {
+        a[i].title = i ? "Two" : "One";
+        a[i].id = (uint64_t)i + 1;
+        a[i].revision = (uint64_t)i + 10;
+        a[i].ingested_at = 1000;
+    }
+    a[1].revision = 0;
+    ck_assert_int_eq(as_put_exact(c, a, 2, r), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "articles[1].revision is "
+                         "missing"), "%s", as_client_errmsg(c));
+    ck_assert_int_eq(r[0].rc, AS_EINVALID_ARGUMENT);
+    a[1].revision = 10;
+    ck_assert_int_eq(as_put_exact(c, a, 2, r), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "revision 10 appears twice"),
+                  "%s", as_client_errmsg(c));
+    a[1].revision = 11;
+    a[1].story_id = 5;
+    ck_assert_int_eq(as_put_exact(c, a, 2, r), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "articles[1].story_id 5 is "
+                         "after"), "%s", as_client_errmsg(c));
+    a[1].story_id = 0;
+    a[1].title = " ";
+    ck_assert_int_eq(as_put_exact(c, a, 2, r), AS_EINVALID_ARGUMENT);
+    ck_assert_msg(strstr(as_client_errmsg(c), "articles[1]: title"), "%s",
+                  as_client_errmsg(c));
+    ck_assert_int_eq(as_stats(c, &st), AS_OK);
+    ck_assert_uint_eq(st->articles, 0);
+    ck_assert_uint_eq(st->last_seq, 0);
+    as_stats_free(st);
+    a[1].title = "Two";
+    ck_assert_int_eq(as_put_exact(c, a, 2, r), AS_OK);
+    ck_assert_int_eq(r[1].rc, AS_OK);
+    ck_assert_uint_eq(r[1].revision, 11);
+    ck_assert_int_eq(r[1].outcome, AS_PUT_CREATED);
+    as_client_close(c);
+}
+END_TEST
+
 /* With a token file, a write token may not migrate; an admin token may. */
 START_TEST(admin_token_needed)
 {
@@ -275,6 +326,7 @@ static Suite *exact_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, round_trip_is_exact);
     tcase_add_test(tc, fields_kept_and_refusals);
+    tcase_add_test(tc, library_checks_name_the_field);
     tcase_add_test(tc, admin_token_needed);
     suite_add_tcase(s, tc);
     return s;
