@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1078,7 +1079,13 @@ START_TEST(disk_full_named)
     ck_assert_ptr_nonnull(big);
     snprintf(mnt_dir, sizeof(mnt_dir), "/tmp/as-df-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(mnt_dir));
-    if (mount("tmpfs", mnt_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+    /* In a mount namespace of the test's own (the test process is still
+     * single-threaded here; the server it starts inherits it): the tmpfs
+     * goes away with the test's processes, also when a failed assertion
+     * ends the test before its teardown. */
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", mnt_dir, "tmpfs", MS_NOSUID | MS_NODEV,
               "size=16m") != 0) {
         fprintf(stderr, "disk_full_named: SKIPPED, cannot mount a tmpfs "
                 "on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt_dir,
