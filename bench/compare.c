@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "artstore.h"
+#include "clock.h"
 
 typedef struct opts {
     const char *workload;
@@ -54,14 +55,6 @@ typedef struct opts {
     int max_id;                /* ids 1..max_id exist (gets) */
     unsigned run;              /* distinguishes URLs between runs */
 } opts_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -627,12 +620,12 @@ static void *ingest_worker(void *arg)
 
         for (j = 0; j < n; j++)
             gen(&g[j], o, w->id, i + j);
-        t0 = now_s();
+        t0 = as_clock_mono_sec();
         if (put_articles(&c, g, n, 1000000000LL +
                                        (long long)o->run * 10000000LL +
                                        (long long)w->id * 100000LL + i) != 0)
             w->errors++;
-        w->lat[w->n_lat++] = now_s() - t0;
+        w->lat[w->n_lat++] = as_clock_mono_sec() - t0;
     }
     conn_close(&c);
     free(g);
@@ -649,7 +642,7 @@ static int run_ingest(const opts_t *o)
 
     if (target_of(o) == T_PG && !o->notify && pg_notify_trigger(o, 0) != 0)
         return 1;
-    t0 = now_s();
+    t0 = as_clock_mono_sec();
     for (i = 0; i < (size_t)o->writers; i++) {
         ws[i].o = o;
         ws[i].id = (int)i;
@@ -657,7 +650,7 @@ static int run_ingest(const opts_t *o)
     }
     for (i = 0; i < (size_t)o->writers; i++)
         pthread_join(th[i], NULL);
-    el = now_s() - t0;
+    el = as_clock_mono_sec() - t0;
     if (target_of(o) == T_PG && !o->notify && pg_notify_trigger(o, 1) != 0)
         errors++;
     for (i = 0; i < (size_t)o->writers; i++)
@@ -751,7 +744,7 @@ static int run_get(const opts_t *o, int batch)
     conn_t c;
 
     conn_open(&c, o, 30000);
-    start = now_s();
+    start = as_clock_mono_sec();
     for (i = 0; i < reqs; i++) {
         /* Distinct ids: PostgreSQL's `= ANY` answers a repeated id once. */
         for (j = 0; j < batch; j++) {
@@ -765,14 +758,14 @@ static int run_get(const opts_t *o, int batch)
                 }
             }
         }
-        t0 = now_s();
+        t0 = as_clock_mono_sec();
         if ((k = get_articles(&c, ids, batch)) < 0)
             errors++;
         else
             got += k;
-        lat[i] = now_s() - t0;
+        lat[i] = as_clock_mono_sec() - t0;
     }
-    el = now_s() - start;
+    el = as_clock_mono_sec() - start;
     qsort(lat, (size_t)reqs, sizeof(double), cmp_double);
     printf("result workload=%s target=%s requests=%d batch=%d found=%lld "
            "rate=%.0f p50_us=%.1f p99_us=%.1f\n",
@@ -874,12 +867,12 @@ static int run_echo(const opts_t *o)
     for (i = 0; i < reqs; i++) {
         void *msg = NULL;
 
-        t0 = now_s();
+        t0 = as_clock_mono_sec();
         nn_send(req, g.body, strlen(g.body), 0);
         if (nn_recv(req, &msg, NN_MSG, 0) < 0)
             return 1;
         nn_freemsg(msg);
-        lat[i] = now_s() - t0;
+        lat[i] = as_clock_mono_sec() - t0;
     }
     nn_close(rep);
     pthread_join(th, NULL);
@@ -1066,7 +1059,7 @@ static int run_query(const opts_t *o)
 
         snprintf(a, sizeof(a), "q%d", x);
         snprintf(b, sizeof(b), "q%d", y);
-        t0 = now_s();
+        t0 = as_clock_mono_sec();
         if (c.as != NULL) {
             const char *tags[2] = { a, b };
             as_query_spec_t q = { 0 };
@@ -1116,7 +1109,7 @@ static int run_query(const opts_t *o)
             }
             freeReplyObject(ids);
         }
-        lat[i] = now_s() - t0;
+        lat[i] = as_clock_mono_sec() - t0;
     }
     qsort(lat, (size_t)reqs, sizeof(double), cmp_double);
     printf("result workload=query target=%s requests=%d found=%lld "
@@ -1155,7 +1148,7 @@ static int fan_index(const char *s)
 static void fan_record(fan_t *f, int k, int i)
 {
     if (i >= 0 && i < f->o->articles && f->got[k] < f->o->articles)
-        f->lat[k * f->o->articles + f->got[k]++] = now_s() - f->t_send[i];
+        f->lat[k * f->o->articles + f->got[k]++] = as_clock_mono_sec() - f->t_send[i];
 }
 
 static void *fan_subscriber(void *arg)
@@ -1176,8 +1169,8 @@ static void *fan_subscriber(void *arg)
             exit(1);
         }
         pthread_barrier_wait(&f->ready);
-        deadline = now_s() + 60;
-        while (f->got[fs->k] < o->articles && now_s() < deadline) {
+        deadline = as_clock_mono_sec() + 60;
+        while (f->got[fs->k] < o->articles && as_clock_mono_sec() < deadline) {
             as_change_t *ch = NULL;
 
             if (as_watch_next(w, 1000, &ch) == AS_OK && ch != NULL)
@@ -1194,8 +1187,8 @@ static void *fan_subscriber(void *arg)
         if (pg_exec(c.pg, "LISTEN articles") != 0)
             exit(1);
         pthread_barrier_wait(&f->ready);
-        deadline = now_s() + 60;
-        while (f->got[fs->k] < o->articles && now_s() < deadline) {
+        deadline = as_clock_mono_sec() + 60;
+        while (f->got[fs->k] < o->articles && as_clock_mono_sec() < deadline) {
             struct pollfd pfd = { PQsocket(c.pg), POLLIN, 0 };
 
             if (poll(&pfd, 1, 1000) < 0 || !PQconsumeInput(c.pg))
@@ -1215,8 +1208,8 @@ static void *fan_subscriber(void *arg)
         freeReplyObject(rep);
         redisSetTimeout(r, tv);
         pthread_barrier_wait(&f->ready);
-        deadline = now_s() + 60;
-        while (f->got[fs->k] < o->articles && now_s() < deadline) {
+        deadline = as_clock_mono_sec() + 60;
+        while (f->got[fs->k] < o->articles && as_clock_mono_sec() < deadline) {
             if (redisGetReply(r, (void **)&rep) != REDIS_OK)
                 break;
             if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3)
@@ -1264,7 +1257,7 @@ static int run_fanout(const opts_t *o)
 
         gen(&g, o, 99, i);
         snprintf(g.url, sizeof(g.url), "https://fan.example/%u/%d", o->run, i);
-        f.t_send[i] = now_s();
+        f.t_send[i] = as_clock_mono_sec();
         if (c.r != NULL) {
             char msg[16];
             int cmds = 2;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "artstore.h"
+#include "clock.h"
 
 static const char *endpoint;
 
@@ -38,22 +39,6 @@ static int bench_connect(const char *ep, int timeout_ms, as_client_t **c)
 }
 static atomic_int stop_writers, stop_subs;
 static atomic_ullong puts_done;
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct writer_arg {
     int id;
@@ -79,7 +64,7 @@ static void *writer_main(void *p)
     art.n_tags = 1;
     while (!atomic_load(&stop_writers)) {
         snprintf(url, sizeof(url), "https://bench.example/%d/%llu/%lld", a->id,
-                 a->n, (long long)wall_ms());
+                 a->n, (long long)as_clock_wall_ms());
         if (as_put(c, &art, AS_REV_ANY, &r) == AS_OK)
             a->n++;
     }
@@ -135,7 +120,7 @@ static void *sub_main(void *p)
             a->lat = v;
             a->cap = cap;
         }
-        a->lat[a->n++] = (uint32_t)(wall_ms() - ch->commit_time_ms);
+        a->lat[a->n++] = (uint32_t)(as_clock_wall_ms() - ch->commit_time_ms);
         a->last_seq = ch->seq;
         as_change_free(ch);
     }
@@ -185,18 +170,18 @@ static void live_phase(int n_subs, int n_writers, double seconds)
         sa[i].since = first;
         pthread_create(&st[i], NULL, sub_main, &sa[i]);
     }
-    t0 = mono_s();
+    t0 = as_clock_mono_sec();
     for (i = 0; i < n_writers; i++) {
         wa[i].id = i;
         wa[i].n = 0;
         pthread_create(&wt[i], NULL, writer_main, &wa[i]);
     }
-    while (mono_s() - t0 < seconds)
+    while (as_clock_mono_sec() - t0 < seconds)
         nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
     atomic_store(&stop_writers, 1);
     for (i = 0; i < n_writers; i++)
         pthread_join(wt[i], NULL);
-    dt = mono_s() - t0;
+    dt = as_clock_mono_sec() - t0;
     last = server_last_seq();
     /* Let subscribers drain (bounded). */
     for (i = 0; i < 100; i++) {
@@ -244,7 +229,7 @@ static void catchup_phase(void)
     as_watch_t *w;
     as_watch_opts_t o;
     uint64_t last = server_last_seq(), n = 0;
-    double t0 = mono_s(), dt;
+    double t0 = as_clock_mono_sec(), dt;
 
     if (bench_connect(endpoint, 10000, &c) != AS_OK)
         return;
@@ -254,7 +239,7 @@ static void catchup_phase(void)
         as_client_close(c);
         return;
     }
-    while (as_watch_position(w) < last && mono_s() - t0 < 20) {
+    while (as_watch_position(w) < last && as_clock_mono_sec() - t0 < 20) {
         as_change_t *ch;
 
         int rc = as_watch_next(w, 1000, &ch);
@@ -268,7 +253,7 @@ static void catchup_phase(void)
             break;
         }
     }
-    dt = mono_s() - t0;
+    dt = as_clock_mono_sec() - t0;
     printf("catch-up: 1 subscriber read %llu events of history in %.2f s "
            "(%.0f events/s)\n", (unsigned long long)n, dt, (double)n / dt);
     as_watch_close(w);

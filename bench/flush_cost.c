@@ -19,17 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define PAGE 4096
 #define FILE_PAGES 16384           /* 64 MiB */
 #define MAX_RUN 64
-
-static double now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -48,7 +42,7 @@ static double measure(int fd, int pages, int scattered, int rounds,
     int r, p;
 
     for (r = 0; r < rounds; r++) {
-        double t0 = now_us();
+        double t0 = as_clock_mono_sec();
 
         if (scattered) {
             for (p = 0; p < pages; p++)
@@ -62,7 +56,7 @@ static double measure(int fd, int pages, int scattered, int rounds,
         }
         if (fdatasync(fd) != 0)
             return -1;
-        t[r] = now_us() - t0;
+        t[r] = (as_clock_mono_sec() - t0) * 1e6;
     }
     qsort(t, (size_t)rounds, sizeof(*t), cmp_double);
     med = t[rounds / 2];

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "clock.h"
 
 #define N_VOCAB 500
 #define N_WORDS 64
@@ -64,14 +65,6 @@ typedef struct worker {
     long stored, created, unchanged, failed, failed_calls;
     char first_error[256];
 } worker_t;
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* xorshift64*: a small, fast, per-article deterministic generator. */
 static uint64_t rnd(uint64_t *s)
@@ -204,13 +197,13 @@ static void *writer_main(void *arg)
             }
             arts[i] = gens[i].a;
         }
-        t0 = mono_ms();
+        t0 = as_clock_mono_sec();
         if (o->batch == 1)
             rc = as_put(c, &arts[0], AS_REV_ANY, &res[0]);
         else
             rc = as_put_batch(c, arts, (size_t)n, NULL, res);
         if (w->n_lat < w->cap_lat)
-            w->lat_ms[w->n_lat++] = mono_ms() - t0;
+            w->lat_ms[w->n_lat++] = (as_clock_mono_sec() - t0) * 1e3;
         if (rc != AS_OK && o->batch > 1) {
             w->failed_calls++;
             w->failed += n;
@@ -345,7 +338,7 @@ int main(int argc, char **argv)
         if (ws[i].lat_ms == NULL)
             return 1;
     }
-    start = mono_ms();
+    start = as_clock_mono_sec();
     for (i = 0; i < o.writers; i++)
         if (pthread_create(&ws[i].th, NULL, writer_main, &ws[i]) != 0) {
             fprintf(stderr, "loadgen: cannot start thread %d\n", i);
@@ -357,7 +350,7 @@ int main(int argc, char **argv)
 
         if (done >= o.articles)
             break;
-        if (mono_ms() - start > o.max_seconds * 1000.0) {
+        if (as_clock_mono_sec() - start > o.max_seconds) {
             atomic_store(&stop_flag, 1);
             fprintf(stderr, "loadgen: --max-seconds reached; stopping\n");
             break;
@@ -366,7 +359,7 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < o.writers; i++)
         pthread_join(ws[i].th, NULL);
-    elapsed = mono_ms() - start;
+    elapsed = (as_clock_mono_sec() - start) * 1e3;
 
     all = malloc((o.articles / o.batch + 1) * (size_t)o.writers *
                  sizeof(double));

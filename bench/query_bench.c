@@ -38,6 +38,7 @@
 #include "artstore.h"
 #include "limit.h"
 #include "store.h"
+#include "clock.h"
 
 #define BATCH 10000
 #define BASE_TIME 1700000000     /* articles are 30 s apart from here */
@@ -73,14 +74,6 @@ static unsigned zipf(uint64_t *s)
             hi = mid;
     }
     return lo;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------ build */
@@ -150,7 +143,7 @@ static int build_store(const char *data)
     as_reader_t *r;
     as_store_stats_t ss;
     gen_batch_t b = { .lim = AS_LIMITS_DEFAULT };
-    double t0 = now_s();
+    double t0 = as_clock_mono_sec();
 
     o.path = data;
     o.map_size = (size_t)2 << 30;
@@ -180,12 +173,12 @@ static int build_store(const char *data)
         }
         if ((b.first / BATCH) % 10 == 9)
             fprintf(stderr, "\r%llu articles, %.0f s",
-                    (unsigned long long)(b.first + b.n), now_s() - t0);
+                    (unsigned long long)(b.first + b.n), as_clock_mono_sec() - t0);
     }
     as_store_sync(s);
     as_store_close(s);
     fprintf(stderr, "\rbuilt %llu articles in %.1f s\n",
-            (unsigned long long)n_articles, now_s() - t0);
+            (unsigned long long)n_articles, as_clock_mono_sec() - t0);
     return 0;
 }
 
@@ -274,9 +267,9 @@ static int measure(as_client_t *c, int kind, unsigned q)
             s.until = s.since + 86400;
             break;
         }
-        t0 = now_s();
+        t0 = as_clock_mono_sec();
         rc = as_query(c, &s, &r);
-        lat[i] = (now_s() - t0) * 1e6;
+        lat[i] = (as_clock_mono_sec() - t0) * 1e6;
         if (rc != AS_OK) {
             fprintf(stderr, "query: %s: %s\n", as_code_name(rc),
                     as_client_errmsg(c));
@@ -392,10 +385,10 @@ int main(int argc, char **argv)
         double *lat = malloc(sizeof(double) * queries);
 
         for (i = 0; lat != NULL && i < queries; i++) {
-            double t0 = now_s();
+            double t0 = as_clock_mono_sec();
 
             as_ping(cl, NULL);
-            lat[i] = (now_s() - t0) * 1e6;
+            lat[i] = (as_clock_mono_sec() - t0) * 1e6;
         }
         if (lat != NULL) {
             qsort(lat, queries, sizeof(double), cmp_double);

@@ -37,16 +37,9 @@
 #include "store.h"
 #include "story.h"
 #include "storygen.h"
+#include "clock.h"
 
 #define BATCH 1000
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* This thread's CPU time: what a fingerprint costs, whatever else the
  * machine runs meanwhile. */
@@ -265,7 +258,7 @@ static int run_ingest(size_t n, uint64_t seed, const char *dir_arg)
     b.g = g;
     b.ids = ids;
     b.lim = (as_limits_t)AS_LIMITS_DEFAULT;
-    t0 = now_s();
+    t0 = as_clock_mono_sec();
     for (i = 0; i < n; i += BATCH) {
         b.first = i;
         b.n = n - i < BATCH ? n - i : BATCH;
@@ -274,7 +267,7 @@ static int run_ingest(size_t n, uint64_t seed, const char *dir_arg)
             return 1;
         }
     }
-    t_ingest = now_s() - t0;
+    t_ingest = as_clock_mono_sec() - t0;
     fp_s = b.fp_s;
 
     if (as_reader_create(s, &r, &st) != 0 || as_reader_begin(r, &st) != 0) {

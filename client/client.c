@@ -18,28 +18,13 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "clock.h"
 
 #define METHOD_PREFIX "/artstore.v1.ArticleStore/"
 
 /* nanomsg resends a request that got no reply after NN_REQ_RESEND_IVL; the
  * client has its own timeout, so resends only happen well after it. */
 #define MIN_RESEND_IVL_MS 60000
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void as__request_id(uint8_t id[AS__REQUEST_ID_LEN])
 {
@@ -328,7 +313,7 @@ int as__recv_reply(as_client_t *c, int wait_ms, void **buf)
     if (nn_getsockopt(c->sock, NN_SOL_SOCKET, NN_RCVFD, &pfd.fd, &fdlen) < 0)
         return -nn_errno();
     pfd.events = POLLIN;
-    deadline = mono_ms() + wait_ms;
+    deadline = as_clock_mono_ms() + wait_ms;
     for (;;) {
         n = nn_recv(c->sock, buf, NN_MSG, NN_DONTWAIT);
         if (n >= 0)
@@ -340,7 +325,7 @@ int as__recv_reply(as_client_t *c, int wait_ms, void **buf)
                      "refused (is artstored running there?)", c->endpoint);
             return AS_EUNAVAILABLE_REFUSED;
         }
-        now = mono_ms();
+        now = as_clock_mono_ms();
         if (now >= deadline)
             return -ETIMEDOUT;
         if (slice > deadline - now)
@@ -387,7 +372,7 @@ static int send_request(as_client_t *c, const char *method, uint64_t call_id,
     env.has_call_id = 1;
     env.call_id = call_id;
     env.has_deadline_ms = 1;
-    env.deadline_ms = wall_ms() + budget_ms;
+    env.deadline_ms = as_clock_wall_ms() + budget_ms;
     /* The relative timeout is what a server with a skewed clock uses. */
     env.has_timeout_ms = 1;
     env.timeout_ms = (uint32_t)budget_ms;
@@ -498,12 +483,12 @@ static int leader_hint(as_client_t *c, const char *msg)
  * server), so that the call can move on to another. */
 static int recv_reply(as_client_t *c, int left_ms, void **buf, int *gone)
 {
-    int64_t end = mono_ms() + left_ms;
+    int64_t end = as_clock_mono_ms() + left_ms;
     int n, slice;
 
     *gone = 0;
     for (;;) {
-        int64_t left = end - mono_ms();
+        int64_t left = end - as_clock_mono_ms();
 
         if (left <= 0)
             return -ETIMEDOUT;
@@ -621,7 +606,7 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc,
              ProtobufCMessage **resp)
 {
-    int64_t deadline = mono_ms() + c->timeout_ms;
+    int64_t deadline = as_clock_mono_ms() + c->timeout_ms;
     int rc, retry, attempts = 0, left = c->timeout_ms;
     size_t next;
 
@@ -640,7 +625,7 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
         if (next == c->cur ||
             (retry == RETRY_NEXT && (next == 0 ||
                                      attempts >= (int)c->n_endpoints))) {
-            int64_t pause = deadline - mono_ms();
+            int64_t pause = deadline - as_clock_mono_ms();
             struct timespec ts = { 0, 0 };
 
             if (pause > 100)
@@ -650,7 +635,7 @@ int as__call(as_client_t *c, const char *method, const ProtobufCMessage *req,
                 nanosleep(&ts, NULL);
             }
         }
-        left = (int)(deadline - mono_ms());
+        left = (int)(deadline - as_clock_mono_ms());
         if (left <= 0)
             return rc;
         if (next != c->cur && switch_endpoint(c, next) != AS_OK)

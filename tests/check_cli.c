@@ -17,6 +17,7 @@
 
 #include "artstore.h"
 #include "check_main.h"
+#include "clock.h"
 #include "testutil.h"
 
 static ts_server_t srv;
@@ -166,11 +167,11 @@ START_TEST(down_server_fails_fast)
 
     ck_assert_int_eq(ts_dead_tcp_endpoint(ep, sizeof(ep)), 0);
     for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        t0 = ts_mono_ms_now();
+        t0 = as_clock_mono_ms();
         rc = ts_cli(ep, "{\"title\":\"t\"}\n", &out, &err,
                     (const char *const[]){ "--timeout", "60s", cmds[i][0],
                                            cmds[i][1], NULL });
-        took = ts_mono_ms_now() - t0;
+        took = as_clock_mono_ms() - t0;
         ck_assert_msg(rc == 3, "%s: exit %d: %s", cmds[i][0], rc, err);
         ck_assert_msg(strstr(err, ep) != NULL && strstr(err, "refused"),
                       "%s: %s", cmds[i][0], err);
@@ -803,11 +804,11 @@ START_TEST(import_interrupt_and_resume)
     ck_assert_int_eq(write(pin[1], all, strstr(all, "{\"title\":\"line 51")
                                                - all) > 0, 1);
     ck_assert_int_eq(as_client_connect(srv.endpoint, 5000, &c), AS_OK);
-    for (t0 = ts_mono_ms_now();; usleep(20000)) {
+    for (t0 = as_clock_mono_ms();; usleep(20000)) {
         ck_assert_int_eq(as_stats(c, &st), AS_OK);
         i = (int)st->articles;
         as_stats_free(st);
-        if (i == 50 || ts_mono_ms_now() - t0 > 20000)
+        if (i == 50 || as_clock_mono_ms() - t0 > 20000)
             break;
     }
     ck_assert_int_eq(i, 50);

@@ -21,6 +21,7 @@
 #include "feed.h"
 #include "internal.h"
 #include "testutil.h"
+#include "clock.h"
 
 /* LeakSanitizer: nanomsg 1.1.5 leaks a message its transport thread was
  * receiving when nn_close() lands mid-receive (allocated in nn_chunk_alloc
@@ -41,14 +42,6 @@ const char *__asan_default_options(void)
 }
 
 static const char *const fast_sync[] = { "--sync", "periodic", NULL };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Puts article number i with the given tags (NULL-terminated); returns
  * its revision. */
@@ -94,12 +87,12 @@ static void await_waiting(const char *endpoint, unsigned n)
     as_client_t *c;
     as_stats_t *st;
     char want[64];
-    int64_t t0 = mono_ms();
+    int64_t t0 = as_clock_mono_ms();
     int seen = 0;
 
     snprintf(want, sizeof(want), "\nartstore_waiting_changes %u\n", n);
     ck_assert_int_eq(as_client_connect(endpoint, 5000, &c), AS_OK);
-    while (!seen && mono_ms() - t0 < 10000) {
+    while (!seen && as_clock_mono_ms() - t0 < 10000) {
         ck_assert_int_eq(as_stats(c, &st), AS_OK);
         seen = strstr(st->prometheus, want) != NULL;
         as_stats_free(st);
@@ -160,7 +153,7 @@ START_TEST(stopped_subscriber_gets_everything)
         _exit(127);
     }
     /* Wait until it has printed the history, then stop it. */
-    t0 = mono_ms();
+    t0 = as_clock_mono_ms();
     for (;;) {
         f = fopen(outpath, "r");
         lines = 0;
@@ -168,7 +161,7 @@ START_TEST(stopped_subscriber_gets_everything)
             lines++;
         if (f != NULL)
             fclose(f);
-        if (lines >= BEFORE || mono_ms() - t0 > 20000)
+        if (lines >= BEFORE || as_clock_mono_ms() - t0 > 20000)
             break;
         usleep(20000);
     }
@@ -182,9 +175,9 @@ START_TEST(stopped_subscriber_gets_everything)
     for (i = BEFORE + DURING; i < TOTAL; i++)
         put_one(c, i, NULL);
 
-    t0 = mono_ms();
+    t0 = as_clock_mono_ms();
     while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (mono_ms() - t0 > 40000) {
+        if (as_clock_mono_ms() - t0 > 40000) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             ck_abort_msg("watch did not finish: events were lost");
@@ -427,7 +420,7 @@ static void await_trimmed_to(as_client_t *c, uint64_t since, uint64_t oldest)
     as_watch_t *w = NULL;
     as_change_t *ch = NULL;
     char want[64];
-    int64_t t0 = mono_ms();
+    int64_t t0 = as_clock_mono_ms();
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -446,7 +439,7 @@ static void await_trimmed_to(as_client_t *c, uint64_t since, uint64_t oldest)
          * after the last put. */
         if ((rc == AS_EOUT_OF_RANGE &&
              strstr(as_client_errmsg(c), want) != NULL) ||
-            mono_ms() - t0 > 15000)
+            as_clock_mono_ms() - t0 > 15000)
             break;
         /* Before the trim, the history is still served. */
         ck_assert_msg(rc == AS_OK || rc == AS_EOUT_OF_RANGE, "got %s",
@@ -604,7 +597,7 @@ START_TEST(changes_long_poll)
     a.endpoint = s.endpoint;
     a.since = 1;
     a.wait_ms = 30000;
-    t0 = mono_ms();
+    t0 = as_clock_mono_ms();
     pthread_create(&th, NULL, long_poll, &a);
     await_waiting(s.endpoint, 1);
     /* The one allowed waiter is parked: a second one is refused. */
@@ -618,7 +611,7 @@ START_TEST(changes_long_poll)
                   as_code_name(b.rc));
     put_one(c, 1, NULL);
     pthread_join(th, NULL);
-    elapsed = mono_ms() - t0;
+    elapsed = as_clock_mono_ms() - t0;
     ck_assert_msg(a.rc == AS_OK, "long poll: %s", as_code_name(a.rc));
     ck_assert_uint_eq(a.n_events, 1);
     ck_assert_uint_eq(a.first_seq, 2);
@@ -637,7 +630,7 @@ START_TEST(changes_long_poll)
     /* A call parked when the server stops is answered, not dropped. */
     a.wait_ms = 30000;
     a.rc = AS_EUNKNOWN;
-    t0 = mono_ms();
+    t0 = as_clock_mono_ms();
     pthread_create(&th, NULL, long_poll, &a);
     await_waiting(s.endpoint, 1);
     ck_assert_int_eq(ts_stop(&s), 0);
@@ -645,7 +638,7 @@ START_TEST(changes_long_poll)
     ck_assert_msg(a.rc == AS_OK, "parked call at shutdown: %s",
                   as_code_name(a.rc));
     ck_assert_uint_eq(a.n_events, 0);
-    ck_assert_msg(mono_ms() - t0 < 25000, "parked call not answered at stop");
+    ck_assert_msg(as_clock_mono_ms() - t0 < 25000, "parked call not answered at stop");
     as_client_close(c);
     ts_cleanup(&s);
 }

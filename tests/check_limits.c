@@ -21,14 +21,7 @@
 #include "rawreq.h"
 #include "status.h"
 #include "testutil.h"
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 static as_client_t *connect_to(const ts_server_t *s)
 {
@@ -395,12 +388,12 @@ START_TEST(expired_deadline_not_executed)
     art.url = "https://deadline.test/late";
     art.title = "late";
     put.article = &art;
-    r = raw_call(s.endpoint, "Put", &put.base, NULL, 1, wall_ms() - 10000);
+    r = raw_call(s.endpoint, "Put", &put.base, NULL, 1, as_clock_wall_ms() - 10000);
     ck_assert_int_eq(raw_code(r), AS_CODE_DEADLINE_EXCEEDED);
     artstore__v1__reply__free_unpacked(r, NULL);
     ck_assert_int_eq(as_get_by_url(c, art.url, 0, &got), AS_ENOT_FOUND);
     /* A deadline in the future is no obstacle. */
-    r = raw_call(s.endpoint, "Put", &put.base, NULL, 1, wall_ms() + 60000);
+    r = raw_call(s.endpoint, "Put", &put.base, NULL, 1, as_clock_wall_ms() + 60000);
     ck_assert_msg(raw_code(r) == 0, "%s", raw_msg(r));
     artstore__v1__reply__free_unpacked(r, NULL);
     ck_assert_int_eq(as_get_by_url(c, art.url, 0, &got), AS_OK);
@@ -433,7 +426,7 @@ START_TEST(relative_timeout_accepted)
     artstore__v1__reply__free_unpacked(r, NULL);
     /* With both, the earlier one counts: a past deadline still refuses. */
     env.has_deadline_ms = 1;
-    env.deadline_ms = wall_ms() - 5000;
+    env.deadline_ms = as_clock_wall_ms() - 5000;
     len = artstore__v1__request__pack(&env, buf);
     r = raw_send(s.endpoint, buf, len, 5000);
     ck_assert_int_eq(raw_code(r), AS_CODE_DEADLINE_EXCEEDED);

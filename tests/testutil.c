@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "clock.h"
 
 const char *ts_artstored_path(void)
 {
@@ -31,24 +32,16 @@ const char *ts_cli_path(void)
     return ARTSTORE_CLI_PATH;
 }
 
-static int64_t ts_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ts_wait_ready(const char *endpoint, int ms)
 {
     as_client_t *c;
-    int64_t end = ts_mono_ms() + ms;
+    int64_t end = as_clock_mono_ms() + ms;
     int rc = -1;
 
     if (as_client_connect(endpoint, 200, &c) != AS_OK)
         return -1;
     /* A refused connection fails a ping at once: count real time. */
-    while (ts_mono_ms() < end) {
+    while (as_clock_mono_ms() < end) {
         /* Any answer means the server is up, including a refusal from a
          * server that wants an auth token. */
         int prc = as_ping(c, NULL);
@@ -205,11 +198,6 @@ int ts_dead_tcp_endpoint(char *buf, size_t len)
     close(fd);
     snprintf(buf, len, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
     return 0;
-}
-
-int64_t ts_mono_ms_now(void)
-{
-    return ts_mono_ms();
 }
 
 int ts_cli_env(const char *endpoint, const char *const *env,

@@ -64,9 +64,6 @@ int ts_cli_env(const char *endpoint, const char *const *env,
  * (bound, then closed) into buf. Returns 0 or -1. */
 int ts_dead_tcp_endpoint(char *buf, size_t len);
 
-/* A monotonic clock in milliseconds, for durations. */
-int64_t ts_mono_ms_now(void);
-
 /* Returns a TCP port on 127.0.0.1 that was free a moment ago, or 0. */
 int ts_free_port(void);
 

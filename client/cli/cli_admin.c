@@ -7,16 +7,9 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 
 /* ------------------------------------------------------------ ping */
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int run_ping(cli_globals_t *g, int argc, char **argv)
 {
@@ -36,9 +29,9 @@ static int run_ping(cli_globals_t *g, int argc, char **argv)
         return rc;
     if ((rc = cli_connect(g, cmd, &client)) != CLI_EXIT_OK)
         return rc;
-    start = mono_ms();
+    start = as_clock_mono_sec();
     rc = as_ping(client, &info);
-    rtt = mono_ms() - start;
+    rtt = (as_clock_mono_sec() - start) * 1e3;
     if (rc != AS_OK) {
         rc = cli_call_error(client, rc);
     } else if (g->output != CLI_OUTPUT_TEXT) {

@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "cli_json.h"
+#include "clock.h"
 
 #define DEFAULT_JOBS 4
 #define MAX_JOBS 64
@@ -115,29 +116,13 @@ static void on_interrupt(int sig)
     signal(sig, SIG_DFL);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------ progress */
 
 /* Draws the progress line (caller holds lock), at most 5 times a second
  * unless force. */
 static void draw_progress(import_t *im, int force)
 {
-    double now = mono_s(), el = now - im->start, rate, frac = -1;
+    double now = as_clock_mono_sec(), el = now - im->start, rate, frac = -1;
     uint64_t done = im->created + im->updated + im->unchanged + im->rejected;
     char eta[32] = "";
 
@@ -376,13 +361,13 @@ static void exact_refused(import_t *im, as_client_t *c, batch_t *b, int rc)
  */
 static int send_batch(import_t *im, as_client_t *c, batch_t *b)
 {
-    int64_t start = mono_ms(), left;
+    int64_t start = as_clock_mono_ms(), left;
     int rc = AS_OK, pause = RETRY_PAUSE_MS;
 
     for (;;) {
         if (b->n == 0)
             break;                 /* only local rejections */
-        left = im->g->timeout_ms - (mono_ms() - start);
+        left = im->g->timeout_ms - (as_clock_mono_ms() - start);
         as_client_set_timeout(c, left > 0 ? (int)left : 1);
         rc = im->exact ? as_put_exact(c, b->arts, b->n, b->res)
                        : as_put_batch(c, b->arts, b->n, NULL, b->res);
@@ -396,7 +381,7 @@ static int send_batch(import_t *im, as_client_t *c, batch_t *b)
         if (rc == AS_ERESOURCE_EXHAUSTED &&
             strstr(as_client_errmsg(c), "max_queue") == NULL)
             break;
-        left = im->g->timeout_ms - (mono_ms() - start);
+        left = im->g->timeout_ms - (as_clock_mono_ms() - start);
         if (left <= pause)
             break;
         usleep((useconds_t)pause * 1000u);
@@ -418,7 +403,7 @@ static int send_batch(import_t *im, as_client_t *c, batch_t *b)
             fprintf(stderr, "artstore import: UNAVAILABLE: %s (gave up "
                     "on a batch after %.1f s, the --timeout budget); "
                     "stopping\n", as_client_errmsg(c),
-                    (double)(mono_ms() - start) / 1000);
+                    (double)(as_clock_mono_ms() - start) / 1000);
         }
         im->fatal = 1;
         im->fatal_exit = CLI_EXIT_UNAVAILABLE;
@@ -1000,7 +985,7 @@ static int print_summary(import_t *im, const char *const *inputs,
             (unsigned long long)im->skipped,
             interrupted ? ", interrupted"
                         : im->fatal ? ", import stopped early" : "",
-            mono_s() - im->start);
+            as_clock_mono_sec() - im->start);
     if (stopped) {
         if (im->acked_through != NULL)
             fprintf(stderr, "import: everything through %s is acknowledged "
@@ -1255,7 +1240,7 @@ static int run_import(cli_globals_t *g, int argc, char **argv)
     im.batch_max = a.batch;
     im.max_queued = (size_t)a.jobs * 2;
     im.progress = isatty(STDERR_FILENO);
-    im.start = mono_s();
+    im.start = as_clock_mono_sec();
     pthread_mutex_init(&im.lock, NULL);
     pthread_cond_init(&im.cond, NULL);
     if ((started = start_senders(&im, a.jobs, threads, &saved)) == 0) {
