@@ -94,10 +94,42 @@ int as__check_strv(const char *name, const char *const *v, size_t n,
  * as_put_batch alike. */
 int as__check_article(const as_article_t *a, char *msg, size_t len);
 
-/* as__check_strv for a filter's tag list (all_of, any_of, none_of), the
- * message in c->errmsg. Shared by Query and ListStories. */
-int as__check_tag_list(as_client_t *c, const char *name,
-                       const char *const *v, size_t n);
+/*
+ * The filter fields the public specs share (as_query_spec_t,
+ * as_stories_spec_t, as_watch_opts_t), taken from any of them with
+ * AS__FILTER_SPEC or, for a watch (whose since is a seq, not a time),
+ * AS__FILTER_SPEC_TAGS.
+ */
+typedef struct as__filter_spec {
+    const char *const *all_of;
+    size_t n_all_of;
+    const char *const *any_of;
+    size_t n_any_of;
+    const char *const *none_of;
+    size_t n_none_of;
+    const char *source;
+    int has_since;
+    int64_t since;
+    int has_until;
+    int64_t until;
+} as__filter_spec_t;
+
+#define AS__FILTER_SPEC_TAGS(s)                                           \
+    { (s)->all_of, (s)->n_all_of, (s)->any_of, (s)->n_any_of,             \
+      (s)->none_of, (s)->n_none_of, (s)->source, 0, 0, 0, 0 }
+#define AS__FILTER_SPEC(s)                                                \
+    { (s)->all_of, (s)->n_all_of, (s)->any_of, (s)->n_any_of,             \
+      (s)->none_of, (s)->n_none_of, (s)->source, (s)->has_since,          \
+      (s)->since, (s)->has_until, (s)->until }
+
+/*
+ * Checks the tag lists of in (as__check_strv, the message in c->errmsg)
+ * and fills the wire filter f (initialized here) from in; f borrows in's
+ * strings. The one mapping of a caller's filter to the wire, for Query,
+ * ListStories and Changes. Returns AS_OK or AS_EINVALID_ARGUMENT.
+ */
+int as__filter_to_pb(as_client_t *c, const as__filter_spec_t *in,
+                     Artstore__V1__Filter *f);
 
 /*
  * Fills pb with the put-relevant fields of a (server-set fields are left

@@ -32,11 +32,33 @@ static int copy_cursor(const ProtobufCBinaryData *in, int has, uint8_t **out,
     return 0;
 }
 
-/* Checks a caller's tag list; the contract is in internal.h. */
-int as__check_tag_list(as_client_t *c, const char *name,
-                       const char *const *v, size_t n)
+int as__filter_to_pb(as_client_t *c, const as__filter_spec_t *in,
+                     Artstore__V1__Filter *f)
 {
-    return as__check_strv(name, v, n, c->errmsg, sizeof(c->errmsg));
+    static const char *const names[] = { "all_of", "any_of", "none_of" };
+    const char *const *lists[] = { in->all_of, in->any_of, in->none_of };
+    size_t counts[] = { in->n_all_of, in->n_any_of, in->n_none_of };
+    size_t i;
+    int rc;
+
+    for (i = 0; i < 3; i++)
+        if ((rc = as__check_strv(names[i], lists[i], counts[i], c->errmsg,
+                                 sizeof(c->errmsg))) != AS_OK)
+            return rc;
+    artstore__v1__filter__init(f);
+    /* The wire struct wants char **; the strings are only read. */
+    f->all_of = (char **)(uintptr_t)in->all_of;
+    f->n_all_of = in->n_all_of;
+    f->any_of = (char **)(uintptr_t)in->any_of;
+    f->n_any_of = in->n_any_of;
+    f->none_of = (char **)(uintptr_t)in->none_of;
+    f->n_none_of = in->n_none_of;
+    f->source = (char *)(uintptr_t)in->source;
+    f->has_since = in->has_since != 0;
+    f->since = in->since;
+    f->has_until = in->has_until != 0;
+    f->until = in->until;
+    return AS_OK;
 }
 
 int as_query(as_client_t *c, const as_query_spec_t *q,
@@ -56,25 +78,9 @@ int as_query(as_client_t *c, const as_query_spec_t *q,
     c->errmsg[0] = '\0';
     if (q == NULL)
         return as__fail(c, AS_EINVALID_ARGUMENT, "query spec is NULL");
-    if ((rc = as__check_tag_list(c, "all_of", q->all_of,
-                                 q->n_all_of)) != AS_OK ||
-        (rc = as__check_tag_list(c, "any_of", q->any_of,
-                                 q->n_any_of)) != AS_OK ||
-        (rc = as__check_tag_list(c, "none_of", q->none_of,
-                                 q->n_none_of)) != AS_OK)
+    if ((rc = as__filter_to_pb(c, &(as__filter_spec_t)AS__FILTER_SPEC(q),
+                               &f)) != AS_OK)
         return rc;
-    /* The wire struct wants char **; the strings are only read. */
-    f.all_of = (char **)q->all_of;
-    f.n_all_of = q->n_all_of;
-    f.any_of = (char **)q->any_of;
-    f.n_any_of = q->n_any_of;
-    f.none_of = (char **)q->none_of;
-    f.n_none_of = q->n_none_of;
-    f.source = (char *)q->source;
-    f.has_since = q->has_since != 0;
-    f.since = q->since;
-    f.has_until = q->has_until != 0;
-    f.until = q->until;
     f.has_story_id = q->story_id != 0;
     f.story_id = q->story_id;
     req.filter = &f;

@@ -85,25 +85,9 @@ int as_list_stories(as_client_t *c, const as_stories_spec_t *spec,
     *out = NULL;
     c->errmsg[0] = '\0';
     if (spec != NULL) {
-        if ((rc = as__check_tag_list(c, "all_of", spec->all_of,
-                             spec->n_all_of)) != AS_OK ||
-            (rc = as__check_tag_list(c, "any_of", spec->any_of,
-                             spec->n_any_of)) != AS_OK ||
-            (rc = as__check_tag_list(c, "none_of", spec->none_of,
-                             spec->n_none_of)) != AS_OK)
+        if ((rc = as__filter_to_pb(c, &(as__filter_spec_t)AS__FILTER_SPEC(
+                                           spec), &f)) != AS_OK)
             return rc;
-        /* The wire struct wants char **; the strings are only read. */
-        f.all_of = (char **)spec->all_of;
-        f.n_all_of = spec->n_all_of;
-        f.any_of = (char **)spec->any_of;
-        f.n_any_of = spec->n_any_of;
-        f.none_of = (char **)spec->none_of;
-        f.n_none_of = spec->n_none_of;
-        f.source = (char *)spec->source;
-        f.has_since = spec->has_since != 0;
-        f.since = spec->since;
-        f.has_until = spec->has_until != 0;
-        f.until = spec->until;
         req.filter = &f;
         if (spec->limit) {
             req.has_limit = 1;

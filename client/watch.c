@@ -452,25 +452,17 @@ static int handle_frame(as_watch_t *w, const unsigned char *b, size_t len,
  * client naming the tag. */
 static int set_filter(as_watch_t *w, const as_watch_opts_t *opts)
 {
-    Artstore__V1__Filter f = ARTSTORE__V1__FILTER__INIT;
+    Artstore__V1__Filter f;
     as_filter_limits_t lim = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
     char err[256];
     int rc;
 
-    if ((opts->n_all_of && opts->all_of == NULL) ||
-        (opts->n_any_of && opts->any_of == NULL) ||
-        (opts->n_none_of && opts->none_of == NULL))
-        return as__fail(w->c, AS_EINVALID_ARGUMENT,
-                        "watch tag list is NULL with a non-zero count");
-    f.all_of = (char **)opts->all_of;
-    f.n_all_of = opts->n_all_of;
-    f.any_of = (char **)opts->any_of;
-    f.n_any_of = opts->n_any_of;
-    f.none_of = (char **)opts->none_of;
-    f.n_none_of = opts->n_none_of;
+    if ((rc = as__filter_to_pb(w->c, &(as__filter_spec_t)
+                               AS__FILTER_SPEC_TAGS(opts), &f)) != AS_OK)
+        return rc;
     /* An empty source is no source filter. */
-    if (opts->source != NULL && opts->source[0] != '\0')
-        f.source = (char *)opts->source;
+    if (f.source != NULL && f.source[0] == '\0')
+        f.source = NULL;
     f.has_new_stories = f.new_stories = opts->new_stories != 0;
     rc = as_filter_from_pb(&f, &lim, &w->filter, err, sizeof(err));
     if (rc == AS_FILTER_OK)

@@ -267,10 +267,11 @@ START_TEST(code_names_and_texts)
 }
 END_TEST
 
-/* as_put and as_put_batch apply one pointer rule: a NULL array with a
- * count, or a NULL string in an array, is refused before sending (put
- * used to drop tags == NULL with n_tags = 3 silently), and nothing is
- * stored. */
+/* as_put, as_put_batch and the filters of Query, ListStories and watch
+ * apply one pointer rule: a NULL array with a count, or a NULL string in
+ * an array, is refused before sending (put used to drop tags == NULL with
+ * n_tags = 3 silently; a watch did not look inside its lists), and
+ * nothing is stored. */
 START_TEST(put_and_batch_check_pointers_alike)
 {
     static const char *const holes[] = { "a", NULL };
@@ -316,6 +317,33 @@ START_TEST(put_and_batch_check_pointers_alike)
                                             : i == 3 ? "n_meta=2"
                                                      : "meta[0]") != NULL,
                       "batch %d: %s", i, rs[0].message);
+    }
+    /* The filters of Query, ListStories and a watch: the same rule, the
+     * same words (one mapping to the wire). */
+    {
+        static const char *const one_hole[] = { NULL };
+        as_query_spec_t q = { 0 };
+        as_stories_spec_t sp = { 0 };
+        as_watch_opts_t wo = { 0 };
+        as_query_result_t *qr = NULL;
+        as_story_list_t *sl = NULL;
+        as_watch_t *w = NULL;
+
+        q.n_any_of = 2;
+        ck_assert_int_eq(as_query(c, &q, &qr), AS_EINVALID_ARGUMENT);
+        ck_assert_str_eq(as_client_errmsg(c), "any_of is NULL with n_any_of=2");
+        sp.none_of = one_hole;
+        sp.n_none_of = 1;
+        ck_assert_int_eq(as_list_stories(c, &sp, &sl), AS_EINVALID_ARGUMENT);
+        ck_assert_str_eq(as_client_errmsg(c), "none_of[0] is NULL");
+        wo.n_all_of = 2;
+        ck_assert_int_eq(as_watch_open(c, &wo, &w), AS_EINVALID_ARGUMENT);
+        ck_assert_str_eq(as_client_errmsg(c), "all_of is NULL with n_all_of=2");
+        wo.all_of = one_hole;
+        wo.n_all_of = 1;
+        ck_assert_int_eq(as_watch_open(c, &wo, &w), AS_EINVALID_ARGUMENT);
+        ck_assert_str_eq(as_client_errmsg(c), "all_of[0] is NULL");
+        ck_assert_ptr_null(w);
     }
     /* Nothing reached the store, not even the batches' good articles. */
     ck_assert_int_eq(as_ping(c, &info), AS_OK);
