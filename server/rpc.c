@@ -348,25 +348,18 @@ static size_t find_method(as_rpc_t *r, const char *path)
     return r->opts.n_methods;
 }
 
-/* Decodes one request and hands it to its handler; every path ends in
- * exactly one reply. *leading is set while the caller holds the socket
- * (recv_lock): it is let go before any handler that may take a while. */
-static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
-                     size_t n, int *leading)
+/* Returns a new call for a request that came with control (NN_MSG, or
+ * NULL), its arena bounded by max_decode_bytes; NULL when out of memory,
+ * after replying if it could. */
+static as_call_t *call_new(as_rpc_t *r, void *worker, void *control)
 {
     as_call_t *c = calloc(1, sizeof(*c));
-    Artstore__V1__Request *req;
-    ProtobufCAllocator al;
-    size_t len, quick;
-    int64_t now;
-    int is_long, i;
-    long_slot_t *slot = NULL;
 
     if (c == NULL) {
         as_log_error("request dropped: out of memory");
         if (control != NULL)
             nn_freemsg(control);
-        return;
+        return NULL;
     }
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     c->rpc = r;
@@ -376,18 +369,27 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     c->arena = as_arena_create(r->opts.max_decode_bytes);
     if (c->arena == NULL) {
         send_reply(c, AS_CODE_RESOURCE_EXHAUSTED, "out of memory", NULL, 0);
-        return;
+        return NULL;
     }
+    return c;
+}
+
+/* Unpacks the envelope body[0..n) into c's arena. Returns it, or NULL
+ * after replying (a NUL inside a string, not a Request, or over
+ * max_decode_bytes). */
+static Artstore__V1__Request *unpack_envelope(as_call_t *c, const void *body,
+                                              size_t n)
+{
+    Artstore__V1__Request *req;
+    ProtobufCAllocator al;
+    as_status_t st;
+
     /* Before anything reads a string of the envelope (the token above
      * all): a NUL would cut it short after unpacking. */
-    {
-        as_status_t st;
-
-        if (as_pbcheck_strings(&artstore__v1__request__descriptor, body, n,
-                               &st) != 0) {
-            as_call_reply_status(c, &st);
-            return;
-        }
+    if (as_pbcheck_strings(&artstore__v1__request__descriptor, body, n,
+                           &st) != 0) {
+        as_call_reply_status(c, &st);
+        return NULL;
     }
     al = as_arena_allocator(c->arena);
     req = artstore__v1__request__unpack(&al, n, body);
@@ -396,40 +398,50 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
             as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
                                 "request decodes to more than "
                                 "max_decode_bytes=%zu",
-                                r->opts.max_decode_bytes);
+                                c->rpc->opts.max_decode_bytes);
         else
             as_call_reply_error(c, AS_CODE_INVALID_ARGUMENT,
                                 "message is not a valid artstore.v1.Request "
                                 "envelope (%zu bytes)", n);
-        return;
     }
+    return req;
+}
+
+/*
+ * Takes the envelope's call id, deadline and flags into c and finds its
+ * method, then checks, in this order: the token (first, so that a client
+ * without one learns nothing, not even which methods exist), that there
+ * is a known method, and that the deadline (deadline_ms, or timeout_ms
+ * counted from arrival) has not passed. Returns 0, or -1 after replying.
+ */
+static int admit(as_call_t *c, const Artstore__V1__Request *req)
+{
+    as_rpc_t *r = c->rpc;
+    as_status_t st;
+    int64_t now;
+
     c->call_id = req->has_call_id ? req->call_id : 0;
     c->deadline_ms = req->has_deadline_ms ? req->deadline_ms : 0;
     c->linearizable = req->has_linearizable && req->linearizable;
     c->method = find_method(r, req->method);
-    /* Authentication comes first, so that a client without a token
-     * learns nothing, not even which methods exist. */
-    if (r->opts.auth != NULL) {
-        as_status_t st;
-        int write = c->method < r->opts.n_methods
-                        ? r->opts.methods[c->method].write : 0;
-
-        if (r->opts.auth(r->opts.auth_ctx, req->auth_token, write,
-                         &st) != 0) {
-            as_call_reply_status(c, &st);
-            return;
-        }
+    if (r->opts.auth != NULL &&
+        r->opts.auth(r->opts.auth_ctx, req->auth_token,
+                     c->method < r->opts.n_methods
+                         ? r->opts.methods[c->method].write : 0,
+                     &st) != 0) {
+        as_call_reply_status(c, &st);
+        return -1;
     }
     if (req->method == NULL || req->method[0] == '\0') {
         as_call_reply_error(c, AS_CODE_INVALID_ARGUMENT,
                             "the envelope has no method; set Request.method "
                             "to " METHOD_PREFIX "<Method>");
-        return;
+        return -1;
     }
     if (c->method == r->opts.n_methods) {
         as_call_reply_error(c, AS_CODE_UNIMPLEMENTED, "unknown method '%.200s'",
                             req->method);
-        return;
+        return -1;
     }
     now = as_clock_wall_ms();
     /* timeout_ms counts from arrival, so it holds across skewed clocks. */
@@ -441,42 +453,72 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
         as_call_reply_error(c, AS_CODE_DEADLINE_EXCEEDED,
                             "deadline passed %lld ms before the request was "
                             "read", (long long)(now - c->deadline_ms));
-        return;
+        return -1;
     }
-    len = req->has_payload ? req->payload.len : 0;
-    is_long = r->opts.methods[c->method].long_call && r->max_long > 0;
-    /* A worker must stay free for Get, Put, Ping...: a long call over the
-     * bound is refused at once rather than queued on a worker. The slot
-     * is held while the handler runs on this thread, not while a call
-     * waits elsewhere (a parked Changes, a write in the writer queue). */
-    if (is_long && atomic_fetch_add(&r->long_calls, 1) >= r->max_long) {
+    return 0;
+}
+
+/*
+ * For a long call (Query, ListTags, Backup), takes one of the
+ * max_long_calls slots into c->slot and *slot. A worker must stay free for
+ * Get, Put, Ping...: a long call over the bound is refused at once rather
+ * than queued on a worker. The slot is held while the handler runs on
+ * this thread, not while a call waits elsewhere (a parked Changes, a write
+ * in the writer queue). Returns 0 (*slot NULL for a quick call), or -1
+ * after replying.
+ */
+static int take_long_slot(as_call_t *c, long_slot_t **slot)
+{
+    as_rpc_t *r = c->rpc;
+    int i;
+
+    *slot = NULL;
+    if (!r->opts.methods[c->method].long_call || r->max_long <= 0)
+        return 0;
+    if (atomic_fetch_add(&r->long_calls, 1) >= r->max_long) {
         atomic_fetch_sub(&r->long_calls, 1);
         as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
                             "%d long calls (Query, ListTags, Backup) "
                             "are running, the limit max_long_calls=%d that "
                             "keeps a worker free for quick calls; retry",
                             r->max_long, r->max_long);
-        return;
+        return -1;
     }
-    if (is_long) {
-        if ((slot = malloc(sizeof(*slot))) == NULL) {
-            atomic_fetch_sub(&r->long_calls, 1);
-            as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED,
-                                "out of memory");
-            return;
-        }
-        atomic_init(&slot->held, 1);
-        atomic_init(&slot->refs, 2);
-        slot->since = -1;
-        for (i = 0; i < LONG_TRACK && slot->since < 0; i++) {
-            int64_t zero = 0;
+    if ((*slot = malloc(sizeof(**slot))) == NULL) {
+        atomic_fetch_sub(&r->long_calls, 1);
+        as_call_reply_error(c, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
+    }
+    atomic_init(&(*slot)->held, 1);
+    atomic_init(&(*slot)->refs, 2);
+    (*slot)->since = -1;
+    for (i = 0; i < LONG_TRACK && (*slot)->since < 0; i++) {
+        int64_t zero = 0;
 
-            if (atomic_compare_exchange_strong(&r->long_since[i], &zero,
-                                               as_clock_wall_ms()))
-                slot->since = i;
-        }
-        c->slot = slot;
+        if (atomic_compare_exchange_strong(&r->long_since[i], &zero,
+                                           as_clock_wall_ms()))
+            (*slot)->since = i;
     }
+    c->slot = *slot;
+    return 0;
+}
+
+/* Decodes one request and hands it to its handler; every path ends in
+ * exactly one reply. *leading is set while the caller holds the socket
+ * (recv_lock): it is let go before any handler that may take a while. */
+static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
+                     size_t n, int *leading)
+{
+    Artstore__V1__Request *req;
+    as_call_t *c;
+    long_slot_t *slot;
+    size_t len, quick;
+
+    if ((c = call_new(r, worker, control)) == NULL ||
+        (req = unpack_envelope(c, body, n)) == NULL || admit(c, req) != 0 ||
+        take_long_slot(c, &slot) != 0)
+        return;
+    len = req->has_payload ? req->payload.len : 0;
     quick = r->opts.methods[c->method].quick_bytes;
     /* A linearizable read may wait for the cluster (a barrier, the
      * leader's read index): never while holding the socket. */

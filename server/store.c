@@ -378,16 +378,136 @@ static int build_tag_counts(as_wtxn_t *t, void *arg)
     return 0;
 }
 
+/*
+ * Creates and opens s's LMDB environment in opts->path (its map size,
+ * readers and flags from opts), checks data.mdb is not truncated,
+ * allocates the lock file, and clears the reader slots of dead processes.
+ * Returns 0, or an error in st with the environment closed (s->env NULL).
+ */
+static int open_env(as_store_t *s, const as_store_opts_t *opts,
+                    as_status_t *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    char file[4096];
+    unsigned flags;
+    int rc, dead = 0;
+
+    s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    s->map_max = opts->map_max;
+    if ((rc = mdb_env_create(&s->env)) != 0) {
+        s->env = NULL;
+        return as_status_set(st, AS_CODE_INTERNAL, "mdb_env_create: %s",
+                             mdb_strerror(rc));
+    }
+    mdb_env_set_maxdbs(s->env, AS_DBI_COUNT + 2);
+    mdb_env_set_maxreaders(s->env, opts->max_readers ? opts->max_readers : 126);
+    mdb_env_set_mapsize(s->env, s->map_size);
+    /* MDB_NOTLS: read transactions belong to as_reader_t handles, not to
+     * threads, so a worker may keep its reset handle between requests. */
+    flags = MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0);
+    if ((rc = mdb_env_open(s->env, opts->path, flags, 0644)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "open store in %s: %s",
+                      opts->path, mdb_strerror(rc));
+        goto out_env;
+    }
+    snprintf(file, sizeof(file), "%s/data.mdb", opts->path);
+    if (as_store_check_size(s->env, file, st) != 0 ||
+        alloc_lock_file(s, opts->path, st) != 0)
+        goto out_env;
+    mdb_env_stat(s->env, &ms);
+    s->leaf_max = leaf_value_max(ms.ms_psize);
+    /* An existing, larger store keeps its size. */
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    if (s->map_max && s->map_max < s->map_size)
+        s->map_max = s->map_size;
+
+    mdb_reader_check(s->env, &dead);
+    if (dead > 0)
+        as_log_info("cleared %d stale reader slot(s) of dead processes", dead);
+    return 0;
+
+out_env:
+    mdb_env_close(s->env);
+    s->env = NULL;
+    if (s->lockmdb_fd >= 0)
+        close(s->lockmdb_fd);
+    s->lockmdb_fd = -1;
+    return st->code;
+}
+
+/*
+ * Opens every sub-database of the schema in txn, writes the meta keys of
+ * a new store or checks the schema version of an existing one (dir names
+ * it in the error; *migrate is set for version 1, whose tag_counts the
+ * caller builds), and reads last_seq and raft_applied. Returns 0 or an
+ * error in st.
+ */
+static int open_schema(as_store_t *s, MDB_txn *txn, const char *dir,
+                       int *migrate, uint64_t *last_seq, uint64_t *applied,
+                       as_status_t *st)
+{
+    MDB_dbi meta;
+    uint64_t version;
+    int rc, i;
+
+    *migrate = 0;
+    for (i = 0; i < AS_DBI_COUNT; i++)
+        if ((rc = mdb_dbi_open(txn, as_store_schema[i].name,
+                               as_store_schema[i].flags | MDB_CREATE,
+                               &s->dbi[i])) != 0)
+            return as_status_set(st, AS_CODE_INTERNAL, "open db %s: %s",
+                                 as_store_schema[i].name, mdb_strerror(rc));
+    meta = s->dbi[AS_DBI_META];
+    if ((rc = as__meta_get_u64(txn, meta, AS_META_SCHEMA_VERSION,
+                               &version)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "read schema_version: %s",
+                             mdb_strerror(rc));
+    if (version == 0) {
+        if ((rc = meta_put_u64(txn, meta, AS_META_SCHEMA_VERSION,
+                               AS_SCHEMA_VERSION)) != 0 ||
+            (rc = meta_put_u64(txn, meta, AS_META_NEXT_ID, 1)) != 0)
+            return as_status_set(st, AS_CODE_INTERNAL, "init meta: %s",
+                                 mdb_strerror(rc));
+    } else if (version == 1) {
+        *migrate = 1;  /* tag_counts is built later (build_tag_counts) */
+    } else if (version != AS_SCHEMA_VERSION) {
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "data in %s has schema version %llu; this "
+                             "server reads version %d", dir,
+                             (unsigned long long)version, AS_SCHEMA_VERSION);
+    }
+    if ((rc = as__meta_get_u64(txn, meta, AS_META_LAST_SEQ, last_seq)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "read last_seq: %s",
+                             mdb_strerror(rc));
+    if ((rc = as__meta_get_u64(txn, meta, AS_META_RAFT_APPLIED,
+                               applied)) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "read raft_applied: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
+/* Initializes s's resize lock, which map growth takes for writing. */
+static void init_resize_lock(as_store_t *s)
+{
+    pthread_rwlockattr_t attr;
+
+    pthread_rwlockattr_init(&attr);
+    /* Growth must not starve behind a steady stream of readers. */
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->resize_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
 int as_store_open(const as_store_opts_t *opts, as_store_t **out,
                   as_status_t *st)
 {
     as_store_t *s;
     MDB_txn *txn;
-    MDB_envinfo info;
-    pthread_rwlockattr_t attr;
-    uint64_t version, last_seq, applied;
-    int rc, i, dead = 0, migrate = 0;
-    unsigned flags;
+    uint64_t last_seq, applied;
+    int rc, outdated, migrate;
 
     s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -405,121 +525,25 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     }
     if (lock_dir(opts->path, &s->lock_fd, st) != 0)
         goto out_free;
-    if (as_store_check_partial(opts->path, st) != 0)
+    if (as_store_check_partial(opts->path, st) != 0 ||
+        open_env(s, opts, st) != 0)
         goto out_unlock;
-
-    s->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
-    s->map_max = opts->map_max;
-    if ((rc = mdb_env_create(&s->env)) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "mdb_env_create: %s",
-                      mdb_strerror(rc));
-        goto out_unlock;
-    }
-    mdb_env_set_maxdbs(s->env, AS_DBI_COUNT + 2);
-    mdb_env_set_maxreaders(s->env, opts->max_readers ? opts->max_readers : 126);
-    mdb_env_set_mapsize(s->env, s->map_size);
-    /* MDB_NOTLS: read transactions belong to as_reader_t handles, not to
-     * threads, so a worker may keep its reset handle between requests. */
-    flags = MDB_NOTLS | (opts->no_sync ? MDB_NOSYNC : 0);
-    if ((rc = mdb_env_open(s->env, opts->path, flags, 0644)) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "open store in %s: %s",
-                      opts->path, mdb_strerror(rc));
-        goto out_env;
-    }
-    {
-        char file[4096];
-
-        snprintf(file, sizeof(file), "%s/data.mdb", opts->path);
-        if (as_store_check_size(s->env, file, st) != 0)
-            goto out_env;
-        if (alloc_lock_file(s, opts->path, st) != 0)
-            goto out_env;
-    }
-    {
-        MDB_stat ms;
-
-        mdb_env_stat(s->env, &ms);
-        s->leaf_max = leaf_value_max(ms.ms_psize);
-    }
-    /* An existing, larger store keeps its size. */
-    mdb_env_info(s->env, &info);
-    s->map_size = info.me_mapsize;
-    if (s->map_max && s->map_max < s->map_size)
-        s->map_max = s->map_size;
-
-    mdb_reader_check(s->env, &dead);
-    if (dead > 0)
-        as_log_info("cleared %d stale reader slot(s) of dead processes", dead);
-
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "begin: %s", mdb_strerror(rc));
         goto out_env;
     }
-    for (i = 0; i < AS_DBI_COUNT; i++) {
-        if ((rc = mdb_dbi_open(txn, as_store_schema[i].name,
-                               as_store_schema[i].flags | MDB_CREATE,
-                               &s->dbi[i])) != 0) {
-            as_status_set(st, AS_CODE_INTERNAL, "open db %s: %s",
-                          as_store_schema[i].name,
-                          mdb_strerror(rc));
-            goto out_txn;
-        }
-    }
-    if ((rc = as__meta_get_u64(txn, s->dbi[AS_DBI_META], AS_META_SCHEMA_VERSION,
-                           &version)) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "read schema_version: %s",
-                      mdb_strerror(rc));
+    if (open_schema(s, txn, opts->path, &migrate, &last_seq, &applied,
+                    st) != 0 ||
+        as__story_open(s, txn, opts->story_params, !opts->no_stories,
+                       &s->story, &outdated, st) != 0)
         goto out_txn;
-    }
-    if (version == 0) {
-        if ((rc = meta_put_u64(txn, s->dbi[AS_DBI_META], AS_META_SCHEMA_VERSION,
-                               AS_SCHEMA_VERSION)) != 0 ||
-            (rc = meta_put_u64(txn, s->dbi[AS_DBI_META], AS_META_NEXT_ID, 1)) != 0) {
-            as_status_set(st, AS_CODE_INTERNAL, "init meta: %s",
-                          mdb_strerror(rc));
-            goto out_txn;
-        }
-    } else if (version == 1) {
-        migrate = 1;  /* tag_counts is built below (build_tag_counts) */
-    } else if (version != AS_SCHEMA_VERSION) {
-        as_status_set(st, AS_CODE_FAILED_PRECONDITION,
-                      "data in %s has schema version %llu; this server "
-                      "reads version %d", opts->path,
-                      (unsigned long long)version, AS_SCHEMA_VERSION);
-        goto out_txn;
-    }
-    if ((rc = as__meta_get_u64(txn, s->dbi[AS_DBI_META], AS_META_LAST_SEQ,
-                           &last_seq)) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "read last_seq: %s",
-                      mdb_strerror(rc));
-        goto out_txn;
-    }
-    if ((rc = as__meta_get_u64(txn, s->dbi[AS_DBI_META], AS_META_RAFT_APPLIED,
-                           &applied)) != 0) {
-        as_status_set(st, AS_CODE_INTERNAL, "read raft_applied: %s",
-                      mdb_strerror(rc));
-        goto out_txn;
-    }
-    {
-        int outdated;
-
-        if (as__story_open(s, txn, opts->story_params, !opts->no_stories,
-                           &s->story, &outdated, st) != 0)
-            goto out_txn;
-    }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "commit: %s", mdb_strerror(rc));
         goto out_story;
     }
     atomic_store(&s->last_seq, last_seq);
     atomic_store(&s->applied, applied);
-
-    pthread_rwlockattr_init(&attr);
-    /* Growth must not starve behind a steady stream of readers. */
-    pthread_rwlockattr_setkind_np(&attr,
-                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&s->resize_lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    init_resize_lock(s);
     if (migrate) {
         as_log_info("store in %s has schema version 1: building the tag "
                     "count index (tag_counts)", opts->path);

@@ -841,6 +841,52 @@ START_TEST(dir_locked_against_second_store)
 }
 END_TEST
 
+/* Writes meta key schema_version = v into the closed store in dir, with
+ * LMDB directly (as an older or newer server would have left it). */
+static void write_schema_version(uint64_t v)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    unsigned char buf[8];
+    MDB_val k = { strlen(AS_META_SCHEMA_VERSION),
+                  (void *)AS_META_SCHEMA_VERSION }, d = { 8, buf };
+
+    as_be_put64(buf, v);
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2), 0);
+    ck_assert_int_eq(mdb_env_set_mapsize(env, 1u << 30), 0);
+    ck_assert_int_eq(mdb_env_open(env, dir, MDB_NOTLS, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, as_store_schema[AS_DBI_META].name, 0,
+                                  &meta), 0);
+    ck_assert_int_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A store written with another schema version is refused, naming both
+ * versions, and opens again once the version is this server's. */
+START_TEST(other_schema_version_refused)
+{
+    as_store_opts_t o = { 0 };
+    as_status_t st;
+    as_store_t *s2 = NULL;
+
+    as_store_close(store);
+    store = NULL;
+    write_schema_version(AS_SCHEMA_VERSION + 1);
+    o.path = dir;
+    o.no_sync = 1;
+    ck_assert_int_eq(as_store_open(&o, &s2, &st),
+                     AS_CODE_FAILED_PRECONDITION);
+    ck_assert_msg(strstr(st.msg, "schema version") != NULL, "%s", st.msg);
+    ck_assert_ptr_null(s2);
+    write_schema_version(AS_SCHEMA_VERSION);
+    open_store(0, 0);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -864,6 +910,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, schema1_store_builds_tag_counts);
     tcase_add_test(tc, no_url_keyed_by_content);
     tcase_add_test(tc, dir_locked_against_second_store);
+    tcase_add_test(tc, other_schema_version_refused);
     suite_add_tcase(s, tc);
     return s;
 }
