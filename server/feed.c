@@ -224,13 +224,14 @@ int as_feed_wait(as_feed_t *f, uint32_t peer, uint64_t since,
     return 0;
 }
 
-/* Gives back the connection's slot of a waiter about to be answered. */
-static void release_peer(as_feed_t *f, uint32_t peer)
+/* Gives back the slots (max_watches, and its connection's) of a waiter
+ * about to be answered. Before the reply, not after: a client that polls
+ * again as soon as it has its answer must find its slot free. */
+static void release_waiter(as_feed_t *f, uint32_t peer)
 {
-    if (peer == 0)
-        return;
     pthread_mutex_lock(&f->lock);
-    if (f->peer_waits[peer % PEER_BUCKETS] > 0)
+    f->n_waiters--;
+    if (peer != 0 && f->peer_waits[peer % PEER_BUCKETS] > 0)
         f->peer_waits[peer % PEER_BUCKETS]--;
     pthread_mutex_unlock(&f->lock);
 }
@@ -245,12 +246,12 @@ static int serve_one(as_feed_t *f, waiter_t *w, int64_t now, int final)
 
     if (as_feed_read(f->reader, w->since, w->filter, w->limit,
                      f->opts.max_reply_bytes, &ch, &st) != 0) {
-        release_peer(f, w->peer);
+        release_waiter(f, w->peer);
         w->fn(w->arg, NULL, &st);
         return 1;
     }
     if (ch.n > 0 || now >= w->deadline_ms || final) {
-        release_peer(f, w->peer);
+        release_waiter(f, w->peer);
         w->fn(w->arg, &ch, NULL);
         as_changes_free(&ch);
         return 1;
@@ -268,21 +269,18 @@ static void serve_waiters(as_feed_t *f, waiter_t *list, uint64_t committed,
 {
     waiter_t *keep = NULL, *next, *w;
     int64_t now = as_clock_wall_ms();
-    unsigned answered = 0;
 
     for (w = list; w != NULL; w = next) {
         next = w->next;
         if ((w->since < committed || now >= w->deadline_ms || final) &&
             serve_one(f, w, now, final)) {
             free(w);
-            answered++;
             continue;
         }
         w->next = keep;
         keep = w;
     }
     pthread_mutex_lock(&f->lock);
-    f->n_waiters -= answered;
     if (keep != NULL) {
         for (w = keep; w->next != NULL; w = w->next)
             ;
