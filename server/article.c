@@ -285,25 +285,28 @@ static void content_hash(const Artstore__V1__Article *a, unsigned char out[16])
     memcpy(out, c.digest, 16);
 }
 
-int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
-                       const as_limits_t *lim, as_status_t *st)
+/* Returns the RESOURCE_EXHAUSTED status of an arena over its budget. */
+static int arena_full(as_arena_t *ar, as_status_t *st)
 {
-    char what[48];
-    size_t i;
+    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                         "request needs more memory than "
+                         "max_decode_bytes=%zu", as_arena_budget(ar));
+}
+
+/* Checks and normalizes the single fields: the URL (canonical), title
+ * (required, not blank), body, published_at (years 0000-9999) and source
+ * (folded as a tag, its display form kept when it differs; empty is
+ * none). Returns 0 or an error in st. */
+static int prepare_fields(Artstore__V1__Article *a, as_arena_t *ar,
+                          const as_limits_t *lim, as_status_t *st)
+{
+    char *norm, *form;
     int rc;
 
-    a->has_id = 0;
-    a->has_revision = 0;
-    a->has_ingested_at = 0;
-    a->has_story_id = 0;
-    a->has_duplicate_of = 0;
-    a->has_content_hash = 0;
-
-    if (a->url != NULL) {
-        if ((rc = as_url_canonicalize(a->url, lim->max_url_bytes, ar, &a->url,
-                                      st)) != 0)
-            return rc;
-    }
+    if (a->url != NULL &&
+        (rc = as_url_canonicalize(a->url, lim->max_url_bytes, ar, &a->url,
+                                  st)) != 0)
+        return rc;
     if ((rc = check_text(a->title, lim->max_title_bytes, "title",
                          "max_title_bytes", st)) != 0 ||
         (rc = check_text(a->body, lim->max_body_bytes, "body",
@@ -322,24 +325,31 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
                              (long long)a->published_at,
                              (long long)AS_TIME_MIN, (long long)AS_TIME_MAX);
     a->source_form = NULL;
-    if (a->source != NULL && a->source[0] != '\0') {
-        char *norm, *form;
-
-        if ((rc = check_text(a->source, lim->max_source_bytes, "source",
-                             "max_source_bytes", st)) != 0 ||
-            (rc = as_tag_normalize(a->source, lim->max_source_bytes, "source",
-                                   ar, &norm, st)) != 0)
-            return rc;
-        if ((form = display_form(a->source, ar)) == NULL)
-            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                                 "request needs more memory than "
-                                 "max_decode_bytes=%zu", as_arena_budget(ar));
-        if (strcmp(form, norm) != 0)
-            a->source_form = form;
-        a->source = norm;
-    } else {
+    if (a->source == NULL || a->source[0] == '\0') {
         a->source = NULL;
+        return 0;
     }
+    if ((rc = check_text(a->source, lim->max_source_bytes, "source",
+                         "max_source_bytes", st)) != 0 ||
+        (rc = as_tag_normalize(a->source, lim->max_source_bytes, "source",
+                               ar, &norm, st)) != 0)
+        return rc;
+    if ((form = display_form(a->source, ar)) == NULL)
+        return arena_full(ar, st);
+    if (strcmp(form, norm) != 0)
+        a->source_form = form;
+    a->source = norm;
+    return 0;
+}
+
+/* Checks the authors: at most max_authors, each valid text of at most
+ * max_author_bytes. Returns 0 or an error in st. */
+static int prepare_authors(Artstore__V1__Article *a, const as_limits_t *lim,
+                           as_status_t *st)
+{
+    char what[48];
+    size_t i;
+    int rc;
 
     if (a->n_authors > lim->max_authors)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
@@ -351,13 +361,18 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
                              "max_author_bytes", st)) != 0)
             return rc;
     }
+    return 0;
+}
 
-    if (a->n_tags > lim->max_tags)
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%zu tags, over the limit max_tags=%zu",
-                             a->n_tags, lim->max_tags);
-    if ((rc = prepare_tags(a, ar, lim, st)) != 0)
-        return rc;
+/* Checks the meta entries (at most max_meta; keys non-empty and unique,
+ * keys and values valid text within their limits; a missing value is
+ * "") and sorts them by key. Returns 0 or an error in st. */
+static int prepare_meta(Artstore__V1__Article *a, const as_limits_t *lim,
+                        as_status_t *st)
+{
+    char what[48];
+    size_t i;
+    int rc;
 
     if (a->n_meta > lim->max_meta)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
@@ -388,12 +403,33 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
                                      "meta key '%.64s' appears twice",
                                      a->meta[i]->key);
     }
+    return 0;
+}
 
-    a->content_hash.data = as_arena_alloc(ar, 16);
-    if (a->content_hash.data == NULL)
-        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                             "request needs more memory than "
-                             "max_decode_bytes=%zu", as_arena_budget(ar));
+int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
+                       const as_limits_t *lim, as_status_t *st)
+{
+    int rc;
+
+    /* The fields the server owns are never taken from a client. */
+    a->has_id = 0;
+    a->has_revision = 0;
+    a->has_ingested_at = 0;
+    a->has_story_id = 0;
+    a->has_duplicate_of = 0;
+    a->has_content_hash = 0;
+    if ((rc = prepare_fields(a, ar, lim, st)) != 0 ||
+        (rc = prepare_authors(a, lim, st)) != 0)
+        return rc;
+    if (a->n_tags > lim->max_tags)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%zu tags, over the limit max_tags=%zu",
+                             a->n_tags, lim->max_tags);
+    if ((rc = prepare_tags(a, ar, lim, st)) != 0 ||
+        (rc = prepare_meta(a, lim, st)) != 0)
+        return rc;
+    if ((a->content_hash.data = as_arena_alloc(ar, 16)) == NULL)
+        return arena_full(ar, st);
     content_hash(a, a->content_hash.data);
     a->content_hash.len = 16;
     a->has_content_hash = 1;
