@@ -1159,13 +1159,14 @@ static void *fan_subscriber(void *arg)
     double deadline;
 
     if (target_of(o) == T_ARTSTORE) {
-        as_client_t *c;
+        as_client_t *c = NULL;
         as_watch_t *w;
         as_watch_opts_t wo = { 0 };
+        int rc = as_client_connect(o->server, 10000, &c);
 
-        if (as_client_connect(o->server, 10000, &c) != AS_OK ||
-            as_watch_open(c, &wo, &w) != AS_OK) {
-            fprintf(stderr, "fanout: cannot open a watch\n");
+        if (rc != AS_OK || (rc = as_watch_open(c, &wo, &w)) != AS_OK) {
+            fprintf(stderr, "fanout: cannot open a watch: %s: %s\n",
+                    as_code_name(rc), c ? as_client_errmsg(c) : "");
             exit(1);
         }
         pthread_barrier_wait(&f->ready);
