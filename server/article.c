@@ -31,6 +31,14 @@ static int check_text(const char *s, size_t max, const char *field,
     return 0;
 }
 
+/* Returns the RESOURCE_EXHAUSTED status of an arena over its budget. */
+static int arena_full(as_arena_t *ar, as_status_t *st)
+{
+    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                         "request needs more memory than "
+                         "max_decode_bytes=%zu", as_arena_budget(ar));
+}
+
 int as_tag_normalize(const char *in, size_t max_bytes, const char *what,
                      as_arena_t *ar, char **out, as_status_t *st)
 {
@@ -50,9 +58,7 @@ int as_tag_normalize(const char *in, size_t max_bytes, const char *what,
         if (*out != NULL)
             return 0;
     }
-    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                         "request needs more memory than max_decode_bytes=%zu",
-                         as_arena_budget(ar));
+    return arena_full(ar, st);
 }
 
 /* The display form of a tag or source as written: in trimmed of ASCII
@@ -144,9 +150,7 @@ static int prepare_tags(Artstore__V1__Article *a, as_arena_t *ar,
     return 0;
 
 out_oom:
-    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                         "request needs more memory than max_decode_bytes=%zu",
-                         as_arena_budget(ar));
+    return arena_full(ar, st);
 }
 
 static int is_scheme_char(unsigned char c, int first)
@@ -197,9 +201,7 @@ int as_url_canonicalize(const char *in, size_t max_bytes, as_arena_t *ar,
 
     u = as_arena_alloc(ar, n + 2);
     if (u == NULL)
-        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                             "request needs more memory than "
-                             "max_decode_bytes=%zu", as_arena_budget(ar));
+        return arena_full(ar, st);
     for (p = s; p <= s + scheme_len; p++)
         u[len++] = ascii_lower(*p);
     p = s + scheme_len + 1;
@@ -283,14 +285,6 @@ static void content_hash(const Artstore__V1__Article *a, unsigned char out[16])
     }
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&h));
     memcpy(out, c.digest, 16);
-}
-
-/* Returns the RESOURCE_EXHAUSTED status of an arena over its budget. */
-static int arena_full(as_arena_t *ar, as_status_t *st)
-{
-    return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                         "request needs more memory than "
-                         "max_decode_bytes=%zu", as_arena_budget(ar));
 }
 
 /* Checks and normalizes the single fields: the URL (canonical), title
