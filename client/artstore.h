@@ -45,6 +45,15 @@
  *   may not have been applied (AS_EUNAVAILABLE), a conditional retry can
  *   answer AS_EFAILED_PRECONDITION; read the article to see whether your
  *   content is there.
+ * - Read-your-writes: a write is acknowledged once the server has it in
+ *   its flushed write-ahead log; LMDB commits it later (every
+ *   --commit-interval, default 100 ms). Once a Put or Delete is
+ *   acknowledged, as_get and as_get_by_url on that server return it
+ *   (NOT_FOUND after a delete) and the same put again is recognised (rules
+ *   above). as_query, as_list_tags, the story calls, the Changes RPC and
+ *   the feed (as_watch_*) see it no later than the server's next LMDB
+ *   commit.
+ *   In a cluster, every read on the leader sees an acknowledged write.
  * - Lifetimes: every pointer this library returns is owned by the caller
  *   and freed with the matching *_free function, unless its contract says
  *   otherwise. Structs the caller passes in are only read, never kept.

@@ -127,6 +127,14 @@ static void flatten(series_buf_t *b, const Artstore__V1__StatsResponse *r)
     }
     if (r->writer_batch != NULL)
         add_histogram(b, "artstore_writer_batch", "", r->writer_batch);
+    if (r->has_overlay_bytes)
+        add_series(b, "artstore_overlay_bytes", "", (double)r->overlay_bytes);
+    if (r->has_lmdb_commits)
+        add_series(b, "artstore_lmdb_commits_total", "",
+                   (double)r->lmdb_commits);
+    if (r->has_asked_commits)
+        add_series(b, "artstore_lmdb_commits_asked_total", "",
+                   (double)r->asked_commits);
     if (r->cluster != NULL) {
         const Artstore__V1__ClusterStats *cl = r->cluster;
 

@@ -144,6 +144,22 @@ char *as_prom_render(const Artstore__V1__StatsResponse *r, size_t *len)
     gauge(out, "artstore_waiting_changes",
           "Changes calls parked until an event matches (long-polls).",
           (double)r->waiting_changes);
+    if (r->has_overlay_bytes)
+        gauge(out, "artstore_overlay_bytes",
+              "Acknowledged writes held in memory until LMDB commits them.",
+              (double)r->overlay_bytes);
+    if (r->has_lmdb_commits) {
+        family(out, "artstore_lmdb_commits_total", "counter",
+               "LMDB commits behind the write-ahead log.");
+        fprintf(out, "artstore_lmdb_commits_total %llu\n",
+                (unsigned long long)r->lmdb_commits);
+    }
+    if (r->has_asked_commits) {
+        family(out, "artstore_lmdb_commits_asked_total", "counter",
+               "LMDB commits a read asked for, before its snapshot.");
+        fprintf(out, "artstore_lmdb_commits_asked_total %llu\n",
+                (unsigned long long)r->asked_commits);
+    }
 
     for (i = 0, any = 0; i < r->n_methods; i++) {
         const Artstore__V1__MethodStats *m = r->methods[i];

@@ -83,44 +83,61 @@ int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
                       void *(*alloc)(size_t), void **out, size_t *len,
                       as_status_t *st)
 {
+    as_write_job_t *one = (as_write_job_t *)job;
+
+    return as_entry_pack_jobs(&one, 1, time_ms, origin, alloc, out, len, st);
+}
+
+/* Fills the RaftWrite of one write item (an item the service refused
+ * stays empty: every node skips it). */
+static void fill_write(Artstore__V1__RaftWrite *w, const as_write_item_t *it)
+{
+    artstore__v1__raft_write__init(w);
+    if (it->prefailed)
+        return;
+    if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
+        w->article = (Artstore__V1__Article *)it->article;
+        w->has_exact = w->exact = it->op == AS_WRITE_EXACT;
+    } else {
+        w->has_delete_id = 1;
+        w->delete_id = it->id;
+        w->delete_url = (char *)it->url;
+    }
+    w->has_expected_revision = it->cond.has_expected != 0;
+    w->expected_revision = it->cond.expected;
+    if (it->cond.request_id.len > 0) {
+        w->has_request_id = 1;
+        w->request_id.data = (uint8_t *)it->cond.request_id.data;
+        w->request_id.len = it->cond.request_id.len;
+    }
+}
+
+int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
+                       int64_t time_ms, const as_entry_origin_t *origin,
+                       void *(*alloc)(size_t), void **out, size_t *len,
+                       as_status_t *st)
+{
     Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
     Artstore__V1__RaftWrite *w, **pw;
-    size_t i;
+    size_t i = 0, j, k, n = 0;
     int rc;
 
-    w = calloc(job->n ? job->n : 1, sizeof(*w));
-    pw = calloc(job->n ? job->n : 1, sizeof(*pw));
+    for (j = 0; j < n_jobs; j++)
+        n += jobs[j]->n;
+    w = calloc(n ? n : 1, sizeof(*w));
+    pw = calloc(n ? n : 1, sizeof(*pw));
     if (w == NULL || pw == NULL) {
         rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                           "out of memory for a log entry of %zu items",
-                           job->n);
+                           "out of memory for a log entry of %zu items", n);
         goto out_free;
     }
-    for (i = 0; i < job->n; i++) {
-        const as_write_item_t *it = &job->items[i];
-
-        artstore__v1__raft_write__init(&w[i]);
-        pw[i] = &w[i];
-        if (it->prefailed)
-            continue;
-        if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
-            w[i].article = (Artstore__V1__Article *)it->article;
-            w[i].has_exact = w[i].exact = it->op == AS_WRITE_EXACT;
-        } else {
-            w[i].has_delete_id = 1;
-            w[i].delete_id = it->id;
-            w[i].delete_url = (char *)it->url;
+    for (j = 0; j < n_jobs; j++)
+        for (k = 0; k < jobs[j]->n; k++, i++) {
+            fill_write(&w[i], &jobs[j]->items[k]);
+            pw[i] = &w[i];
         }
-        w[i].has_expected_revision = it->cond.has_expected != 0;
-        w[i].expected_revision = it->cond.expected;
-        if (it->cond.request_id.len > 0) {
-            w[i].has_request_id = 1;
-            w[i].request_id.data = (uint8_t *)it->cond.request_id.data;
-            w[i].request_id.len = it->cond.request_id.len;
-        }
-    }
     set_origin(&e, time_ms, origin);
-    e.n_writes = job->n;
+    e.n_writes = n;
     e.writes = pw;
     rc = pack_entry(&e, alloc, out, len, st);
 
@@ -146,6 +163,7 @@ int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
 
 typedef struct apply_ctx {
     uint64_t index;
+    int wal;                    /* a write-ahead log record, not Raft's */
     const Artstore__V1__RaftEntry *e;
     as_applied_t *res;
     as_status_t *st;            /* the entry's failure as a whole */
@@ -247,7 +265,10 @@ static int apply_txn(as_wtxn_t *t, void *arg)
     }
     if (e->member != NULL && (rc = put_member(t, e->member, c->st)) != 0)
         return rc;
-    as_store_txn_set_applied(t, c->index, 0);
+    if (c->wal)
+        as_store_txn_set_logged(t, c->index);
+    else
+        as_store_txn_set_applied(t, c->index, 0);
     return 0;
 }
 
@@ -288,6 +309,7 @@ int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
     }
     res->n = n;
     c.index = index;
+    c.wal = 0;
     c.e = e;
     c.res = res;
     c.st = st;
@@ -300,6 +322,60 @@ out_free:
         memset(res, 0, sizeof(*res));
         res->index = index;
     }
+    return rc;
+}
+
+/* as_wal_scan visitor of as_apply_replay: one record into the deferred
+ * transaction. */
+static int replay_record(void *arg, uint64_t index, const void *data,
+                         size_t len, as_status_t *st)
+{
+    as_store_t *s = arg;
+    Artstore__V1__RaftEntry *e = unpack_entry(data, len);
+    as_applied_t res;
+    apply_ctx_t c;
+    int rc;
+
+    if (e == NULL)
+        return as_status_set(st, AS_CODE_DATA_LOSS,
+                             "write-ahead log record %llu has a valid "
+                             "checksum but does not decode",
+                             (unsigned long long)index);
+    memset(&res, 0, sizeof(res));
+    res.n = e->n_writes;
+    res.st = calloc(res.n ? res.n : 1, sizeof(*res.st));
+    res.out = calloc(res.n ? res.n : 1, sizeof(*res.out));
+    if (res.st == NULL || res.out == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "out of memory replaying record %llu",
+                           (unsigned long long)index);
+        goto out_free;
+    }
+    c.index = index;
+    c.wal = 1;
+    c.e = e;
+    c.res = &res;
+    c.st = st;
+    rc = as_store_defer(s, apply_txn, &c, st);
+    as_store_publish(s);
+
+out_free:
+    as_applied_free(&res);
+    artstore__v1__raft_entry__free_unpacked(e, NULL);
+    return rc;
+}
+
+int as_apply_replay(as_store_t *s, as_wal_t *w, uint64_t *n, as_status_t *st)
+{
+    uint64_t after = as_store_logged_index(s), last;
+    int rc;
+
+    *n = 0;
+    rc = as_wal_scan(w, after, replay_record, s, &last, st);
+    if (rc == 0 && (rc = as_store_commit(s, st)) == 0)
+        as_wal_reset(w);
+    if (rc == 0)
+        *n = last - after;
     return rc;
 }
 

@@ -32,6 +32,7 @@
 #include "artstore.pb-c.h"
 #include "status.h"
 #include "store.h"
+#include "wal.h"
 #include "writer.h"
 
 /* Who proposed an entry: the node, its run (a number drawn when the
@@ -64,6 +65,13 @@ int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
                       void *(*alloc)(size_t), void **out, size_t *len,
                       as_status_t *st);
 
+/* Packs the items of n jobs, in order, into one entry, as above: the
+ * write-ahead log's record of one group commit (wal.h). */
+int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n, int64_t time_ms,
+                       const as_entry_origin_t *origin,
+                       void *(*alloc)(size_t), void **out, size_t *len,
+                       as_status_t *st);
+
 /* Packs an announcement of member m (id, raft, listen, feed), as above. */
 int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
                          int64_t time_ms, const as_entry_origin_t *origin,
@@ -81,6 +89,19 @@ int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
  */
 int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
                    size_t len, as_applied_t *res, as_status_t *st);
+
+/*
+ * Replays the write-ahead log of a single node at start: every whole
+ * record after the store's wal_applied, applied in order exactly as the
+ * writer applied it (the record holds the writes and the time they were
+ * stamped with, so ids, revisions and seqs come out the same), then one
+ * durable commit, after which the log starts again (as_wal_reset). A torn
+ * last record is dropped (wal.h). *n gets the number of records replayed.
+ * Run before the writer starts, on the thread that calls it. Returns 0, or
+ * DATA_LOSS / INTERNAL / RESOURCE_EXHAUSTED with st set (the server must
+ * not start: acknowledged writes would be missing).
+ */
+int as_apply_replay(as_store_t *s, as_wal_t *w, uint64_t *n, as_status_t *st);
 
 /* Records index as applied even though nothing else is written (before a
  * Raft snapshot names it). Returns 0 or the store's code with st set. */

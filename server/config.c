@@ -53,6 +53,12 @@ static const option_def_t options[] = {
     { "sync", OPT_STR, CFG(sync), "full",
       "full: every commit is flushed before it is acknowledged; "
       "periodic: flushed once a second (may lose the last second)" },
+    { "commit-interval", OPT_COUNT, CFG(commit_interval_ms), "100",
+      "with --sync full on one node: milliseconds between LMDB commits; "
+      "writes are acknowledged once in the flushed write-ahead log" },
+    { "overlay-max", OPT_SIZE, CFG(overlay_max), "64M",
+      "acknowledged writes held in memory until LMDB commits them; at "
+      "this size writers wait for the next commit" },
     { "max-readers", OPT_COUNT, CFG(max_readers), "256",
       "LMDB reader slots" },
     { "compress-level", OPT_COUNT, CFG(compress_level), "1",

@@ -37,6 +37,8 @@ typedef struct as_config {
     size_t max_queue;
     size_t writer_batch;     /* items per commit */
     char *sync;              /* "full" or "periodic" */
+    size_t commit_interval_ms;   /* LMDB commits behind the log */
+    size_t overlay_max;      /* bytes of acknowledged, uncommitted writes */
     size_t max_readers;
     size_t compress_level;   /* zstd level for stored articles; 0: off */
     char *log_level;

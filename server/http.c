@@ -224,6 +224,7 @@ static enum MHD_Result serve_ingest(as_http_t *h, struct MHD_Connection *conn)
     FILE *f;
     int rc;
 
+    as_writer_barrier(h->opts.svc->writer);
     pthread_mutex_lock(&h->lock);
     rc = as_feed_minute_counts(h->reader, now_ms(), INGEST_MINUTES, counts,
                                &minute0, &st);

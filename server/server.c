@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "auth.h"
 #include "clock.h"
 #include "cluster.h"
@@ -22,12 +23,14 @@
 #include "service.h"
 #include "stall.h"
 #include "store.h"
+#include "wal.h"
 #include "writer.h"
 
 struct as_server {
     as_service_t svc;
     as_store_t *store;
     as_writer_t *writer;
+    as_wal_t *wal;           /* one node with --sync full: the writer's */
     as_feed_t *feed;
     as_cluster_t *cluster;   /* NULL: not a cluster member */
     as_http_t *http;         /* dashboard and /metrics, or NULL */
@@ -176,19 +179,52 @@ int as_server_rebuild_stories(const as_config_t *cfg, as_status_t *st)
     return 0;
 }
 
-/* Opens the store and starts the writer. */
+/*
+ * Replays the write-ahead log into the store (always: a node that ran on
+ * its own before may restart as a cluster member or with --sync
+ * periodic), and keeps it open in s->wal when this server writes through
+ * it: one node with --sync full. Returns 0 or a code with st set.
+ */
+static int open_wal(as_server_t *s, const as_config_t *cfg, as_status_t *st)
+{
+    uint64_t n;
+    int rc;
+
+    if ((rc = as_wal_open(cfg->data_dir, &s->wal, st)) != 0)
+        return rc;
+    if ((rc = as_apply_replay(s->store, s->wal, &n, st)) != 0) {
+        as_status_set(st, rc, "replaying the write-ahead log: %s", st->msg);
+        goto out_close;
+    }
+    if (n > 0)
+        as_log_info("replayed %llu write-ahead log record(s) after the last "
+                    "LMDB commit", (unsigned long long)n);
+    if (!clustered(cfg) &&
+        !(cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0))
+        return 0;
+out_close:
+    as_wal_close(s->wal);
+    s->wal = NULL;
+    return rc;
+}
+
+/* Opens the store, replays its log and starts the writer. */
 static int open_store(as_server_t *s, const as_config_t *cfg, as_status_t *st)
 {
     as_writer_opts_t wo;
     int rc;
 
-    if ((rc = store_open(cfg, 0, &s->store, st)) != 0)
+    if ((rc = store_open(cfg, 0, &s->store, st)) != 0 ||
+        (rc = open_wal(s, cfg, st)) != 0)
         return rc;
     memset(&wo, 0, sizeof(wo));
     wo.max_queue = cfg->max_queue;
     wo.max_batch_items = cfg->writer_batch;
     wo.sync_interval_ms = cfg->sync != NULL &&
                           strcmp(cfg->sync, "periodic") == 0 ? 1000 : 0;
+    wo.wal = s->wal;
+    wo.commit_interval_ms = (int)cfg->commit_interval_ms;
+    wo.overlay_max_bytes = cfg->overlay_max;
     return as_writer_start(s->store, &wo, &s->writer, st);
 }
 
@@ -415,7 +451,8 @@ static int check_ports(const as_config_t *cfg, as_status_t *st)
  * what the store put there (an empty environment) and the directory. */
 static void remove_new_data_dir(const char *dir)
 {
-    static const char *const files[] = { "data.mdb", "lock.mdb", "LOCK" };
+    static const char *const files[] = { "data.mdb", "lock.mdb", "LOCK",
+                                         AS_WAL_FILE };
     char path[4096];
     size_t i;
 
@@ -495,6 +532,7 @@ void as_server_close(as_server_t *s)
      * answered. */
     as_cluster_stop(s->cluster);
     as_writer_stop(s->writer);
+    as_wal_close(s->wal);
     as_feed_stop(s->feed);
     if (s->local_worker != NULL)
         as_service_worker_fini(&s->svc, s->local_worker);

@@ -61,7 +61,7 @@ void as_service_worker_fini(void *ctx, void *data)
     as_reader_free(data);
 }
 
-as_reader_t *as_service_reader(as_call_t *call)
+as_reader_t *as_service_reader_latest(as_call_t *call)
 {
     as_service_t *svc = as_call_ctx(call);
     as_reader_t *rd = as_call_worker(call);
@@ -80,6 +80,15 @@ as_reader_t *as_service_reader(as_call_t *call)
         return NULL;
     }
     return rd;
+}
+
+as_reader_t *as_service_reader(as_call_t *call)
+{
+    as_service_t *svc = as_call_ctx(call);
+
+    /* Acknowledged writes are committed before this snapshot begins. */
+    as_writer_barrier(svc->writer);
+    return as_service_reader_latest(call);
 }
 
 /* ------------------------------------------------------------ requests */

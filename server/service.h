@@ -100,8 +100,13 @@ ProtobufCMessage *as_service_unpack(as_call_t *call,
 /* The calling worker's store reader, or NULL after replying UNAVAILABLE
  * (a worker whose reader could not be made) or the failure of a
  * linearizable read's barrier (the envelope asked for one on a cluster
- * member: as_cluster_read_barrier, which may block up to the deadline). */
+ * member: as_cluster_read_barrier, which may block up to the deadline).
+ * as_service_reader first waits until LMDB holds every write acknowledged
+ * through the write-ahead log (as_writer_barrier): for every read of a
+ * snapshot; as_service_reader_latest does not: for Get, which reads
+ * acknowledged writes from the overlay. */
 as_reader_t *as_service_reader(as_call_t *call);
+as_reader_t *as_service_reader_latest(as_call_t *call);
 
 /* Normalizes the request's filter (NULL: none) into out (as_filter_free),
  * or replies INVALID_ARGUMENT / RESOURCE_EXHAUSTED and returns -1. */

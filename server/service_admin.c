@@ -23,6 +23,8 @@ void as__svc_ping(as_call_t *call, const uint8_t *payload, size_t len)
     resp.version = ARTSTORE_VERSION_STRING;
     resp.feed_endpoint = (char *)svc->feed_endpoint;
     resp.has_last_seq = resp.has_time_ms = 1;
+    /* last_seq counts every acknowledged write. */
+    as_writer_barrier(svc->writer);
     resp.last_seq = as_store_last_seq(svc->store);
     resp.time_ms = as_clock_wall_ms();
     resp.has_max_message_bytes = 1;
@@ -168,6 +170,7 @@ int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
     int rc;
 
     artstore__v1__stats_response__init(resp);
+    as_writer_barrier(svc->writer);
     if (rd == NULL || as_reader_begin(rd, st) != 0)
         return as_status_set(st, AS_CODE_UNAVAILABLE, "store not readable");
     rc = as_store_get_stats(rd, &ss, st);
@@ -191,6 +194,11 @@ int as_service_stats(as_service_t *svc, as_reader_t *rd, as_arena_t *ar,
                                    (double)ws.items);
     if (resp->writer_batch == NULL)
         goto out_exhausted;
+    resp->has_overlay_bytes = resp->has_lmdb_commits = 1;
+    resp->has_asked_commits = 1;
+    resp->overlay_bytes = ws.overlay_bytes;
+    resp->lmdb_commits = ws.lmdb_commits;
+    resp->asked_commits = ws.asked_commits;
     return 0;
 
 out_exhausted:
@@ -232,6 +240,8 @@ void as__svc_backup(as_call_t *call, const uint8_t *payload, size_t len)
         call, &artstore__v1__backup_request__descriptor, payload, len);
     if (req == NULL)
         return;
+    /* The copy holds every write acknowledged before the call. */
+    as_writer_barrier(svc->writer);
     if (as_backup_run(svc->store, req->path, svc->data_dir,
                       !(req->has_no_compact && req->no_compact), &resp.bytes,
                       &resp.last_seq, &st) != 0) {

@@ -368,14 +368,14 @@ static int get_parts(as_call_t *call, as_reader_t *rd,
     int rc;
 
     if (req->n_ids == 0) {
-        if ((url && (rc = as_store_find_url(rd, url, &id, st)) != 0) ||
-            (rc = as_store_get_raw(rd, id, &raw, st)) != 0)
+        if ((url && (rc = as_store_find_url_latest(rd, url, &id, st)) != 0) ||
+            (rc = as_store_get_latest(rd, id, &raw, st)) != 0)
             return rc;
         return as_service_article_bytes(raw, req->omit_body, ar, &parts[0],
                                         st);
     }
     for (i = 0; i < req->n_ids; i++) {
-        rc = as_store_get_raw(rd, req->ids[i], &raw, st);
+        rc = as_store_get_latest(rd, req->ids[i], &raw, st);
         if (rc == AS_CODE_NOT_FOUND)
             parts[i].data = NULL;       /* answered as missing */
         else if (rc != 0 ||
@@ -463,7 +463,8 @@ void as__svc_get(as_call_t *call, const uint8_t *payload, size_t len)
                             "reply needs more than max_decode_bytes");
         return;
     }
-    if ((rd = as_service_reader(call)) == NULL)
+    /* Get reads acknowledged writes from the overlay: no barrier. */
+    if ((rd = as_service_reader_latest(call)) == NULL)
         return;
     if ((rc = as_reader_begin(rd, &st)) == 0) {
         /* Two passes, so that the reply is built in place in the buffer

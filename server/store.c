@@ -30,9 +30,12 @@
 #include "clock.h"
 #include "codec.h"
 #include "log.h"
+#include "overlay.h"
 #include "store_story.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+/* Room a capped map must have left for writes to be deferred. */
+#define DEFER_ROOM ((uint64_t)256 << 20)
 
 struct as_wtxn {
     as_store_t *s;
@@ -42,9 +45,13 @@ struct as_wtxn {
     uint64_t tag_count;
     uint64_t applied;      /* meta raft_applied (cluster mode) */
     uint64_t applied_begin;
+    uint64_t logged;       /* meta wal_applied (one node with a log) */
+    uint64_t logged_begin;
     int64_t now_ms;
     int broken;            /* 0, or the LMDB error that broke the txn */
     int dirty;             /* something was written: commit it */
+    int deferred;          /* a child of the deferred transaction: its
+                              writes are staged in the overlay */
 };
 
 struct as_store {
@@ -64,6 +71,16 @@ struct as_store {
     size_t pack_cap;
     size_t leaf_max;       /* longest value kept whole in `articles` */
     as_story_state_t *story;   /* used by the writing thread only */
+    _Atomic uint64_t logged;
+    /* Deferred commits (as_store_defer): the open parent transaction and
+     * the thread that owns it. */
+    as_wtxn_t dt;
+    int dt_open;
+    pthread_t dt_thread;
+    as_overlay_t *ov;
+    /* Every reader, for the oldest open epoch (overlay.h). */
+    pthread_mutex_t readers_lock;
+    struct as_reader *readers;
 };
 
 struct as_reader {
@@ -71,6 +88,11 @@ struct as_reader {
     MDB_txn *txn;
     as_codec_t *codec;     /* decompressed articles live until reader_end */
     int open;
+    uint64_t epoch;        /* the overlay's epoch when the snapshot began */
+    _Atomic uint64_t open_epoch;    /* epoch while open, else UINT64_MAX */
+    void **ovbufs;         /* copies from the overlay, until reader_end */
+    size_t n_ovbufs, cap_ovbufs;
+    struct as_reader *next, *prev;
 };
 
 const as_dbi_def_t as_store_schema[AS_DBI_COUNT] = {
@@ -441,12 +463,13 @@ out_env:
  * Opens every sub-database of the schema in txn, writes the meta keys of
  * a new store or checks the schema version of an existing one (dir names
  * it in the error; *migrate is set for version 1, whose tag_counts the
- * caller builds), and reads last_seq and raft_applied. Returns 0 or an
+ * caller builds), and reads last_seq, raft_applied and wal_applied.
+ * Returns 0 or an
  * error in st.
  */
 static int open_schema(as_store_t *s, MDB_txn *txn, const char *dir,
                        int *migrate, uint64_t *last_seq, uint64_t *applied,
-                       as_status_t *st)
+                       uint64_t *logged, as_status_t *st)
 {
     MDB_dbi meta;
     uint64_t version;
@@ -482,7 +505,8 @@ static int open_schema(as_store_t *s, MDB_txn *txn, const char *dir,
         return as_status_set(st, AS_CODE_INTERNAL, "read last_seq: %s",
                              mdb_strerror(rc));
     if ((rc = as__meta_get_u64(txn, meta, AS_META_RAFT_APPLIED,
-                               applied)) != 0)
+                               applied)) != 0 ||
+        (rc = as__meta_get_u64(txn, meta, AS_META_WAL_APPLIED, logged)) != 0)
         return as_status_set(st, AS_CODE_INTERNAL, "read raft_applied: %s",
                              mdb_strerror(rc));
     return 0;
@@ -506,7 +530,7 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
 {
     as_store_t *s;
     MDB_txn *txn;
-    uint64_t last_seq, applied;
+    uint64_t last_seq, applied, logged;
     int rc, outdated, migrate;
 
     s = calloc(1, sizeof(*s));
@@ -533,7 +557,7 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
         goto out_env;
     }
     if (open_schema(s, txn, opts->path, &migrate, &last_seq, &applied,
-                    st) != 0 ||
+                    &logged, st) != 0 ||
         as__story_open(s, txn, opts->story_params, !opts->no_stories,
                        &s->story, &outdated, st) != 0)
         goto out_txn;
@@ -543,6 +567,12 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
     }
     atomic_store(&s->last_seq, last_seq);
     atomic_store(&s->applied, applied);
+    atomic_store(&s->logged, logged);
+    if ((s->ov = as_overlay_new()) == NULL) {
+        as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+        goto out_story;
+    }
+    pthread_mutex_init(&s->readers_lock, NULL);
     init_resize_lock(s);
     if (migrate) {
         as_log_info("store in %s has schema version 1: building the tag "
@@ -573,8 +603,17 @@ out_free:
 
 void as_store_close(as_store_t *s)
 {
+    as_status_t st;
+
     if (s == NULL)
         return;
+    /* The deferred transaction belongs to its thread (LMDB's writer lock
+     * is that thread's): its owner commits it before it ends. */
+    if (s->dt_open && pthread_equal(s->dt_thread, pthread_self()) &&
+        as_store_commit(s, &st) != 0)
+        as_log_error("closing the store: %s", st.msg);
+    as_overlay_free(s->ov);
+    pthread_mutex_destroy(&s->readers_lock);
     as__story_close(s->story);
     mdb_env_close(s->env);
     if (s->lockmdb_fd >= 0)
@@ -760,12 +799,15 @@ static int wtxn_begin(as_store_t *s, as_wtxn_t *t, as_status_t *st)
         (rc = as__meta_get_u64(t->txn, meta, AS_META_TAG_COUNT,
                                &t->tag_count)) != 0 ||
         (rc = as__meta_get_u64(t->txn, meta, AS_META_RAFT_APPLIED,
-                               &t->applied)) != 0) {
+                               &t->applied)) != 0 ||
+        (rc = as__meta_get_u64(t->txn, meta, AS_META_WAL_APPLIED,
+                               &t->logged)) != 0) {
         mdb_txn_abort(t->txn);
         return as_status_set(st, AS_CODE_INTERNAL, "read counters: %s",
                              mdb_strerror(rc));
     }
     t->applied_begin = t->applied;
+    t->logged_begin = t->logged;
     if ((rc = as__story_txn_begin(t, st)) != 0) {
         mdb_txn_abort(t->txn);
         return rc;
@@ -773,13 +815,39 @@ static int wtxn_begin(as_store_t *s, as_wtxn_t *t, as_status_t *st)
     return 0;
 }
 
+/* Writes the transaction's counters into meta before its commit. Returns
+ * 0 or an LMDB error. */
+static int put_counters(as_wtxn_t *t)
+{
+    MDB_dbi meta = t->s->dbi[AS_DBI_META];
+    int mrc;
+
+    if ((mrc = meta_put_u64(t->txn, meta, AS_META_NEXT_ID, t->next_id)) != 0 ||
+        (mrc = meta_put_u64(t->txn, meta, AS_META_LAST_SEQ,
+                            t->last_seq)) != 0 ||
+        (mrc = meta_put_u64(t->txn, meta, AS_META_TAG_COUNT,
+                            t->tag_count)) != 0 ||
+        (t->applied != t->applied_begin &&
+         (mrc = meta_put_u64(t->txn, meta, AS_META_RAFT_APPLIED,
+                             t->applied)) != 0) ||
+        (t->logged != t->logged_begin &&
+         (mrc = meta_put_u64(t->txn, meta, AS_META_WAL_APPLIED,
+                             t->logged)) != 0))
+        return mrc;
+    return 0;
+}
+
 int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
                    as_status_t *st)
 {
-    MDB_dbi meta = s->dbi[AS_DBI_META];
     as_wtxn_t t;
     int rc, mrc;
 
+    /* LMDB has one writer: the thread that holds the deferred transaction
+     * commits it first (another thread waits for its commit). */
+    if (s->dt_open && pthread_equal(s->dt_thread, pthread_self()) &&
+        (rc = as_store_commit(s, st)) != 0)
+        return rc;
     for (;;) {
         if ((rc = wtxn_begin(s, &t, st)) != 0)
             return rc;
@@ -791,15 +859,7 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
             return 0;
         }
         if (rc == 0 && !t.broken) {
-            if ((mrc = meta_put_u64(t.txn, meta, AS_META_NEXT_ID,
-                                    t.next_id)) != 0 ||
-                (mrc = meta_put_u64(t.txn, meta, AS_META_LAST_SEQ,
-                                    t.last_seq)) != 0 ||
-                (mrc = meta_put_u64(t.txn, meta, AS_META_TAG_COUNT,
-                                    t.tag_count)) != 0 ||
-                (t.applied != t.applied_begin &&
-                 (mrc = meta_put_u64(t.txn, meta, AS_META_RAFT_APPLIED,
-                                     t.applied)) != 0)) {
+            if ((mrc = put_counters(&t)) != 0) {
                 txn_fail(&t, mrc, "write counters", st);
             } else if ((mrc = mdb_txn_commit(t.txn)) != 0) {
                 /* A failed commit has already freed the transaction. */
@@ -808,6 +868,7 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
             } else {
                 atomic_store(&s->last_seq, t.last_seq);
                 atomic_store(&s->applied, t.applied);
+                atomic_store(&s->logged, t.logged);
                 return 0;
             }
         }
@@ -823,6 +884,193 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
         if ((rc = grow_map(s, st)) != 0)
             return rc;
     }
+}
+
+/* ------------------------------------------------------------ deferred */
+
+/* The lowest epoch of an open reader, UINT64_MAX when none is open. */
+static uint64_t min_open_epoch(as_store_t *s)
+{
+    uint64_t min = UINT64_MAX;
+    as_reader_t *r;
+
+    pthread_mutex_lock(&s->readers_lock);
+    for (r = s->readers; r != NULL; r = r->next) {
+        uint64_t e = atomic_load(&r->open_epoch);
+
+        if (e < min)
+            min = e;
+    }
+    pthread_mutex_unlock(&s->readers_lock);
+    return min;
+}
+
+/* Grows the map ahead of a deferred transaction when it is three quarters
+ * used: a long transaction that fills the map can only be cut short. */
+static int grow_early(as_store_t *s, as_status_t *st)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t used;
+
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &ms);
+    used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    if (used < (uint64_t)s->map_size / 4 * 3 ||
+        (s->map_max && s->map_size >= s->map_max))
+        return 0;
+    return grow_map(s, st);
+}
+
+int as_store_commit(as_store_t *s, as_status_t *st)
+{
+    as_wtxn_t *t = &s->dt;
+    int mrc;
+
+    if (!s->dt_open) {
+        /* Nothing to commit: retired entries may still be freed. */
+        if (as_overlay_bytes(s->ov) > 0)
+            as_overlay_committed(s->ov, min_open_epoch(s));
+        return 0;
+    }
+    s->dt_open = 0;
+    if (!t->dirty) {
+        mdb_txn_abort(t->txn);
+        as_overlay_committed(s->ov, min_open_epoch(s));
+        return 0;
+    }
+    if ((mrc = put_counters(t)) != 0 || (mrc = mdb_txn_commit(t->txn)) != 0) {
+        /* Acknowledged writes are in this transaction: they are in the
+         * write-ahead log (or the Raft log) too, which a restart replays,
+         * but this process can no longer serve them. */
+        as_log_error("LMDB commit of acknowledged writes failed (%s); "
+                     "stopping: a restart replays them from the log",
+                     mdb_strerror(mrc));
+        abort();
+    }
+    atomic_store(&s->last_seq, t->last_seq);
+    atomic_store(&s->applied, t->applied);
+    atomic_store(&s->logged, t->logged);
+    as_overlay_committed(s->ov, min_open_epoch(s));
+    (void)st;
+    return 0;
+}
+
+int as_store_defer(as_store_t *s, as_store_write_fn fn, void *arg,
+                   as_status_t *st)
+{
+    as_wtxn_t c;
+    size_t mark;
+    int rc, mrc;
+
+    for (;;) {
+        if (!s->dt_open) {
+            if ((rc = grow_early(s, st)) != 0 ||
+                (rc = wtxn_begin(s, &s->dt, st)) != 0)
+                return rc;
+            s->dt_open = 1;
+            s->dt_thread = pthread_self();
+        }
+        c = s->dt;
+        c.now_ms = as_clock_wall_ms();
+        c.dirty = 0;
+        c.broken = 0;
+        c.deferred = 1;
+        if ((mrc = mdb_txn_begin(s->env, s->dt.txn, 0, &c.txn)) != 0) {
+            as_store_commit(s, st);
+            return as_status_set(st, AS_CODE_INTERNAL, "begin nested: %s",
+                                 mdb_strerror(mrc));
+        }
+        mark = as_overlay_mark(s->ov);
+        rc = fn(&c, arg);
+        if (rc == 0 && !c.broken) {
+            if ((mrc = mdb_txn_commit(c.txn)) != 0) {
+                as_log_error("LMDB nested commit failed (%s); stopping: a "
+                             "restart replays the log", mdb_strerror(mrc));
+                abort();
+            }
+            s->dt.next_id = c.next_id;
+            s->dt.last_seq = c.last_seq;
+            s->dt.tag_count = c.tag_count;
+            s->dt.applied = c.applied;
+            s->dt.logged = c.logged;
+            s->dt.dirty |= c.dirty;
+            return 0;
+        }
+        /* The group failed: drop it, keep what came before it (durably),
+         * and start afresh; a full map is grown and the group run again. */
+        mdb_txn_abort(c.txn);
+        as_overlay_rollback(s->ov, mark);
+        if (c.dirty)
+            as__story_txn_aborted(s->story);
+        as_store_commit(s, st);
+        if (c.broken != MDB_MAP_FULL)
+            return rc ? rc : st->code;
+        if ((rc = grow_map(s, st)) != 0)
+            return rc;
+    }
+}
+
+int as_store_can_defer(as_store_t *s)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t used, room;
+
+    if (s->map_max == 0)
+        return 1;
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &ms);
+    used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    room = s->map_max > used ? s->map_max - used : 0;
+    return room >= DEFER_ROOM && room >= used / 4;
+}
+
+int as_store_deferred(as_store_t *s)
+{
+    return s->dt_open && s->dt.dirty;
+}
+
+size_t as_store_overlay_bytes(as_store_t *s)
+{
+    return as_overlay_bytes(s->ov);
+}
+
+void as_store_publish(as_store_t *s)
+{
+    as_overlay_publish(s->ov);
+}
+
+void as_store_txn_set_logged(as_wtxn_t *t, uint64_t index)
+{
+    t->logged = index;
+    t->dirty = 1;
+}
+
+uint64_t as_store_logged_index(as_store_t *s)
+{
+    return atomic_load(&s->logged);
+}
+
+/* Stages what a deferred write changed (overlay.h). Returns 0, or
+ * RESOURCE_EXHAUSTED with st set. */
+static int stage_article(as_wtxn_t *t, uint64_t id, uint64_t rev,
+                         const void *val, size_t len, as_status_t *st)
+{
+    if (t->deferred &&
+        as_overlay_stage_article(t->s->ov, id, rev, val, len) != 0)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory for the overlay");
+    return 0;
+}
+
+static int stage_key(as_wtxn_t *t, const unsigned char *key, size_t len,
+                     uint64_t id, uint64_t rev, as_status_t *st)
+{
+    if (t->deferred && as_overlay_stage_key(t->s->ov, key, len, id, rev) != 0)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory for the overlay");
+    return 0;
 }
 
 MDB_txn *as__wtxn_txn(as_wtxn_t *t)
@@ -1219,7 +1467,10 @@ static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
     if ((rc = as_codec_encode(s->wcodec, s->pack, n, &v, &vn, st)) != 0)
         return rc;
     as_be_put64(kbuf, a->id);
-    return store_value(t, &k, v, vn, st);
+    if ((rc = store_value(t, &k, v, vn, st)) != 0)
+        return rc;
+    /* Get reads the packed form; s->pack still holds it. */
+    return stage_article(t, a->id, a->revision, s->pack, n, st);
 }
 
 /* Writes the change event of seq for a write of a (or delete of a). */
@@ -1493,6 +1744,7 @@ int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
 {
     Artstore__V1__Article *old = NULL, next = *a;
     unsigned char key[AS_KEY_MAX];
+    size_t klen;
     req_rec_t rec;
     uint64_t id;
     int rc;
@@ -1515,7 +1767,8 @@ int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
         out->revision = rec.seq;
         return 0;
     }
-    if ((rc = wtxn_find_key(t, key, as_article_key(a, key), &id, st)) != 0)
+    klen = as_article_key(a, key);
+    if ((rc = wtxn_find_key(t, key, klen, &id, st)) != 0)
         return rc;
     if (id != 0 && (rc = wtxn_get_article(t, id, &old, st)) != 0)
         return rc;
@@ -1553,7 +1806,9 @@ int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
         (rc = put_article(t, &next, st)) != 0 ||
         (rc = log_change(t, old ? ARTSTORE__V1__CHANGE_TYPE__CHANGE_UPDATE
                                 : ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE,
-                         &next, old, st)) != 0)
+                         &next, old, st)) != 0 ||
+        (old == NULL &&
+         (rc = stage_key(t, key, klen, next.id, next.revision, st)) != 0))
         goto out_free;
     out->id = next.id;
     out->outcome = old ? ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED
@@ -1741,8 +1996,16 @@ int as_store_delete(as_wtxn_t *t, uint64_t id, const char *url,
         goto out_free;
     }
     if ((rc = log_change(t, ARTSTORE__V1__CHANGE_TYPE__CHANGE_DELETE, old,
-                         NULL, st)) != 0)
+                         NULL, st)) != 0 ||
+        (rc = stage_article(t, id, t->last_seq, NULL, 0, st)) != 0)
         goto out_free;
+    if (t->deferred) {
+        unsigned char key[AS_KEY_MAX];
+
+        if ((rc = stage_key(t, key, as_article_key(old, key), 0, t->last_seq,
+                            st)) != 0)
+            goto out_free;
+    }
     *id_out = id;
     *revision_out = t->last_seq;
     rc = req_record(t, cond, id, 0, NULL, st);
@@ -1777,6 +2040,13 @@ int as_reader_create(as_store_t *s, as_reader_t **out, as_status_t *st)
         return as_status_set(st, AS_CODE_INTERNAL, "begin read: %s",
                              mdb_strerror(rc));
     }
+    atomic_store(&r->open_epoch, UINT64_MAX);
+    pthread_mutex_lock(&s->readers_lock);
+    r->next = s->readers;
+    if (s->readers != NULL)
+        s->readers->prev = r;
+    s->readers = r;
+    pthread_mutex_unlock(&s->readers_lock);
     *out = r;
     return 0;
 }
@@ -1787,8 +2057,17 @@ void as_reader_free(as_reader_t *r)
         return;
     if (r->open)
         as_reader_end(r);
+    pthread_mutex_lock(&r->s->readers_lock);
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        r->s->readers = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&r->s->readers_lock);
     mdb_txn_abort(r->txn);
     as_codec_free(r->codec);
+    free(r->ovbufs);
     free(r);
 }
 
@@ -1796,8 +2075,13 @@ int as_reader_begin(as_reader_t *r, as_status_t *st)
 {
     int rc;
 
+    /* The epoch is read before the snapshot begins: every commit of an
+     * earlier epoch is in the snapshot (overlay.h). */
+    r->epoch = as_overlay_epoch(r->s->ov);
+    atomic_store(&r->open_epoch, r->epoch);
     pthread_rwlock_rdlock(&r->s->resize_lock);
     if ((rc = mdb_txn_renew(r->txn)) != 0) {
+        atomic_store(&r->open_epoch, UINT64_MAX);
         pthread_rwlock_unlock(&r->s->resize_lock);
         return as_status_set(st, AS_CODE_INTERNAL, "renew read: %s",
                              mdb_strerror(rc));
@@ -1812,6 +2096,9 @@ void as_reader_end(as_reader_t *r)
         return;
     mdb_txn_reset(r->txn);
     as_codec_reset(r->codec);
+    while (r->n_ovbufs > 0)
+        free(r->ovbufs[--r->n_ovbufs]);
+    atomic_store(&r->open_epoch, UINT64_MAX);
     r->open = 0;
     pthread_rwlock_unlock(&r->s->resize_lock);
 }
@@ -1859,6 +2146,55 @@ int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,
     if (d.mv_size != 8)
         return as_status_set(st, AS_CODE_DATA_LOSS, "by_url entry corrupt");
     *id = as_be_get64(d.mv_data);
+    return 0;
+}
+
+int as_store_get_latest(as_reader_t *r, uint64_t id, as_bytes_t *out,
+                        as_status_t *st)
+{
+    void *p = NULL;
+    size_t n = 0;
+    int rc = as_overlay_get(r->s->ov, id, r->epoch, &p, &n);
+
+    if (rc == AS_OV_MISS)
+        return as_store_get_raw(r, id, out, st);
+    if (rc == AS_OV_GONE)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "article %llu",
+                             (unsigned long long)id);
+    if (rc == AS_OV_FOUND && r->n_ovbufs == r->cap_ovbufs) {
+        size_t cap = r->cap_ovbufs ? r->cap_ovbufs * 2 : 16;
+        void **b = realloc(r->ovbufs, cap * sizeof(*b));
+
+        if (b == NULL) {
+            free(p);
+            rc = -1;
+        } else {
+            r->ovbufs = b;
+            r->cap_ovbufs = cap;
+        }
+    }
+    if (rc != AS_OV_FOUND)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory reading article %llu",
+                             (unsigned long long)id);
+    r->ovbufs[r->n_ovbufs++] = p;
+    out->data = p;
+    out->len = n;
+    return 0;
+}
+
+int as_store_find_url_latest(as_reader_t *r, const char *url, uint64_t *id,
+                             as_status_t *st)
+{
+    unsigned char key[AS_KEY_MAX];
+    int rc = as_overlay_find_key(r->s->ov, key, as_url_key(url, key),
+                                 r->epoch, id);
+
+    if (rc == AS_OV_MISS)
+        return as_store_find_url(r, url, id, st);
+    if (rc == AS_OV_GONE)
+        return as_status_set(st, AS_CODE_NOT_FOUND,
+                             "no article with url %.200s", url);
     return 0;
 }
 

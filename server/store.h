@@ -206,6 +206,62 @@ typedef int (*as_store_write_fn)(as_wtxn_t *txn, void *arg);
 int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
                    as_status_t *st);
 
+/*
+ * Deferred commits: the log in front of LMDB (wal.h, apply.h).
+ *
+ * as_store_defer runs fn(txn, arg) in a nested transaction of one long
+ * write transaction that stays open across calls, and does not commit it:
+ * as_store_commit does, durably (unless no_sync), every --commit-interval.
+ * The caller must already hold the writes in a flushed log (the
+ * write-ahead log, or the Raft log) from which a restart replays what the
+ * last durable commit does not hold. What a deferred write changes is
+ * staged in the overlay (overlay.h); as_store_publish makes it visible to
+ * as_store_get_latest and as_store_find_url_latest, which the caller does
+ * once the log holds it. Readers' snapshots (Query, ListTags, Changes, the
+ * feed) see it after the commit.
+ *
+ * If fn fails (returns a code or breaks the transaction), its nested
+ * transaction is dropped, what came before it is committed durably, and
+ * the code returned; a full map is grown and fn run again from the start.
+ * An LMDB commit failure of deferred writes stops the process (abort):
+ * they were acknowledged, and only a restart's replay of the log can
+ * serve them again.
+ *
+ * Threads: one thread at a time defers and commits (the writer, or the
+ * Raft thread); as_store_write on that thread commits the deferred
+ * transaction first, on another thread it waits for LMDB's writer lock
+ * until that commit. The overlay's lookups are safe from any thread.
+ */
+int as_store_defer(as_store_t *s, as_store_write_fn fn, void *arg,
+                   as_status_t *st);
+
+/* Commits the deferred transaction durably, if one is open, and retires
+ * the overlay's published entries. Returns 0 (a failure aborts, above). */
+int as_store_commit(as_store_t *s, as_status_t *st);
+
+/* Returns nonzero when the map has room to defer writes: always when it
+ * may grow without limit; with map_max, while 256 MiB and a quarter of
+ * what is used are left. A deferred transaction that fills the map could
+ * not commit what was acknowledged; near the cap, writes go through
+ * as_store_write, which refuses what does not fit. */
+int as_store_can_defer(as_store_t *s);
+
+/* Returns nonzero if deferred writes wait for as_store_commit. */
+int as_store_deferred(as_store_t *s);
+
+/* Makes the staged overlay entries visible (once their log is flushed). */
+void as_store_publish(as_store_t *s);
+
+/* Bytes held by the overlay (staged, published, not yet freed). */
+size_t as_store_overlay_bytes(as_store_t *s);
+
+/* Records index as the last write-ahead log record applied (meta
+ * wal_applied), written at the next commit. */
+void as_store_txn_set_logged(as_wtxn_t *t, uint64_t index);
+
+/* The last durably committed wal_applied (0: none). */
+uint64_t as_store_logged_index(as_store_t *s);
+
 /* A write's condition and its request id (see the top of this file). */
 typedef struct as_write_cond {
     int has_expected;      /* expected is a condition */
@@ -369,6 +425,18 @@ int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
  * NOT_FOUND or INTERNAL. */
 int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,
                       as_status_t *st);
+
+/*
+ * As as_store_get_raw and as_store_find_url, and they also see the
+ * acknowledged writes that LMDB has not committed yet (the overlay): the
+ * newest version of an article, or NOT_FOUND for one deleted since. An
+ * article from the overlay is a copy valid until as_reader_end. Get by id
+ * and by URL use these; a query's walk over the snapshot does not.
+ */
+int as_store_get_latest(as_reader_t *r, uint64_t id, as_bytes_t *out,
+                        as_status_t *st);
+int as_store_find_url_latest(as_reader_t *r, const char *url, uint64_t *id,
+                             as_status_t *st);
 
 /* Fills *out from the open snapshot. Returns 0 or INTERNAL. */
 int as_store_get_stats(as_reader_t *r, as_store_stats_t *out,

@@ -35,6 +35,7 @@ extern const as_dbi_def_t as_store_schema[AS_DBI_COUNT];
 #define AS_META_LAST_SEQ "last_seq"
 #define AS_META_TAG_COUNT "tag_count"
 #define AS_META_RAFT_APPLIED "raft_applied"      /* in a cluster */
+#define AS_META_WAL_APPLIED "wal_applied"        /* wal.h, one node */
 #define AS_META_STORY_PARAMS "story_params"      /* store_story.h */
 /* The last seq written by an exact put (PutExact); gaps in the changelog
  * up to it are the migration's, not a loss. */

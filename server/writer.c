@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "apply.h"
 #include "clock.h"
 #include "log.h"
 
@@ -30,6 +32,17 @@ struct as_writer {
     as_maint_hook_fn maint;
     void *maint_arg;
     as_writer_stats_t stats;         /* under lock */
+    /* With a log (the writer thread's): the next record's index and when
+     * the oldest write not yet committed to LMDB was applied (0: none). */
+    uint64_t next_index;
+    int64_t pending_since;
+    /* The read barrier (as_writer_barrier): the last record whose jobs
+     * were completed, the last one LMDB has committed, a reader's request
+     * for a commit (under lock) and where readers wait for it. */
+    _Atomic uint64_t acked_index;
+    _Atomic uint64_t committed_index;
+    int commit_asked;
+    pthread_cond_t committed_cond;
 };
 
 /* One group of jobs being applied in one transaction. */
@@ -119,6 +132,117 @@ static void run_batch(as_writer_t *w, batch_t *b)
     }
 }
 
+/* A group applied into the deferred transaction. */
+typedef struct logged {
+    batch_t *b;
+    int64_t time_ms;
+    uint64_t index;
+} logged_t;
+
+/* as_store_defer callback: the group, at its logged time and index. */
+static int apply_logged(as_wtxn_t *t, void *arg)
+{
+    logged_t *l = arg;
+
+    /* The time stamped in the record: a replay writes the same values. */
+    as_store_txn_set_time_ms(t, l->time_ms);
+    as_store_txn_set_logged(t, l->index);
+    return apply_batch(t, l->b);
+}
+
+/* After an LMDB commit of the deferred writes: the log starts again, the
+ * commit hook runs. */
+static void committed(as_writer_t *w)
+{
+    as_wal_reset(w->opts.wal);
+    w->pending_since = 0;
+    pthread_mutex_lock(&w->lock);
+    w->stats.lmdb_commits++;
+    if (w->commit_asked)
+        w->stats.asked_commits++;
+    atomic_store(&w->committed_index, w->next_index - 1);
+    w->commit_asked = 0;
+    pthread_cond_broadcast(&w->committed_cond);
+    pthread_mutex_unlock(&w->lock);
+    if (w->hook != NULL)
+        w->hook(w->hook_arg, as_store_last_seq(w->store));
+}
+
+/* Commits the deferred writes to LMDB (durably), then as committed(). */
+static void commit_now(as_writer_t *w)
+{
+    as_status_t st;
+
+    if (w->pending_since == 0 && !as_store_deferred(w->store)) {
+        as_store_commit(w->store, &st);     /* frees retired entries */
+        return;
+    }
+    as_store_commit(w->store, &st);
+    committed(w);
+}
+
+/*
+ * The group through the log: applied into the deferred transaction, its
+ * record appended and flushed, its writes published. Anything that keeps
+ * the group out of the log sends it down the path without one (a durable
+ * commit of its own, item by item if need be).
+ */
+static void run_logged(as_writer_t *w, batch_t *b)
+{
+    as_entry_origin_t origin = { 0, 0, 0 };
+    logged_t l = { b, as_clock_wall_ms(), w->next_index };
+    as_status_t st;
+    void *rec = NULL;
+    size_t len = 0;
+
+    as_status_ok(&b->st);
+    if (as_store_overlay_bytes(w->store) >= w->opts.overlay_max_bytes) {
+        pthread_mutex_lock(&w->lock);
+        w->stats.overlay_waits++;
+        pthread_mutex_unlock(&w->lock);
+        commit_now(w);
+    }
+    if (!as_store_can_defer(w->store)) {
+        commit_now(w);
+        run_batch(w, b);
+        return;
+    }
+    origin.seq = l.index;
+    if (as_entry_pack_jobs(b->jobs, b->n, l.time_ms, &origin, malloc, &rec,
+                           &len, &st) != 0) {
+        as_log_warn("cannot log a group (%s); committing it directly",
+                    st.msg);
+        commit_now(w);
+        run_batch(w, b);
+        return;
+    }
+    if (as_store_defer(w->store, apply_logged, &l, &st) != 0) {
+        /* The store committed what came before the group, without it. */
+        free(rec);
+        if (b->st.code != AS_CODE_OK)
+            st = b->st;
+        as_log_warn("deferred apply of %zu job(s) failed (%s: %s); retrying "
+                    "them without the log", b->n, as_code_str(st.code),
+                    st.msg);
+        commit_now(w);
+        run_batch(w, b);
+        return;
+    }
+    if (w->pending_since == 0)
+        w->pending_since = l.time_ms ? l.time_ms : 1;
+    w->next_index++;
+    if (as_wal_append(w->opts.wal, l.index, rec, len, &st) != 0 ||
+        as_wal_sync(w->opts.wal, &st) != 0) {
+        /* Durable all the same, through LMDB; its wal_applied covers the
+         * record that never made it, and the log starts again after it. */
+        as_log_warn("write-ahead log: %s; committing to LMDB instead",
+                    st.msg);
+        commit_now(w);
+    }
+    free(rec);
+    as_store_publish(w->store);
+}
+
 static void record_batch(as_writer_t *w, size_t items)
 {
     size_t i;
@@ -139,7 +263,7 @@ static void *writer_main(void *arg)
     as_write_job_t **jobs;
     int64_t last_sync = as_clock_wall_ms(), last_check = last_sync;
     int64_t last_maint = last_sync;
-    int dirty = 0;
+    int dirty = 0, asked;
 
     jobs = malloc(sizeof(*jobs) * (w->opts.max_batch_items + 1));
     if (jobs == NULL) {
@@ -154,9 +278,25 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->lock);
         while (w->head == NULL && !w->stopping) {
             struct timespec ts;
+            int64_t wait_ms = 1000;
 
+            /* Deferred writes wake the thread when their commit is due,
+             * or when a reader asks for it. */
+            if (w->commit_asked)
+                break;
+            if (w->pending_since != 0) {
+                wait_ms = w->pending_since + w->opts.commit_interval_ms -
+                          as_clock_wall_ms();
+                if (wait_ms <= 0)
+                    break;
+            }
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
             if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
                 break;
         }
@@ -204,15 +344,28 @@ static void *writer_main(void *arg)
             items = 0;
             for (i = 0; i < b.n; i++)
                 items += jobs[i]->n;
-            run_batch(w, &b);
+            if (w->opts.wal != NULL)
+                run_logged(w, &b);
+            else
+                run_batch(w, &b);
             record_batch(w, items);
             dirty = 1;
+            /* Before the replies: a read that follows one must find its
+             * write acknowledged (as_writer_barrier). */
+            if (w->pending_since != 0)
+                atomic_store(&w->acked_index, w->next_index - 1);
             for (i = 0; i < b.n; i++)
                 jobs[i]->done(jobs[i]);
             if (w->hook != NULL)
                 w->hook(w->hook_arg, as_store_last_seq(w->store));
         }
         now = as_clock_wall_ms();
+        pthread_mutex_lock(&w->lock);
+        asked = w->commit_asked;
+        pthread_mutex_unlock(&w->lock);
+        if (w->pending_since != 0 &&
+            (asked || now - w->pending_since >= w->opts.commit_interval_ms))
+            commit_now(w);
         if (dirty && w->opts.sync_interval_ms > 0 &&
             now - last_sync >= w->opts.sync_interval_ms) {
             as_store_sync(w->store);
@@ -221,6 +374,10 @@ static void *writer_main(void *arg)
         }
         if (w->maint != NULL && now - last_maint >= 1000) {
             w->maint(w->maint_arg);
+            /* Maintenance that wrote (as_store_write) committed the
+             * deferred writes before its own transaction. */
+            if (w->pending_since != 0 && !as_store_deferred(w->store))
+                committed(w);
             last_maint = now;
         }
         if (now - last_check >= 60000) {
@@ -231,6 +388,8 @@ static void *writer_main(void *arg)
             last_check = now;
         }
     }
+    if (w->opts.wal != NULL)
+        commit_now(w);
     if (dirty && w->opts.sync_interval_ms > 0)
         as_store_sync(w->store);
     free(jobs);
@@ -251,9 +410,19 @@ int as_writer_start(as_store_t *s, const as_writer_opts_t *opts,
         w->opts.max_queue = 10000;
     if (w->opts.max_batch_items == 0)
         w->opts.max_batch_items = 1024;
+    if (w->opts.commit_interval_ms <= 0)
+        w->opts.commit_interval_ms = AS_WRITER_COMMIT_INTERVAL_MS;
+    if (w->opts.overlay_max_bytes == 0)
+        w->opts.overlay_max_bytes = AS_WRITER_OVERLAY_MAX;
+    /* The log was replayed and committed: records go on after it. */
+    w->next_index = as_store_logged_index(s) + 1;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->committed_cond, NULL);
+    atomic_store(&w->acked_index, w->next_index - 1);
+    atomic_store(&w->committed_index, w->next_index - 1);
     if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+        pthread_cond_destroy(&w->committed_cond);
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->lock);
         free(w);
@@ -329,9 +498,30 @@ void as_writer_stop(as_writer_t *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->committed_cond);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);
+}
+
+void as_writer_barrier(as_writer_t *w)
+{
+    uint64_t target;
+
+    if (w == NULL)
+        return;
+    target = atomic_load(&w->acked_index);
+    if (target <= atomic_load(&w->committed_index))
+        return;
+    pthread_mutex_lock(&w->lock);
+    if (atomic_load(&w->committed_index) < target) {
+        w->commit_asked = 1;
+        pthread_cond_signal(&w->cond);
+    }
+    /* The writer commits before it stops, so this wait ends. */
+    while (atomic_load(&w->committed_index) < target)
+        pthread_cond_wait(&w->committed_cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void as_writer_get_stats(as_writer_t *w, as_writer_stats_t *out)
@@ -339,5 +529,6 @@ void as_writer_get_stats(as_writer_t *w, as_writer_stats_t *out)
     pthread_mutex_lock(&w->lock);
     *out = w->stats;
     out->queued = w->queued;
+    out->overlay_bytes = as_store_overlay_bytes(w->store);
     pthread_mutex_unlock(&w->lock);
 }

@@ -12,9 +12,22 @@
  * the store handles by growing), the writer retries its items one
  * transaction each, so the fault stays with the item that caused it.
  *
+ * With a write-ahead log (opts.wal, wal.h) a group is applied into the
+ * store's deferred transaction (store.h, as_store_defer), its writes are
+ * appended to the log as one record and the log flushed once; then the
+ * group's writes are published in the overlay (Get by id and URL see
+ * them) and its jobs completed. LMDB commits, durably, when the first
+ * write not yet committed is commit_interval_ms old, when the overlay
+ * holds overlay_max_bytes (the next group waits for that commit; nothing
+ * is refused), before maintenance, and when the writer stops; after each
+ * commit the log starts again and the commit hook runs. A group whose log
+ * append fails is committed to LMDB at once instead (then it is durable
+ * all the same). Without a log every group is its own durable commit.
+ *
  * Threads: as_writer_submit may be called from any thread. A job's done
- * callback runs on the writer thread, after the commit is durable; the
- * writer does not touch the job after calling it.
+ * callback runs on the writer thread, after its writes are durable (in
+ * the flushed log, or committed); the writer does not touch the job after
+ * calling it.
  */
 #ifndef AS_WRITER_H
 #define AS_WRITER_H
@@ -24,6 +37,7 @@
 
 #include "status.h"
 #include "store.h"
+#include "wal.h"
 
 /* AS_WRITE_EXACT: a put of PutExact (as_store_put_exact). */
 enum { AS_WRITE_PUT = 1, AS_WRITE_DELETE = 2, AS_WRITE_EXACT = 3 };
@@ -54,7 +68,18 @@ typedef struct as_writer_opts {
     size_t max_queue;                /* jobs waiting (0: 10000) */
     size_t max_batch_items;          /* items per transaction (0: 1024) */
     int sync_interval_ms;            /* with a no_sync store: flush period */
+    as_wal_t *wal;                   /* the write-ahead log, or NULL; the
+                                        caller replays it first
+                                        (as_apply_replay) and closes it
+                                        after as_writer_stop */
+    int commit_interval_ms;          /* with wal: LMDB commit period (0:
+                                        AS_WRITER_COMMIT_INTERVAL_MS) */
+    size_t overlay_max_bytes;        /* with wal: commit sooner at this
+                                        (0: AS_WRITER_OVERLAY_MAX) */
 } as_writer_opts_t;
+
+#define AS_WRITER_COMMIT_INTERVAL_MS 100
+#define AS_WRITER_OVERLAY_MAX ((size_t)64 << 20)
 
 /* Called on the writer thread after each commit with its last seq. */
 typedef void (*as_commit_hook_fn)(void *arg, uint64_t last_seq);
@@ -95,6 +120,18 @@ int as_writer_submit(as_writer_t *w, as_write_job_t *job, as_status_t *st);
  * NULL. */
 void as_writer_stop(as_writer_t *w);
 
+/*
+ * The read barrier: returns once LMDB has committed every write
+ * acknowledged through the log before the call (at once when there is
+ * none), asking the writer for that commit instead of waiting for the
+ * interval. A request that reads a snapshot (Query, ListTags, Changes,
+ * Stats, stories, Backup) calls it before its snapshot begins, so a client
+ * that reads after its acknowledged write sees it; Get reads the overlay
+ * instead. Must not be called on the writer thread or while holding a
+ * snapshot. Accepts NULL.
+ */
+void as_writer_barrier(as_writer_t *w);
+
 /* Batch-size histogram of the commits so far: counts[i] is the number of
  * commits with at most bounds[i] items (the last bucket is +Inf). */
 #define AS_WRITER_BUCKETS 10
@@ -103,6 +140,12 @@ typedef struct as_writer_stats {
     uint64_t items;
     uint64_t counts[AS_WRITER_BUCKETS + 1];
     uint64_t queued;
+    uint64_t lmdb_commits;           /* with a log: LMDB commits */
+    uint64_t asked_commits;          /* of which a reader asked for
+                                        (as_writer_barrier) */
+    uint64_t overlay_bytes;          /* the overlay now (store.h) */
+    uint64_t overlay_waits;          /* groups that waited for a commit
+                                        because the overlay was full */
 } as_writer_stats_t;
 extern const double as_writer_bucket_bounds[AS_WRITER_BUCKETS];
 void as_writer_get_stats(as_writer_t *w, as_writer_stats_t *out);
