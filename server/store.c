@@ -1015,8 +1015,16 @@ int as_store_can_defer(as_store_t *s)
 {
     MDB_envinfo info;
     MDB_stat ms;
+    struct statvfs vfs;
     uint64_t used, room;
 
+    /* A full disk is refused by a direct commit, naming the disk
+     * (as_disk_error); a deferred one could only fail after the writes
+     * were acknowledged. */
+    if (statvfs(store_dir(s), &vfs) == 0 &&
+        (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) *
+                vfs.f_frsize < DEFER_ROOM)
+        return 0;
     if (s->map_max == 0)
         return 1;
     mdb_env_info(s->env, &info);

@@ -239,11 +239,12 @@ int as_store_defer(as_store_t *s, as_store_write_fn fn, void *arg,
  * the overlay's published entries. Returns 0 (a failure aborts, above). */
 int as_store_commit(as_store_t *s, as_status_t *st);
 
-/* Returns nonzero when the map has room to defer writes: always when it
- * may grow without limit; with map_max, while 256 MiB and a quarter of
- * what is used are left. A deferred transaction that fills the map could
- * not commit what was acknowledged; near the cap, writes go through
- * as_store_write, which refuses what does not fit. */
+/* Returns nonzero when there is room to defer writes: 256 MiB free on the
+ * data directory's file system, and a map that may grow without limit or,
+ * with map_max, has 256 MiB and a quarter of what is used left. A
+ * deferred transaction that fills the disk or the map could not commit
+ * what was acknowledged; short of room, writes go through as_store_write,
+ * which refuses what does not fit, naming the disk or the map. */
 int as_store_can_defer(as_store_t *s);
 
 /* Returns nonzero if deferred writes wait for as_store_commit. */

@@ -280,6 +280,21 @@ static int extend(as_wal_t *w, off_t need)
     return 0;
 }
 
+int as_wal_reserve(as_wal_t *w, size_t len, as_status_t *st)
+{
+    int err;
+
+    if (extend(w, w->pos + AS_WAL_HEADER + (off_t)padded(len)) == 0)
+        return 0;
+    err = errno;
+    if (err == ENOSPC || err == EDQUOT)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "disk full: cannot extend %s: %s", w->path,
+                             strerror(err));
+    return as_status_set(st, AS_CODE_INTERNAL, "extend %s: %s", w->path,
+                         strerror(err));
+}
+
 int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,
                   as_status_t *st)
 {

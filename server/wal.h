@@ -69,6 +69,12 @@ typedef int (*as_wal_visit_fn)(void *arg, uint64_t index, const void *data,
 int as_wal_scan(as_wal_t *w, uint64_t after, as_wal_visit_fn fn, void *arg,
                 uint64_t *last, as_status_t *st);
 
+/* Makes room in the file for a record of len bytes after what was
+ * appended (zeros written ahead), so that the append itself cannot find
+ * the disk full. Returns 0, or RESOURCE_EXHAUSTED (disk full) / INTERNAL
+ * with st set. */
+int as_wal_reserve(as_wal_t *w, size_t len, as_status_t *st);
+
 /* Appends one record (not yet flushed). Returns 0 or INTERNAL with st set
  * (the file could not be written or extended: a full disk). */
 int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,

@@ -216,6 +216,13 @@ static void run_logged(as_writer_t *w, batch_t *b)
         run_batch(w, b);
         return;
     }
+    if (as_wal_reserve(w->opts.wal, len, &st) != 0) {
+        /* A direct commit refuses the group, naming the disk. */
+        free(rec);
+        commit_now(w);
+        run_batch(w, b);
+        return;
+    }
     if (as_store_defer(w->store, apply_logged, &l, &st) != 0) {
         /* The store committed what came before the group, without it. */
         free(rec);
