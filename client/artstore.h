@@ -52,7 +52,10 @@
  *   (NOT_FOUND after a delete) and the same put again is recognised (rules
  *   above). as_query, as_list_tags, the story calls, the Changes RPC and
  *   the feed (as_watch_*) see it no later than the server's next LMDB
- *   commit.
+ *   commit. A call that reads a snapshot (those, as_stats, as_ping, a
+ *   backup) asks the server for that commit first and waits for it, so a
+ *   read that follows an acknowledged write sees it; the feed itself
+ *   delivers it at the commit, up to the interval later.
  *   In a cluster, every read on the leader sees an acknowledged write.
  * - Lifetimes: every pointer this library returns is owned by the caller
  *   and freed with the matching *_free function, unless its contract says
