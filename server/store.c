@@ -1888,6 +1888,7 @@ int as_store_put_exact(as_wtxn_t *t, const Artstore__V1__Article *a,
     unsigned char key[AS_KEY_MAX], kbuf[8];
     MDB_val k = { 8, kbuf }, d;
     uint64_t other;
+    size_t klen;
     int rc;
 
     if (!a->has_id || a->id == 0 || !a->has_revision || a->revision == 0 ||
@@ -1912,7 +1913,8 @@ int as_store_put_exact(as_wtxn_t *t, const Artstore__V1__Article *a,
                              "an exact import writes ids in ascending order",
                              (unsigned long long)a->id,
                              (unsigned long long)t->next_id);
-    if ((rc = wtxn_find_key(t, key, as_article_key(a, key), &other, st)) != 0)
+    klen = as_article_key(a, key);
+    if ((rc = wtxn_find_key(t, key, klen, &other, st)) != 0)
         return rc;
     if (other != 0)
         return as_status_set(st, AS_CODE_ALREADY_EXISTS,
@@ -1940,7 +1942,8 @@ int as_store_put_exact(as_wtxn_t *t, const Artstore__V1__Article *a,
         (rc = put_article(t, &next, st)) != 0 ||
         (rc = log_change_at(t, next.revision,
                             ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE, &next,
-                            NULL, st)) != 0)
+                            NULL, st)) != 0 ||
+        (rc = stage_key(t, key, klen, next.id, next.revision, st)) != 0)
         return rc;
     t->next_id = next.id + 1;
     if (next.revision > t->last_seq)
