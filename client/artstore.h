@@ -546,6 +546,16 @@ AS_API void as_tag_list_free(as_tag_list_t *l);
  * restarted server. Tag filtering happens in the library, on the frame
  * header, without unpacking non-matching events.
  *
+ * Clusters: every member has the same seqs, so a watch whose member goes
+ * away (killed, unreachable) moves to another member and carries on from
+ * its position, with no gap and no duplicate. It moves with its client:
+ * when a catch-up call fails over to another member, the watch subscribes
+ * to that member's feed (the descriptor of as_watch_fd stays the same). A
+ * watch opened on a cluster member adds the members' client endpoints it
+ * learns (ClusterStatus) to the client's list, so a client given one
+ * member is enough. A member that has not applied the watch's position
+ * yet is asked again with a linearizable read (as_client_set_linearizable).
+ *
  * Threads: a watch uses the client it was opened with (for Ping and
  * Changes) on the caller's thread: do not use that client from another
  * thread meanwhile. Close the watch before the client.

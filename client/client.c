@@ -96,6 +96,13 @@ static int open_socket(const as_client_t *c, const char *endpoint)
 
 /* Adds endpoint (len bytes) to the client's list unless it is there;
  * returns its index, or -1 (list full, out of memory). */
+static int add_endpoint(as_client_t *c, const char *endpoint, size_t len);
+
+int as__client_add_endpoint(as_client_t *c, const char *endpoint)
+{
+    return add_endpoint(c, endpoint, strlen(endpoint));
+}
+
 static int add_endpoint(as_client_t *c, const char *endpoint, size_t len)
 {
     size_t i;

@@ -45,6 +45,11 @@ struct as_client {
     char errmsg[1024];
 };
 
+/* Adds endpoint to c's list of servers unless it is there (a cluster
+ * member learnt from ClusterStatus). Returns its index, or -1 (list full,
+ * out of memory). */
+int as__client_add_endpoint(as_client_t *c, const char *endpoint);
+
 /* What as__recv_reply returns for a refused connection (the message is
  * already set on the client). Below every negated errno. */
 #define AS_EUNAVAILABLE_REFUSED (-100000)

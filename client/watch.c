@@ -12,6 +12,15 @@
  * newer, so the order is always the seq order. A server that wants
  * tokens publishes only position frames: every event then comes through
  * Changes, with the client's token.
+ *
+ * In a cluster every member has the same seqs, so a watch whose member
+ * goes away moves on: the catch-up call fails over to another member
+ * (the client knows them all: the watch adds the members' endpoints it
+ * learns from ClusterStatus), and the watch then subscribes to that
+ * member's feed, on the same socket, and goes on from its position. A
+ * member that lags behind the position answers Changes OUT_OF_RANGE; the
+ * watch then asks once more with a linearizable read, which the member
+ * answers only after it has applied everything committed.
  */
 #include <errno.h>
 #include <nanomsg/nn.h>
@@ -38,6 +47,8 @@
 struct as_watch {
     as_client_t *c;
     int sock;
+    int feed_eid;              /* the endpoint id of the feed connection */
+    char feed_of[256];         /* the client endpoint whose feed it is */
     uint64_t pos;
     int need_catchup;
     int64_t last_frame_ms;
@@ -177,7 +188,19 @@ static int catch_up(as_watch_t *w)
     size_t i;
     int rc;
 
-    if ((rc = changes_call(w, w->pos, &resp)) != AS_OK)
+    rc = changes_call(w, w->pos, &resp);
+    /* On another member than the feed's (the call moved), the position
+     * may be ahead of what this one has applied yet: a linearizable read
+     * waits until it has applied everything committed. */
+    if (rc == AS_EOUT_OF_RANGE &&
+        strcmp(as_client_endpoint(w->c), w->feed_of) != 0) {
+        int was = w->c->linearizable;
+
+        w->c->linearizable = 1;
+        rc = changes_call(w, w->pos, &resp);
+        w->c->linearizable = was;
+    }
+    if (rc != AS_OK)
         return rc;
     for (i = 0; i < resp->n_events; i++) {
         as_change_t *ch;
@@ -472,6 +495,51 @@ static int set_filter(as_watch_t *w, const as_watch_opts_t *opts)
                     "watch %s", err);
 }
 
+/* Adds every member a cluster member knows to the client's servers, so
+ * that the watch can move when its member goes away. Nothing happens on a
+ * server outside a cluster. */
+static void learn_members(as_watch_t *w)
+{
+    as_cluster_info_t *info = malloc(sizeof(*info));
+    char keep[sizeof(w->c->errmsg)];
+    size_t i;
+
+    if (info == NULL)
+        return;
+    memcpy(keep, w->c->errmsg, sizeof(keep));
+    if (as_cluster_status(w->c, info) == AS_OK)
+        for (i = 0; i < info->n_members; i++)
+            if (info->members[i].listen[0] != '\0')
+                as__client_add_endpoint(w->c, info->members[i].listen);
+    memcpy(w->c->errmsg, keep, sizeof(keep));
+    free(info);
+}
+
+/* Connects the feed socket to the feed of the client's current server
+ * (asked by Ping, which may itself move to another member), replacing the
+ * previous connection; the socket, and so as_watch_fd, stays the same.
+ * *info gets the Ping. Returns AS_OK or a failure set on the client. */
+static int subscribe(as_watch_t *w, as_ping_info_t *info)
+{
+    int rc, eid;
+
+    if ((rc = as_ping(w->c, info)) != AS_OK)
+        return rc;
+    if (info->feed_endpoint[0] == '\0')
+        return as__fail(w->c, AS_EUNIMPLEMENTED,
+                        "the server has no change feed");
+    if ((eid = nn_connect(w->sock, info->feed_endpoint)) < 0)
+        return as__fail(w->c, AS_EINVALID_ARGUMENT, "feed endpoint %s: %s",
+                        info->feed_endpoint, nn_strerror(errno));
+    if (w->feed_eid >= 0)
+        nn_shutdown(w->sock, w->feed_eid);
+    w->feed_eid = eid;
+    snprintf(w->feed_of, sizeof(w->feed_of), "%s", as_client_endpoint(w->c));
+    /* Anything committed before this connection is found by catch-up. */
+    w->need_catchup = 1;
+    return AS_OK;
+}
+
 int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
                   as_watch_t **out)
 {
@@ -490,14 +558,9 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
         return as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
     w->c = c;
     w->sock = -1;
+    w->feed_eid = -1;
     if ((rc = set_filter(w, opts)) != AS_OK)
         goto out_free;
-    if ((rc = as_ping(c, &info)) != AS_OK)
-        goto out_free;
-    if (info.feed_endpoint[0] == '\0') {
-        rc = as__fail(c, AS_EUNIMPLEMENTED, "the server has no change feed");
-        goto out_free;
-    }
     if ((w->sock = nn_socket(AF_SP, NN_SUB)) < 0) {
         rc = as__fail(c, AS_EUNAVAILABLE, "feed socket: %s",
                       nn_strerror(errno));
@@ -506,11 +569,9 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
     /* Every frame is needed (seq continuity): subscribe to everything. */
     nn_setsockopt(w->sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
     nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
-    if (nn_connect(w->sock, info.feed_endpoint) < 0) {
-        rc = as__fail(c, AS_EINVALID_ARGUMENT, "feed endpoint %s: %s",
-                      info.feed_endpoint, nn_strerror(errno));
+    if ((rc = subscribe(w, &info)) != AS_OK)
         goto out_close;
-    }
+    learn_members(w);
     /* Subscribed before the position is fixed: anything committed from
      * now on is either on the socket or found by catch-up. */
     w->pos = opts->has_since ? opts->since : info.last_seq;
@@ -557,6 +618,14 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
             rc = catch_up(w);
             if (rc == AS_OK) {
                 w->unreachable = 0;
+                /* The call moved to another member: follow with the feed
+                 * (if that fails, catch-up keeps the watch going). */
+                if (strcmp(as_client_endpoint(w->c), w->feed_of) != 0) {
+                    as_ping_info_t info;
+
+                    if (subscribe(w, &info) == AS_OK)
+                        w->last_frame_ms = now_ms();
+                }
                 continue;
             }
             if (rc != AS_EUNAVAILABLE && rc != AS_EDEADLINE_EXCEEDED)

@@ -13,7 +13,10 @@
  *   - a leader whose peers are stopped (SIGSTOP) acknowledges no write,
  *     and the cluster converges once they continue;
  *   - a linearizable read on a follower that missed a commit sees it; a
- *     cut-off leader answers no linearizable read.
+ *     cut-off leader answers no linearizable read;
+ *   - a watch given one member, which is killed (twice, the second time
+ *     the member it moved to), carries on from another with every seq
+ *     once and in order.
  *
  * Randomness is seeded from the pid and printed, so a failing run can be
  * replayed. Every wait is bounded.
@@ -713,6 +716,131 @@ START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
 }
 END_TEST
 
+/* The index of the node whose client endpoint is ep, or -1. */
+static int node_of(const char *ep)
+{
+    int i;
+
+    for (i = 0; i < N; i++)
+        if (strcmp(srv[i].endpoint, ep) == 0)
+            return i;
+    return -1;
+}
+
+/* Reads changes from w until it has delivered `more` more of them or its
+ * position reaches until (0: no such bound), within ms. Every change must
+ * have the seq after the one before (no gap, no duplicate: nothing is
+ * filtered out). Returns how many it read. */
+static int read_watch(as_watch_t *w, as_client_t *c, uint64_t *last,
+                      int more, uint64_t until, int ms)
+{
+    int64_t end = mono_ms() + ms;
+    int n = 0;
+
+    while (mono_ms() < end && (more == 0 || n < more) &&
+           (until == 0 || *last < until)) {
+        as_change_t *ch;
+        int rc = as_watch_next(w, 500, &ch);
+
+        if (rc == AS_EDEADLINE_EXCEEDED || rc == AS_EUNAVAILABLE)
+            continue;
+        ck_assert_msg(rc == AS_OK, "watch: %s (%s)", as_strerror(rc),
+                      as_client_errmsg(c));
+        ck_assert_msg(ch->seq == *last + 1, "watch delivered seq %llu after "
+                      "%llu (on %s)", (unsigned long long)ch->seq,
+                      (unsigned long long)*last, as_client_endpoint(c));
+        *last = ch->seq;
+        as_change_free(ch);
+        n++;
+    }
+    return n;
+}
+
+START_TEST(watch_moves_to_another_member_without_gap_or_duplicate)
+{
+    char path[128];
+    as_client_t *c;
+    as_watch_t *w;
+    as_watch_opts_t opts;
+    as_ping_info_t ping;
+    uint64_t last, start;
+    pid_t writer;
+    int leader, on, kill_no, status, n;
+
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    /* Every member must know every endpoint before the watch learns them
+     * (the announcements go through the log). */
+    ck_assert_int_eq(await_converged(20000), 0);
+    for (n = 0; n < 200; n++) {
+        as_cluster_info_t info;
+        size_t m, known = 0;
+
+        ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 2000, &c),
+                         AS_OK);
+        ck_assert_int_eq(as_cluster_status(c, &info), AS_OK);
+        as_client_close(c);
+        for (m = 0; m < info.n_members; m++)
+            known += info.members[m].listen[0] != '\0';
+        if (known == N)
+            break;
+        sleep_ms(50);
+    }
+    /* The writer first: nanomsg does not survive a fork while a socket
+     * is open. The watch starts at seq 0, so it misses nothing. */
+    snprintf(path, sizeof(path), "%s/acked-watch", srv[0].dir);
+    writer = fork();
+    ck_assert_int_ge(writer, 0);
+    if (writer == 0)
+        writer_main(0, path);
+    /* The watch is given one member only: the leader, killed first. */
+    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 3000, &c), AS_OK);
+    memset(&opts, 0, sizeof(opts));
+    opts.has_since = 1;
+    opts.since = 0;
+    ck_assert_msg(as_watch_open(c, &opts, &w) == AS_OK, "watch: %s",
+                  as_client_errmsg(c));
+    start = last = 0;
+    for (kill_no = 0; kill_no < 2; kill_no++) {
+        ck_assert_int_eq(read_watch(w, c, &last, 30, 0, 60000), 30);
+        on = node_of(as_client_endpoint(c));
+        ck_assert_int_ge(on, 0);
+        fprintf(stderr, "watch: kill node %d at seq %llu\n", on + 1,
+                (unsigned long long)last);
+        ts_kill(&srv[on]);
+        /* It moves to another member (frames the dead one sent before
+         * it died may still be read first)... */
+        for (n = 0; n < 2000 && node_of(as_client_endpoint(c)) == on; n++)
+            read_watch(w, c, &last, 1, 0, 30000);
+        ck_assert_int_ne(node_of(as_client_endpoint(c)), on);
+        /* ...and carries on there while this one is down. */
+        ck_assert_int_eq(read_watch(w, c, &last, 30, 0, 60000), 30);
+        ck_assert_int_eq(ts_restart(&srv[on]), 0);
+    }
+    kill(writer, SIGTERM);
+    ck_assert_int_eq(waitpid(writer, &status, 0), writer);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "writer failed");
+    ck_assert_int_eq(await_converged(30000), 0);
+    {
+        as_client_t *p;
+
+        ck_assert_int_eq(as_client_connect(srv[0].endpoint, 3000, &p), AS_OK);
+        ck_assert_int_eq(as_ping(p, &ping), AS_OK);
+        as_client_close(p);
+    }
+    read_watch(w, c, &last, 0, ping.last_seq, 60000);
+    ck_assert_msg(last == ping.last_seq, "watch stopped at %llu of %llu",
+                  (unsigned long long)last,
+                  (unsigned long long)ping.last_seq);
+    fprintf(stderr, "watch: %llu changes in order across 2 kills\n",
+            (unsigned long long)(last - start));
+    as_watch_close(w);
+    as_client_close(c);
+    stop_cluster();
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -723,6 +851,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, leader_killed_ten_times_under_four_writers);
     tcase_add_test(tc, cut_off_leader_acknowledges_nothing);
     tcase_add_test(tc, linearizable_read_on_a_follower_sees_an_acknowledged_write);
+    tcase_add_test(tc, watch_moves_to_another_member_without_gap_or_duplicate);
     tcase_add_test(tc, follower_restarted_and_wiped_catches_up_from_the_log);
     tcase_add_test(tc, replaced_member_catches_up_from_a_copy_and_the_log);
     suite_add_tcase(s, tc);
