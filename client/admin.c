@@ -1,5 +1,6 @@
 /*
- * admin.c - operator calls of libartstore: Backup, ClusterStatus.
+ * admin.c - operator calls of libartstore: Backup, ClusterStatus,
+ * ClusterChange.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,4 +75,46 @@ int as_cluster_status(as_client_t *c, as_cluster_info_t *info)
     }
     artstore__v1__cluster_status_response__free_unpacked(r, NULL);
     return AS_OK;
+}
+
+/* Sends a ClusterChange (the library follows a follower's leader hint). */
+static int cluster_change(as_client_t *c, uint64_t id, const char *raft,
+                          int non_voter, int remove)
+{
+    Artstore__V1__ClusterChangeRequest req =
+        ARTSTORE__V1__CLUSTER_CHANGE_REQUEST__INIT;
+    ProtobufCMessage *m;
+    int rc;
+
+    req.has_id = 1;
+    req.id = id;
+    req.raft = (char *)raft;
+    req.has_non_voter = req.non_voter = non_voter != 0;
+    req.has_remove = req.remove = remove != 0;
+    rc = as__call(c, "ClusterChange", &req.base,
+                  &artstore__v1__cluster_change_response__descriptor, &m);
+    if (rc == AS_OK)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+int as_cluster_add(as_client_t *c, uint64_t id, const char *raft,
+                   int non_voter)
+{
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    if (id == 0 || raft == NULL || raft[0] == '\0')
+        return as__fail(c, AS_EINVALID_ARGUMENT,
+                        "cluster add needs an id above 0 and a Raft address");
+    return cluster_change(c, id, raft, non_voter, 0);
+}
+
+int as_cluster_remove(as_client_t *c, uint64_t id)
+{
+    if (c == NULL)
+        return AS_EINVALID_ARGUMENT;
+    if (id == 0)
+        return as__fail(c, AS_EINVALID_ARGUMENT,
+                        "cluster remove needs an id above 0");
+    return cluster_change(c, id, NULL, 0, 1);
 }

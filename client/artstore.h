@@ -814,6 +814,27 @@ typedef struct as_cluster_info {
  */
 AS_API int as_cluster_status(as_client_t *c, as_cluster_info_t *info);
 
+/*
+ * Membership changes, through the leader (a follower's UNAVAILABLE answer
+ * names it and the library follows). as_cluster_add adds member id with
+ * Raft address raft (HOST:PORT, numeric IPv4) as a voter, or with
+ * non_voter as a read replica that follows the log without voting or
+ * counting for a majority (libraft's standby role); called for a member
+ * already there with the same address, it changes its role (promotes a
+ * non-voter). A new voter is first caught up with the log, so give the
+ * client a timeout long enough for that. Start the new node first with
+ * --node-id ID --raft HOST:PORT and no --cluster. as_cluster_remove takes
+ * member id out of the configuration (stop that node afterwards).
+ * Returns AS_OK once the configuration is committed, AS_EINVALID_ARGUMENT,
+ * AS_EALREADY_EXISTS (id or address used by another member),
+ * AS_ENOT_FOUND (remove of an unknown id), AS_EFAILED_PRECONDITION (not a
+ * cluster member; another change is in progress: retry),
+ * AS_EPERMISSION_DENIED (a read token), AS_EUNAVAILABLE.
+ */
+AS_API int as_cluster_add(as_client_t *c, uint64_t id, const char *raft,
+                          int non_voter);
+AS_API int as_cluster_remove(as_client_t *c, uint64_t id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -159,7 +159,27 @@ int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
     return pack_entry(&e, alloc, out, len, st);
 }
 
+int as_entry_pack_trim(uint64_t upto, int64_t time_ms,
+                       const as_entry_origin_t *origin,
+                       void *(*alloc)(size_t), void **out, size_t *len,
+                       as_status_t *st)
+{
+    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
+
+    set_origin(&e, time_ms, origin);
+    e.has_trim_upto = 1;
+    e.trim_upto = upto;
+    return pack_entry(&e, alloc, out, len, st);
+}
+
 /* ------------------------------------------------------------ applying */
+
+/* as_change_expired_fn of a trim entry: the changes up to its seq. */
+static int upto_expired(void *arg, uint64_t seq, as_bytes_t raw)
+{
+    (void)raw;
+    return seq <= *(const uint64_t *)arg;
+}
 
 typedef struct apply_ctx {
     uint64_t index;
@@ -265,6 +285,15 @@ static int apply_txn(as_wtxn_t *t, void *arg)
     }
     if (e->member != NULL && (rc = put_member(t, e->member, c->st)) != 0)
         return rc;
+    if (e->has_trim_upto) {
+        size_t n;
+
+        /* The leader bounds a trim (one chunk per entry). */
+        if ((rc = as_store_changes_trim(t, upto_expired,
+                                        (void *)&e->trim_upto, SIZE_MAX, &n,
+                                        c->st)) != 0)
+            return rc;
+    }
     if (c->wal)
         as_store_txn_set_logged(t, c->index);
     else

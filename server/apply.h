@@ -72,6 +72,13 @@ int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n, int64_t time_ms,
                        void *(*alloc)(size_t), void **out, size_t *len,
                        as_status_t *st);
 
+/* Packs a changelog trim up to seq upto (retention, as the leader decided
+ * it), as above. */
+int as_entry_pack_trim(uint64_t upto, int64_t time_ms,
+                       const as_entry_origin_t *origin,
+                       void *(*alloc)(size_t), void **out, size_t *len,
+                       as_status_t *st);
+
 /* Packs an announcement of member m (id, raft, listen, feed), as above. */
 int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
                          int64_t time_ms, const as_entry_origin_t *origin,

@@ -23,14 +23,20 @@
 
 #include "apply.h"
 #include "clock.h"
+#include "feed.h"
 #include "log.h"
 
 /* How often the loop looks at parked writes, deadlines and its status. */
 #define TICK_MS 20
 /* A write without a deadline waits this long at most for a leader. */
 #define DEFAULT_WAIT_MS 10000
+/* How often the leader looks at retention, and the most changes one trim
+ * entry deletes (one LMDB transaction on every node). */
+#define TRIM_EVERY_MS 1000
+#define TRIM_MAX 10000
 
-enum { OP_WRITE = 1, OP_MEMBER = 2, OP_BARRIER = 3 };
+enum { OP_WRITE = 1, OP_MEMBER = 2, OP_BARRIER = 3, OP_CHANGE = 4,
+       OP_TRIM = 5 };
 
 /* A linearizable read waiting for the leader's barrier: shared by the
  * waiting worker and the op on the loop thread, freed by whichever lets
@@ -56,7 +62,11 @@ typedef struct op {
     struct raft_apply req;
     struct raft_barrier barrier; /* OP_BARRIER */
     read_req_t *rd;              /* OP_BARRIER: the waiting read */
-    as_cluster_t *cluster;       /* OP_BARRIER */
+    as_cluster_t *cluster;       /* OP_BARRIER, OP_CHANGE */
+    struct raft_change change;   /* OP_CHANGE: id, m_raft, role below */
+    uint64_t ch_id;
+    int ch_remove, ch_role, ch_assigning;
+    uint64_t trim_upto;          /* OP_TRIM */
     struct op *next;             /* inbox, parked or pending list */
     struct op *all_next;         /* every live op, freed at stop */
     struct op **all_prev;
@@ -97,6 +107,9 @@ struct as_cluster {
     op_t *all;
     uint64_t loop_applied;       /* applied_cmd, as the loop knows it */
     int announcing;              /* a member entry is in flight */
+    int trimming;                /* a trim entry is in flight */
+    int64_t trim_after_ms;
+    as_reader_t *trim_reader;    /* the leader's retention scans */
     int64_t announce_after_ms;
 };
 
@@ -293,6 +306,9 @@ static void op_set_member(op_t *op, uint64_t id, const char *raft,
 
 static void op_free(op_t *op)
 {
+    /* The loop may start the next trim once this one is over. */
+    if (op->kind == OP_TRIM && op->cluster != NULL)
+        op->cluster->trimming = 0;
     *op->all_prev = op->all_next;
     if (op->all_next != NULL)
         op->all_next->all_prev = op->all_prev;
@@ -355,6 +371,73 @@ static op_t *find_pending(as_cluster_t *c, uint64_t seq)
 }
 
 static void apply_cb(struct raft_apply *req, int status, void *result);
+static void change_cb(struct raft_change *req, int status);
+
+/* The artstore code of a failed membership change. */
+static int change_code(int rv)
+{
+    switch (rv) {
+    case RAFT_DUPLICATEID:
+    case RAFT_DUPLICATEADDRESS: return AS_CODE_ALREADY_EXISTS;
+    case RAFT_BADID:
+    case RAFT_NOTFOUND: return AS_CODE_NOT_FOUND;
+    case RAFT_BADROLE:
+    case RAFT_CANTCHANGE: return AS_CODE_FAILED_PRECONDITION;
+    case RAFT_NOTLEADER:
+    case RAFT_LEADERSHIPLOST:
+    case RAFT_SHUTDOWN:
+    case RAFT_NOCONNECTION: return AS_CODE_UNAVAILABLE;
+    default: return AS_CODE_INTERNAL;
+    }
+}
+
+/* Starts membership change op on the leader: remove, add (then assign
+ * the role in change_cb), or assign the role of a member already there.
+ * Returns 0 (pending), 1 (not the leader) or -1 (failed and answered). */
+static int propose_change(as_cluster_t *c, op_t *op)
+{
+    const struct raft_server *srv = NULL;
+    unsigned i;
+    int rv;
+
+    op->change.data = op;
+    op->cluster = c;
+    for (i = 0; i < c->raft.configuration.n; i++)
+        if (c->raft.configuration.servers[i].id == op->ch_id)
+            srv = &c->raft.configuration.servers[i];
+    if (op->ch_remove) {
+        rv = raft_remove(&c->raft, &op->change, op->ch_id, change_cb);
+    } else if (srv != NULL && strcmp(srv->address, op->m_raft) == 0) {
+        if (srv->role == op->ch_role) {
+            /* Nothing to change: done at once. */
+            as_write_job_t *job = op->job;
+
+            op->job = NULL;
+            if (job != NULL)
+                job->done(job);
+            return -1;
+        }
+        op->ch_assigning = 1;
+        rv = raft_assign(&c->raft, &op->change, op->ch_id, op->ch_role,
+                         change_cb);
+    } else {
+        rv = raft_add(&c->raft, &op->change, op->ch_id, op->m_raft,
+                      change_cb);
+    }
+    if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST)
+        return 1;
+    if (rv != 0) {
+        op_fail(op, change_code(rv), "membership change of node %llu: %s",
+                (unsigned long long)op->ch_id, rv == RAFT_CANTCHANGE
+                    ? "another change is in progress; retry"
+                    : rv == RAFT_BADID ? "no such member"
+                    : raft_strerror(rv));
+        return -1;
+    }
+    op->next = c->pending;
+    c->pending = op;
+    return 0;
+}
 
 /* Proposes op as a new entry. Returns 0 (pending), 1 (not the leader after
  * all: park it) or -1 (failed and answered). */
@@ -367,12 +450,17 @@ static int propose(as_cluster_t *c, op_t *op)
     void *data;
     int rv;
 
+    if (op->kind == OP_CHANGE)
+        return propose_change(c, op);
     origin.node = c->opts.node_id;
     origin.run = c->run;
     origin.seq = ++c->next_seq;
     if (op->kind == OP_WRITE) {
         rv = as_entry_pack_job(op->job, now_ms(), &origin, raft_malloc,
                                &data, &len, &st);
+    } else if (op->kind == OP_TRIM) {
+        rv = as_entry_pack_trim(op->trim_upto, now_ms(), &origin,
+                                raft_malloc, &data, &len, &st);
     } else {
         rv = as_entry_pack_member(&op->member, now_ms(), &origin,
                                   raft_malloc, &data, &len, &st);
@@ -431,6 +519,11 @@ static void route(as_cluster_t *c, op_t *op)
         if (op->self)
             c->announcing = 0;
         op_free(op);
+        return;
+    }
+    if (op->kind == OP_TRIM && (c->closing ||
+                                raft_state(&c->raft) != RAFT_LEADER)) {
+        op_free(op);             /* the next leader decides again */
         return;
     }
     if (!c->closing && raft_state(&c->raft) == RAFT_LEADER) {
@@ -550,6 +643,42 @@ static void barrier_cb(struct raft_barrier *req, int status)
     op->applied = -1;            /* done: the loop unlinks and frees it */
 }
 
+/* A membership change was committed (or failed). An added member gets
+ * its role next (raft_add makes it a spare); a new voter is caught up
+ * with the log by libraft before it is promoted. */
+static void change_cb(struct raft_change *req, int status)
+{
+    op_t *op = req->data;
+    as_cluster_t *c = op->cluster;
+
+    if (status == 0 && !op->ch_remove && !op->ch_assigning) {
+        int rv;
+
+        op->ch_assigning = 1;
+        rv = raft_assign(&c->raft, &op->change, op->ch_id, op->ch_role,
+                         change_cb);
+        if (rv == 0)
+            return;              /* change_cb again */
+        status = rv;
+    }
+    if (status == 0) {
+        as_write_job_t *job = op->job;
+
+        op->job = NULL;
+        if (job != NULL)
+            job->done(job);
+    } else {
+        op_fail(op, change_code(status), "membership change of node %llu: "
+                "%s", (unsigned long long)op->ch_id, raft_strerror(status));
+    }
+    as_log_info("cluster: %s node %llu%s: %s", op->ch_remove ? "removing"
+                : "adding", (unsigned long long)op->ch_id,
+                op->ch_remove ? "" : op->ch_role == RAFT_VOTER
+                                      ? " as a voter" : " as a non-voter",
+                status == 0 ? "done" : raft_strerror(status));
+    op->applied = -1;            /* done: the loop unlinks and frees it */
+}
+
 /* Drops ops whose callback has run from the pending list. */
 static void reap_pending(as_cluster_t *c)
 {
@@ -590,6 +719,12 @@ static void refresh_status(as_cluster_t *c)
     pthread_mutex_lock(&c->lock);
     s->id = c->opts.node_id;
     snprintf(s->role, sizeof(s->role), "%s", role_name(raft_state(r)));
+    /* A standby (or spare) follows without voting. */
+    for (i = 0; i < r->configuration.n; i++)
+        if (r->configuration.servers[i].id == c->opts.node_id &&
+            r->configuration.servers[i].role != RAFT_VOTER &&
+            raft_state(r) == RAFT_FOLLOWER)
+            snprintf(s->role, sizeof(s->role), "non-voter");
     s->leader_id = leader;
     snprintf(s->leader_listen, sizeof(s->leader_listen), "%s",
              leader ? member_listen(c, leader) : "");
@@ -705,6 +840,38 @@ static void wake_cb(uv_async_t *h)
         reap_pending(c);
 }
 
+/* The leader, about once a second: proposes a trim of what is past
+ * retention, one entry in flight at a time. */
+static void maybe_trim(as_cluster_t *c, int64_t now)
+{
+    as_status_t st;
+    uint64_t upto;
+    op_t *op;
+
+    if ((!c->opts.retain_changes && !c->opts.retain_hours) || c->trimming ||
+        now < c->trim_after_ms)
+        return;
+    c->trim_after_ms = now + TRIM_EVERY_MS;
+    if (c->trim_reader == NULL &&
+        as_reader_create(c->store, &c->trim_reader, &st) != 0) {
+        as_log_warn("cluster: no reader for retention: %s", st.msg);
+        return;
+    }
+    if (as_feed_trim_point(c->store, c->trim_reader, c->opts.retain_changes,
+                           c->opts.retain_hours, now, TRIM_MAX, &upto,
+                           &st) != 0) {
+        as_log_warn("cluster: changelog retention: %s", st.msg);
+        return;
+    }
+    if (upto == 0 || (op = op_new(c, OP_TRIM)) == NULL)
+        return;
+    op->cluster = c;
+    op->trim_upto = upto;
+    op->deadline_ms = now + 5000;
+    c->trimming = 1;
+    route(c, op);
+}
+
 static void tick_cb(uv_timer_t *h)
 {
     as_cluster_t *c = h->data;
@@ -728,6 +895,8 @@ static void tick_cb(uv_timer_t *h)
                     "the write was not committed before its deadline (is a "
                     "majority of the cluster reachable?); it may still be "
                     "applied: retry (puts are idempotent)");
+    if (raft_state(&c->raft) == RAFT_LEADER)
+        maybe_trim(c, now);
     /* A new leader tells the cluster where it serves clients. */
     if (raft_state(&c->raft) == RAFT_LEADER && !c->announcing &&
         now >= c->announce_after_ms && !announced(c)) {
@@ -757,6 +926,7 @@ static void *cluster_main(void *arg)
         op_free(op);
     }
     uv_loop_close(&c->loop);
+    as_reader_free(c->trim_reader);
     return NULL;
 }
 
@@ -1124,6 +1294,30 @@ int as_cluster_announce(as_cluster_t *c, const Artstore__V1__ClusterMember *m,
     op->kind = OP_MEMBER;
     op->job = job;
     op_set_member(op, m->id, m->raft, m->listen, m->feed);
+    return enqueue(c, op, st);
+}
+
+int as_cluster_change(as_cluster_t *c, uint64_t id, const char *raft,
+                      int non_voter, int remove, as_write_job_t *job,
+                      as_status_t *st)
+{
+    op_t *op;
+    int rc;
+
+    if (id == 0)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "member id must be above 0");
+    if (!remove && (rc = as_cluster_check_address(raft, st)) != 0)
+        return rc;
+    if ((op = calloc(1, sizeof(*op))) == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    op->kind = OP_CHANGE;
+    op->job = job;
+    op->cluster = c;
+    op->ch_id = id;
+    op->ch_remove = remove != 0;
+    op->ch_role = non_voter ? RAFT_STANDBY : RAFT_VOTER;
+    snprintf(op->m_raft, sizeof(op->m_raft), "%s", raft ? raft : "");
     return enqueue(c, op, st);
 }
 

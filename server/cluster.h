@@ -23,6 +23,11 @@
  * announcer thread), which writes them (meta cluster_members on every
  * node).
  *
+ * Retention: about once a second the leader works out how far the
+ * changelog is past retention (as_feed_trim_point, by its own clock) and
+ * proposes a trim entry (at most TRIM_MAX changes); every node deletes the
+ * same changes when it applies it, so change logs stay identical.
+ *
  * Snapshots: a Raft snapshot holds only the index it covers; the store
  * already holds the state, with its applied index (meta raft_applied,
  * written before the snapshot is taken). Snapshots let libraft drop the
@@ -65,6 +70,9 @@ typedef struct as_cluster_opts {
                                     before a snapshot */
     const char *token;           /* write token presented when announcing
                                     to the leader (NULL: none) */
+    uint64_t retain_changes;     /* changelog retention, applied by the
+                                    leader through the log; 0: none */
+    uint64_t retain_hours;
 } as_cluster_opts_t;
 
 /*
@@ -130,6 +138,22 @@ int as_cluster_read_barrier(as_cluster_t *c, int64_t deadline_ms,
  * the barrier fails. Blocks the calling worker, like the above. */
 int as_cluster_leader_read_index(as_cluster_t *c, int64_t deadline_ms,
                                  uint64_t *index, as_status_t *st);
+
+/*
+ * Hands in a membership change (a ClusterChange request, any thread):
+ * remove member id, or add it at Raft address raft as a voter or (non_voter)
+ * a standby that follows the log without voting; a member already there
+ * at that address gets the role. On the leader it goes through libraft
+ * (raft_add, raft_assign, raft_remove); a follower answers UNAVAILABLE
+ * naming the leader, like a write. job (no items) is completed once the
+ * configuration is committed: ALREADY_EXISTS (id or address taken),
+ * NOT_FOUND (remove of an unknown id), FAILED_PRECONDITION (another change
+ * in progress), UNAVAILABLE. Returns 0, or INVALID_ARGUMENT / UNAVAILABLE
+ * with st set, in which case done is never called.
+ */
+int as_cluster_change(as_cluster_t *c, uint64_t id, const char *raft,
+                      int non_voter, int remove, as_write_job_t *job,
+                      as_status_t *st);
 
 /* Answers what it holds (UNAVAILABLE), closes the Raft instance, stops the
  * thread and frees c. Accepts NULL. */

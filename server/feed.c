@@ -539,6 +539,54 @@ static int oldest_visit(void *arg, uint64_t seq, as_bytes_t raw,
     return AS_VISIT_STOP;
 }
 
+/* as_feed_trim_point's walk from the oldest change. */
+typedef struct trim_scan {
+    retention_t r;
+    size_t left;
+    uint64_t upto;
+} trim_scan_t;
+
+static int trim_point_visit(void *arg, uint64_t seq, as_bytes_t raw,
+                            as_status_t *st)
+{
+    trim_scan_t *t = arg;
+
+    (void)st;
+    if (t->left == 0 || !expired(&t->r, seq, raw))
+        return AS_VISIT_STOP;
+    t->upto = seq;
+    t->left--;
+    return 0;
+}
+
+int as_feed_trim_point(as_store_t *s, as_reader_t *r, uint64_t retain_changes,
+                       uint64_t retain_hours, int64_t now_ms, size_t max,
+                       uint64_t *upto, as_status_t *st)
+{
+    as_feed_opts_t o;
+    trim_scan_t t;
+    int rc;
+
+    *upto = 0;
+    if (!retain_changes && !retain_hours)
+        return 0;
+    memset(&o, 0, sizeof(o));
+    o.retain_changes = retain_changes;
+    o.retain_hours = retain_hours;
+    t.r.opts = &o;
+    t.r.last_seq = as_store_last_seq(s);
+    t.r.cutoff_ms = now_ms - (int64_t)retain_hours * 3600 * 1000;
+    t.left = max;
+    t.upto = 0;
+    if ((rc = as_reader_begin(r, st)) != 0)
+        return rc;
+    rc = as_store_changes_scan(r, 0, trim_point_visit, &t, st);
+    as_reader_end(r);
+    if (rc == 0)
+        *upto = t.upto;
+    return rc;
+}
+
 /* Returns nonzero when the oldest retained change is past retention
  * (read in a snapshot of its own, so that an idle server does not commit
  * every second). */

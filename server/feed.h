@@ -76,6 +76,18 @@ typedef struct as_changes {
 int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
                   as_feed_t **out, as_status_t *st);
 
+/*
+ * The retention rule of as_feed_opts_t (the newest retain_changes, the
+ * last retain_hours before now_ms) applied to the changelog in a new
+ * snapshot of reader r on store s: *upto gets the highest seq such that it
+ * and every older retained change are past retention, at most max changes
+ * from the oldest (0: none). A cluster's leader proposes that trim
+ * through the log (cluster.c). Returns 0 or the store's code with st set.
+ */
+int as_feed_trim_point(as_store_t *s, as_reader_t *r, uint64_t retain_changes,
+                       uint64_t retain_hours, int64_t now_ms, size_t max,
+                       uint64_t *upto, as_status_t *st);
+
 /* Stops the thread, completes parked waits with what they have, and
  * closes the socket. Call after the writer has stopped. Accepts NULL. */
 void as_feed_stop(as_feed_t *f);

@@ -57,16 +57,6 @@ int as_server_check_config(const as_config_t *cfg, as_status_t *st)
         return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
                              "a cluster member needs both --node-id and "
                              "--raft");
-    /* Trims would be decided by each node's own clock and pace; they are
-     * not replicated through the log yet. The default count retention
-     * does not apply there (start_feed); only a setting of one's own is
-     * refused. */
-    if ((cfg->retain_changes &&
-         cfg->retain_changes != AS_DEFAULT_RETAIN_CHANGES) ||
-        cfg->retain_hours)
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "--retain-changes and --retain-hours are not "
-                             "supported in a cluster yet");
     return 0;
 }
 
@@ -95,6 +85,10 @@ static int start_cluster(as_server_t *s, const as_config_t *cfg,
     co.snapshot_trailing = (unsigned)cfg->raft_snapshot_trailing;
     co.no_sync = cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0;
     co.token = as_auth_write_token(s->auth);
+    /* Retention goes through the log: the leader decides, every node
+     * trims the same changes (the feed trims nothing by itself here). */
+    co.retain_changes = cfg->retain_changes;
+    co.retain_hours = cfg->retain_hours;
     if ((rc = as_cluster_start(s->store, s->writer, &co, &s->cluster,
                                st)) != 0)
         return as_status_set(st, rc, "cannot start the cluster member: %s",
@@ -272,7 +266,7 @@ static int start_feed(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     fo.endpoint = s->feed_ep;
     fo.ws_endpoint = s->ws_feed;
     fo.max_waiters = cfg->limits.max_watches;
-    /* A cluster member keeps every event (as_server_check_config). */
+    /* A cluster member trims through the log (start_cluster). */
     fo.retain_changes = clustered(cfg) ? 0 : cfg->retain_changes;
     fo.retain_hours = clustered(cfg) ? 0 : cfg->retain_hours;
     fo.max_reply_bytes = cfg->limits.max_reply_bytes;

@@ -82,6 +82,8 @@ void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
                               size_t len);
 void as__svc_cluster_read_index(as_call_t *call, const uint8_t *payload,
                                 size_t len);
+void as__svc_cluster_change(as_call_t *call, const uint8_t *payload,
+                            size_t len);
 /* service_story.c: stories newest first with Query's filters and paging,
  * and one story with its articles (docs/STORIES.md). */
 void as__svc_list_stories(as_call_t *call, const uint8_t *payload,

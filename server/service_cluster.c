@@ -136,3 +136,49 @@ void as__svc_cluster_read_index(as_call_t *call, const uint8_t *payload,
     resp.index = index;
     as_call_reply(call, &resp.base);
 }
+
+static void change_done(as_write_job_t *job)
+{
+    Artstore__V1__ClusterChangeResponse resp =
+        ARTSTORE__V1__CLUSTER_CHANGE_RESPONSE__INIT;
+
+    if (job->st.code != AS_CODE_OK)
+        as_call_reply_status(job->arg, &job->st);
+    else
+        as_call_reply(job->arg, &resp.base);
+}
+
+/* `artstore cluster add/remove`: a membership change through the leader. */
+void as__svc_cluster_change(as_call_t *call, const uint8_t *payload,
+                            size_t len)
+{
+    as_service_t *svc = as_call_ctx(call);
+    Artstore__V1__ClusterChangeRequest *req;
+    as_write_job_t *job;
+    as_status_t st;
+
+    req = (Artstore__V1__ClusterChangeRequest *)as_service_unpack(
+        call, &artstore__v1__cluster_change_request__descriptor, payload, len);
+    if (req == NULL)
+        return;
+    if (svc->cluster == NULL) {
+        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
+                            "this server is not a cluster member (started "
+                            "without --node-id and --raft)");
+        return;
+    }
+    job = as_arena_alloc(as_call_arena(call), sizeof(*job));
+    if (job == NULL) {
+        as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
+                            "request needs more than max_decode_bytes");
+        return;
+    }
+    memset(job, 0, sizeof(*job));
+    job->done = change_done;
+    job->arg = call;
+    job->deadline_ms = as_call_deadline_ms(call);
+    if (as_cluster_change(svc->cluster, req->has_id ? req->id : 0, req->raft,
+                          req->has_non_voter && req->non_voter,
+                          req->has_remove && req->remove, job, &st) != 0)
+        as_call_reply_status(call, &st);
+}

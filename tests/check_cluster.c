@@ -16,7 +16,12 @@
  *     cut-off leader answers no linearizable read;
  *   - a watch given one member, which is killed (twice, the second time
  *     the member it moved to), carries on from another with every seq
- *     once and in order.
+ *     once and in order;
+ *   - a fourth node added as a non-voter follows the log, is promoted
+ *     to a voter and removed, through `artstore cluster add/remove` and
+ *     the library;
+ *   - with --retain-changes every member trims the same changes (the
+ *     leader's trim entries).
  *
  * Randomness is seeded from the pid and printed, so a failing run can be
  * replayed. Every wait is bounded.
@@ -841,6 +846,166 @@ START_TEST(watch_moves_to_another_member_without_gap_or_duplicate)
 }
 END_TEST
 
+/* Waits until the server at endpoint has applied up to seq, within ms.
+ * Returns 0 or -1. */
+static int await_seq(const char *endpoint, uint64_t seq, int ms)
+{
+    int64_t end = mono_ms() + ms;
+
+    while (mono_ms() < end) {
+        as_client_t *c;
+        as_ping_info_t ping;
+        int ok = 0;
+
+        if (as_client_connect(endpoint, 1000, &c) == AS_OK) {
+            ok = as_ping(c, &ping) == AS_OK && ping.last_seq >= seq;
+            as_client_close(c);
+        }
+        if (ok)
+            return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+/* Member id as node `at` sees it: its role and voter flag; 0 when it is
+ * not in the configuration. */
+static int member_role(const char *at, uint64_t id, char *role, int *voter)
+{
+    as_cluster_info_t info;
+    as_client_t *c;
+    size_t m;
+    int found = 0;
+
+    ck_assert_int_eq(as_client_connect(at, 3000, &c), AS_OK);
+    ck_assert_msg(as_cluster_status(c, &info) == AS_OK, "status: %s",
+                  as_client_errmsg(c));
+    as_client_close(c);
+    for (m = 0; m < info.n_members; m++)
+        if (info.members[m].id == id) {
+            snprintf(role, 16, "%s", info.members[m].role);
+            *voter = info.members[m].voter;
+            found = 1;
+        }
+    return found;
+}
+
+START_TEST(member_added_as_non_voter_promoted_and_removed)
+{
+    ts_server_t n4;
+    char addr4[32], role[16], *out = NULL, *err = NULL;
+    const char *flags4[] = { "--node-id", "4", "--raft", addr4,
+                             "--raft-election-ms", "500", NULL };
+    const char *add[] = { "cluster", "add", "4", addr4, "--non-voter", NULL };
+    as_client_t *c;
+    as_ping_info_t ping;
+    int leader, voter, rc, k;
+
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    put_many(0, 30);
+    /* A new node, started without --cluster, waits to be added. */
+    snprintf(addr4, sizeof(addr4), "127.0.0.1:%d", free_port());
+    memset(&n4, 0, sizeof(n4));
+    ck_assert_msg(ts_start(&n4, flags4) == 0, "node 4 did not start");
+    rc = ts_cli(all_endpoints, NULL, &out, &err, add);
+    ck_assert_msg(rc == 0, "cluster add --non-voter: %d %s", rc,
+                  err ? err : "");
+    free(out);
+    free(err);
+    /* It follows the log from the start... */
+    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_ping(c, &ping), AS_OK);
+    ck_assert_msg(await_seq(n4.endpoint, ping.last_seq, 30000) == 0,
+                  "node 4 did not catch up to seq %llu",
+                  (unsigned long long)ping.last_seq);
+    /* ...without voting, as every member sees it. */
+    ck_assert(member_role(srv[leader].endpoint, 4, role, &voter));
+    ck_assert_int_eq(voter, 0);
+    ck_assert_str_eq(role, "non-voter");
+    for (k = 0; k < 100; k++) {
+        as_cluster_info_t info;
+        as_client_t *c4;
+
+        ck_assert_int_eq(as_client_connect(n4.endpoint, 3000, &c4), AS_OK);
+        ck_assert_int_eq(as_cluster_status(c4, &info), AS_OK);
+        as_client_close(c4);
+        if (strcmp(info.role, "non-voter") == 0 && info.leader_id != 0)
+            break;
+        sleep_ms(100);
+    }
+    ck_assert_msg(k < 100, "node 4 does not call itself a non-voter");
+    /* Writes go on and reach it. */
+    put_many(30, 10);
+    ck_assert_int_eq(as_ping(c, &ping), AS_OK);
+    ck_assert_int_eq(await_seq(n4.endpoint, ping.last_seq, 30000), 0);
+    /* Promoted to a voter (add on a member already there). */
+    ck_assert_int_eq(as_client_set_timeout(c, 60000), AS_OK);
+    ck_assert_msg(as_cluster_add(c, 4, addr4, 0) == AS_OK, "promote: %s",
+                  as_client_errmsg(c));
+    /* (The status a member answers with is refreshed every few tens of
+     * milliseconds.) */
+    for (k = 0; k < 100; k++) {
+        ck_assert(member_role(srv[leader].endpoint, 4, role, &voter));
+        if (voter)
+            break;
+        sleep_ms(50);
+    }
+    ck_assert_int_eq(voter, 1);
+    /* Refusals: another id at its address, an unknown id. */
+    ck_assert_int_eq(as_cluster_add(c, 9, addr4, 0), AS_EALREADY_EXISTS);
+    ck_assert_int_eq(as_cluster_remove(c, 9), AS_ENOT_FOUND);
+    /* Removed: the cluster goes on with three. */
+    ck_assert_msg(as_cluster_remove(c, 4) == AS_OK, "remove: %s",
+                  as_client_errmsg(c));
+    for (k = 0; k < 100 && member_role(srv[leader].endpoint, 4, role,
+                                       &voter); k++)
+        sleep_ms(50);
+    ck_assert_msg(k < 100, "node 4 is still a member");
+    as_client_close(c);
+    ts_cleanup(&n4);
+    put_many(40, 5);
+    stop_and_compare();
+    stop_cluster();
+}
+END_TEST
+
+/* Retention goes through the log: every member trims the same changes. */
+START_TEST(retention_trims_are_replicated)
+{
+    const char *flags[] = { "--retain-changes", "40", NULL };
+    int64_t end;
+    int i, ok = 0;
+
+    for (i = 0; flags[i] != NULL; i++)
+        more_flags[i] = flags[i];
+    start_cluster();
+    ck_assert_int_ge(find_leader(15000), 0);
+    put_many(0, 100);
+    /* Within a few of the leader's rounds every member keeps exactly
+     * the newest 40. */
+    for (end = mono_ms() + 30000; mono_ms() < end && !ok; sleep_ms(200)) {
+        ok = 1;
+        for (i = 0; i < N && ok; i++) {
+            as_client_t *c;
+            as_stats_t *stats;
+
+            ck_assert_int_eq(as_client_connect(srv[i].endpoint, 2000, &c),
+                             AS_OK);
+            ok = as_stats(c, &stats) == AS_OK;
+            if (ok) {
+                ok = stats->last_seq == 100 && stats->oldest_seq == 61;
+                as_stats_free(stats);
+            }
+            as_client_close(c);
+        }
+    }
+    ck_assert_msg(ok, "the members did not all trim to the newest 40");
+    stop_and_compare();
+    stop_cluster();
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster");
@@ -852,6 +1017,8 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, cut_off_leader_acknowledges_nothing);
     tcase_add_test(tc, linearizable_read_on_a_follower_sees_an_acknowledged_write);
     tcase_add_test(tc, watch_moves_to_another_member_without_gap_or_duplicate);
+    tcase_add_test(tc, member_added_as_non_voter_promoted_and_removed);
+    tcase_add_test(tc, retention_trims_are_replicated);
     tcase_add_test(tc, follower_restarted_and_wiped_catches_up_from_the_log);
     tcase_add_test(tc, replaced_member_catches_up_from_a_copy_and_the_log);
     suite_add_tcase(s, tc);
