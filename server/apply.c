@@ -78,6 +78,76 @@ static void set_origin(Artstore__V1__RaftEntry *e, int64_t time_ms,
     e->origin_seq = o->seq;
 }
 
+int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
+                       int64_t time_ms, const as_entry_origin_t *origin,
+                       void *(*alloc)(size_t), void **out, size_t *len,
+                       as_status_t *st)
+{
+    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
+    Artstore__V1__RaftWrite *w = NULL, **pw = NULL;
+    uint32_t *parts = NULL;
+    size_t i, j, n = 0, k = 0;
+    int rc;
+
+    for (j = 0; j < n_jobs; j++)
+        n += jobs[j]->n;
+    w = calloc(n ? n : 1, sizeof(*w));
+    pw = calloc(n ? n : 1, sizeof(*pw));
+    parts = calloc(n_jobs ? n_jobs : 1, sizeof(*parts));
+    if (w == NULL || pw == NULL || parts == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "out of memory for a log entry of %zu items", n);
+        goto out_free;
+    }
+    for (j = 0; j < n_jobs; j++) {
+        if (jobs[j]->n > UINT32_MAX) {
+            rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                               "a request of %zu items is too large for a "
+                               "log entry", jobs[j]->n);
+            goto out_free;
+        }
+        parts[j] = (uint32_t)jobs[j]->n;
+        for (i = 0; i < jobs[j]->n; i++, k++) {
+            const as_write_item_t *it = &jobs[j]->items[i];
+
+            artstore__v1__raft_write__init(&w[k]);
+            pw[k] = &w[k];
+            if (it->prefailed)
+                continue;
+            if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
+                w[k].article = (Artstore__V1__Article *)it->article;
+                w[k].has_exact = w[k].exact = it->op == AS_WRITE_EXACT;
+            } else {
+                w[k].has_delete_id = 1;
+                w[k].delete_id = it->id;
+                w[k].delete_url = (char *)it->url;
+            }
+            w[k].has_expected_revision = it->cond.has_expected != 0;
+            w[k].expected_revision = it->cond.expected;
+            if (it->cond.request_id.len > 0) {
+                w[k].has_request_id = 1;
+                w[k].request_id.data = (uint8_t *)it->cond.request_id.data;
+                w[k].request_id.len = it->cond.request_id.len;
+            }
+        }
+    }
+    set_origin(&e, time_ms, origin);
+    e.n_writes = n;
+    e.writes = pw;
+    /* One request: no parts (the form of an entry of one request). */
+    if (n_jobs > 1) {
+        e.n_parts = n_jobs;
+        e.parts = parts;
+    }
+    rc = pack_entry(&e, alloc, out, len, st);
+
+out_free:
+    free(parts);
+    free(pw);
+    free(w);
+    return rc;
+}
+
 int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
                       const as_entry_origin_t *origin,
                       void *(*alloc)(size_t), void **out, size_t *len,
@@ -86,65 +156,6 @@ int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
     as_write_job_t *one = (as_write_job_t *)job;
 
     return as_entry_pack_jobs(&one, 1, time_ms, origin, alloc, out, len, st);
-}
-
-/* Fills the RaftWrite of one write item (an item the service refused
- * stays empty: every node skips it). */
-static void fill_write(Artstore__V1__RaftWrite *w, const as_write_item_t *it)
-{
-    artstore__v1__raft_write__init(w);
-    if (it->prefailed)
-        return;
-    if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
-        w->article = (Artstore__V1__Article *)it->article;
-        w->has_exact = w->exact = it->op == AS_WRITE_EXACT;
-    } else {
-        w->has_delete_id = 1;
-        w->delete_id = it->id;
-        w->delete_url = (char *)it->url;
-    }
-    w->has_expected_revision = it->cond.has_expected != 0;
-    w->expected_revision = it->cond.expected;
-    if (it->cond.request_id.len > 0) {
-        w->has_request_id = 1;
-        w->request_id.data = (uint8_t *)it->cond.request_id.data;
-        w->request_id.len = it->cond.request_id.len;
-    }
-}
-
-int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
-                       int64_t time_ms, const as_entry_origin_t *origin,
-                       void *(*alloc)(size_t), void **out, size_t *len,
-                       as_status_t *st)
-{
-    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
-    Artstore__V1__RaftWrite *w, **pw;
-    size_t i = 0, j, k, n = 0;
-    int rc;
-
-    for (j = 0; j < n_jobs; j++)
-        n += jobs[j]->n;
-    w = calloc(n ? n : 1, sizeof(*w));
-    pw = calloc(n ? n : 1, sizeof(*pw));
-    if (w == NULL || pw == NULL) {
-        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                           "out of memory for a log entry of %zu items", n);
-        goto out_free;
-    }
-    for (j = 0; j < n_jobs; j++)
-        for (k = 0; k < jobs[j]->n; k++, i++) {
-            fill_write(&w[i], &jobs[j]->items[k]);
-            pw[i] = &w[i];
-        }
-    set_origin(&e, time_ms, origin);
-    e.n_writes = n;
-    e.writes = pw;
-    rc = pack_entry(&e, alloc, out, len, st);
-
-out_free:
-    free(pw);
-    free(w);
-    return rc;
 }
 
 int as_entry_pack_member(const Artstore__V1__ClusterMember *m,
@@ -330,13 +341,31 @@ int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
     n = e->n_writes;
     res->st = calloc(n ? n : 1, sizeof(*res->st));
     res->out = calloc(n ? n : 1, sizeof(*res->out));
-    if (res->st == NULL || res->out == NULL) {
+    res->parts = calloc(e->n_parts ? e->n_parts : 1, sizeof(*res->parts));
+    if (res->st == NULL || res->out == NULL || res->parts == NULL) {
         rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                            "out of memory applying entry %llu",
                            (unsigned long long)index);
         goto out_free;
     }
     res->n = n;
+    /* Which writes answer which request: parts that do not add up (no
+     * leader writes such an entry) make it one request, on every node
+     * alike. */
+    {
+        size_t i, sum = 0;
+
+        for (i = 0; i < e->n_parts; i++)
+            sum += e->parts[i];
+        if (e->n_parts > 0 && sum == n) {
+            for (i = 0; i < e->n_parts; i++)
+                res->parts[i] = e->parts[i];
+            res->n_parts = e->n_parts;
+        } else {
+            res->parts[0] = n;
+            res->n_parts = 1;
+        }
+    }
     c.index = index;
     c.wal = 0;
     c.e = e;
@@ -429,9 +458,12 @@ void as_applied_free(as_applied_t *res)
 {
     free(res->st);
     free(res->out);
+    free(res->parts);
     res->st = NULL;
     res->out = NULL;
+    res->parts = NULL;
     res->n = 0;
+    res->n_parts = 0;
 }
 
 int as_apply_members(as_store_t *s, Artstore__V1__ClusterMembers **out,

@@ -47,6 +47,9 @@ typedef struct as_entry_origin {
 typedef struct as_applied {
     as_entry_origin_t origin;
     uint64_t index;             /* the entry's Raft index */
+    size_t n_parts;             /* requests in the entry: the i-th has
+                                   origin.seq + i and parts[i] items */
+    size_t *parts;              /* malloc'ed */
     int skipped;                /* index was already applied: no effect */
     size_t n;                   /* items (= the entry's writes) */
     as_status_t *st;            /* per item; malloc'ed */
@@ -65,17 +68,22 @@ int as_entry_pack_job(const as_write_job_t *job, int64_t time_ms,
                       void *(*alloc)(size_t), void **out, size_t *len,
                       as_status_t *st);
 
-/* Packs the items of n jobs, in order, into one entry, as above: the
- * write-ahead log's record of one group commit (wal.h). */
-int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n, int64_t time_ms,
-                       const as_entry_origin_t *origin,
-                       void *(*alloc)(size_t), void **out, size_t *len,
-                       as_status_t *st);
-
 /* Packs a changelog trim up to seq upto (retention, as the leader decided
  * it), as above. */
 int as_entry_pack_trim(uint64_t upto, int64_t time_ms,
                        const as_entry_origin_t *origin,
+                       void *(*alloc)(size_t), void **out, size_t *len,
+                       as_status_t *st);
+
+/*
+ * Packs the write items of n_jobs requests into one entry (the leader
+ * merges the requests waiting for it; the write-ahead log's record of one
+ * group commit, wal.h): job i is the request with origin seq
+ * origin->seq + i, recorded in the entry's parts. Otherwise as
+ * as_entry_pack_job.
+ */
+int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
+                       int64_t time_ms, const as_entry_origin_t *origin,
                        void *(*alloc)(size_t), void **out, size_t *len,
                        as_status_t *st);
 

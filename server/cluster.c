@@ -30,6 +30,10 @@
 #define TICK_MS 20
 /* A write without a deadline waits this long at most for a leader. */
 #define DEFAULT_WAIT_MS 10000
+/* The most requests, and write items, the leader merges into one entry:
+ * every node applies an entry in one LMDB transaction. */
+#define BATCH_MAX_OPS 256
+#define BATCH_MAX_ITEMS 2048
 /* How often the leader looks at retention, and the most changes one trim
  * entry deletes (one LMDB transaction on every node). */
 #define TRIM_EVERY_MS 1000
@@ -59,7 +63,8 @@ typedef struct op {
     int self;                    /* OP_MEMBER: this node's own */
     Artstore__V1__ClusterMember member;   /* OP_MEMBER, strings below */
     char m_raft[128], m_listen[256], m_feed[256];
-    struct raft_apply req;
+    struct raft_apply req;       /* the first op of an entry's requests */
+    struct op *batch;            /* the next request in the same entry */
     struct raft_barrier barrier; /* OP_BARRIER */
     read_req_t *rd;              /* OP_BARRIER: the waiting read */
     as_cluster_t *cluster;       /* OP_BARRIER, OP_CHANGE */
@@ -487,6 +492,57 @@ static int propose(as_cluster_t *c, op_t *op)
     return 0;
 }
 
+static void route(as_cluster_t *c, op_t *op);
+
+/* Proposes the n write requests in ops (n >= 2, on the leader) as one
+ * entry: every node applies them in one transaction. Requests that cannot
+ * go in are routed one by one (parked, redirected, answered). */
+static void propose_batch(as_cluster_t *c, op_t **ops, size_t n)
+{
+    as_write_job_t *jobs[BATCH_MAX_OPS];
+    as_entry_origin_t origin;
+    struct raft_buffer buf;
+    as_status_t st;
+    size_t i, len;
+    void *data;
+    int rv;
+
+    for (i = 0; i < n; i++)
+        jobs[i] = ops[i]->job;
+    origin.node = c->opts.node_id;
+    origin.run = c->run;
+    origin.seq = c->next_seq + 1;
+    if (as_entry_pack_jobs(jobs, n, now_ms(), &origin, raft_malloc, &data,
+                           &len, &st) != 0) {
+        for (i = 0; i < n; i++) {
+            op_fail(ops[i], st.code, "%s", st.msg);
+            op_free(ops[i]);
+        }
+        return;
+    }
+    buf.base = data;
+    buf.len = len;
+    for (i = 0; i < n; i++) {
+        ops[i]->seq = origin.seq + i;
+        ops[i]->batch = i + 1 < n ? ops[i + 1] : NULL;
+    }
+    ops[0]->req.data = ops[0];
+    rv = raft_apply(&c->raft, &ops[0]->req, &buf, 1, apply_cb);
+    if (rv != 0) {
+        raft_free(data);
+        for (i = 0; i < n; i++) {
+            ops[i]->batch = NULL;
+            route(c, ops[i]);    /* not the leader after all, or failing */
+        }
+        return;
+    }
+    c->next_seq += n;
+    for (i = 0; i < n; i++) {
+        ops[i]->next = c->pending;
+        c->pending = ops[i];
+    }
+}
+
 /* Routes one op: proposes it (leader), answers with the leader's endpoint
  * (follower that knows it), or parks it until a leader is known. */
 static void barrier_cb(struct raft_barrier *req, int status);
@@ -568,20 +624,26 @@ static void on_applied(void *arg, const as_applied_t *res)
     op_t *op;
     size_t i;
 
-    if (!res->skipped && res->origin.node == c->opts.node_id &&
-        res->origin.run == c->run &&
-        (op = find_pending(c, res->origin.seq)) != NULL && op->applied == 0) {
-        op->applied = 1;
-        if (op->job != NULL && op->kind == OP_WRITE) {
-            as_write_job_t *job = op->job;
+    size_t p, off = 0;
 
-            for (i = 0; i < job->n && i < res->n; i++) {
-                if (job->items[i].prefailed)
-                    continue;
-                job->items[i].st = res->st[i];
-                job->items[i].out = res->out[i];
+    /* The requests of the entry, in order, with their items' outcomes. */
+    for (p = 0; !res->skipped && res->origin.node == c->opts.node_id &&
+                res->origin.run == c->run && p < res->n_parts; p++) {
+        if ((op = find_pending(c, res->origin.seq + p)) != NULL &&
+            op->applied == 0) {
+            op->applied = 1;
+            if (op->job != NULL && op->kind == OP_WRITE) {
+                as_write_job_t *job = op->job;
+
+                for (i = 0; i < job->n && off + i < res->n; i++) {
+                    if (job->items[i].prefailed)
+                        continue;
+                    job->items[i].st = res->st[off + i];
+                    job->items[i].out = res->out[off + i];
+                }
             }
         }
+        off += res->parts[p];
     }
     if (res->index > c->loop_applied) {
         c->loop_applied = res->index;
@@ -598,11 +660,9 @@ static void on_applied(void *arg, const as_applied_t *res)
 
 /* ------------------------------------------------------------ the loop */
 
-static void apply_cb(struct raft_apply *req, int status, void *result)
+/* Answers one request of an entry once libraft is done with it. */
+static void finish_op(op_t *op, int status)
 {
-    op_t *op = req->data;
-
-    (void)result;
     if (op->job != NULL) {
         if (status == 0 && op->applied) {
             as_write_job_t *job = op->job;
@@ -620,6 +680,18 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
         }
     }
     op->applied = -1;            /* done: the loop unlinks and frees it */
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+    op_t *op = req->data, *next;
+
+    (void)result;
+    for (; op != NULL; op = next) {
+        next = op->batch;
+        op->batch = NULL;
+        finish_op(op, status);
+    }
 }
 
 /* A read barrier was applied (status 0: everything committed before it
@@ -800,17 +872,34 @@ static void begin_close(as_cluster_t *c)
     raft_close(&c->raft, on_raft_closed);
 }
 
+/* Proposes the writes gathered by drain_inbox: alone as usual, or
+ * several as one entry. */
+static void flush_batch(as_cluster_t *c, op_t **batch, size_t n)
+{
+    if (n == 1)
+        route(c, batch[0]);
+    else if (n > 1)
+        propose_batch(c, batch, n);
+}
+
 /* Takes the inbox and routes every op in it. */
 static void drain_inbox(as_cluster_t *c)
 {
-    op_t *list, *op;
-    int stopping;
+    op_t *list, *op, *batch[BATCH_MAX_OPS];
+    size_t n_batch = 0, items = 0;
+    int64_t now;
+    int stopping, leading;
 
     pthread_mutex_lock(&c->lock);
     list = c->inbox_head;
     c->inbox_head = c->inbox_tail = NULL;
     stopping = c->stopping;
     pthread_mutex_unlock(&c->lock);
+    /* A leader merges the write requests that waited for it (they pile up
+     * while the loop applies) into one entry, up to BATCH_MAX_*. */
+    leading = !stopping && !c->closing &&
+              raft_state(&c->raft) == RAFT_LEADER;
+    now = now_ms();
     while ((op = list) != NULL) {
         list = op->next;
         op->next = NULL;
@@ -823,10 +912,22 @@ static void drain_inbox(as_cluster_t *c)
         if (stopping) {
             op_fail(op, AS_CODE_UNAVAILABLE, "server is shutting down");
             op_free(op);
-        } else {
-            route(c, op);
+            continue;
         }
+        if (leading && op->kind == OP_WRITE && op->job != NULL &&
+            (op->deadline_ms == 0 || now <= op->deadline_ms)) {
+            if (n_batch == BATCH_MAX_OPS ||
+                (n_batch > 0 && items + op->job->n > BATCH_MAX_ITEMS)) {
+                flush_batch(c, batch, n_batch);
+                n_batch = items = 0;
+            }
+            batch[n_batch++] = op;
+            items += op->job->n;
+            continue;
+        }
+        route(c, op);
     }
+    flush_batch(c, batch, n_batch);
     if (stopping)
         begin_close(c);
 }

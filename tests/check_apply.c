@@ -411,6 +411,101 @@ START_TEST(snapshot_names_the_index_and_restore_checks_it)
 }
 END_TEST
 
+/* Several requests merged into one entry: applied in one transaction, in
+ * order, each request's items found by its part; the same store as the
+ * requests one entry each. A trim entry deletes the same changes. */
+START_TEST(merged_requests_and_trims_apply_alike)
+{
+    as_write_item_t it[3];
+    as_write_job_t j1, j2, *jobs[2] = { &j1, &j2 };
+    as_entry_origin_t o = { 1, 7, 40 };
+    struct raft_buffer b, t;
+    as_applied_t res;
+    as_status_t st;
+    char *d0, *d1;
+
+    memset(it, 0, sizeof(it));
+    memset(&j1, 0, sizeof(j1));
+    memset(&j2, 0, sizeof(j2));
+    it[0].op = it[1].op = it[2].op = AS_WRITE_PUT;
+    it[0].article = mk("https://example.com/m1", "one");
+    it[1].article = mk("https://example.com/m2", "two");
+    it[2].article = mk("https://example.com/m1", "one again");
+    j1.items = &it[0];
+    j1.n = 2;
+    j2.items = &it[2];
+    j2.n = 1;
+    ck_assert_msg(as_entry_pack_jobs(jobs, 2, 5000, &o, raft_malloc, &b.base,
+                                     &b.len, &st) == 0, "pack: %s", st.msg);
+    ck_assert_uint_eq(b.len % 8, 0);
+    ck_assert_int_eq(as_apply_entry(stores[0], 1, b.base, b.len, &res, &st),
+                     0);
+    ck_assert_uint_eq(res.origin.seq, 40);
+    ck_assert_uint_eq(res.n_parts, 2);
+    ck_assert_uint_eq(res.parts[0], 2);
+    ck_assert_uint_eq(res.parts[1], 1);
+    ck_assert_uint_eq(res.n, 3);
+    ck_assert_int_eq(res.out[0].outcome,
+                     ARTSTORE__V1__PUT_OUTCOME__PUT_CREATED);
+    /* The second request saw the first one's write. */
+    ck_assert_int_eq(res.out[2].outcome,
+                     ARTSTORE__V1__PUT_OUTCOME__PUT_UPDATED);
+    ck_assert_uint_eq(res.out[2].id, res.out[0].id);
+    as_applied_free(&res);
+    /* The same writes as two entries on another store. */
+    {
+        struct raft_buffer e1, e2;
+
+        ck_assert_int_eq(as_entry_pack_job(&j1, 5000, &o, raft_malloc,
+                                           &e1.base, &e1.len, &st), 0);
+        ck_assert_int_eq(as_entry_pack_job(&j2, 5000, &o, raft_malloc,
+                                           &e2.base, &e2.len, &st), 0);
+        ck_assert_int_eq(as_apply_entry(stores[1], 1, e1.base, e1.len, &res,
+                                        &st), 0);
+        ck_assert_uint_eq(res.n_parts, 1);
+        ck_assert_uint_eq(res.parts[0], 2);
+        as_applied_free(&res);
+        ck_assert_int_eq(as_apply_entry(stores[1], 2, e2.base, e2.len, &res,
+                                        &st), 0);
+        as_applied_free(&res);
+        raft_free(e1.base);
+        raft_free(e2.base);
+    }
+    d0 = dump(0);
+    d1 = dump(1);
+    ck_assert_str_eq(d0, d1);
+    free(d0);
+    free(d1);
+    /* A trim up to seq 2 leaves seq 3 only, on both. */
+    ck_assert_int_eq(as_entry_pack_trim(2, 6000, &o, raft_malloc, &t.base,
+                                        &t.len, &st), 0);
+    ck_assert_int_eq(as_apply_entry(stores[0], 2, t.base, t.len, &res, &st),
+                     0);
+    as_applied_free(&res);
+    ck_assert_int_eq(as_apply_entry(stores[1], 3, t.base, t.len, &res, &st),
+                     0);
+    as_applied_free(&res);
+    {
+        as_store_stats_t ss;
+        as_reader_t *r;
+
+        ck_assert_int_eq(as_reader_create(stores[0], &r, &st), 0);
+        ck_assert_int_eq(as_reader_begin(r, &st), 0);
+        ck_assert_int_eq(as_store_get_stats(r, &ss, &st), 0);
+        as_reader_end(r);
+        as_reader_free(r);
+        ck_assert_uint_eq(ss.oldest_seq, 3);
+    }
+    d0 = dump(0);
+    d1 = dump(1);
+    ck_assert_str_eq(d0, d1);
+    free(d0);
+    free(d1);
+    raft_free(b.base);
+    raft_free(t.base);
+}
+END_TEST
+
 static Suite *apply_suite(void)
 {
     Suite *s = suite_create("apply");
@@ -423,6 +518,7 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, refusals_are_the_same_everywhere);
     tcase_add_test(tc, exact_puts_are_replicated);
     tcase_add_test(tc, snapshot_names_the_index_and_restore_checks_it);
+    tcase_add_test(tc, merged_requests_and_trims_apply_alike);
     suite_add_tcase(s, tc);
     return s;
 }
