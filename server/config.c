@@ -101,8 +101,8 @@ static const option_def_t options[] = {
     { "retain-changes", OPT_COUNT, CFG(retain_changes),
       AS_STR(AS_DEFAULT_RETAIN_CHANGES),
       "keep the newest N change events: the changelog of a store that "
-      "rewrites the same articles stays bounded (0: no count limit; not "
-      "in a cluster yet, where every event is kept)" },
+      "rewrites the same articles stays bounded (0: no count limit; in a "
+      "cluster the leader's trims go through the Raft log)" },
     { "retain-hours", OPT_COUNT, CFG(retain_hours), "0",
       "drop change events older than H hours (0: no age limit)" },
     { "max-watches", OPT_COUNT, LIM(max_watches), NULL,
