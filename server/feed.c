@@ -480,6 +480,12 @@ static void on_commit(void *arg, uint64_t last_seq)
     pthread_mutex_unlock(&f->lock);
 }
 
+/* The writer's eager hook: someone follows the feed (writer.h). */
+static int has_subscribers(void *arg)
+{
+    return as_feed_subscribers(arg) > 0;
+}
+
 /* ------------------------------------------------------------ retention */
 
 /* What retention keeps: the newest retain_changes, the last retain_hours. */
@@ -796,6 +802,7 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
     }
     as_writer_set_commit_hook(w, on_commit, f);
     as_writer_set_maint_hook(w, on_maint, f);
+    as_writer_set_eager_hook(w, has_subscribers, f);
     *out = f;
     return 0;
 

@@ -31,6 +31,8 @@ struct as_writer {
     void *hook_arg;
     as_maint_hook_fn maint;
     void *maint_arg;
+    int (*eager)(void *arg);
+    void *eager_arg;
     as_writer_stats_t stats;         /* under lock */
     /* With a log (the writer thread's): the next record's index and when
      * the oldest write not yet committed to LMDB was applied (0: none). */
@@ -370,6 +372,13 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->lock);
         asked = w->commit_asked;
         pthread_mutex_unlock(&w->lock);
+        if (w->pending_since != 0 && !asked && w->eager != NULL) {
+            /* Followers of the feed: commit once nothing is waiting. */
+            pthread_mutex_lock(&w->lock);
+            asked = w->head == NULL;
+            pthread_mutex_unlock(&w->lock);
+            asked = asked && w->eager(w->eager_arg);
+        }
         if (w->pending_since != 0 &&
             (asked || now - w->pending_since >= w->opts.commit_interval_ms))
             commit_now(w);
@@ -459,6 +468,15 @@ void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq)
     pthread_mutex_unlock(&w->lock);
     if (fn != NULL)
         fn(arg, last_seq);
+}
+
+void as_writer_set_eager_hook(as_writer_t *w, int (*fn)(void *arg),
+                              void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->eager = fn;
+    w->eager_arg = arg;
+    pthread_mutex_unlock(&w->lock);
 }
 
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg)

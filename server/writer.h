@@ -106,6 +106,13 @@ typedef void (*as_maint_hook_fn)(void *arg);
  * feed still learns of each commit through this hook. */
 void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq);
 
+/* Sets the hook that says whether someone follows the feed: while it
+ * returns nonzero, deferred writes are committed as soon as the queue is
+ * empty, so that the feed (which publishes at commits) is not held back
+ * by the commit interval. NULL: never. */
+void as_writer_set_eager_hook(as_writer_t *w, int (*fn)(void *arg),
+                              void *arg);
+
 /* Sets the maintenance hook (before anything is submitted). */
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg);
 
