@@ -266,14 +266,168 @@ static void record_batch(as_writer_t *w, size_t items)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* The writer thread's clocks between rounds. */
+typedef struct rounds {
+    int64_t last_sync, last_check, last_maint;
+    int dirty;             /* written since the last as_store_sync */
+} rounds_t;
+
+/* Waits (with w->lock held) until a job is queued, the writer stops, or
+ * deferred writes are due or asked for. Returns 0 when the writer stops
+ * with nothing queued (the lock is then released), else 1. */
+static int wait_for_work(as_writer_t *w)
+{
+    while (w->head == NULL && !w->stopping) {
+        struct timespec ts;
+        int64_t wait_ms = 1000;
+
+        /* Deferred writes wake the thread when their commit is due, or
+         * when a reader asks for it. */
+        if (w->commit_asked)
+            break;
+        if (w->pending_since != 0) {
+            wait_ms = w->pending_since + w->opts.commit_interval_ms -
+                      as_clock_wall_ms();
+            if (wait_ms <= 0)
+                break;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    if (w->head == NULL && w->stopping) {
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+    }
+    return 1;
+}
+
+/* Takes every waiting job into b, up to the item bound (at least one).
+ * Called with w->lock held. */
+static void take_jobs(as_writer_t *w, batch_t *b)
+{
+    size_t items = 0;
+
+    while (w->head != NULL &&
+           (b->n == 0 || items + w->head->n <= w->opts.max_batch_items)) {
+        as_write_job_t *job = w->head;
+
+        w->head = job->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        w->queued--;
+        items += job->n;
+        b->jobs[b->n++] = job;
+        if (b->n == w->opts.max_batch_items)
+            break;
+    }
+}
+
+/* Answers the jobs of b whose deadline has passed, and keeps the rest. */
+static void drop_expired(batch_t *b, int64_t now)
+{
+    size_t live = 0, i;
+
+    for (i = 0; i < b->n; i++) {
+        as_write_job_t *job = b->jobs[i];
+
+        if (job->deadline_ms != 0 && now > job->deadline_ms) {
+            as_status_set(&job->st, AS_CODE_DEADLINE_EXCEEDED,
+                          "deadline passed %lld ms before the write could "
+                          "start", (long long)(now - job->deadline_ms));
+            job->done(job);
+        } else {
+            b->jobs[live++] = job;
+        }
+    }
+    b->n = live;
+}
+
+/* Runs the jobs of b (through the log when there is one) and answers
+ * them. */
+static void run_and_answer(as_writer_t *w, batch_t *b)
+{
+    size_t items = 0, i;
+
+    for (i = 0; i < b->n; i++)
+        items += b->jobs[i]->n;
+    if (w->opts.wal != NULL)
+        run_logged(w, b);
+    else
+        run_batch(w, b);
+    record_batch(w, items);
+    /* Before the replies: a read that follows one must find its write
+     * acknowledged (as_writer_barrier). */
+    if (w->pending_since != 0)
+        atomic_store(&w->acked_index, w->next_index - 1);
+    for (i = 0; i < b->n; i++)
+        b->jobs[i]->done(b->jobs[i]);
+    if (w->hook != NULL)
+        w->hook(w->hook_arg, as_store_last_seq(w->store));
+}
+
+/* Commits deferred writes when they are due, asked for, or (while the
+ * feed has followers) nothing else is waiting. */
+static void commit_if_due(as_writer_t *w, int64_t now)
+{
+    int asked;
+
+    if (w->pending_since == 0)
+        return;
+    pthread_mutex_lock(&w->lock);
+    asked = w->commit_asked;
+    pthread_mutex_unlock(&w->lock);
+    if (!asked && w->eager != NULL) {
+        /* Followers of the feed: commit once nothing is waiting. */
+        pthread_mutex_lock(&w->lock);
+        asked = w->head == NULL;
+        pthread_mutex_unlock(&w->lock);
+        asked = asked && w->eager(w->eager_arg);
+    }
+    if (asked || now - w->pending_since >= w->opts.commit_interval_ms)
+        commit_now(w);
+}
+
+/* The periodic work between rounds: --sync periodic flushes, maintenance
+ * (retention, expiry) once a second, stale reader slots once a minute. */
+static void housekeep(as_writer_t *w, rounds_t *r, int64_t now)
+{
+    if (r->dirty && w->opts.sync_interval_ms > 0 &&
+        now - r->last_sync >= w->opts.sync_interval_ms) {
+        as_store_sync(w->store);
+        r->last_sync = now;
+        r->dirty = 0;
+    }
+    if (w->maint != NULL && now - r->last_maint >= 1000) {
+        w->maint(w->maint_arg);
+        /* Maintenance that wrote (as_store_write) committed the deferred
+         * writes before its own transaction. */
+        if (w->pending_since != 0 && !as_store_deferred(w->store))
+            committed(w);
+        r->last_maint = now;
+    }
+    if (now - r->last_check >= 60000) {
+        int dead = as_store_reader_check(w->store);
+
+        if (dead > 0)
+            as_log_info("cleared %d stale reader slot(s)", dead);
+        r->last_check = now;
+    }
+}
+
 static void *writer_main(void *arg)
 {
     as_writer_t *w = arg;
     as_write_job_t **jobs;
-    int64_t last_sync = as_clock_wall_ms(), last_check = last_sync;
-    int64_t last_maint = last_sync;
-    int dirty = 0, asked;
+    rounds_t r = { 0 };
 
+    r.last_sync = r.last_check = r.last_maint = as_clock_wall_ms();
     jobs = malloc(sizeof(*jobs) * (w->opts.max_batch_items + 1));
     if (jobs == NULL) {
         as_log_error("writer: out of memory");
@@ -281,132 +435,27 @@ static void *writer_main(void *arg)
     }
     for (;;) {
         batch_t b = { .jobs = jobs, .n = 0 };
-        size_t items = 0, i;
         int64_t now;
 
         pthread_mutex_lock(&w->lock);
-        while (w->head == NULL && !w->stopping) {
-            struct timespec ts;
-            int64_t wait_ms = 1000;
-
-            /* Deferred writes wake the thread when their commit is due,
-             * or when a reader asks for it. */
-            if (w->commit_asked)
-                break;
-            if (w->pending_since != 0) {
-                wait_ms = w->pending_since + w->opts.commit_interval_ms -
-                          as_clock_wall_ms();
-                if (wait_ms <= 0)
-                    break;
-            }
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
-                break;
-        }
-        if (w->head == NULL && w->stopping) {
-            pthread_mutex_unlock(&w->lock);
+        if (!wait_for_work(w))
             break;
-        }
-        /* Take every waiting job, up to the item bound (at least one). */
-        while (w->head != NULL &&
-               (b.n == 0 || items + w->head->n <= w->opts.max_batch_items)) {
-            as_write_job_t *job = w->head;
-
-            w->head = job->next;
-            if (w->head == NULL)
-                w->tail = NULL;
-            w->queued--;
-            items += job->n;
-            jobs[b.n++] = job;
-            if (b.n == w->opts.max_batch_items)
-                break;
-        }
+        take_jobs(w, &b);
         pthread_mutex_unlock(&w->lock);
 
-        now = as_clock_wall_ms();
+        if (b.n > 0)
+            drop_expired(&b, as_clock_wall_ms());
         if (b.n > 0) {
-            size_t live = 0;
-
-            /* A job whose deadline has passed is answered, not run. */
-            for (i = 0; i < b.n; i++) {
-                as_write_job_t *job = jobs[i];
-
-                if (job->deadline_ms != 0 && now > job->deadline_ms) {
-                    as_status_set(&job->st, AS_CODE_DEADLINE_EXCEEDED,
-                                  "deadline passed %lld ms before the write "
-                                  "could start",
-                                  (long long)(now - job->deadline_ms));
-                    job->done(job);
-                } else {
-                    jobs[live++] = job;
-                }
-            }
-            b.n = live;
-        }
-        if (b.n > 0) {
-            items = 0;
-            for (i = 0; i < b.n; i++)
-                items += jobs[i]->n;
-            if (w->opts.wal != NULL)
-                run_logged(w, &b);
-            else
-                run_batch(w, &b);
-            record_batch(w, items);
-            dirty = 1;
-            /* Before the replies: a read that follows one must find its
-             * write acknowledged (as_writer_barrier). */
-            if (w->pending_since != 0)
-                atomic_store(&w->acked_index, w->next_index - 1);
-            for (i = 0; i < b.n; i++)
-                jobs[i]->done(jobs[i]);
-            if (w->hook != NULL)
-                w->hook(w->hook_arg, as_store_last_seq(w->store));
+            run_and_answer(w, &b);
+            r.dirty = 1;
         }
         now = as_clock_wall_ms();
-        pthread_mutex_lock(&w->lock);
-        asked = w->commit_asked;
-        pthread_mutex_unlock(&w->lock);
-        if (w->pending_since != 0 && !asked && w->eager != NULL) {
-            /* Followers of the feed: commit once nothing is waiting. */
-            pthread_mutex_lock(&w->lock);
-            asked = w->head == NULL;
-            pthread_mutex_unlock(&w->lock);
-            asked = asked && w->eager(w->eager_arg);
-        }
-        if (w->pending_since != 0 &&
-            (asked || now - w->pending_since >= w->opts.commit_interval_ms))
-            commit_now(w);
-        if (dirty && w->opts.sync_interval_ms > 0 &&
-            now - last_sync >= w->opts.sync_interval_ms) {
-            as_store_sync(w->store);
-            last_sync = now;
-            dirty = 0;
-        }
-        if (w->maint != NULL && now - last_maint >= 1000) {
-            w->maint(w->maint_arg);
-            /* Maintenance that wrote (as_store_write) committed the
-             * deferred writes before its own transaction. */
-            if (w->pending_since != 0 && !as_store_deferred(w->store))
-                committed(w);
-            last_maint = now;
-        }
-        if (now - last_check >= 60000) {
-            int dead = as_store_reader_check(w->store);
-
-            if (dead > 0)
-                as_log_info("cleared %d stale reader slot(s)", dead);
-            last_check = now;
-        }
+        commit_if_due(w, now);
+        housekeep(w, &r, now);
     }
     if (w->opts.wal != NULL)
         commit_now(w);
-    if (dirty && w->opts.sync_interval_ms > 0)
+    if (r.dirty && w->opts.sync_interval_ms > 0)
         as_store_sync(w->store);
     free(jobs);
     return NULL;
