@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser, Page  # noqa: E402
@@ -54,15 +55,44 @@ class Server:
     def __init__(self, binary, cli, extra=()):
         self.binary, self.cli, self.extra = binary, cli, list(extra)
         self.dir = tempfile.mkdtemp(prefix="as-dash-")
+        self.pick_ports()
+        self.proc = None
+        self.token = None
+
+    def pick_ports(self):
         self.rpc = "tcp://127.0.0.1:%d" % free_port()
         self.feed = "tcp://127.0.0.1:%d" % free_port()
         self.http_port = free_port()
         self.ws_rpc = "ws://127.0.0.1:%d" % free_port()
         self.ws_feed = "ws://127.0.0.1:%d" % free_port()
-        self.proc = None
-        self.token = None
 
     def start(self, http=True):
+        # A port found free can be taken by another test before artstored
+        # binds it; then artstored exits, and whoever holds the port may
+        # even answer in its place. So the start is confirmed by the
+        # server's own /config naming our ports, and retried on new ports
+        # a bounded number of times.
+        for _ in range(5):
+            if self.start_once(http):
+                return
+            self.pick_ports()
+        raise AssertionError("artstored could not get free ports: %s"
+                             % self.log())
+
+    def ours(self):
+        """Whether the HTTP listener is this server's (its /config)."""
+        try:
+            with urllib.request.urlopen(
+                    "http://127.0.0.1:%d/config" % self.http_port,
+                    timeout=5) as r:
+                cfg = json.loads(r.read())
+        except (OSError, ValueError):
+            return False
+        return str(cfg.get("rpc", "")).endswith(
+            ":%s" % self.ws_rpc.rsplit(":", 1)[1])
+
+    def start_once(self, http):
+        """Starts artstored; False when a port was taken under it."""
         args = [self.binary, "--data", os.path.join(self.dir, "data"),
                 "--listen", self.rpc, "--feed", self.feed] + self.extra
         if http:
@@ -74,13 +104,25 @@ class Server:
         deadline = time.monotonic() + START_BOUND_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if "in use" in self.log():
+                    self.proc = None
+                    return False
                 raise AssertionError("artstored exited: %s" % self.log())
             if self.artstore("ping", check=False).returncode == 0:
                 if http:
                     self.wait_http()
-                return
+                    if not self.ours():
+                        self.cleanup_proc()
+                        return False
+                return True
             time.sleep(0.05)
         raise AssertionError("artstored did not answer: %s" % self.log())
+
+    def cleanup_proc(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
 
     def wait_http(self):
         deadline = time.monotonic() + START_BOUND_S
