@@ -137,6 +137,16 @@ int as__filter_to_pb(as_client_t *c, const as__filter_spec_t *in,
                      Artstore__V1__Filter *f);
 
 /*
+ * Sets a request's page fields from a caller's page: limit (0: the
+ * server's default) and cursor (NULL or empty: the first page; pb_cursor
+ * borrows it). The one mapping for Query, ListTags and ListStories.
+ */
+void as__page_to_pb(uint32_t limit, const void *cursor, size_t cursor_len,
+                    protobuf_c_boolean *has_limit, uint32_t *pb_limit,
+                    protobuf_c_boolean *has_cursor,
+                    ProtobufCBinaryData *pb_cursor);
+
+/*
  * Fills pb with the put-relevant fields of a (server-set fields are left
  * out), a having passed as__check_article. pb borrows a's strings; the
  * arrays it needs are allocated and released with

@@ -32,6 +32,22 @@ static int copy_cursor(const ProtobufCBinaryData *in, int has, uint8_t **out,
     return 0;
 }
 
+void as__page_to_pb(uint32_t limit, const void *cursor, size_t cursor_len,
+                    protobuf_c_boolean *has_limit, uint32_t *pb_limit,
+                    protobuf_c_boolean *has_cursor,
+                    ProtobufCBinaryData *pb_cursor)
+{
+    if (limit) {
+        *has_limit = 1;
+        *pb_limit = limit;
+    }
+    if (cursor != NULL && cursor_len > 0) {
+        *has_cursor = 1;
+        pb_cursor->data = (uint8_t *)cursor;
+        pb_cursor->len = cursor_len;
+    }
+}
+
 int as__filter_to_pb(as_client_t *c, const as__filter_spec_t *in,
                      Artstore__V1__Filter *f)
 {
@@ -85,15 +101,8 @@ int as_query(as_client_t *c, const as_query_spec_t *q,
     f.story_id = q->story_id;
     req.filter = &f;
     req.has_oldest_first = req.oldest_first = q->oldest_first != 0;
-    if (q->limit) {
-        req.has_limit = 1;
-        req.limit = q->limit;
-    }
-    if (q->cursor != NULL && q->cursor_len > 0) {
-        req.has_cursor = 1;
-        req.cursor.data = (uint8_t *)q->cursor;
-        req.cursor.len = q->cursor_len;
-    }
+    as__page_to_pb(q->limit, q->cursor, q->cursor_len, &req.has_limit,
+                   &req.limit, &req.has_cursor, &req.cursor);
     req.has_omit_body = req.omit_body = q->omit_body != 0;
     req.has_count_total = req.count_total = q->count_total != 0;
 
@@ -162,15 +171,8 @@ int as_list_tags(as_client_t *c, const as_tags_spec_t *spec,
         req.order = spec->order == AS_TAGS_BY_NAME
                         ? ARTSTORE__V1__TAG_ORDER__TAGS_BY_NAME
                         : ARTSTORE__V1__TAG_ORDER__TAGS_BY_COUNT;
-        if (spec->limit) {
-            req.has_limit = 1;
-            req.limit = spec->limit;
-        }
-        if (spec->cursor != NULL && spec->cursor_len > 0) {
-            req.has_cursor = 1;
-            req.cursor.data = (uint8_t *)spec->cursor;
-            req.cursor.len = spec->cursor_len;
-        }
+        as__page_to_pb(spec->limit, spec->cursor, spec->cursor_len, &req.has_limit,
+                       &req.limit, &req.has_cursor, &req.cursor);
     }
     rc = as__call(c, "ListTags", &req.base,
                   &artstore__v1__list_tags_response__descriptor, &m);

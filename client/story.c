@@ -89,15 +89,9 @@ int as_list_stories(as_client_t *c, const as_stories_spec_t *spec,
                                            spec), &f)) != AS_OK)
             return rc;
         req.filter = &f;
-        if (spec->limit) {
-            req.has_limit = 1;
-            req.limit = spec->limit;
-        }
-        if (spec->cursor != NULL && spec->cursor_len > 0) {
-            req.has_cursor = 1;
-            req.cursor.data = (uint8_t *)spec->cursor;
-            req.cursor.len = spec->cursor_len;
-        }
+        as__page_to_pb(spec->limit, spec->cursor, spec->cursor_len,
+                       &req.has_limit, &req.limit, &req.has_cursor,
+                       &req.cursor);
     }
     rc = as__call(c, "ListStories", &req.base,
                   &artstore__v1__list_stories_response__descriptor, &m);
