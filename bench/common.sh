@@ -1,0 +1,105 @@
+# bench/common.sh: helpers sourced by bench/compare and bench/cluster (bash).
+#
+#   free_port              a TCP port of 127.0.0.1 nobody listens on
+#   median                 the median of the numbers on stdin, one a line
+#   ingest_rate EP N ARGS  median articles/s of N runs of compare's ingest
+#                          workload against artstore at EP (ARGS: --writers,
+#                          --batch, --articles)
+#
+# The three-node measurements. The caller sets ARTSTORED, CLI (the artstore
+# CLI), CMP (bench/compare's driver) and tmp (a temporary directory it
+# removes), and calls cluster_stop from its exit trap.
+#
+#   cluster_start          three nodes on loopback (free ports, data under
+#                          $tmp/n1..n3), waits for a leader; sets
+#                          CLUSTER_SERVERS (every member's client endpoint,
+#                          the EP a client that knows every member uses)
+#   cluster_failover K     kills (SIGKILL) the leader K times; each time the
+#                          time from the kill to the first acknowledged put
+#                          (a client that knows every member, retrying within
+#                          a 20 s budget), then restarts it and lets the
+#                          cluster settle; sets FAILOVER_P50, FAILOVER_MAX
+#                          (ms) and FAILOVER_ALL
+#   cluster_stop           stops the nodes by PID
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+declare -A CLUSTER_PID
+CLUSTER_RP=(); CLUSTER_LP=()
+CLUSTER_MEMBERS=""; CLUSTER_SERVERS=""
+
+cluster_node() {
+  "$ARTSTORED" --data "$tmp/n$1" --listen "tcp://127.0.0.1:${CLUSTER_LP[$1]}" \
+    --feed "ipc://$tmp/n$1.feed" --node-id "$1" \
+    --raft "127.0.0.1:${CLUSTER_RP[$1]}" --cluster "$CLUSTER_MEMBERS" \
+    --log-level warn 2>>"$tmp/n$1.log" &
+  CLUSTER_PID[n$1]=$!
+}
+
+cluster_leader() {
+  "$CLI" --server "$CLUSTER_SERVERS" cluster status -o json 2>/dev/null |
+    sed -n 's/.*"leader":\([0-9]*\).*/\1/p'
+}
+
+cluster_start() {
+  local n
+  for n in 1 2 3; do
+    CLUSTER_RP[$n]=$(free_port); CLUSTER_LP[$n]=$(free_port)
+    CLUSTER_MEMBERS="$CLUSTER_MEMBERS${CLUSTER_MEMBERS:+,}$n=127.0.0.1:${CLUSTER_RP[$n]}"
+    CLUSTER_SERVERS="$CLUSTER_SERVERS${CLUSTER_SERVERS:+,}tcp://127.0.0.1:${CLUSTER_LP[$n]}"
+  done
+  for n in 1 2 3; do cluster_node $n; done
+  for _ in $(seq 200); do [ -n "$(cluster_leader)" ] && return 0; sleep 0.1; done
+  echo "the three-node cluster elected no leader" >&2
+  return 1
+}
+
+ingest_rate() {
+  local ep=$1 reps=$2; shift 2
+  for _ in $(seq "$reps"); do
+    "$CMP" ingest artstore --server "$ep" "$@" |
+      sed -n 's/.* rate=\([0-9.]*\).*/\1/p'
+  done | median
+}
+
+cluster_failover() {
+  local kills=$1 k l t0 t1 lag n times=()
+  for k in $(seq "$kills"); do
+    l=$(cluster_leader)
+    [ -n "$l" ] || { echo "no leader before kill $k" >&2; return 1; }
+    kill -9 "${CLUSTER_PID[n$l]}"; wait "${CLUSTER_PID[n$l]}" 2>/dev/null || true
+    t0=$(date +%s%N)
+    printf 'failover %s\n' "$k" | "$CLI" --server "$CLUSTER_SERVERS" --timeout 20s \
+      put --url "https://failover.example/$k" >/dev/null
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000000 )))
+    cluster_node "$l"
+    # Settle: every member answers and the restarted node has caught up.
+    for _ in $(seq 100); do
+      lag=$("$CLI" --server "$CLUSTER_SERVERS" cluster status -o json 2>/dev/null |
+        grep -o '"lag":[0-9]*' | grep -vc '"lag":0' || true)
+      n=$("$CLI" --server "$CLUSTER_SERVERS" cluster status -o json 2>/dev/null |
+        grep -o '"lag":' | wc -l)
+      [ "$n" = 3 ] && [ "$lag" = 0 ] && break
+      sleep 0.2
+    done
+  done
+  FAILOVER_P50=$(printf '%s\n' "${times[@]}" | median)
+  FAILOVER_MAX=$(printf '%s\n' "${times[@]}" | sort -n | tail -1)
+  FAILOVER_ALL="${times[*]}"
+}
+
+cluster_stop() {
+  local p
+  for p in "${CLUSTER_PID[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${CLUSTER_PID[@]}"; do wait "$p" 2>/dev/null || true; done
+  CLUSTER_PID=()
+}
