@@ -51,11 +51,12 @@ static const option_def_t options[] = {
     { "writer-batch", OPT_COUNT, CFG(writer_batch), "1024",
       "most articles committed in one transaction" },
     { "sync", OPT_STR, CFG(sync), "full",
-      "full: every commit is flushed before it is acknowledged; "
-      "periodic: flushed once a second (may lose the last second)" },
+      "full: every write is flushed before it is acknowledged; "
+      "periodic: flushed once a second (a power cut may lose the last "
+      "second; a killed server loses nothing)" },
     { "commit-interval", OPT_COUNT, CFG(commit_interval_ms), "100",
-      "with --sync full on one node: milliseconds between LMDB commits; "
-      "writes are acknowledged once in the flushed write-ahead log" },
+      "on one node: milliseconds between LMDB commits; writes are "
+      "acknowledged once in the write-ahead log" },
     { "overlay-max", OPT_SIZE, CFG(overlay_max), "64M",
       "acknowledged writes held in memory until LMDB commits them; at "
       "this size writers wait for the next commit" },

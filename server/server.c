@@ -140,7 +140,10 @@ static int store_open(const as_config_t *cfg, int rebuild, as_store_t **out,
     so.map_size = cfg->map_size;
     so.map_max = cfg->map_max;
     so.max_readers = (unsigned)cfg->max_readers;
-    so.no_sync = cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0;
+    /* One node's --sync periodic relaxes the log's flushes, not LMDB's
+     * (writer.h); a cluster's relaxes LMDB's, behind its Raft log. */
+    so.no_sync = clustered(cfg) && cfg->sync != NULL &&
+                 strcmp(cfg->sync, "periodic") == 0;
     so.compress_level = (int)cfg->compress_level;
     so.no_stories = cfg->stories != NULL && strcmp(cfg->stories, "off") == 0;
     as_story_params_default(&sp);
@@ -175,9 +178,9 @@ int as_server_rebuild_stories(const as_config_t *cfg, as_status_t *st)
 
 /*
  * Replays the write-ahead log into the store (always: a node that ran on
- * its own before may restart as a cluster member or with --sync
- * periodic), and keeps it open in s->wal when this server writes through
- * it: one node with --sync full. Returns 0 or a code with st set.
+ * its own before may restart as a cluster member), and keeps it open in
+ * s->wal when this server writes through it: one node. Returns 0 or a
+ * code with st set.
  */
 static int open_wal(as_server_t *s, const as_config_t *cfg, as_status_t *st)
 {
@@ -193,8 +196,7 @@ static int open_wal(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     if (n > 0)
         as_log_info("replayed %llu write-ahead log record(s) after the last "
                     "LMDB commit", (unsigned long long)n);
-    if (!clustered(cfg) &&
-        !(cfg->sync != NULL && strcmp(cfg->sync, "periodic") == 0))
+    if (!clustered(cfg))
         return 0;
 out_close:
     as_wal_close(s->wal);

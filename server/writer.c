@@ -241,7 +241,8 @@ static void run_logged(as_writer_t *w, batch_t *b)
         w->pending_since = l.time_ms ? l.time_ms : 1;
     w->next_index++;
     if (as_wal_append(w->opts.wal, l.index, rec, len, &st) != 0 ||
-        as_wal_sync(w->opts.wal, &st) != 0) {
+        (w->opts.sync_interval_ms == 0 &&
+         as_wal_sync(w->opts.wal, &st) != 0)) {
         /* Durable all the same, through LMDB; its wal_applied covers the
          * record that never made it, and the log starts again after it. */
         as_log_warn("write-ahead log: %s; committing to LMDB instead",
@@ -400,6 +401,13 @@ static void housekeep(as_writer_t *w, rounds_t *r, int64_t now)
 {
     if (r->dirty && w->opts.sync_interval_ms > 0 &&
         now - r->last_sync >= w->opts.sync_interval_ms) {
+        as_status_t st;
+
+        if (w->opts.wal != NULL && as_wal_sync(w->opts.wal, &st) != 0) {
+            as_log_warn("write-ahead log: %s; committing to LMDB instead",
+                        st.msg);
+            commit_now(w);
+        }
         as_store_sync(w->store);
         r->last_sync = now;
         r->dirty = 0;

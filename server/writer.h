@@ -14,7 +14,8 @@
  *
  * With a write-ahead log (opts.wal, wal.h) a group is applied into the
  * store's deferred transaction (store.h, as_store_defer), its writes are
- * appended to the log as one record and the log flushed once; then the
+ * appended to the log as one record and the log flushed once (with
+ * sync_interval_ms, only written: flushed every that many ms); then the
  * group's writes are published in the overlay (Get by id and URL see
  * them) and its jobs completed. LMDB commits, durably, when the first
  * write not yet committed is commit_interval_ms old, when the overlay
@@ -67,7 +68,10 @@ typedef struct as_write_job {
 typedef struct as_writer_opts {
     size_t max_queue;                /* jobs waiting (0: 10000) */
     size_t max_batch_items;          /* items per transaction (0: 1024) */
-    int sync_interval_ms;            /* with a no_sync store: flush period */
+    int sync_interval_ms;            /* 0: flush every group (the log's, or
+                                        LMDB's commit); else the period of
+                                        the log's flushes (with a log) or
+                                        of a no_sync store's */
     as_wal_t *wal;                   /* the write-ahead log, or NULL; the
                                         caller replays it first
                                         (as_apply_replay) and closes it
