@@ -829,7 +829,7 @@ AS_API int as_cluster_status(as_client_t *c, as_cluster_info_t *info);
  * AS_EALREADY_EXISTS (id or address used by another member),
  * AS_ENOT_FOUND (remove of an unknown id), AS_EFAILED_PRECONDITION (not a
  * cluster member; another change is in progress: retry),
- * AS_EPERMISSION_DENIED (a read token), AS_EUNAVAILABLE.
+ * AS_EPERMISSION_DENIED (not an admin token), AS_EUNAVAILABLE.
  */
 AS_API int as_cluster_add(as_client_t *c, uint64_t id, const char *raft,
                           int non_voter);

@@ -34,7 +34,8 @@ const as_method_t as_service_methods[] = {
     { "ClusterStatus", as__svc_cluster_status, 0, 0, 0 },
     { "ClusterAnnounce", as__svc_cluster_announce, 1, 0, 0 },
     { "ClusterReadIndex", as__svc_cluster_read_index, 0, 0, 0 },
-    { "ClusterChange", as__svc_cluster_change, AS_ACCESS_WRITE, 0, 0 },
+    /* Membership: removing a voter can cost the cluster its majority. */
+    { "ClusterChange", as__svc_cluster_change, AS_ACCESS_ADMIN, 0, 0 },
     { "ListStories", as__svc_list_stories, 0, 0, 1 },
     { "GetStory", as__svc_get_story, 0, 64, 0 },
     /* A migration's writes: an admin token's (auth.h). */

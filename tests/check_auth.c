@@ -2,8 +2,8 @@
  * check_auth.c - tests for server/auth.c and its enforcement in rpc.c:
  * with --auth-token-file, no or a wrong token is UNAUTHENTICATED, a read
  * token may only read (PERMISSION_DENIED on writes, nothing written), a
- * write token may do everything; the client library and the CLI send the
- * token.
+ * write token may do everything but the admin methods (membership
+ * changes, PutExact); the client library and the CLI send the token.
  */
 #include <check.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 
 #define WTOKEN "w-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 #define RTOKEN "r-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+#define ATOKEN "a-5e4d3c2b1a09f8e7d6c5b4a392817060"
 
 static ts_server_t s;
 static char token_file[128];
@@ -34,7 +35,8 @@ static void start_auth_server(void)
     snprintf(token_file, sizeof(token_file), "%s/tokens", dir);
     f = fopen(token_file, "w");
     ck_assert_ptr_nonnull(f);
-    fprintf(f, "# who may do what\n\nwrite %s\nread %s\n", WTOKEN, RTOKEN);
+    fprintf(f, "# who may do what\n\nwrite %s\nread %s\nadmin %s\n", WTOKEN,
+            RTOKEN, ATOKEN);
     fclose(f);
     extra[0] = "--auth-token-file";
     extra[1] = token_file;
@@ -140,6 +142,32 @@ START_TEST(read_token_reads_only)
 }
 END_TEST
 
+/* Membership changes need the admin token: a write token's holder (an
+ * ingestion worker) cannot take voters out of the cluster. */
+START_TEST(membership_needs_admin_token)
+{
+    as_client_t *rd, *wr, *ad;
+
+    start_auth_server();
+    rd = client_with(RTOKEN);
+    wr = client_with(WTOKEN);
+    ad = client_with(ATOKEN);
+    ck_assert_int_eq(as_cluster_remove(rd, 2), AS_EPERMISSION_DENIED);
+    ck_assert_int_eq(as_cluster_remove(wr, 2), AS_EPERMISSION_DENIED);
+    ck_assert_msg(strstr(as_client_errmsg(wr), "admin token"), "%s",
+                  as_client_errmsg(wr));
+    ck_assert_int_eq(as_cluster_add(wr, 2, "127.0.0.1:1", 1),
+                     AS_EPERMISSION_DENIED);
+    /* The admin token gets past the check; this server is no cluster. */
+    ck_assert_int_ne(as_cluster_remove(ad, 2), AS_EPERMISSION_DENIED);
+    ck_assert_int_ne(as_cluster_remove(ad, 2), AS_EUNAUTHENTICATED);
+    as_client_close(rd);
+    as_client_close(wr);
+    as_client_close(ad);
+    stop_auth_server();
+}
+END_TEST
+
 START_TEST(cli_sends_token)
 {
     const char *ok[] = { "--token", WTOKEN, "put", "--url",
@@ -222,6 +250,7 @@ int main(void)
 
     tcase_add_test(tc, missing_or_wrong_token_unauthenticated);
     tcase_add_test(tc, read_token_reads_only);
+    tcase_add_test(tc, membership_needs_admin_token);
     tcase_add_test(tc, cli_sends_token);
     tcase_add_test(tc, token_file_parsing);
     suite_add_tcase(su, tc);
