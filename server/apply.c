@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "be.h"
 #include "log.h"
+#include "snapshot.h"
 
 #define MEMBERS_KEY "cluster_members"
 
@@ -528,8 +528,10 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 {
     as_fsm_t *f = fsm->data;
     uint64_t index = raft_last_applied(f->raft);
-    unsigned char *p;
+    Artstore__V1__ClusterMembers *members = NULL;
     as_status_t st;
+    size_t len;
+    void *p;
 
     /* The store must never claim less than a snapshot that lets libraft
      * drop the log before it. */
@@ -540,17 +542,22 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
     }
     if (f->no_sync && as_store_sync(f->store) != 0)
         return RAFT_IOERR;
+    /* Where a node that needs the store can fetch it (snapshot.h). */
+    if (as_apply_members(f->store, &members, &st) != 0)
+        as_log_warn("raft snapshot at %llu names no member: %s",
+                    (unsigned long long)index, st.msg);
     *bufs = raft_malloc(sizeof(**bufs));
-    p = raft_malloc(16);
-    if (*bufs == NULL || p == NULL) {
+    if (*bufs == NULL ||
+        as_snapshot_pack(index, members, raft_malloc, &p, &len, &st) != 0) {
         raft_free(*bufs);
-        raft_free(p);
+        if (members != NULL)
+            artstore__v1__cluster_members__free_unpacked(members, NULL);
         return RAFT_NOMEM;
     }
-    memcpy(p, "ASSNAP01", 8);
-    as_be_put64(p + 8, index);
+    if (members != NULL)
+        artstore__v1__cluster_members__free_unpacked(members, NULL);
     (*bufs)[0].base = p;
-    (*bufs)[0].len = 16;
+    (*bufs)[0].len = len;
     *n_bufs = 1;
     return 0;
 }
@@ -558,21 +565,33 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     as_fsm_t *f = fsm->data;
+    Artstore__V1__RaftSnapshot *snap;
     uint64_t index, have = as_store_applied_index(f->store);
+    as_status_t st;
 
-    if (buf->len != 16 || memcmp(buf->base, "ASSNAP01", 8) != 0) {
-        as_log_error("a raft snapshot is not artstore's (%zu bytes)",
-                     buf->len);
+    if (as_snapshot_parse(buf->base, buf->len, &snap, &st) != 0) {
+        as_log_error("%s", st.msg);
         return RAFT_MALFORMED;
     }
-    index = as_be_get64((unsigned char *)buf->base + 8);
+    index = snap->index;
+    if (have < index && f->install != NULL) {
+        /* The entries between are no longer in the log: a member's
+         * copy of the store takes their place. */
+        as_log_info("this node's store has applied raft index %llu, the "
+                    "cluster's snapshot covers %llu: fetching a member's "
+                    "copy of the store", (unsigned long long)have,
+                    (unsigned long long)index);
+        if (f->install(f->arg, snap, &st) != 0)
+            as_log_error("cannot take a member's copy of the store: %s "
+                         "(the leader sends its snapshot again)", st.msg);
+        have = as_store_applied_index(f->store);
+    }
+    artstore__v1__raft_snapshot__free_unpacked(snap, NULL);
     if (have < index) {
         as_log_error("this node's store has applied raft index %llu but the "
                      "cluster's snapshot covers %llu, and the entries "
-                     "between are no longer in the log: replace this node's "
-                     "data directory with a copy of a member's (artstore "
-                     "backup) and restart it", (unsigned long long)have,
-                     (unsigned long long)index);
+                     "between are no longer in the log", (unsigned long long)
+                     have, (unsigned long long)index);
         return RAFT_IOERR;
     }
     /* On success the buffer is ours to free. */

@@ -140,10 +140,12 @@ int as_apply_members(as_store_t *s, Artstore__V1__ClusterMembers **out,
  * after apply returns), then the applied hook. A store failure returns
  * RAFT_IOERR and libraft stops applying until a later commit retries.
  * snapshot: records the index in the store (as_apply_mark, flushed if
- * no_sync) and returns 16 bytes, "ASSNAP01" and the index (u64 BE); the
- * store itself is the state. restore: succeeds only when the store has
- * already applied the index the snapshot names (a restart of this node);
- * the state itself does not travel through Raft (see cluster.h).
+ * no_sync) and returns artstore's small snapshot (snapshot.h): the index
+ * and the members announced; the store itself is the state. restore:
+ * succeeds when the store has already applied the index the snapshot
+ * names (a restart of this node); otherwise install (when set) brings the
+ * store there from a member's copy, and restore fails if it could not
+ * (libraft's leader sends its snapshot again later).
  */
 typedef struct as_fsm {
     as_store_t *store;
@@ -151,6 +153,11 @@ typedef struct as_fsm {
     int no_sync;                 /* flush the store before a snapshot */
     /* Called after each entry (on the raft thread); may be NULL. */
     void (*applied)(void *arg, const as_applied_t *res);
+    /* Called by restore when the store has applied less than snapshot
+     * covers (on the raft thread): returns 0 once the store holds it, or
+     * a code with st set. NULL: restore fails. */
+    int (*install)(void *arg, const Artstore__V1__RaftSnapshot *snapshot,
+                   as_status_t *st);
     void *arg;
 } as_fsm_t;
 

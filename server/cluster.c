@@ -6,8 +6,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/reqrep.h>
 #include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
@@ -25,6 +23,8 @@
 #include "clock.h"
 #include "feed.h"
 #include "log.h"
+#include "peer.h"
+#include "snapshot.h"
 
 /* How often the loop looks at parked writes, deadlines and its status. */
 #define TICK_MS 20
@@ -81,7 +81,7 @@ struct as_cluster {
     as_store_t *store;
     as_writer_t *writer;
     as_cluster_opts_t opts;      /* strings below are our copies */
-    char *raft_addr, *bootstrap, *dir, *listen, *feed, *token;
+    char *raft_addr, *bootstrap, *dir, *data_dir, *listen, *feed, *token;
 
     pthread_t thread;
     pthread_t announcer;
@@ -658,6 +658,71 @@ static void on_applied(void *arg, const as_applied_t *res)
         as_writer_notify_commit(c->writer, as_store_last_seq(c->store));
 }
 
+/* Adds endpoint ep to list (n of them, at most max) unless it is there. */
+static void add_endpoint(const char **list, size_t *n, size_t max,
+                         const char *ep)
+{
+    size_t i;
+
+    if (ep == NULL || ep[0] == '\0' || *n == max)
+        return;
+    for (i = 0; i < *n; i++)
+        if (strcmp(list[i], ep) == 0)
+            return;
+    list[(*n)++] = ep;
+}
+
+/* The FSM's install (apply.c's restore, on the loop thread, or in
+ * raft_start before it runs): the store takes a member's copy holding the
+ * snapshot's index, fetched from the members the snapshot names (the
+ * leader first) and those this store knows, never this node itself. */
+static int install_copy(void *arg, const Artstore__V1__RaftSnapshot *snap,
+                        as_status_t *st)
+{
+    as_cluster_t *c = arg;
+    const char *eps[2 * AS_CLUSTER_MAX_NODES];
+    as_snapshot_fetch_opts_t o;
+    raft_id leader = 0;
+    const char *addr = NULL;
+    size_t n = 0, i;
+    int pass, rc;
+
+    if (c->raft_up)
+        raft_leader(&c->raft, &leader, &addr);
+    pthread_mutex_lock(&c->lock);
+    for (pass = 0; pass < 2; pass++)
+        for (i = 0; i < snap->n_members; i++) {
+            const Artstore__V1__ClusterMember *m = snap->members[i];
+
+            if (m->id != c->opts.node_id && (pass == 1 || m->id == leader))
+                add_endpoint(eps, &n, sizeof(eps) / sizeof(eps[0]),
+                             m->listen);
+        }
+    for (i = 0; c->members != NULL && i < c->members->n_members; i++)
+        if (c->members->members[i]->id != c->opts.node_id)
+            add_endpoint(eps, &n, sizeof(eps) / sizeof(eps[0]),
+                         c->members->members[i]->listen);
+    pthread_mutex_unlock(&c->lock);
+    memset(&o, 0, sizeof(o));
+    o.data_dir = c->data_dir;
+    o.token = c->token;
+    o.endpoints = eps;
+    o.n_endpoints = n;
+    o.min_index = snap->index;
+    /* The endpoints point into the member lists, which only this thread
+     * replaces (reload_members, below). */
+    if ((rc = as_snapshot_install(c->store, &o, st)) != 0)
+        return rc;
+    reload_members(c);
+    pthread_mutex_lock(&c->lock);
+    c->loop_applied = c->applied_cmd = as_store_applied_index(c->store);
+    pthread_cond_broadcast(&c->read_cond);
+    pthread_mutex_unlock(&c->lock);
+    if (c->writer != NULL)
+        as_writer_notify_commit(c->writer, as_store_last_seq(c->store));
+    return 0;
+}
+
 /* ------------------------------------------------------------ the loop */
 
 /* Answers one request of an entry once libraft is done with it. */
@@ -1033,90 +1098,16 @@ static void *cluster_main(void *arg)
 
 /* ------------------------------------------------------------ announcer */
 
-/*
- * Calls method on the member at endpoint (another artstored's client
- * endpoint) with request msg, waiting up to ms, with this node's token.
- * On success *resp (if resp_desc) is the unpacked answer
- * (protobuf_c_message_free_unpacked). Returns 0, or UNAVAILABLE (no
- * answer) or the peer's code with st set. Any thread but the loop's: it
- * blocks.
- */
+/* Calls method on the member at endpoint (another artstored's client
+ * endpoint) with this node's token: as_peer_call with replies of up to
+ * 1 MiB. Any thread but the loop's: it blocks. */
 static int peer_call(as_cluster_t *c, const char *endpoint,
                      const char *method, const ProtobufCMessage *msg, int ms,
                      const ProtobufCMessageDescriptor *resp_desc,
                      ProtobufCMessage **resp, as_status_t *st)
 {
-    Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
-    Artstore__V1__Reply *reply = NULL;
-    uint8_t payload[1024];
-    char path[96];
-    void *buf, *in = NULL;
-    size_t len;
-    int sock, max = 1 << 20, n, rc;
-
-    if (resp != NULL)
-        *resp = NULL;
-    len = protobuf_c_message_get_packed_size(msg);
-    if (len > sizeof(payload))
-        return as_status_set(st, AS_CODE_INTERNAL, "%s request too large",
-                             method);
-    protobuf_c_message_pack(msg, payload);
-    snprintf(path, sizeof(path), "/artstore.v1.ArticleStore/%s", method);
-    env.method = path;
-    env.has_call_id = env.has_payload = env.has_timeout_ms = 1;
-    env.call_id = 1;
-    env.timeout_ms = (uint32_t)ms;
-    env.payload.data = payload;
-    env.payload.len = len;
-    env.auth_token = c->token[0] ? c->token : NULL;
-    if ((sock = nn_socket(AF_SP, NN_REQ)) < 0)
-        return as_status_set(st, AS_CODE_UNAVAILABLE, "socket: %s",
-                             nn_strerror(nn_errno()));
-    nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof(ms));
-    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof(ms));
-    nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
-    rc = as_status_set(st, AS_CODE_UNAVAILABLE, "no answer from %s to %s",
-                       endpoint, method);
-    if (nn_connect(sock, endpoint) < 0)
-        goto out_close;
-    len = artstore__v1__request__get_packed_size(&env);
-    if ((buf = nn_allocmsg(len, 0)) == NULL)
-        goto out_close;
-    artstore__v1__request__pack(&env, buf);
-    if (nn_send(sock, &buf, NN_MSG, 0) < 0) {
-        nn_freemsg(buf);
-        goto out_close;
-    }
-    if ((n = nn_recv(sock, &in, NN_MSG, 0)) < 0)
-        goto out_close;
-    reply = artstore__v1__reply__unpack(NULL, (size_t)n, in);
-    nn_freemsg(in);
-    if (reply == NULL) {
-        rc = as_status_set(st, AS_CODE_INTERNAL, "%s answered %s with an "
-                           "invalid reply", endpoint, method);
-        goto out_close;
-    }
-    if (reply->status != NULL && reply->status->has_code &&
-        reply->status->code != ARTSTORE__V1__CODE__OK) {
-        rc = as_status_set(st, (int)reply->status->code, "%s (from %s)",
-                           reply->status->message ? reply->status->message
-                                                  : "", endpoint);
-        goto out_reply;
-    }
-    rc = 0;
-    if (resp_desc != NULL && resp != NULL) {
-        *resp = protobuf_c_message_unpack(
-            resp_desc, NULL, reply->has_payload ? reply->payload.len : 0,
-            reply->payload.data);
-        if (*resp == NULL)
-            rc = as_status_set(st, AS_CODE_INTERNAL, "%s answered %s with "
-                               "an invalid payload", endpoint, method);
-    }
-out_reply:
-    artstore__v1__reply__free_unpacked(reply, NULL);
-out_close:
-    nn_close(sock);
-    return rc;
+    return as_peer_call(endpoint, c->token, method, msg, ms, 0, resp_desc,
+                        resp, st);
 }
 
 /* Sends this node's endpoints to the leader at endpoint as a
@@ -1201,6 +1192,7 @@ static int setup(as_cluster_t *c, as_status_t *st)
     c->fsm_ctx.raft = &c->raft;
     c->fsm_ctx.no_sync = c->opts.no_sync;
     c->fsm_ctx.applied = on_applied;
+    c->fsm_ctx.install = install_copy;
     c->fsm_ctx.arg = c;
     as_fsm_init(&c->fsm, &c->fsm_ctx);
     if ((rv = raft_init(&c->raft, &c->io, &c->fsm, c->opts.node_id,
@@ -1273,6 +1265,7 @@ static void free_cluster(as_cluster_t *c)
     free(c->raft_addr);
     free(c->bootstrap);
     free(c->dir);
+    free(c->data_dir);
     free(c->listen);
     free(c->feed);
     free(c->token);
@@ -1303,6 +1296,7 @@ int as_cluster_start(as_store_t *s, as_writer_t *w,
     c->raft_addr = xstrdup(opts->raft);
     c->bootstrap = xstrdup(opts->bootstrap);
     c->dir = xstrdup(opts->dir);
+    c->data_dir = xstrdup(opts->data_dir);
     c->listen = xstrdup(opts->listen);
     c->feed = xstrdup(opts->feed);
     c->token = xstrdup(opts->token);
@@ -1310,7 +1304,8 @@ int as_cluster_start(as_store_t *s, as_writer_t *w,
     pthread_cond_init(&c->cond, NULL);
     pthread_cond_init(&c->read_cond, NULL);
     c->applied_cmd = c->loop_applied = as_store_applied_index(s);
-    if (!c->raft_addr || !c->bootstrap || !c->dir || !c->listen ||
+    if (!c->raft_addr || !c->bootstrap || !c->dir || !c->data_dir ||
+        !c->listen ||
         !c->feed || !c->token) {
         free_cluster(c);
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");

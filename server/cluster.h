@@ -28,12 +28,16 @@
  * proposes a trim entry (at most TRIM_MAX changes); every node deletes the
  * same changes when it applies it, so change logs stay identical.
  *
- * Snapshots: a Raft snapshot holds only the index it covers; the store
- * already holds the state, with its applied index (meta raft_applied,
- * written before the snapshot is taken). Snapshots let libraft drop the
- * log before the snapshot minus `snapshot_trailing` entries, which bounds
- * the log on disk. A node whose store is behind the oldest entry still in
- * the log cannot catch up by itself (see docs/OPERATIONS.md).
+ * Snapshots: a Raft snapshot holds only the index it covers and the
+ * members' endpoints (snapshot.h); the store already holds the state,
+ * with its applied index (meta raft_applied, written before the snapshot
+ * is taken). Snapshots let libraft drop the log before the snapshot minus
+ * `snapshot_trailing` entries, which bounds the log on disk. A node whose
+ * store is behind the oldest entry still in the log (a new member, a
+ * wiped data directory) is sent the leader's snapshot; restoring it, the
+ * node fetches a copy of a member's store in chunks (ClusterSnapshot,
+ * the leader first), checks it and puts it in place of its own, then
+ * follows the log from the copy's index (see docs/OPERATIONS.md).
  *
  * Threads: one thread owns the struct raft and its libuv loop; every
  * raft_* call and every apply happens there. Other threads hand writes in
@@ -60,6 +64,8 @@ typedef struct as_cluster_opts {
                                     used only for a new Raft directory;
                                     NULL or "": join an existing cluster */
     const char *dir;             /* the Raft directory (created) */
+    const char *data_dir;        /* the store's: a member's copy of the
+                                    store is fetched into it (snapshot.h) */
     const char *listen;          /* this node's client endpoint */
     const char *feed;            /* this node's feed endpoint */
     unsigned election_timeout_ms;   /* 0: 1000 */

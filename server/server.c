@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "cluster.h"
+#include "snapshot.h"
 #include "feed.h"
 #include "http.h"
 #include "log.h"
@@ -33,6 +34,8 @@ struct as_server {
     as_wal_t *wal;           /* one node with --sync full: the writer's */
     as_feed_t *feed;
     as_cluster_t *cluster;   /* NULL: not a cluster member */
+    as_snapshot_source_t *snapshot;   /* store copies for members; NULL:
+                                         not a cluster member */
     as_http_t *http;         /* dashboard and /metrics, or NULL */
     as_stall_t *stall;       /* drops stalled half-sent requests, or NULL */
     as_auth_t *auth;
@@ -76,6 +79,7 @@ static int start_cluster(as_server_t *s, const as_config_t *cfg,
     co.raft = cfg->raft;
     co.bootstrap = cfg->cluster;
     co.dir = s->raft_dir;
+    co.data_dir = cfg->data_dir;
     co.listen = cfg->listen;
     co.feed = s->feed_ep;
     co.election_timeout_ms = (unsigned)cfg->raft_election_ms;
@@ -482,6 +486,11 @@ int as_server_open(const as_config_t *cfg, as_server_t **out,
         (rc = start_feed(s, cfg, st)) != 0 ||
         (rc = start_cluster(s, cfg, st)) != 0)
         goto out_close;
+    if (s->cluster != NULL &&
+        (rc = as_snapshot_source_new(s->store, cfg->data_dir, &s->snapshot,
+                                     st)) != 0)
+        goto out_close;
+    s->svc.snapshot = s->snapshot;
     s->svc.store = s->store;
     s->svc.writer = s->writer;
     s->svc.feed = s->feed;
@@ -534,6 +543,7 @@ void as_server_close(as_server_t *s)
         as_service_worker_fini(&s->svc, s->local_worker);
     as_rpc_close(s->svc.rpc_ws);
     as_rpc_close(s->svc.rpc);
+    as_snapshot_source_free(s->snapshot);
     as_store_close(s->store);
     as_auth_free(s->auth);
     free(s);

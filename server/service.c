@@ -40,6 +40,10 @@ const as_method_t as_service_methods[] = {
     { "GetStory", as__svc_get_story, 0, 64, 0 },
     /* A migration's writes: an admin token's (auth.h). */
     { "PutExact", as__svc_put_exact, AS_ACCESS_ADMIN, 0, 0 },
+    /* A member's store copy, streamed to another member (snapshot.h): a
+     * write token's, as the members present to each other; long the
+     * first time (it makes the copy). */
+    { "ClusterSnapshot", as__svc_cluster_snapshot, AS_ACCESS_WRITE, 0, 1 },
 };
 const size_t as_service_n_methods =
     sizeof(as_service_methods) / sizeof(as_service_methods[0]);

@@ -8,7 +8,8 @@
  *   service_queries.c    Query, ListTags
  *   service_changes.c    Changes
  *   service_admin.c      Ping, Stats, Backup
- *   service_cluster.c    ClusterStatus, ClusterAnnounce
+ *   service_cluster.c    ClusterStatus, ClusterAnnounce, ClusterReadIndex,
+ *                        ClusterChange, ClusterSnapshot
  *   service_story.c      ListStories, GetStory
  * service.c holds the method table, the per-worker state and the helpers
  * they share. The service never touches sockets (rpc.c does) or LMDB
@@ -31,6 +32,8 @@ typedef struct as_service {
     as_writer_t *writer;
     as_feed_t *feed;         /* change feed; NULL: Changes is UNAVAILABLE */
     struct as_cluster *cluster; /* replicated writes; NULL: the writer */
+    struct as_snapshot_source *snapshot; /* store copies for members that
+                                            need one (cluster only) */
     as_rpc_t *rpc;           /* the request endpoint (set by as_rpc_start
                                 before its workers run), for Stats */
     as_rpc_t *rpc_ws;        /* the dashboard's ws:// endpoint, or NULL */
@@ -84,6 +87,9 @@ void as__svc_cluster_read_index(as_call_t *call, const uint8_t *payload,
                                 size_t len);
 void as__svc_cluster_change(as_call_t *call, const uint8_t *payload,
                             size_t len);
+/* A member's store copy, one chunk per call (snapshot.h). */
+void as__svc_cluster_snapshot(as_call_t *call, const uint8_t *payload,
+                              size_t len);
 /* service_story.c: stories newest first with Query's filters and paging,
  * and one story with its articles (docs/STORIES.md). */
 void as__svc_list_stories(as_call_t *call, const uint8_t *payload,

@@ -1,13 +1,16 @@
 /*
  * service_cluster.c - the cluster methods: ClusterStatus (the answering
  * node's view of its Raft cluster, cluster.h, for `artstore cluster
- * status`), and the server-to-server ClusterAnnounce and ClusterReadIndex.
+ * status`), ClusterChange, and the server-to-server ClusterAnnounce,
+ * ClusterReadIndex and ClusterSnapshot.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "cluster.h"
 #include "service.h"
+#include "snapshot.h"
 
 void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
                                size_t len)
@@ -181,4 +184,51 @@ void as__svc_cluster_change(as_call_t *call, const uint8_t *payload,
                           req->has_non_voter && req->non_voter,
                           req->has_remove && req->remove, job, &st) != 0)
         as_call_reply_status(call, &st);
+}
+
+/* A member that must restore a snapshot its store does not cover reads a
+ * copy of this one's store, chunk by chunk (snapshot.h). */
+void as__svc_cluster_snapshot(as_call_t *call, const uint8_t *payload,
+                              size_t len)
+{
+    as_service_t *svc = as_call_ctx(call);
+    Artstore__V1__ClusterSnapshotRequest *req;
+    Artstore__V1__ClusterSnapshotResponse resp =
+        ARTSTORE__V1__CLUSTER_SNAPSHOT_RESPONSE__INIT;
+    as_snapshot_chunk_t chunk;
+    as_status_t st;
+    size_t max;
+
+    req = (Artstore__V1__ClusterSnapshotRequest *)as_service_unpack(
+        call, &artstore__v1__cluster_snapshot_request__descriptor, payload,
+        len);
+    if (req == NULL)
+        return;
+    if (svc->cluster == NULL || svc->snapshot == NULL) {
+        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
+                            "this server is not a cluster member");
+        return;
+    }
+    /* A chunk and its envelope fit in a reply. */
+    max = svc->limits.max_reply_bytes > 8192
+              ? svc->limits.max_reply_bytes - 4096 : 4096;
+    if (req->max_bytes > 0 && req->max_bytes < max)
+        max = req->max_bytes;
+    if (as_snapshot_source_read(svc->snapshot, req->min_index, req->copy_id,
+                                req->offset, max, &chunk,
+                                &st) != 0) {
+        as_call_reply_status(call, &st);
+        return;
+    }
+    resp.has_copy_id = resp.has_size = resp.has_applied_index = 1;
+    resp.has_offset = resp.has_data = resp.has_checksum = 1;
+    resp.copy_id = chunk.copy_id;
+    resp.size = chunk.size;
+    resp.applied_index = chunk.applied;
+    resp.offset = chunk.offset;
+    resp.data.data = chunk.data;
+    resp.data.len = chunk.len;
+    resp.checksum = chunk.checksum;
+    as_call_reply(call, &resp.base);
+    free(chunk.data);
 }

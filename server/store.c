@@ -78,9 +78,14 @@ struct as_store {
     int dt_open;
     pthread_t dt_thread;
     as_overlay_t *ov;
-    /* Every reader, for the oldest open epoch (overlay.h). */
+    /* Every reader, for the oldest open epoch (overlay.h), and to end
+     * their transactions when the environment is replaced. */
     pthread_mutex_t readers_lock;
     struct as_reader *readers;
+    /* The options it was opened with (as_store_replace opens it again). */
+    as_store_opts_t opts;
+    char *path;
+    as_story_params_t story_params;
 };
 
 struct as_reader {
@@ -400,6 +405,16 @@ static int build_tag_counts(as_wtxn_t *t, void *arg)
     return 0;
 }
 
+/* Closes s's environment and the lock file descriptor kept with it. */
+static void close_env(as_store_t *s)
+{
+    mdb_env_close(s->env);
+    s->env = NULL;
+    if (s->lockmdb_fd >= 0)
+        close(s->lockmdb_fd);
+    s->lockmdb_fd = -1;
+}
+
 /*
  * Creates and opens s's LMDB environment in opts->path (its map size,
  * readers and flags from opts), checks data.mdb is not truncated,
@@ -451,11 +466,7 @@ static int open_env(as_store_t *s, const as_store_opts_t *opts,
     return 0;
 
 out_env:
-    mdb_env_close(s->env);
-    s->env = NULL;
-    if (s->lockmdb_fd >= 0)
-        close(s->lockmdb_fd);
-    s->lockmdb_fd = -1;
+    close_env(s);
     return st->code;
 }
 
@@ -538,6 +549,16 @@ int as_store_open(const as_store_opts_t *opts, as_store_t **out,
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     s->lock_fd = -1;
     s->lockmdb_fd = -1;
+    s->opts = *opts;
+    if (opts->story_params != NULL) {
+        s->story_params = *opts->story_params;
+        s->opts.story_params = &s->story_params;
+    }
+    if ((s->path = strdup(opts->path)) == NULL) {
+        free(s);
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    s->opts.path = s->path;
     if ((s->wcodec = as_codec_new(opts->compress_level)) == NULL) {
         as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
         goto out_free;
@@ -597,6 +618,7 @@ out_unlock:
     close(s->lock_fd);
 out_free:
     as_codec_free(s->wcodec);
+    free(s->path);
     free(s);
     return st->code;
 }
@@ -622,21 +644,30 @@ void as_store_close(as_store_t *s)
     close(s->lock_fd);
     as_codec_free(s->wcodec);
     free(s->pack);
+    free(s->path);
     free(s);
 }
 
+/* Both take the resize lock shared, like a reader: as_store_replace
+ * closes the environment under it. */
 int as_store_reader_check(as_store_t *s)
 {
-    int dead = 0;
+    int dead = 0, rc;
 
-    if (mdb_reader_check(s->env, &dead) != 0)
-        return -1;
-    return dead;
+    pthread_rwlock_rdlock(&s->resize_lock);
+    rc = mdb_reader_check(s->env, &dead);
+    pthread_rwlock_unlock(&s->resize_lock);
+    return rc != 0 ? -1 : dead;
 }
 
 int as_store_sync(as_store_t *s)
 {
-    return mdb_env_sync(s->env, 1);
+    int rc;
+
+    pthread_rwlock_rdlock(&s->resize_lock);
+    rc = mdb_env_sync(s->env, 1);
+    pthread_rwlock_unlock(&s->resize_lock);
+    return rc;
 }
 
 uint64_t as_store_last_seq(as_store_t *s)
@@ -644,16 +675,15 @@ uint64_t as_store_last_seq(as_store_t *s)
     return atomic_load(&s->last_seq);
 }
 
-/* Reads meta.last_seq of the LMDB file `file` (a fresh copy), opened
- * read-only without a lock file, after checking its length. Returns 0 or
- * a code with st set. */
-static int copy_last_seq(const char *file, uint64_t *out, as_status_t *st)
+int as_store_copy_info(const char *file, as_store_copy_info_t *out,
+                       as_status_t *st)
 {
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
     int rc;
 
+    memset(out, 0, sizeof(*out));
     if ((rc = mdb_env_create(&env)) != 0)
         goto out_lmdb;
     mdb_env_set_maxdbs(env, AS_DBI_COUNT + 2);
@@ -666,8 +696,13 @@ static int copy_last_seq(const char *file, uint64_t *out, as_status_t *st)
     }
     if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
         goto out_env;
-    if ((rc = mdb_dbi_open(txn, as_store_schema[AS_DBI_META].name, 0, &dbi)) == 0)
-        rc = as__meta_get_u64(txn, dbi, AS_META_LAST_SEQ, out);
+    if ((rc = mdb_dbi_open(txn, as_store_schema[AS_DBI_META].name, 0,
+                           &dbi)) == 0 &&
+        (rc = as__meta_get_u64(txn, dbi, AS_META_SCHEMA_VERSION,
+                               &out->schema_version)) == 0 &&
+        (rc = as__meta_get_u64(txn, dbi, AS_META_LAST_SEQ,
+                               &out->last_seq)) == 0)
+        rc = as__meta_get_u64(txn, dbi, AS_META_RAFT_APPLIED, &out->applied);
     mdb_txn_abort(txn);
 out_env:
     mdb_env_close(env);
@@ -693,6 +728,7 @@ int as_store_backup(as_store_t *s, const char *dir, int compact,
                     uint64_t *bytes, uint64_t *last_seq, as_status_t *st)
 {
     char file[4096], partial[4096];
+    as_store_copy_info_t info;
     struct stat sb;
     int rc, fd;
 
@@ -727,8 +763,9 @@ int as_store_backup(as_store_t *s, const char *dir, int compact,
                       strerror(errno));
         goto out_remove;
     }
-    if (copy_last_seq(partial, last_seq, st) != 0)
+    if (as_store_copy_info(partial, &info, st) != 0)
         goto out_remove;
+    *last_seq = info.last_seq;
     if (rename(partial, file) != 0) {
         as_status_set(st, AS_CODE_INTERNAL, "rename %s to data.mdb: %s",
                       partial, strerror(errno));
@@ -741,6 +778,105 @@ int as_store_backup(as_store_t *s, const char *dir, int compact,
 out_remove:
     unlink(partial);
     return st->code;
+}
+
+/* Opens s's environment in s->path with its options and reloads its
+ * counters and story tables (as_store_open's steps for an existing store,
+ * without the migration). Returns 0 or a code with st set; on failure the
+ * environment is closed. */
+static int reopen_env(as_store_t *s, as_status_t *st)
+{
+    uint64_t last_seq, applied, logged;
+    int rc, migrate, outdated;
+    MDB_txn *txn;
+
+    if (open_env(s, &s->opts, st) != 0)
+        return st->code;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "begin: %s", mdb_strerror(rc));
+        goto out_env;
+    }
+    if (open_schema(s, txn, s->path, &migrate, &last_seq, &applied, &logged,
+                    st) != 0 ||
+        as__story_open(s, txn, s->opts.story_params, !s->opts.no_stories,
+                       &s->story, &outdated, st) != 0) {
+        mdb_txn_abort(txn);
+        goto out_env;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        as_status_set(st, AS_CODE_INTERNAL, "commit: %s", mdb_strerror(rc));
+        as__story_close(s->story);
+        s->story = NULL;
+        goto out_env;
+    }
+    if (outdated)
+        as_log_warn("the store taken over in %s was built with other story "
+                    "parameters; its stories stay as they are until a "
+                    "restart rebuilds them", s->path);
+    atomic_store(&s->last_seq, last_seq);
+    atomic_store(&s->applied, applied);
+    atomic_store(&s->logged, logged);
+    return 0;
+
+out_env:
+    close_env(s);
+    return st->code;
+}
+
+int as_store_replace(as_store_t *s, const char *file, as_status_t *st)
+{
+    char data[4096];
+    as_store_copy_info_t info;
+    as_status_t again;
+    as_reader_t *r;
+    int rc;
+
+    if (s->dt_open && !pthread_equal(s->dt_thread, pthread_self()))
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "another thread holds deferred writes");
+    if ((rc = as_store_copy_info(file, &info, st)) != 0)
+        return rc;
+    if (info.schema_version != AS_SCHEMA_VERSION)
+        return as_status_set(st, AS_CODE_FAILED_PRECONDITION,
+                             "%s has schema version %llu; this server "
+                             "writes version %d", file,
+                             (unsigned long long)info.schema_version,
+                             AS_SCHEMA_VERSION);
+    if ((rc = as_store_commit(s, st)) != 0)
+        return rc;
+    snprintf(data, sizeof(data), "%s/data.mdb", s->path);
+    /* Exclusive: no snapshot is open, no backup copies, no sync runs. */
+    pthread_rwlock_wrlock(&s->resize_lock);
+    pthread_mutex_lock(&s->readers_lock);
+    for (r = s->readers; r != NULL; r = r->next)
+        if (r->txn != NULL) {
+            mdb_txn_abort(r->txn);
+            r->txn = NULL;
+        }
+    pthread_mutex_unlock(&s->readers_lock);
+    as__story_close(s->story);
+    s->story = NULL;
+    close_env(s);
+    if (rename(file, data) != 0) {
+        rc = as_status_set(st, AS_CODE_INTERNAL, "rename %s to %s: %s", file,
+                           data, strerror(errno));
+    } else {
+        sync_dir(s->path);
+        rc = 0;
+    }
+    /* The new store, or the old one again when the rename failed. */
+    if (reopen_env(s, rc == 0 ? st : &again) != 0) {
+        as_log_error("cannot open the store in %s again after replacing it "
+                     "(%s); stopping: a restart opens it", s->path,
+                     rc == 0 ? st->msg : again.msg);
+        abort();
+    }
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (rc == 0)
+        as_log_info("store in %s replaced: raft index %llu, last seq %llu",
+                    s->path, (unsigned long long)info.applied,
+                    (unsigned long long)info.last_seq);
+    return rc;
 }
 
 MDB_env *as__store_env(as_store_t *s)
@@ -2076,7 +2212,8 @@ void as_reader_free(as_reader_t *r)
     if (r->next != NULL)
         r->next->prev = r->prev;
     pthread_mutex_unlock(&r->s->readers_lock);
-    mdb_txn_abort(r->txn);
+    if (r->txn != NULL)
+        mdb_txn_abort(r->txn);
     as_codec_free(r->codec);
     free(r->ovbufs);
     free(r);
@@ -2091,7 +2228,10 @@ int as_reader_begin(as_reader_t *r, as_status_t *st)
     r->epoch = as_overlay_epoch(r->s->ov);
     atomic_store(&r->open_epoch, r->epoch);
     pthread_rwlock_rdlock(&r->s->resize_lock);
-    if ((rc = mdb_txn_renew(r->txn)) != 0) {
+    /* No transaction: the environment was replaced (as_store_replace). */
+    rc = r->txn != NULL ? mdb_txn_renew(r->txn)
+                        : mdb_txn_begin(r->s->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc != 0) {
         atomic_store(&r->open_epoch, UINT64_MAX);
         pthread_rwlock_unlock(&r->s->resize_lock);
         return as_status_set(st, AS_CODE_INTERNAL, "renew read: %s",

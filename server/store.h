@@ -192,6 +192,45 @@ int as_store_check_partial(const char *dir, as_status_t *st);
 int as_store_backup(as_store_t *s, const char *dir, int compact,
                     uint64_t *bytes, uint64_t *last_seq, as_status_t *st);
 
+/* What as_store_copy_info reads from a copy's meta. */
+typedef struct as_store_copy_info {
+    uint64_t schema_version;
+    uint64_t last_seq;
+    uint64_t applied;      /* raft_applied: the Raft index it holds */
+} as_store_copy_info_t;
+
+/*
+ * Reads the meta counters of the LMDB file `file` (a copy, such as a
+ * backup's data.mdb), opened read-only without a lock file, after checking
+ * that it is as long as its meta page says. Returns 0, or DATA_LOSS (cut
+ * short) / INTERNAL (not an LMDB file, no meta) with st set.
+ */
+int as_store_copy_info(const char *file, as_store_copy_info_t *out,
+                       as_status_t *st);
+
+/*
+ * Replaces the whole store with the LMDB file `file` (a complete copy,
+ * checked by the caller, on the data directory's file system), in place:
+ * a cluster member whose store is behind the cluster's snapshot takes a
+ * member's copy (snapshot.h). Commits deferred writes of this thread
+ * first; waits until no reader has a snapshot open (as map growth does);
+ * ends every reader's reset transaction (each begins a new one in the new
+ * environment at its next as_reader_begin); closes the environment;
+ * renames file over data.mdb (one atomic step: a crash leaves the old
+ * store or the new one, each whole) and flushes the directory; opens the
+ * environment again with the options it was opened with and reloads the
+ * counters and the story lookup tables. Readers wait meanwhile.
+ *
+ * Call it on the thread that writes, with no write of another thread
+ * possible (in a cluster, the Raft thread: nothing else writes). Returns
+ * 0; FAILED_PRECONDITION when file's schema version is not this server's
+ * or another thread holds deferred writes; INTERNAL when the rename
+ * fails (the old store is opened again). A failure to open the new store
+ * after the rename stops the process (abort): data.mdb is then the
+ * checked copy, which a restart opens.
+ */
+int as_store_replace(as_store_t *s, const char *file, as_status_t *st);
+
 /* ------------------------------------------------------------ writes */
 
 /*

@@ -7,17 +7,22 @@
  * the store and restore accepts only what the store already holds.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <raft.h>
 #include <raft/fixture.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "apply.h"
 #include "article.h"
 #include "be.h"
 #include "check_main.h"
+#include "clock.h"
+#include "snapshot.h"
 #include "store_schema.h"
 
 #define N 3
@@ -385,6 +390,8 @@ START_TEST(snapshot_names_the_index_and_restore_checks_it)
     struct raft r;              /* only its last_applied is read */
     as_fsm_t fc = { 0 };
     struct raft_fsm fsm;
+    Artstore__V1__RaftSnapshot *parsed;
+    as_status_t st;
 
     memset(&r, 0, sizeof(r));
     fc.store = stores[0];
@@ -394,13 +401,18 @@ START_TEST(snapshot_names_the_index_and_restore_checks_it)
     r.last_applied = 42;
     ck_assert_int_eq(fsm.snapshot(&fsm, &bufs, &n), 0);
     ck_assert_uint_eq(n, 1);
-    ck_assert_uint_eq(bufs[0].len, 16);
+    ck_assert_int_eq(as_snapshot_parse(bufs[0].base, bufs[0].len, &parsed,
+                                       &st), 0);
+    ck_assert_uint_eq(parsed->index, 42);
+    ck_assert_uint_eq(parsed->n_members, 0);
+    artstore__v1__raft_snapshot__free_unpacked(parsed, NULL);
     ck_assert_uint_eq(as_store_applied_index(stores[0]), 42);
     /* Restoring it on the same store: nothing to do. */
     snap = bufs[0];
     raft_free(bufs);
     ck_assert_int_eq(fsm.restore(&fsm, &snap), 0);
-    /* A snapshot beyond what the store holds cannot be restored. */
+    /* A snapshot beyond what the store holds cannot be restored without
+     * a copy (no install hook); the form of earlier versions is read. */
     fc.store = stores[1];
     snap.base = raft_malloc(16);
     snap.len = 16;
@@ -506,6 +518,268 @@ START_TEST(merged_requests_and_trims_apply_alike)
 }
 END_TEST
 
+/* ------------------------------------------------------------ copies */
+
+/* Reads the whole copy holding min_index from src, max bytes a call,
+ * into file, checking each chunk (offset, length, checksum). Returns 0 or
+ * the source's code (st set). */
+static int pull(as_snapshot_source_t *src, uint64_t min_index, size_t max,
+                const char *file, uint64_t *applied, as_status_t *st)
+{
+    as_snapshot_chunk_t ch;
+    uint64_t id = 0, size = 0, off = 0;
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600), rc;
+
+    ck_assert_int_ge(fd, 0);
+    do {
+        if ((rc = as_snapshot_source_read(src, min_index, id, off, max, &ch,
+                                          st)) != 0) {
+            close(fd);
+            unlink(file);
+            return rc;
+        }
+        if (id == 0) {
+            id = ch.copy_id;
+            size = ch.size;
+            *applied = ch.applied;
+        }
+        ck_assert_uint_eq(ch.copy_id, id);
+        ck_assert_uint_eq(ch.size, size);
+        ck_assert_uint_eq(ch.offset, off);
+        ck_assert_uint_gt(ch.len, 0);
+        ck_assert_uint_le(ch.len, max);
+        ck_assert_uint_eq(ch.checksum, XXH3_64bits(ch.data, ch.len));
+        ck_assert_int_eq(pwrite(fd, ch.data, ch.len, (off_t)off),
+                         (ssize_t)ch.len);
+        off += ch.len;
+        free(ch.data);
+    } while (off < size);
+    ck_assert_int_eq(fsync(fd), 0);
+    close(fd);
+    /* Done: the copy is let go, and no longer served. */
+    ck_assert_int_eq(as_snapshot_source_read(src, min_index, id, size, max,
+                                             &ch, st), 0);
+    ck_assert_uint_eq(ch.len, 0);
+    ck_assert_int_eq(as_snapshot_source_read(src, min_index, id, 0, max, &ch,
+                                             st), AS_CODE_NOT_FOUND);
+    return 0;
+}
+
+/* Applies n entries (puts of distinct and repeated URLs) to store i from
+ * Raft index first on. */
+static void apply_n(int i, uint64_t first, int n)
+{
+    as_applied_t res;
+    as_status_t st;
+    int k;
+
+    for (k = 0; k < n; k++) {
+        char url[64], body[64];
+        struct raft_buffer b;
+
+        snprintf(url, sizeof(url), "https://example.com/c%d", k % 40);
+        snprintf(body, sizeof(body), "copy body %d", k);
+        b = entry(mk(url, body), 0, 1700000000000LL + k, (uint64_t)k + 1);
+        ck_assert_int_eq(as_apply_entry(stores[i], first + (uint64_t)k,
+                                        b.base, b.len, &res, &st), 0);
+        as_applied_free(&res);
+        raft_free(b.base);
+    }
+}
+
+/* A member's copy, read in small chunks, replaces another store in place:
+ * its readers carry on in the new store, writes go on from the copy's
+ * index, and the two stores stay identical. */
+START_TEST(store_copy_streams_in_chunks_and_replaces_a_store)
+{
+    as_snapshot_source_t *src;
+    as_snapshot_chunk_t ch;
+    as_status_t st;
+    as_reader_t *r;
+    as_bytes_t raw;
+    char file[128], *d0, *d1;
+    uint64_t applied = 0;
+
+    apply_n(0, 1, 60);
+    apply_n(1, 1, 3);
+    ck_assert_int_eq(as_snapshot_source_new(stores[0], dirs[0], &src, &st),
+                     0);
+    /* Refusals: an index the store has not applied, a copy not served,
+     * an offset past the end. */
+    ck_assert_int_eq(as_snapshot_source_read(src, 61, 0, 0, 0, &ch, &st),
+                     AS_CODE_FAILED_PRECONDITION);
+    ck_assert_int_eq(as_snapshot_source_read(src, 60, 12345, 0, 0, &ch, &st),
+                     AS_CODE_NOT_FOUND);
+    ck_assert_int_eq(as_snapshot_source_read(src, 60, 0, 1u << 30, 0, &ch,
+                                             &st), AS_CODE_OUT_OF_RANGE);
+    /* The copy lives as an open file only: nothing is left on disk. */
+    snprintf(file, sizeof(file), "%s/%s", dirs[0], AS_SNAPSHOT_OUT_DIR);
+    ck_assert_int_ne(access(file, F_OK), 0);
+    /* A reader of store 1 made before the replace. */
+    ck_assert_int_eq(as_reader_create(stores[1], &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    ck_assert_int_eq(as_store_get_raw(r, 4, &raw, &st), AS_CODE_NOT_FOUND);
+    as_reader_end(r);
+    snprintf(file, sizeof(file), "%s/copy.mdb", dirs[1]);
+    ck_assert_msg(pull(src, 60, 4096, file, &applied, &st) == 0, "pull: %s",
+                  st.msg);
+    ck_assert_uint_eq(applied, 60);
+    ck_assert_msg(as_store_replace(stores[1], file, &st) == 0, "replace: %s",
+                  st.msg);
+    ck_assert_int_ne(access(file, F_OK), 0);
+    ck_assert_uint_eq(as_store_applied_index(stores[1]), 60);
+    ck_assert_uint_eq(as_store_last_seq(stores[1]), 60);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    ck_assert_int_eq(as_store_get_raw(r, 4, &raw, &st), 0);
+    as_reader_end(r);
+    as_reader_free(r);
+    d0 = dump(0);
+    d1 = dump(1);
+    ck_assert_str_eq(d0, d1);
+    free(d1);
+    /* Entries at or below the copy's index are skipped; later ones apply
+     * alike on both. */
+    apply_n(1, 1, 60);
+    d1 = dump(1);
+    ck_assert_str_eq(d0, d1);
+    free(d0);
+    free(d1);
+    apply_n(0, 61, 30);
+    apply_n(1, 61, 30);
+    d0 = dump(0);
+    d1 = dump(1);
+    ck_assert_str_eq(d0, d1);
+    free(d0);
+    free(d1);
+    as_snapshot_source_free(src);
+}
+END_TEST
+
+/* A download that cannot complete leaves the store as it was, and
+ * nothing of a partial copy (an earlier one's leftovers included). */
+START_TEST(failed_fetch_leaves_the_store_as_it_was)
+{
+    as_snapshot_fetch_opts_t o;
+    const char *eps[1];
+    char dead[128], in[128], partial[160], *d0, *d1;
+    as_status_t st;
+    FILE *fp;
+
+    apply_n(1, 1, 5);
+    d0 = dump(1);
+    snprintf(dead, sizeof(dead), "ipc://%s/nobody", dirs[2]);
+    snprintf(in, sizeof(in), "%s/%s", dirs[1], AS_SNAPSHOT_IN_DIR);
+    snprintf(partial, sizeof(partial), "%s/%s", in, AS_BACKUP_PARTIAL);
+    ck_assert_int_eq(mkdir(in, 0700), 0);
+    ck_assert_ptr_nonnull(fp = fopen(partial, "w"));
+    fputs("half a copy", fp);
+    fclose(fp);
+    eps[0] = dead;
+    memset(&o, 0, sizeof(o));
+    o.data_dir = dirs[1];
+    o.endpoints = eps;
+    o.n_endpoints = 1;
+    o.min_index = 100;
+    o.prepare_ms = 100;
+    o.deadline_ms = as_clock_wall_ms() + 300;
+    ck_assert_int_eq(as_snapshot_install(stores[1], &o, &st),
+                     AS_CODE_UNAVAILABLE);
+    ck_assert_int_ne(access(in, F_OK), 0);
+    ck_assert_uint_eq(as_store_applied_index(stores[1]), 5);
+    d1 = dump(1);
+    ck_assert_str_eq(d0, d1);
+    free(d0);
+    free(d1);
+}
+END_TEST
+
+static as_snapshot_source_t *hook_src;
+static int hook_calls;
+
+/* The install hook of server 2 in the fixture: a copy of store 0, pulled
+ * in 8 KB chunks (in process: the network path is check_cluster's). */
+static int install_from_store0(void *arg, const Artstore__V1__RaftSnapshot *snap,
+                               as_status_t *st)
+{
+    char file[128];
+    uint64_t applied;
+    int rc;
+
+    (void)arg;
+    hook_calls++;
+    snprintf(file, sizeof(file), "%s/copy.mdb", dirs[2]);
+    if ((rc = pull(hook_src, snap->index, 8192, file, &applied, st)) != 0)
+        return rc;
+    return as_store_replace(stores[2], file, st);
+}
+
+/* Server 2 is cut off while the others apply and snapshot (5 entries a
+ * snapshot, 2 kept behind), so the log it lacks is gone: the leader sends
+ * its snapshot, whose restore takes a copy of a member's store, and
+ * server 2 follows the log from there, ending identical. */
+START_TEST(cut_off_server_restores_a_snapshot_from_a_copy)
+{
+    as_status_t st;
+    raft_index last = 0;
+    char *d0, *d2;
+    int i, k;
+
+    ck_assert_int_eq(as_snapshot_source_new(stores[0], dirs[0], &hook_src,
+                                            &st), 0);
+    hook_calls = 0;
+    ctx[2].install = install_from_store0;
+    start_fixture();
+    for (i = 0; i < N; i++) {
+        raft_set_snapshot_threshold(raft_fixture_get(&f, (unsigned)i), 5);
+        raft_set_snapshot_trailing(raft_fixture_get(&f, (unsigned)i), 2);
+    }
+    last = propose(entry(mk("https://example.com/first", "x"), 0,
+                         1700000000000LL, 1));
+    for (i = 0; i < 2; i++) {
+        raft_fixture_saturate(&f, (unsigned)i, 2);
+        raft_fixture_saturate(&f, 2, (unsigned)i);
+    }
+    for (k = 0; k < 30; k++) {
+        char url[64], body[64];
+        static struct raft_apply reqs[30];
+        struct raft_buffer b;
+
+        snprintf(url, sizeof(url), "https://example.com/%d", k % 12);
+        snprintf(body, sizeof(body), "body %d", k);
+        b = entry(mk(url, body), 0, 1700000001000LL + k, (uint64_t)k + 2);
+        ck_assert_int_eq(raft_apply(raft_fixture_get(&f, 0), &reqs[k], &b, 1,
+                                    NULL), 0);
+        last = raft_last_index(raft_fixture_get(&f, 0));
+        for (i = 0; i < 2; i++)
+            ck_assert(raft_fixture_step_until_applied(&f, (unsigned)i, last,
+                                                      10000));
+    }
+    ck_assert_int_eq(hook_calls, 0);
+    ck_assert_uint_lt(as_store_applied_index(stores[2]), last);
+    for (i = 0; i < 2; i++) {
+        raft_fixture_desaturate(&f, (unsigned)i, 2);
+        raft_fixture_desaturate(&f, 2, (unsigned)i);
+    }
+    ck_assert_msg(raft_fixture_step_until_applied(&f, 2, last, 20000),
+                  "server 2 did not catch up");
+    ck_assert_int_ge(hook_calls, 1);
+    last = propose(entry(mk("https://example.com/last", "y"), 0,
+                         1700000009000LL, 99));
+    d0 = dump(0);
+    for (i = 1; i < N; i++) {
+        ck_assert_uint_eq(as_store_applied_index(stores[i]), last);
+        d2 = dump(i);
+        ck_assert_msg(strcmp(d0, d2) == 0, "store %d differs", i);
+        free(d2);
+    }
+    free(d0);
+    raft_fixture_close(&f);
+    ctx[2].install = NULL;
+    as_snapshot_source_free(hook_src);
+    hook_src = NULL;
+}
+END_TEST
+
 static Suite *apply_suite(void)
 {
     Suite *s = suite_create("apply");
@@ -519,6 +793,9 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, exact_puts_are_replicated);
     tcase_add_test(tc, snapshot_names_the_index_and_restore_checks_it);
     tcase_add_test(tc, merged_requests_and_trims_apply_alike);
+    tcase_add_test(tc, store_copy_streams_in_chunks_and_replaces_a_store);
+    tcase_add_test(tc, failed_fetch_leaves_the_store_as_it_was);
+    tcase_add_test(tc, cut_off_server_restores_a_snapshot_from_a_copy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -189,9 +189,9 @@ static int await_converged(int ms)
     return -1;
 }
 
-/* Dumps the articles and changes of the stopped node i's store, key and
- * value bytes in key order (malloc'ed). */
-static char *dump_store(int i)
+/* Dumps the articles and changes of the store in data (its server
+ * stopped), key and value bytes in key order (malloc'ed). */
+static char *dump_dir(const char *data)
 {
     as_store_opts_t o = { 0 };
     as_store_t *s;
@@ -201,9 +201,9 @@ static char *dump_store(int i)
     char *out = malloc(cap);
     int dbs[2] = { AS_DBI_ARTICLES, AS_DBI_CHANGES }, d;
 
-    o.path = srv[i].data;
-    ck_assert_msg(as_store_open(&o, &s, &st) == 0, "open %s: %s",
-                  srv[i].data, st.msg);
+    o.path = data;
+    ck_assert_msg(as_store_open(&o, &s, &st) == 0, "open %s: %s", data,
+                  st.msg);
     ck_assert_int_eq(as_reader_create(s, &r, &st), 0);
     ck_assert_int_eq(as_reader_begin(r, &st), 0);
     for (d = 0; d < 2; d++) {
@@ -236,16 +236,26 @@ static char *dump_store(int i)
     return out;
 }
 
-/* Runs artstored --check on node i's data dir; returns its exit status. */
-static int check_store(int i)
+static char *dump_store(int i)
+{
+    return dump_dir(srv[i].data);
+}
+
+/* Runs artstored --check on data dir data; returns its exit status. */
+static int check_dir(const char *data)
 {
     char cmd[512];
     int rc;
 
     snprintf(cmd, sizeof(cmd), "%s --check --data '%s' >/dev/null 2>&1",
-             ts_artstored_path(), srv[i].data);
+             ts_artstored_path(), data);
     rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int check_store(int i)
+{
+    return check_dir(srv[i].data);
 }
 
 /* ------------------------------------------------------------ writers */
@@ -536,6 +546,16 @@ static void put_many(int from, int n)
     as_client_close(c);
 }
 
+/* Stops node i and removes its data directory (store and Raft log). */
+static void wipe(int i)
+{
+    char cmd[256];
+
+    ck_assert_int_eq(ts_stop(&srv[i]), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv[i].data);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* Stops every node and checks that their stores are identical and
  * consistent. */
 static void stop_and_compare(void)
@@ -564,7 +584,6 @@ static void stop_and_compare(void)
 
 START_TEST(follower_restarted_and_wiped_catches_up_from_the_log)
 {
-    char cmd[256];
     int leader, f;
 
     start_cluster();
@@ -579,9 +598,7 @@ START_TEST(follower_restarted_and_wiped_catches_up_from_the_log)
     ck_assert_int_eq(await_converged(20000), 0);
     /* Wiped (store and Raft log): the whole log is still there (no
      * snapshot yet), so it replays everything. */
-    ck_assert_int_eq(ts_stop(&srv[f]), 0);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv[f].data);
-    ck_assert_int_eq(system(cmd), 0);
+    wipe(f);
     put_many(110, 20);
     ck_assert_int_eq(ts_restart(&srv[f]), 0);
     stop_and_compare();
@@ -593,7 +610,7 @@ START_TEST(replaced_member_catches_up_from_a_copy_and_the_log)
 {
     const char *flags[] = { "--raft-snapshot-threshold", "100",
                             "--raft-snapshot-trailing", "10", NULL };
-    char cmd[256], raftdir[256];
+    char raftdir[256];
     as_client_t *c;
     as_backup_info_t bi;
     int leader, f, g, i;
@@ -606,19 +623,17 @@ START_TEST(replaced_member_catches_up_from_a_copy_and_the_log)
     g = (leader + 2) % N;
     put_many(0, 150);
     /* The member's disk is lost. */
-    ck_assert_int_eq(ts_stop(&srv[f]), 0);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv[f].data);
-    ck_assert_int_eq(system(cmd), 0);
+    wipe(f);
     /* Snapshots have dropped the start of the log by now (about 300
      * entries, one snapshot every 100). */
     put_many(150, 150);
     snprintf(raftdir, sizeof(raftdir), "ls '%s/raft' | grep -q '^snapshot-'",
              srv[leader].data);
     ck_assert_msg(system(raftdir) == 0, "no Raft snapshot was taken");
-    /* The documented way back: a backup of an up-to-date member as its
-     * new data directory, started before the leader's next snapshot (a
-     * copy older than the leader's latest snapshot is refused: the
-     * entries between are gone), then the log from there on. */
+    /* The manual way back: a backup of an up-to-date member as its new
+     * data directory, then the log from there on (were the copy older
+     * than the leader's latest snapshot, the node would fetch a newer
+     * one itself: wiped_follower_catches_up_from_a_snapshot). */
     for (i = 0; i < 100; i++) {
         as_cluster_info_t info;
 
@@ -637,6 +652,126 @@ START_TEST(replaced_member_catches_up_from_a_copy_and_the_log)
     put_many(300, 20);
     put_many(320, 10);
     stop_and_compare();
+    stop_cluster();
+}
+END_TEST
+
+static int await_seq(const char *endpoint, uint64_t seq, int ms);
+
+/* Whether the file path (a server's log) contains needle. */
+static int log_has(const char *path, const char *needle)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    int found = 0;
+
+    if (f == NULL)
+        return 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Snapshots every 50 entries, 10 kept behind each: a hundred writes
+ * truncate the start of the log. */
+static const char *const snapshot_flags[] = {
+    "--raft-snapshot-threshold", "50", "--raft-snapshot-trailing", "10", NULL
+};
+
+/* Asserts that node i's Raft directory holds a snapshot. */
+static void assert_snapshot_taken(int i)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof(cmd), "ls '%s/raft' | grep -q '^snapshot-'",
+             srv[i].data);
+    ck_assert_msg(system(cmd) == 0, "node %d took no Raft snapshot", i + 1);
+}
+
+/* A follower whose data directory is wiped (store and Raft log) after the
+ * log was truncated behind snapshots: the log alone cannot rebuild it. It
+ * restores the leader's snapshot by fetching a member's copy of the
+ * store, then follows the log; its change log ends identical seq by seq
+ * and passes artstored --check. */
+START_TEST(wiped_follower_catches_up_from_a_snapshot)
+{
+    int leader, f, i;
+
+    for (i = 0; snapshot_flags[i] != NULL; i++)
+        more_flags[i] = snapshot_flags[i];
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    f = (leader + 1) % N;
+    put_many(0, 60);
+    ck_assert_int_eq(await_converged(20000), 0);
+    wipe(f);
+    /* Three more snapshots: the entries the wiped node lacks are gone. */
+    put_many(60, 150);
+    assert_snapshot_taken(leader);
+    ck_assert_int_eq(ts_restart(&srv[f]), 0);
+    put_many(210, 20);
+    ck_assert_int_eq(await_converged(30000), 0);
+    ck_assert_msg(log_has(srv[f].log, "replaced: raft index"),
+                  "node %d did not take a member's copy (log %s)", f + 1,
+                  srv[f].log);
+    stop_and_compare();
+    stop_cluster();
+}
+END_TEST
+
+/* A member added with `artstore cluster add` once the log no longer
+ * starts at 1 catches up from a snapshot and a member's copy. */
+START_TEST(member_added_after_truncation_catches_up_from_a_snapshot)
+{
+    ts_server_t n4;
+    char addr4[32], *out = NULL, *err = NULL, *d4, *d0;
+    const char *flags4[] = { "--node-id", "4", "--raft", addr4,
+                             "--raft-election-ms", "500",
+                             "--raft-snapshot-threshold", "50",
+                             "--raft-snapshot-trailing", "10", NULL };
+    const char *add[] = { "cluster", "add", "4", addr4, NULL };
+    as_client_t *c;
+    as_ping_info_t ping;
+    size_t l4, l0;
+    int leader, rc, i;
+
+    for (i = 0; snapshot_flags[i] != NULL; i++)
+        more_flags[i] = snapshot_flags[i];
+    start_cluster();
+    ck_assert_int_ge(leader = find_leader(15000), 0);
+    put_many(0, 150);
+    assert_snapshot_taken(leader);
+    snprintf(addr4, sizeof(addr4), "127.0.0.1:%d", free_port());
+    memset(&n4, 0, sizeof(n4));
+    ck_assert_msg(ts_start(&n4, flags4) == 0, "node 4 did not start");
+    rc = ts_cli(all_endpoints, NULL, &out, &err, add);
+    ck_assert_msg(rc == 0, "cluster add: %d %s", rc, err ? err : "");
+    free(out);
+    free(err);
+    put_many(150, 10);
+    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_ping(c, &ping), AS_OK);
+    as_client_close(c);
+    ck_assert_msg(await_seq(n4.endpoint, ping.last_seq, 30000) == 0,
+                  "node 4 did not catch up to seq %llu",
+                  (unsigned long long)ping.last_seq);
+    ck_assert_msg(log_has(n4.log, "replaced: raft index"),
+                  "node 4 did not take a member's copy (log %s)", n4.log);
+    ck_assert_int_eq(await_converged(30000), 0);
+    ck_assert_int_eq(ts_stop(&n4), 0);
+    d4 = dump_dir(n4.data);
+    ck_assert_msg(check_dir(n4.data) == 0, "artstored --check failed on "
+                  "node 4");
+    stop_and_compare();
+    d0 = dump_store(0);
+    memcpy(&l4, d4, sizeof(size_t));
+    memcpy(&l0, d0, sizeof(size_t));
+    ck_assert_msg(l4 == l0 && memcmp(d4, d0, l0 + sizeof(size_t)) == 0,
+                  "node 4's store differs from node 1's");
+    free(d4);
+    free(d0);
+    ts_cleanup(&n4);
     stop_cluster();
 }
 END_TEST
@@ -1021,6 +1156,8 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, retention_trims_are_replicated);
     tcase_add_test(tc, follower_restarted_and_wiped_catches_up_from_the_log);
     tcase_add_test(tc, replaced_member_catches_up_from_a_copy_and_the_log);
+    tcase_add_test(tc, wiped_follower_catches_up_from_a_snapshot);
+    tcase_add_test(tc, member_added_after_truncation_catches_up_from_a_snapshot);
     suite_add_tcase(s, tc);
     return s;
 }
