@@ -161,7 +161,7 @@ static const option_def_t options[] = {
       "4096", "cluster: log entries between Raft snapshots" },
     { "raft-snapshot-trailing", OPT_COUNT, CFG(raft_snapshot_trailing),
       "16384", "cluster: log entries kept behind a snapshot (a node "
-      "further behind cannot catch up by itself)" },
+      "further behind fetches a member's copy of the store first)" },
     { "http", OPT_STR, CFG(http), "",
       "HOST:PORT to serve the dashboard at / and Prometheus metrics at "
       "/metrics; also binds --ws-listen and --ws-feed" },
