@@ -438,6 +438,35 @@ AS_API int as_get_many(as_client_t *c, const uint64_t *ids, size_t n,
 /* ------------------------------------------------------------ queries */
 
 /*
+ * The filter fields the specs below share, written once here so that
+ * as_query_spec_t, as_stories_spec_t and as_watch_opts_t cannot drift
+ * apart (the macros are only for this header's structs; use the field
+ * names). The tag lists: every tag of all_of, at least one of any_of
+ * (when any is given), none of none_of; each array holds n_... strings
+ * (NULL only when its n_... is 0).
+ */
+#define AS__TAG_FIELDS                                                    \
+    const char *const *all_of;                                            \
+    size_t n_all_of;                                                      \
+    const char *const *any_of;                                            \
+    size_t n_any_of;                                                      \
+    const char *const *none_of;                                           \
+    size_t n_none_of;
+
+/*
+ * The tag lists, then source (NULL: any source) and the time range
+ * since (inclusive) to until (exclusive) in Unix seconds, each bound used
+ * only when its has_... is set.
+ */
+#define AS__FILTER_FIELDS                                                 \
+    AS__TAG_FIELDS                                                        \
+    const char *source;                                                   \
+    int has_since;                                                        \
+    int64_t since;                                                        \
+    int has_until;                                                        \
+    int64_t until;
+
+/*
  * What to look for. Every condition given must hold: all of all_of, at
  * least one of any_of (when any is given), none of none_of, the source,
  * and since <= time < until, where an article's time is its published_at
@@ -445,17 +474,7 @@ AS_API int as_get_many(as_client_t *c, const uint64_t *ids, size_t n,
  * by the server as in a put. All pointers are only read during the call.
  */
 typedef struct as_query_spec {
-    const char *const *all_of;
-    size_t n_all_of;
-    const char *const *any_of;
-    size_t n_any_of;
-    const char *const *none_of;
-    size_t n_none_of;
-    const char *source;          /* NULL: any source */
-    int has_since;
-    int64_t since;               /* inclusive, Unix seconds */
-    int has_until;
-    int64_t until;               /* exclusive, Unix seconds */
+    AS__FILTER_FIELDS
     int oldest_first;            /* 0: newest first (the default) */
     uint32_t limit;              /* page size; 0: the server's default (50) */
     const uint8_t *cursor;       /* next_cursor of the previous page, or NULL */
@@ -600,12 +619,7 @@ AS_API void as_change_free(as_change_t *ch);
  * before or after the change do.
  */
 typedef struct as_watch_opts {
-    const char *const *all_of;
-    size_t n_all_of;
-    const char *const *any_of;
-    size_t n_any_of;
-    const char *const *none_of;
-    size_t n_none_of;
+    AS__TAG_FIELDS
     int has_since;           /* 0: start at the current end */
     uint64_t since;          /* deliver every change with seq > since */
     /* Start with a snapshot: first the last change of every article that
@@ -711,17 +725,7 @@ AS_API void as_story_free(as_story_t *s);
  * [first_seen, last_seen]. Strings are normalized as in a query.
  */
 typedef struct as_stories_spec {
-    const char *const *all_of;
-    size_t n_all_of;
-    const char *const *any_of;
-    size_t n_any_of;
-    const char *const *none_of;
-    size_t n_none_of;
-    const char *source;
-    int has_since;
-    int64_t since;
-    int has_until;
-    int64_t until;
+    AS__FILTER_FIELDS
     uint32_t limit;              /* page size; 0: the server's default (50) */
     const uint8_t *cursor;       /* next_cursor of the previous page */
     size_t cursor_len;

@@ -66,16 +66,14 @@ static int take_results(as_client_t *c, const char *method,
     return AS_OK;
 }
 
-int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
-                 const uint64_t *expected, as_put_result_t *results)
+/* Checks a batch put's arguments, and every article before anything is
+ * sent: a NULL pointer would crash the encoder, and since the caller's
+ * array is then wrong, the whole batch fails. Returns AS_OK, or the error
+ * (every result failed with it when there are results). */
+static int check_batch(as_client_t *c, const as_article_t *arts, size_t n,
+                       as_put_result_t *results)
 {
-    Artstore__V1__PutBatchRequest req = ARTSTORE__V1__PUT_BATCH_REQUEST__INIT;
-    Artstore__V1__PutBatchResponse *resp = NULL;
-    Artstore__V1__PutRequest *items = NULL, **item_ptrs = NULL;
-    Artstore__V1__Article *pbs = NULL;
-    uint8_t *rids = NULL;
-    ProtobufCMessage *m = NULL;
-    size_t i, converted = 0;
+    size_t i;
     int rc;
 
     if (c == NULL)
@@ -84,10 +82,6 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
     if (results == NULL || (n > 0 && arts == NULL))
         return as__fail(c, AS_EINVALID_ARGUMENT,
                         "arts and results are required");
-    if (n == 0)
-        return AS_OK;
-    /* A NULL pointer would crash the encoder: catch it before sending, for
-     * the whole batch, since the caller's array is then wrong. */
     for (i = 0; i < n; i++) {
         char msg[128];
 
@@ -97,20 +91,93 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
             return rc;
         }
     }
+    return AS_OK;
+}
+
+/* Frees n messages made by pb_articles (NULL is ignored). */
+static void pb_articles_free(Artstore__V1__Article *pbs, size_t n)
+{
+    size_t i;
+
+    if (pbs == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        as__article_pb_release(&pbs[i]);
+    free(pbs);
+}
+
+/* The n checked articles as messages that borrow their strings, in one
+ * array freed with pb_articles_free; NULL after as__fail (out of
+ * memory). */
+static Artstore__V1__Article *pb_articles(as_client_t *c,
+                                          const as_article_t *arts, size_t n)
+{
+    Artstore__V1__Article *pbs = calloc(n, sizeof(*pbs));
+    size_t i;
+
+    if (pbs == NULL)
+        goto out_fail;
+    for (i = 0; i < n; i++) {
+        if (as__article_to_pb(&arts[i], &pbs[i]) != 0) {
+            pb_articles_free(pbs, i);
+            goto out_fail;
+        }
+    }
+    return pbs;
+
+out_fail:
+    as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
+    return NULL;
+}
+
+/* Sends req (a PutBatch or PutExact request of n items) as method and
+ * fills results from the per-item answer. Returns AS_OK, or the error of
+ * the call as a whole, with every result failed with it. */
+static int send_batch(as_client_t *c, const char *method,
+                      const ProtobufCMessage *req, size_t n,
+                      as_put_result_t *results)
+{
+    ProtobufCMessage *m = NULL;
+    int rc;
+
+    rc = as__call(c, method, req,
+                  &artstore__v1__put_batch_response__descriptor, &m);
+    if (rc == AS_OK) {
+        rc = take_results(c, method, (Artstore__V1__PutBatchResponse *)m, n,
+                          results);
+        artstore__v1__put_batch_response__free_unpacked(
+            (Artstore__V1__PutBatchResponse *)m, NULL);
+    }
+    if (rc != AS_OK)
+        fail_all(c, results, n, rc);
+    return rc;
+}
+
+int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
+                 const uint64_t *expected, as_put_result_t *results)
+{
+    Artstore__V1__PutBatchRequest req = ARTSTORE__V1__PUT_BATCH_REQUEST__INIT;
+    Artstore__V1__PutRequest *items = NULL, **item_ptrs = NULL;
+    Artstore__V1__Article *pbs = NULL;
+    uint8_t *rids = NULL;
+    size_t i;
+    int rc;
+
+    if ((rc = check_batch(c, arts, n, results)) != AS_OK || n == 0)
+        return rc;
     items = calloc(n, sizeof(*items));
     item_ptrs = calloc(n, sizeof(*item_ptrs));
-    pbs = calloc(n, sizeof(*pbs));
     rids = expected != NULL ? malloc(n * AS__REQUEST_ID_LEN) : NULL;
-    if (items == NULL || item_ptrs == NULL || pbs == NULL ||
+    if (items == NULL || item_ptrs == NULL ||
         (expected != NULL && rids == NULL)) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
         goto out_fail_all;
     }
-    for (i = 0; i < n; i++, converted++) {
-        if (as__article_to_pb(&arts[i], &pbs[i]) != 0) {
-            rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
-            goto out_fail_all;
-        }
+    if ((pbs = pb_articles(c, arts, n)) == NULL) {
+        rc = AS_ERESOURCE_EXHAUSTED;
+        goto out_fail_all;
+    }
+    for (i = 0; i < n; i++) {
         artstore__v1__put_request__init(&items[i]);
         items[i].article = &pbs[i];
         if (expected != NULL && expected[i] != AS_REV_ANY) {
@@ -125,23 +192,13 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
     }
     req.n_items = n;
     req.items = item_ptrs;
-    rc = as__call(c, "PutBatch", &req.base,
-                  &artstore__v1__put_batch_response__descriptor, &m);
-    if (rc != AS_OK)
-        goto out_fail_all;
-    resp = (Artstore__V1__PutBatchResponse *)m;
-    if ((rc = take_results(c, "PutBatch", resp, n, results)) != AS_OK)
-        goto out_fail_all;
+    rc = send_batch(c, "PutBatch", &req.base, n, results);
     goto out_free;
 
 out_fail_all:
     fail_all(c, results, n, rc);
 out_free:
-    if (resp != NULL)
-        artstore__v1__put_batch_response__free_unpacked(resp, NULL);
-    for (i = 0; i < converted; i++)
-        as__article_pb_release(&pbs[i]);
-    free(pbs);
+    pb_articles_free(pbs, n);
     free(rids);
     free(item_ptrs);
     free(items);
@@ -152,43 +209,24 @@ int as_put_exact(as_client_t *c, const as_article_t *arts, size_t n,
                  as_put_result_t *results)
 {
     Artstore__V1__PutExactRequest req = ARTSTORE__V1__PUT_EXACT_REQUEST__INIT;
-    Artstore__V1__PutBatchResponse *resp = NULL;
     Artstore__V1__Article *pbs = NULL, **ptrs = NULL;
-    ProtobufCMessage *m = NULL;
-    size_t i, converted = 0;
+    size_t i;
     int rc;
 
-    if (c == NULL)
-        return AS_EINVALID_ARGUMENT;
-    c->errmsg[0] = '\0';
-    if (results == NULL || (n > 0 && arts == NULL))
-        return as__fail(c, AS_EINVALID_ARGUMENT,
-                        "arts and results are required");
-    if (n == 0)
-        return AS_OK;
-    for (i = 0; i < n; i++) {
-        char msg[128];
-
-        if (as__check_article(&arts[i], msg, sizeof(msg)) != AS_OK) {
-            rc = as__fail(c, AS_EINVALID_ARGUMENT, "arts[%zu]: %s", i, msg);
-            fail_all(c, results, n, rc);
-            return rc;
-        }
-    }
-    pbs = calloc(n, sizeof(*pbs));
-    ptrs = calloc(n, sizeof(*ptrs));
-    if (pbs == NULL || ptrs == NULL) {
+    if ((rc = check_batch(c, arts, n, results)) != AS_OK || n == 0)
+        return rc;
+    if ((ptrs = calloc(n, sizeof(*ptrs))) == NULL) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
         goto out_fail_all;
     }
-    for (i = 0; i < n; i++, converted++) {
+    if ((pbs = pb_articles(c, arts, n)) == NULL) {
+        rc = AS_ERESOURCE_EXHAUSTED;
+        goto out_fail_all;
+    }
+    for (i = 0; i < n; i++) {
         const as_article_t *a = &arts[i];
         Artstore__V1__Article *pb = &pbs[i];
 
-        if (as__article_to_pb(a, pb) != 0) {
-            rc = as__fail(c, AS_ERESOURCE_EXHAUSTED, "out of memory");
-            goto out_fail_all;
-        }
         /* The fields a put ignores are what an exact put keeps. */
         pb->has_id = pb->has_revision = pb->has_ingested_at = 1;
         pb->id = a->id;
@@ -202,23 +240,13 @@ int as_put_exact(as_client_t *c, const as_article_t *arts, size_t n,
     }
     req.n_articles = n;
     req.articles = ptrs;
-    rc = as__call(c, "PutExact", &req.base,
-                  &artstore__v1__put_batch_response__descriptor, &m);
-    if (rc != AS_OK)
-        goto out_fail_all;
-    resp = (Artstore__V1__PutBatchResponse *)m;
-    if ((rc = take_results(c, "PutExact", resp, n, results)) != AS_OK)
-        goto out_fail_all;
+    rc = send_batch(c, "PutExact", &req.base, n, results);
     goto out_free;
 
 out_fail_all:
     fail_all(c, results, n, rc);
 out_free:
-    if (resp != NULL)
-        artstore__v1__put_batch_response__free_unpacked(resp, NULL);
-    for (i = 0; i < converted; i++)
-        as__article_pb_release(&pbs[i]);
-    free(pbs);
+    pb_articles_free(pbs, n);
     free(ptrs);
     return rc;
 }

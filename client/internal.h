@@ -106,17 +106,7 @@ int as__check_article(const as_article_t *a, char *msg, size_t len);
  * AS__FILTER_SPEC_TAGS.
  */
 typedef struct as__filter_spec {
-    const char *const *all_of;
-    size_t n_all_of;
-    const char *const *any_of;
-    size_t n_any_of;
-    const char *const *none_of;
-    size_t n_none_of;
-    const char *source;
-    int has_since;
-    int64_t since;
-    int has_until;
-    int64_t until;
+    AS__FILTER_FIELDS
 } as__filter_spec_t;
 
 #define AS__FILTER_SPEC_TAGS(s)                                           \

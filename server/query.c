@@ -778,6 +778,25 @@ static int tags_keep_top(tagwalk_t *w, const tagent_t *e, as_status_t *st)
     }
 }
 
+/* Visits e as the page's next tag, when the walk gives tags in page order
+ * (by name, or by count from the count index): the tag after a full page
+ * only says that more follow and stops the walk. v keeps just the last
+ * tag visited, for the next cursor. */
+static int tags_visit_next(tagwalk_t *w, const tagent_t *e, as_status_t *st)
+{
+    int rc;
+
+    if (w->out == w->q->limit) {
+        w->more = 1;
+        return AS_VISIT_STOP;
+    }
+    if ((rc = w->fn(w->arg, e->name, e->len, e->count, st)) != 0)
+        return rc;
+    w->out++;
+    w->n = 0;
+    return tags_keep(w, e, st);
+}
+
 /* as_store_walk_tags visitor: by name, visits the page directly; by count,
  * keeps the page's tags after the cursor, looking at the clock now and
  * then (every tag is read). */
@@ -786,7 +805,6 @@ static int tags_visit(void *arg, const char *name, size_t len, uint64_t count,
 {
     tagwalk_t *w = arg;
     tagent_t e = { name, len, count };
-    int rc;
 
     if (!w->q->by_name) {
         if (w->deadline_ms != 0 && (++w->seen & 4095) == 0 &&
@@ -807,15 +825,7 @@ static int tags_visit(void *arg, const char *name, size_t len, uint64_t count,
     }
     if (w->has_after && name_cmp(&e, &w->after) == 0)
         return 0;
-    if (w->out == w->q->limit) {
-        w->more = 1;
-        return AS_VISIT_STOP;
-    }
-    if ((rc = w->fn(w->arg, name, len, count, st)) != 0)
-        return rc;
-    w->out++;
-    w->n = 0;  /* by name, v holds only the last tag visited */
-    return tags_keep(w, &e, st);
+    return tags_visit_next(w, &e, st);
 }
 
 /* as_store_walk_tags_by_count visitor: the index gives the tags in page
@@ -826,17 +836,8 @@ static int tags_visit_counted(void *arg, const char *name, size_t len,
 {
     tagwalk_t *w = arg;
     tagent_t e = { name, len, count };
-    int rc;
 
-    if (w->out == w->q->limit) {
-        w->more = 1;
-        return AS_VISIT_STOP;
-    }
-    if ((rc = w->fn(w->arg, name, len, count, st)) != 0)
-        return rc;
-    w->out++;
-    w->n = 0;  /* v holds only the last tag visited */
-    return tags_keep(w, &e, st);
+    return tags_visit_next(w, &e, st);
 }
 
 /* By count: sorts the kept tags and visits the page. */

@@ -12,6 +12,30 @@
 #include "service.h"
 #include "snapshot.h"
 
+/* Whether this server is a cluster member; if not, replies
+ * FAILED_PRECONDITION (the cluster methods need one) and returns 0. */
+static int is_member(as_call_t *call)
+{
+    as_service_t *svc = as_call_ctx(call);
+
+    if (svc->cluster != NULL)
+        return 1;
+    as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
+                        "this server is not a cluster member (started "
+                        "without --node-id and --raft)");
+    return 0;
+}
+
+/* Completes a job whose success reply is the empty message ok: the job's
+ * status if it failed, ok otherwise. */
+static void reply_job(as_write_job_t *job, const ProtobufCMessage *ok)
+{
+    if (job->st.code != AS_CODE_OK)
+        as_call_reply_status(job->arg, &job->st);
+    else
+        as_call_reply(job->arg, ok);
+}
+
 void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
                                size_t len)
 {
@@ -25,12 +49,8 @@ void as__svc_cluster_status(as_call_t *call, const uint8_t *payload,
     if (as_service_unpack(call, &artstore__v1__cluster_status_request__descriptor,
                           payload, len) == NULL)
         return;
-    if (svc->cluster == NULL) {
-        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
-                            "this server is not a cluster member (started "
-                            "without --node-id and --raft)");
+    if (!is_member(call))
         return;
-    }
     s = as_arena_alloc(ar, sizeof(*s));
     resp.nodes = as_arena_alloc(ar, sizeof(*resp.nodes) * AS_CLUSTER_MAX_NODES);
     if (s == NULL || resp.nodes == NULL)
@@ -74,10 +94,7 @@ static void announce_done(as_write_job_t *job)
     Artstore__V1__ClusterAnnounceResponse resp =
         ARTSTORE__V1__CLUSTER_ANNOUNCE_RESPONSE__INIT;
 
-    if (job->st.code != AS_CODE_OK)
-        as_call_reply_status(job->arg, &job->st);
-    else
-        as_call_reply(job->arg, &resp.base);
+    reply_job(job, &resp.base);
 }
 
 void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
@@ -92,21 +109,10 @@ void as__svc_cluster_announce(as_call_t *call, const uint8_t *payload,
         call, &artstore__v1__cluster_member__descriptor, payload, len);
     if (m == NULL)
         return;
-    if (svc->cluster == NULL) {
-        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
-                            "this server is not a cluster member");
+    if (!is_member(call))
         return;
-    }
-    job = as_arena_alloc(as_call_arena(call), sizeof(*job));
-    if (job == NULL) {
-        as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
-                            "request needs more than max_decode_bytes");
+    if ((job = as_service_new_job(call, 0, announce_done)) == NULL)
         return;
-    }
-    memset(job, 0, sizeof(*job));
-    job->done = announce_done;
-    job->arg = call;
-    job->deadline_ms = as_call_deadline_ms(call);
     if (as_cluster_announce(svc->cluster, m, job, &st) != 0)
         as_call_reply_status(call, &st);
 }
@@ -125,11 +131,8 @@ void as__svc_cluster_read_index(as_call_t *call, const uint8_t *payload,
                           &artstore__v1__cluster_read_index_request__descriptor,
                           payload, len) == NULL)
         return;
-    if (svc->cluster == NULL) {
-        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
-                            "this server is not a cluster member");
+    if (!is_member(call))
         return;
-    }
     if (as_cluster_leader_read_index(svc->cluster, as_call_deadline_ms(call),
                                      &index, &st) != 0) {
         as_call_reply_status(call, &st);
@@ -145,10 +148,7 @@ static void change_done(as_write_job_t *job)
     Artstore__V1__ClusterChangeResponse resp =
         ARTSTORE__V1__CLUSTER_CHANGE_RESPONSE__INIT;
 
-    if (job->st.code != AS_CODE_OK)
-        as_call_reply_status(job->arg, &job->st);
-    else
-        as_call_reply(job->arg, &resp.base);
+    reply_job(job, &resp.base);
 }
 
 /* `artstore cluster add/remove`: a membership change through the leader. */
@@ -164,22 +164,10 @@ void as__svc_cluster_change(as_call_t *call, const uint8_t *payload,
         call, &artstore__v1__cluster_change_request__descriptor, payload, len);
     if (req == NULL)
         return;
-    if (svc->cluster == NULL) {
-        as_call_reply_error(call, AS_CODE_FAILED_PRECONDITION,
-                            "this server is not a cluster member (started "
-                            "without --node-id and --raft)");
+    if (!is_member(call))
         return;
-    }
-    job = as_arena_alloc(as_call_arena(call), sizeof(*job));
-    if (job == NULL) {
-        as_call_reply_error(call, AS_CODE_RESOURCE_EXHAUSTED,
-                            "request needs more than max_decode_bytes");
+    if ((job = as_service_new_job(call, 0, change_done)) == NULL)
         return;
-    }
-    memset(job, 0, sizeof(*job));
-    job->done = change_done;
-    job->arg = call;
-    job->deadline_ms = as_call_deadline_ms(call);
     if (as_cluster_change(svc->cluster, req->has_id ? req->id : 0, req->raft,
                           req->has_non_voter && req->non_voter,
                           req->has_remove && req->remove, job, &st) != 0)

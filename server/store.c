@@ -2742,6 +2742,20 @@ int as_store_get_form(as_reader_t *r, char kind, const char *key,
     return 0;
 }
 
+/* Ends a tag walk: closes its cursor c and returns the visitor's ret
+ * (AS_VISIT_STOP is a normal end), else 0 when the cursor ran out
+ * (MDB_NOTFOUND) or INTERNAL for another LMDB code rc. */
+static int tag_walk_end(MDB_cursor *c, int rc, int ret, as_status_t *st)
+{
+    mdb_cursor_close(c);
+    if (ret != 0)
+        return ret == AS_VISIT_STOP ? 0 : ret;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
+                             mdb_strerror(rc));
+    return 0;
+}
+
 int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
                        const void *prefix, size_t prefix_len,
                        as_tag_visit_fn fn, void *arg, as_status_t *st)
@@ -2767,13 +2781,7 @@ int as_store_walk_tags(as_reader_t *r, const void *from, size_t from_len,
         if ((ret = fn(arg, k.mv_data, k.mv_size, count, st)) != 0)
             break;
     }
-    mdb_cursor_close(c);
-    if (ret != 0)
-        return ret == AS_VISIT_STOP ? 0 : ret;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
-                             mdb_strerror(rc));
-    return 0;
+    return tag_walk_end(c, rc, ret, st);
 }
 
 int as_store_walk_tags_by_count(as_reader_t *r, int has_after,
@@ -2814,13 +2822,7 @@ int as_store_walk_tags_by_count(as_reader_t *r, int has_after,
                       UINT64_MAX - as_be_get64(k.mv_data), st)) != 0)
             break;
     }
-    mdb_cursor_close(c);
-    if (ret != 0)
-        return ret == AS_VISIT_STOP ? 0 : ret;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return as_status_set(st, AS_CODE_INTERNAL, "list tags: %s",
-                             mdb_strerror(rc));
-    return 0;
+    return tag_walk_end(c, rc, ret, st);
 }
 
 /* ------------------------------------------------------------ changelog */

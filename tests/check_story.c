@@ -59,32 +59,14 @@ static void teardown(void)
 
 /* ------------------------------------------------------------ fixture */
 
-/* Builds the page of fixture article i in the chrome of outlet `site`
- * (arena memory). A copy (copy != 0) has a new headline, its third
- * paragraph dropped, a paragraph of the copying site's own added and a
- * "Read also" line. */
+/* The page of fixture article i in the chrome of outlet `site`, a
+ * syndicated copy when copy != 0 (as_fix_page), in arena memory. */
 static char *page(int i, int site, int copy)
 {
-    const as_fix_article_t *a = &as_fix[i], *s = &as_fix[site];
-    size_t cap = 16384, len = 0, p;
-    char *out = as_arena_alloc(ar, cap);
+    char *out = as_arena_alloc(ar, AS_FIX_PAGE_CAP);
 
     ck_assert_ptr_nonnull(out);
-    len += (size_t)snprintf(out + len, cap - len, "%s%s%s\n\n", s->header,
-                            copy ? "UPDATE: " : "", a->title);
-    for (p = 0; a->paras[p] != NULL; p++) {
-        if (copy && p == 2)
-            continue;
-        len += (size_t)snprintf(out + len, cap - len, "%s\n\n", a->paras[p]);
-        if (copy && p == 1)
-            len += (size_t)snprintf(out + len, cap - len, "Read also: %s\n\n",
-                                    as_fix[(i + 2) % AS_FIX_N].title);
-    }
-    if (copy)
-        len += (size_t)snprintf(out + len, cap - len, "This story was "
-                                "provided by a news agency and was not "
-                                "edited by the staff of %s.\n\n", s->source);
-    snprintf(out + len, cap - len, "%s", s->footer);
+    as_fix_page(i, site, copy, out);
     return out;
 }
 

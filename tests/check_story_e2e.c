@@ -45,31 +45,14 @@ static void teardown(void)
 #define CLI(out, err, ...) \
     ts_cli(srv.endpoint, NULL, out, err, (const char *const[]){ __VA_ARGS__, NULL })
 
-/* Returns the page of fixture article i in outlet `site`'s chrome
- * (malloc'ed). A copy has a new headline, its third paragraph dropped, a
- * "Read also" line and the copying site's note, as syndication does. */
+/* The page of fixture article i in outlet `site`'s chrome, a syndicated
+ * copy when copy != 0 (as_fix_page); malloc'ed. */
 static char *page(int i, int site, int copy)
 {
-    const as_fix_article_t *a = &as_fix[i], *s = &as_fix[site];
-    size_t cap = 16384, len = 0, p;
-    char *out = malloc(cap);
+    char *out = malloc(AS_FIX_PAGE_CAP);
 
     ck_assert_ptr_nonnull(out);
-    len += (size_t)snprintf(out + len, cap - len, "%s%s%s\n\n", s->header,
-                            copy ? "UPDATE: " : "", a->title);
-    for (p = 0; a->paras[p] != NULL; p++) {
-        if (copy && p == 2)
-            continue;
-        len += (size_t)snprintf(out + len, cap - len, "%s\n\n", a->paras[p]);
-        if (copy && p == 1)
-            len += (size_t)snprintf(out + len, cap - len, "Read also: %s\n\n",
-                                    as_fix[(i + 2) % AS_FIX_N].title);
-    }
-    if (copy)
-        len += (size_t)snprintf(out + len, cap - len, "This story was "
-                                "provided by a news agency and was not "
-                                "edited by the staff of %s.\n\n", s->source);
-    snprintf(out + len, cap - len, "%s", s->footer);
+    as_fix_page(i, site, copy, out);
     return out;
 }
 

@@ -8,6 +8,9 @@
 #ifndef AS_STORYFIX_H
 #define AS_STORYFIX_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #define AS_FIX_N 5
 
 typedef struct as_fix_article {
@@ -165,5 +168,36 @@ static const as_fix_article_t as_fix[AS_FIX_N] = {
         "matter, with alerts and analysis you can trust every single day.\n",
     },
 };
+
+/* The room as_fix_page needs: every fixture page fits with some to spare. */
+#define AS_FIX_PAGE_CAP 16384
+
+/*
+ * Writes into out (AS_FIX_PAGE_CAP bytes) the page of fixture article i in
+ * the chrome of outlet `site`. A copy (copy != 0) is what syndication
+ * makes of it: a new headline, its third paragraph dropped, a "Read also"
+ * line and a note of the copying site's own added.
+ */
+static inline void as_fix_page(int i, int site, int copy, char *out)
+{
+    const as_fix_article_t *a = &as_fix[i], *s = &as_fix[site];
+    size_t cap = AS_FIX_PAGE_CAP, len = 0, p;
+
+    len += (size_t)snprintf(out + len, cap - len, "%s%s%s\n\n", s->header,
+                            copy ? "UPDATE: " : "", a->title);
+    for (p = 0; a->paras[p] != NULL; p++) {
+        if (copy && p == 2)
+            continue;
+        len += (size_t)snprintf(out + len, cap - len, "%s\n\n", a->paras[p]);
+        if (copy && p == 1)
+            len += (size_t)snprintf(out + len, cap - len, "Read also: %s\n\n",
+                                    as_fix[(i + 2) % AS_FIX_N].title);
+    }
+    if (copy)
+        len += (size_t)snprintf(out + len, cap - len, "This story was "
+                                "provided by a news agency and was not "
+                                "edited by the staff of %s.\n\n", s->source);
+    snprintf(out + len, cap - len, "%s", s->footer);
+}
 
 #endif
