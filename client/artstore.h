@@ -340,7 +340,8 @@ AS_API int as_ping(as_client_t *c, as_ping_info_t *info);
  *   artstore_requests_total{method,code}          counter
  *   artstore_request_latency_us_bucket{method,le}  histogram, cumulative
  *   artstore_request_latency_us_sum/_count{method}  buckets, le in us
- *   artstore_writer_batch_bucket{le}, _sum, _count  articles per commit
+ *   artstore_writer_batch_bucket{le}, _sum, _count  articles per group of
+ *     writes (one log flush; without the log, one commit)
  * (methods never called are left out), in that order per method; later
  * servers may add more. */
 typedef struct as_stat {

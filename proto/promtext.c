@@ -190,7 +190,8 @@ char *as_prom_render(const Artstore__V1__StatsResponse *r, size_t *len)
     }
     if (r->writer_batch != NULL) {
         family(out, "artstore_writer_batch", "histogram",
-               "Articles committed per write transaction (group commit).");
+               "Articles per group of writes taken at once (one log "
+               "flush; without the log, one commit).");
         histogram(out, "artstore_writer_batch", NULL, r->writer_batch, 1);
     }
     if (r->cluster != NULL) {
