@@ -50,12 +50,14 @@
  *   --commit-interval, default 100 ms). Once a Put or Delete is
  *   acknowledged, as_get and as_get_by_url on that server return it
  *   (NOT_FOUND after a delete) and the same put again is recognised (rules
- *   above). as_query, as_list_tags, the story calls, the Changes RPC and
- *   the feed (as_watch_*) see it no later than the server's next LMDB
- *   commit. A call that reads a snapshot (those, as_stats, as_ping, a
- *   backup) asks the server for that commit first and waits for it, so a
- *   read that follows an acknowledged write sees it; the feed itself
- *   delivers it at the commit, up to the interval later.
+ *   above); the feed (as_watch_*) and the Changes RPC see it too (the
+ *   server publishes a write's change once its log is flushed, and a
+ *   watch may deliver it before the writer has its reply), and as_ping's
+ *   last_seq counts it. as_query, as_list_tags and the story calls see it
+ *   no later than the server's next LMDB commit: a call that reads a
+ *   snapshot (those, as_stats, a backup) asks the server for that commit
+ *   first and waits for it, so a read that follows an acknowledged write
+ *   sees it.
  *   In a cluster, every read on the leader sees an acknowledged write.
  * - Lifetimes: every pointer this library returns is owned by the caller
  *   and freed with the matching *_free function, unless its contract says
@@ -558,7 +560,7 @@ AS_API void as_tag_list_free(as_tag_list_t *l);
 /* ------------------------------------------------------------ watch */
 
 /*
- * A reliable change subscription. The server publishes every committed
+ * A reliable change subscription. The server publishes every acknowledged
  * change on a PUB socket that drops frames for slow subscribers; a watch
  * checks seq continuity, fills every gap (and any silence past the
  * heartbeat) from the Changes RPC, and so returns each matching change
@@ -585,7 +587,7 @@ AS_API void as_tag_list_free(as_tag_list_t *l);
 #define AS_CHANGE_UPDATE 2
 #define AS_CHANGE_DELETE 3
 
-/* One committed change. Freed with as_change_free(). */
+/* One acknowledged change. Freed with as_change_free(). */
 typedef struct as_change {
     uint64_t seq;
     int type;                /* AS_CHANGE_* */

@@ -53,7 +53,8 @@ struct as_feed {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    uint64_t committed;                  /* under lock: newest commit */
+    uint64_t acked;                      /* under lock: newest acknowledged
+                                            seq (writer.h's commit hook) */
     int stopping;                        /* under lock */
     int waiters_new;                     /* under lock: a waiter was added */
     waiter_t *waiters;                   /* under lock */
@@ -153,14 +154,16 @@ int as_feed_read(as_reader_t *r, uint64_t since, const as_filter_t *f,
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     if ((rc = as_reader_begin(r, st)) != 0)
         goto out_free;
-    rc = as_store_changes_bounds(r, &out->oldest_seq, &out->last_seq, st);
+    rc = as_store_changes_bounds_latest(r, &out->oldest_seq, &out->last_seq,
+                                        st);
     if (rc == 0 && out->oldest_seq == 0)
         out->oldest_seq = out->last_seq + 1;
     if (rc == 0)
         rc = check_since(since, out, st);
     if (rc == 0) {
         out->next_since = since;
-        rc = as_store_changes_scan(r, since, read_visit, &rd, st);
+        rc = as_store_changes_scan_latest(r, since, out->last_seq, read_visit,
+                                          &rd, st);
         /* The whole log was read: the position is the last seq. */
         if (rc == 0 && out->n < limit && rd.scanned < SCAN_MAX && !rd.full)
             out->next_since = out->last_seq;
@@ -264,7 +267,7 @@ static int serve_one(as_feed_t *f, waiter_t *w, int64_t now, int final)
 /* Feed thread: re-reads for every parked wait that may have news and
  * completes those with matches, a passed deadline, or (final) a stopping
  * feed. */
-static void serve_waiters(as_feed_t *f, waiter_t *list, uint64_t committed,
+static void serve_waiters(as_feed_t *f, waiter_t *list, uint64_t acked,
                           int final)
 {
     waiter_t *keep = NULL, *next, *w;
@@ -272,7 +275,7 @@ static void serve_waiters(as_feed_t *f, waiter_t *list, uint64_t committed,
 
     for (w = list; w != NULL; w = next) {
         next = w->next;
-        if ((w->since < committed || now >= w->deadline_ms || final) &&
+        if ((w->since < acked || now >= w->deadline_ms || final) &&
             serve_one(f, w, now, final)) {
             free(w);
             continue;
@@ -391,8 +394,8 @@ static void publish_upto(as_feed_t *f, uint64_t upto)
             as_log_error("feed: %s", st.msg);
             return;
         }
-        rc = as_store_changes_scan(f->reader, f->published, chunk_visit, &c,
-                                   &st);
+        rc = as_store_changes_scan_latest(f->reader, f->published, upto,
+                                          chunk_visit, &c, &st);
         as_reader_end(f->reader);
         if (rc != 0)
             as_log_warn("feed: %s", st.msg);
@@ -414,7 +417,7 @@ static void feed_sleep(as_feed_t *f, int64_t last_send)
     for (;;) {
         struct timespec ts;
 
-        if (f->stopping || f->committed > f->published || f->waiters_new)
+        if (f->stopping || f->acked > f->published || f->waiters_new)
             return;
         now = as_clock_wall_ms();
         wake = last_send + AS_FEED_HEARTBEAT_MS;
@@ -436,27 +439,27 @@ static void *feed_main(void *arg)
 
     for (;;) {
         waiter_t *list;
-        uint64_t committed;
+        uint64_t acked;
         int stopping;
 
         pthread_mutex_lock(&f->lock);
         feed_sleep(f, last_send);
-        committed = f->committed;
+        acked = f->acked;
         stopping = f->stopping;
         list = f->waiters;
         f->waiters = NULL;
         f->waiters_new = 0;
         pthread_mutex_unlock(&f->lock);
 
-        if (committed > f->published && f->opts.positions_only) {
-            f->published = committed;
+        if (acked > f->published && f->opts.positions_only) {
+            f->published = acked;
             send_position(f);
             last_send = as_clock_wall_ms();
-        } else if (committed > f->published) {
-            publish_upto(f, committed);
+        } else if (acked > f->published) {
+            publish_upto(f, acked);
             last_send = as_clock_wall_ms();
         }
-        serve_waiters(f, list, committed, stopping);
+        serve_waiters(f, list, acked, stopping);
         if (stopping)
             break;
         if (as_clock_wall_ms() - last_send >= AS_FEED_HEARTBEAT_MS) {
@@ -467,23 +470,18 @@ static void *feed_main(void *arg)
     return NULL;
 }
 
-/* Writer thread, after each commit: record and signal, nothing more. */
+/* Writer thread, once a group is acknowledged and after each commit:
+ * record and signal, nothing more. */
 static void on_commit(void *arg, uint64_t last_seq)
 {
     as_feed_t *f = arg;
 
     pthread_mutex_lock(&f->lock);
-    if (last_seq > f->committed) {
-        f->committed = last_seq;
+    if (last_seq > f->acked) {
+        f->acked = last_seq;
         pthread_cond_signal(&f->cond);
     }
     pthread_mutex_unlock(&f->lock);
-}
-
-/* The writer's eager hook: someone follows the feed (writer.h). */
-static int has_subscribers(void *arg)
-{
-    return as_feed_subscribers(arg) > 0;
 }
 
 /* ------------------------------------------------------------ retention */
@@ -794,7 +792,8 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
         goto out_reader;
     if ((rc = feed_bind(f, opts->endpoint, opts->ws_endpoint, st)) != 0)
         goto out_maint_reader;
-    f->committed = f->published = f->maint_seq = as_store_last_seq(s);
+    f->acked = f->published = as_store_acked_seq(s);
+    f->maint_seq = as_store_last_seq(s);
     if ((rc = pthread_create(&f->thread, NULL, feed_main, f)) != 0) {
         rc = as_status_set(st, AS_CODE_INTERNAL, "start feed: %s",
                            strerror(rc));
@@ -802,7 +801,6 @@ int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
     }
     as_writer_set_commit_hook(w, on_commit, f);
     as_writer_set_maint_hook(w, on_maint, f);
-    as_writer_set_eager_hook(w, has_subscribers, f);
     *out = f;
     return 0;
 
@@ -833,7 +831,7 @@ void as_feed_stop(as_feed_t *f)
     /* Waits parked after the thread's last look are completed here. */
     list = f->waiters;
     f->waiters = NULL;
-    serve_waiters(f, list, f->committed, 1);
+    serve_waiters(f, list, f->acked, 1);
     nn_close(f->sock);
     as_reader_free(f->maint_reader);
     as_reader_free(f->reader);

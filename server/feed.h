@@ -1,12 +1,19 @@
 /*
  * feed.h - the change feed engine: a nanomsg PUB socket that publishes every
- * committed ChangeEvent, reads of the changelog with a filter (what the
+ * acknowledged ChangeEvent, reads of the changelog with a filter (what the
  * Changes method answers), parked long-polls and changelog retention. It
  * knows no RPC: service_changes.c decodes Changes and calls these.
  *
- * The writer's commit hook only records the newest seq and signals; the
- * feed's own thread reads the new events from the store's changelog and
- * publishes them, so a slow feed never slows commits. PUB drops messages
+ * With the write-ahead log, a write is acknowledged before LMDB commits it,
+ * and its event is published then, not at the commit: the feed and
+ * Changes read the changelog with as_store_changes_scan_latest, which goes
+ * on past the LMDB snapshot into the overlay's tail of acknowledged
+ * changes (overlay.h). The seq order stays gap free, and Changes never
+ * misses an event the feed has sent: the tail is published before the
+ * writer calls the hook. The writer's commit hook (called once a group is
+ * acknowledged, and after each LMDB commit) only records the newest seq
+ * and signals; the feed's own thread reads the new events and publishes
+ * them, so a slow feed never slows the writer. PUB drops messages
  * for slow subscribers silently: every frame carries its seq, and a
  * subscriber that sees a gap (or a heartbeat ahead of it) fills it from
  * the Changes RPC. The client library's watch does exactly that. The frame
@@ -15,14 +22,14 @@
  *
  * Positions only: when the server wants tokens (--auth-token-file), PUB
  * cannot check one, so the feed carries nothing but position frames, sent
- * after each commit (one frame for all the events it made) and as the
+ * after each acknowledged group (one frame for all its events) and as the
  * heartbeat. A subscriber reads the events themselves with Changes, which
  * checks the token: one without a read token learns only sequence
  * numbers.
  *
  * Long-polls do not hold an RPC worker: a read that has nothing to return
  * yet is parked on the feed (as_feed_wait), which completes it from its
- * own thread when a matching event commits or the wait ends. No store
+ * own thread when a matching event is acknowledged or the wait ends. No store
  * snapshot is held while waiting.
  *
  * Threads: as_feed_* may be called from any thread. Wait callbacks run on
@@ -62,7 +69,7 @@ typedef struct as_feed_opts {
 typedef struct as_changes {
     Artstore__V1__ChangeEvent **ev;    /* matching events, malloc'd */
     size_t n;
-    uint64_t last_seq;                 /* newest committed seq */
+    uint64_t last_seq;                 /* newest acknowledged seq */
     uint64_t oldest_seq;               /* oldest retained (last+1: none) */
     uint64_t next_since;               /* position reached, matching or not */
 } as_changes_t;
@@ -70,7 +77,7 @@ typedef struct as_changes {
 /*
  * Binds the PUB socket, starts the feed thread and registers the writer's
  * commit and maintenance hooks. Publishing starts after the last seq
- * already committed. Returns 0 or UNAVAILABLE (bind failed) / INTERNAL
+ * already acknowledged. Returns 0 or UNAVAILABLE (bind failed) / INTERNAL
  * with st set; on success *out owns the feed (as_feed_stop).
  */
 int as_feed_start(as_store_t *s, as_writer_t *w, const as_feed_opts_t *opts,
@@ -99,7 +106,8 @@ unsigned as_feed_subscribers(as_feed_t *f);
 unsigned as_feed_waiters(as_feed_t *f);
 
 /*
- * Reads, from a fresh snapshot of r, the events with seq > since that match
+ * Reads, from a fresh snapshot of r and the overlay's tail (every
+ * acknowledged change), the events with seq > since that match
  * f (NULL: all), up to limit of them and at most max_bytes of them
  * (stored size, 0: no bound; at least one event), scanning a bounded
  * number.

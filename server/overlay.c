@@ -5,7 +5,8 @@
  * One chained hash table holds both kinds of entries, told apart by a kind
  * byte in front of the key: an article by its id (8 bytes big-endian) and
  * a natural key. Each entry is one allocation: the entry, its key, then its
- * value.
+ * value. Change events (KIND_CHANGE, keyed by seq) are not in the table but
+ * in an array in seq order, the changelog's tail.
  */
 #include "overlay.h"
 
@@ -18,12 +19,12 @@
 
 #include "be.h"
 
-enum { KIND_ARTICLE = 'a', KIND_KEY = 'k' };
+enum { KIND_ARTICLE = 'a', KIND_KEY = 'k', KIND_CHANGE = 'c' };
 
 typedef struct entry {
     struct entry *next;         /* bucket chain */
     uint64_t hash;
-    uint64_t rev;
+    uint64_t rev;               /* KIND_CHANGE: the seq */
     uint64_t retired;           /* 0: published and live; N: epoch N */
     uint64_t id;                /* KIND_KEY: the article's id, 0: gone */
     int tomb;                   /* KIND_ARTICLE: deleted */
@@ -38,6 +39,10 @@ struct as_overlay {
     size_t nbuckets, count;
     entry_t **staged;           /* the writing thread's, in order */
     size_t nstaged, capstaged;
+    size_t staged_changes;      /* KIND_CHANGE entries among them */
+    entry_t **changes;          /* published changes, seq order */
+    size_t nchanges, capchanges;
+    _Atomic uint64_t last_change;
     _Atomic size_t bytes;
     _Atomic uint64_t epoch;
 };
@@ -79,6 +84,9 @@ void as_overlay_free(as_overlay_t *ov)
     }
     for (i = 0; i < ov->nstaged; i++)
         free(ov->staged[i]);
+    for (i = 0; i < ov->nchanges; i++)
+        free(ov->changes[i]);
+    free(ov->changes);
     free(ov->staged);
     free(ov->buckets);
     pthread_rwlock_destroy(&ov->lock);
@@ -151,6 +159,52 @@ int as_overlay_stage_key(as_overlay_t *ov, const void *key, size_t len,
     return stage(ov, e);
 }
 
+int as_overlay_stage_change(as_overlay_t *ov, uint64_t seq, const void *val,
+                            size_t len)
+{
+    unsigned char k[8];
+    size_t need = ov->nchanges + ov->staged_changes + 1, i;
+    entry_t *e;
+
+    /* The tail stays in seq order: a change below it (an exact import
+     * keeps the revisions of the store it copies) is left to LMDB. */
+    for (i = ov->nstaged; i > 0 && ov->staged_changes > 0; i--)
+        if (ov->staged[i - 1]->key[0] == KIND_CHANGE) {
+            if (seq <= ov->staged[i - 1]->rev)
+                return 0;
+            break;
+        }
+    if (seq <= atomic_load(&ov->last_change))
+        return 0;
+
+    /* Room in the published array is made now, so that publishing cannot
+     * fail; readers copy from the array under the read lock. */
+    if (need > ov->capchanges) {
+        size_t cap = ov->capchanges ? ov->capchanges * 2 : 256;
+        entry_t **p;
+
+        while (cap < need)
+            cap *= 2;
+        pthread_rwlock_wrlock(&ov->lock);
+        p = realloc(ov->changes, cap * sizeof(*p));
+        if (p != NULL) {
+            ov->changes = p;
+            ov->capchanges = cap;
+        }
+        pthread_rwlock_unlock(&ov->lock);
+        if (p == NULL)
+            return -1;
+    }
+    as_be_put64(k, seq);
+    if ((e = entry_new(KIND_CHANGE, k, 8, val, len)) == NULL)
+        return -1;
+    e->rev = seq;
+    if (stage(ov, e) != 0)
+        return -1;
+    ov->staged_changes++;
+    return 0;
+}
+
 size_t as_overlay_mark(const as_overlay_t *ov)
 {
     return ov->nstaged;
@@ -161,6 +215,8 @@ void as_overlay_rollback(as_overlay_t *ov, size_t mark)
     while (ov->nstaged > mark) {
         entry_t *e = ov->staged[--ov->nstaged];
 
+        if (e->key[0] == KIND_CHANGE)
+            ov->staged_changes--;
         atomic_fetch_sub(&ov->bytes, entry_bytes(e));
         free(e);
     }
@@ -212,8 +268,15 @@ void as_overlay_publish(as_overlay_t *ov)
     pthread_rwlock_wrlock(&ov->lock);
     for (i = 0; i < ov->nstaged; i++) {
         entry_t *e = ov->staged[i];
-        entry_t **p = find_slot(ov, e->hash, e->key, e->klen);
+        entry_t **p;
 
+        if (e->key[0] == KIND_CHANGE) {
+            /* Room was made when it was staged. */
+            ov->changes[ov->nchanges++] = e;
+            atomic_store(&ov->last_change, e->rev);
+            continue;
+        }
+        p = find_slot(ov, e->hash, e->key, e->klen);
         if (*p != NULL) {
             entry_t *old = *p;
 
@@ -230,6 +293,28 @@ void as_overlay_publish(as_overlay_t *ov)
     maybe_grow(ov);
     pthread_rwlock_unlock(&ov->lock);
     ov->nstaged = 0;
+    ov->staged_changes = 0;
+}
+
+/* Retires the published changes with epoch and frees, from the oldest,
+ * those retired at or below min_open. Under the write lock. */
+static void retire_changes(as_overlay_t *ov, uint64_t epoch,
+                           uint64_t min_open)
+{
+    size_t i, gone = 0;
+
+    for (i = 0; i < ov->nchanges; i++)
+        if (ov->changes[i]->retired == 0)
+            ov->changes[i]->retired = epoch;
+    while (gone < ov->nchanges && ov->changes[gone]->retired <= min_open) {
+        atomic_fetch_sub(&ov->bytes, entry_bytes(ov->changes[gone]));
+        free(ov->changes[gone++]);
+    }
+    if (gone > 0) {
+        ov->nchanges -= gone;
+        memmove(ov->changes, ov->changes + gone,
+                ov->nchanges * sizeof(*ov->changes));
+    }
 }
 
 uint64_t as_overlay_committed(as_overlay_t *ov, uint64_t min_open)
@@ -257,6 +342,7 @@ uint64_t as_overlay_committed(as_overlay_t *ov, uint64_t min_open)
             }
         }
     }
+    retire_changes(ov, epoch, min_open);
     pthread_rwlock_unlock(&ov->lock);
     return epoch;
 }
@@ -332,6 +418,59 @@ int as_overlay_find_key(as_overlay_t *ov, const void *key, size_t len,
     }
     pthread_rwlock_unlock(&ov->lock);
     return rc;
+}
+
+/* The index of the first published change with seq > after. Under the
+ * lock. */
+static size_t first_change_after(const as_overlay_t *ov, uint64_t after)
+{
+    size_t lo = 0, hi = ov->nchanges;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ov->changes[mid]->rev <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Changes copied out of the array per hold of the read lock. */
+#define CHANGES_CHUNK 64
+
+int as_overlay_changes(as_overlay_t *ov, uint64_t after, uint64_t upto,
+                       as_overlay_change_fn fn, void *arg)
+{
+    const entry_t *chunk[CHANGES_CHUNK];
+    size_t n, i, at;
+    int rc;
+
+    while (after < upto && atomic_load(&ov->last_change) > after) {
+        /* The entries outlive the lock (overlay.h: the caller's open
+         * snapshot keeps them); the array may move, so its pointers are
+         * copied out. */
+        pthread_rwlock_rdlock(&ov->lock);
+        at = first_change_after(ov, after);
+        for (n = 0; n < CHANGES_CHUNK && at + n < ov->nchanges &&
+                    ov->changes[at + n]->rev <= upto; n++)
+            chunk[n] = ov->changes[at + n];
+        pthread_rwlock_unlock(&ov->lock);
+        if (n == 0)
+            break;
+        for (i = 0; i < n; i++)
+            if ((rc = fn(arg, chunk[i]->rev, chunk[i]->val,
+                         chunk[i]->vlen)) != 0)
+                return rc;
+        after = chunk[n - 1]->rev;
+    }
+    return 0;
+}
+
+uint64_t as_overlay_last_change(const as_overlay_t *ov)
+{
+    return atomic_load(&((as_overlay_t *)ov)->last_change);
 }
 
 size_t as_overlay_bytes(const as_overlay_t *ov)

@@ -6,8 +6,12 @@
  * that commit, readers' LMDB snapshots do not hold the write, so the
  * newest version of every article written since the last commit is kept
  * here, by id and by natural key (URL), where Get by id or URL finds it.
- * A delete leaves a tombstone. Query, ListTags, Changes and the feed read
- * LMDB only and see the write at the next commit.
+ * A delete leaves a tombstone. The changelog's tail is kept too: the
+ * packed ChangeEvent of every seq written since the last commit, in seq
+ * order, which Changes and the feed read after their snapshot's end
+ * (store.h, as_store_changes_scan_latest), so that a watcher sees a write
+ * once it is acknowledged. Query and ListTags read LMDB only and see the
+ * write at the next commit.
  *
  * Entries go through three states. The writing thread stages them while it
  * applies a group (as_overlay_stage_*); a group that fails is rolled back
@@ -49,6 +53,13 @@ int as_overlay_stage_article(as_overlay_t *ov, uint64_t id, uint64_t rev,
 int as_overlay_stage_key(as_overlay_t *ov, const void *key, size_t len,
                          uint64_t id, uint64_t rev);
 
+/* Stages the packed ChangeEvent of seq (val/len bytes, copied). A seq at
+ * or below one staged or published before is not kept (returns 0): the
+ * tail is in seq order, and only an exact import writes such seqs.
+ * Returns 0 or -1 when out of memory. */
+int as_overlay_stage_change(as_overlay_t *ov, uint64_t seq, const void *val,
+                            size_t len);
+
 /* The number of staged entries: a mark to roll back to. */
 size_t as_overlay_mark(const as_overlay_t *ov);
 
@@ -85,6 +96,25 @@ int as_overlay_get(as_overlay_t *ov, uint64_t id, uint64_t epoch,
 /* Looks up natural key (key, len) the same way; *id on AS_OV_FOUND. */
 int as_overlay_find_key(as_overlay_t *ov, const void *key, size_t len,
                         uint64_t epoch, uint64_t *id);
+
+/* Called for each published change with seq > after, in seq order, with
+ * its packed ChangeEvent; returns 0 to go on, nonzero to stop (returned). */
+typedef int (*as_overlay_change_fn)(void *arg, uint64_t seq, const void *val,
+                                    size_t len);
+
+/*
+ * Visits the published changes with after < seq <= upto, in seq order,
+ * without holding the overlay's lock while fn runs. Only for a reader
+ * whose snapshot is open (its epoch counted in as_overlay_committed's
+ * min_open) and with after at or past its snapshot's last seq: every
+ * change LMDB has not given that snapshot then stays in memory until the
+ * reader ends. Returns 0 or what fn returned.
+ */
+int as_overlay_changes(as_overlay_t *ov, uint64_t after, uint64_t upto,
+                       as_overlay_change_fn fn, void *arg);
+
+/* The highest seq of a change ever published (0: none). */
+uint64_t as_overlay_last_change(const as_overlay_t *ov);
 
 /* Bytes held: staged, published and retired entries. */
 size_t as_overlay_bytes(const as_overlay_t *ov);

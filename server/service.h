@@ -111,8 +111,8 @@ ProtobufCMessage *as_service_unpack(as_call_t *call,
  * member: as_cluster_read_barrier, which may block up to the deadline).
  * as_service_reader first waits until LMDB holds every write acknowledged
  * through the write-ahead log (as_writer_barrier): for every read of a
- * snapshot; as_service_reader_latest does not: for Get, which reads
- * acknowledged writes from the overlay. */
+ * snapshot; as_service_reader_latest does not: for Get and Changes,
+ * which read acknowledged writes from the overlay. */
 as_reader_t *as_service_reader(as_call_t *call);
 as_reader_t *as_service_reader_latest(as_call_t *call);
 

@@ -23,9 +23,9 @@ void as__svc_ping(as_call_t *call, const uint8_t *payload, size_t len)
     resp.version = ARTSTORE_VERSION_STRING;
     resp.feed_endpoint = (char *)svc->feed_endpoint;
     resp.has_last_seq = resp.has_time_ms = 1;
-    /* last_seq counts every acknowledged write. */
-    as_writer_barrier(svc->writer);
-    resp.last_seq = as_store_last_seq(svc->store);
+    /* last_seq counts every acknowledged write (no commit needed: Changes
+     * and the feed read them from the overlay). */
+    resp.last_seq = as_store_acked_seq(svc->store);
     resp.time_ms = as_clock_wall_ms();
     resp.has_max_message_bytes = 1;
     resp.max_message_bytes = svc->limits.max_message_bytes;

@@ -101,7 +101,8 @@ void as__svc_changes(as_call_t *call, const uint8_t *payload, size_t len)
     if (as_service_page_limit(call, req->has_limit, req->limit, &limit) != 0 ||
         as_service_filter(call, req->filter, &f) != 0)
         return;
-    if ((rd = as_service_reader(call)) == NULL) {
+    /* No read barrier: as_feed_read sees acknowledged writes (feed.h). */
+    if ((rd = as_service_reader_latest(call)) == NULL) {
         as_filter_free(&f);
         return;
     }

@@ -1185,6 +1185,14 @@ void as_store_publish(as_store_t *s)
     as_overlay_publish(s->ov);
 }
 
+uint64_t as_store_acked_seq(as_store_t *s)
+{
+    uint64_t committed = atomic_load(&s->last_seq);
+    uint64_t published = as_overlay_last_change(s->ov);
+
+    return published > committed ? published : committed;
+}
+
 void as_store_txn_set_logged(as_wtxn_t *t, uint64_t index)
 {
     t->logged = index;
@@ -1497,18 +1505,18 @@ static int index_article(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
 /* Packs msg straight into a reserved LMDB value under key in dbi. */
 static int put_packed(as_wtxn_t *t, MDB_dbi dbi, uint64_t key,
                       const ProtobufCMessage *msg, const char *what,
-                      as_status_t *st)
+                      MDB_val *d, as_status_t *st)
 {
     unsigned char kbuf[8];
-    MDB_val k = { 8, kbuf }, d;
+    MDB_val k = { 8, kbuf };
     int rc;
 
     as_be_put64(kbuf, key);
-    d.mv_size = protobuf_c_message_get_packed_size(msg);
-    d.mv_data = NULL;
-    if ((rc = put_ascending(t->txn, dbi, &k, &d, MDB_RESERVE)) != 0)
+    d->mv_size = protobuf_c_message_get_packed_size(msg);
+    d->mv_data = NULL;
+    if ((rc = put_ascending(t->txn, dbi, &k, d, MDB_RESERVE)) != 0)
         return txn_fail(t, rc, what, st);
-    protobuf_c_message_pack(msg, d.mv_data);
+    protobuf_c_message_pack(msg, d->mv_data);
     return 0;
 }
 
@@ -1624,6 +1632,8 @@ static int log_change_at(as_wtxn_t *t, uint64_t seq,
                          const Artstore__V1__Article *prev, as_status_t *st)
 {
     Artstore__V1__ChangeEvent ev = ARTSTORE__V1__CHANGE_EVENT__INIT;
+    MDB_val d;
+    int rc;
 
     ev.has_seq = 1;
     ev.seq = seq;
@@ -1659,8 +1669,16 @@ static int log_change_at(as_wtxn_t *t, uint64_t seq,
         ev.has_new_story = 1;
         ev.new_story = 1;
     }
-    return put_packed(t, t->s->dbi[AS_DBI_CHANGES], seq, &ev.base,
-                      "changes", st);
+    if ((rc = put_packed(t, t->s->dbi[AS_DBI_CHANGES], seq, &ev.base,
+                         "changes", &d, st)) != 0)
+        return rc;
+    /* Changes and the feed read a deferred write's event from the
+     * overlay once it is acknowledged (as_store_changes_scan_latest). */
+    if (t->deferred &&
+        as_overlay_stage_change(t->s->ov, seq, d.mv_data, d.mv_size) != 0)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory for the overlay");
+    return 0;
 }
 
 /* Appends the change event for a write of a (or delete of a) to the log,
@@ -2885,6 +2903,77 @@ int as_store_changes_scan(as_reader_t *r, uint64_t after,
         return as_status_set(st, AS_CODE_INTERNAL, "read changes: %s",
                              mdb_strerror(rc));
     return 0;
+}
+
+int as_store_changes_bounds_latest(as_reader_t *r, uint64_t *oldest,
+                                   uint64_t *last, as_status_t *st)
+{
+    uint64_t snap, tail;
+    int rc;
+
+    if ((rc = as_store_changes_bounds(r, oldest, last, st)) != 0)
+        return rc;
+    snap = *last;
+    tail = as_overlay_last_change(r->s->ov);
+    if (tail > snap) {
+        *last = tail;
+        /* Every retained change is in the overlay's tail. */
+        if (*oldest == 0)
+            *oldest = snap + 1;
+    }
+    return 0;
+}
+
+/* The state of as_store_changes_scan_latest: the caller's visitor, and
+ * whether it stopped the walk. */
+typedef struct latest_scan {
+    as_change_visit_fn fn;
+    void *arg;
+    uint64_t upto;
+    int stopped;
+    as_status_t *st;
+} latest_scan_t;
+
+/* as_change_visit_fn over the snapshot: passes changes up to upto on. */
+static int latest_visit(void *arg, uint64_t seq, as_bytes_t raw,
+                        as_status_t *st)
+{
+    latest_scan_t *l = arg;
+    int rc = seq > l->upto ? AS_VISIT_STOP : l->fn(l->arg, seq, raw, st);
+
+    if (rc == AS_VISIT_STOP)
+        l->stopped = 1;
+    return rc;
+}
+
+/* as_overlay_change_fn: the same over the overlay's tail. */
+static int latest_tail_visit(void *arg, uint64_t seq, const void *val,
+                             size_t len)
+{
+    latest_scan_t *l = arg;
+    as_bytes_t raw = { val, len };
+
+    return l->fn(l->arg, seq, raw, l->st);
+}
+
+int as_store_changes_scan_latest(as_reader_t *r, uint64_t after, uint64_t upto,
+                                 as_change_visit_fn fn, void *arg,
+                                 as_status_t *st)
+{
+    latest_scan_t l = { fn, arg, upto, 0, st };
+    uint64_t snap;
+    int rc;
+
+    if ((rc = as_store_changes_scan(r, after, latest_visit, &l, st)) != 0 ||
+        l.stopped)
+        return rc;
+    if ((rc = as_store_snapshot_seq(r, &snap, st)) != 0)
+        return rc;
+    /* What the snapshot does not hold is in the tail until the reader
+     * ends (overlay.h). */
+    rc = as_overlay_changes(r->s->ov, after > snap ? after : snap, upto,
+                            latest_tail_visit, &l);
+    return rc == AS_VISIT_STOP ? 0 : rc;
 }
 
 int as_store_changes_trim(as_wtxn_t *t, as_change_expired_fn expired,

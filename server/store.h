@@ -255,9 +255,9 @@ int as_store_write(as_store_t *s, as_store_write_fn fn, void *arg,
  * write-ahead log, or the Raft log) from which a restart replays what the
  * last durable commit does not hold. What a deferred write changes is
  * staged in the overlay (overlay.h); as_store_publish makes it visible to
- * as_store_get_latest and as_store_find_url_latest, which the caller does
- * once the log holds it. Readers' snapshots (Query, ListTags, Changes, the
- * feed) see it after the commit.
+ * as_store_get_latest, as_store_find_url_latest and (its change event)
+ * as_store_changes_scan_latest, which the caller does once the log holds
+ * it. Readers' snapshots (Query, ListTags) see it after the commit.
  *
  * If fn fails (returns a code or breaks the transaction), its nested
  * transaction is dropped, what came before it is committed durably, and
@@ -291,6 +291,10 @@ int as_store_deferred(as_store_t *s);
 
 /* Makes the staged overlay entries visible (once their log is flushed). */
 void as_store_publish(as_store_t *s);
+
+/* The last seq acknowledged: the last committed one, or the last change
+ * published in the overlay when that is newer (no snapshot needed). */
+uint64_t as_store_acked_seq(as_store_t *s);
 
 /* Bytes held by the overlay (staged, published, not yet freed). */
 size_t as_store_overlay_bytes(as_store_t *s);
@@ -644,6 +648,21 @@ typedef int (*as_change_visit_fn)(void *arg, uint64_t seq, as_bytes_t raw,
  * DATA_LOSS with st set. */
 int as_store_changes_scan(as_reader_t *r, uint64_t after,
                           as_change_visit_fn fn, void *arg, as_status_t *st);
+
+/*
+ * As as_store_changes_bounds and as_store_changes_scan, and they also see
+ * the changes of acknowledged writes that LMDB has not committed yet (the
+ * overlay's tail, overlay.h): *last is the last acknowledged seq, and the
+ * scan visits the changes with after < seq <= upto, the snapshot's first,
+ * then the tail's (upto: a *last read before, so that a page never ends
+ * past the bound it reports). Changes and the feed use these; retention
+ * and the minute counts read the snapshot alone.
+ */
+int as_store_changes_bounds_latest(as_reader_t *r, uint64_t *oldest,
+                                   uint64_t *last, as_status_t *st);
+int as_store_changes_scan_latest(as_reader_t *r, uint64_t after, uint64_t upto,
+                                 as_change_visit_fn fn, void *arg,
+                                 as_status_t *st);
 
 /* Returns nonzero if the change (seq, raw) is past retention. */
 typedef int (*as_change_expired_fn)(void *arg, uint64_t seq, as_bytes_t raw);

@@ -31,8 +31,6 @@ struct as_writer {
     void *hook_arg;
     as_maint_hook_fn maint;
     void *maint_arg;
-    int (*eager)(void *arg);
-    void *eager_arg;
     as_writer_stats_t stats;         /* under lock */
     /* With a log (the writer thread's): the next record's index and when
      * the oldest write not yet committed to LMDB was applied (0: none). */
@@ -167,7 +165,7 @@ static void committed(as_writer_t *w)
     pthread_cond_broadcast(&w->committed_cond);
     pthread_mutex_unlock(&w->lock);
     if (w->hook != NULL)
-        w->hook(w->hook_arg, as_store_last_seq(w->store));
+        w->hook(w->hook_arg, as_store_acked_seq(w->store));
 }
 
 /* Commits the deferred writes to LMDB (durably), then as committed(). */
@@ -367,14 +365,15 @@ static void run_and_answer(as_writer_t *w, batch_t *b)
      * acknowledged (as_writer_barrier). */
     if (w->pending_since != 0)
         atomic_store(&w->acked_index, w->next_index - 1);
+    /* The feed publishes the group while its replies go out. */
+    if (w->hook != NULL)
+        w->hook(w->hook_arg, as_store_acked_seq(w->store));
     for (i = 0; i < b->n; i++)
         b->jobs[i]->done(b->jobs[i]);
-    if (w->hook != NULL)
-        w->hook(w->hook_arg, as_store_last_seq(w->store));
 }
 
-/* Commits deferred writes when they are due, asked for, or (while the
- * feed has followers) nothing else is waiting. */
+/* Commits deferred writes when they are due or asked for. The feed does
+ * not wait for commits: it publishes acknowledged writes (feed.h). */
 static void commit_if_due(as_writer_t *w, int64_t now)
 {
     int asked;
@@ -384,13 +383,6 @@ static void commit_if_due(as_writer_t *w, int64_t now)
     pthread_mutex_lock(&w->lock);
     asked = w->commit_asked;
     pthread_mutex_unlock(&w->lock);
-    if (!asked && w->eager != NULL) {
-        /* Followers of the feed: commit once nothing is waiting. */
-        pthread_mutex_lock(&w->lock);
-        asked = w->head == NULL;
-        pthread_mutex_unlock(&w->lock);
-        asked = asked && w->eager(w->eager_arg);
-    }
     if (asked || now - w->pending_since >= w->opts.commit_interval_ms)
         commit_now(w);
 }
@@ -525,15 +517,6 @@ void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq)
     pthread_mutex_unlock(&w->lock);
     if (fn != NULL)
         fn(arg, last_seq);
-}
-
-void as_writer_set_eager_hook(as_writer_t *w, int (*fn)(void *arg),
-                              void *arg)
-{
-    pthread_mutex_lock(&w->lock);
-    w->eager = fn;
-    w->eager_arg = arg;
-    pthread_mutex_unlock(&w->lock);
 }
 
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg)

@@ -16,8 +16,9 @@
  * store's deferred transaction (store.h, as_store_defer), its writes are
  * appended to the log as one record and the log flushed once (with
  * sync_interval_ms, only written: flushed every that many ms); then the
- * group's writes are published in the overlay (Get by id and URL see
- * them) and its jobs completed. LMDB commits, durably, when the first
+ * group's writes are published in the overlay (Get by id and URL, Changes
+ * and the feed see them), the commit hook runs with the group's last seq,
+ * and its jobs are completed. LMDB commits, durably, when the first
  * write not yet committed is commit_interval_ms old, when the overlay
  * holds overlay_max_bytes (the next group waits for that commit; nothing
  * is refused), before maintenance, and when the writer stops; after each
@@ -85,7 +86,9 @@ typedef struct as_writer_opts {
 #define AS_WRITER_COMMIT_INTERVAL_MS 100
 #define AS_WRITER_OVERLAY_MAX ((size_t)64 << 20)
 
-/* Called on the writer thread after each commit with its last seq. */
+/* Called on the writer thread after each group is acknowledged (before
+ * its jobs are completed) and after each LMDB commit, with the last
+ * acknowledged seq (as_store_acked_seq). */
 typedef void (*as_commit_hook_fn)(void *arg, uint64_t last_seq);
 
 typedef struct as_writer as_writer_t;
@@ -95,8 +98,8 @@ typedef struct as_writer as_writer_t;
 int as_writer_start(as_store_t *s, const as_writer_opts_t *opts,
                     as_writer_t **out, as_status_t *st);
 
-/* Sets the hook called after every commit (before as_writer_start's
- * caller submits anything). */
+/* Sets the commit hook (before as_writer_start's caller submits
+ * anything). */
 void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn,
                                void *arg);
 
@@ -109,13 +112,6 @@ typedef void (*as_maint_hook_fn)(void *arg);
  * the Raft thread applies committed entries to the store itself, and the
  * feed still learns of each commit through this hook. */
 void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq);
-
-/* Sets the hook that says whether someone follows the feed: while it
- * returns nonzero, deferred writes are committed as soon as the queue is
- * empty, so that the feed (which publishes at commits) is not held back
- * by the commit interval. NULL: never. */
-void as_writer_set_eager_hook(as_writer_t *w, int (*fn)(void *arg),
-                              void *arg);
 
 /* Sets the maintenance hook (before anything is submitted). */
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg);
@@ -135,10 +131,10 @@ void as_writer_stop(as_writer_t *w);
  * The read barrier: returns once LMDB has committed every write
  * acknowledged through the log before the call (at once when there is
  * none), asking the writer for that commit instead of waiting for the
- * interval. A request that reads a snapshot (Query, ListTags, Changes,
- * Stats, stories, Backup) calls it before its snapshot begins, so a client
- * that reads after its acknowledged write sees it; Get reads the overlay
- * instead. Must not be called on the writer thread or while holding a
+ * interval. A request that reads a snapshot (Query, ListTags, Stats,
+ * stories, Backup) calls it before its snapshot begins, so a client that
+ * reads after its acknowledged write sees it; Get and Changes read the
+ * overlay instead. Must not be called on the writer thread or while holding a
  * snapshot. Accepts NULL.
  */
 void as_writer_barrier(as_writer_t *w);

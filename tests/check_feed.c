@@ -868,6 +868,271 @@ START_TEST(derived_feed_endpoint)
 }
 END_TEST
 
+/* Reads a series of the server's Stats (its Prometheus text). */
+static double stat_value(as_client_t *c, const char *name)
+{
+    as_stats_t *st;
+    char want[128];
+    const char *p;
+    double v = -1;
+
+    snprintf(want, sizeof(want), "\n%s ", name);
+    ck_assert_int_eq(as_stats(c, &st), AS_OK);
+    p = strstr(st->prometheus, want);
+    ck_assert_msg(p != NULL, "no %s in Stats", name);
+    v = strtod(p + strlen(want), NULL);
+    as_stats_free(st);
+    return v;
+}
+
+/* With the write-ahead log, the feed, Changes and a parked long-poll see a
+ * write once it is acknowledged: with LMDB's commit ten minutes away,
+ * every event arrives at once, and the only commit is the one Stats asks
+ * for. */
+START_TEST(feed_publishes_at_ack)
+{
+    static const char *const args[] = { "--sync", "full",
+                                        "--commit-interval", "600000", NULL };
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w;
+    as_change_t *ch;
+    Artstore__V1__ChangesResponse *r;
+    as_ping_info_t info;
+    poll_arg_t a;
+    pthread_t th;
+    int i;
+
+    ck_assert_int_eq(ts_start(&s, args), 0);
+    c = connect_to(&s);
+    ck_assert_int_eq(as_watch_open(c, NULL, &w), AS_OK);
+    for (i = 0; i < 10; i++) {
+        char url[64];
+
+        ck_assert_uint_eq(put_one(c, i, NULL), (uint64_t)i + 1);
+        ch = next_change(w, c, 10000);
+        snprintf(url, sizeof(url), "https://feed.test/%d", i);
+        ck_assert_uint_eq(ch->seq, (uint64_t)i + 1);
+        ck_assert_str_eq(ch->url, url);
+        as_change_free(ch);
+    }
+    ck_assert_int_eq(as_ping(c, &info), AS_OK);
+    ck_assert_uint_eq(info.last_seq, 10);
+    ck_assert_int_eq(changes(c, 0, NULL, 0, &r), AS_OK);
+    ck_assert_uint_eq(r->n_events, 10);
+    for (i = 0; i < 10; i++)
+        ck_assert_uint_eq(r->events[i]->seq, (uint64_t)i + 1);
+    ck_assert_uint_eq(r->last_seq, 10);
+    ck_assert_uint_eq(r->next_since, 10);
+    artstore__v1__changes_response__free_unpacked(r, NULL);
+
+    /* A long-poll parked at the end is answered by the next write. */
+    memset(&a, 0, sizeof(a));
+    a.endpoint = s.endpoint;
+    a.since = 10;
+    a.wait_ms = 30000;
+    pthread_create(&th, NULL, long_poll, &a);
+    await_waiting(s.endpoint, 1);
+    put_one(c, 10, NULL);
+    pthread_join(th, NULL);
+    ck_assert_msg(a.rc == AS_OK, "long poll: %s", as_code_name(a.rc));
+    ck_assert_uint_eq(a.n_events, 1);
+    ck_assert_uint_eq(a.first_seq, 11);
+    ch = next_change(w, c, 10000);
+    ck_assert_uint_eq(ch->seq, 11);
+    as_change_free(ch);
+
+    /* await_waiting's Stats calls each asked for a commit; nothing else
+     * committed. */
+    ck_assert(stat_value(c, "artstore_lmdb_commits_total") ==
+              stat_value(c, "artstore_lmdb_commits_asked_total"));
+    as_watch_close(w);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
+/* Writers and readers of the ordering test. */
+#define ORDER_WRITERS 4
+#define ORDER_PER_WRITER 150
+#define ORDER_TOTAL (ORDER_WRITERS * ORDER_PER_WRITER)
+
+typedef struct order_arg {
+    const char *endpoint;
+    int k;
+    char err[256];          /* empty: every seq seen once, in order */
+} order_arg_t;
+
+static void *order_writer(void *p)
+{
+    order_arg_t *a = p;
+    as_client_t *c;
+    int i;
+
+    if (as_client_connect(a->endpoint, 10000, &c) != AS_OK) {
+        snprintf(a->err, sizeof(a->err), "writer %d cannot connect", a->k);
+        return NULL;
+    }
+    for (i = 0; i < ORDER_PER_WRITER; i++)
+        put_one(c, a->k * ORDER_PER_WRITER + i, NULL);
+    as_client_close(c);
+    return NULL;
+}
+
+/* Follows the log with watches reopened every 37 events from their
+ * position (each reopening catches up through Changes). */
+static void *order_rewatcher(void *p)
+{
+    order_arg_t *a = p;
+    as_client_t *c;
+    uint64_t want = 1;
+    int64_t t0 = as_clock_mono_ms();
+
+    if (as_client_connect(a->endpoint, 10000, &c) != AS_OK) {
+        snprintf(a->err, sizeof(a->err), "rewatcher cannot connect");
+        return NULL;
+    }
+    while (want <= ORDER_TOTAL && a->err[0] == '\0') {
+        as_watch_opts_t o;
+        as_watch_t *w;
+        int n;
+
+        memset(&o, 0, sizeof(o));
+        o.has_since = 1;
+        o.since = want - 1;
+        if (as_watch_open(c, &o, &w) != AS_OK) {
+            snprintf(a->err, sizeof(a->err), "watch_open: %s",
+                     as_client_errmsg(c));
+            break;
+        }
+        for (n = 0; n < 37 && want <= ORDER_TOTAL; n++) {
+            as_change_t *ch = NULL;
+            int rc = as_watch_next(w, 10000, &ch);
+
+            if (rc != AS_OK || ch->seq != want)
+                snprintf(a->err, sizeof(a->err),
+                         "rewatcher: %s, seq %llu, expected %llu",
+                         as_code_name(rc), ch ? (unsigned long long)ch->seq
+                                              : 0ULL,
+                         (unsigned long long)want);
+            as_change_free(ch);
+            if (a->err[0] != '\0')
+                break;
+            want++;
+        }
+        as_watch_close(w);
+        if (as_clock_mono_ms() - t0 > 40000 && want <= ORDER_TOTAL)
+            snprintf(a->err, sizeof(a->err), "rewatcher stuck at %llu",
+                     (unsigned long long)want);
+    }
+    as_client_close(c);
+    return NULL;
+}
+
+/* Pages through Changes, 50 at a time, from 0 to the end. */
+static void *order_pager(void *p)
+{
+    order_arg_t *a = p;
+    as_client_t *c;
+    uint64_t pos = 0;
+    int64_t t0 = as_clock_mono_ms();
+    size_t i;
+
+    if (as_client_connect(a->endpoint, 10000, &c) != AS_OK) {
+        snprintf(a->err, sizeof(a->err), "pager cannot connect");
+        return NULL;
+    }
+    while (pos < ORDER_TOTAL && a->err[0] == '\0') {
+        Artstore__V1__ChangesResponse *r;
+        int rc = changes(c, pos, NULL, 50, &r);
+
+        if (rc != AS_OK) {
+            snprintf(a->err, sizeof(a->err), "Changes: %s",
+                     as_client_errmsg(c));
+            break;
+        }
+        for (i = 0; i < r->n_events && a->err[0] == '\0'; i++)
+            if (r->events[i]->seq != ++pos)
+                snprintf(a->err, sizeof(a->err),
+                         "pager: seq %llu, expected %llu",
+                         (unsigned long long)r->events[i]->seq,
+                         (unsigned long long)pos);
+        if (r->next_since < pos || r->last_seq < pos)
+            snprintf(a->err, sizeof(a->err),
+                     "pager: next_since %llu, last_seq %llu below %llu",
+                     (unsigned long long)r->next_since,
+                     (unsigned long long)r->last_seq,
+                     (unsigned long long)pos);
+        if (r->n_events == 0)
+            usleep(1000);
+        artstore__v1__changes_response__free_unpacked(r, NULL);
+        if (as_clock_mono_ms() - t0 > 40000)
+            snprintf(a->err, sizeof(a->err), "pager stuck at %llu",
+                     (unsigned long long)pos);
+    }
+    as_client_close(c);
+    return NULL;
+}
+
+/*
+ * Events published at acknowledgement and LMDB commits every 3 ms,
+ * interleaved: with four writers, a live watch, a watch reopened from its
+ * position again and again (catching up through Changes, across the
+ * overlay's tail and LMDB) and a reader paging through Changes each see
+ * every seq once, in order, with no gap.
+ */
+START_TEST(feed_at_ack_order_across_commits)
+{
+    static const char *const args[] = { "--sync", "full",
+                                        "--commit-interval", "3", NULL };
+    ts_server_t s;
+    as_client_t *c;
+    as_watch_t *w;
+    as_watch_opts_t o;
+    order_arg_t wr[ORDER_WRITERS], rw, pg;
+    pthread_t wt[ORDER_WRITERS], rt, pt;
+    uint64_t want;
+    int k;
+
+    ck_assert_int_eq(ts_start(&s, args), 0);
+    c = connect_to(&s);
+    memset(&o, 0, sizeof(o));
+    o.has_since = 1;
+    ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
+    memset(&rw, 0, sizeof(rw));
+    memset(&pg, 0, sizeof(pg));
+    rw.endpoint = pg.endpoint = s.endpoint;
+    pthread_create(&rt, NULL, order_rewatcher, &rw);
+    pthread_create(&pt, NULL, order_pager, &pg);
+    for (k = 0; k < ORDER_WRITERS; k++) {
+        memset(&wr[k], 0, sizeof(wr[k]));
+        wr[k].endpoint = s.endpoint;
+        wr[k].k = k;
+        pthread_create(&wt[k], NULL, order_writer, &wr[k]);
+    }
+    for (want = 1; want <= ORDER_TOTAL; want++) {
+        as_change_t *ch = next_change(w, c, 20000);
+
+        ck_assert_msg(ch->seq == want, "live watch: seq %llu, expected %llu",
+                      (unsigned long long)ch->seq, (unsigned long long)want);
+        as_change_free(ch);
+    }
+    for (k = 0; k < ORDER_WRITERS; k++) {
+        pthread_join(wt[k], NULL);
+        ck_assert_msg(wr[k].err[0] == '\0', "%s", wr[k].err);
+    }
+    pthread_join(rt, NULL);
+    pthread_join(pt, NULL);
+    ck_assert_msg(rw.err[0] == '\0', "%s", rw.err);
+    ck_assert_msg(pg.err[0] == '\0', "%s", pg.err);
+    /* Several commits came between the acknowledgements. */
+    ck_assert(stat_value(c, "artstore_lmdb_commits_total") > 1);
+    as_watch_close(w);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
 static Suite *feed_suite(void)
 {
     Suite *s = suite_create("feed");
@@ -888,6 +1153,8 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, since_beyond_last_seq);
     tcase_add_test(tc, changes_page_limit);
     tcase_add_test(tc, changes_time_is_article_time);
+    tcase_add_test(tc, feed_publishes_at_ack);
+    tcase_add_test(tc, feed_at_ack_order_across_commits);
     suite_add_tcase(s, tc);
     return s;
 }

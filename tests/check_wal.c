@@ -384,6 +384,34 @@ static int defer_delete(as_wtxn_t *t, void *arg)
                : 0;
 }
 
+/* Opens a store in a new directory with two readers (and the arena). */
+static void open_with_readers(char *dir, size_t len, as_store_t **store,
+                              as_reader_t **a, as_reader_t **b)
+{
+    as_store_opts_t so;
+    as_status_t st;
+
+    arena = as_arena_create(1u << 20);
+    make_dir(dir, len);
+    memset(&so, 0, sizeof(so));
+    so.path = dir;
+    so.map_size = 16u << 20;
+    ck_assert_int_eq(as_store_open(&so, store, &st), 0);
+    ck_assert_int_eq(as_reader_create(*store, a, &st), 0);
+    ck_assert_int_eq(as_reader_create(*store, b, &st), 0);
+}
+
+/* Undoes open_with_readers. */
+static void close_with_readers(const char *dir, as_store_t *store,
+                               as_reader_t *a, as_reader_t *b)
+{
+    as_reader_free(a);
+    as_reader_free(b);
+    as_store_close(store);
+    remove_dir(dir);
+    as_arena_destroy(arena);
+}
+
 /* Whether the reader finds url (latest: with the overlay) and its title. */
 static int find(as_reader_t *r, const char *url, int latest, char *title,
                 size_t tlen)
@@ -413,20 +441,12 @@ static int find(as_reader_t *r, const char *url, int latest, char *title,
 START_TEST(overlay_read_your_writes)
 {
     char dir[64], title[64];
-    as_store_opts_t so;
     as_store_t *store;
     as_reader_t *old, *r;
     as_status_t st;
     const char *url = "https://wal.test/o";
 
-    arena = as_arena_create(1u << 20);
-    make_dir(dir, sizeof(dir));
-    memset(&so, 0, sizeof(so));
-    so.path = dir;
-    so.map_size = 16u << 20;
-    ck_assert_int_eq(as_store_open(&so, &store, &st), 0);
-    ck_assert_int_eq(as_reader_create(store, &old, &st), 0);
-    ck_assert_int_eq(as_reader_create(store, &r, &st), 0);
+    open_with_readers(dir, sizeof(dir), &store, &old, &r);
 
     ck_assert_int_eq(as_store_defer(store, defer_put,
                                     article(url, "first"), &st), 0);
@@ -483,11 +503,159 @@ START_TEST(overlay_read_your_writes)
     ck_assert_int_eq(as_store_commit(store, &st), 0);
     as_store_commit(store, &st);
 
-    as_reader_free(old);
-    as_reader_free(r);
-    as_store_close(store);
-    remove_dir(dir);
-    as_arena_destroy(arena);
+    close_with_readers(dir, store, old, r);
+}
+END_TEST
+
+/* as_store_defer callback: puts the article of arg, then fails the group
+ * (what a broken transaction does). */
+static int defer_put_fail(as_wtxn_t *t, void *arg)
+{
+    defer_put(t, arg);
+    return AS_CODE_ABORTED;
+}
+
+/* What a scan of the changelog visited: seqs in order, and titles. */
+typedef struct visited {
+    uint64_t seq[16];
+    size_t n;
+    size_t stop_after;      /* 0: never stop */
+} visited_t;
+
+static int changes_visit(void *arg, uint64_t seq, as_bytes_t raw,
+                      as_status_t *st)
+{
+    visited_t *s = arg;
+    Artstore__V1__ChangeEvent *ev;
+
+    (void)st;
+    ev = artstore__v1__change_event__unpack(NULL, raw.len, raw.data);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_uint_eq(ev->seq, seq);
+    artstore__v1__change_event__free_unpacked(ev, NULL);
+    ck_assert_uint_lt(s->n, 16);
+    s->seq[s->n++] = seq;
+    return s->stop_after != 0 && s->n == s->stop_after ? AS_VISIT_STOP : 0;
+}
+
+/* Reads the changelog after `after` in a snapshot of r, with the
+ * overlay's tail (latest) or without, and checks that it visited exactly
+ * first..last, once each, in order (first > last: nothing). */
+static void expect_changes(as_reader_t *r, int latest, uint64_t after,
+                           uint64_t first, uint64_t last)
+{
+    visited_t s = { { 0 }, 0, 0 };
+    uint64_t oldest, bound, i;
+    as_status_t st;
+
+    if (latest) {
+        ck_assert_int_eq(as_store_changes_bounds_latest(r, &oldest, &bound,
+                                                        &st), 0);
+        ck_assert_int_eq(as_store_changes_scan_latest(r, after, bound,
+                                                      changes_visit, &s, &st),
+                         0);
+    } else {
+        ck_assert_int_eq(as_store_changes_scan(r, after, changes_visit, &s, &st),
+                         0);
+    }
+    ck_assert_msg(s.n == (first > last ? 0 : last - first + 1),
+                  "visited %zu changes after %llu, expected %llu..%llu",
+                  s.n, (unsigned long long)after, (unsigned long long)first,
+                  (unsigned long long)last);
+    for (i = 0; i < s.n; i++)
+        ck_assert_uint_eq(s.seq[i], first + i);
+}
+
+/*
+ * The overlay's tail of change events: a deferred write's event is seen by
+ * as_store_changes_scan_latest once published, not while staged, not by
+ * the snapshot alone; across a commit every change is visited once, in
+ * order, whether the reader's snapshot began before the commit (the tail
+ * still holds them) or after it (LMDB does); a group that fails leaves no
+ * event and no hole; a scan that stops does not go on into the tail.
+ */
+START_TEST(overlay_change_tail)
+{
+    char dir[64];
+    as_store_t *store;
+    as_reader_t *old, *r;
+    as_status_t st;
+    visited_t stop = { { 0 }, 0, 1 };
+    uint64_t oldest, last;
+
+    open_with_readers(dir, sizeof(dir), &store, &old, &r);
+
+    /* Two published groups and a staged one. */
+    ck_assert_int_eq(as_store_defer(store, defer_put,
+                                    article("https://wal.test/t1", "1"), &st),
+                     0);
+    as_store_publish(store);
+    ck_assert_int_eq(as_store_defer(store, defer_put,
+                                    article("https://wal.test/t2", "2"), &st),
+                     0);
+    as_store_publish(store);
+    ck_assert_int_eq(as_store_defer(store, defer_put,
+                                    article("https://wal.test/t3", "3"), &st),
+                     0);
+    ck_assert_uint_eq(as_store_last_seq(store), 0);
+    ck_assert_uint_eq(as_store_acked_seq(store), 2);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    ck_assert_int_eq(as_store_changes_bounds_latest(r, &oldest, &last, &st),
+                     0);
+    ck_assert_uint_eq(oldest, 1);
+    ck_assert_uint_eq(last, 2);
+    expect_changes(r, 1, 0, 1, 2);
+    expect_changes(r, 1, 1, 2, 2);
+    expect_changes(r, 1, 2, 3, 2);
+    expect_changes(r, 0, 0, 1, 0);
+    /* A visitor that stops at the first change ends the walk. */
+    ck_assert_int_eq(as_store_changes_scan_latest(r, 0, 2, changes_visit, &stop,
+                                                  &st), 0);
+    ck_assert_uint_eq(stop.n, 1);
+    as_reader_end(r);
+
+    /* A failed group: no event, and the next write takes the next seq. */
+    as_store_publish(store);
+    ck_assert_int_eq(as_store_defer(store, defer_put_fail,
+                                    article("https://wal.test/tx", "x"), &st),
+                     AS_CODE_ABORTED);
+    /* The store committed what came before the group. */
+    ck_assert_uint_eq(as_store_last_seq(store), 3);
+    ck_assert_int_eq(as_store_defer(store, defer_put,
+                                    article("https://wal.test/t4", "4"), &st),
+                     0);
+    as_store_publish(store);
+    ck_assert_uint_eq(as_store_acked_seq(store), 4);
+
+    /* `old` begins before the commit of 4, r after it. */
+    ck_assert_int_eq(as_reader_begin(old, &st), 0);
+    expect_changes(old, 1, 0, 1, 4);
+    expect_changes(old, 0, 0, 1, 3);
+    ck_assert_int_eq(as_store_commit(store, &st), 0);
+    expect_changes(old, 1, 0, 1, 4);
+    expect_changes(old, 1, 3, 4, 4);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    expect_changes(r, 1, 0, 1, 4);
+    expect_changes(r, 0, 0, 1, 4);
+    as_reader_end(r);
+    as_reader_end(old);
+
+    /* With no reader open, the next commit frees the tail: LMDB serves. */
+    ck_assert_int_eq(as_store_commit(store, &st), 0);
+    ck_assert_int_eq(as_store_defer(store, defer_put,
+                                    article("https://wal.test/t5", "5"), &st),
+                     0);
+    as_store_publish(store);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    expect_changes(r, 1, 0, 1, 5);
+    expect_changes(r, 1, 4, 5, 5);
+    as_reader_end(r);
+    ck_assert_int_eq(as_store_commit(store, &st), 0);
+    ck_assert_int_eq(as_store_commit(store, &st), 0);
+    ck_assert_uint_eq(as_store_overlay_bytes(store), 0);
+    ck_assert_uint_eq(as_store_acked_seq(store), 5);
+
+    close_with_readers(dir, store, old, r);
 }
 END_TEST
 
@@ -501,6 +669,7 @@ static Suite *wal_suite(void)
     tcase_add_test(tc, flipped_byte_dropped);
     tcase_add_test(tc, reset_skip_and_gap);
     tcase_add_test(tc, overlay_read_your_writes);
+    tcase_add_test(tc, overlay_change_tail);
     suite_add_tcase(s, tc);
     return s;
 }
