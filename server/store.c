@@ -137,8 +137,8 @@ static size_t leaf_value_max(unsigned psize)
  * of large entries stay half empty (one 2 KB article head per 4 KB page
  * instead of two). A key that is not past the last one (an update) is
  * put the ordinary way. */
-static int put_ascending(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d,
-                         unsigned flags)
+int as__put_ascending(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d,
+                      unsigned flags)
 {
     int rc = mdb_put(txn, dbi, k, d, flags | MDB_APPEND);
 
@@ -1514,7 +1514,7 @@ static int put_packed(as_wtxn_t *t, MDB_dbi dbi, uint64_t key,
     as_be_put64(kbuf, key);
     d->mv_size = protobuf_c_message_get_packed_size(msg);
     d->mv_data = NULL;
-    if ((rc = put_ascending(t->txn, dbi, &k, d, MDB_RESERVE)) != 0)
+    if ((rc = as__put_ascending(t->txn, dbi, &k, d, MDB_RESERVE)) != 0)
         return txn_fail(t, rc, what, st);
     protobuf_c_message_pack(msg, d->mv_data);
     return 0;
@@ -1542,8 +1542,8 @@ static int store_value(as_wtxn_t *t, MDB_val *k, const void *v, size_t n,
     if (n <= s->leaf_max) {
         d.mv_size = n;
         d.mv_data = (void *)v;
-        if ((rc = put_ascending(t->txn, s->dbi[AS_DBI_ARTICLES], k, &d,
-                                0)) != 0)
+        if ((rc = as__put_ascending(t->txn, s->dbi[AS_DBI_ARTICLES], k, &d,
+                                    0)) != 0)
             return txn_fail(t, rc, "put article", st);
         rc = mdb_del(t->txn, s->dbi[AS_DBI_ARTICLE_TAILS], k, NULL);
         if (rc != 0 && rc != MDB_NOTFOUND)
@@ -1551,16 +1551,16 @@ static int store_value(as_wtxn_t *t, MDB_val *k, const void *v, size_t n,
         return 0;
     }
     d.mv_size = s->leaf_max;
-    if ((rc = put_ascending(t->txn, s->dbi[AS_DBI_ARTICLES], k, &d,
-                            MDB_RESERVE)) != 0)
+    if ((rc = as__put_ascending(t->txn, s->dbi[AS_DBI_ARTICLES], k, &d,
+                                MDB_RESERVE)) != 0)
         return txn_fail(t, rc, "put article", st);
     ((unsigned char *)d.mv_data)[0] = AS_CODEC_TAG;
     ((unsigned char *)d.mv_data)[1] = AS_CODEC_SPLIT;
     memcpy((unsigned char *)d.mv_data + 2, v, s->leaf_max - 2);
     d.mv_size = n - (s->leaf_max - 2);
     d.mv_data = (unsigned char *)v + (s->leaf_max - 2);
-    if ((rc = put_ascending(t->txn, s->dbi[AS_DBI_ARTICLE_TAILS], k, &d,
-                            0)) != 0)
+    if ((rc = as__put_ascending(t->txn, s->dbi[AS_DBI_ARTICLE_TAILS], k, &d,
+                                0)) != 0)
         return txn_fail(t, rc, "put article tail", st);
     return 0;
 }

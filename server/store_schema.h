@@ -74,6 +74,12 @@ int as__article_unstore(MDB_txn *txn, MDB_dbi tails, as_codec_t *c,
 /* The index time key of an article: published_at, else ingested_at. */
 uint64_t as__article_time_key(const Artstore__V1__Article *a);
 
+/* mdb_put for keys that usually come in ascending order (new ids, seqs,
+ * times): MDB_APPEND when the key is past the last one (full pages stay
+ * full), an ordinary put otherwise. Returns mdb_put's code. */
+int as__put_ascending(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d,
+                      unsigned flags);
+
 /* For the store's tests: the open snapshot's transaction and the
  * sub-database handles. */
 MDB_txn *as__reader_txn(as_reader_t *r);

@@ -462,7 +462,9 @@ static int edit_store(as_wtxn_t *t, uint64_t id, story_edit_t *e,
     as_be_put64(kb, id);
     v.mv_size = 5 + len + 4 * (e->n_src + e->n_tags);
     v.mv_data = NULL;
-    if ((rc = mdb_put(as__wtxn_raw(t), dbi, &k, &v, MDB_RESERVE)) != 0)
+    /* A new story's id is its first article's: past every other. */
+    if ((rc = as__put_ascending(as__wtxn_raw(t), dbi, &k, &v,
+                                MDB_RESERVE)) != 0)
         return as__wtxn_fail(t, rc, "put story", st);
     p = v.mv_data;
     p[0] = REC_VERSION;
@@ -487,7 +489,7 @@ static int story_time(as_wtxn_t *t, int64_t time, uint64_t story, int add,
 
     as_be_put64(kb, as_time_key(time));
     as_be_put64(kb + 8, story);
-    rc = add ? mdb_put(as__wtxn_raw(t), dbi, &k, &v, 0)
+    rc = add ? as__put_ascending(as__wtxn_raw(t), dbi, &k, &v, 0)
              : mdb_del(as__wtxn_raw(t), dbi, &k, NULL);
     if (rc != 0 && !(rc == MDB_NOTFOUND && !add))
         return as__wtxn_fail(t, rc, "story_time", st);
@@ -506,7 +508,7 @@ static int by_story(as_wtxn_t *t, const Artstore__V1__Article *a, int add,
     as_be_put64(kb, a->story_id);
     as_be_put64(vb, as_time_key(article_time(a)));
     as_be_put64(vb + 8, a->id);
-    rc = add ? mdb_put(as__wtxn_raw(t), dbi, &k, &v, MDB_NODUPDATA)
+    rc = add ? as__put_ascending(as__wtxn_raw(t), dbi, &k, &v, MDB_NODUPDATA)
              : mdb_del(as__wtxn_raw(t), dbi, &k, &v);
     if (rc != 0 && rc != MDB_KEYEXIST && !(rc == MDB_NOTFOUND && !add))
         return as__wtxn_fail(t, rc, "by_story", st);
@@ -764,7 +766,7 @@ static int fp_write(as_wtxn_t *t, uint64_t id, const fprec_t *r, int add,
         v.mv_size = fp_encode(r, buf);
         v.mv_data = buf;
         /* Ids only grow: a new article's record is an append. */
-        rc = mdb_put(as__wtxn_raw(t), dbi, &k, &v, 0);
+        rc = as__put_ascending(as__wtxn_raw(t), dbi, &k, &v, 0);
     } else {
         rc = mdb_del(as__wtxn_raw(t), dbi, &k, NULL);
         if (rc == MDB_NOTFOUND)

@@ -3,16 +3,18 @@
  */
 #include "story.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 /* Bump when the fingerprint or the terms change meaning: stored
  * fingerprints are then rebuilt. */
-#define FP_VERSION 2
+#define FP_VERSION 3
 
 #define SEED_BAND 0x62616e646b657973ULL
 #define SEED_TERM 0x6b65797465726d73ULL
@@ -190,34 +192,48 @@ static int ends_sentence(const unsigned char *p, const unsigned char *end)
 /* ------------------------------------------------------------ scan */
 
 /*
- * One pass over the body gives everything the fingerprint needs: the
- * lines that have words (where they are, their words' hashes, whether
- * they are content lines). Shingles are then formed from the word hashes
- * alone, and the key terms re-read only the lead (60 words at most).
+ * The scan finds the lines that have words, their words and each word's
+ * value, and whether each line is a content line. Shingles are then
+ * formed from the word values alone, and the key terms re-read only the
+ * lead (60 words at most).
  *
- * A word's value is a polynomial over its case-folded bytes (a shift-add
- * per byte); a shingle's hash is a multiply-add of its four word values,
- * one odd constant per position, mixed by mix64: a few multiplications
- * per shingle, instead of a hash call over a copied buffer for each word
- * and each shingle.
+ * It works on bit masks, 64 bytes of the body at a time (one bit per
+ * byte): the word bytes and the newlines. A word starts where a word bit
+ * follows a clear one and ends where one is followed by a clear one; the
+ * starts and ends are taken from the masks in tight loops, a word's value
+ * is read 8 bytes at a time. English text has a word every 6-7 bytes: a
+ * loop that decides at each byte whether a word starts or ends
+ * mispredicts at most of them (that loop was two thirds of the
+ * fingerprint's time).
+ *
+ * A word's value is its case-folded bytes themselves up to 8 bytes, a
+ * multiply-add over 8-byte pieces beyond; a shingle's hash is a
+ * multiply-add of its four word values, one odd constant per position,
+ * mixed by mix64: a few multiplications per shingle, no hash call per
+ * word or per shingle.
  */
 typedef struct line {
     const unsigned char *p, *end;
-    uint32_t first, n;       /* its words: hashes first .. first+n-1 */
+    uint32_t first, n;       /* its words: values first .. first+n-1 */
     int content;
 } line_t;
 
 #define SCAN_WORDS 1024      /* on the stack; more go to the heap */
 #define SCAN_LINES 128
+#define BLOCK 64             /* bytes per mask */
+#define SCAN_BLOCKS 128      /* masks on the stack (bodies up to 8 KB) */
 
 typedef struct scan {
-    uint64_t *wh;            /* word hashes, in body order */
-    size_t nw, wcap;
+    uint64_t *wh;            /* word values, in body order */
+    uint32_t *ws, *we;       /* each word's start and end offsets */
+    size_t nw;
     line_t *lines;           /* the lines with words */
     size_t nl, lcap;
     size_t content_words;
     int failed;              /* out of memory: the scan stopped early */
+    void *heap;              /* wh, ws and we when the stack is too small */
     uint64_t wbuf[SCAN_WORDS];
+    uint32_t sbuf[SCAN_WORDS], ebuf[SCAN_WORDS];
     line_t lbuf[SCAN_LINES];
 } scan_t;
 
@@ -263,11 +279,12 @@ static void scan_line(scan_t *s, line_t *l, const unsigned char *end,
     s->lines[s->nl++] = *l;
 }
 
-/* Word bytes below 0x80, case-folded; 0 for everything else (separators,
- * NUL, and bytes from 0x80 on, which take the slow path). */
-static unsigned char fold_tab[256];
+/* Byte classes: bit 0 a word byte (an ASCII letter or digit, or any byte
+ * from 0x80 on until the separators among them are taken out), bit 1 a
+ * newline, bit 2 a byte from 0x80 on. */
+static unsigned char class_tab[256];
 
-static void fold_tab_init(void)
+static void class_tab_init(void)
 {
     static int done;
     unsigned c;
@@ -275,103 +292,301 @@ static void fold_tab_init(void)
     /* Every thread computes the same bytes: a race writes equal values. */
     if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
         return;
-    for (c = 0; c < 128; c++)
-        __atomic_store_n(&fold_tab[c], (unsigned char)(!ascii_word[c] ? 0 :
-                         c >= 'A' && c <= 'Z' ? c + 32 : c), __ATOMIC_RELAXED);
+    for (c = 0; c < 256; c++)
+        __atomic_store_n(&class_tab[c], (unsigned char)(
+                         (c >= 0x80 ? 5 : ascii_word[c]) | (c == '\n') << 1),
+                         __ATOMIC_RELAXED);
     __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 }
 
-/* A word's hash so far, one more byte: a polynomial in 257 (no two words
- * of up to 7 bytes collide), mixed at the end of the word. */
-#define WORD_STEP(h, c) ((h) * 257 + (c))
+/* Classifies the 64 bytes at p: *w word bytes, *nl newlines, *hi bytes
+ * from 0x80 on, bit i for p[i]. */
+static inline void classify_scalar(const unsigned char *p, uint64_t *w,
+                                   uint64_t *nl, uint64_t *hi)
+{
+    uint64_t a = 0, b = 0, c = 0;
+    unsigned i;
+
+    for (i = 0; i < BLOCK; i++) {
+        uint64_t k = class_tab[p[i]];
+
+        a |= (k & 1) << i;
+        b |= (k >> 1 & 1) << i;
+        c |= (k >> 2) << i;
+    }
+    *w = a;
+    *nl = b;
+    *hi = c;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* classify_scalar's masks for 16 bytes, with SSE2 (every x86-64 has it).
+ * A range lo..hi is one signed compare: x + (0x80 - lo) < hi - lo + 1 -
+ * 128. Letters are tested case-folded (x | 0x20: no other byte folds into
+ * a..z). */
+static inline void classify16(const unsigned char *p, uint64_t *w,
+                              uint64_t *nl, uint64_t *hi)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i low = _mm_or_si128(x, _mm_set1_epi8(0x20));
+    __m128i let = _mm_cmplt_epi8(
+        _mm_add_epi8(low, _mm_set1_epi8((char)(0x80 - 'a'))),
+        _mm_set1_epi8((char)(26 - 128)));
+    __m128i dig = _mm_cmplt_epi8(
+        _mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+        _mm_set1_epi8((char)(10 - 128)));
+    uint64_t h = (unsigned)_mm_movemask_epi8(x);
+
+    *w = (unsigned)_mm_movemask_epi8(_mm_or_si128(let, dig)) | h;
+    *nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
+                                                     _mm_set1_epi8('\n')));
+    *hi = h;
+}
+
+static inline void classify(const unsigned char *p, uint64_t *w, uint64_t *nl,
+                            uint64_t *hi)
+{
+    uint64_t a[4], b[4], c[4];
+    unsigned i;
+
+    for (i = 0; i < 4; i++)
+        classify16(p + 16 * i, &a[i], &b[i], &c[i]);
+    *w = a[0] | a[1] << 16 | a[2] << 32 | a[3] << 48;
+    *nl = b[0] | b[1] << 16 | b[2] << 32 | b[3] << 48;
+    *hi = c[0] | c[1] << 16 | c[2] << 32 | c[3] << 48;
+}
+#else
+#define classify classify_scalar
+#endif
+
+/* The 8 bytes at p as a little-endian number, whatever the machine's
+ * byte order: fingerprints are the same on every replica. */
+static inline uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* The 8 bytes at p, of which fewer may be readable before lim (the rest
+ * read as 0). */
+static inline uint64_t load_upto(const unsigned char *p,
+                                 const unsigned char *lim)
+{
+    unsigned char b[8] = { 0 };
+
+    if (lim - p >= 8)
+        return load_le64(p);
+    if (lim > p)
+        memcpy(b, p, (size_t)(lim - p));
+    return load_le64(b);
+}
+
+/* A word's ASCII bytes are letters and digits: x | 0x20 folds a letter
+ * and keeps a digit. Bytes from 0x80 on are kept. */
+#define FOLD8(v) ((v) | ((~(v) & 0x8080808080808080ULL) >> 2))
+/* low_bytes[n]: the low n bytes (0..8) of a 64-bit number. */
+static const uint64_t low_bytes[9] = {
+    0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
+    0xffffffffffffULL, 0xffffffffffffffULL, 0xffffffffffffffffULL,
+};
+#define WORD_MUL1 0x9e3779b97f4a7c15ULL
+#define WORD_MUL2 0xc2b2ae3d27d4eb4fULL
+
+/* The low n bytes of a folded 8-byte piece, n 0..8. */
+static inline uint64_t piece(uint64_t v, size_t n)
+{
+    return FOLD8(v) & low_bytes[n];
+}
+
+/* A word's value from its len bytes at p (lim: the end of the readable
+ * bytes): its folded bytes as 8-byte pieces c0, c1, ... (the last one
+ * padded with zero bytes, at least two pieces), h = len, then h = (h +
+ * c_i) * K_i with K_i alternating between two odd constants. Words of up
+ * to 16 bytes (nearly all) are two loads and no branch but the one on the
+ * length: a branch on a word's length mispredicts often. */
+static inline uint64_t word_value(const unsigned char *p, size_t len,
+                                  const unsigned char *lim)
+{
+    uint64_t h = len;
+    size_t i;
+
+    if (len <= 16 && lim - p >= 16) {
+        size_t n0 = len < 8 ? len : 8;
+
+        h = (h + piece(load_le64(p), n0)) * WORD_MUL1;
+        return (h + piece(load_le64(p + 8), len - n0)) * WORD_MUL2;
+    }
+    for (i = 0; i < 2 || i * 8 < len; i++) {
+        size_t n = len > i * 8 ? len - i * 8 : 0;
+
+        h = (h + piece(n == 0 ? 0 : load_upto(p + i * 8, lim),
+                       n < 8 ? n : 8)) * (i % 2 ? WORD_MUL2 : WORD_MUL1);
+    }
+    return h;
+}
+
+/* Takes the non-ASCII separators (sep_len) out of a block's word bytes w;
+ * hi: its bytes from 0x80 on. A separator that runs into the next block
+ * leaves the bits to take out there in *carry. */
+static uint64_t drop_separators(const unsigned char *block,
+                                const unsigned char *end, uint64_t w,
+                                uint64_t hi, uint64_t *carry)
+{
+    while (hi != 0) {
+        unsigned i = (unsigned)__builtin_ctzll(hi);
+        size_t n;
+
+        hi &= hi - 1;
+        if ((n = sep_len(block + i, end)) < 2)
+            continue;
+        /* n is 2 or 3 bytes, which may reach into the next block. */
+        w &= ~((((uint64_t)1 << n) - 1) << i);
+        if (i + n > BLOCK)
+            *carry |= ((uint64_t)1 << (i + n - BLOCK)) - 1;
+    }
+    return w;
+}
+
+/* Fills m[i] with the word bytes and m[nb + i] with the newlines of block
+ * i. The last, partial block is classified from a copy padded with NULs
+ * (no class). */
+static void scan_masks(const unsigned char *p, const unsigned char *end,
+                       size_t nb, uint64_t *m)
+{
+    unsigned char tail[BLOCK];
+    uint64_t carry = 0;
+    size_t i;
+
+    for (i = 0; i < nb; i++) {
+        const unsigned char *b = p + i * BLOCK;
+        uint64_t w, nl, hi, c = 0;
+
+        if ((size_t)(end - b) < BLOCK) {
+            memset(tail, 0, sizeof(tail));
+            memcpy(tail, b, (size_t)(end - b));
+            classify(tail, &w, &nl, &hi);
+        } else {
+            classify(b, &w, &nl, &hi);
+        }
+        w &= ~carry;
+        if (hi != 0)
+            w = drop_separators(b, end, w, hi, &c);
+        carry = c;
+        m[i] = w;
+        m[nb + i] = nl;
+    }
+}
+
+/* The position of the next newline from block *blk on, whose bits not
+ * yet passed are *m (nl: the newline masks); none when there is none. */
+static inline size_t next_newline(const uint64_t *nl, size_t nb, size_t *blk,
+                                  uint64_t *m, size_t none)
+{
+    while (*m == 0) {
+        if (*blk + 1 >= nb)
+            return none;
+        *m = nl[++*blk];
+    }
+    return *blk * BLOCK + (size_t)__builtin_ctzll(*m);
+}
 
 static void scan_body(const char *body, scan_t *s)
 {
-    const unsigned char *p = (const unsigned char *)body, *end;
-    uint64_t *wh;
+    const unsigned char *p = (const unsigned char *)body, *end, *lim;
+    uint64_t mbuf[2 * SCAN_BLOCKS], *m = mbuf, *nlm, nm;
+    size_t len, nb, i, nw = 0, k, caps = 0, nlb = 0, nlpos;
+    uint32_t *ws, *we;
     line_t l;
-    size_t caps = 0, len, nw = 0;
 
+    memset(s, 0, offsetof(scan_t, wbuf));
     s->wh = s->wbuf;
-    s->wcap = SCAN_WORDS;
+    s->ws = s->sbuf;
+    s->we = s->ebuf;
     s->lines = s->lbuf;
     s->lcap = SCAN_LINES;
-    s->nw = s->nl = s->content_words = 0;
-    s->failed = 0;
     if (body == NULL)
         return;
-    fold_tab_init();
+    class_tab_init();
     len = strlen(body);
     end = p + len;
-    /* A word and its separator take two bytes at least: the hashes fit,
-     * and the loop below needs no bound check. */
+    lim = end + 1;          /* the NUL can be read too */
+    nb = (len + BLOCK - 1) / BLOCK;
+    /* A word and its separator take two bytes at least. */
     if (len / 2 + 1 > SCAN_WORDS) {
-        if ((s->wh = malloc((len / 2 + 1) * sizeof(uint64_t))) == NULL) {
-            s->wh = s->wbuf;
+        size_t n = len / 2 + 1;
+
+        if ((s->heap = malloc(n * (sizeof(uint64_t) + 2 * sizeof(uint32_t))))
+            == NULL) {
             s->failed = 1;
             return;
         }
-        s->wcap = len / 2 + 1;
+        s->wh = s->heap;
+        s->ws = (uint32_t *)(s->wh + n);
+        s->we = s->ws + n;
     }
-    wh = s->wh;
+    if (nb > SCAN_BLOCKS && (m = malloc(2 * nb * sizeof(uint64_t))) == NULL) {
+        s->failed = 1;
+        return;
+    }
+    scan_masks(p, end, nb, m);
+    nlm = m + nb;
+
+    /* The words' starts and ends (one past the last byte): the k-th start
+     * pairs with the k-th end. */
+    ws = s->ws;
+    we = s->we;
+    for (i = 0, k = 0; i < nb; i++) {
+        uint64_t w = m[i];
+        uint64_t st = w & ~(w << 1 | (i > 0 ? m[i - 1] >> 63 : 0));
+        uint64_t en = w & ~(w >> 1 | (i + 1 < nb ? m[i + 1] << 63 : 0));
+        uint32_t base = (uint32_t)(i * BLOCK);
+
+        for (; st != 0; st &= st - 1)
+            ws[nw++] = base + (uint32_t)__builtin_ctzll(st);
+        for (; en != 0; en &= en - 1)
+            we[k++] = base + (uint32_t)__builtin_ctzll(en) + 1;
+    }
+    s->nw = nw;
+
+    /* The words' values, and the lines: a line ends at each newline. */
     memset(&l, 0, sizeof(l));
     l.p = p;
-    while (p < end) {
-        unsigned char c = *p, f;
-        uint64_t h = 0;
-        size_t n;
-
-        if (c == '\n') {
-            l.n = (uint32_t)(nw - l.first);
-            scan_line(s, &l, p, caps);
+    nm = nb > 0 ? nlm[0] : 0;
+    nlpos = next_newline(nlm, nb, &nlb, &nm, len);
+    for (k = 0; k < nw; k++) {
+        while (nlpos < ws[k]) {
+            l.n = (uint32_t)(k - l.first);
+            scan_line(s, &l, p + nlpos, caps);
             if (s->failed)
-                return;
-            p++;
+                goto out;
             memset(&l, 0, sizeof(l));
-            l.p = p;
-            l.first = (uint32_t)nw;
+            l.p = p + nlpos + 1;
+            l.first = (uint32_t)k;
             caps = 0;
-            continue;
+            nm &= nm - 1;
+            nlpos = next_newline(nlm, nb, &nlb, &nm, len);
         }
-        if (c < 0x80 ? fold_tab[c] == 0 : (n = sep_len(p, end)) != 0) {
-            p += c < 0x80 ? 1 : n;
-            continue;
-        }
-        /* A word: hash it case-folded as it is walked. The body ends with
-         * a NUL (fold_tab[0] == 0), so the ASCII loop needs no bound. */
-        caps += c >= 'A' && c <= 'Z';
-        for (;;) {
-            while ((f = fold_tab[*p]) != 0) {
-                h = WORD_STEP(h, f);
-                p++;
-            }
-            if (*p < 0x80 || p >= end || sep_len(p, end) != 0)
-                break;
-            {
-                size_t k;
-
-                n = seq_len(*p);
-                if ((size_t)(end - p) < n)
-                    n = (size_t)(end - p);
-                /* A malformed sequence never swallows a newline. */
-                h = WORD_STEP(h, *p);
-                for (k = 1; k < n && p[k] >= 0x80; k++)
-                    h = WORD_STEP(h, p[k]);
-                p += k;
-            }
-        }
-        /* Mixed once per shingle (shingle_hash), not here. */
-        wh[nw++] = h;
+        caps += (unsigned)(p[ws[k]] - 'A') < 26u;
+        s->wh[k] = word_value(p + ws[k], we[k] - ws[k], lim);
     }
+    /* The line of the last word; the lines after it have none. */
     l.n = (uint32_t)(nw - l.first);
-    s->nw = nw;
-    scan_line(s, &l, end, caps);
+    scan_line(s, &l, p + nlpos, caps);
+out:
+    if (m != mbuf)
+        free(m);
 }
 
 static void scan_free(scan_t *s)
 {
-    if (s->wh != s->wbuf)
-        free(s->wh);
+    free(s->heap);
     if (s->lines != s->lbuf)
         free(s->lines);
 }
@@ -383,33 +598,29 @@ static int scan_keeps(const scan_t *s, size_t i)
     return s->content_words < CONTENT_MIN_TOTAL || s->lines[i].content;
 }
 
-/* The shingle hash of n (1..SHINGLE) word hashes, oldest first. */
+/* The shingle hash of n (1..SHINGLE) words, oldest first, each given as
+ * x = value ^ value >> 29 (spreading a value's high bytes over its low
+ * ones before the multiply). */
 static const uint64_t shingle_mul[SHINGLE] = {
     0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
     0x27d4eb2f165667c5ULL,
 };
 
-static inline uint64_t shingle_hash(const uint64_t *w, size_t n)
+static inline uint64_t shingle_hash(const uint64_t *x, size_t n)
 {
     uint64_t h = n;
     size_t j;
 
-    /* A word's value is its raw polynomial: the xorshift spreads its high
-     * bytes over the low ones before the multiply. */
     for (j = 0; j < n; j++)
-        h += (w[j] ^ (w[j] >> 29)) * shingle_mul[j];
+        h += x[j] * shingle_mul[j];
     return mix64(h);
 }
 
-/* Writes the hashes of the kept lines' shingles (4 consecutive words,
- * across line ends; a body of 1-3 words is one shingle) into out, at most
- * max, or, when mins is not NULL, keeps instead each one-permutation
- * MinHash bin's minimum there. Returns the number of shingles. */
-static size_t scan_shingles(const scan_t *s, uint64_t *out, size_t max,
-                            uint64_t *mins)
+/* Moves the kept lines' words to the front of s->wh, each as x = value ^
+ * value >> 29 (shingle_hash), and returns how many there are. */
+static size_t scan_kept(scan_t *s)
 {
-    uint64_t ring[2 * SHINGLE], h;
-    size_t i, j, seen = 0, got = 0;
+    size_t i, j, n = 0;
 
     for (i = 0; i < s->nl; i++) {
         const line_t *l = &s->lines[i];
@@ -417,35 +628,49 @@ static size_t scan_shingles(const scan_t *s, uint64_t *out, size_t max,
         if (!scan_keeps(s, i))
             continue;
         for (j = 0; j < l->n; j++) {
-            /* Each word twice, SHINGLE apart: the last SHINGLE words are
-             * always contiguous at ring + seen % SHINGLE. */
-            size_t at = seen % SHINGLE;
+            uint64_t v = s->wh[l->first + j];
 
-            ring[at] = ring[at + SHINGLE] = s->wh[l->first + j];
-            seen++;
-            if (seen < SHINGLE)
-                continue;
-            h = shingle_hash(ring + seen % SHINGLE, SHINGLE);
-            if (mins != NULL) {
-                /* The top 7 bits pick the bin, the rest compete. */
-                uint64_t v = h & (((uint64_t)1 << 57) - 1), m = mins[h >> 57];
-
-                /* Unconditional: a branch here is mispredicted often. */
-                mins[h >> 57] = v < m ? v : m;
-            } else if (got < max) {
-                out[got] = h;
-            }
-            got++;
+            s->wh[n++] = v ^ (v >> 29);
         }
     }
-    /* Fewer words than a shingle: the words are the one shingle. */
-    if (got == 0 && seen > 0) {
-        h = shingle_hash(ring, seen);
+    return n;
+}
+
+/* Writes the hashes of the kept lines' shingles (4 consecutive words,
+ * across line ends; a body of 1-3 words is one shingle) into out, at most
+ * max, or, when mins is not NULL, keeps instead each one-permutation
+ * MinHash bin's minimum there. Returns the number of shingles. Takes the
+ * kept words to the front of s->wh (scan_kept). */
+static size_t scan_shingles(scan_t *s, uint64_t *out, size_t max,
+                            uint64_t *mins)
+{
+    size_t n = scan_kept(s), i, got;
+    const uint64_t *x = s->wh;
+    uint64_t h;
+
+    if (n == 0)
+        return 0;
+    if (n < SHINGLE) {
+        /* Fewer words than a shingle: the words are the one shingle. */
+        h = shingle_hash(x, n);
         if (mins != NULL)
             mins[h >> 57] = h & (((uint64_t)1 << 57) - 1);
         else if (max > 0)
             out[0] = h;
-        got = 1;
+        return 1;
+    }
+    got = n - SHINGLE + 1;
+    for (i = 0; i < got; i++) {
+        h = shingle_hash(x + i, SHINGLE);
+        if (mins != NULL) {
+            /* The top 7 bits pick the bin, the rest compete. */
+            uint64_t v = h & (((uint64_t)1 << 57) - 1), m = mins[h >> 57];
+
+            /* Unconditional: a branch here is mispredicted often. */
+            mins[h >> 57] = v < m ? v : m;
+        } else if (i < max) {
+            out[i] = h;
+        }
     }
     return got;
 }
@@ -453,7 +678,7 @@ static size_t scan_shingles(const scan_t *s, uint64_t *out, size_t max,
 /* ------------------------------------------------------------ fingerprint */
 
 /* Fills the signature from the kept lines' shingles. */
-static void sign(const scan_t *s, as_story_fp_t *fp)
+static void sign(scan_t *s, as_story_fp_t *fp)
 {
     uint64_t mins[AS_STORY_BINS];
     size_t i;
@@ -587,30 +812,31 @@ static int starts_sentence(const unsigned char *line, const unsigned char *w)
 }
 
 /* Collects the key terms: names of the lead first (capitalized words that
- * do not start a line), then the title's words. */
+ * do not start a line), then the title's words. The lead's words are the
+ * scan's (their offsets); the title is short and walked here. */
 static void collect_terms(const char *title, const scan_t *s,
-                          as_story_fp_t *fp)
+                          const char *body, as_story_fp_t *fp)
 {
+    const unsigned char *b = (const unsigned char *)body;
     char buf[WORD_MAX + 1];
-    size_t i, words = 0, len;
+    size_t i, j, words = 0, len;
     word_t w;
 
     fp->n_terms = 0;
     for (i = 0; i < s->nl && words < LEAD_WORDS; i++) {
-        const unsigned char *p = s->lines[i].p;
-        int first = 1;
+        const line_t *l = &s->lines[i];
 
         if (!scan_keeps(s, i))
             continue;
-        while (words < LEAD_WORDS && next_word(&p, s->lines[i].end, &w)) {
+        for (j = 0; j < l->n && words < LEAD_WORDS; j++) {
+            size_t k = l->first + j;
+
             words++;
-            if (first) {
-                first = 0;
+            w.p = b + s->ws[k];
+            if (j == 0 || !(w.p[0] >= 'A' && w.p[0] <= 'Z') ||
+                starts_sentence(l->p, w.p))
                 continue;
-            }
-            if (!(w.p[0] >= 'A' && w.p[0] <= 'Z') ||
-                starts_sentence(s->lines[i].p, w.p))
-                continue;
+            w.len = s->we[k] - s->ws[k];
             len = fold(&w, buf);
             buf[len] = '\0';
             if (term_word(buf, len))
@@ -656,7 +882,7 @@ void as_story_fingerprint(const char *title, const char *body,
     if (s.failed)
         s.nl = 0;  /* out of memory: no fingerprint, never a duplicate */
     sign(&s, fp);
-    collect_terms(title, &s, fp);
+    collect_terms(title, &s, body, fp);
     scan_free(&s);
 }
 
@@ -674,18 +900,27 @@ double as_story_similarity(const as_story_fp_t *a, const as_story_fp_t *b)
 size_t as_story_band_keys(const as_story_fp_t *fp, const as_story_params_t *p,
                           uint64_t *keys)
 {
-    size_t b;
+    size_t b, r;
 
     if (fp->n_shingles == 0)
         return 0;
+    /* A band's key: its bins, four to a 64-bit word, mixed into a hash of
+     * the band's number (mix64 is a bijection: two different bands of up
+     * to four bins never get the same key). No hash call: this runs on
+     * the writer thread, 20 times per article. */
     for (b = 0; b < p->bands && b < AS_STORY_MAX_BANDS &&
                 (b + 1) * p->rows <= AS_STORY_BINS; b++) {
-        uint16_t v[AS_STORY_BINS + 1];
+        const uint16_t *v = fp->sig + b * p->rows;
+        uint64_t h = mix64(SEED_BAND + b), w = 0;
 
-        v[0] = (uint16_t)b;
-        memcpy(v + 1, fp->sig + b * p->rows, p->rows * sizeof(uint16_t));
-        keys[b] = XXH3_64bits_withSeed(v, (p->rows + 1) * sizeof(uint16_t),
-                                       SEED_BAND);
+        for (r = 0; r < p->rows; r++) {
+            w = w << 16 | v[r];
+            if (r % 4 == 3 || r + 1 == p->rows) {
+                h = mix64(h ^ w);
+                w = 0;
+            }
+        }
+        keys[b] = h;
     }
     return b;
 }
@@ -732,7 +967,9 @@ struct as_story_bands {
 
 static uint64_t band_frag(uint64_t key)
 {
-    return (mix64(key) >> 40) % ((1u << 24) - 2) + 1;
+    /* 24 bits scaled to 1 .. 2^24 - 2 by a multiply and a shift (a
+     * division here was 40 cycles, twice per band key). */
+    return ((mix64(key) >> 40) * ((1u << 24) - 2) >> 24) + 1;
 }
 
 as_story_bands_t *as_story_bands_new(void)
@@ -756,6 +993,26 @@ void as_story_bands_free(as_story_bands_t *b)
         return;
     free(b->slots);
     free(b);
+}
+
+/* Memory for a lookup table. One of 2 MB or more is aligned to 2 MB and
+ * asks for huge pages: the band table is probed at 20 random places per
+ * article, and with 4 KB pages each probe of a table of tens of MB also
+ * misses the TLB. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *table_alloc(size_t n)
+{
+    void *p;
+
+    if (n < HUGE_PAGE)
+        return malloc(n);
+    if ((p = aligned_alloc(HUGE_PAGE, n)) == NULL)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE);  /* a hint: refusal is harmless */
+#endif
+    return p;
 }
 
 static void band_insert(uint64_t *slots, size_t cap, uint64_t key,
@@ -784,8 +1041,7 @@ static int band_reserve(as_story_bands_t *b)
     /* Not calloc: a large calloc is fresh mmap'ed memory that the inserts
      * below would first read (mapping the zero page) and then write (a
      * second fault per page); memset writes each page once, in order. */
-    s = malloc(cap * sizeof(*s));
-    if (s == NULL)
+    if ((s = table_alloc(cap * sizeof(*s))) == NULL)
         return -1;
     memset(s, 0, cap * sizeof(*s));
     for (i = 0; i < b->cap; i++)
@@ -1018,7 +1274,7 @@ void as_story_terms_remove(as_story_terms_t *t, uint32_t term, int64_t time,
 }
 
 size_t as_story_terms_range(const as_story_terms_t *t, uint32_t term,
-                            int64_t from, int64_t to,
+                            int64_t from, int64_t to, size_t max,
                             const as_story_posting_t **out)
 {
     const tslot_t *s = term_slot(t->slots, t->cap, term | 1u);
@@ -1027,8 +1283,15 @@ size_t as_story_terms_range(const as_story_terms_t *t, uint32_t term,
     *out = NULL;
     if (s->term == 0 || s->n == 0)
         return 0;
+    /* Articles mostly come in time order: a new one's window usually
+     * reaches past the end of the list, and whether more than max
+     * postings are in it is then one comparison, not two binary searches
+     * over a long list (one cache miss per step). */
+    b = to == INT64_MAX || s->ps[s->n - 1].time <= to
+            ? s->n : lower_bound(s, to + 1, 0);
+    if (b > max && s->ps[b - max - 1].time >= from)
+        return max + 1;
     a = lower_bound(s, from, 0);
-    b = to == INT64_MAX ? s->n : lower_bound(s, to + 1, 0);
     *out = s->ps + a;
     return b > a ? b - a : 0;
 }
@@ -1064,7 +1327,8 @@ uint64_t as_story_join(const as_story_terms_t *t, const as_story_params_t *p,
     from = time < INT64_MIN + p->window_s ? INT64_MIN : time - p->window_s;
     to = time > INT64_MAX - p->window_s ? INT64_MAX : time + p->window_s;
     for (i = 0; i < fp->n_terms; i++) {
-        np[i] = as_story_terms_range(t, fp->terms[i], from, to, &ps[i]);
+        np[i] = as_story_terms_range(t, fp->terms[i], from, to,
+                                     p->common_terms, &ps[i]);
         if (np[i] > p->common_terms)
             np[i] = 0;  /* too common in the window to tell stories apart */
         total += np[i];

@@ -144,9 +144,10 @@ int as_story_terms_add(as_story_terms_t *t, uint32_t term,
 void as_story_terms_remove(as_story_terms_t *t, uint32_t term, int64_t time,
                            uint64_t id);
 /* Sets *out to the postings of term with from <= time <= to and returns
- * how many (the array belongs to the index, valid until it changes). */
+ * how many (the array belongs to the index, valid until it changes); when
+ * there are more than max, returns max + 1 and *out is not set. */
 size_t as_story_terms_range(const as_story_terms_t *t, uint32_t term,
-                            int64_t from, int64_t to,
+                            int64_t from, int64_t to, size_t max,
                             const as_story_posting_t **out);
 size_t as_story_terms_bytes(const as_story_terms_t *t);
 

@@ -537,12 +537,20 @@ START_TEST(test_tables)
         p.story = 1;
         ck_assert_int_eq(as_story_terms_add(t, 42, &p), 0);
     }
-    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 19, &out), 10);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 19, 200, &out), 10);
     for (i = 0; i < 10; i++)
         ck_assert_int_eq(out[i].time, 10 + i);
     as_story_terms_remove(t, 42, 15, out[5].id);
-    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 19, &out), 9);
-    ck_assert_uint_eq(as_story_terms_range(t, 44, 0, 100, &out), 0);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 19, 200, &out), 9);
+    ck_assert_uint_eq(as_story_terms_range(t, 44, 0, 100, 200, &out), 0);
+    /* More than max: max + 1, whether the window reaches the list's end
+     * (the quick test) or not (the binary searches); exactly max: max. */
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 0, 1000, 20, &out), 21);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 10, 60, 20, &out), 21);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 90, 99, 10, &out), 10);
+    ck_assert_int_eq(out[0].time, 90);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 89, 99, 10, &out), 11);
+    ck_assert_uint_eq(as_story_terms_range(t, 42, 89, 98, 10, &out), 10);
     as_story_terms_free(t);
 }
 END_TEST
@@ -615,6 +623,84 @@ START_TEST(test_bands)
 }
 END_TEST
 
+/* The scan reads the body 64 bytes at a time: words, non-ASCII letters
+ * and the UTF-8 separators (no-break space, dashes, curly quotes) give the
+ * same words wherever the block boundaries fall, words of any length
+ * included; case and the kind of separator do not matter. */
+START_TEST(test_tokens)
+{
+    static const char *const words[] = {
+        "Zürich", "naïve", "café", "São", "Paulo", "internationalization",
+        "counterrevolutionaries", "x", "42", "Ölmühle", "über", "the",
+        "council", "voted", "approve", "a", "budget", "supercalifragilistic",
+        "résumé", "déjà", "vu", "Łódź", "Kraków", "中文", "日本語",
+    };
+    /* Separators: ASCII, U+00A0, U+2014, U+201C/U+201D, U+3001. */
+    static const char *const seps[] = {
+        " ", "\xc2\xa0", " \xe2\x80\x94 ", "\xe2\x80\x9c", "\xe2\x80\x9d ",
+        ", ", "\xe3\x80\x81",
+    };
+    size_t nw = sizeof(words) / sizeof(words[0]);
+    char *base = malloc(8192), *var = malloc(8192), *buf = malloc(8300);
+    uint64_t *sh0 = malloc(2048 * sizeof(uint64_t));
+    uint64_t *sh1 = malloc(2048 * sizeof(uint64_t));
+    size_t bl = 0, vl = 0, i, n0, n1, shift;
+    as_story_fp_t f0, f1;
+
+    ck_assert_ptr_nonnull(base);
+    ck_assert_ptr_nonnull(var);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_ptr_nonnull(sh0);
+    ck_assert_ptr_nonnull(sh1);
+    /* 300 words in lines of 10, ending like sentences; the variant
+     * upper-cases every seventh word and takes other separators. */
+    for (i = 0; i < 300; i++) {
+        const char *w = words[(i * 7 + i / 25) % nw];
+        const char *sep = (i + 1) % 10 == 0 ? ".\n" : seps[i % 7];
+        size_t k, wl = strlen(w);
+
+        memcpy(base + bl, w, wl);
+        bl += wl;
+        bl += (size_t)sprintf(base + bl, "%s", (i + 1) % 10 == 0 ? ".\n" : " ");
+        for (k = 0; k < wl; k++)
+            var[vl + k] = i % 7 == 3 && w[k] >= 'a' && w[k] <= 'z'
+                              ? (char)(w[k] - 32) : w[k];
+        vl += wl;
+        vl += (size_t)sprintf(var + vl, "%s", sep);
+    }
+    base[bl] = var[vl] = '\0';
+    n0 = as_story_shingles(base, sh0, 2048);
+    ck_assert_uint_eq(n0, 300 - 3);
+    as_story_fingerprint("A title", base, &f0);
+    /* Every offset of the block boundaries: leading separators shift the
+     * body by 0..70 bytes. */
+    for (shift = 0; shift <= 70; shift++) {
+        memset(buf, ' ', shift);
+        strcpy(buf + shift, var);
+        n1 = as_story_shingles(buf, sh1, 2048);
+        ck_assert_msg(n1 == n0 && memcmp(sh0, sh1, n0 * sizeof(*sh0)) == 0,
+                      "shift %zu: %zu shingles, %zu expected, or other ones",
+                      shift, n1, n0);
+        as_story_fingerprint("A title", buf, &f1);
+        ck_assert_msg(memcmp(f0.sig, f1.sig, sizeof(f0.sig)) == 0,
+                      "shift %zu: another signature", shift);
+    }
+    /* Shingles are words - 3; a separator cut by the end of the body is
+     * a word of its own (the scan reads no byte past the end). */
+    strcpy(buf, "alpha beta gamma delta \xe2\x80");
+    ck_assert_uint_eq(as_story_shingles(buf, sh1, 2048), 2);
+    strcpy(buf, "alpha beta gamma delta epsilon");
+    ck_assert_uint_eq(as_story_shingles(buf, sh1, 2048), 2);
+    strcpy(buf, "alpha\xe2\x80\x94" "beta");
+    ck_assert_uint_eq(as_story_shingles(buf, sh1, 2048), 1);
+    free(base);
+    free(var);
+    free(buf);
+    free(sh0);
+    free(sh1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("story");
@@ -633,6 +719,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_tables);
     tcase_add_test(tc, test_join_rare_names);
     tcase_add_test(tc, test_bands);
+    tcase_add_test(tc, test_tokens);
     suite_add_tcase(s, tc);
     return s;
 }
