@@ -30,7 +30,12 @@
 /* How long a member waits, at most, to make its copy. */
 #define DEFAULT_PREPARE_MS (10 * 60 * 1000)
 #define DEFAULT_CHUNK_MS (60 * 1000)
-#define DEFAULT_DEADLINE_MS (30 * 60 * 1000)
+/* How long to keep trying members before restore fails (libraft's
+ * leader sends its snapshot again later); a download under way goes on. */
+#define DEFAULT_DEADLINE_MS (60 * 1000)
+/* A member must answer a Ping this fast before it is asked for a copy:
+ * a dead one must not hold the wait for a copy being made. */
+#define PROBE_MS 2000
 /* A pause between two rounds over the members. */
 #define RETRY_PAUSE_MS 500
 
@@ -389,6 +394,11 @@ static int download(const as_snapshot_fetch_opts_t *o, const char *ep,
     int64_t t0 = as_clock_mono_ms();
     int fd, rc, err;
 
+    Artstore__V1__PingRequest ping = ARTSTORE__V1__PING_REQUEST__INIT;
+
+    if ((rc = as_peer_call(ep, o->token, "Ping", &ping.base, PROBE_MS, 0,
+                           NULL, NULL, st)) != 0)
+        return rc;
     fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return as_disk_error(o->data_dir, errno, "create snapshot copy", st);

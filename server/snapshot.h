@@ -130,13 +130,16 @@ typedef struct as_snapshot_fetch_opts {
     int prepare_ms;              /* wait for a member to make its copy
                                     (the first answer); 0: 10 minutes */
     int chunk_ms;                /* wait for each further chunk; 0: 60 s */
-    int64_t deadline_ms;         /* give up (Unix ms); 0: 30 minutes */
+    int64_t deadline_ms;         /* stop trying members (Unix ms; a
+                                    download under way goes on); 0: in a
+                                    minute */
     size_t chunk;                /* bytes asked per call; 0: the most */
 } as_snapshot_fetch_opts_t;
 
 /*
  * Downloads a copy holding at least o->min_index from the first member
- * that has one (trying each in turn, again while the deadline allows) to
+ * that has one (trying each in turn, again while the deadline allows; a
+ * member that does not answer a Ping within 2 s is passed over) to
  * DATA/snapshot-in/data.mdb and checks it (verify.h: no problem; the
  * index it holds). file gets its path. Returns 0, or the last member's
  * refusal / UNAVAILABLE / DATA_LOSS (the copy failed its check) /

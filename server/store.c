@@ -2194,10 +2194,20 @@ int as_reader_create(as_store_t *s, as_reader_t **out, as_status_t *st)
         free(r);
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     }
+    atomic_store(&r->open_epoch, UINT64_MAX);
+    /* Listed before the lock is let go: as_store_replace ends the
+     * transaction of every listed reader. */
     pthread_rwlock_rdlock(&s->resize_lock);
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
-    if (rc == 0)
+    if (rc == 0) {
         mdb_txn_reset(r->txn);
+        pthread_mutex_lock(&s->readers_lock);
+        r->next = s->readers;
+        if (s->readers != NULL)
+            s->readers->prev = r;
+        s->readers = r;
+        pthread_mutex_unlock(&s->readers_lock);
+    }
     pthread_rwlock_unlock(&s->resize_lock);
     if (rc != 0) {
         as_codec_free(r->codec);
@@ -2205,13 +2215,6 @@ int as_reader_create(as_store_t *s, as_reader_t **out, as_status_t *st)
         return as_status_set(st, AS_CODE_INTERNAL, "begin read: %s",
                              mdb_strerror(rc));
     }
-    atomic_store(&r->open_epoch, UINT64_MAX);
-    pthread_mutex_lock(&s->readers_lock);
-    r->next = s->readers;
-    if (s->readers != NULL)
-        s->readers->prev = r;
-    s->readers = r;
-    pthread_mutex_unlock(&s->readers_lock);
     *out = r;
     return 0;
 }
@@ -2222,6 +2225,8 @@ void as_reader_free(as_reader_t *r)
         return;
     if (r->open)
         as_reader_end(r);
+    /* Shared, so that the environment is not replaced under the abort. */
+    pthread_rwlock_rdlock(&r->s->resize_lock);
     pthread_mutex_lock(&r->s->readers_lock);
     if (r->prev != NULL)
         r->prev->next = r->next;
@@ -2232,6 +2237,7 @@ void as_reader_free(as_reader_t *r)
     pthread_mutex_unlock(&r->s->readers_lock);
     if (r->txn != NULL)
         mdb_txn_abort(r->txn);
+    pthread_rwlock_unlock(&r->s->resize_lock);
     as_codec_free(r->codec);
     free(r->ovbufs);
     free(r);
