@@ -78,28 +78,128 @@ static void set_origin(Artstore__V1__RaftEntry *e, int64_t time_ms,
     e->origin_seq = o->seq;
 }
 
+/* Fills w with the write of item it, pointing into it (nothing copied);
+ * an item the service refused leaves w empty. */
+static void fill_write(const as_write_item_t *it, Artstore__V1__RaftWrite *w)
+{
+    artstore__v1__raft_write__init(w);
+    if (it->prefailed)
+        return;
+    if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
+        w->article = (Artstore__V1__Article *)it->article;
+        w->has_exact = w->exact = it->op == AS_WRITE_EXACT;
+    } else {
+        w->has_delete_id = 1;
+        w->delete_id = it->id;
+        w->delete_url = (char *)it->url;
+    }
+    w->has_expected_revision = it->cond.has_expected != 0;
+    w->expected_revision = it->cond.expected;
+    if (it->cond.request_id.len > 0) {
+        w->has_request_id = 1;
+        w->request_id.data = (uint8_t *)it->cond.request_id.data;
+        w->request_id.len = it->cond.request_id.len;
+    }
+}
+
+/* Bytes of a varint of v. */
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Writes v as a varint at p; returns the bytes written. */
+static size_t varint_put(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+size_t as_entry_write_size(const as_write_item_t *it)
+{
+    Artstore__V1__RaftWrite w;
+
+    fill_write(it, &w);
+    return artstore__v1__raft_write__get_packed_size(&w);
+}
+
+size_t as_entry_write_pack(const as_write_item_t *it, uint8_t *out,
+                           size_t *article_off, size_t *article_len)
+{
+    Artstore__V1__RaftWrite w;
+    uint64_t alen = 0;
+    unsigned shift = 0;
+    size_t n, i = 1;
+
+    fill_write(it, &w);
+    n = artstore__v1__raft_write__pack(&w, out);
+    *article_off = *article_len = 0;
+    if (w.article != NULL) {
+        /* Field 1, the article, comes first: its tag, its length as a
+         * varint, then the packed article. */
+        while (out[i] & 0x80) {
+            alen |= (uint64_t)(out[i] & 0x7f) << shift;
+            shift += 7;
+            i++;
+        }
+        alen |= (uint64_t)out[i] << shift;
+        *article_off = i + 1;
+        *article_len = (size_t)alen;
+    }
+    return n;
+}
+
+/*
+ * The entry is packed in three parts that protobuf lets us concatenate,
+ * in field order, so the bytes are the ones protobuf-c would write for the
+ * whole message: the stamp (fields 1-4) and the parts (field 8) packed by
+ * protobuf-c, and between them each write (field 5) as its tag, its length
+ * and its packed RaftWrite. A write the service packed on its worker
+ * (item->wire) is copied as it is, so that the one writer thread does not
+ * pack articles again.
+ */
 int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
                        int64_t time_ms, const as_entry_origin_t *origin,
                        void *(*alloc)(size_t), void **out, size_t *len,
                        as_status_t *st)
 {
-    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
-    Artstore__V1__RaftWrite *w = NULL, **pw = NULL;
+    Artstore__V1__RaftEntry head = ARTSTORE__V1__RAFT_ENTRY__INIT;
+    Artstore__V1__RaftEntry tail = ARTSTORE__V1__RAFT_ENTRY__INIT;
     uint32_t *parts = NULL;
-    size_t i, j, n = 0, k = 0;
-    int rc;
+    size_t *sizes = NULL;
+    size_t i, j, n = 0, k, msg, total, off;
+    unsigned char *p;
+    int rc = 0;
 
     for (j = 0; j < n_jobs; j++)
         n += jobs[j]->n;
-    w = calloc(n ? n : 1, sizeof(*w));
-    pw = calloc(n ? n : 1, sizeof(*pw));
-    parts = calloc(n_jobs ? n_jobs : 1, sizeof(*parts));
-    if (w == NULL || pw == NULL || parts == NULL) {
+    sizes = malloc(sizeof(*sizes) * (n ? n : 1));
+    parts = malloc(sizeof(*parts) * (n_jobs ? n_jobs : 1));
+    if (sizes == NULL || parts == NULL) {
         rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                            "out of memory for a log entry of %zu items", n);
         goto out_free;
     }
-    for (j = 0; j < n_jobs; j++) {
+    set_origin(&head, time_ms, origin);
+    /* One request: no parts (the form of an entry of one request). */
+    if (n_jobs > 1) {
+        tail.n_parts = n_jobs;
+        tail.parts = parts;
+    }
+    msg = artstore__v1__raft_entry__get_packed_size(&head);
+    for (j = 0, k = 0; j < n_jobs; j++) {
         if (jobs[j]->n > UINT32_MAX) {
             rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                                "a request of %zu items is too large for a "
@@ -110,41 +210,52 @@ int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
         for (i = 0; i < jobs[j]->n; i++, k++) {
             const as_write_item_t *it = &jobs[j]->items[i];
 
-            artstore__v1__raft_write__init(&w[k]);
-            pw[k] = &w[k];
-            if (it->prefailed)
-                continue;
-            if (it->op == AS_WRITE_PUT || it->op == AS_WRITE_EXACT) {
-                w[k].article = (Artstore__V1__Article *)it->article;
-                w[k].has_exact = w[k].exact = it->op == AS_WRITE_EXACT;
-            } else {
-                w[k].has_delete_id = 1;
-                w[k].delete_id = it->id;
-                w[k].delete_url = (char *)it->url;
-            }
-            w[k].has_expected_revision = it->cond.has_expected != 0;
-            w[k].expected_revision = it->cond.expected;
-            if (it->cond.request_id.len > 0) {
-                w[k].has_request_id = 1;
-                w[k].request_id.data = (uint8_t *)it->cond.request_id.data;
-                w[k].request_id.len = it->cond.request_id.len;
-            }
+            sizes[k] = it->wire != NULL ? it->wire_len
+                                        : as_entry_write_size(it);
+            msg += 1 + varint_size(sizes[k]) + sizes[k];
         }
     }
-    set_origin(&e, time_ms, origin);
-    e.n_writes = n;
-    e.writes = pw;
-    /* One request: no parts (the form of an entry of one request). */
-    if (n_jobs > 1) {
-        e.n_parts = n_jobs;
-        e.parts = parts;
+    msg += artstore__v1__raft_entry__get_packed_size(&tail);
+    if (msg > UINT32_MAX) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "a log entry of %zu bytes is too large", msg);
+        goto out_free;
     }
-    rc = pack_entry(&e, alloc, out, len, st);
+    total = FRAME_HEADER + ((msg + 7) & ~(size_t)7);
+    if ((p = alloc(total)) == NULL) {
+        rc = as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                           "out of memory for a %zu-byte log entry", total);
+        goto out_free;
+    }
+    memcpy(p, FRAME_MAGIC, 4);
+    p[4] = (unsigned char)(msg >> 24);
+    p[5] = (unsigned char)(msg >> 16);
+    p[6] = (unsigned char)(msg >> 8);
+    p[7] = (unsigned char)msg;
+    off = FRAME_HEADER;
+    off += artstore__v1__raft_entry__pack(&head, p + off);
+    for (j = 0, k = 0; j < n_jobs; j++) {
+        for (i = 0; i < jobs[j]->n; i++, k++) {
+            const as_write_item_t *it = &jobs[j]->items[i];
+            size_t aoff, alen;
+
+            p[off++] = (5 << 3) | 2;        /* writes: length-delimited */
+            off += varint_put(p + off, sizes[k]);
+            if (it->wire != NULL)
+                memcpy(p + off, it->wire, sizes[k]);
+            else
+                as_entry_write_pack(it, p + off, &aoff, &alen);
+            off += sizes[k];
+        }
+    }
+    off += artstore__v1__raft_entry__pack(&tail, p + off);
+    memset(p + off, 0, total - off);
+    *out = p;
+    *len = total;
 
 out_free:
     free(parts);
-    free(pw);
-    free(w);
+    free(sizes);
     return rc;
 }
 

@@ -75,6 +75,19 @@ int as_entry_pack_trim(uint64_t upto, int64_t time_ms,
                        void *(*alloc)(size_t), void **out, size_t *len,
                        as_status_t *st);
 
+/* The size of item it's write (a RaftWrite) packed. */
+size_t as_entry_write_size(const as_write_item_t *it);
+
+/*
+ * Packs item it's write (a RaftWrite) into out, which has
+ * as_entry_write_size(it) bytes; returns that size. For a put,
+ * out[*article_off..+*article_len) is the packed article (else both are
+ * 0). A request worker packs its items so (item->wire), and
+ * as_entry_pack_jobs then copies them into an entry as they are.
+ */
+size_t as_entry_write_pack(const as_write_item_t *it, uint8_t *out,
+                           size_t *article_off, size_t *article_len);
+
 /*
  * Packs the write items of n_jobs requests into one entry (the leader
  * merges the requests waiting for it; the write-ahead log's record of one

@@ -103,6 +103,26 @@ int as_codec_encode(as_codec_t *c, const void *in, size_t n,
     return 0;
 }
 
+size_t as_codec_suffix(const void *enc, size_t enc_n, const void *suffix,
+                       size_t suffix_n, void *dst)
+{
+    const unsigned char *e = enc;
+    unsigned char *d = dst;
+
+    if (!as_codec_is_compressed(enc, enc_n)) {
+        /* Stored as it is: the two parts, one after the other. */
+        memcpy(d, enc, enc_n);
+        memcpy(d + enc_n, suffix, suffix_n);
+        return enc_n + suffix_n;
+    }
+    d[0] = AS_CODEC_TAG;
+    d[1] = AS_CODEC_SUFFIX;
+    d[2] = (unsigned char)suffix_n;
+    memcpy(d + 3, suffix, suffix_n);
+    memcpy(d + 3 + suffix_n, e + 2, enc_n - 2);
+    return 3 + suffix_n + enc_n - 2;
+}
+
 int as_codec_is_compressed(const void *v, size_t n)
 {
     const unsigned char *p = v;
@@ -169,9 +189,9 @@ int as_codec_join(as_codec_t *c, const void *head, size_t head_n,
 int as_codec_decode(as_codec_t *c, const void *v, size_t n,
                     const void **out, size_t *out_n, as_status_t *st)
 {
-    const unsigned char *p = v;
+    const unsigned char *p = v, *suffix = NULL;
     unsigned long long size;
-    size_t got;
+    size_t got, skip = 2, suffix_n = 0;
     void *dst;
 
     if (!as_codec_is_compressed(v, n)) {
@@ -179,11 +199,20 @@ int as_codec_decode(as_codec_t *c, const void *v, size_t n,
         *out_n = n;
         return 0;
     }
-    if (p[1] != AS_CODEC_ZSTD)
+    if (p[1] == AS_CODEC_SUFFIX) {
+        /* The suffix S goes after the frame's content (codec.h). */
+        if (n < 3 || (size_t)p[2] > n - 3)
+            return as_status_set(st, AS_CODE_DATA_LOSS,
+                                 "stored article's suffix is cut short");
+        suffix = p + 3;
+        suffix_n = p[2];
+        skip = 3 + suffix_n;
+    } else if (p[1] != AS_CODEC_ZSTD) {
         return as_status_set(st, AS_CODE_DATA_LOSS,
                              "stored article has unknown encoding %u",
                              (unsigned)p[1]);
-    size = ZSTD_getFrameContentSize(p + 2, n - 2);
+    }
+    size = ZSTD_getFrameContentSize(p + skip, n - skip);
     if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
         size > AS_CODEC_MAX_DECODED)
         return as_status_set(st, AS_CODE_DATA_LOSS,
@@ -193,17 +222,20 @@ int as_codec_decode(as_codec_t *c, const void *v, size_t n,
     if (c->dctx == NULL && (c->dctx = ZSTD_createDCtx()) == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "out of memory for a zstd context");
-    if ((dst = block_alloc(c, size ? (size_t)size : 1)) == NULL)
+    if ((dst = block_alloc(c, (size_t)size + suffix_n + 1)) == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "out of memory decompressing %llu bytes", size);
-    got = ZSTD_decompressDCtx(c->dctx, dst, (size_t)size, p + 2, n - 2);
+    got = ZSTD_decompressDCtx(c->dctx, dst, (size_t)size, p + skip,
+                              n - skip);
     if (ZSTD_isError(got) || got != size)
         return as_status_set(st, AS_CODE_DATA_LOSS,
                              "stored article does not decompress: %s",
                              ZSTD_isError(got) ? ZSTD_getErrorName(got)
                                                : "size mismatch");
+    if (suffix_n > 0)
+        memcpy((unsigned char *)dst + got, suffix, suffix_n);
     *out = dst;
-    *out_n = got;
+    *out_n = got + suffix_n;
     return 0;
 }
 

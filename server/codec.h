@@ -8,8 +8,15 @@
  *     invalid), or
  *   - AS_CODEC_TAG (0x00), AS_CODEC_ZSTD (0x01), then one zstd frame
  *     holding the packed Article, with its size in the frame header, or
+ *   - AS_CODEC_TAG, AS_CODEC_SUFFIX (0x03), a length byte L, L bytes S,
+ *     then one zstd frame holding P: the packed Article is P followed by
+ *     S (protobuf lets a message be packed in two parts that are simply
+ *     concatenated). The request workers pack and compress an article
+ *     before the writer has assigned its id and revision; the writer then
+ *     packs only those fields, S, and adds them outside the frame
+ *     (as_codec_suffix), so compression stays off its one thread, or
  *   - AS_CODEC_TAG, AS_CODEC_SPLIT (0x02), then the first bytes of one of
- *     the two forms above, whose rest the store keeps elsewhere (store.c
+ *     the forms above, whose rest the store keeps elsewhere (store.c
  *     splits a value too long for one LMDB leaf node; as_codec_join puts
  *     it back together before as_codec_decode).
  * So stores keep working across the change in both directions of reading:
@@ -36,6 +43,9 @@
 #define AS_CODEC_TAG 0x00
 #define AS_CODEC_ZSTD 0x01
 #define AS_CODEC_SPLIT 0x02
+#define AS_CODEC_SUFFIX 0x03
+/* The longest suffix of the AS_CODEC_SUFFIX form (its length is a byte). */
+#define AS_CODEC_SUFFIX_MAX 255
 /* Values smaller than this are stored as they are: zstd's frame header
  * and the two tag bytes would eat most of the saving. */
 #define AS_CODEC_MIN_BYTES 256
@@ -64,6 +74,16 @@ void as_codec_free(as_codec_t *c);
  */
 int as_codec_encode(as_codec_t *c, const void *in, size_t n,
                     const void **out, size_t *out_n, as_status_t *st);
+
+/*
+ * Writes into dst the stored value of the packed article P ++ S, given
+ * enc[0..enc_n), what as_codec_encode made of P (P itself, or its
+ * compressed form), and the packed suffix S = suffix[0..suffix_n), at most
+ * AS_CODEC_SUFFIX_MAX bytes. dst has room for enc_n + suffix_n + 3 bytes
+ * and must not overlap the inputs. Returns the value's length.
+ */
+size_t as_codec_suffix(const void *enc, size_t enc_n, const void *suffix,
+                       size_t suffix_n, void *dst);
 
 /* Returns nonzero if the stored value v[0..n) is compressed. */
 int as_codec_is_compressed(const void *v, size_t n);

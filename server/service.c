@@ -4,9 +4,12 @@
  */
 #include "service.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
 #include "cluster.h"
+#include "codec.h"
 #include "log.h"
 #include "pbcheck.h"
 #include "query.h"
@@ -50,27 +53,86 @@ const size_t as_service_n_methods =
 
 /* ------------------------------------------------------------ workers */
 
+/* A worker's own state: its store reader, and the encoder of the
+ * articles it packs ahead of the writer (as_service_prepack). */
+typedef struct worker {
+    as_reader_t *rd;
+    as_codec_t *enc;
+} worker_t;
+
 void *as_service_worker_init(void *ctx)
 {
     as_service_t *svc = ctx;
-    as_reader_t *r = NULL;
+    worker_t *w = calloc(1, sizeof(*w));
     as_status_t st;
 
-    if (as_reader_create(svc->store, &r, &st) != 0)
+    if (w == NULL) {
+        as_log_error("worker: out of memory");
+        return NULL;
+    }
+    if (as_reader_create(svc->store, &w->rd, &st) != 0)
         as_log_error("worker has no store reader: %s", st.msg);
-    return r;
+    /* Without one, the writer packs and compresses as before. */
+    w->enc = as_store_encoder_new(svc->store);
+    return w;
 }
 
 void as_service_worker_fini(void *ctx, void *data)
 {
+    worker_t *w = data;
+
     (void)ctx;
-    as_reader_free(data);
+    if (w == NULL)
+        return;
+    as_reader_free(w->rd);
+    as_codec_free(w->enc);
+    free(w);
+}
+
+void as_service_prepack(as_call_t *call, as_write_item_t *it)
+{
+    as_service_t *svc = as_call_ctx(call);
+    as_arena_t *ar = as_call_arena(call);
+    worker_t *w = as_call_worker(call);
+    size_t n = as_entry_write_size(it), off, alen, en;
+    as_put_pre_t *pre;
+    const void *e;
+    uint8_t *wire;
+    as_status_t st;
+
+    if ((wire = as_arena_alloc(ar, n ? n : 1)) == NULL)
+        return;
+    as_entry_write_pack(it, wire, &off, &alen);
+    it->wire = wire;
+    it->wire_len = n;
+    /* A cluster applies its writes from the Raft entry; the store form is
+     * for the writer thread of a single node. */
+    if (it->op != AS_WRITE_PUT || alen == 0 || svc->cluster != NULL ||
+        w == NULL || w->enc == NULL ||
+        (pre = as_arena_alloc(ar, sizeof(*pre))) == NULL ||
+        as_codec_encode(w->enc, wire + off, alen, &e, &en, &st) != 0)
+        return;
+    pre->packed = wire + off;
+    pre->packed_len = alen;
+    pre->enc = e;
+    pre->enc_len = en;
+    if (e != wire + off) {
+        /* The codec's buffer is reused by its next article. */
+        void *copy = as_arena_alloc(ar, en);
+
+        if (copy == NULL)
+            return;
+        memcpy(copy, e, en);
+        pre->enc = copy;
+    }
+    it->pre = pre;
 }
 
 as_reader_t *as_service_reader_latest(as_call_t *call)
 {
     as_service_t *svc = as_call_ctx(call);
-    as_reader_t *rd = as_call_worker(call);
+    worker_t *w = as_call_worker(call);
+    as_reader_t *rd = w != NULL ? w->rd : NULL;
     as_status_t st;
 
     if (rd == NULL) {

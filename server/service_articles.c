@@ -87,6 +87,7 @@ static int prepare_put(as_call_t *call, Artstore__V1__PutRequest *req,
             as_story_fingerprint(req->article->title, req->article->body, fp);
         it->fp = fp;
     }
+    as_service_prepack(call, it);
     return 0;
 }
 
@@ -294,6 +295,7 @@ static int prepare_exact(as_call_t *call, Artstore__V1__PutExactRequest *req,
                 as_story_fingerprint(a->title, a->body, fp);
             it->fp = fp;
         }
+        as_service_prepack(call, it);
     }
     qsort(revs, req->n_articles, sizeof(*revs), cmp_u64);
     for (i = 1; i < req->n_articles; i++)

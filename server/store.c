@@ -69,6 +69,8 @@ struct as_store {
     as_codec_t *wcodec;
     unsigned char *pack;
     size_t pack_cap;
+    unsigned char *enc;    /* a value built from an as_put_pre_t */
+    size_t enc_cap;
     size_t leaf_max;       /* longest value kept whole in `articles` */
     as_story_state_t *story;   /* used by the writing thread only */
     _Atomic uint64_t logged;
@@ -645,6 +647,7 @@ void as_store_close(as_store_t *s)
     as_codec_free(s->wcodec);
     free(s->pack);
     free(s->path);
+    free(s->enc);
     free(s);
 }
 
@@ -1593,36 +1596,87 @@ int as__article_unstore(MDB_txn *txn, MDB_dbi tails, as_codec_t *c,
     return as_codec_decode(c, v, n, out, out_n, st);
 }
 
+/* Makes *buf hold at least n bytes. Returns 0 or RESOURCE_EXHAUSTED. */
+static int reserve(unsigned char **buf, size_t *cap, size_t n,
+                   as_status_t *st)
+{
+    size_t c = n < 65536 ? 65536 : n;
+    unsigned char *p;
+
+    if (n <= *cap)
+        return 0;
+    if ((p = realloc(*buf, c)) == NULL)
+        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
+                             "out of memory packing an article");
+    *buf = p;
+    *cap = c;
+    return 0;
+}
+
+/* Packs into out the fields of a that the writer assigns (as_put_pre_t):
+ * the suffix that completes an article packed without them. Returns its
+ * length (at most AS_CODEC_SUFFIX_MAX: five varint fields). */
+static size_t pack_assigned(const Artstore__V1__Article *a,
+                            unsigned char out[AS_CODEC_SUFFIX_MAX])
+{
+    Artstore__V1__Article x = ARTSTORE__V1__ARTICLE__INIT;
+
+    x.has_id = a->has_id;
+    x.id = a->id;
+    x.has_ingested_at = a->has_ingested_at;
+    x.ingested_at = a->ingested_at;
+    x.has_revision = a->has_revision;
+    x.revision = a->revision;
+    x.has_story_id = a->has_story_id;
+    x.story_id = a->story_id;
+    x.has_duplicate_of = a->has_duplicate_of;
+    x.duplicate_of = a->duplicate_of;
+    return artstore__v1__article__pack(&x, out);
+}
+
 /* Stores article a under its id: packed, then compressed when that makes
- * it smaller (codec.h). */
+ * it smaller (codec.h). With pre, a's other fields come packed and
+ * encoded from pre, and only the assigned ones are packed here. */
 static int put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
-                       as_status_t *st)
+                       const as_put_pre_t *pre, as_status_t *st)
 {
     as_store_t *s = t->s;
-    unsigned char kbuf[8];
+    unsigned char kbuf[8], sfx[AS_CODEC_SUFFIX_MAX];
     MDB_val k = { 8, kbuf };
     const void *v;
-    size_t n = artstore__v1__article__get_packed_size(a), vn;
+    size_t n, vn, sn;
     int rc;
 
-    if (n > s->pack_cap) {
-        size_t cap = n < 65536 ? 65536 : n;
-        unsigned char *p = realloc(s->pack, cap);
-
-        if (p == NULL)
-            return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                                 "out of memory packing an article");
-        s->pack = p;
-        s->pack_cap = cap;
-    }
-    artstore__v1__article__pack(a, s->pack);
-    if ((rc = as_codec_encode(s->wcodec, s->pack, n, &v, &vn, st)) != 0)
-        return rc;
     as_be_put64(kbuf, a->id);
+    if (pre != NULL) {
+        sn = pack_assigned(a, sfx);
+        n = pre->packed_len + sn;
+        if ((rc = reserve(&s->pack, &s->pack_cap, n, st)) != 0 ||
+            (rc = reserve(&s->enc, &s->enc_cap, pre->enc_len + sn + 3,
+                          st)) != 0)
+            return rc;
+        /* Get reads the packed form, P ++ S, from the overlay. */
+        memcpy(s->pack, pre->packed, pre->packed_len);
+        memcpy(s->pack + pre->packed_len, sfx, sn);
+        vn = as_codec_suffix(pre->enc, pre->enc_len, sfx, sn, s->enc);
+        v = s->enc;
+    } else {
+        n = artstore__v1__article__get_packed_size(a);
+        if ((rc = reserve(&s->pack, &s->pack_cap, n, st)) != 0)
+            return rc;
+        artstore__v1__article__pack(a, s->pack);
+        if ((rc = as_codec_encode(s->wcodec, s->pack, n, &v, &vn, st)) != 0)
+            return rc;
+    }
     if ((rc = store_value(t, &k, v, vn, st)) != 0)
         return rc;
     /* Get reads the packed form; s->pack still holds it. */
     return stage_article(t, a->id, a->revision, s->pack, n, st);
+}
+
+as_codec_t *as_store_encoder_new(as_store_t *s)
+{
+    return as_codec_new(s->opts.compress_level);
 }
 
 /* Writes the change event of seq for a write of a (or delete of a). */
@@ -1904,6 +1958,14 @@ int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
                     const as_story_fp_t *fp, const as_write_cond_t *cond,
                     as_put_out_t *out, as_status_t *st)
 {
+    return as_store_put_pre(t, a, fp, NULL, cond, out, st);
+}
+
+int as_store_put_pre(as_wtxn_t *t, const Artstore__V1__Article *a,
+                     const as_story_fp_t *fp, const as_put_pre_t *pre,
+                     const as_write_cond_t *cond, as_put_out_t *out,
+                     as_status_t *st)
+{
     Artstore__V1__Article *old = NULL, next = *a;
     unsigned char key[AS_KEY_MAX];
     size_t klen;
@@ -1965,7 +2027,7 @@ int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
     }
     if ((rc = as__story_put(t, old, &next, fp, st)) != 0 ||
         (rc = index_article(t, &next, 1, st)) != 0 ||
-        (rc = put_article(t, &next, st)) != 0 ||
+        (rc = put_article(t, &next, pre, st)) != 0 ||
         (rc = log_change(t, old ? ARTSTORE__V1__CHANGE_TYPE__CHANGE_UPDATE
                                 : ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE,
                          &next, old, st)) != 0 ||
@@ -2093,7 +2155,7 @@ int as_store_put_exact(as_wtxn_t *t, const Artstore__V1__Article *a,
         next.has_story_id = next.has_duplicate_of = 0;
     if ((rc = as__story_put(t, NULL, &next, fp, st)) != 0 ||
         (rc = index_article(t, &next, 1, st)) != 0 ||
-        (rc = put_article(t, &next, st)) != 0 ||
+        (rc = put_article(t, &next, NULL, st)) != 0 ||
         (rc = log_change_at(t, next.revision,
                             ARTSTORE__V1__CHANGE_TYPE__CHANGE_CREATE, &next,
                             NULL, st)) != 0 ||
@@ -3043,7 +3105,7 @@ int as__wtxn_get_article(as_wtxn_t *t, uint64_t id,
 int as__wtxn_put_article(as_wtxn_t *t, const Artstore__V1__Article *a,
                          as_status_t *st)
 {
-    return put_article(t, a, st);
+    return put_article(t, a, NULL, st);
 }
 
 int as_store_story_sizes(as_reader_t *r, uint64_t bytes[4], as_status_t *st)

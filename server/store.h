@@ -340,6 +340,35 @@ int as_store_put_fp(as_wtxn_t *t, const Artstore__V1__Article *a,
                     as_put_out_t *out, as_status_t *st);
 
 /*
+ * An article packed, and encoded for storage, on a request worker before
+ * the writer takes it: the writer then adds only the fields it assigns
+ * (id, revision, ingested_at, story_id, duplicate_of) as a packed suffix
+ * (codec.h, AS_CODEC_SUFFIX) instead of packing and compressing the whole
+ * article on its one thread. The bytes stay the caller's.
+ */
+typedef struct as_put_pre {
+    const void *packed;    /* the prepared article, packed; it carries none
+                              of the fields above */
+    size_t packed_len;
+    const void *enc;       /* what an encoder (as_store_encoder_new) made of
+                              packed: packed itself, or compressed */
+    size_t enc_len;
+} as_put_pre_t;
+
+/* Creates a codec that encodes articles as this store writes them (its
+ * compression level), for as_put_pre_t on another thread: one per
+ * thread, freed with as_codec_free. NULL when out of memory. */
+struct as_codec *as_store_encoder_new(as_store_t *s);
+
+/* As as_store_put_fp, with a (as it was prepared: id, revision,
+ * ingested_at, story_id and duplicate_of absent) packed and encoded in
+ * *pre (NULL: packed and encoded here). */
+int as_store_put_pre(as_wtxn_t *t, const Artstore__V1__Article *a,
+                     const as_story_fp_t *fp, const as_put_pre_t *pre,
+                     const as_write_cond_t *cond, as_put_out_t *out,
+                     as_status_t *st);
+
+/*
  * Writes article a, prepared (as_article_prepare) but carrying the id,
  * revision and ingested_at it had in the store it was exported from (and
  * its story_id and duplicate_of, kept when stories are on here), as they

@@ -61,8 +61,8 @@ static int apply_item(as_wtxn_t *t, as_write_item_t *it)
     as_status_ok(&it->st);
     memset(&it->out, 0, sizeof(it->out));
     if (it->op == AS_WRITE_PUT)
-        rc = as_store_put_fp(t, it->article, it->fp, &it->cond, &it->out,
-                             &it->st);
+        rc = as_store_put_pre(t, it->article, it->fp, it->pre, &it->cond,
+                              &it->out, &it->st);
     else if (it->op == AS_WRITE_EXACT)
         rc = as_store_put_exact(t, it->article, it->fp, &it->out, &it->st);
     else

@@ -48,6 +48,11 @@ typedef struct as_write_item {
     int op;                          /* AS_WRITE_PUT, _DELETE or _EXACT */
     const Artstore__V1__Article *article; /* PUT, EXACT: prepared article */
     const as_story_fp_t *fp;         /* PUT, EXACT: its fingerprint, or NULL */
+    const as_put_pre_t *pre;         /* PUT: the article packed and encoded
+                                        on the worker (store.h), or NULL */
+    const void *wire;                /* the item packed as a RaftWrite
+                                        (as_entry_write_pack), or NULL */
+    size_t wire_len;
     uint64_t id;                     /* DELETE: by id, or 0 and url */
     const char *url;                 /* DELETE: canonical URL */
     as_write_cond_t cond;            /* condition and request id */

@@ -778,6 +778,150 @@ START_TEST(cut_off_server_restores_a_snapshot_from_a_copy)
     as_snapshot_source_free(hook_src);
     hook_src = NULL;
 }
+
+/* The reference: the entry of jobs packed whole by protobuf-c. */
+static uint8_t *reference_entry(as_write_job_t *const *jobs, size_t n_jobs,
+                                int64_t time_ms, const as_entry_origin_t *o,
+                                size_t *len)
+{
+    Artstore__V1__RaftEntry e = ARTSTORE__V1__RAFT_ENTRY__INIT;
+    Artstore__V1__RaftWrite w[8], *pw[8];
+    uint32_t parts[8];
+    size_t i, j, k = 0;
+    uint8_t *buf;
+
+    for (j = 0; j < n_jobs; j++) {
+        parts[j] = (uint32_t)jobs[j]->n;
+        for (i = 0; i < jobs[j]->n; i++, k++) {
+            const as_write_item_t *it = &jobs[j]->items[i];
+
+            ck_assert_uint_lt(k, 8);
+            artstore__v1__raft_write__init(&w[k]);
+            pw[k] = &w[k];
+            if (it->prefailed)
+                continue;
+            if (it->op == AS_WRITE_DELETE) {
+                w[k].has_delete_id = 1;
+                w[k].delete_id = it->id;
+                w[k].delete_url = (char *)it->url;
+            } else {
+                w[k].article = (Artstore__V1__Article *)it->article;
+                w[k].has_exact = w[k].exact = it->op == AS_WRITE_EXACT;
+            }
+            w[k].has_expected_revision = it->cond.has_expected;
+            w[k].expected_revision = it->cond.expected;
+            if (it->cond.request_id.len > 0) {
+                w[k].has_request_id = 1;
+                w[k].request_id.data = (uint8_t *)it->cond.request_id.data;
+                w[k].request_id.len = it->cond.request_id.len;
+            }
+        }
+    }
+    e.has_time_ms = e.has_origin_node = e.has_origin_run = 1;
+    e.has_origin_seq = 1;
+    e.time_ms = time_ms;
+    e.origin_node = o->node;
+    e.origin_run = o->run;
+    e.origin_seq = o->seq;
+    e.n_writes = k;
+    e.writes = pw;
+    if (n_jobs > 1) {
+        e.n_parts = n_jobs;
+        e.parts = parts;
+    }
+    *len = artstore__v1__raft_entry__get_packed_size(&e);
+    buf = malloc(*len);
+    ck_assert_ptr_nonnull(buf);
+    artstore__v1__raft_entry__pack(&e, buf);
+    return buf;
+}
+
+/* Writes packed on the request workers (item->wire) and packed by the
+ * writer give the same entry, byte for byte the one protobuf-c packs
+ * whole, with and without parts; the article inside a packed write is
+ * where as_entry_write_pack says. */
+START_TEST(prepacked_writes_make_the_same_entry)
+{
+    static const uint8_t rid[] = "request-7";
+    as_write_item_t it[5];
+    as_write_job_t j1, j2, *jobs[2] = { &j1, &j2 };
+    as_entry_origin_t o = { 3, 9, 1000 };
+    as_status_t st;
+    size_t i, n_jobs, ref_len;
+    int pass;
+
+    memset(it, 0, sizeof(it));
+    it[0].op = AS_WRITE_PUT;
+    it[0].article = mk("https://example.com/p1", "first body");
+    it[0].cond.has_expected = 1;
+    it[0].cond.expected = 0;
+    it[0].cond.request_id.data = rid;
+    it[0].cond.request_id.len = sizeof(rid) - 1;
+    it[1].op = AS_WRITE_PUT;
+    it[1].prefailed = 1;
+    it[2].op = AS_WRITE_DELETE;
+    it[2].id = 300;                /* a 2-byte varint */
+    it[3].op = AS_WRITE_DELETE;
+    it[3].url = "https://example.com/gone";
+    it[4].op = AS_WRITE_PUT;
+    it[4].article = mk("https://example.com/p2",
+                       "a body long enough that its length takes a varint "
+                       "of two bytes: the quick brown fox jumps over the "
+                       "lazy dog, the quick brown fox jumps over the lazy "
+                       "dog, and once more the quick brown fox jumps.");
+    for (pass = 0; pass < 2; pass++) {
+        /* pass 0: the writer packs every write; 1: the workers did. */
+        for (i = 0; i < 5 && pass == 1; i++) {
+            size_t n = as_entry_write_size(&it[i]), off, alen;
+            uint8_t *wire = as_arena_alloc(ar, n + 1);
+
+            ck_assert_uint_eq(as_entry_write_pack(&it[i], wire, &off, &alen),
+                              n);
+            if (it[i].article != NULL && !it[i].prefailed) {
+                size_t an = artstore__v1__article__get_packed_size(
+                    it[i].article);
+                uint8_t *ref = malloc(an);
+
+                artstore__v1__article__pack(it[i].article, ref);
+                ck_assert_uint_eq(alen, an);
+                ck_assert_int_eq(memcmp(wire + off, ref, an), 0);
+                free(ref);
+            } else {
+                ck_assert_uint_eq(alen, 0);
+            }
+            it[i].wire = wire;
+            it[i].wire_len = n;
+        }
+        for (n_jobs = 1; n_jobs <= 2; n_jobs++) {
+            void *got;
+            size_t len, msg;
+            uint8_t *ref;
+            const uint8_t *g;
+
+            j1.items = &it[0];
+            j1.n = n_jobs == 1 ? 5 : 2;
+            j2.items = &it[2];
+            j2.n = 3;
+            ck_assert_msg(as_entry_pack_jobs(jobs, n_jobs, 123456, &o, malloc,
+                                             &got, &len, &st) == 0,
+                          "pack: %s", st.msg);
+            ref = reference_entry(jobs, n_jobs, 123456, &o, &ref_len);
+            g = got;
+            msg = ((size_t)g[4] << 24) | ((size_t)g[5] << 16) |
+                  ((size_t)g[6] << 8) | g[7];
+            ck_assert_uint_eq(len % 8, 0);
+            ck_assert_uint_eq(msg, ref_len);
+            ck_assert_uint_eq(len, 8 + ((ref_len + 7) & ~(size_t)7));
+            ck_assert_msg(memcmp(g + 8, ref, ref_len) == 0,
+                          "pass %d, %zu job(s): entry bytes differ", pass,
+                          n_jobs);
+            for (i = 8 + ref_len; i < len; i++)
+                ck_assert_uint_eq(g[i], 0);
+            free(ref);
+            free(got);
+        }
+    }
+}
 END_TEST
 
 static Suite *apply_suite(void)
@@ -787,6 +931,7 @@ static Suite *apply_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, three_stores_end_identical);
+    tcase_add_test(tc, prepacked_writes_make_the_same_entry);
     tcase_add_test(tc, leader_time_is_written);
     tcase_add_test(tc, applied_index_is_never_applied_twice);
     tcase_add_test(tc, refusals_are_the_same_everywhere);

@@ -102,6 +102,7 @@ static Artstore__V1__Article *mk(const char *url, const char *body)
 
 typedef struct op {
     const Artstore__V1__Article *a;
+    const as_put_pre_t *pre;       /* NULL: packed by the writer */
     as_put_out_t out;
     as_status_t st;
 } op_t;
@@ -113,7 +114,7 @@ static int run_put(as_wtxn_t *t, void *arg)
     int rc;
 
     as_status_ok(&op->st);
-    rc = as_store_put(t, op->a, &cond, &op->out, &op->st);
+    rc = as_store_put_pre(t, op->a, NULL, op->pre, &cond, &op->out, &op->st);
     return rc && as_store_txn_broken(t) ? rc : 0;
 }
 
@@ -479,6 +480,120 @@ START_TEST(codec_refuses_bad_frames)
 }
 END_TEST
 
+/* Puts a with its packed and encoded form made beforehand, as a request
+ * worker does (as_put_pre_t); returns its id. */
+static uint64_t put_pre(const Artstore__V1__Article *a, as_codec_t *enc)
+{
+    op_t op = { 0 };
+    as_put_pre_t pre;
+    size_t n = artstore__v1__article__get_packed_size(a);
+    uint8_t *packed = as_arena_alloc(ar, n + 1), *copy;
+    as_status_t st;
+
+    artstore__v1__article__pack(a, packed);
+    pre.packed = packed;
+    pre.packed_len = n;
+    ck_assert(as_codec_encode(enc, packed, n, &pre.enc, &pre.enc_len,
+                              &st) == 0);
+    copy = as_arena_alloc(ar, pre.enc_len + 1);
+    memcpy(copy, pre.enc, pre.enc_len);
+    pre.enc = copy;
+    op.a = a;
+    op.pre = &pre;
+    ck_assert_msg(as_store_write(store, run_put, &op, &st) == 0,
+                  "write: %s", st.msg);
+    ck_assert_msg(op.st.code == 0, "put: %s", op.st.msg);
+    return op.out.id;
+}
+
+/* Reads article id through the store's read path (unpacked; free it). */
+static Artstore__V1__Article *read_back(uint64_t id)
+{
+    Artstore__V1__Article *a;
+    as_reader_t *r;
+    as_status_t st;
+    as_bytes_t raw;
+
+    ck_assert(as_reader_create(store, &r, &st) == 0);
+    ck_assert(as_reader_begin(r, &st) == 0);
+    ck_assert_msg(as_store_get_raw(r, id, &raw, &st) == 0, "get: %s", st.msg);
+    a = artstore__v1__article__unpack(NULL, raw.len, raw.data);
+    ck_assert_ptr_nonnull(a);
+    as_reader_end(r);
+    as_reader_free(r);
+    return a;
+}
+
+/* An article packed and compressed before the writer assigned its fields
+ * (the AS_CODEC_SUFFIX form, or packed + suffix when stored as it is)
+ * reads back like one packed whole by the writer: short, compressed and
+ * split, new and updated; the offline check finds nothing wrong. */
+START_TEST(article_encoded_ahead_reads_like_one_encoded_here)
+{
+    const char *bodies[3];
+    as_codec_t *enc = as_store_encoder_new(store);
+    as_verify_report_t rep;
+    int i;
+
+    bodies[0] = "A short body.";
+    bodies[1] = prose(4000, 21);
+    bodies[2] = prose(300000, 22);
+    ck_assert_ptr_nonnull(enc);
+    for (i = 0; i < 3; i++) {
+        char u1[64], u2[64];
+        Artstore__V1__Article *a, *b;
+        uint64_t ida, idb;
+        unsigned char *v;
+        size_t n;
+
+        snprintf(u1, sizeof(u1), "https://e.com/ahead%d", i);
+        snprintf(u2, sizeof(u2), "https://e.com/here%d", i);
+        ida = put_pre(mk(u1, bodies[i]), enc);
+        idb = put(mk(u2, bodies[i]));
+        v = stored(ida, &n);
+        if (i == 0)
+            ck_assert(!as_codec_is_compressed(v, n));
+        else
+            ck_assert_msg(v[0] == AS_CODEC_TAG && v[1] == AS_CODEC_SUFFIX,
+                          "first bytes %02x %02x", v[0], v[1]);
+        free(v);
+        /* Updated the same way: the id and ingested_at are kept. */
+        ck_assert_uint_eq(put_pre(mk(u1, i ? bodies[0] : bodies[1]), enc),
+                          ida);
+        ck_assert_uint_eq(put_pre(mk(u1, bodies[i]), enc), ida);
+        ck_assert_uint_eq(put(mk(u2, i ? bodies[0] : bodies[1])), idb);
+        ck_assert_uint_eq(put(mk(u2, bodies[i])), idb);
+        a = read_back(ida);
+        b = read_back(idb);
+        ck_assert_uint_eq(a->id, ida);
+        ck_assert(a->has_revision && a->revision > 0);
+        ck_assert_uint_eq(a->revision + 2, b->revision);
+        ck_assert_int_eq(a->has_ingested_at, b->has_ingested_at);
+        ck_assert_int_eq(a->has_story_id, b->has_story_id);
+        /* The same text put again: a near-duplicate of the first. */
+        ck_assert(!a->has_duplicate_of);
+        ck_assert(b->has_duplicate_of && b->duplicate_of == ida);
+        ck_assert_str_eq(a->body, b->body);
+        ck_assert_str_eq(a->title, b->title);
+        ck_assert_uint_eq(a->n_tags, b->n_tags);
+        {
+            const Artstore__V1__Article *ref = mk(u1, bodies[i]);
+
+            ck_assert_uint_eq(a->content_hash.len, ref->content_hash.len);
+            ck_assert_int_eq(memcmp(a->content_hash.data,
+                                    ref->content_hash.data,
+                                    a->content_hash.len), 0);
+        }
+        artstore__v1__article__free_unpacked(a, NULL);
+        artstore__v1__article__free_unpacked(b, NULL);
+    }
+    as_codec_free(enc);
+    rep = verify();
+    ck_assert_uint_eq(rep.problems, 0);
+    open_store(3);
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
     Suite *s = suite_create("codec");
@@ -492,6 +607,7 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, long_value_is_split_and_its_tail_follows_it);
     tcase_add_test(tc, missing_or_stray_tail_is_reported);
     tcase_add_test(tc, codec_refuses_bad_frames);
+    tcase_add_test(tc, article_encoded_ahead_reads_like_one_encoded_here);
     suite_add_tcase(s, tc);
     return s;
 }
