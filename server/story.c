@@ -14,7 +14,7 @@
 
 /* Bump when the fingerprint or the terms change meaning: stored
  * fingerprints are then rebuilt. */
-#define FP_VERSION 3
+#define FP_VERSION 4
 
 #define SEED_BAND 0x62616e646b657973ULL
 #define SEED_TERM 0x6b65797465726d73ULL
@@ -206,11 +206,10 @@ static int ends_sentence(const unsigned char *p, const unsigned char *end)
  * mispredicts at most of them (that loop was two thirds of the
  * fingerprint's time).
  *
- * A word's value is its case-folded bytes themselves up to 8 bytes, a
- * multiply-add over 8-byte pieces beyond; a shingle's hash is a
- * multiply-add of its four word values, one odd constant per position,
- * mixed by mix64: a few multiplications per shingle, no hash call per
- * word or per shingle.
+ * A word's value is a product of its case-folded bytes read 8 at a time
+ * (word_value); a shingle's hash adds its four word values rotated by
+ * position and mixes the sum once (shingle_hash): four multiplications
+ * per word in all, no hash call per word or per shingle.
  */
 typedef struct line {
     const unsigned char *p, *end;
@@ -406,30 +405,39 @@ static inline uint64_t piece(uint64_t v, size_t n)
 }
 
 /* A word's value from its len bytes at p (lim: the end of the readable
- * bytes): its folded bytes as 8-byte pieces c0, c1, ... (the last one
- * padded with zero bytes, at least two pieces), h = len, then h = (h +
- * c_i) * K_i with K_i alternating between two odd constants. Words of up
- * to 16 bytes (nearly all) are two loads and no branch but the one on the
- * length: a branch on a word's length mispredicts often. */
+ * bytes), from its folded bytes as 8-byte pieces c0, c1, ... (the last
+ * one padded with zero bytes). Up to 16 bytes (nearly all words): c0 * K1
+ * + c1 * K2, two loads, two independent multiplications and no branch but
+ * the one on the length (a branch on a word's length mispredicts often);
+ * no two words of up to 8 bytes get the same value. Longer: h = len, then
+ * h = (h ^ c_i) * K1 for each piece, and h * K2. */
 static inline uint64_t word_value(const unsigned char *p, size_t len,
                                   const unsigned char *lim)
 {
-    uint64_t h = len;
+    uint64_t h;
     size_t i;
 
-    if (len <= 16 && lim - p >= 16) {
+    if (len <= 16) {
         size_t n0 = len < 8 ? len : 8;
+        uint64_t a, b;
 
-        h = (h + piece(load_le64(p), n0)) * WORD_MUL1;
-        return (h + piece(load_le64(p + 8), len - n0)) * WORD_MUL2;
+        if (lim - p >= 16) {
+            a = load_le64(p);
+            b = load_le64(p + 8);
+        } else {
+            a = load_upto(p, lim);
+            b = lim - p > 8 ? load_upto(p + 8, lim) : 0;
+        }
+        return piece(a, n0) * WORD_MUL1 + piece(b, len - n0) * WORD_MUL2;
     }
-    for (i = 0; i < 2 || i * 8 < len; i++) {
-        size_t n = len > i * 8 ? len - i * 8 : 0;
+    h = len;
+    for (i = 0; i * 8 < len; i++) {
+        size_t n = len - i * 8;
 
-        h = (h + piece(n == 0 ? 0 : load_upto(p + i * 8, lim),
-                       n < 8 ? n : 8)) * (i % 2 ? WORD_MUL2 : WORD_MUL1);
+        h = (h ^ piece(load_upto(p + i * 8, lim), n < 8 ? n : 8)) *
+            WORD_MUL1;
     }
-    return h;
+    return h * WORD_MUL2;
 }
 
 /* Takes the non-ASCII separators (sep_len) out of a block's word bytes w;
@@ -598,40 +606,40 @@ static int scan_keeps(const scan_t *s, size_t i)
     return s->content_words < CONTENT_MIN_TOTAL || s->lines[i].content;
 }
 
-/* The shingle hash of n (1..SHINGLE) words, oldest first, each given as
- * x = value ^ value >> 29 (spreading a value's high bytes over its low
- * ones before the multiply). */
-static const uint64_t shingle_mul[SHINGLE] = {
-    0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
-    0x27d4eb2f165667c5ULL,
-};
+/* The shingle hash of n (1..SHINGLE) word values, oldest first: the
+ * values rotated by 16 bits per position, added, and mixed once. The
+ * values are products already: two multiplications per shingle, in
+ * mix64. */
+static inline uint64_t rotl64(uint64_t x, unsigned r)
+{
+    return x << r | x >> ((64 - r) & 63);
+}
 
-static inline uint64_t shingle_hash(const uint64_t *x, size_t n)
+static inline uint64_t shingle_hash(const uint64_t *v, size_t n)
 {
     uint64_t h = n;
     size_t j;
 
     for (j = 0; j < n; j++)
-        h += x[j] * shingle_mul[j];
+        h += rotl64(v[j], (unsigned)(16 * j));
     return mix64(h);
 }
 
-/* Moves the kept lines' words to the front of s->wh, each as x = value ^
- * value >> 29 (shingle_hash), and returns how many there are. */
+/* Moves the kept lines' word values to the front of s->wh and returns how
+ * many there are. */
 static size_t scan_kept(scan_t *s)
 {
     size_t i, j, n = 0;
 
+    if (s->content_words < CONTENT_MIN_TOTAL)
+        return s->nw;  /* every line is kept: nothing moves */
     for (i = 0; i < s->nl; i++) {
         const line_t *l = &s->lines[i];
 
         if (!scan_keeps(s, i))
             continue;
-        for (j = 0; j < l->n; j++) {
-            uint64_t v = s->wh[l->first + j];
-
-            s->wh[n++] = v ^ (v >> 29);
-        }
+        for (j = 0; j < l->n; j++)
+            s->wh[n++] = s->wh[l->first + j];
     }
     return n;
 }
@@ -1326,6 +1334,21 @@ uint64_t as_story_join(const as_story_terms_t *t, const as_story_params_t *p,
 
     from = time < INT64_MIN + p->window_s ? INT64_MIN : time - p->window_s;
     to = time > INT64_MAX - p->window_s ? INT64_MAX : time + p->window_s;
+    /* Each term's slot, then the end of its list, are a cache miss each in
+     * tables of millions of postings: fetched for all terms together, they
+     * are waited for twice per article, not twice per term. */
+    for (i = 0; i < fp->n_terms; i++)
+        __builtin_prefetch(&t->slots[(size_t)mix64(fp->terms[i] | 1u) &
+                                     (t->cap - 1)]);
+    for (i = 0; i < fp->n_terms; i++) {
+        const tslot_t *s = term_slot(t->slots, t->cap, fp->terms[i] | 1u);
+
+        if (s->n > 0) {
+            __builtin_prefetch(&s->ps[s->n - 1]);
+            if (s->n > p->common_terms)
+                __builtin_prefetch(&s->ps[s->n - 1 - p->common_terms]);
+        }
+    }
     for (i = 0; i < fp->n_terms; i++) {
         np[i] = as_story_terms_range(t, fp->terms[i], from, to,
                                      p->common_terms, &ps[i]);
