@@ -785,7 +785,7 @@ START_TEST(import_interrupt_and_resume)
     }
     snprintf(errpath, sizeof(errpath), "%s/import.err", srv.dir);
     ck_assert_int_eq(pipe(pin), 0);
-    pid = fork();
+    pid = ts_fork();
     if (pid == 0) {
         dup2(pin[0], 0);
         close(pin[1]);

@@ -431,7 +431,7 @@ START_TEST(leader_killed_ten_times_under_four_writers)
     ck_assert_int_ge(find_leader(15000), 0);
     for (w = 0; w < WRITERS; w++) {
         snprintf(paths[w], sizeof(paths[w]), "%s/acked-%d", srv[0].dir, w);
-        writers[w] = fork();
+        writers[w] = ts_fork();
         ck_assert_int_ge(writers[w], 0);
         if (writers[w] == 0)
             writer_main(w, paths[w]);
@@ -929,7 +929,7 @@ START_TEST(watch_moves_to_another_member_without_gap_or_duplicate)
     /* The writer first: nanomsg does not survive a fork while a socket
      * is open. The watch starts at seq 0, so it misses nothing. */
     snprintf(path, sizeof(path), "%s/acked-watch", srv[0].dir);
-    writer = fork();
+    writer = ts_fork();
     ck_assert_int_ge(writer, 0);
     if (writer == 0)
         writer_main(0, path);

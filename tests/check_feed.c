@@ -141,7 +141,7 @@ START_TEST(stopped_subscriber_gets_everything)
         put_one(c, i, NULL);
     snprintf(outpath, sizeof(outpath), "%s/watch.out", s.dir);
     snprintf(count, sizeof(count), "%d", TOTAL);
-    pid = fork();
+    pid = ts_fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
         fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);

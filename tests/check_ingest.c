@@ -207,7 +207,7 @@ START_TEST(concurrent_processes)
     int status;
 
     for (w = 0; w < WRITERS; w++) {
-        pids[w] = fork();
+        pids[w] = ts_fork();
         ck_assert_int_ge(pids[w], 0);
         if (pids[w] == 0)       /* the client is created after the fork */
             _exit(write_keys(w) == 0 ? 0 : 1);
@@ -722,7 +722,7 @@ START_TEST(concurrent_imports)
         char errpath[160];
 
         snprintf(errpath, sizeof(errpath), "%s/err%u.txt", srv.dir, f);
-        pids[f] = fork();
+        pids[f] = ts_fork();
         ck_assert_int_ge(pids[f], 0);
         if (pids[f] == 0) {
             const char *args[] = { ts_cli_path(), "import", paths[f],

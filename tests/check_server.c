@@ -2,7 +2,8 @@
  * check_server.c - end-to-end tests of artstored through libartstore and
  * through raw nanomsg sockets: round trips, restart and SIGKILL survival,
  * batches, and junk on the socket answered with an error status while the
- * server keeps serving.
+ * server keeps serving; and that testutil leaves no server or temp dir
+ * behind a test that fails.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -20,6 +21,7 @@
 #include "artstore.h"
 #include "artstore.pb-c.h"
 #include "check_main.h"
+#include "clock.h"
 #include "testutil.h"
 
 static ts_server_t srv;
@@ -429,6 +431,52 @@ START_TEST(startup_failures_are_clear)
 }
 END_TEST
 
+/* ------------------------------------------------------------ testutil */
+
+/* A test that fails ends at its failed assertion with _exit() (Check's
+ * fork mode skips the teardown): the server testutil started for it and
+ * its temp dir must not outlive it. A child plays that test: it starts a
+ * server, reports the server's pid and dir, and _exits without
+ * ts_cleanup. */
+START_TEST(failed_test_leaves_nothing)
+{
+    struct { pid_t pid; char dir[64]; } got;
+    struct stat sb;
+    int p[2], status;
+    int64_t end;
+    pid_t child;
+
+    ck_assert_int_eq(pipe(p), 0);
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        ts_server_t s;
+
+        close(p[0]);
+        memset(&got, 0, sizeof(got));
+        if (ts_start(&s, NULL) == 0) {
+            got.pid = s.pid;
+            snprintf(got.dir, sizeof(got.dir), "%s", s.dir);
+        }
+        if (write(p[1], &got, sizeof(got)) != (ssize_t)sizeof(got))
+            _exit(2);
+        _exit(1);   /* as a failed assertion does: no cleanup */
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], &got, sizeof(got)), (ssize_t)sizeof(got));
+    close(p[0]);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(got.pid > 0, "the child's server did not start");
+    end = as_clock_mono_ms() + 10000;
+    while ((ts_alive(got.pid) || stat(got.dir, &sb) == 0) &&
+           as_clock_mono_ms() < end)
+        usleep(20000);
+    ck_assert_msg(!ts_alive(got.pid), "artstored %ld outlived its test",
+                  (long)got.pid);
+    ck_assert_msg(stat(got.dir, &sb) != 0, "%s outlived its test", got.dir);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -442,6 +490,11 @@ static Suite *server_suite(void)
     tcase_add_test(tc, junk_on_the_socket);
     tcase_add_test(tc, batch_with_one_invalid_item);
     tcase_add_test(tc, startup_failures_are_clear);
+    suite_add_tcase(s, tc);
+    /* No fixture: the test starts (and does not stop) its own server. */
+    tc = tcase_create("testutil");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, failed_test_leaves_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

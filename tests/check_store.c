@@ -649,15 +649,35 @@ START_TEST(trim_on_full_map)
 }
 END_TEST
 
+/* as_store_write callback: run_trim, and on its first run only (the count
+ * of runs in *(int *)arg[2]) then a put of an article larger than the
+ * whole map (arg[3]), so that the transaction fails MAP_FULL after the
+ * trim deleted changes, as a trim does whose own deletions or freelist
+ * fill the map late in the transaction. */
+static int run_trim_then_fill(as_wtxn_t *t, void *arg)
+{
+    void **a = arg;
+    int rc;
+
+    if ((rc = run_trim(t, arg)) != 0 || (*(int *)a[2])++ > 0)
+        return rc;
+    return run_op(t, a[3]);
+}
+
 /* A trim on a full map that may grow: the map grows and the trim runs
- * again from the start, counting only what its last run deleted. */
+ * again from the start, counting only what its last run deleted (the
+ * count of the run MAP_FULL aborted is not added). */
 START_TEST(trim_grows_full_map)
 {
     as_status_t st;
-    size_t max = 1000000, n = 0;
-    void *args[2] = { &max, &n };
-    uint64_t last;
+    size_t max = 1000000, n = 0, i;
+    op_t big = { 0 };
+    int runs = 0;
+    void *args[4] = { &max, &n, &runs, &big };
+    uint64_t last, x = 88172645463325252ull;
+    char *body = malloc(700 * 1024 + 1);
 
+    ck_assert_ptr_nonnull(body);
     as_store_close(store);
     store = NULL;
     open_store(256 << 10, 256 << 10);
@@ -665,8 +685,20 @@ START_TEST(trim_grows_full_map)
     as_store_close(store);
     store = NULL;
     open_store(256 << 10, 4 << 20);
-    ck_assert_msg(as_store_write(store, run_trim, args, &st) == 0, "%s",
-                  st.msg);
+    /* Random letters: compressed, still more than the 256 KiB map. */
+    for (i = 0; i < 700 * 1024; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        body[i] = (char)('a' + x % 26);
+    }
+    body[700 * 1024] = '\0';
+    big.a = mk("https://e.com/big", "big", body, 1, NULL);
+    free(body);
+    ck_assert_msg(as_store_write(store, run_trim_then_fill, args, &st) == 0,
+                  "%s", st.msg);
+    ck_assert_int_eq(runs, 2);
+    ck_assert_uint_gt(stats().map_size, 256 << 10);
     ck_assert_uint_eq(n, last);
     ck_assert_uint_eq(stats().changes, 0);
     ck_assert_uint_eq(stats().last_seq, last);

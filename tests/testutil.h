@@ -3,6 +3,12 @@
  * as a child process on a fresh temp data dir and a short ipc:// path,
  * wait until it answers, stop it by PID; run the artstore CLI and capture
  * its output. Call these inside a test (after Check's fork), never before.
+ *
+ * A test that fails ends at once (Check's fork mode skips its teardown):
+ * the processes these helpers start die with the test process, and their
+ * temp dirs are removed after it by a reaper process (testutil.c). The
+ * kernel ties a child's death to the thread that forked it: start servers
+ * from the test's own thread, not from one that ends before the test.
  */
 #ifndef AS_TESTUTIL_H
 #define AS_TESTUTIL_H
@@ -76,6 +82,16 @@ int ts_free_port(void);
  */
 int ts_http(int port, const char *method, const char *path, int *status,
             char **headers, char **body);
+
+/* fork(), but the child is killed (SIGKILL) when the calling process
+ * ends, a failed assertion included: for a test's own children (a CLI it
+ * runs in the background, writer processes), so that a failing test
+ * leaves none behind. */
+pid_t ts_fork(void);
+
+/* Whether process pid runs: neither gone nor a zombie (an orphan's zombie
+ * may wait a while for whoever adopts it). */
+int ts_alive(pid_t pid);
 
 /* Path of the built binaries (set by CMake). */
 const char *ts_artstored_path(void);
