@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -370,6 +371,11 @@ static int apply_txn(as_wtxn_t *t, void *arg)
     size_t i;
     int rc;
 
+    /* Applied already, in the deferred transaction (not yet committed). */
+    if (!c->wal && c->index <= as_store_txn_applied(t)) {
+        res->skipped = 1;
+        return 0;
+    }
     /* The leader's clock, never ours: every node writes the same times. */
     if (e->has_time_ms)
         as_store_txn_set_time_ms(t, e->time_ms);
@@ -423,8 +429,11 @@ static int apply_txn(as_wtxn_t *t, void *arg)
     return 0;
 }
 
-int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
-                   size_t len, as_applied_t *res, as_status_t *st)
+/* as_apply_entry and as_apply_entry_deferred: the entry in a commit of
+ * its own, or deferred. */
+static int apply_entry(as_store_t *s, uint64_t index, const void *data,
+                       size_t len, int deferred, as_applied_t *res,
+                       as_status_t *st)
 {
     Artstore__V1__RaftEntry *e;
     apply_ctx_t c;
@@ -482,7 +491,8 @@ int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
     c.e = e;
     c.res = res;
     c.st = st;
-    rc = as_store_write(s, apply_txn, &c, st);
+    rc = deferred ? as_store_defer(s, apply_txn, &c, st)
+                  : as_store_write(s, apply_txn, &c, st);
 
 out_free:
     artstore__v1__raft_entry__free_unpacked(e, NULL);
@@ -492,6 +502,18 @@ out_free:
         res->index = index;
     }
     return rc;
+}
+
+int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
+                   size_t len, as_applied_t *res, as_status_t *st)
+{
+    return apply_entry(s, index, data, len, 0, res, st);
+}
+
+int as_apply_entry_deferred(as_store_t *s, uint64_t index, const void *data,
+                            size_t len, as_applied_t *res, as_status_t *st)
+{
+    return apply_entry(s, index, data, len, 1, res, st);
 }
 
 /* as_wal_scan visitor of as_apply_replay: one record into the deferred
@@ -614,23 +636,87 @@ out_free:
 
 /* ------------------------------------------------------------ the FSM */
 
+void as_fsm_commit(as_fsm_t *f)
+{
+    as_status_t st;
+
+    if (f->pending_since == 0 && !as_store_deferred(f->store))
+        return;
+    as_store_commit(f->store, &st);     /* a failure aborts (store.h) */
+    f->pending_since = 0;
+    if (f->writer != NULL)
+        as_writer_committed(f->writer, f->deferred);
+}
+
+void as_fsm_commit_if_due(as_fsm_t *f, int64_t now)
+{
+    as_status_t st;
+
+    if (!f->defer || f->writer == NULL)
+        return;
+    if (f->pending_since == 0) {
+        /* Overlay entries retired by the last commit that a reader still
+         * held are freed at a later one. */
+        if (as_store_overlay_bytes(f->store) > 0)
+            as_store_commit(f->store, &st);
+        return;
+    }
+    if (as_writer_commit_wanted(f->writer, f->pending_since, now))
+        as_fsm_commit(f);
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
                      void **result)
 {
     as_fsm_t *f = fsm->data;
     uint64_t index = raft_last_applied(f->raft) + 1;
+    int defer = f->defer && f->writer != NULL;
     as_applied_t res;
     as_status_t st;
+    int rc;
 
     *result = NULL;
-    if (as_apply_entry(f->store, index, buf->base, buf->len, &res, &st) != 0) {
+    /* The overlay's bound: commit first (nothing is refused). */
+    if (defer && as_writer_overlay_full(f->writer))
+        as_fsm_commit(f);
+    /* Short of room on disk or in the map, a deferred commit could fail
+     * after the acknowledgement: commit each entry instead. */
+    if (defer && !as_store_can_defer(f->store)) {
+        as_fsm_commit(f);
+        defer = 0;
+    }
+    rc = defer ? as_apply_entry_deferred(f->store, index, buf->base,
+                                         buf->len, &res, &st)
+               : as_apply_entry(f->store, index, buf->base, buf->len, &res,
+                                &st);
+    if (rc != 0) {
         as_log_error("cannot apply raft entry %llu: %s (applying stops "
                      "until it can)", (unsigned long long)index, st.msg);
+        /* A failed deferred entry committed what came before it. */
+        if (defer && f->pending_since != 0) {
+            f->pending_since = 0;
+            as_writer_committed(f->writer, f->deferred);
+        }
         return RAFT_IOERR;
+    }
+    if (defer && !res.skipped) {
+        /* In the Raft log on a majority, and applied: readable now. */
+        as_store_publish(f->store);
+        if (f->pending_since == 0)
+            f->pending_since = as_clock_wall_ms();
+        f->deferred = index;
+        as_writer_acked(f->writer, index);
+        /* Members are read back from LMDB (as_apply_members). */
+        if (res.member)
+            as_fsm_commit(f);
+    } else if (!defer && f->writer != NULL && !res.skipped) {
+        as_writer_committed(f->writer, index);
     }
     if (f->applied != NULL)
         f->applied(f->arg, &res);
     as_applied_free(&res);
+    if (defer)
+        as_fsm_commit_if_due(f, as_clock_wall_ms());
     return 0;
 }
 
@@ -645,7 +731,9 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
     void *p;
 
     /* The store must never claim less than a snapshot that lets libraft
-     * drop the log before it. */
+     * drop the log before it: what was deferred is committed first, so
+     * the log is dropped only behind a durable LMDB commit. */
+    as_fsm_commit(f);
     if (as_apply_mark(f->store, index, &st) != 0) {
         as_log_error("raft snapshot at %llu: %s", (unsigned long long)index,
                      st.msg);
@@ -677,9 +765,13 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     as_fsm_t *f = fsm->data;
     Artstore__V1__RaftSnapshot *snap;
-    uint64_t index, have = as_store_applied_index(f->store);
+    uint64_t index, have;
     as_status_t st;
 
+    /* What was applied counts (and a copy of the store is swapped in
+     * only with no transaction open). */
+    as_fsm_commit(f);
+    have = as_store_applied_index(f->store);
     if (as_snapshot_parse(buf->base, buf->len, &snap, &st) != 0) {
         as_log_error("%s", st.msg);
         return RAFT_MALFORMED;

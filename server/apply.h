@@ -19,6 +19,16 @@
  * condition false) commits nothing and may be replayed, with the same
  * null effect.
  *
+ * In a cluster the Raft log is the write-ahead log (issue 19, as wal.h is
+ * for one node): the FSM applies committed entries into the store's
+ * deferred transaction (store.h, as_store_defer), publishes them in the
+ * overlay (Get by id and URL see them at once) and commits LMDB by the
+ * writer's policy (writer.h: every commit interval, sooner when the
+ * overlay is full or a reader asks). raft_applied then covers exactly what
+ * LMDB committed; a restart replays the Raft log after its snapshot and
+ * skips what LMDB holds. A snapshot commits LMDB first, so libraft drops
+ * log entries only behind a durable commit.
+ *
  * Threads: as_apply_entry runs on the thread that owns the Raft instance
  * (cluster.c) or in a test; it is the store's only writer while it runs.
  */
@@ -119,6 +129,17 @@ int as_apply_entry(as_store_t *s, uint64_t index, const void *data,
                    size_t len, as_applied_t *res, as_status_t *st);
 
 /*
+ * As as_apply_entry, into the store's deferred transaction (as_store_defer)
+ * instead of a commit of its own: raft_applied and the writes reach LMDB
+ * at the next as_store_commit; the writes are staged in the overlay, for
+ * the caller to publish (as_store_publish) now that the log holds them.
+ * An entry at or below the index applied so far (deferred included) is
+ * skipped. On failure what was deferred before the entry is committed.
+ */
+int as_apply_entry_deferred(as_store_t *s, uint64_t index, const void *data,
+                            size_t len, as_applied_t *res, as_status_t *st);
+
+/*
  * Replays the write-ahead log of a single node at start: every whole
  * record after the store's wal_applied, applied in order exactly as the
  * writer applied it (the record holds the writes and the time they were
@@ -148,22 +169,37 @@ int as_apply_members(as_store_t *s, Artstore__V1__ClusterMembers **out,
 /* ------------------------------------------------------------ the FSM */
 
 /*
- * The libraft state machine over a store. apply: as_apply_entry at the
- * entry's index (libraft's last_applied + 1: it advances last_applied
- * after apply returns), then the applied hook. A store failure returns
- * RAFT_IOERR and libraft stops applying until a later commit retries.
- * snapshot: records the index in the store (as_apply_mark, flushed if
- * no_sync) and returns artstore's small snapshot (snapshot.h): the index
- * and the members announced; the store itself is the state. restore:
- * succeeds when the store has already applied the index the snapshot
- * names (a restart of this node); otherwise install (when set) brings the
- * store there from a member's copy, and restore fails if it could not
- * (libraft's leader sends its snapshot again later).
+ * The libraft state machine over a store. apply: the entry at its index
+ * (libraft's last_applied + 1: it advances last_applied after apply
+ * returns), then the applied hook. With writer and defer set, through
+ * the deferred transaction (as_apply_entry_deferred, published at once)
+ * and LMDB commits by the writer's policy (as_fsm_commit_if_due after
+ * each entry, and from the caller's timer); an entry that announces a
+ * member is committed at once (members are read from LMDB); without room
+ * to defer (as_store_can_defer) an entry is its own commit. Otherwise
+ * as_apply_entry. A store failure returns RAFT_IOERR and libraft stops
+ * applying until a later commit retries.
+ * snapshot: commits what was deferred, records the index in the store
+ * (as_apply_mark, flushed if no_sync) and returns artstore's small
+ * snapshot (snapshot.h): the index and the members announced; the store
+ * itself is the state. restore: commits what was deferred; succeeds when
+ * the store has already applied the index the snapshot names (a restart
+ * of this node); otherwise install (when set) brings the store there from
+ * a member's copy, and restore fails if it could not (libraft's leader
+ * sends its snapshot again later).
  */
 typedef struct as_fsm {
     as_store_t *store;
     struct raft *raft;           /* the instance the FSM belongs to */
     int no_sync;                 /* flush the store before a snapshot */
+    as_writer_t *writer;         /* commit policy and read barrier; NULL:
+                                    every entry its own commit */
+    int defer;                   /* set on the thread that applies, once
+                                    it runs the loop (an LMDB write
+                                    transaction stays on its thread) */
+    uint64_t deferred;           /* the last index applied, deferred */
+    int64_t pending_since;       /* when the oldest entry not yet
+                                    committed was applied (0: none) */
     /* Called after each entry (on the raft thread); may be NULL. */
     void (*applied)(void *arg, const as_applied_t *res);
     /* Called by restore when the store has applied less than snapshot
@@ -176,5 +212,13 @@ typedef struct as_fsm {
 
 /* Fills fsm (version 1) to run on f, which must outlive it. */
 void as_fsm_init(struct raft_fsm *fsm, as_fsm_t *f);
+
+/* Commits LMDB (durably) if entries were deferred, and tells the writer
+ * (as_writer_committed). Raft thread. */
+void as_fsm_commit(as_fsm_t *f);
+
+/* Commits if the writer's policy says so (as_writer_commit_wanted). Raft
+ * thread, from its timer and when woken for a reader's barrier. */
+void as_fsm_commit_if_due(as_fsm_t *f, int64_t now);
 
 #endif

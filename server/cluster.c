@@ -652,10 +652,24 @@ static void on_applied(void *arg, const as_applied_t *res)
         pthread_cond_broadcast(&c->read_cond);
         pthread_mutex_unlock(&c->lock);
     }
+    /* The FSM committed a member entry to LMDB before this hook. */
     if (res->member)
         reload_members(c);
-    if (c->writer != NULL)
-        as_writer_notify_commit(c->writer, as_store_last_seq(c->store));
+}
+
+/* The writer's read barrier wants the deferred entries committed
+ * (as_writer_defer_elsewhere): wake the loop, whose wake_cb commits. */
+static void ask_commit(void *arg)
+{
+    as_cluster_t *c = arg;
+
+    uv_async_send(&c->wake);
+}
+
+/* Commits LMDB when the writer's policy says so (apply.h). */
+static void commit_if_due(as_cluster_t *c)
+{
+    as_fsm_commit_if_due(&c->fsm_ctx, now_ms());
 }
 
 /* Adds endpoint ep to list (n of them, at most max) unless it is there. */
@@ -718,8 +732,10 @@ static int install_copy(void *arg, const Artstore__V1__RaftSnapshot *snap,
     c->loop_applied = c->applied_cmd = as_store_applied_index(c->store);
     pthread_cond_broadcast(&c->read_cond);
     pthread_mutex_unlock(&c->lock);
+    /* The FSM committed what it had deferred before the swap (restore). */
+    c->fsm_ctx.deferred = c->loop_applied;
     if (c->writer != NULL)
-        as_writer_notify_commit(c->writer, as_store_last_seq(c->store));
+        as_writer_committed(c->writer, c->loop_applied);
     return 0;
 }
 
@@ -929,6 +945,14 @@ static void begin_close(as_cluster_t *c)
         return;
     c->closing = 1;
     uv_timer_stop(&c->tick);
+    /* What was applied reaches LMDB now; later applies (none, once
+     * raft_close is called) would be commits of their own, and readers no
+     * longer wake this loop. */
+    as_fsm_commit(&c->fsm_ctx);
+    c->fsm_ctx.defer = 0;
+    if (c->writer != NULL)
+        as_writer_defer_elsewhere(c->writer, NULL, NULL,
+                                  c->fsm_ctx.deferred);
     fail_list(&c->parked, "server is shutting down");
     for (op = c->pending; op != NULL; op = op->next)
         op_fail(op, AS_CODE_UNAVAILABLE,
@@ -1002,8 +1026,10 @@ static void wake_cb(uv_async_t *h)
     as_cluster_t *c = h->data;
 
     drain_inbox(c);
-    if (!c->closing)
+    if (!c->closing) {
         reap_pending(c);
+        commit_if_due(c);
+    }
 }
 
 /* The leader, about once a second: proposes a trim of what is past
@@ -1045,6 +1071,7 @@ static void tick_cb(uv_timer_t *h)
     op_t *list, *op;
 
     reap_pending(c);
+    commit_if_due(c);
     /* Parked writes: is there a leader now? */
     list = c->parked;
     c->parked = NULL;
@@ -1085,7 +1112,15 @@ static void *cluster_main(void *arg)
     as_cluster_t *c = arg;
     op_t *op;
 
+    /* Entries are applied into LMDB's deferred transaction from here on,
+     * on this thread, which also commits it. */
+    if (c->writer != NULL) {
+        as_writer_defer_elsewhere(c->writer, ask_commit, c,
+                                  c->fsm_ctx.deferred);
+        c->fsm_ctx.defer = 1;
+    }
     uv_run(&c->loop, UV_RUN_DEFAULT);
+    as_fsm_commit(&c->fsm_ctx);
     /* Whatever libraft never called back for. */
     while ((op = c->all) != NULL) {
         op_fail(op, AS_CODE_UNAVAILABLE, "server is shutting down");
@@ -1191,6 +1226,8 @@ static int setup(as_cluster_t *c, as_status_t *st)
     c->fsm_ctx.store = c->store;
     c->fsm_ctx.raft = &c->raft;
     c->fsm_ctx.no_sync = c->opts.no_sync;
+    c->fsm_ctx.writer = c->writer;
+    c->fsm_ctx.deferred = as_store_applied_index(c->store);
     c->fsm_ctx.applied = on_applied;
     c->fsm_ctx.install = install_copy;
     c->fsm_ctx.arg = c;

@@ -9,6 +9,14 @@
  * request is answered by the leader after the entry is applied there, with
  * the outcome of its items on that node (the same on every node).
  *
+ * The Raft log is the write-ahead log (as wal.h is for one node): entries
+ * are applied into LMDB's deferred transaction and the overlay, and LMDB
+ * commits (synced) every --commit-interval, sooner when the overlay holds
+ * --overlay-max or a snapshot read asks (apply.h, writer.h). So once a
+ * write is acknowledged, Get by id or URL on the answering node returns
+ * it; Query, ListTags, Changes and the feed see it at the next LMDB
+ * commit, which a snapshot read asks for: the contract of one node.
+ *
  * A write sent to a follower is answered UNAVAILABLE with a message that
  * ends in "leader: ENDPOINT" (the leader's client endpoint), which the
  * client library follows. While no leader is known (an election) a write
@@ -131,7 +139,9 @@ int as_cluster_announce(as_cluster_t *c, const Artstore__V1__ClusterMember *m,
  * follower, the leader is asked for its read index (ClusterReadIndex,
  * answered by as_cluster_leader_read_index after such a barrier) and the
  * follower waits until it has applied that write entry. Applied means
- * committed to LMDB, so a reader that begins afterwards sees it. Bounded
+ * published in the overlay (Get sees it); a snapshot read then asks for
+ * the LMDB commit (as_writer_barrier, as_service_reader) before it begins,
+ * so it sees it too. Bounded
  * by deadline_ms (Unix ms; 0: 10 s). Returns 0, or UNAVAILABLE (no
  * leader, no majority, the deadline passed) or the leader's refusal
  * (UNAUTHENTICATED...) with st set.

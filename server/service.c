@@ -153,10 +153,14 @@ as_reader_t *as_service_reader_latest(as_call_t *call)
 as_reader_t *as_service_reader(as_call_t *call)
 {
     as_service_t *svc = as_call_ctx(call);
+    as_reader_t *rd = as_service_reader_latest(call);
 
-    /* Acknowledged writes are committed before this snapshot begins. */
-    as_writer_barrier(svc->writer);
-    return as_service_reader_latest(call);
+    /* Acknowledged writes (and, after a linearizable read's barrier,
+     * everything this node applied) are committed before this snapshot
+     * begins. */
+    if (rd != NULL)
+        as_writer_barrier(svc->writer);
+    return rd;
 }
 
 /* ------------------------------------------------------------ requests */

@@ -43,6 +43,9 @@ struct as_writer {
     _Atomic uint64_t committed_index;
     int commit_asked;
     pthread_cond_t committed_cond;
+    /* Another thread defers (as_writer_defer_elsewhere): how to wake it. */
+    void (*ask)(void *arg);
+    void *ask_arg;
 };
 
 /* One group of jobs being applied in one transaction. */
@@ -156,16 +159,76 @@ static void committed(as_writer_t *w)
 {
     as_wal_reset(w->opts.wal);
     w->pending_since = 0;
+    as_writer_committed(w, w->next_index - 1);
+}
+
+/* Runs the commit hook with the last acknowledged seq. */
+static void run_hook(as_writer_t *w)
+{
+    as_commit_hook_fn hook;
+    void *hook_arg;
+
+    pthread_mutex_lock(&w->lock);
+    hook = w->hook;
+    hook_arg = w->hook_arg;
+    pthread_mutex_unlock(&w->lock);
+    if (hook != NULL)
+        hook(hook_arg, as_store_acked_seq(w->store));
+}
+
+void as_writer_committed(as_writer_t *w, uint64_t index)
+{
     pthread_mutex_lock(&w->lock);
     w->stats.lmdb_commits++;
     if (w->commit_asked)
         w->stats.asked_commits++;
-    atomic_store(&w->committed_index, w->next_index - 1);
+    if (index > atomic_load(&w->committed_index))
+        atomic_store(&w->committed_index, index);
     w->commit_asked = 0;
     pthread_cond_broadcast(&w->committed_cond);
     pthread_mutex_unlock(&w->lock);
-    if (w->hook != NULL)
-        w->hook(w->hook_arg, as_store_acked_seq(w->store));
+    run_hook(w);
+}
+
+void as_writer_acked(as_writer_t *w, uint64_t index)
+{
+    atomic_store(&w->acked_index, index);
+    /* The feed publishes the writes while their replies go out. */
+    run_hook(w);
+}
+
+int as_writer_overlay_full(as_writer_t *w)
+{
+    if (as_store_overlay_bytes(w->store) < w->opts.overlay_max_bytes)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    w->stats.overlay_waits++;
+    pthread_mutex_unlock(&w->lock);
+    return 1;
+}
+
+int as_writer_commit_wanted(as_writer_t *w, int64_t pending_since,
+                            int64_t now)
+{
+    int asked;
+
+    if (pending_since == 0)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    asked = w->commit_asked;
+    pthread_mutex_unlock(&w->lock);
+    return asked || now - pending_since >= w->opts.commit_interval_ms;
+}
+
+void as_writer_defer_elsewhere(as_writer_t *w, void (*ask)(void *arg),
+                               void *arg, uint64_t index)
+{
+    pthread_mutex_lock(&w->lock);
+    w->ask = ask;
+    w->ask_arg = arg;
+    atomic_store(&w->acked_index, index);
+    atomic_store(&w->committed_index, index);
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* Commits the deferred writes to LMDB (durably), then as committed(). */
@@ -196,12 +259,8 @@ static void run_logged(as_writer_t *w, batch_t *b)
     size_t len = 0;
 
     as_status_ok(&b->st);
-    if (as_store_overlay_bytes(w->store) >= w->opts.overlay_max_bytes) {
-        pthread_mutex_lock(&w->lock);
-        w->stats.overlay_waits++;
-        pthread_mutex_unlock(&w->lock);
+    if (as_writer_overlay_full(w))
         commit_now(w);
-    }
     if (!as_store_can_defer(w->store)) {
         commit_now(w);
         run_batch(w, b);
@@ -364,10 +423,9 @@ static void run_and_answer(as_writer_t *w, batch_t *b)
     /* Before the replies: a read that follows one must find its write
      * acknowledged (as_writer_barrier). */
     if (w->pending_since != 0)
-        atomic_store(&w->acked_index, w->next_index - 1);
-    /* The feed publishes the group while its replies go out. */
-    if (w->hook != NULL)
-        w->hook(w->hook_arg, as_store_acked_seq(w->store));
+        as_writer_acked(w, w->next_index - 1);
+    else
+        run_hook(w);
     for (i = 0; i < b->n; i++)
         b->jobs[i]->done(b->jobs[i]);
 }
@@ -376,14 +434,7 @@ static void run_and_answer(as_writer_t *w, batch_t *b)
  * not wait for commits: it publishes acknowledged writes (feed.h). */
 static void commit_if_due(as_writer_t *w, int64_t now)
 {
-    int asked;
-
-    if (w->pending_since == 0)
-        return;
-    pthread_mutex_lock(&w->lock);
-    asked = w->commit_asked;
-    pthread_mutex_unlock(&w->lock);
-    if (asked || now - w->pending_since >= w->opts.commit_interval_ms)
+    if (as_writer_commit_wanted(w, w->pending_since, now))
         commit_now(w);
 }
 
@@ -506,19 +557,6 @@ void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn, void *arg)
     pthread_mutex_unlock(&w->lock);
 }
 
-void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq)
-{
-    as_commit_hook_fn fn;
-    void *arg;
-
-    pthread_mutex_lock(&w->lock);
-    fn = w->hook;
-    arg = w->hook_arg;
-    pthread_mutex_unlock(&w->lock);
-    if (fn != NULL)
-        fn(arg, last_seq);
-}
-
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg)
 {
     pthread_mutex_lock(&w->lock);
@@ -582,8 +620,12 @@ void as_writer_barrier(as_writer_t *w)
     if (atomic_load(&w->committed_index) < target) {
         w->commit_asked = 1;
         pthread_cond_signal(&w->cond);
+        /* The thread that defers commits (uv_async_send: any thread). */
+        if (w->ask != NULL)
+            w->ask(w->ask_arg);
     }
-    /* The writer commits before it stops, so this wait ends. */
+    /* The writer (or the thread that defers) commits before it stops, so
+     * this wait ends. */
     while (atomic_load(&w->committed_index) < target)
         pthread_cond_wait(&w->committed_cond, &w->lock);
     pthread_mutex_unlock(&w->lock);

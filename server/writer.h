@@ -113,10 +113,42 @@ void as_writer_set_commit_hook(as_writer_t *w, as_commit_hook_fn fn,
  * it may call as_store_write, since it runs on the one writing thread. */
 typedef void (*as_maint_hook_fn)(void *arg);
 
-/* Runs the commit hook for a commit made by another thread: in a cluster
- * the Raft thread applies committed entries to the store itself, and the
- * feed still learns of each commit through this hook. */
-void as_writer_notify_commit(as_writer_t *w, uint64_t last_seq);
+/*
+ * Deferred writes made by another thread. In a cluster the Raft thread
+ * applies committed entries into the store's deferred transaction itself
+ * (the Raft log is the write-ahead log, apply.h); it commits LMDB by the
+ * writer's policy and reports to the writer, so that the read barrier,
+ * the commit hook (the feed) and the commit statistics work as with one
+ * node. The functions below are called on that thread; the writer thread
+ * itself defers nothing then (no opts.wal).
+ *
+ * as_writer_defer_elsewhere: from now on the deferring thread's indexes
+ * (Raft's) count, starting at `index` (already committed); ask(arg) is
+ * called, from any thread, when a reader asks for a commit
+ * (as_writer_barrier): it must wake the deferring thread, which then finds
+ * as_writer_commit_wanted true. Call it before that thread defers.
+ */
+void as_writer_defer_elsewhere(as_writer_t *w, void (*ask)(void *arg),
+                               void *arg, uint64_t index);
+
+/* Whether deferred writes pending since pending_since (0: none) should be
+ * committed now: a reader asked for it, or the commit interval has
+ * passed. Shared by the writer thread and a deferring thread. */
+int as_writer_commit_wanted(as_writer_t *w, int64_t pending_since,
+                            int64_t now);
+
+/* Whether the overlay holds overlay_max_bytes: the caller commits LMDB
+ * before it defers more (counted in overlay_waits). */
+int as_writer_overlay_full(as_writer_t *w);
+
+/* Writes up to index were applied, published in the overlay and are
+ * about to be acknowledged: a read barrier after this waits for their
+ * commit; the commit hook runs (the feed publishes them). */
+void as_writer_acked(as_writer_t *w, uint64_t index);
+
+/* LMDB committed (durably) everything up to index: wakes the read
+ * barriers waiting for it, counts the commit and runs the commit hook. */
+void as_writer_committed(as_writer_t *w, uint64_t index);
 
 /* Sets the maintenance hook (before anything is submitted). */
 void as_writer_set_maint_hook(as_writer_t *w, as_maint_hook_fn fn, void *arg);
