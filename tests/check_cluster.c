@@ -525,6 +525,21 @@ START_TEST(cut_off_leader_acknowledges_nothing)
 }
 END_TEST
 
+/* Puts an article (url, title, body) through c, which must acknowledge
+ * it; res gets the result. */
+static void put_one(as_client_t *c, const char *url, const char *title,
+                    const char *body, as_put_result_t *res)
+{
+    as_article_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.url = url;
+    a.title = title;
+    a.body = body;
+    ck_assert_msg(as_put(c, &a, AS_REV_ANY, res) == AS_OK, "put %s: %s",
+                  url, res->message);
+}
+
 /* Puts n articles "https://bulk.example/<from..from+n>" through any member;
  * every one must be acknowledged. */
 static void put_many(int from, int n)
@@ -535,17 +550,11 @@ static void put_many(int from, int n)
     ck_assert_int_eq(as_client_connect(all_endpoints, 10000, &c), AS_OK);
     for (k = from; k < from + n; k++) {
         char url[64], body[64];
-        as_article_t a;
         as_put_result_t res;
 
         snprintf(url, sizeof(url), "https://bulk.example/%d", k);
         snprintf(body, sizeof(body), "bulk body %d", k);
-        memset(&a, 0, sizeof(a));
-        a.url = url;
-        a.title = "bulk";
-        a.body = body;
-        ck_assert_msg(as_put(c, &a, AS_REV_ANY, &res) == AS_OK, "put %d: %s",
-                      k, res.message);
+        put_one(c, url, "bulk", body, &res);
     }
     as_client_close(c);
 }
@@ -618,15 +627,10 @@ static uint64_t put_and_read_back(as_client_t *c, const char *url,
                                   const char *body, int outcome,
                                   uint64_t *rev)
 {
-    as_article_t a, *got;
+    as_article_t *got;
     as_put_result_t res;
 
-    memset(&a, 0, sizeof(a));
-    a.url = url;
-    a.title = "between commits";
-    a.body = body;
-    ck_assert_msg(as_put(c, &a, AS_REV_ANY, &res) == AS_OK, "put %s: %s",
-                  url, res.message);
+    put_one(c, url, "between commits", body, &res);
     ck_assert_msg(res.outcome == outcome, "put %s: outcome %d, expected %d",
                   url, res.outcome, outcome);
     ck_assert_int_eq(as_get(c, res.id, 0, &got), AS_OK);
@@ -639,6 +643,21 @@ static uint64_t put_and_read_back(as_client_t *c, const char *url,
     as_article_free(got);
     *rev = res.revision;
     return res.id;
+}
+
+/* Node i (through c) holds article id with body and revision rev. */
+static void expect_article(as_client_t *c, int i, uint64_t id,
+                           const char *body, uint64_t rev)
+{
+    as_article_t *got;
+
+    ck_assert_msg(as_get(c, id, 0, &got) == AS_OK, "node %d lost article "
+                  "%llu", i + 1, (unsigned long long)id);
+    ck_assert_str_eq(got->body, body);
+    ck_assert_msg(got->revision == rev, "node %d: article %llu at revision "
+                  "%llu, acknowledged %llu", i + 1, (unsigned long long)id,
+                  (unsigned long long)got->revision, (unsigned long long)rev);
+    as_article_free(got);
 }
 
 /* The last seq of node i (a Ping, which commits LMDB there first). */
@@ -670,7 +689,6 @@ START_TEST(nodes_killed_between_lmdb_commits_lose_and_repeat_nothing)
     uint64_t ids[K], revs[K], new_ids[NEW], new_revs[NEW], base, rev;
     char url[64], body[64];
     as_client_t *c;
-    as_article_t *got;
     int i, k;
 
     for (i = 0; flags[i] != NULL; i++)
@@ -724,25 +742,11 @@ START_TEST(nodes_killed_between_lmdb_commits_lose_and_repeat_nothing)
                          AS_OK);
         for (k = 0; k < K; k++) {
             snprintf(body, sizeof(body), "third %d", k);
-            ck_assert_msg(as_get(c, ids[k], 0, &got) == AS_OK,
-                          "node %d lost article %llu", i + 1,
-                          (unsigned long long)ids[k]);
-            ck_assert_str_eq(got->body, body);
-            ck_assert_msg(got->revision == revs[k], "node %d: article %llu "
-                          "at revision %llu, acknowledged %llu", i + 1,
-                          (unsigned long long)ids[k],
-                          (unsigned long long)got->revision,
-                          (unsigned long long)revs[k]);
-            as_article_free(got);
+            expect_article(c, i, ids[k], body, revs[k]);
         }
         for (k = 0; k < NEW; k++) {
             snprintf(body, sizeof(body), "new %d", k);
-            ck_assert_msg(as_get(c, new_ids[k], 0, &got) == AS_OK,
-                          "node %d lost article %llu", i + 1,
-                          (unsigned long long)new_ids[k]);
-            ck_assert_str_eq(got->body, body);
-            ck_assert_uint_eq(got->revision, new_revs[k]);
-            as_article_free(got);
+            expect_article(c, i, new_ids[k], body, new_revs[k]);
         }
         as_client_close(c);
         /* One change per acknowledged write, none twice. */
