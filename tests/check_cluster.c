@@ -74,6 +74,21 @@ static void sleep_ms(int ms)
         ;
 }
 
+/* The token the test's clients send (NULL: none); set by a test whose
+ * members want tokens (each test runs in its own process). */
+static const char *token;
+
+/* as_client_connect, with the test's token. */
+static int connect_to(const char *endpoints, int ms, as_client_t **c)
+{
+    int rc = as_client_connect(endpoints, ms, c);
+
+    if (rc == AS_OK && token != NULL &&
+        (rc = as_client_set_token(*c, token)) != AS_OK)
+        as_client_close(*c);
+    return rc;
+}
+
 /* A loopback TCP port nobody listens on right now. */
 static int free_port(void)
 {
@@ -142,7 +157,7 @@ static int find_leader(int ms)
         for (i = 0; i < N; i++) {
             if (srv[i].pid <= 0)
                 continue;
-            if (as_client_connect(srv[i].endpoint, 500, &c) != AS_OK)
+            if (connect_to(srv[i].endpoint, 500, &c) != AS_OK)
                 continue;
             if (as_cluster_status(c, &info) == AS_OK &&
                 strcmp(info.role, "leader") == 0) {
@@ -173,7 +188,7 @@ static int await_converged(int ms)
             as_ping_info_t ping;
             as_client_t *c;
 
-            if (as_client_connect(srv[i].endpoint, 1000, &c) != AS_OK)
+            if (connect_to(srv[i].endpoint, 1000, &c) != AS_OK)
                 return -1;
             ok = as_ping(c, &ping) == AS_OK &&
                  as_cluster_status(c, &info) == AS_OK;
@@ -282,7 +297,7 @@ static void writer_main(int w, const char *path)
     int k;
 
     signal(SIGTERM, on_term);
-    if (f == NULL || as_client_connect(all_endpoints, 3000, &c) != AS_OK)
+    if (f == NULL || connect_to(all_endpoints, 3000, &c) != AS_OK)
         _exit(2);
     for (k = 0; k < 100000 && !stop_writing; k++) {
         char url[96], body[96];
@@ -364,7 +379,7 @@ START_TEST(writes_reach_every_member)
     ck_assert_int_ge(leader = find_leader(15000), 0);
     /* A client that knows one follower only is sent to the leader. */
     i = (leader + 1) % N;
-    ck_assert_int_eq(as_client_connect(srv[i].endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(srv[i].endpoint, 5000, &c), AS_OK);
     memset(&a, 0, sizeof(a));
     a.url = "https://example.com/one";
     a.title = "one";
@@ -375,7 +390,7 @@ START_TEST(writes_reach_every_member)
     as_client_close(c);
     ck_assert_int_eq(await_converged(15000), 0);
     for (i = 0; i < N; i++) {
-        ck_assert_int_eq(as_client_connect(srv[i].endpoint, 2000, &c), AS_OK);
+        ck_assert_int_eq(connect_to(srv[i].endpoint, 2000, &c), AS_OK);
         ck_assert_int_eq(as_get(c, res.id, 0, &got), AS_OK);
         ck_assert_str_eq(got->body, "first");
         ck_assert_uint_eq(got->revision, res.revision);
@@ -503,7 +518,7 @@ START_TEST(cut_off_leader_acknowledges_nothing)
         if (i != leader)
             kill(srv[i].pid, SIGSTOP);
     /* The leader still takes the request but cannot commit it. */
-    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 1500, &c),
+    ck_assert_int_eq(connect_to(srv[leader].endpoint, 1500, &c),
                      AS_OK);
     memset(&a, 0, sizeof(a));
     a.url = "https://example.com/cut-off";
@@ -515,7 +530,7 @@ START_TEST(cut_off_leader_acknowledges_nothing)
         if (i != leader)
             kill(srv[i].pid, SIGCONT);
     /* Healed: a write goes through and every node converges. */
-    ck_assert_int_eq(as_client_connect(all_endpoints, 10000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(all_endpoints, 10000, &c), AS_OK);
     a.body = "after healing";
     ck_assert_msg(as_put(c, &a, AS_REV_ANY, &res) == AS_OK, "put: %s",
                   res.message);
@@ -547,7 +562,7 @@ static void put_many(int from, int n)
     as_client_t *c;
     int k;
 
-    ck_assert_int_eq(as_client_connect(all_endpoints, 10000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(all_endpoints, 10000, &c), AS_OK);
     for (k = from; k < from + n; k++) {
         char url[64], body[64];
         as_put_result_t res;
@@ -788,14 +803,14 @@ START_TEST(replaced_member_catches_up_from_a_copy_and_the_log)
     for (i = 0; i < 100; i++) {
         as_cluster_info_t info;
 
-        ck_assert_int_eq(as_client_connect(srv[g].endpoint, 2000, &c), AS_OK);
+        ck_assert_int_eq(connect_to(srv[g].endpoint, 2000, &c), AS_OK);
         ck_assert_int_eq(as_cluster_status(c, &info), AS_OK);
         as_client_close(c);
         if (info.applied_index >= info.commit_index)
             break;
         sleep_ms(50);
     }
-    ck_assert_int_eq(as_client_connect(srv[g].endpoint, 20000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(srv[g].endpoint, 20000, &c), AS_OK);
     ck_assert_msg(as_backup(c, srv[f].data, 0, &bi) == AS_OK, "backup: %s",
                   as_client_errmsg(c));
     as_client_close(c);
@@ -847,10 +862,21 @@ static void assert_snapshot_taken(int i)
  * and passes artstored --check. */
 START_TEST(wiped_follower_catches_up_from_a_snapshot)
 {
+    char tokens[64];
+    FILE *tf;
     int leader, f, i;
 
+    /* With tokens: the members fetch the copy with the write token, as
+     * they announce themselves. */
+    snprintf(tokens, sizeof(tokens), "/tmp/as-tokens-%d", (int)getpid());
+    ck_assert_ptr_nonnull(tf = fopen(tokens, "w"));
+    fprintf(tf, "read snap-read-token\nwrite snap-write-token\n");
+    fclose(tf);
+    token = "snap-write-token";
     for (i = 0; snapshot_flags[i] != NULL; i++)
         more_flags[i] = snapshot_flags[i];
+    more_flags[i++] = "--auth-token-file";
+    more_flags[i++] = tokens;
     start_cluster();
     ck_assert_int_ge(leader = find_leader(15000), 0);
     f = (leader + 1) % N;
@@ -868,6 +894,7 @@ START_TEST(wiped_follower_catches_up_from_a_snapshot)
                   srv[f].log);
     stop_and_compare();
     stop_cluster();
+    unlink(tokens);
 }
 END_TEST
 
@@ -901,7 +928,7 @@ START_TEST(member_added_after_truncation_catches_up_from_a_snapshot)
     free(out);
     free(err);
     put_many(150, 10);
-    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(srv[leader].endpoint, 5000, &c), AS_OK);
     ck_assert_int_eq(as_ping(c, &ping), AS_OK);
     as_client_close(c);
     ck_assert_msg(await_seq(n4.endpoint, ping.last_seq, 30000) == 0,
@@ -943,9 +970,9 @@ START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
     ck_assert_int_ge(leader = find_leader(15000), 0);
     f = (leader + 1) % N;
     g = (leader + 2) % N;
-    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 10000, &lc),
+    ck_assert_int_eq(connect_to(srv[leader].endpoint, 10000, &lc),
                      AS_OK);
-    ck_assert_int_eq(as_client_connect(srv[f].endpoint, 10000, &fc), AS_OK);
+    ck_assert_int_eq(connect_to(srv[f].endpoint, 10000, &fc), AS_OK);
     ck_assert_int_eq(as_client_set_linearizable(fc, 1), AS_OK);
     for (k = 0; k < 5; k++) {
         /* The follower misses the commit: the leader and g make the
@@ -1067,7 +1094,7 @@ START_TEST(watch_moves_to_another_member_without_gap_or_duplicate)
         as_cluster_info_t info;
         size_t m, known = 0;
 
-        ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 2000, &c),
+        ck_assert_int_eq(connect_to(srv[leader].endpoint, 2000, &c),
                          AS_OK);
         ck_assert_int_eq(as_cluster_status(c, &info), AS_OK);
         as_client_close(c);
@@ -1085,7 +1112,7 @@ START_TEST(watch_moves_to_another_member_without_gap_or_duplicate)
     if (writer == 0)
         writer_main(0, path);
     /* The watch is given one member only: the leader, killed first. */
-    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 3000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(srv[leader].endpoint, 3000, &c), AS_OK);
     memset(&opts, 0, sizeof(opts));
     opts.has_since = 1;
     opts.since = 0;
@@ -1116,7 +1143,7 @@ START_TEST(watch_moves_to_another_member_without_gap_or_duplicate)
     {
         as_client_t *p;
 
-        ck_assert_int_eq(as_client_connect(srv[0].endpoint, 3000, &p), AS_OK);
+        ck_assert_int_eq(connect_to(srv[0].endpoint, 3000, &p), AS_OK);
         ck_assert_int_eq(as_ping(p, &ping), AS_OK);
         as_client_close(p);
     }
@@ -1143,7 +1170,7 @@ static int await_seq(const char *endpoint, uint64_t seq, int ms)
         as_ping_info_t ping;
         int ok = 0;
 
-        if (as_client_connect(endpoint, 1000, &c) == AS_OK) {
+        if (connect_to(endpoint, 1000, &c) == AS_OK) {
             ok = as_ping(c, &ping) == AS_OK && ping.last_seq >= seq;
             as_client_close(c);
         }
@@ -1163,7 +1190,7 @@ static int member_role(const char *at, uint64_t id, char *role, int *voter)
     size_t m;
     int found = 0;
 
-    ck_assert_int_eq(as_client_connect(at, 3000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(at, 3000, &c), AS_OK);
     ck_assert_msg(as_cluster_status(c, &info) == AS_OK, "status: %s",
                   as_client_errmsg(c));
     as_client_close(c);
@@ -1200,7 +1227,7 @@ START_TEST(member_added_as_non_voter_promoted_and_removed)
     free(out);
     free(err);
     /* It follows the log from the start... */
-    ck_assert_int_eq(as_client_connect(srv[leader].endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(connect_to(srv[leader].endpoint, 5000, &c), AS_OK);
     ck_assert_int_eq(as_ping(c, &ping), AS_OK);
     ck_assert_msg(await_seq(n4.endpoint, ping.last_seq, 30000) == 0,
                   "node 4 did not catch up to seq %llu",
@@ -1213,7 +1240,7 @@ START_TEST(member_added_as_non_voter_promoted_and_removed)
         as_cluster_info_t info;
         as_client_t *c4;
 
-        ck_assert_int_eq(as_client_connect(n4.endpoint, 3000, &c4), AS_OK);
+        ck_assert_int_eq(connect_to(n4.endpoint, 3000, &c4), AS_OK);
         ck_assert_int_eq(as_cluster_status(c4, &info), AS_OK);
         as_client_close(c4);
         if (strcmp(info.role, "non-voter") == 0 && info.leader_id != 0)
@@ -1276,7 +1303,7 @@ START_TEST(retention_trims_are_replicated)
             as_client_t *c;
             as_stats_t *stats;
 
-            ck_assert_int_eq(as_client_connect(srv[i].endpoint, 2000, &c),
+            ck_assert_int_eq(connect_to(srv[i].endpoint, 2000, &c),
                              AS_OK);
             ok = as_stats(c, &stats) == AS_OK;
             if (ok) {
