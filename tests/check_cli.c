@@ -1,7 +1,8 @@
 /*
  * check_cli.c - end-to-end tests of the artstore CLI against a real
  * artstored: put/get/delete/stats/ping output, JSON fields, exit codes,
- * and an article that comes back identical after a server restart.
+ * an article that comes back identical after a server restart, and
+ * `CMD --help` that prints the help and runs nothing.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -120,6 +121,61 @@ START_TEST(exit_codes)
     ck_assert_int_eq(rc, 3);
     free(out);
     free(err);
+}
+END_TEST
+
+/* `artstore CMD --help` prints the help and does nothing else, for every
+ * command `artstore --help` lists: a parser that took --help for "go on
+ * with the defaults" ran the command too (import read stdin into the
+ * store, watch followed the feed, query and stories queried). */
+START_TEST(help_runs_nothing)
+{
+    const char *input = "{\"url\":\"https://h.example/2\",\"title\":"
+                        "\"Imported by --help\"}\n";
+    as_article_t a = { .url = "https://h.example/1", .title = "Stored",
+                       .body = "before the --help runs" };
+    char *list, *out, *err, *want, *line, *next;
+    as_client_t *c;
+    as_stats_t *st;
+    size_t same;
+    int rc, n = 0;
+
+    /* One article, so that a query or a story list would print it. */
+    ck_assert_int_eq(as_client_connect(srv.endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_put(c, &a, AS_REV_ANY, NULL), AS_OK);
+    ck_assert_int_eq(CLI(NULL, &list, NULL, "--help"), 0);
+    line = strstr(list, "\nCOMMANDS\n");
+    ck_assert_ptr_nonnull(line);
+    for (line += strlen("\nCOMMANDS\n"); *line == ' '; line = next) {
+        char name[32];
+
+        next = strchr(line, '\n');
+        ck_assert_ptr_nonnull(next);
+        next++;
+        ck_assert_int_eq(sscanf(line, " %31s", name), 1);
+        ck_assert_int_eq(CLI(NULL, &want, NULL, "help", name), 0);
+        rc = CLI(input, &out, &err, name, "--help");
+        ck_assert_msg(rc == 0, "%s --help: exit %d: %s", name, rc, err);
+        ck_assert_msg(err[0] == '\0', "%s --help wrote on stderr: %s", name,
+                      err);
+        for (same = 0; out[same] != '\0' && out[same] == want[same]; same++)
+            ;
+        ck_assert_msg(strstr(want, "EXAMPLES") != NULL &&
+                      strcmp(out, want) == 0,
+                      "%s --help printed other than its help, from: %s",
+                      name, out + same);
+        free(want);
+        free(out);
+        free(err);
+        n++;
+    }
+    free(list);
+    ck_assert_int_ge(n, 10);
+    ck_assert_int_eq(as_stats(c, &st), AS_OK);
+    ck_assert_uint_eq(st->articles, 1);
+    ck_assert_uint_eq(st->last_seq, 1);
+    as_stats_free(st);
+    as_client_close(c);
 }
 END_TEST
 
@@ -925,6 +981,7 @@ static Suite *cli_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, put_then_get_json);
     tcase_add_test(tc, exit_codes);
+    tcase_add_test(tc, help_runs_nothing);
     tcase_add_test(tc, delete_stats_ping);
     tcase_add_test(tc, down_server_fails_fast);
     tcase_add_test(tc, one_output_model);

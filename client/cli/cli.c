@@ -234,6 +234,11 @@ int cli_getopt_exit(int c)
     return c == CLI_GETOPT_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
+int cli_parse_stop(int c)
+{
+    return c == CLI_GETOPT_HELP ? CLI_GETOPT_HELP : cli_getopt_exit(c);
+}
+
 /* ------------------------------------------------------------ main */
 
 /* Fills g from the ARTSTORE_* variables and the defaults. Returns 0, or
@@ -333,6 +338,8 @@ int main(int argc, char **argv)
     if ((cmd = find_command(argv[optind])) == NULL)
         return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
     rc = cmd->run(&g, argc - optind, argv + optind);
+    if (rc == CLI_GETOPT_HELP)    /* its parser stopped after --help */
+        rc = CLI_EXIT_OK;
     if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
         fprintf(stderr, "artstore: cannot write the output\n");
         rc = CLI_EXIT_ERROR;

@@ -63,7 +63,8 @@ typedef struct cli_cmd {
     const char *summary;       /* one line for the command list */
     const char *help;          /* `artstore NAME --help`: usage, EXAMPLES,
                                   FLAGS (global flags are appended) */
-    /* Runs the command; argv[0] is its name. Returns an exit status. */
+    /* Runs the command; argv[0] is its name. Returns an exit status, or
+     * CLI_GETOPT_HELP when it stopped after --help (exit 0). */
     int (*run)(cli_globals_t *g, int argc, char **argv);
 } cli_cmd_t;
 
@@ -92,6 +93,12 @@ int cli_getopt(cli_globals_t *g, const cli_cmd_t *cmd, int argc, char **argv,
 /* Maps CLI_GETOPT_HELP/BAD (or any unexpected flag value) to the exit
  * status the command should return. */
 int cli_getopt_exit(int c);
+
+/* The same for an argument parser whose CLI_EXIT_OK means "go on": after
+ * --help it returns CLI_GETOPT_HELP, so that the command stops there
+ * instead of running with its defaults; a command may return it, and
+ * exits 0 (main maps it). Anything else is cli_getopt_exit(c). */
+int cli_parse_stop(int c);
 
 /* Prints "artstore CMD: <message>" and the --help hint on stderr; returns
  * CLI_EXIT_USAGE. cmd may be NULL for errors before the subcommand. */

@@ -1072,7 +1072,7 @@ static int parse_import_args(cli_globals_t *g, int argc, char **argv,
         case IMPORT_RESUME_AFTER: im->resume_after = optarg; break;
         case IMPORT_EXACT: im->exact = 1; break;
         default:
-            return cli_getopt_exit(c);
+            return cli_parse_stop(c);
         }
     }
     if (optind < argc) {

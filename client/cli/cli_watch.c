@@ -125,7 +125,7 @@ static int parse_watch_args(cli_globals_t *g, int argc, char **argv,
             break;
         default:
             if ((rc = cli_filter_flag(cmd, f, c, optarg)) < 0)
-                return cli_getopt_exit(c);
+                return cli_parse_stop(c);
             if (rc != CLI_EXIT_OK)
                 return rc;
         }
