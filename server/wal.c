@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,17 @@ struct as_wal {
     int fd;
     char path[4096];
     off_t pos;             /* where the next record goes */
+    off_t last;            /* where the last record appended starts */
     off_t size;            /* the file's length (zeros past the records) */
     uint64_t seed;         /* of every record's checksum */
+    /* The flusher thread (as_wal_sync_start), started at the first use:
+     * flushes asked and done, the errno of the last one (0: it worked),
+     * all under lock. */
+    pthread_t flusher;
+    int flusher_on, stopping, flush_err;
+    uint64_t asked, done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
 };
 
 static void put32(unsigned char *p, uint32_t v)
@@ -153,7 +163,9 @@ int as_wal_open(const char *dir, as_wal_t **out, as_status_t *st)
         free(w);
         return st->code;
     }
-    w->pos = FILE_HEADER;
+    w->pos = w->last = FILE_HEADER;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
     *out = w;
     return 0;
 }
@@ -162,6 +174,15 @@ void as_wal_close(as_wal_t *w)
 {
     if (w == NULL)
         return;
+    if (w->flusher_on) {
+        pthread_mutex_lock(&w->lock);
+        w->stopping = 1;
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->flusher, NULL);
+    }
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
     close(w->fd);
     free(w);
 }
@@ -339,6 +360,7 @@ int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,
             k -= m;
         }
     }
+    w->last = w->pos;
     w->pos += (off_t)total;
     return 0;
 }
@@ -351,9 +373,86 @@ int as_wal_sync(as_wal_t *w, as_status_t *st)
     return 0;
 }
 
+/* The flusher thread: one fdatasync for every round of flushes asked
+ * while the one before ran. */
+static void *flusher_main(void *arg)
+{
+    as_wal_t *w = arg;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        uint64_t target;
+        int err;
+
+        while (w->done == w->asked && !w->stopping)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (w->done == w->asked)
+            break;
+        target = w->asked;
+        pthread_mutex_unlock(&w->lock);
+        err = fdatasync(w->fd) == 0 ? 0 : errno;
+        pthread_mutex_lock(&w->lock);
+        w->done = target;
+        w->flush_err = err;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+int as_wal_sync_start(as_wal_t *w, as_status_t *st)
+{
+    int rc;
+
+    if (!w->flusher_on) {
+        if ((rc = pthread_create(&w->flusher, NULL, flusher_main, w)) != 0)
+            return as_status_set(st, AS_CODE_INTERNAL,
+                                 "start the log's flusher: %s", strerror(rc));
+        w->flusher_on = 1;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->asked++;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int as_wal_sync_wait(as_wal_t *w, as_status_t *st)
+{
+    int err;
+
+    pthread_mutex_lock(&w->lock);
+    while (w->done != w->asked)
+        pthread_cond_wait(&w->cond, &w->lock);
+    err = w->flush_err;
+    pthread_mutex_unlock(&w->lock);
+    if (err != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "fdatasync %s: %s",
+                             w->path, strerror(err));
+    return 0;
+}
+
+int as_wal_drop_last(as_wal_t *w, as_status_t *st)
+{
+    static const unsigned char zeros[AS_WAL_HEADER];
+
+    /* A flush that failed does not matter: the record is erased, and the
+     * erasure flushed, below. */
+    (void)as_wal_sync_wait(w, st);
+    if (w->last >= w->pos)
+        return 0;
+    if (pwrite(w->fd, zeros, sizeof(zeros), w->last) !=
+            (ssize_t)sizeof(zeros) ||
+        fdatasync(w->fd) != 0)
+        return as_status_set(st, AS_CODE_INTERNAL, "erase a record of %s: %s",
+                             w->path, strerror(errno));
+    w->pos = w->last;
+    return 0;
+}
+
 void as_wal_reset(as_wal_t *w)
 {
-    w->pos = FILE_HEADER;
+    w->pos = w->last = FILE_HEADER;
 }
 
 uint64_t as_wal_size(const as_wal_t *w)

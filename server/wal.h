@@ -29,7 +29,9 @@
  * a tail is dropped, never applied: it was never acknowledged, since a
  * record is acknowledged only after the flush that completed it.
  *
- * Threads: one thread uses a log (the writer's, or the start-up replay).
+ * Threads: one thread uses a log (the writer's, or the start-up replay);
+ * the log's own flusher thread only runs the fdatasync that thread asks
+ * for (as_wal_sync_start).
  */
 #ifndef AS_WAL_H
 #define AS_WAL_H
@@ -82,6 +84,23 @@ int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,
 
 /* Flushes what was appended (fdatasync). Returns 0 or INTERNAL. */
 int as_wal_sync(as_wal_t *w, as_status_t *st);
+
+/* Starts a flush of what was appended (fdatasync) on the log's own
+ * flusher thread and returns at once, so that the caller can work (apply
+ * the group whose record it just appended) while the record reaches the
+ * disk; as_wal_sync_wait waits for it. Returns 0, or INTERNAL when the
+ * flusher cannot start (then flush with as_wal_sync). */
+int as_wal_sync_start(as_wal_t *w, as_status_t *st);
+
+/* Waits for the flush as_wal_sync_start began (at once when there is
+ * none). Returns 0 or INTERNAL (the fdatasync failed) with st set. */
+int as_wal_sync_wait(as_wal_t *w, as_status_t *st);
+
+/* Erases the last record appended (its header overwritten with zeros,
+ * flushed) and appends the next one in its place: for a record whose
+ * writes could not be applied, which a replay must never find. Waits for
+ * a flush in progress first. Returns 0 or INTERNAL with st set. */
+int as_wal_drop_last(as_wal_t *w, as_status_t *st);
 
 /* Starts the log again from the beginning of the file: call only after a
  * durable LMDB commit that holds every record appended so far. */

@@ -245,10 +245,14 @@ static void commit_now(as_writer_t *w)
 }
 
 /*
- * The group through the log: applied into the deferred transaction, its
- * record appended and flushed, its writes published. Anything that keeps
- * the group out of the log sends it down the path without one (a durable
- * commit of its own, item by item if need be).
+ * The group through the log: its record appended, and flushed on the log's
+ * flusher thread while the group is applied into the deferred transaction
+ * (the record holds the group's input, its requests and its time, not what
+ * applying them produced, so it can go first); once both are done the
+ * group's writes are published. Anything that keeps the group out of the
+ * log sends it down the path without one (a durable commit of its own,
+ * item by item if need be); a record whose group could not be applied is
+ * erased first, so that no replay finds it.
  */
 static void run_logged(as_writer_t *w, batch_t *b)
 {
@@ -257,6 +261,7 @@ static void run_logged(as_writer_t *w, batch_t *b)
     as_status_t st;
     void *rec = NULL;
     size_t len = 0;
+    int flushing, full = w->opts.sync_interval_ms == 0;
 
     as_status_ok(&b->st);
     if (as_writer_overlay_full(w))
@@ -275,21 +280,31 @@ static void run_logged(as_writer_t *w, batch_t *b)
         run_batch(w, b);
         return;
     }
-    if (as_wal_reserve(w->opts.wal, len, &st) != 0) {
-        /* A direct commit refuses the group, naming the disk. */
+    if (as_wal_reserve(w->opts.wal, len, &st) != 0 ||
+        as_wal_append(w->opts.wal, l.index, rec, len, &st) != 0) {
+        /* A direct commit refuses the group, naming the disk. A record
+         * cut short is a torn tail that no replay applies. */
         free(rec);
         commit_now(w);
         run_batch(w, b);
         return;
     }
+    free(rec);
+    flushing = full && as_wal_sync_start(w->opts.wal, &st) == 0;
     if (as_store_defer(w->store, apply_logged, &l, &st) != 0) {
         /* The store committed what came before the group, without it. */
-        free(rec);
         if (b->st.code != AS_CODE_OK)
             st = b->st;
         as_log_warn("deferred apply of %zu job(s) failed (%s: %s); retrying "
                     "them without the log", b->n, as_code_str(st.code),
                     st.msg);
+        if (as_wal_drop_last(w->opts.wal, &st) != 0) {
+            /* Applying the record again (a replay) would write what the
+             * store does not hold: stop instead, and let a restart replay
+             * the log. */
+            as_log_error("write-ahead log: %s; stopping", st.msg);
+            abort();
+        }
         commit_now(w);
         run_batch(w, b);
         return;
@@ -297,16 +312,14 @@ static void run_logged(as_writer_t *w, batch_t *b)
     if (w->pending_since == 0)
         w->pending_since = l.time_ms ? l.time_ms : 1;
     w->next_index++;
-    if (as_wal_append(w->opts.wal, l.index, rec, len, &st) != 0 ||
-        (w->opts.sync_interval_ms == 0 &&
-         as_wal_sync(w->opts.wal, &st) != 0)) {
+    if (full && (flushing ? as_wal_sync_wait(w->opts.wal, &st)
+                          : as_wal_sync(w->opts.wal, &st)) != 0) {
         /* Durable all the same, through LMDB; its wal_applied covers the
          * record that never made it, and the log starts again after it. */
         as_log_warn("write-ahead log: %s; committing to LMDB instead",
                     st.msg);
         commit_now(w);
     }
-    free(rec);
     as_store_publish(w->store);
 }
 

@@ -21,10 +21,12 @@
 #include "check_main.h"
 #include "clock.h"
 #include "store.h"
+#include "wal.h"
 #include "writer.h"
 
 static char dir[64];
 static as_store_t *store;
+static as_wal_t *wal;          /* the writer's log, or NULL */
 static as_writer_t *writer;
 static as_arena_t *arena;
 
@@ -88,7 +90,9 @@ static void hold_writer_with(as_write_job_t *job)
     pthread_mutex_unlock(&lock);
 }
 
-static void start(size_t max_queue)
+/* Starts a writer on a fresh store, through a write-ahead log when
+ * with_wal. */
+static void start_with(size_t max_queue, int with_wal)
 {
     as_store_opts_t so;
     as_writer_opts_t wo;
@@ -103,6 +107,11 @@ static void start(size_t max_queue)
     ck_assert_msg(as_store_open(&so, &store, &st) == 0, "%s", st.msg);
     memset(&wo, 0, sizeof(wo));
     wo.max_queue = max_queue;
+    wal = NULL;
+    if (with_wal) {
+        ck_assert_msg(as_wal_open(dir, &wal, &st) == 0, "%s", st.msg);
+        wo.wal = wal;
+    }
     ck_assert_msg(as_writer_start(store, &wo, &writer, &st) == 0, "%s",
                   st.msg);
     as_writer_set_commit_hook(writer, hook, NULL);
@@ -111,12 +120,18 @@ static void start(size_t max_queue)
     gate_closed = writer_held = jobs_done = 0;
 }
 
+static void start(size_t max_queue)
+{
+    start_with(max_queue, 0);
+}
+
 static void stop(void)
 {
     char cmd[128];
 
     open_gate();
     as_writer_stop(writer);
+    as_wal_close(wal);
     as_store_close(store);
     as_arena_destroy(arena);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -278,6 +293,61 @@ START_TEST(failed_group_commit_retried_per_item)
 }
 END_TEST
 
+static int count_record(void *arg, uint64_t index, const void *data,
+                        size_t len, as_status_t *st)
+{
+    (void)index;
+    (void)data;
+    (void)len;
+    (void)st;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Through the write-ahead log: the record of a group is written before
+ * the group is applied; when applying it fails, the group is retried item
+ * by item without the log, and its record is erased, so that a replay
+ * (after a crash before the next LMDB commit) cannot apply it a second
+ * time on top of the items' own commits. */
+START_TEST(failed_logged_group_leaves_no_record)
+{
+    as_write_job_t *hold, *a, *b;
+    as_wal_t *scan;
+    as_status_t st;
+    uint64_t last;
+    int records = 0;
+
+    start_with(0, 1);
+    hold = job_of(1);
+    put_item(hold, 0, "https://w.test/hold", 3);
+    hold_writer_with(hold);
+    a = job_of(2);
+    put_item(a, 0, "https://w.test/a0", 3);
+    put_item(a, 1, "https://w.test/a1", 600);
+    b = job_of(1);
+    put_item(b, 0, "https://w.test/b0", 3);
+    ck_assert_int_eq(as_writer_submit(writer, a, &st), 0);
+    ck_assert_int_eq(as_writer_submit(writer, b, &st), 0);
+    open_gate();
+    await_done(3);
+    ck_assert_int_eq(a->items[0].st.code, AS_CODE_OK);
+    ck_assert_int_eq(a->items[1].st.code, AS_CODE_INTERNAL);
+    ck_assert_int_eq(b->items[0].st.code, AS_CODE_OK);
+    ck_assert(stored("https://w.test/hold"));
+    ck_assert(stored("https://w.test/a0"));
+    ck_assert(stored("https://w.test/b0"));
+    /* What a restart now would replay: nothing after the last commit. */
+    ck_assert_uint_eq(as_store_logged_index(store), 1);
+    ck_assert_msg(as_wal_open(dir, &scan, &st) == 0, "%s", st.msg);
+    ck_assert_msg(as_wal_scan(scan, as_store_logged_index(store),
+                              count_record, &records, &last, &st) == 0,
+                  "%s", st.msg);
+    as_wal_close(scan);
+    ck_assert_int_eq(records, 0);
+    stop();
+}
+END_TEST
+
 /* Items marked prefailed are skipped; the others are written. */
 START_TEST(prefailed_items_skipped)
 {
@@ -334,6 +404,7 @@ static Suite *writer_suite(void)
     tcase_add_test(tc, deadline_passed_in_queue);
     tcase_add_test(tc, deadline_ahead_runs);
     tcase_add_test(tc, failed_group_commit_retried_per_item);
+    tcase_add_test(tc, failed_logged_group_leaves_no_record);
     tcase_add_test(tc, prefailed_items_skipped);
     tcase_add_test(tc, queue_full);
     suite_add_tcase(s, tc);
