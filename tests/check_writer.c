@@ -253,18 +253,16 @@ START_TEST(deadline_ahead_runs)
 }
 END_TEST
 
-/*
- * One item LMDB refuses (a tag longer than its 511-byte key limit) fails
- * the group commit as a whole; the writer then retries the items one
- * transaction each, so the good ones, before and after it and in another
- * job of the same group, are written and only the bad one fails.
- */
-START_TEST(failed_group_commit_retried_per_item)
+/* Starts a writer (through a write-ahead log when with_wal) and has it
+ * take two jobs as one group, the first with an item LMDB refuses (a tag
+ * too long for a key) between two good ones: the group fails as a whole
+ * and is retried item by item, so that only the bad item fails. */
+static void run_failing_group(int with_wal)
 {
     as_write_job_t *hold, *a, *b;
     as_status_t st;
 
-    start(0);
+    start_with(0, with_wal);
     hold = job_of(1);
     put_item(hold, 0, "https://w.test/hold", 3);
     /* Held, so that a and b are taken together as one group. */
@@ -285,10 +283,17 @@ START_TEST(failed_group_commit_retried_per_item)
                   as_code_str(a->items[1].st.code), a->items[1].st.msg);
     ck_assert_int_eq(a->items[2].st.code, AS_CODE_OK);
     ck_assert_int_eq(b->items[0].st.code, AS_CODE_OK);
+    ck_assert(stored("https://w.test/hold"));
     ck_assert(stored("https://w.test/a0"));
     ck_assert(!stored("https://w.test/a1"));
     ck_assert(stored("https://w.test/a2"));
     ck_assert(stored("https://w.test/b0"));
+}
+
+/* A group commit that fails as a whole is retried item by item. */
+START_TEST(failed_group_commit_retried_per_item)
+{
+    run_failing_group(0);
     stop();
 }
 END_TEST
@@ -311,31 +316,12 @@ static int count_record(void *arg, uint64_t index, const void *data,
  * time on top of the items' own commits. */
 START_TEST(failed_logged_group_leaves_no_record)
 {
-    as_write_job_t *hold, *a, *b;
     as_wal_t *scan;
     as_status_t st;
     uint64_t last;
     int records = 0;
 
-    start_with(0, 1);
-    hold = job_of(1);
-    put_item(hold, 0, "https://w.test/hold", 3);
-    hold_writer_with(hold);
-    a = job_of(2);
-    put_item(a, 0, "https://w.test/a0", 3);
-    put_item(a, 1, "https://w.test/a1", 600);
-    b = job_of(1);
-    put_item(b, 0, "https://w.test/b0", 3);
-    ck_assert_int_eq(as_writer_submit(writer, a, &st), 0);
-    ck_assert_int_eq(as_writer_submit(writer, b, &st), 0);
-    open_gate();
-    await_done(3);
-    ck_assert_int_eq(a->items[0].st.code, AS_CODE_OK);
-    ck_assert_int_eq(a->items[1].st.code, AS_CODE_INTERNAL);
-    ck_assert_int_eq(b->items[0].st.code, AS_CODE_OK);
-    ck_assert(stored("https://w.test/hold"));
-    ck_assert(stored("https://w.test/a0"));
-    ck_assert(stored("https://w.test/b0"));
+    run_failing_group(1);
     /* What a restart now would replay: nothing after the last commit. */
     ck_assert_uint_eq(as_store_logged_index(store), 1);
     ck_assert_msg(as_wal_open(dir, &scan, &st) == 0, "%s", st.msg);
