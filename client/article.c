@@ -58,8 +58,7 @@ void as_article_free(as_article_t *a)
     free(a);
 }
 
-/* Copies n strings into a new array (NULL for n == 0); sets *oom. */
-static char **strv_copy(const char *const *v, size_t n, int *oom)
+char **as__strv_copy(const char *const *v, size_t n, int *oom)
 {
     char **out;
     size_t i;
@@ -75,6 +74,17 @@ static char **strv_copy(const char *const *v, size_t n, int *oom)
     return out;
 }
 
+void as__strv_free(char **v, size_t n)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 as_article_t *as__article_copy(const as_article_t *a)
 {
     as_article_t *c = malloc(sizeof(*c));
@@ -88,10 +98,10 @@ as_article_t *as__article_copy(const as_article_t *a)
     c->title = as__strdup(a->title, &oom);
     c->body = as__strdup(a->body, &oom);
     c->source = as__strdup(a->source, &oom);
-    c->authors = (const char *const *)strv_copy(a->authors, a->n_authors,
+    c->authors = (const char *const *)as__strv_copy(a->authors, a->n_authors,
                                                 &oom);
     c->n_authors = c->authors ? a->n_authors : 0;
-    c->tags = (const char *const *)strv_copy(a->tags, a->n_tags, &oom);
+    c->tags = (const char *const *)as__strv_copy(a->tags, a->n_tags, &oom);
     c->n_tags = c->tags ? a->n_tags : 0;
     c->meta = NULL;
     c->n_meta = 0;

@@ -183,10 +183,8 @@ int as_put_batch(as_client_t *c, const as_article_t *arts, size_t n,
         if (expected != NULL && expected[i] != AS_REV_ANY) {
             items[i].has_expected_revision = 1;
             items[i].expected_revision = expected[i];
-            as__request_id(rids + i * AS__REQUEST_ID_LEN);
-            items[i].has_request_id = 1;
-            items[i].request_id.data = rids + i * AS__REQUEST_ID_LEN;
-            items[i].request_id.len = AS__REQUEST_ID_LEN;
+            as__request_id(rids + i * AS__REQUEST_ID_LEN,
+                           &items[i].has_request_id, &items[i].request_id);
         }
         item_ptrs[i] = &items[i];
     }

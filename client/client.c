@@ -26,12 +26,16 @@
  * client has its own timeout, so resends only happen well after it. */
 #define MIN_RESEND_IVL_MS 60000
 
-void as__request_id(uint8_t id[AS__REQUEST_ID_LEN])
+void as__request_id(uint8_t id[AS__REQUEST_ID_LEN], protobuf_c_boolean *has,
+                    ProtobufCBinaryData *pb)
 {
     static _Atomic uint64_t counter;
     struct timespec ts;
     uint64_t v[2];
 
+    *has = 1;
+    pb->data = id;
+    pb->len = AS__REQUEST_ID_LEN;
     if (getrandom(id, AS__REQUEST_ID_LEN, GRND_NONBLOCK) ==
         AS__REQUEST_ID_LEN)
         return;
@@ -680,10 +684,7 @@ int as_put(as_client_t *c, const as_article_t *a, uint64_t expected_revision,
         req.has_expected_revision = 1;
         req.expected_revision = expected_revision;
         /* A resend of this put must not fail its own condition. */
-        as__request_id(rid);
-        req.has_request_id = 1;
-        req.request_id.data = rid;
-        req.request_id.len = sizeof(rid);
+        as__request_id(rid, &req.has_request_id, &req.request_id);
     }
     rc = as__call(c, "Put", &req.base, &artstore__v1__put_response__descriptor,
                   &m);
@@ -789,10 +790,7 @@ int as_delete(as_client_t *c, uint64_t id, uint64_t expected_revision,
         req.expected_revision = expected_revision;
     }
     /* A resent delete answers what the first one did, not NOT_FOUND. */
-    as__request_id(rid);
-    req.has_request_id = 1;
-    req.request_id.data = rid;
-    req.request_id.len = sizeof(rid);
+    as__request_id(rid, &req.has_request_id, &req.request_id);
     rc = as__call(c, "Delete", &req.base,
                   &artstore__v1__delete_response__descriptor, &m);
     if (rc != AS_OK)

@@ -137,6 +137,14 @@ void as__page_to_pb(uint32_t limit, const void *cursor, size_t cursor_len,
                     ProtobufCBinaryData *pb_cursor);
 
 /*
+ * The other way: copies a reply's next_cursor (in, present when has) into
+ * *out (malloc'ed, the caller's) and *out_len; NULL and 0 when absent or
+ * empty, the last page. Returns 0, or -1 when out of memory.
+ */
+int as__cursor_from_pb(const ProtobufCBinaryData *in, int has,
+                       uint8_t **out, size_t *out_len);
+
+/*
  * Fills pb with the put-relevant fields of a (server-set fields are left
  * out), a having passed as__check_article. pb borrows a's strings; the
  * arrays it needs are allocated and released with
@@ -157,13 +165,24 @@ as_article_t *as__article_take_pb(Artstore__V1__Article *pb);
 #define AS__REQUEST_ID_LEN 16
 
 /* Fills id with a fresh random request id (idempotency key) for one
- * write: getrandom(), or time, pid and a counter if that fails. */
-void as__request_id(uint8_t id[AS__REQUEST_ID_LEN]);
+ * write: getrandom(), or time, pid and a counter if that fails; and sets
+ * a request's request_id field (*has, *pb) to it: pb borrows id, which
+ * must outlive the call. */
+void as__request_id(uint8_t id[AS__REQUEST_ID_LEN], protobuf_c_boolean *has,
+                    ProtobufCBinaryData *pb);
 
 /* Returns a deep copy of a (as_article_free), or NULL when out of memory. */
 as_article_t *as__article_copy(const as_article_t *a);
 
 /* strdup that accepts NULL (returning NULL) and sets *oom on failure. */
 char *as__strdup(const char *s, int *oom);
+
+/* Copies n strings into a new array (NULL for n == 0 or v NULL), freed
+ * with as__strv_free; sets *oom when out of memory (the array may then
+ * hold NULLs). */
+char **as__strv_copy(const char *const *v, size_t n, int *oom);
+
+/* Frees n strings of v and v itself. Accepts NULL. */
+void as__strv_free(char **v, size_t n);
 
 #endif

@@ -16,10 +16,8 @@ void as_query_result_free(as_query_result_t *r)
     free(r);
 }
 
-/* Copies a cursor into *out and *out_len (NULL and 0 when absent). Returns 0 or -1
- * when out of memory. */
-static int copy_cursor(const ProtobufCBinaryData *in, int has, uint8_t **out,
-                       size_t *out_len)
+int as__cursor_from_pb(const ProtobufCBinaryData *in, int has,
+                       uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
@@ -122,8 +120,8 @@ int as_query(as_client_t *c, const as_query_spec_t *q,
             goto out_oom;
         r->n_articles = i + 1;
     }
-    if (copy_cursor(&resp->next_cursor, resp->has_next_cursor,
-                    &r->next_cursor, &r->next_cursor_len) != 0)
+    if (as__cursor_from_pb(&resp->next_cursor, resp->has_next_cursor,
+                           &r->next_cursor, &r->next_cursor_len) != 0)
         goto out_oom;
     r->has_total = resp->has_total;
     r->total = resp->total;
@@ -192,8 +190,8 @@ int as_list_tags(as_client_t *c, const as_tags_spec_t *spec,
         if (oom)
             goto out_oom;
     }
-    if (copy_cursor(&resp->next_cursor, resp->has_next_cursor,
-                    &l->next_cursor, &l->next_cursor_len) != 0)
+    if (as__cursor_from_pb(&resp->next_cursor, resp->has_next_cursor,
+                           &l->next_cursor, &l->next_cursor_len) != 0)
         goto out_oom;
     artstore__v1__list_tags_response__free_unpacked(resp, NULL);
     *out = l;

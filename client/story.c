@@ -6,24 +6,13 @@
 
 #include "internal.h"
 
-static void free_strv(char **v, size_t n)
-{
-    size_t i;
-
-    if (v == NULL)
-        return;
-    for (i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void as_story_free(as_story_t *s)
 {
     if (s == NULL)
         return;
     free(s->title);
-    free_strv(s->sources, s->n_sources);
-    free_strv(s->tags, s->n_tags);
+    as__strv_free(s->sources, s->n_sources);
+    as__strv_free(s->tags, s->n_tags);
     free(s);
 }
 
@@ -109,12 +98,9 @@ int as_list_stories(as_client_t *c, const as_stories_spec_t *spec,
             goto out_oom;
         l->n_stories = i + 1;
     }
-    if (resp->has_next_cursor && resp->next_cursor.len > 0) {
-        if ((l->next_cursor = malloc(resp->next_cursor.len)) == NULL)
-            goto out_oom;
-        memcpy(l->next_cursor, resp->next_cursor.data, resp->next_cursor.len);
-        l->next_cursor_len = resp->next_cursor.len;
-    }
+    if (as__cursor_from_pb(&resp->next_cursor, resp->has_next_cursor,
+                           &l->next_cursor, &l->next_cursor_len) != 0)
+        goto out_oom;
     artstore__v1__list_stories_response__free_unpacked(resp, NULL);
     *out = l;
     return AS_OK;

@@ -63,49 +63,23 @@ struct as_watch {
 
 /* ------------------------------------------------------------ changes */
 
-static void free_strv(char **v, size_t n)
-{
-    size_t i;
-
-    if (v == NULL)
-        return;
-    for (i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void as_change_free(as_change_t *ch)
 {
     if (ch == NULL)
         return;
-    free_strv(ch->tags, ch->n_tags);
-    free_strv(ch->prev_tags, ch->n_prev_tags);
+    as__strv_free(ch->tags, ch->n_tags);
+    as__strv_free(ch->prev_tags, ch->n_prev_tags);
     free(ch->title);
     free(ch->source);
     free(ch->url);
     free(ch);
 }
 
-static char **copy_strv(char **v, size_t n, int *oom)
-{
-    char **out;
-    size_t i;
-
-    if (n == 0)
-        return NULL;
-    if ((out = calloc(n, sizeof(*out))) == NULL) {
-        *oom = 1;
-        return NULL;
-    }
-    for (i = 0; i < n; i++)
-        out[i] = as__strdup(v[i], oom);
-    return out;
-}
-
 /* Returns a new change copied from ev, or NULL when out of memory. */
 static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
 {
     as_change_t *ch = calloc(1, sizeof(*ch));
+    char **tags;
     int oom = 0;
 
     if (ch == NULL)
@@ -116,12 +90,12 @@ static as_change_t *change_from_pb(const Artstore__V1__ChangeEvent *ev)
     ch->revision = ev->revision;
     /* Shown as written (tag_forms, source_form); the watch's filters were
      * applied to the keys before. */
-    if (ev->n_tag_forms > 0 && ev->n_tag_forms == ev->n_tags)
-        ch->tags = copy_strv(ev->tag_forms, ev->n_tag_forms, &oom);
-    else
-        ch->tags = copy_strv(ev->tags, ev->n_tags, &oom);
+    tags = ev->n_tag_forms > 0 && ev->n_tag_forms == ev->n_tags
+               ? ev->tag_forms : ev->tags;
+    ch->tags = as__strv_copy((const char *const *)tags, ev->n_tags, &oom);
     ch->n_tags = ch->tags ? ev->n_tags : 0;
-    ch->prev_tags = copy_strv(ev->prev_tags, ev->n_prev_tags, &oom);
+    ch->prev_tags = as__strv_copy((const char *const *)ev->prev_tags,
+                                  ev->n_prev_tags, &oom);
     ch->n_prev_tags = ch->prev_tags ? ev->n_prev_tags : 0;
     ch->title = as__strdup(ev->title, &oom);
     ch->source = as__strdup(ev->source_form ? ev->source_form : ev->source,
