@@ -509,8 +509,9 @@ static void scan_body(const char *body, scan_t *s)
 {
     const unsigned char *p = (const unsigned char *)body, *end, *lim;
     uint64_t mbuf[2 * SCAN_BLOCKS], *m = mbuf, *nlm, nm;
-    size_t len, nb, i, nw = 0, k, caps = 0, nlb = 0, nlpos;
-    uint32_t *ws, *we;
+    size_t len, nb, i, nw = 0, caps = 0, nlb = 0, nlpos;
+    uint32_t *ws, *we, open_at = 0;
+    int open = 0;
     line_t l;
 
     memset(s, 0, offsetof(scan_t, wbuf));
@@ -546,44 +547,54 @@ static void scan_body(const char *body, scan_t *s)
     scan_masks(p, end, nb, m);
     nlm = m + nb;
 
-    /* The words' starts and ends (one past the last byte): the k-th start
-     * pairs with the k-th end. */
+    /* One walk over the blocks: each end bit (a word's last byte) pairs
+     * with the start bit before it, which may be in an earlier block
+     * (open); a line ends at each newline. */
     ws = s->ws;
     we = s->we;
-    for (i = 0, k = 0; i < nb; i++) {
-        uint64_t w = m[i];
-        uint64_t st = w & ~(w << 1 | (i > 0 ? m[i - 1] >> 63 : 0));
-        uint64_t en = w & ~(w >> 1 | (i + 1 < nb ? m[i + 1] << 63 : 0));
-        uint32_t base = (uint32_t)(i * BLOCK);
-
-        for (; st != 0; st &= st - 1)
-            ws[nw++] = base + (uint32_t)__builtin_ctzll(st);
-        for (; en != 0; en &= en - 1)
-            we[k++] = base + (uint32_t)__builtin_ctzll(en) + 1;
-    }
-    s->nw = nw;
-
-    /* The words' values, and the lines: a line ends at each newline. */
     memset(&l, 0, sizeof(l));
     l.p = p;
     nm = nb > 0 ? nlm[0] : 0;
     nlpos = next_newline(nlm, nb, &nlb, &nm, len);
-    for (k = 0; k < nw; k++) {
-        while (nlpos < ws[k]) {
-            l.n = (uint32_t)(k - l.first);
-            scan_line(s, &l, p + nlpos, caps);
-            if (s->failed)
-                goto out;
-            memset(&l, 0, sizeof(l));
-            l.p = p + nlpos + 1;
-            l.first = (uint32_t)k;
-            caps = 0;
-            nm &= nm - 1;
-            nlpos = next_newline(nlm, nb, &nlb, &nm, len);
+    for (i = 0; i < nb; i++) {
+        uint64_t w = m[i];
+        uint64_t st = w & ~(w << 1 | (i > 0 ? m[i - 1] >> 63 : 0));
+        uint64_t en = w & ~(w >> 1 | (i + 1 < nb ? m[i + 1] << 63 : 0));
+        uint32_t base = (uint32_t)(i * BLOCK), b0, b1;
+
+        for (; en != 0; en &= en - 1) {
+            b1 = base + (uint32_t)__builtin_ctzll(en) + 1;
+            if (open) {
+                b0 = open_at;
+                open = 0;
+            } else {
+                b0 = base + (uint32_t)__builtin_ctzll(st);
+                st &= st - 1;
+            }
+            while (nlpos < b0) {
+                l.n = (uint32_t)(nw - l.first);
+                scan_line(s, &l, p + nlpos, caps);
+                if (s->failed)
+                    goto out;
+                memset(&l, 0, sizeof(l));
+                l.p = p + nlpos + 1;
+                l.first = (uint32_t)nw;
+                caps = 0;
+                nm &= nm - 1;
+                nlpos = next_newline(nlm, nb, &nlb, &nm, len);
+            }
+            caps += (unsigned)(p[b0] - 'A') < 26u;
+            ws[nw] = b0;
+            we[nw] = b1;
+            s->wh[nw++] = word_value(p + b0, b1 - b0, lim);
         }
-        caps += (unsigned)(p[ws[k]] - 'A') < 26u;
-        s->wh[k] = word_value(p + ws[k], we[k] - ws[k], lim);
+        /* A start left over: its word goes on into the next block. */
+        if (st != 0) {
+            open = 1;
+            open_at = base + (uint32_t)__builtin_ctzll(st);
+        }
     }
+    s->nw = nw;
     /* The line of the last word; the lines after it have none. */
     l.n = (uint32_t)(nw - l.first);
     scan_line(s, &l, p + nlpos, caps);
