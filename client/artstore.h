@@ -58,7 +58,10 @@
  *   snapshot (those, as_stats, a backup) asks the server for that commit
  *   first and waits for it, so a read that follows an acknowledged write
  *   sees it.
- *   In a cluster, every read on the leader sees an acknowledged write.
+ *   In a cluster the same holds on the member that acknowledged the write
+ *   (the leader; the Raft log is its write-ahead log), and on the other
+ *   members once they have applied it (as_client_set_linearizable waits
+ *   for that).
  * - Lifetimes: every pointer this library returns is owned by the caller
  *   and freed with the matching *_free function, unless its contract says
  *   otherwise. Structs the caller passes in are only read, never kept.

@@ -55,8 +55,9 @@ static const option_def_t options[] = {
       "periodic: flushed once a second (a power cut may lose the last "
       "second; a killed server loses nothing)" },
     { "commit-interval", OPT_COUNT, CFG(commit_interval_ms), "100",
-      "on one node: milliseconds between LMDB commits; writes are "
-      "acknowledged once in the write-ahead log" },
+      "milliseconds between LMDB commits; writes are acknowledged once "
+      "in the write-ahead log (one node) or applied from the Raft log (a "
+      "cluster member), which a restart replays after the last commit" },
     { "overlay-max", OPT_SIZE, CFG(overlay_max), "64M",
       "acknowledged writes held in memory until LMDB commits them; at "
       "this size writers wait for the next commit" },
