@@ -4,7 +4,9 @@
  * and network, simulated time) end identical byte for byte; the leader's
  * time, not the local clock, is written; an applied index is never
  * applied twice and survives a reopen; a snapshot records its index in
- * the store and restore accepts only what the store already holds.
+ * the store and restore accepts only what the store already holds; with a
+ * writer, entries are deferred (readable by Get, not in LMDB) and
+ * committed by the writer's policy and before a snapshot.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -420,6 +422,105 @@ START_TEST(snapshot_names_the_index_and_restore_checks_it)
     as_be_put64((unsigned char *)snap.base + 8, 42);
     ck_assert_int_ne(fsm.restore(&fsm, &snap), 0);
     raft_free(snap.base);
+}
+END_TEST
+
+/* Whether store i's snapshot holds article id (0) or only the overlay,
+ * readable by Get, does (1); -1 when neither does. */
+static int where(int i, uint64_t id)
+{
+    as_reader_t *r;
+    as_status_t st;
+    as_bytes_t b;
+    int in_lmdb, latest;
+
+    ck_assert_int_eq(as_reader_create(stores[i], &r, &st), 0);
+    ck_assert_int_eq(as_reader_begin(r, &st), 0);
+    in_lmdb = as_store_get_raw(r, id, &b, &st) == 0;
+    latest = as_store_get_latest(r, id, &b, &st) == 0;
+    as_reader_end(r);
+    as_reader_free(r);
+    return in_lmdb ? 0 : latest ? 1 : -1;
+}
+
+/* The FSM with a writer: entries go into the deferred transaction and the
+ * overlay (Get sees them, LMDB does not hold them nor their index), LMDB
+ * commits by the writer's policy and before a snapshot, and an index
+ * already applied, committed or not, is skipped. */
+START_TEST(deferred_entries_commit_by_policy_and_before_a_snapshot)
+{
+    struct raft_buffer b1 = entry(mk("https://example.com/d1", "one"), 0,
+                                  1000, 1);
+    struct raft_buffer b2 = entry(mk("https://example.com/d2", "two"), 0,
+                                  2000, 2);
+    struct raft_buffer b3 = entry(mk("https://example.com/d1", "three"), 0,
+                                  3000, 3);
+    struct raft_buffer *bufs;
+    struct raft r;              /* last_applied and commit_index are read */
+    struct raft_fsm fsm;
+    as_writer_opts_t wo;
+    as_writer_stats_t ws;
+    as_writer_t *w;
+    as_fsm_t fc = { 0 };
+    as_status_t st;
+    void *result;
+    unsigned n;
+
+    memset(&wo, 0, sizeof(wo));
+    wo.commit_interval_ms = 60000;
+    ck_assert_int_eq(as_writer_start(stores[0], &wo, &w, &st), 0);
+    memset(&r, 0, sizeof(r));
+    fc.store = stores[0];
+    fc.raft = &r;
+    fc.writer = w;
+    fc.defer = 1;
+    as_fsm_init(&fsm, &fc);
+    as_writer_defer_elsewhere(w, NULL, NULL, 0);
+    ck_assert_int_eq(fsm.apply(&fsm, &b1, &result), 0);
+    r.last_applied = 1;
+    ck_assert_int_eq(fsm.apply(&fsm, &b2, &result), 0);
+    r.last_applied = 2;
+    /* Applied and readable, not committed. */
+    ck_assert_int_eq(where(0, 1), 1);
+    ck_assert_int_eq(where(0, 2), 1);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 0);
+    ck_assert_uint_eq(as_store_last_seq(stores[0]), 0);
+    ck_assert_uint_eq(as_store_acked_seq(stores[0]), 2);
+    ck_assert_uint_eq(fc.deferred, 2);
+    /* Not due yet: the interval is a minute. */
+    as_fsm_commit_if_due(&fc, as_clock_wall_ms());
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 0);
+    /* Index 2 again (a replay): skipped although LMDB does not hold it. */
+    r.last_applied = 1;
+    ck_assert_int_eq(fsm.apply(&fsm, &b3, &result), 0);
+    r.last_applied = 2;
+    ck_assert_uint_eq(as_store_acked_seq(stores[0]), 2);
+    /* A snapshot commits first, so its index is durable in LMDB. */
+    ck_assert_int_eq(fsm.snapshot(&fsm, &bufs, &n), 0);
+    raft_free(bufs[0].base);
+    raft_free(bufs);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 2);
+    ck_assert_uint_eq(as_store_last_seq(stores[0]), 2);
+    ck_assert_int_eq(where(0, 1), 0);
+    ck_assert_int_eq(where(0, 2), 0);
+    /* Index 3, then the interval passes. */
+    ck_assert_int_eq(fsm.apply(&fsm, &b3, &result), 0);
+    r.last_applied = 3;
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 2);
+    as_fsm_commit_if_due(&fc, as_clock_wall_ms() + 60000);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 3);
+    ck_assert_uint_eq(as_store_last_seq(stores[0]), 3);
+    as_writer_get_stats(w, &ws);
+    ck_assert_uint_eq(ws.lmdb_commits, 2);
+    /* The index survives a reopen with the writes it covers. */
+    as_writer_stop(w);
+    as_store_close(stores[0]);
+    open_store(0);
+    ck_assert_uint_eq(as_store_applied_index(stores[0]), 3);
+    ck_assert_int_eq(where(0, 1), 0);
+    raft_free(b1.base);
+    raft_free(b2.base);
+    raft_free(b3.base);
 }
 END_TEST
 
@@ -937,6 +1038,7 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, refusals_are_the_same_everywhere);
     tcase_add_test(tc, exact_puts_are_replicated);
     tcase_add_test(tc, snapshot_names_the_index_and_restore_checks_it);
+    tcase_add_test(tc, deferred_entries_commit_by_policy_and_before_a_snapshot);
     tcase_add_test(tc, merged_requests_and_trims_apply_alike);
     tcase_add_test(tc, store_copy_streams_in_chunks_and_replaces_a_store);
     tcase_add_test(tc, failed_fetch_leaves_the_store_as_it_was);
