@@ -105,6 +105,21 @@ static void peer_name(int fd, char *buf, size_t len)
     snprintf(buf, len, "%s:%d", addr, port);
 }
 
+/*
+ * Whether the connection sent data after it last received some: its last
+ * request was answered. The kernel keeps both times in clock ticks (4 ms
+ * at HZ=250), so a request that came in the tick its server handshake
+ * went out looks answered by the times alone; a connection that has sent
+ * nothing but the handshake has answered nothing. (A request sent in the
+ * tick its previous answer went out is still taken for answered.)
+ */
+static int answered(const struct tcp_info *ti)
+{
+    if (ti->tcpi_last_data_recv != ti->tcpi_last_data_sent)
+        return ti->tcpi_last_data_recv > ti->tcpi_last_data_sent;
+    return ti->tcpi_bytes_sent > SP_HEADER_BYTES;
+}
+
 int as_stall_sweep(as_stall_t *s)
 {
     DIR *d;
@@ -140,8 +155,7 @@ int as_stall_sweep(as_stall_t *s)
             continue;
         /* Answered (sent after its last receive), holding nothing, or
          * still sending: left alone. */
-        if (ti.tcpi_last_data_recv >= ti.tcpi_last_data_sent ||
-            ti.tcpi_bytes_received <= SP_HEADER_BYTES ||
+        if (answered(&ti) || ti.tcpi_bytes_received <= SP_HEADER_BYTES ||
             (int64_t)ti.tcpi_last_data_recv < s->opts.stall_ms)
             continue;
         peer_name(fd, peer, sizeof(peer));
