@@ -12,11 +12,14 @@
  * the store handles by growing), the writer retries its items one
  * transaction each, so the fault stays with the item that caused it.
  *
- * With a write-ahead log (opts.wal, wal.h) a group is applied into the
- * store's deferred transaction (store.h, as_store_defer), its writes are
- * appended to the log as one record and the log flushed once (with
- * sync_interval_ms, only written: flushed every that many ms); then the
- * group's writes are published in the overlay (Get by id and URL, Changes
+ * With a write-ahead log (opts.wal, wal.h) a group's writes are appended
+ * to the log as one record, the log is flushed once, on the log's flusher
+ * thread, while the group is applied into the store's deferred
+ * transaction (store.h, as_store_defer), and the writer waits for that
+ * flush (with sync_interval_ms, the record is only written: flushed every
+ * that many ms); a record whose group cannot be applied is erased before
+ * the group is retried without the log. Then the group's writes are
+ * published in the overlay (Get by id and URL, Changes
  * and the feed see them), the commit hook runs with the group's last seq,
  * and its jobs are completed. LMDB commits, durably, when the first
  * write not yet committed is commit_interval_ms old, when the overlay
