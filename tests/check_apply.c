@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "snapshot.h"
 #include "store_schema.h"
+#include "tempdir.h"
 
 #define N 3
 
@@ -49,8 +50,7 @@ static void setup(void)
     int i;
 
     for (i = 0; i < N; i++) {
-        snprintf(dirs[i], sizeof(dirs[i]), "/tmp/as-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(dirs[i]));
+        ck_assert_int_eq(ts_tempdir(dirs[i], sizeof(dirs[i])), 0);
         open_store(i);
     }
     ar = as_arena_create(64 << 20);
@@ -58,13 +58,11 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[256];
     int i;
 
     for (i = 0; i < N; i++) {
         as_store_close(stores[i]);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
-        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(ts_tempdir_remove(dirs[i]), 0);
     }
     as_arena_destroy(ar);
 }

@@ -50,11 +50,7 @@ static void stop_server(void)
         ts_cleanup(&s);
     running = 0;
     if (token_dir[0] != '\0') {
-        char path[128];
-
-        snprintf(path, sizeof(path), "%s/tokens", token_dir);
-        unlink(path);
-        rmdir(token_dir);
+        ts_tempdir_remove(token_dir);
         token_dir[0] = '\0';
     }
     if (mnt_dir[0] != '\0') {
@@ -71,8 +67,7 @@ static const char *token_file(void)
     static char path[128];
     FILE *f;
 
-    snprintf(token_dir, sizeof(token_dir), "/tmp/as-tok-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(token_dir));
+    ck_assert_int_eq(ts_tempdir(token_dir, sizeof(token_dir)), 0);
     snprintf(path, sizeof(path), "%s/tokens", token_dir);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
@@ -717,11 +712,11 @@ END_TEST
  * the line and the limit, instead of locking its owner out silently. */
 START_TEST(long_token_refused)
 {
-    char dir[] = "/tmp/as-tok-XXXXXX", path[64], cmd[512], *out = NULL;
+    char dir[32], path[64], cmd[512], *out = NULL;
     FILE *f;
     int rc, i;
 
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     snprintf(path, sizeof(path), "%s/tokens", dir);
     f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
@@ -733,8 +728,7 @@ START_TEST(long_token_refused)
     snprintf(cmd, sizeof(cmd), "%s --data %s/d --listen ipc://%s/s "
              "--auth-token-file %s", ts_artstored_path(), dir, dir, path);
     rc = run_cmd(cmd, &out);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
     ck_assert_msg(rc > 0 && rc < 128 && strstr(out, ":1:") != NULL &&
                   strstr(out, "256") != NULL,
                   "server with a 300-byte token: exit %d: %s", rc, out);
@@ -994,8 +988,7 @@ START_TEST(half_sent_request_dropped)
 
     ck_assert_int_gt(port, 0);
     memset(&s, 0, sizeof(s));
-    snprintf(s.dir, sizeof(s.dir), "/tmp/as-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(s.dir));
+    ck_assert_int_eq(ts_tempdir(s.dir, sizeof(s.dir)), 0);
     snprintf(s.data, sizeof(s.data), "%s/data", s.dir);
     snprintf(s.endpoint, sizeof(s.endpoint), "tcp://127.0.0.1:%d", port);
     snprintf(s.log, sizeof(s.log), "%s/log", s.dir);

@@ -22,17 +22,17 @@
 #define ATOKEN "a-5e4d3c2b1a09f8e7d6c5b4a392817060"
 
 static ts_server_t s;
+static char token_dir[32];       /* the token file's temp dir */
 static char token_file[128];
 
 /* Starts a server that wants tokens, from a token file in its temp dir. */
 static void start_auth_server(void)
 {
-    char dir[] = "/tmp/as-tok-XXXXXX";
     static const char *extra[3];
     FILE *f;
 
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(token_file, sizeof(token_file), "%s/tokens", dir);
+    ck_assert_int_eq(ts_tempdir(token_dir, sizeof(token_dir)), 0);
+    snprintf(token_file, sizeof(token_file), "%s/tokens", token_dir);
     f = fopen(token_file, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "# who may do what\n\nwrite %s\nread %s\nadmin %s\n", WTOKEN,
@@ -46,12 +46,9 @@ static void start_auth_server(void)
 
 static void stop_auth_server(void)
 {
-    char cmd[256];
-
     ts_cleanup(&s);
-    snprintf(cmd, sizeof(cmd), "rm -rf \"$(dirname '%s')\"", token_file);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", token_file);
+    if (ts_tempdir_remove(token_dir) != 0)
+        fprintf(stderr, "cannot remove %s\n", token_dir);
 }
 
 static as_client_t *client_with(const char *token)
@@ -194,12 +191,12 @@ END_TEST
 
 START_TEST(token_file_parsing)
 {
-    char dir[] = "/tmp/as-tok-XXXXXX", path[128], cmd[512];
+    char dir[32], path[128], cmd[512];
     as_auth_t *a = NULL;
     as_status_t st;
     FILE *f;
 
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     snprintf(path, sizeof(path), "%s/t", dir);
     f = fopen(path, "w");
     fprintf(f, "write abc\nsuper xyz\n");
@@ -238,8 +235,7 @@ START_TEST(token_file_parsing)
              "'%s' --data %s/d --listen ipc://%s/rpc --auth-token-file "
              "%s/missing 2>/dev/null", ts_artstored_path(), dir, dir, dir);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "be.h"
 #include "store_schema.h"
+#include "tempdir.h"
 #include "verify.h"
 
 static char dir[64];
@@ -41,20 +42,16 @@ static void reopen(int level)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/as-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     ar = as_arena_create(64 << 20);
     open_store(3);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
     as_store_close(store);
     as_arena_destroy(ar);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 
 /* About n bytes of varied prose (compressible as text is), from seed. */

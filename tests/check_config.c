@@ -11,21 +11,20 @@
 #include "check_main.h"
 #include "config.h"
 #include "server.h"
+#include "tempdir.h"
 
 static char dir[64];
 static char path[128];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/as-cfg-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     snprintf(path, sizeof(path), "%s/artstored.conf", dir);
 }
 
 static void teardown(void)
 {
-    unlink(path);
-    rmdir(dir);
+    ts_tempdir_remove(dir);
 }
 
 static void write_file(const char *text)

@@ -32,11 +32,11 @@ START_TEST(ready_and_stopping)
     ts_server_t s;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct timeval tv = { 10, 0 };
-    char dir[] = "/tmp/as-nt-XXXXXX", buf[256];
+    char dir[32], buf[256];
     as_client_t *c;
     int fd;
 
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
     fd = socket(AF_UNIX, SOCK_DGRAM, 0);
     ck_assert_int_ge(fd, 0);
@@ -56,8 +56,7 @@ START_TEST(ready_and_stopping)
     ck_assert_ptr_nonnull(strstr(buf, "STOPPING=1"));
     ts_cleanup(&s);
     close(fd);
-    unlink(sa.sun_path);
-    rmdir(dir);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include "check_main.h"
 #include "be.h"
 #include "store_schema.h"
+#include "tempdir.h"
 
 static char dir[64];
 static as_store_t *store;
@@ -36,20 +37,16 @@ static void open_store(size_t map_size, size_t map_max)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/as-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     ar = as_arena_create(64 << 20);
     open_store(0, 0);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
     as_store_close(store);
     as_arena_destroy(ar);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 
 /* Builds and prepares an article; tags is a NULL-terminated list. */

@@ -19,6 +19,7 @@
 #include "story.h"
 #include "storyfix.h"
 #include "storygen.h"
+#include "tempdir.h"
 
 #define T0 1718000000
 
@@ -40,8 +41,7 @@ static void open_store(int no_stories)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/as-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     ar = as_arena_create(256 << 20);
     as_story_params_default(&params);
     open_store(0);
@@ -49,12 +49,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-
     as_store_close(store);
     as_arena_destroy(ar);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 
 /* ------------------------------------------------------------ fixture */

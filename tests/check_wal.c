@@ -23,22 +23,19 @@
 #include "article.h"
 #include "check_main.h"
 #include "store.h"
+#include "tempdir.h"
 #include "wal.h"
 
 static as_arena_t *arena;
 
 static void make_dir(char *dir, size_t len)
 {
-    snprintf(dir, len, "/tmp/as-wal-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, len), 0);
 }
 
 static void remove_dir(const char *dir)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 
 /* A prepared article at url. */

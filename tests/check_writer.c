@@ -21,6 +21,7 @@
 #include "check_main.h"
 #include "clock.h"
 #include "store.h"
+#include "tempdir.h"
 #include "wal.h"
 #include "writer.h"
 
@@ -98,8 +99,7 @@ static void start_with(size_t max_queue, int with_wal)
     as_writer_opts_t wo;
     as_status_t st;
 
-    snprintf(dir, sizeof(dir), "/tmp/as-writer-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
     memset(&so, 0, sizeof(so));
     so.path = dir;
     so.map_size = 16u << 20;
@@ -127,15 +127,12 @@ static void start(size_t max_queue)
 
 static void stop(void)
 {
-    char cmd[128];
-
     open_gate();
     as_writer_stop(writer);
     as_wal_close(wal);
     as_store_close(store);
     as_arena_destroy(arena);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ts_tempdir_remove(dir), 0);
 }
 
 /* A prepared article at url with one tag (tag_len bytes of 'x'). */

@@ -6,9 +6,8 @@
  *
  * A test that fails ends at once (Check's fork mode skips its teardown):
  * the processes these helpers start die with the test process, and their
- * temp dirs are removed after it by a reaper process (testutil.c). The
- * kernel ties a child's death to the thread that forked it: start servers
- * from the test's own thread, not from one that ends before the test.
+ * temp dirs are removed after it (ts_fork, ts_tempdir: tempdir.h). Start
+ * servers from the test's own thread (see ts_fork).
  */
 #ifndef AS_TESTUTIL_H
 #define AS_TESTUTIL_H
@@ -16,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "tempdir.h"
 
 typedef struct ts_server {
     pid_t pid;
@@ -82,16 +83,6 @@ int ts_free_port(void);
  */
 int ts_http(int port, const char *method, const char *path, int *status,
             char **headers, char **body);
-
-/* fork(), but the child is killed (SIGKILL) when the calling process
- * ends, a failed assertion included: for a test's own children (a CLI it
- * runs in the background, writer processes), so that a failing test
- * leaves none behind. */
-pid_t ts_fork(void);
-
-/* Whether process pid runs: neither gone nor a zombie (an orphan's zombie
- * may wait a while for whoever adopts it). */
-int ts_alive(pid_t pid);
 
 /* Path of the built binaries (set by CMake). */
 const char *ts_artstored_path(void);

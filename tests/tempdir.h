@@ -1,0 +1,40 @@
+/*
+ * tempdir.h - temp dirs and child processes that do not outlive the test
+ * that made them, even one that fails (Check's fork mode ends a test at
+ * its failed assertion with _exit(), skipping the teardown): a reaper
+ * process removes the dirs once the test process is gone, and ts_fork's
+ * children die with it. For every suite, with or without a server.
+ */
+#ifndef AS_TEMPDIR_H
+#define AS_TEMPDIR_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Makes a new dir /tmp/as-XXXXXX into buf (len bytes, at least 15) and
+ * has it removed when the test process ends, unless ts_tempdir_remove
+ * removed it before. Returns 0, or -1 with errno set. */
+int ts_tempdir(char *buf, size_t len);
+
+/* Tells that process pid (0: none any more) writes into dir, a ts_tempdir:
+ * when the test ends, dir is removed once pid is gone (a ts_fork child
+ * dies with the test, but may need a moment). */
+void ts_tempdir_watch(const char *dir, pid_t pid);
+
+/* Removes dir, a ts_tempdir, and everything in it, now. Returns 0, or -1
+ * when something stayed. */
+int ts_tempdir_remove(const char *dir);
+
+/* fork(), but the child is killed (SIGKILL) when the calling thread's
+ * process ends, a failed assertion included: for a test's own children (a
+ * server, a CLI it runs in the background, writer processes), so that a
+ * failing test leaves none behind. The kernel ties the signal to the
+ * thread that forked: fork from the test's own thread, not from one that
+ * ends before the test. */
+pid_t ts_fork(void);
+
+/* Whether process pid runs: neither gone nor a zombie (an orphan's zombie
+ * may wait a while for whoever adopts it). */
+int ts_alive(pid_t pid);
+
+#endif
