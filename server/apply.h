@@ -19,15 +19,15 @@
  * condition false) commits nothing and may be replayed, with the same
  * null effect.
  *
- * In a cluster the Raft log is the write-ahead log (issue 19, as wal.h is
- * for one node): the FSM applies committed entries into the store's
- * deferred transaction (store.h, as_store_defer), publishes them in the
- * overlay (Get by id and URL see them at once) and commits LMDB by the
- * writer's policy (writer.h: every commit interval, sooner when the
- * overlay is full or a reader asks). raft_applied then covers exactly what
- * LMDB committed; a restart replays the Raft log after its snapshot and
- * skips what LMDB holds. A snapshot commits LMDB first, so libraft drops
- * log entries only behind a durable commit.
+ * In a cluster the Raft log is the write-ahead log (as wal.h is for one
+ * node): the FSM applies committed entries into the store's deferred
+ * transaction (store.h, as_store_defer), publishes them in the overlay
+ * (Get by id and URL, Changes and the feed see them at once) and commits
+ * LMDB by the writer's policy (writer.h: every commit interval, sooner
+ * when the overlay is full or a reader asks). raft_applied then covers
+ * exactly what LMDB committed; a restart replays the Raft log after its
+ * snapshot and skips what LMDB holds. A snapshot commits LMDB first, so
+ * libraft drops log entries only behind a durable commit.
  *
  * Threads: as_apply_entry runs on the thread that owns the Raft instance
  * (cluster.c) or in a test; it is the store's only writer while it runs.
