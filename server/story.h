@@ -160,9 +160,10 @@ size_t as_story_terms_bytes(const as_story_terms_t *t);
  * least p->join_terms, two of them names of the new article's lead that
  * are rare in the window (p->name_max), decides (ties: the smaller story
  * id). Returns the story id, or 0 to start a new story. self is
- * skipped.
+ * skipped. Uses scratch memory kept in t (the index is not thread-safe
+ * anyway).
  */
-uint64_t as_story_join(const as_story_terms_t *t, const as_story_params_t *p,
+uint64_t as_story_join(as_story_terms_t *t, const as_story_params_t *p,
                        const as_story_fp_t *fp, int64_t time, uint64_t self);
 
 #endif
