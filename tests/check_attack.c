@@ -28,6 +28,7 @@
 
 #include "artstore.h"
 #include "check_main.h"
+#include "noise.h"
 #include "rawreq.h"
 #include "status.h"
 #include "testutil.h"
@@ -1104,21 +1105,10 @@ START_TEST(disk_full_named)
     snprintf(filler, sizeof(filler), "%s/filler", mnt_dir);
     filled = fill_disk(filler);
     ck_assert_uint_gt(filled, 256 * 1024);
-    {
-        /* Random letters: stored compressed, a body of one repeated byte
-         * would fit in a page. */
-        uint32_t x = 2463534242u;
-        size_t k;
-
-        for (k = 0; k < 512 * 1024; k++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            big[k] = (char)('a' + x % 26);
-        }
-        big[512 * 1024] = '\0';
-    }
-    /* Each put needs new pages (a 512 KB body, about 300 KB compressed),
+    /* Noise: stored compressed, a body of one repeated byte would fit in
+     * a page. */
+    ts_noise(big, 512 * 1024, 1);
+    /* Each put needs new pages (a 512 KB body, about 400 KB compressed),
      * so none fits in what
      * LMDB already holds. The first finds no byte free (ENOSPC); the next
      * ones find 64 KB, so that LMDB's write is cut short (which it

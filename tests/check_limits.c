@@ -18,6 +18,7 @@
 
 #include "artstore.h"
 #include "check_main.h"
+#include "noise.h"
 #include "rawreq.h"
 #include "status.h"
 #include "testutil.h"
@@ -62,16 +63,14 @@ static char *repeat(char ch, size_t n)
     return p;
 }
 
-/* n bytes of printable noise: articles the store cannot compress much. */
+/* n bytes of printable noise (ts_noise), malloc'ed: articles the store
+ * cannot compress much. */
 static char *noise(size_t n, unsigned seed)
 {
     char *p = malloc(n + 1);
-    size_t i;
 
     ck_assert_ptr_nonnull(p);
-    for (i = 0; i < n; i++)
-        p[i] = (char)('0' + rand_r(&seed) % 64);
-    p[n] = '\0';
+    ts_noise(p, n, seed);
     return p;
 }
 

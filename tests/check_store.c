@@ -12,6 +12,7 @@
 #include "article.h"
 #include "check_main.h"
 #include "be.h"
+#include "noise.h"
 #include "store_schema.h"
 #include "tempdir.h"
 
@@ -667,11 +668,11 @@ static int run_trim_then_fill(as_wtxn_t *t, void *arg)
 START_TEST(trim_grows_full_map)
 {
     as_status_t st;
-    size_t max = 1000000, n = 0, i;
+    size_t max = 1000000, n = 0;
     op_t big = { 0 };
     int runs = 0;
     void *args[4] = { &max, &n, &runs, &big };
-    uint64_t last, x = 88172645463325252ull;
+    uint64_t last;
     char *body = malloc(700 * 1024 + 1);
 
     ck_assert_ptr_nonnull(body);
@@ -682,14 +683,8 @@ START_TEST(trim_grows_full_map)
     as_store_close(store);
     store = NULL;
     open_store(256 << 10, 4 << 20);
-    /* Random letters: compressed, still more than the 256 KiB map. */
-    for (i = 0; i < 700 * 1024; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        body[i] = (char)('a' + x % 26);
-    }
-    body[700 * 1024] = '\0';
+    /* Noise: compressed, still more than the 256 KiB map. */
+    ts_noise(body, 700 * 1024, 1);
     big.a = mk("https://e.com/big", "big", body, 1, NULL);
     free(body);
     ck_assert_msg(as_store_write(store, run_trim_then_fill, args, &st) == 0,
