@@ -25,7 +25,8 @@
  *   - every node killed between LMDB commits (--commit-interval of a
  *     minute) replays from its Raft log exactly what LMDB had not
  *     committed: nothing acknowledged lost, nothing applied twice; an
- *     acknowledged write is read back at once by id and URL.
+ *     acknowledged write is read back at once by id and URL, and by a
+ *     query (which asks for the LMDB commit).
  *
  * Randomness is seeded from the pid and printed, so a failing run can be
  * replayed. Every wait is bounded.
@@ -675,7 +676,7 @@ static void expect_article(as_client_t *c, int i, uint64_t id,
     as_article_free(got);
 }
 
-/* The last seq of node i (a Ping, which commits LMDB there first). */
+/* The last seq node i acknowledged (Ping). */
 static uint64_t node_last_seq(int i)
 {
     as_client_t *c;
@@ -687,21 +688,42 @@ static uint64_t node_last_seq(int i)
     return ping.last_seq;
 }
 
+/* Makes node i commit to LMDB what it has applied: Stats reads a snapshot,
+ * so it asks for the commit first. Returns the node's LMDB commits. */
+static double commit_node(int i)
+{
+    as_client_t *c;
+    as_stats_t *stats;
+    double commits = -1;
+    size_t m;
+
+    ck_assert_int_eq(as_client_connect(srv[i].endpoint, 5000, &c), AS_OK);
+    ck_assert_int_eq(as_stats(c, &stats), AS_OK);
+    for (m = 0; m < stats->n_series; m++)
+        if (strcmp(stats->series[m].name, "artstore_lmdb_commits_total") == 0)
+            commits = stats->series[m].value;
+    as_stats_free(stats);
+    as_client_close(c);
+    return commits;
+}
+
 /*
  * LMDB commits once a minute here, so the third round of writes exists
  * only in the Raft logs and the overlays when every node is killed; the
  * first two (a create, then an update of the same articles) were
- * committed to LMDB (a Ping asks for the commit). After the restart each
- * node must replay the third round from its log and skip the first two:
- * a write lost shows as a missing or old article, one
- * applied twice as a revision (the seq of its change) other than the one
- * acknowledged, or an extra change seq.
+ * committed to LMDB (a Stats call asks for the commit). After the restart
+ * each node must replay the third round from its log and skip the first
+ * two: a write lost shows as a missing or old article, one applied twice
+ * as a revision (the seq of its change) other than the one acknowledged,
+ * or an extra change seq.
  */
 START_TEST(nodes_killed_between_lmdb_commits_lose_and_repeat_nothing)
 {
     const char *flags[] = { "--commit-interval", "60000", NULL };
     enum { K = 30, NEW = 10 };
-    uint64_t ids[K], revs[K], new_ids[NEW], new_revs[NEW], base, rev;
+    uint64_t ids[K], revs[K], new_ids[NEW], new_revs[NEW], base, rev, id;
+    as_query_spec_t q;
+    as_query_result_t *page;
     char url[64], body[64];
     as_client_t *c;
     int i, k;
@@ -725,6 +747,9 @@ START_TEST(nodes_killed_between_lmdb_commits_lose_and_repeat_nothing)
     }
     /* Every node applied and committed the first rounds. */
     ck_assert_int_eq(await_converged(20000), 0);
+    for (i = 0; i < N; i++)
+        ck_assert_msg(commit_node(i) >= 1, "node %d made no LMDB commit",
+                      i + 1);
     base = node_last_seq(0);
     ck_assert_uint_ge(base, rev);
     for (k = 0; k < K; k++) {
@@ -748,8 +773,18 @@ START_TEST(nodes_killed_between_lmdb_commits_lose_and_repeat_nothing)
     ck_assert_int_ge(find_leader(15000), 0);
     /* A write of the new term commits the entries of the old one. */
     ck_assert_int_eq(as_client_connect(all_endpoints, 10000, &c), AS_OK);
-    put_and_read_back(c, "https://between.example/after", "after",
-                      AS_PUT_CREATED, &rev);
+    id = put_and_read_back(c, "https://between.example/after", "after",
+                           AS_PUT_CREATED, &rev);
+    /* A query right after it sees it: it asks the Raft thread for the
+     * LMDB commit the minute-long interval would not make yet. */
+    memset(&q, 0, sizeof(q));
+    q.limit = 1;
+    ck_assert_msg(as_query(c, &q, &page) == AS_OK, "query: %s",
+                  as_client_errmsg(c));
+    ck_assert_uint_eq(page->n_articles, 1);
+    ck_assert_uint_eq(page->articles[0]->id, id);
+    ck_assert_uint_ge(page->seq, rev);
+    as_query_result_free(page);
     as_client_close(c);
     ck_assert_int_eq(await_converged(20000), 0);
     for (i = 0; i < N; i++) {
