@@ -299,9 +299,12 @@ static void class_tab_init(void)
 }
 
 /* Classifies the 64 bytes at p: *w word bytes, *nl newlines, *hi bytes
- * from 0x80 on, bit i for p[i]. */
+ * from 0x80 on, bit i for p[i]; fold gets the 64 bytes case-folded: an
+ * ASCII byte | 0x20 (in a word, a letter folded or a digit kept), the
+ * others as they are. */
 static inline void classify_scalar(const unsigned char *p, uint64_t *w,
-                                   uint64_t *nl, uint64_t *hi)
+                                   uint64_t *nl, uint64_t *hi,
+                                   unsigned char *fold)
 {
     uint64_t a = 0, b = 0, c = 0;
     unsigned i;
@@ -312,6 +315,7 @@ static inline void classify_scalar(const unsigned char *p, uint64_t *w,
         a |= (k & 1) << i;
         b |= (k >> 1 & 1) << i;
         c |= (k >> 2) << i;
+        fold[i] = (unsigned char)(p[i] | (p[i] < 0x80 ? 0x20 : 0));
     }
     *w = a;
     *nl = b;
@@ -326,9 +330,10 @@ static inline void classify_scalar(const unsigned char *p, uint64_t *w,
  * 128. Letters are tested case-folded (x | 0x20: no other byte folds into
  * a..z). */
 static inline void classify16(const unsigned char *p, uint64_t *w,
-                              uint64_t *nl, uint64_t *hi)
+                              uint64_t *nl, uint64_t *hi, unsigned char *fold)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i ascii = _mm_cmpgt_epi8(x, _mm_set1_epi8(-1));
     __m128i low = _mm_or_si128(x, _mm_set1_epi8(0x20));
     __m128i let = _mm_cmplt_epi8(
         _mm_add_epi8(low, _mm_set1_epi8((char)(0x80 - 'a'))),
@@ -342,16 +347,18 @@ static inline void classify16(const unsigned char *p, uint64_t *w,
     *nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x,
                                                      _mm_set1_epi8('\n')));
     *hi = h;
+    _mm_storeu_si128((__m128i *)(void *)fold, _mm_or_si128(x,
+                     _mm_and_si128(ascii, _mm_set1_epi8(0x20))));
 }
 
 static inline void classify(const unsigned char *p, uint64_t *w, uint64_t *nl,
-                            uint64_t *hi)
+                            uint64_t *hi, unsigned char *fold)
 {
     uint64_t a[4], b[4], c[4];
     unsigned i;
 
     for (i = 0; i < 4; i++)
-        classify16(p + 16 * i, &a[i], &b[i], &c[i]);
+        classify16(p + 16 * i, &a[i], &b[i], &c[i], fold + 16 * i);
     *w = a[0] | a[1] << 16 | a[2] << 32 | a[3] << 48;
     *nl = b[0] | b[1] << 16 | b[2] << 32 | b[3] << 48;
     *hi = c[0] | c[1] << 16 | c[2] << 32 | c[3] << 48;
@@ -373,23 +380,11 @@ static inline uint64_t load_le64(const unsigned char *p)
     return v;
 }
 
-/* The 8 bytes at p, of which fewer may be readable before lim (the rest
- * read as 0). */
-static inline uint64_t load_upto(const unsigned char *p,
-                                 const unsigned char *lim)
-{
-    unsigned char b[8] = { 0 };
-
-    if (lim - p >= 8)
-        return load_le64(p);
-    if (lim > p)
-        memcpy(b, p, (size_t)(lim - p));
-    return load_le64(b);
-}
-
 /* A word's ASCII bytes are letters and digits: x | 0x20 folds a letter
- * and keeps a digit. Bytes from 0x80 on are kept. */
-#define FOLD8(v) ((v) | ((~(v) & 0x8080808080808080ULL) >> 2))
+ * and keeps a digit; bytes from 0x80 on are kept. The scan folds the
+ * whole body that way once (classify), into a copy with 16 bytes to
+ * spare at the end, from which words are read. */
+
 /* low_bytes[n]: the low n bytes (0..8) of a 64-bit number. */
 static const uint64_t low_bytes[9] = {
     0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL,
@@ -398,43 +393,29 @@ static const uint64_t low_bytes[9] = {
 #define WORD_MUL1 0x9e3779b97f4a7c15ULL
 #define WORD_MUL2 0xc2b2ae3d27d4eb4fULL
 
-/* The low n bytes of a folded 8-byte piece, n 0..8. */
-static inline uint64_t piece(uint64_t v, size_t n)
-{
-    return FOLD8(v) & low_bytes[n];
-}
-
-/* A word's value from its len bytes at p (lim: the end of the readable
- * bytes), from its folded bytes as 8-byte pieces c0, c1, ... (the last
- * one padded with zero bytes). Up to 16 bytes (nearly all words): c0 * K1
- * + c1 * K2, two loads, two independent multiplications and no branch but
- * the one on the length (a branch on a word's length mispredicts often);
- * no two words of up to 8 bytes get the same value. Longer: h = len, then
- * h = (h ^ c_i) * K1 for each piece, and h * K2. */
-static inline uint64_t word_value(const unsigned char *p, size_t len,
-                                  const unsigned char *lim)
+/* A word's value from its len folded bytes at p (15 more bytes can be
+ * read), from its bytes as 8-byte pieces c0, c1, ... (the last one padded
+ * with zero bytes). Up to 16 bytes (nearly all words): c0 * K1 + c1 * K2,
+ * two loads, two independent multiplications and no branch but the one on
+ * the length (a branch on a word's length mispredicts often); no two
+ * words of up to 8 bytes get the same value. Longer: h = len, then h = (h
+ * ^ c_i) * K1 for each piece, and h * K2. */
+static inline uint64_t word_value(const unsigned char *p, size_t len)
 {
     uint64_t h;
     size_t i;
 
     if (len <= 16) {
         size_t n0 = len < 8 ? len : 8;
-        uint64_t a, b;
 
-        if (lim - p >= 16) {
-            a = load_le64(p);
-            b = load_le64(p + 8);
-        } else {
-            a = load_upto(p, lim);
-            b = lim - p > 8 ? load_upto(p + 8, lim) : 0;
-        }
-        return piece(a, n0) * WORD_MUL1 + piece(b, len - n0) * WORD_MUL2;
+        return (load_le64(p) & low_bytes[n0]) * WORD_MUL1 +
+               (load_le64(p + 8) & low_bytes[len - n0]) * WORD_MUL2;
     }
     h = len;
     for (i = 0; i * 8 < len; i++) {
         size_t n = len - i * 8;
 
-        h = (h ^ piece(load_upto(p + i * 8, lim), n < 8 ? n : 8)) *
+        h = (h ^ (load_le64(p + i * 8) & low_bytes[n < 8 ? n : 8])) *
             WORD_MUL1;
     }
     return h * WORD_MUL2;
@@ -463,10 +444,10 @@ static uint64_t drop_separators(const unsigned char *block,
 }
 
 /* Fills m[i] with the word bytes and m[nb + i] with the newlines of block
- * i. The last, partial block is classified from a copy padded with NULs
- * (no class). */
+ * i, and fold with the body folded (classify). The last, partial block is
+ * classified from a copy padded with NULs (no class). */
 static void scan_masks(const unsigned char *p, const unsigned char *end,
-                       size_t nb, uint64_t *m)
+                       size_t nb, uint64_t *m, unsigned char *fold)
 {
     unsigned char tail[BLOCK];
     uint64_t carry = 0;
@@ -479,9 +460,9 @@ static void scan_masks(const unsigned char *p, const unsigned char *end,
         if ((size_t)(end - b) < BLOCK) {
             memset(tail, 0, sizeof(tail));
             memcpy(tail, b, (size_t)(end - b));
-            classify(tail, &w, &nl, &hi);
+            classify(tail, &w, &nl, &hi, fold + i * BLOCK);
         } else {
-            classify(b, &w, &nl, &hi);
+            classify(b, &w, &nl, &hi, fold + i * BLOCK);
         }
         w &= ~carry;
         if (hi != 0)
@@ -507,8 +488,9 @@ static inline size_t next_newline(const uint64_t *nl, size_t nb, size_t *blk,
 
 static void scan_body(const char *body, scan_t *s)
 {
-    const unsigned char *p = (const unsigned char *)body, *end, *lim;
+    const unsigned char *p = (const unsigned char *)body, *end;
     uint64_t mbuf[2 * SCAN_BLOCKS], *m = mbuf, *nlm, nm;
+    unsigned char fbuf[SCAN_BLOCKS * BLOCK + 16], *fold = fbuf;
     size_t len, nb, i, nw = 0, caps = 0, nlb = 0, nlpos;
     uint32_t *ws, *we, open_at = 0;
     uint64_t *wh;
@@ -526,7 +508,6 @@ static void scan_body(const char *body, scan_t *s)
     class_tab_init();
     len = strlen(body);
     end = p + len;
-    lim = end + 1;          /* the NUL can be read too */
     nb = (len + BLOCK - 1) / BLOCK;
     /* A word and its separator take two bytes at least. */
     if (len / 2 + 1 > SCAN_WORDS) {
@@ -541,11 +522,17 @@ static void scan_body(const char *body, scan_t *s)
         s->ws = (uint32_t *)(s->wh + n);
         s->we = s->ws + n;
     }
-    if (nb > SCAN_BLOCKS && (m = malloc(2 * nb * sizeof(uint64_t))) == NULL) {
-        s->failed = 1;
-        return;
+    if (nb > SCAN_BLOCKS) {
+        /* The masks and the folded copy (16 bytes to spare), together. */
+        if ((m = malloc(2 * nb * sizeof(uint64_t) + nb * BLOCK + 16)) ==
+            NULL) {
+            s->failed = 1;
+            return;
+        }
+        fold = (unsigned char *)(m + 2 * nb);
     }
-    scan_masks(p, end, nb, m);
+    memset(fold + nb * BLOCK, 0, 16);
+    scan_masks(p, end, nb, m, fold);
     nlm = m + nb;
 
     /* One walk over the blocks: each end bit (a word's last byte) pairs
@@ -588,7 +575,7 @@ static void scan_body(const char *body, scan_t *s)
             caps += (unsigned)(p[b0] - 'A') < 26u;
             ws[nw] = b0;
             we[nw] = b1;
-            wh[nw++] = word_value(p + b0, b1 - b0, lim);
+            wh[nw++] = word_value(fold + b0, b1 - b0);
         }
         /* A start left over: its word goes on into the next block. */
         if (st != 0) {

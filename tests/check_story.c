@@ -682,6 +682,35 @@ START_TEST(test_tokens)
         ck_assert_msg(memcmp(f0.sig, f1.sig, sizeof(f0.sig)) == 0,
                       "shift %zu: another signature", shift);
     }
+    /* A body of more than 8 KB (the scan's buffers then come from the
+     * heap): the same words as the short one, four times over. */
+    {
+        size_t big_len = 4 * bl + 1;
+        char *big = malloc(big_len + 8), *big2 = malloc(big_len + 8);
+        uint64_t *b0 = malloc(4096 * sizeof(uint64_t));
+        uint64_t *b1 = malloc(4096 * sizeof(uint64_t));
+
+        ck_assert_ptr_nonnull(big);
+        ck_assert_ptr_nonnull(big2);
+        ck_assert_ptr_nonnull(b0);
+        ck_assert_ptr_nonnull(b1);
+        ck_assert_uint_gt(4 * bl, 8192);
+        for (i = 0; i < 4; i++)
+            memcpy(big + i * bl, base, bl);
+        big[4 * bl] = '\0';
+        big2[0] = ' ';
+        memcpy(big2 + 1, big, 4 * bl + 1);
+        n0 = as_story_shingles(big, b0, 4096);
+        ck_assert_uint_eq(n0, 4 * 300 - 3);
+        ck_assert_uint_eq(as_story_shingles(big2, b1, 4096), n0);
+        ck_assert(memcmp(b0, b1, n0 * sizeof(*b0)) == 0);
+        /* The first 297 shingles are the short body's. */
+        ck_assert(memcmp(b0, sh0, 297 * sizeof(*b0)) == 0);
+        free(big);
+        free(big2);
+        free(b0);
+        free(b1);
+    }
     /* Shingles are words - 3; a separator cut by the end of the body is
      * a word of its own (the scan reads no byte past the end). */
     strcpy(buf, "alpha beta gamma delta \xe2\x80");
