@@ -103,6 +103,11 @@ size_t as_arena_budget(const as_arena_t *a)
     return a->budget;
 }
 
+size_t as_arena_left(const as_arena_t *a)
+{
+    return a->budget - a->spent;
+}
+
 static void *pb_alloc(void *data, size_t size)
 {
     return as_arena_alloc(data, size);

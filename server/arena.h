@@ -38,6 +38,10 @@ int as_arena_exhausted(const as_arena_t *a);
 /* Returns the budget the arena was created with. */
 size_t as_arena_budget(const as_arena_t *a);
 
+/* Returns the bytes of the budget not handed out yet (an allocation of n
+ * bytes may take up to n + 15 of them, for alignment). */
+size_t as_arena_left(const as_arena_t *a);
+
 /* Returns a protobuf-c allocator that allocates from a (free is a no-op). */
 ProtobufCAllocator as_arena_allocator(as_arena_t *a);
 

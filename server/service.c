@@ -89,7 +89,7 @@ void as_service_worker_fini(void *ctx, void *data)
     free(w);
 }
 
-void as_service_prepack(as_call_t *call, as_write_item_t *it)
+void as_service_prepack(as_call_t *call, as_write_item_t *it, size_t keep)
 {
     as_service_t *svc = as_call_ctx(call);
     as_arena_t *ar = as_call_arena(call);
@@ -100,7 +100,10 @@ void as_service_prepack(as_call_t *call, as_write_item_t *it)
     uint8_t *wire;
     as_status_t st;
 
-    if ((wire = as_arena_alloc(ar, n ? n : 1)) == NULL)
+    /* The packed write, its compressed article (kept only when smaller)
+     * and the as_put_pre_t: under twice the write, plus alignment. */
+    if (as_arena_left(ar) < keep || as_arena_left(ar) - keep < 2 * n + 128 ||
+        (wire = as_arena_alloc(ar, n ? n : 1)) == NULL)
         return;
     as_entry_write_pack(it, wire, &off, &alen);
     it->wire = wire;

@@ -119,9 +119,10 @@ as_reader_t *as_service_reader_latest(as_call_t *call);
 /* Packs the prepared write item it on the calling worker, in the call's
  * arena: its RaftWrite for the log (it->wire) and, for a put on a single
  * node, its article packed and encoded for storage (it->pre), so that the
- * one writer thread does neither. Short of memory it leaves them NULL and
- * the writer packs as before. */
-void as_service_prepack(as_call_t *call, as_write_item_t *it);
+ * one writer thread does neither. It leaves keep bytes of the arena free
+ * (what the reply will take from it); short of memory it leaves them NULL
+ * and the writer packs as before. */
+void as_service_prepack(as_call_t *call, as_write_item_t *it, size_t keep);
 
 /* Normalizes the request's filter (NULL: none) into out (as_filter_free),
  * or replies INVALID_ARGUMENT / RESOURCE_EXHAUSTED and returns -1. */

@@ -60,6 +60,16 @@ static int set_cond(as_write_cond_t *cond, int has_expected, uint64_t expected,
     return 0;
 }
 
+/* Arena bytes put_batch_done takes to answer n items (its three arrays,
+ * each rounded up for alignment): the packing ahead of the writer
+ * (as_service_prepack) leaves them free. */
+static size_t batch_reply_bytes(size_t n)
+{
+    return (n ? n : 1) * (sizeof(Artstore__V1__PutResult) +
+                          sizeof(Artstore__V1__Status) +
+                          sizeof(Artstore__V1__PutResult *)) + 3 * 16;
+}
+
 /* Validates one PutRequest into a write item; returns 0 or the code. */
 static int prepare_put(as_call_t *call, Artstore__V1__PutRequest *req,
                        as_write_item_t *it)
@@ -87,8 +97,18 @@ static int prepare_put(as_call_t *call, Artstore__V1__PutRequest *req,
             as_story_fingerprint(req->article->title, req->article->body, fp);
         it->fp = fp;
     }
-    as_service_prepack(call, it);
     return 0;
+}
+
+/* Packs the n items of job ahead of the writer (as_service_prepack), once
+ * every item is prepared, leaving the arena what put_batch_done needs. */
+static void prepack_items(as_call_t *call, as_write_job_t *job)
+{
+    size_t i, keep = batch_reply_bytes(job->n);
+
+    for (i = 0; i < job->n; i++)
+        if (!job->items[i].prefailed)
+            as_service_prepack(call, &job->items[i], keep);
 }
 
 void as__svc_put(as_call_t *call, const uint8_t *payload, size_t len)
@@ -104,6 +124,7 @@ void as__svc_put(as_call_t *call, const uint8_t *payload, size_t len)
         as_call_reply_status(call, &job->items[0].st);
         return;
     }
+    as_service_prepack(call, &job->items[0], 0);
     as_service_submit(call, job);
 }
 
@@ -186,6 +207,7 @@ void as__svc_put_batch(as_call_t *call, const uint8_t *payload, size_t len)
         put_batch_done(job);
         return;
     }
+    prepack_items(call, job);
     as_service_submit(call, job);
 }
 
@@ -295,7 +317,6 @@ static int prepare_exact(as_call_t *call, Artstore__V1__PutExactRequest *req,
                 as_story_fingerprint(a->title, a->body, fp);
             it->fp = fp;
         }
-        as_service_prepack(call, it);
     }
     qsort(revs, req->n_articles, sizeof(*revs), cmp_u64);
     for (i = 1; i < req->n_articles; i++)
@@ -336,6 +357,7 @@ void as__svc_put_exact(as_call_t *call, const uint8_t *payload, size_t len)
         put_batch_done(job);
         return;
     }
+    prepack_items(call, job);
     as_service_submit(call, job);
 }
 

@@ -189,6 +189,62 @@ START_TEST(batch_limit_named)
 }
 END_TEST
 
+/* A batch that fits the decode budget is answered whole, also when it
+ * leaves too little of the budget to pack all its articles ahead of the
+ * writer as well: the packing leaves what the reply needs (and the writer
+ * packs the other articles itself). The budgets below hold the decoded
+ * batch but not all of its packing (the smallest failed before). */
+START_TEST(batch_near_decode_budget_answered)
+{
+    static const char *budgets[] = { "400K", "440K", "480K", "520K" };
+    Artstore__V1__PutBatchRequest batch = ARTSTORE__V1__PUT_BATCH_REQUEST__INIT;
+    Artstore__V1__PutRequest items[50], *pitems[50];
+    Artstore__V1__Article arts[50];
+    Artstore__V1__PutBatchResponse *resp;
+    Artstore__V1__Reply *r;
+    char urls[50][64], *body = malloc(3001);
+    size_t b, i;
+
+    ck_assert_ptr_nonnull(body);
+    for (i = 0; i < 3000; i++)
+        body[i] = "the harbour council voted on a plan "[i % 36];
+    body[3000] = '\0';
+    for (b = 0; b < sizeof(budgets) / sizeof(*budgets); b++) {
+        const char *extra[] = { "--max-decode-bytes", budgets[b], NULL };
+        ts_server_t s;
+
+        ck_assert_int_eq(ts_start(&s, extra), 0);
+        for (i = 0; i < 50; i++) {
+            artstore__v1__put_request__init(&items[i]);
+            artstore__v1__article__init(&arts[i]);
+            snprintf(urls[i], sizeof(urls[i]), "https://budget.test/%zu", i);
+            arts[i].url = urls[i];
+            arts[i].title = "t";
+            arts[i].body = body;
+            items[i].article = &arts[i];
+            pitems[i] = &items[i];
+        }
+        batch.items = pitems;
+        batch.n_items = 50;
+        r = raw_call(s.endpoint, "PutBatch", &batch.base, NULL, 0, 0);
+        ck_assert_msg(raw_code(r) == 0, "budget %s: %s", budgets[b],
+                      raw_msg(r));
+        resp = artstore__v1__put_batch_response__unpack(
+            NULL, r->payload.len, r->payload.data);
+        ck_assert_ptr_nonnull(resp);
+        ck_assert_uint_eq(resp->n_results, 50);
+        for (i = 0; i < 50; i++)
+            ck_assert_msg(resp->results[i]->status->code == 0,
+                          "budget %s, item %zu: %s", budgets[b], i,
+                          resp->results[i]->status->message);
+        artstore__v1__put_batch_response__free_unpacked(resp, NULL);
+        artstore__v1__reply__free_unpacked(r, NULL);
+        ts_cleanup(&s);
+    }
+    free(body);
+}
+END_TEST
+
 /* The client refuses a request over the server's max_message_bytes, which
  * it assumes (default) or learned from Ping, and names the limit. */
 START_TEST(client_refuses_oversized_request)
@@ -441,6 +497,7 @@ int main(void)
 
     tcase_add_test(tc, article_limits_named);
     tcase_add_test(tc, batch_limit_named);
+    tcase_add_test(tc, batch_near_decode_budget_answered);
     tcase_add_test(tc, client_refuses_oversized_request);
     tcase_add_test(tc, huge_raw_message_refused_cheaply);
     tcase_add_test(tc, store_full_writer_refused_reads_go_on);
