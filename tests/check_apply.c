@@ -4,7 +4,11 @@
  * and network, simulated time) end identical byte for byte; the leader's
  * time, not the local clock, is written; an applied index is never
  * applied twice and survives a reopen; a snapshot records its index in
- * the store and restore accepts only what the store already holds; with a
+ * the store and restore accepts only what the store already holds, or
+ * what a member's copy brings (snapshot.c): a copy read in small chunks
+ * replaces a store with readers open, a failed fetch leaves nothing
+ * behind, and a fixture server cut off while the log was truncated
+ * restores the leader's snapshot from a copy and ends identical; with a
  * writer, entries are deferred (readable by Get, not in LMDB) and
  * committed by the writer's policy and before a snapshot.
  */

@@ -26,7 +26,12 @@
  *     minute) replays from its Raft log exactly what LMDB had not
  *     committed: nothing acknowledged lost, nothing applied twice; an
  *     acknowledged write is read back at once by id and URL, and by a
- *     query (which asks for the LMDB commit).
+ *     query (which asks for the LMDB commit);
+ *   - once snapshots have truncated the log, a follower whose data
+ *     directory is wiped (with tokens on), and a member added with
+ *     `artstore cluster add`, catch up from the leader's snapshot and a
+ *     member's copy of the store (snapshot.h), ending identical seq by
+ *     seq and passing `artstored --check`.
  *
  * Randomness is seeded from the pid and printed, so a failing run can be
  * replayed. Every wait is bounded.
