@@ -19,10 +19,17 @@
  *     the forms above, whose rest the store keeps elsewhere (store.c
  *     splits a value too long for one LMDB leaf node; as_codec_join puts
  *     it back together before as_codec_decode).
- * So stores keep working across the change in both directions of reading:
- * a value is decompressed only if it was stored compressed, and a store
- * can hold both forms at once (articles are recompressed only when they
- * are written again).
+ * So stores written before keep working: a value is decompressed only if
+ * it was stored compressed, and a store can hold every form at once
+ * (articles are recompressed only when they are written again). A build
+ * older than a form cannot read it: one from before AS_CODEC_SUFFIX
+ * refuses such an article as an unknown encoding (DATA_LOSS), so a store
+ * written since then must not be served by an older artstored.
+ *
+ * An article stored with a suffix is byte for byte a valid packed Article
+ * but not the one protobuf-c would pack whole (the assigned fields come
+ * last): compare articles by their fields or content_hash, never by their
+ * packed bytes.
  *
  * No dictionary: one trained on a benchmark's generated text would
  * flatter the benchmark, and one trained on a user's articles would have
@@ -30,7 +37,7 @@
  * Plain zstd on one 3-5 KB article saves about half of English prose.
  *
  * An as_codec_t is not thread-safe: one per thread (the writer has one,
- * each reader has one).
+ * each reader has one, each request worker has an encoder).
  */
 #ifndef AS_CODEC_H
 #define AS_CODEC_H
