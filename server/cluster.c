@@ -1366,6 +1366,9 @@ int as_cluster_start(as_store_t *s, as_writer_t *w,
     if (getrandom(&c->run, sizeof(c->run), 0) != sizeof(c->run))
         c->run = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
     reload_members(c);
+    /* A download of a member's copy that a crash cut short. */
+    if (c->data_dir[0] != '\0')
+        as_snapshot_remove_partial(c->data_dir);
     if ((rc = setup(c, st)) != 0) {
         free_cluster(c);
         return rc;

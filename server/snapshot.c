@@ -565,17 +565,24 @@ int as_snapshot_fetch(const as_snapshot_fetch_opts_t *o, char *file,
     return rc;
 }
 
+void as_snapshot_remove_partial(const char *data_dir)
+{
+    char dir[4096 + 32];
+
+    snprintf(dir, sizeof(dir), "%s/%s", data_dir, AS_SNAPSHOT_IN_DIR);
+    remove_dir(dir);
+}
+
 int as_snapshot_install(as_store_t *s, const as_snapshot_fetch_opts_t *o,
                         as_status_t *st)
 {
-    char file[4096 + 32], dir[4096 + 32];
+    char file[4096 + 32];
     int rc;
 
     if ((rc = as_snapshot_fetch(o, file, sizeof(file), st)) != 0)
         return rc;
     rc = as_store_replace(s, file, st);
-    snprintf(dir, sizeof(dir), "%s/%s", o->data_dir, AS_SNAPSHOT_IN_DIR);
-    remove_dir(dir);
+    as_snapshot_remove_partial(o->data_dir);
     sync_dir(o->data_dir);
     return rc;
 }

@@ -149,6 +149,10 @@ typedef struct as_snapshot_fetch_opts {
 int as_snapshot_fetch(const as_snapshot_fetch_opts_t *o, char *file,
                       size_t file_len, as_status_t *st);
 
+/* Removes what an interrupted download left in DATA/snapshot-in (call
+ * at start, before Raft can ask for a copy). */
+void as_snapshot_remove_partial(const char *data_dir);
+
 /*
  * Brings store s (its data directory o->data_dir) to at least
  * o->min_index: as_snapshot_fetch, then as_store_replace, then removes
