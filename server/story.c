@@ -965,15 +965,22 @@ size_t as_story_shared_terms(const uint32_t *a, size_t na, const uint32_t *b,
 
 /* ------------------------------------------------------------ bands */
 
-/* Open addressing with linear probing over 8-byte slots: a 24-bit
- * fragment of the key's hash (never 0, never all ones) above the id's 40
- * bits (ids from 2^40 on are not indexed). 0 marks an empty slot and all
- * ones a removed one. A false match (1 in 2^24 per slot probed) costs one
- * verification, never a wrong answer: candidates are compared by their
- * signatures. */
+/* Open addressing with linear probing over 8-byte slots: a 32-bit
+ * fragment of the key's hash (never 0, never all ones) above the id's 32
+ * bits (ids from 2^32 on are not indexed). 0 marks an empty slot and all
+ * ones a removed one. A slot's position comes from its fragment alone (so
+ * that the table can be rehashed from its slots): every entry whose key
+ * has the same fragment is on the same probe chain, and a lookup meets
+ * them all. A false match therefore comes once per key in 2^32 / entries,
+ * not per slot probed: with a 24-bit fragment and 40-bit ids, a store of
+ * 20,000 articles (400,000 entries) had one for a fifth of its articles,
+ * each costing a fingerprint read from LMDB, and with millions of
+ * articles a fragment's unrelated entries would have filled the 8 a key
+ * keeps. It costs one verification, never a wrong answer: candidates are
+ * compared by their signatures. */
 #define BAND_EMPTY 0
 #define BAND_DEAD UINT64_MAX
-#define ID_BITS 40
+#define ID_BITS 32
 #define ID_MASK ((((uint64_t)1) << ID_BITS) - 1)
 #define BAND_KEY_CAP 8
 
@@ -984,9 +991,9 @@ struct as_story_bands {
 
 static uint64_t band_frag(uint64_t key)
 {
-    /* 24 bits scaled to 1 .. 2^24 - 2 by a multiply and a shift (a
+    /* 32 bits scaled to 1 .. 2^32 - 2 by a multiply and a shift (a
      * division here was 40 cycles, twice per band key). */
-    return ((mix64(key) >> 40) * ((1u << 24) - 2) >> 24) + 1;
+    return ((mix64(key) >> 32) * (((uint64_t)1 << 32) - 2) >> 32) + 1;
 }
 
 as_story_bands_t *as_story_bands_new(void)

@@ -108,7 +108,7 @@ as_story_bands_t *as_story_bands_new(void);
 void as_story_bands_free(as_story_bands_t *b);
 /* Adds id under key, unless the key already holds 8 ids (the first ones
  * are enough to find a family). Returns 0, or -1 when out of memory or
- * when id is 2^40 or more (not indexed). */
+ * when id is 2^32 or more (not indexed). */
 int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id);
 /* As as_story_bands_find, then as_story_bands_add, in one walk over the
  * key's slots (fn may be NULL). The ids found are those added before.
