@@ -4,7 +4,8 @@
 #   median                 the median of the numbers on stdin, one a line
 #   ingest_rate EP N ARGS  median articles/s of N runs of compare's ingest
 #                          workload against artstore at EP (ARGS: --writers,
-#                          --batch, --articles)
+#                          --batch, --articles); runs with errors are named
+#                          in cluster_errors
 #
 # The three-node measurements. The caller sets ARTSTORED, CLI (the artstore
 # CLI), CMP (bench/compare's driver) and tmp (a temporary directory it
@@ -19,7 +20,8 @@
 #                          (a client that knows every member, retrying within
 #                          a 20 s budget), then restarts it and lets the
 #                          cluster settle; sets FAILOVER_P50, FAILOVER_MAX
-#                          (ms) and FAILOVER_ALL
+#                          (ms) and FAILOVER_ALL; a put that failed counts
+#                          as 20 s and is named in cluster_errors
 #   cluster_stop           stops the nodes by PID
 
 free_port() {
@@ -62,13 +64,19 @@ cluster_start() {
   return 1
 }
 
+# A run that reports errors (a put that failed past its deadline) still
+# gives its rate; it is named in $tmp/cluster.errors (cluster_errors).
 ingest_rate() {
-  local ep=$1 reps=$2; shift 2
+  local ep=$1 reps=$2 out; shift 2
   for _ in $(seq "$reps"); do
-    "$CMP" ingest artstore --server "$ep" "$@" |
-      sed -n 's/.* rate=\([0-9.]*\).*/\1/p'
+    out=$("$CMP" ingest artstore --server "$ep" "$@") ||
+      echo "ingest $* reported errors: $out" >>"$tmp/cluster.errors"
+    printf '%s\n' "$out" | sed -n 's/.* rate=\([0-9.]*\).*/\1/p'
   done | median
 }
+
+# What went wrong in the cluster measurements, one a line (none: empty).
+cluster_errors() { cat "$tmp/cluster.errors" 2>/dev/null || true; }
 
 cluster_failover() {
   local kills=$1 k l t0 t1 lag n times=()
@@ -77,8 +85,11 @@ cluster_failover() {
     [ -n "$l" ] || { echo "no leader before kill $k" >&2; return 1; }
     kill -9 "${CLUSTER_PID[n$l]}"; wait "${CLUSTER_PID[n$l]}" 2>/dev/null || true
     t0=$(date +%s%N)
+    # A put not acknowledged within the budget counts as the whole budget
+    # (a lower bound) and is named in cluster_errors.
     printf 'failover %s\n' "$k" | "$CLI" --server "$CLUSTER_SERVERS" --timeout 20s \
-      put --url "https://failover.example/$k" >/dev/null
+      put --url "https://failover.example/$k" >/dev/null 2>&1 ||
+      echo "failover $k: no put acknowledged within 20 s" >>"$tmp/cluster.errors"
     t1=$(date +%s%N)
     times+=($(( (t1 - t0) / 1000000 )))
     cluster_node "$l"
