@@ -921,14 +921,14 @@ size_t as_story_band_keys(const as_story_fp_t *fp, const as_story_params_t *p,
 
     if (fp->n_shingles == 0)
         return 0;
-    /* A band's key: its bins, four to a 64-bit word, mixed into a hash of
+    /* A band's key: its bins, four to a 64-bit word, mixed with a seed of
      * the band's number (mix64 is a bijection: two different bands of up
      * to four bins never get the same key). No hash call: this runs on
      * the writer thread, 20 times per article. */
     for (b = 0; b < p->bands && b < AS_STORY_MAX_BANDS &&
                 (b + 1) * p->rows <= AS_STORY_BINS; b++) {
         const uint16_t *v = fp->sig + b * p->rows;
-        uint64_t h = mix64(SEED_BAND + b), w = 0;
+        uint64_t h = SEED_BAND ^ (b * 0x9e3779b97f4a7c15ULL), w = 0;
 
         for (r = 0; r < p->rows; r++) {
             w = w << 16 | v[r];
