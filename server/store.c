@@ -2345,21 +2345,51 @@ MDB_txn *as__reader_txn(as_reader_t *r)
     return r->txn;
 }
 
+/* Reads key k of table dbi in r's snapshot into *d. Returns 0, MDB_NOTFOUND
+ * with st untouched (the caller says what an absent key means), or INTERNAL
+ * with "get <what>: <lmdb error>". */
+static int reader_get(as_reader_t *r, enum as_dbi dbi, MDB_val *k, MDB_val *d,
+                      const char *what, as_status_t *st)
+{
+    int rc = mdb_get(r->txn, r->s->dbi[dbi], k, d);
+
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return rc;
+    return as_status_set(st, AS_CODE_INTERNAL, "get %s: %s", what,
+                         mdb_strerror(rc));
+}
+
+/* Reads the record of table dbi keyed by id (8 bytes big-endian, written
+ * into kbuf) in r's snapshot into *d; *k, unless k is NULL, is set to the
+ * key. Returns 0, NOT_FOUND with "<what> <id>", or INTERNAL as
+ * reader_get. */
+static int reader_get_id(as_reader_t *r, enum as_dbi dbi, uint64_t id,
+                         unsigned char kbuf[8], MDB_val *k, MDB_val *d,
+                         const char *what, as_status_t *st)
+{
+    MDB_val key = { 8, kbuf };
+    int rc;
+
+    as_be_put64(kbuf, id);
+    if (k != NULL)
+        *k = key;
+    rc = reader_get(r, dbi, &key, d, what, st);
+    if (rc == MDB_NOTFOUND)
+        return as_status_set(st, AS_CODE_NOT_FOUND, "%s %llu", what,
+                             (unsigned long long)id);
+    return rc;
+}
+
 int as_store_get_raw(as_reader_t *r, uint64_t id, as_bytes_t *out,
                      as_status_t *st)
 {
     unsigned char kbuf[8];
-    MDB_val k = { 8, kbuf }, d;
+    MDB_val k, d;
     int rc;
 
-    as_be_put64(kbuf, id);
-    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_ARTICLES], &k, &d);
-    if (rc == MDB_NOTFOUND)
-        return as_status_set(st, AS_CODE_NOT_FOUND, "article %llu",
-                             (unsigned long long)id);
-    if (rc != 0)
-        return as_status_set(st, AS_CODE_INTERNAL, "get article: %s",
-                             mdb_strerror(rc));
+    if ((rc = reader_get_id(r, AS_DBI_ARTICLES, id, kbuf, &k, &d, "article",
+                            st)) != 0)
+        return rc;
     return as__article_unstore(r->txn, r->s->dbi[AS_DBI_ARTICLE_TAILS],
                                r->codec, &k, &d, &out->data, &out->len, st);
 }
@@ -2373,13 +2403,12 @@ int as_store_find_url(as_reader_t *r, const char *url, uint64_t *id,
 
     k.mv_size = as_url_key(url, key);
     k.mv_data = key;
-    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_BY_URL], &k, &d);
+    rc = reader_get(r, AS_DBI_BY_URL, &k, &d, "by_url", st);
     if (rc == MDB_NOTFOUND)
         return as_status_set(st, AS_CODE_NOT_FOUND, "no article with url %.200s",
                              url);
     if (rc != 0)
-        return as_status_set(st, AS_CODE_INTERNAL, "get by_url: %s",
-                             mdb_strerror(rc));
+        return rc;
     if (d.mv_size != 8)
         return as_status_set(st, AS_CODE_DATA_LOSS, "by_url entry corrupt");
     *id = as_be_get64(d.mv_data);
@@ -2817,12 +2846,11 @@ int as_store_get_form(as_reader_t *r, char kind, const char *key,
         return 0;
     kb[0] = (unsigned char)kind;
     memcpy(kb + 1, key, len);
-    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_FORMS], &k, &d);
+    rc = reader_get(r, AS_DBI_FORMS, &k, &d, "forms", st);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
-        return as_status_set(st, AS_CODE_INTERNAL, "get forms: %s",
-                             mdb_strerror(rc));
+        return rc;
     out->data = d.mv_data;
     out->len = d.mv_size;
     return 0;
@@ -3079,17 +3107,12 @@ int as_store_get_story(as_reader_t *r, uint64_t id, as_bytes_t *out,
                        as_status_t *st)
 {
     unsigned char kbuf[8];
-    MDB_val k = { 8, kbuf }, d;
+    MDB_val d;
     int rc;
 
-    as_be_put64(kbuf, id);
-    rc = mdb_get(r->txn, r->s->dbi[AS_DBI_STORIES], &k, &d);
-    if (rc == MDB_NOTFOUND)
-        return as_status_set(st, AS_CODE_NOT_FOUND, "story %llu",
-                             (unsigned long long)id);
-    if (rc != 0)
-        return as_status_set(st, AS_CODE_INTERNAL, "get story: %s",
-                             mdb_strerror(rc));
+    if ((rc = reader_get_id(r, AS_DBI_STORIES, id, kbuf, NULL, &d, "story",
+                            st)) != 0)
+        return rc;
     if (as__story_record_parse(d.mv_data, d.mv_size, out) != 0)
         return as_status_set(st, AS_CODE_DATA_LOSS, "story %llu is stored "
                              "corrupt", (unsigned long long)id);
