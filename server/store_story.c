@@ -309,6 +309,7 @@ typedef struct story_edit {
     char **sources, **tags;
     uint32_t *src_counts, *tag_counts;
     size_t n_src, n_tags;
+    size_t src_cap, tag_cap;         /* entries allocated */
 } story_edit_t;
 
 static void edit_free(story_edit_t *e)
@@ -367,6 +368,8 @@ static int edit_load(as_wtxn_t *t, uint64_t id, story_edit_t *e, int *found,
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
     }
     c = (const unsigned char *)sb.data + sb.len;
+    e->src_cap = e->n_src + 1;
+    e->tag_cap = e->n_tags + 1;
     for (i = 0; i < e->n_src; i++, c += 4) {
         e->sources[i] = e->s.sources[i];
         e->src_counts[i] = get_u32(c);
@@ -379,9 +382,11 @@ static int edit_load(as_wtxn_t *t, uint64_t id, story_edit_t *e, int *found,
     return 0;
 }
 
-/* Adds (delta 1) or removes (delta -1) one use of str in the sorted list. */
+/* Adds (delta 1) or removes (delta -1) one use of str in the sorted list
+ * of *n entries, *cap allocated (grown fourfold from 4: a new story's
+ * source and tags are a few allocations, not two per entry). */
 static int list_count(char ***list, uint32_t **counts, size_t *n,
-                      const char *str, int delta)
+                      size_t *cap, const char *str, int delta)
 {
     size_t lo = 0, hi = *n, i;
 
@@ -407,17 +412,19 @@ static int list_count(char ***list, uint32_t **counts, size_t *n,
     }
     if (delta < 0)
         return 0;
-    {
-        char **l = realloc(*list, sizeof(char *) * (*n + 1));
+    if (*n == *cap) {
+        size_t cap2 = *cap < 4 ? 4 : *cap * 4;
+        char **l = realloc(*list, sizeof(char *) * cap2);
         uint32_t *c;
 
         if (l == NULL)
             return -1;
         *list = l;
-        c = realloc(*counts, sizeof(uint32_t) * (*n + 1));
+        c = realloc(*counts, sizeof(uint32_t) * cap2);
         if (c == NULL)
             return -1;
         *counts = c;
+        *cap = cap2;
     }
     memmove(*list + i + 1, *list + i, (*n - i) * sizeof(char *));
     memmove(*counts + i + 1, *counts + i, (*n - i) * sizeof(uint32_t));
@@ -434,12 +441,12 @@ static int edit_article(story_edit_t *e, const Artstore__V1__Article *a,
     size_t i;
 
     if (a->source != NULL && a->source[0] != '\0' &&
-        list_count(&e->sources, &e->src_counts, &e->n_src, a->source,
-                   delta) != 0)
+        list_count(&e->sources, &e->src_counts, &e->n_src, &e->src_cap,
+                   a->source, delta) != 0)
         return -1;
     for (i = 0; i < a->n_tags; i++)
-        if (list_count(&e->tags, &e->tag_counts, &e->n_tags, a->tags[i],
-                       delta) != 0)
+        if (list_count(&e->tags, &e->tag_counts, &e->n_tags, &e->tag_cap,
+                       a->tags[i], delta) != 0)
             return -1;
     return 0;
 }
