@@ -31,6 +31,19 @@ static int check_text(const char *s, size_t max, const char *field,
     return 0;
 }
 
+/* Checks how many entries a repeated field has: at most max, the limit
+ * named limit; noun names the entries in the message. Returns 0 or
+ * INVALID_ARGUMENT in st. */
+static int check_count(size_t n, size_t max, const char *noun,
+                       const char *limit, as_status_t *st)
+{
+    if (n > max)
+        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
+                             "%zu %s, over the limit %s=%zu", n, noun, limit,
+                             max);
+    return 0;
+}
+
 /* Returns the RESOURCE_EXHAUSTED status of an arena over its budget. */
 static int arena_full(as_arena_t *ar, as_status_t *st)
 {
@@ -343,19 +356,15 @@ static int prepare_authors(Artstore__V1__Article *a, const as_limits_t *lim,
 {
     char what[48];
     size_t i;
-    int rc;
+    int rc = check_count(a->n_authors, lim->max_authors, "authors",
+                         "max_authors", st);
 
-    if (a->n_authors > lim->max_authors)
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%zu authors, over the limit max_authors=%zu",
-                             a->n_authors, lim->max_authors);
-    for (i = 0; i < a->n_authors; i++) {
+    for (i = 0; rc == 0 && i < a->n_authors; i++) {
         snprintf(what, sizeof(what), "author %zu", i + 1);
-        if ((rc = check_text(a->authors[i], lim->max_author_bytes, what,
-                             "max_author_bytes", st)) != 0)
-            return rc;
+        rc = check_text(a->authors[i], lim->max_author_bytes, what,
+                        "max_author_bytes", st);
     }
-    return 0;
+    return rc;
 }
 
 /* Checks the meta entries (at most max_meta; keys non-empty and unique,
@@ -368,10 +377,9 @@ static int prepare_meta(Artstore__V1__Article *a, const as_limits_t *lim,
     size_t i;
     int rc;
 
-    if (a->n_meta > lim->max_meta)
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%zu meta entries, over the limit max_meta=%zu",
-                             a->n_meta, lim->max_meta);
+    if ((rc = check_count(a->n_meta, lim->max_meta, "meta entries",
+                          "max_meta", st)) != 0)
+        return rc;
     for (i = 0; i < a->n_meta; i++) {
         Artstore__V1__MetaEntry *m = a->meta[i];
 
@@ -415,11 +423,9 @@ int as_article_prepare(Artstore__V1__Article *a, as_arena_t *ar,
     if ((rc = prepare_fields(a, ar, lim, st)) != 0 ||
         (rc = prepare_authors(a, lim, st)) != 0)
         return rc;
-    if (a->n_tags > lim->max_tags)
-        return as_status_set(st, AS_CODE_INVALID_ARGUMENT,
-                             "%zu tags, over the limit max_tags=%zu",
-                             a->n_tags, lim->max_tags);
-    if ((rc = prepare_tags(a, ar, lim, st)) != 0 ||
+    if ((rc = check_count(a->n_tags, lim->max_tags, "tags", "max_tags",
+                          st)) != 0 ||
+        (rc = prepare_tags(a, ar, lim, st)) != 0 ||
         (rc = prepare_meta(a, lim, st)) != 0)
         return rc;
     if ((a->content_hash.data = as_arena_alloc(ar, 16)) == NULL)
