@@ -1,7 +1,8 @@
 /*
- * be.h - big-endian integers, the byte order of every key in the store and
- * of the feed's frame headers, so that byte order is numeric order. The one
- * definition, shared by the server and libartstore.
+ * be.h - big-endian integers, the byte order of every key in the store, of
+ * the feed's frame headers and of the log's and the stories' records, so
+ * that byte order is numeric order. The one definition, shared by the
+ * server and libartstore.
  */
 #ifndef AS_BE_H
 #define AS_BE_H
@@ -41,6 +42,22 @@ static inline void as_be_put16(unsigned char *p, unsigned v)
 static inline unsigned as_be_get16(const unsigned char *p)
 {
     return ((unsigned)p[0] << 8) | p[1];
+}
+
+/* Writes v as 4 big-endian bytes at p. */
+static inline void as_be_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* Reads 4 big-endian bytes at p. */
+static inline uint32_t as_be_get32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
 }
 
 #endif

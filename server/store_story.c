@@ -44,26 +44,6 @@ typedef struct fprec {
     as_story_fp_t fp;
 } fprec_t;
 
-static void put_u16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
 static size_t fp_encode(const fprec_t *r, unsigned char *out)
 {
     size_t i, n = FP_HEAD;
@@ -72,13 +52,13 @@ static size_t fp_encode(const fprec_t *r, unsigned char *out)
     out[1] = (unsigned char)((r->dup ? FP_DUP : 0) | (r->timed ? FP_TIMED : 0));
     out[2] = (unsigned char)r->fp.n_terms;
     out[3] = 0;
-    put_u32(out + 4, r->fp.n_shingles);
+    as_be_put32(out + 4, r->fp.n_shingles);
     as_be_put64(out + 8, as_time_key(r->time));
     as_be_put64(out + 16, r->story);
     for (i = 0; i < AS_STORY_BINS; i++, n += 2)
-        put_u16(out + n, r->fp.sig[i]);
+        as_be_put16(out + n, r->fp.sig[i]);
     for (i = 0; i < r->fp.n_terms; i++, n += 4)
-        put_u32(out + n, r->fp.terms[i]);
+        as_be_put32(out + n, r->fp.terms[i]);
     return n;
 }
 
@@ -95,13 +75,13 @@ static int fp_decode(const MDB_val *v, fprec_t *r)
     r->dup = (p[1] & FP_DUP) != 0;
     r->timed = (p[1] & FP_TIMED) != 0;
     r->fp.n_terms = p[2];
-    r->fp.n_shingles = get_u32(p + 4);
+    r->fp.n_shingles = as_be_get32(p + 4);
     r->time = time_from_key(as_be_get64(p + 8));
     r->story = as_be_get64(p + 16);
     for (i = 0; i < AS_STORY_BINS; i++, n += 2)
-        r->fp.sig[i] = (uint16_t)(p[n] << 8 | p[n + 1]);
+        r->fp.sig[i] = (uint16_t)as_be_get16(p + n);
     for (i = 0; i < r->fp.n_terms; i++, n += 4)
-        r->fp.terms[i] = get_u32(p + n);
+        r->fp.terms[i] = as_be_get32(p + n);
     return 0;
 }
 
@@ -112,7 +92,7 @@ int as__story_record_parse(const void *rec, size_t len, as_bytes_t *story)
 
     if (len < 5 || p[0] != REC_VERSION)
         return -1;
-    n = get_u32(p + 1);
+    n = as_be_get32(p + 1);
     if (n > len - 5)
         return -1;
     story->data = p + 5;
@@ -372,11 +352,11 @@ static int edit_load(as_wtxn_t *t, uint64_t id, story_edit_t *e, int *found,
     e->tag_cap = e->n_tags + 1;
     for (i = 0; i < e->n_src; i++, c += 4) {
         e->sources[i] = e->s.sources[i];
-        e->src_counts[i] = get_u32(c);
+        e->src_counts[i] = as_be_get32(c);
     }
     for (i = 0; i < e->n_tags; i++, c += 4) {
         e->tags[i] = e->s.tags[i];
-        e->tag_counts[i] = get_u32(c);
+        e->tag_counts[i] = as_be_get32(c);
     }
     *found = 1;
     return 0;
@@ -475,13 +455,13 @@ static int edit_store(as_wtxn_t *t, uint64_t id, story_edit_t *e,
         return as__wtxn_fail(t, rc, "put story", st);
     p = v.mv_data;
     p[0] = REC_VERSION;
-    put_u32(p + 1, (uint32_t)len);
+    as_be_put32(p + 1, (uint32_t)len);
     protobuf_c_message_pack(&e->s.base, p + 5);
     p += 5 + len;
     for (i = 0; i < e->n_src; i++, p += 4)
-        put_u32(p, e->src_counts[i]);
+        as_be_put32(p, e->src_counts[i]);
     for (i = 0; i < e->n_tags; i++, p += 4)
-        put_u32(p, e->tag_counts[i]);
+        as_be_put32(p, e->tag_counts[i]);
     return 0;
 }
 

@@ -48,20 +48,6 @@ struct as_wal {
     pthread_cond_t cond;
 };
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* Reads exactly n bytes at off; returns 0, 1 at a short read, -1 on
  * error. */
 static int read_at(int fd, void *buf, size_t n, off_t off)
@@ -228,7 +214,7 @@ int as_wal_scan(as_wal_t *w, uint64_t after, as_wal_visit_fn fn, void *arg,
         }
         if (r > 0 || memcmp(hdr, MAGIC, 4) != 0)
             break;
-        len = (uint32_t)get32(hdr + 4);
+        len = as_be_get32(hdr + 4);
         index = as_be_get64(hdr + 8);
         hash = as_be_get64(hdr + 16);
         if (have_prev && index != prev + 1)
@@ -329,7 +315,7 @@ int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,
                              "a log record of %zu bytes is too large", len);
     memset(hdr, 0, sizeof(hdr));
     memcpy(hdr, MAGIC, 4);
-    put32(hdr + 4, (uint32_t)len);
+    as_be_put32(hdr + 4, (uint32_t)len);
     as_be_put64(hdr + 8, index);
     as_be_put64(hdr + 16, record_hash(w, hdr, data, len));
     if (extend(w, w->pos + (off_t)total) != 0)
