@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #include "be.h"
+#include "store.h"
 
 #define MAGIC "ASW1"
 #define FILE_MAGIC "ASWALv01"
@@ -33,6 +34,7 @@
 
 struct as_wal {
     int fd;
+    char dir[4096];        /* the directory holding it */
     char path[4096];
     off_t pos;             /* where the next record goes */
     off_t last;            /* where the last record appended starts */
@@ -133,6 +135,7 @@ int as_wal_open(const char *dir, as_wal_t **out, as_status_t *st)
 
     if (w == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    snprintf(w->dir, sizeof(w->dir), "%s", dir);
     snprintf(w->path, sizeof(w->path), "%s/%s", dir, AS_WAL_FILE);
     if ((w->fd = open(w->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
         fstat(w->fd, &sb) != 0) {
@@ -289,17 +292,14 @@ static int extend(as_wal_t *w, off_t need)
 
 int as_wal_reserve(as_wal_t *w, size_t len, as_status_t *st)
 {
+    char what[4200];
     int err;
 
     if (extend(w, w->pos + AS_WAL_HEADER + (off_t)padded(len)) == 0)
         return 0;
     err = errno;
-    if (err == ENOSPC || err == EDQUOT)
-        return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
-                             "disk full: cannot extend %s: %s", w->path,
-                             strerror(err));
-    return as_status_set(st, AS_CODE_INTERNAL, "extend %s: %s", w->path,
-                         strerror(err));
+    snprintf(what, sizeof(what), "extend %s", w->path);
+    return as_disk_error(w->dir, err, what, st);
 }
 
 int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,

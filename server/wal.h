@@ -74,7 +74,7 @@ int as_wal_scan(as_wal_t *w, uint64_t after, as_wal_visit_fn fn, void *arg,
 /* Makes room in the file for a record of len bytes after what was
  * appended (zeros written ahead), so that the append itself cannot find
  * the disk full. Returns 0, or RESOURCE_EXHAUSTED (disk full) / INTERNAL
- * with st set. */
+ * with st set, worded by as_disk_error as every write path's. */
 int as_wal_reserve(as_wal_t *w, size_t len, as_status_t *st);
 
 /* Appends one record (not yet flushed). Returns 0 or INTERNAL with st set
