@@ -80,6 +80,21 @@ static as_client_t *connect_to(const ts_server_t *s)
     return c;
 }
 
+/* Starts s with the extra arguments args and returns a client of it,
+ * once it has put articles 0 to n - 1 (put_one, untagged). */
+static as_client_t *start_filled(ts_server_t *s, const char *const *args,
+                                 int n)
+{
+    as_client_t *c;
+    int i;
+
+    ck_assert_int_eq(ts_start(s, args), 0);
+    c = connect_to(s);
+    for (i = 0; i < n; i++)
+        put_one(c, i, NULL);
+    return c;
+}
+
 /* Waits (up to 10 s) until the server's artstore_waiting_changes gauge
  * reads n: a long-poll is parked once the gauge counts it. */
 static void await_waiting(const char *endpoint, unsigned n)
@@ -135,10 +150,7 @@ START_TEST(stopped_subscriber_gets_everything)
     int64_t t0;
     uint64_t want = 1;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
-    for (i = 0; i < BEFORE; i++)
-        put_one(c, i, NULL);
+    c = start_filled(&s, fast_sync, BEFORE);
     snprintf(outpath, sizeof(outpath), "%s/watch.out", s.dir);
     snprintf(count, sizeof(count), "%d", TOTAL);
     pid = ts_fork();
@@ -215,10 +227,7 @@ START_TEST(since_history_then_live)
     int i;
     uint64_t want;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
-    for (i = 0; i < 20; i++)
-        put_one(c, i, NULL);
+    c = start_filled(&s, fast_sync, 20);
     memset(&o, 0, sizeof(o));
     o.has_since = 1;
     o.since = 10;
@@ -265,8 +274,7 @@ START_TEST(tag_filter_exact)
     as_change_t *ch;
     int i;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
+    c = start_filled(&s, fast_sync, 0);
     memset(&o, 0, sizeof(o));
     o.all_of = all;
     o.n_all_of = 1;
@@ -321,8 +329,7 @@ START_TEST(tag_filter_unicode)
     uint64_t m1, m2, m3;
     as_change_t *ch;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
+    c = start_filled(&s, fast_sync, 0);
     memset(&bad, 0, sizeof(bad));
     bad.any_of = invalid;
     bad.n_any_of = 2;
@@ -372,8 +379,7 @@ START_TEST(server_restart_under_subscriber)
     uint64_t want;
     int i;
 
-    ck_assert_int_eq(ts_start(&s, NULL), 0);
-    c = connect_to(&s);
+    c = start_filled(&s, NULL, 0);
     wc = connect_to(&s);
     memset(&o, 0, sizeof(o));
     o.has_since = 1;
@@ -467,12 +473,8 @@ START_TEST(compacted_history_out_of_range)
     as_client_t *c;
     as_watch_t *w;
     as_watch_opts_t o;
-    int i;
 
-    ck_assert_int_eq(ts_start(&s, args), 0);
-    c = connect_to(&s);
-    for (i = 0; i < 50; i++)
-        put_one(c, i, NULL);
+    c = start_filled(&s, args, 50);
     await_trimmed_to(c, 5, 41);
     memset(&o, 0, sizeof(o));
     /* A snapshot from an incomplete log is refused. */
@@ -589,9 +591,8 @@ START_TEST(changes_long_poll)
     poll_arg_t a, b;
     int64_t t0, elapsed;
 
-    ck_assert_int_eq(ts_start(&s, args), 0);
-    c = connect_to(&s);
-    put_one(c, 0, NULL);
+    c = start_filled(&s, args, 1);
+
 
     memset(&a, 0, sizeof(a));
     a.endpoint = s.endpoint;
@@ -659,8 +660,7 @@ START_TEST(changes_bad_filter)
     ProtobufCMessage *m;
     int rc;
 
-    ck_assert_int_eq(ts_start(&s, NULL), 0);
-    c = connect_to(&s);
+    c = start_filled(&s, NULL, 0);
     f.any_of = tags;
     f.n_any_of = 1;
     req.filter = &f;
@@ -691,8 +691,7 @@ START_TEST(initial_snapshot)
     size_t n_want = 0, i;
     as_change_t *ch;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
+    c = start_filled(&s, fast_sync, 0);
     put_one(c, 0, (const char *[]){ "hot", NULL });          /* id 1 */
     put_one(c, 1, (const char *[]){ "hot", NULL });          /* id 2 */
     put_one(c, 2, (const char *[]){ "cold", NULL });         /* id 3 */
@@ -757,12 +756,8 @@ START_TEST(since_beyond_last_seq)
     as_watch_opts_t o;
     as_change_t *ch = NULL;
     Artstore__V1__ChangesResponse *r;
-    int i;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
-    for (i = 0; i < 3; i++)
-        put_one(c, i, NULL);
+    c = start_filled(&s, fast_sync, 3);
     ck_assert_int_eq(changes(c, 3, NULL, 0, &r), AS_OK);
     ck_assert_uint_eq(r->n_events, 0);
     ck_assert_uint_eq(r->next_since, 3);
@@ -790,12 +785,8 @@ START_TEST(changes_page_limit)
     ts_server_t s;
     as_client_t *c;
     Artstore__V1__ChangesResponse *r;
-    int i;
 
-    ck_assert_int_eq(ts_start(&s, args), 0);
-    c = connect_to(&s);
-    for (i = 0; i < 12; i++)
-        put_one(c, i, NULL);
+    c = start_filled(&s, args, 12);
     ck_assert_int_eq(changes(c, 0, NULL, 11, &r), AS_EINVALID_ARGUMENT);
     ck_assert_msg(strstr(as_client_errmsg(c), "max_page=10") != NULL, "%s",
                   as_client_errmsg(c));
@@ -822,9 +813,7 @@ START_TEST(changes_time_is_article_time)
     as_query_spec_t q;
     as_query_result_t *page = NULL;
 
-    ck_assert_int_eq(ts_start(&s, fast_sync), 0);
-    c = connect_to(&s);
-    put_one(c, 0, NULL);                  /* no published_at */
+    c = start_filled(&s, fast_sync, 1);   /* no published_at */
     f.has_since = 1;
     f.since = 1000000000;                 /* 2001: before its ingested_at */
     ck_assert_int_eq(changes(c, 0, &f, 0, &r), AS_OK);
@@ -885,14 +874,22 @@ static double stat_value(as_client_t *c, const char *name)
     return v;
 }
 
+/* Starts s logging every write before its acknowledgement (--sync full)
+ * with LMDB commits every commit_ms, and returns a client of it. */
+static as_client_t *start_logged(ts_server_t *s, const char *commit_ms)
+{
+    const char *const args[] = { "--sync", "full", "--commit-interval",
+                                 commit_ms, NULL };
+
+    return start_filled(s, args, 0);
+}
+
 /* With the write-ahead log, the feed, Changes and a parked long-poll see a
  * write once it is acknowledged: with LMDB's commit ten minutes away,
  * every event arrives at once, and the only commit is the one Stats asks
  * for. */
 START_TEST(feed_publishes_at_ack)
 {
-    static const char *const args[] = { "--sync", "full",
-                                        "--commit-interval", "600000", NULL };
     ts_server_t s;
     as_client_t *c;
     as_watch_t *w;
@@ -903,8 +900,7 @@ START_TEST(feed_publishes_at_ack)
     pthread_t th;
     int i;
 
-    ck_assert_int_eq(ts_start(&s, args), 0);
-    c = connect_to(&s);
+    c = start_logged(&s, "600000");
     ck_assert_int_eq(as_watch_open(c, NULL, &w), AS_OK);
     for (i = 0; i < 10; i++) {
         char url[64];
@@ -957,41 +953,73 @@ END_TEST
 #define ORDER_PER_WRITER 150
 #define ORDER_TOTAL (ORDER_WRITERS * ORDER_PER_WRITER)
 
-typedef struct order_arg {
-    const char *endpoint;
-    int k;
-    char err[256];          /* empty: every seq seen once, in order */
-} order_arg_t;
+typedef struct order_arg order_arg_t;
 
-static void *order_writer(void *p)
+/* One thread of the ordering test: run works with the client c; err is
+ * set at the first thing it sees wrong. */
+struct order_arg {
+    const char *endpoint;
+    char who[16];           /* for messages */
+    int k;                  /* a writer's number */
+    void (*run)(order_arg_t *a, as_client_t *c);
+    int64_t t0;             /* when it started */
+    char err[256];          /* empty: every seq seen once, in order */
+};
+
+/* The body of each thread: connects to the server, runs a->run and
+ * closes the client. */
+static void *order_thread(void *p)
 {
     order_arg_t *a = p;
     as_client_t *c;
-    int i;
 
+    a->t0 = as_clock_mono_ms();
     if (as_client_connect(a->endpoint, 10000, &c) != AS_OK) {
-        snprintf(a->err, sizeof(a->err), "writer %d cannot connect", a->k);
+        snprintf(a->err, sizeof(a->err), "%s cannot connect", a->who);
         return NULL;
     }
-    for (i = 0; i < ORDER_PER_WRITER; i++)
-        put_one(c, a->k * ORDER_PER_WRITER + i, NULL);
+    a->run(a, c);
     as_client_close(c);
     return NULL;
 }
 
+/* Starts the thread *th running run as who. */
+static void order_start(pthread_t *th, order_arg_t *a, const char *endpoint,
+                        void (*run)(order_arg_t *, as_client_t *),
+                        const char *who, int k)
+{
+    memset(a, 0, sizeof(*a));
+    a->endpoint = endpoint;
+    snprintf(a->who, sizeof(a->who), "%s", who);
+    a->k = k;
+    a->run = run;
+    pthread_create(th, NULL, order_thread, a);
+}
+
+/* Sets a->err when the thread has run for over 40 s; at is how far it
+ * got. */
+static void order_deadline(order_arg_t *a, uint64_t at)
+{
+    if (as_clock_mono_ms() - a->t0 > 40000)
+        snprintf(a->err, sizeof(a->err), "%s stuck at %llu", a->who,
+                 (unsigned long long)at);
+}
+
+/* Puts ORDER_PER_WRITER articles of its own. */
+static void order_writer(order_arg_t *a, as_client_t *c)
+{
+    int i;
+
+    for (i = 0; i < ORDER_PER_WRITER; i++)
+        put_one(c, a->k * ORDER_PER_WRITER + i, NULL);
+}
+
 /* Follows the log with watches reopened every 37 events from their
  * position (each reopening catches up through Changes). */
-static void *order_rewatcher(void *p)
+static void order_rewatcher(order_arg_t *a, as_client_t *c)
 {
-    order_arg_t *a = p;
-    as_client_t *c;
     uint64_t want = 1;
-    int64_t t0 = as_clock_mono_ms();
 
-    if (as_client_connect(a->endpoint, 10000, &c) != AS_OK) {
-        snprintf(a->err, sizeof(a->err), "rewatcher cannot connect");
-        return NULL;
-    }
     while (want <= ORDER_TOTAL && a->err[0] == '\0') {
         as_watch_opts_t o;
         as_watch_t *w;
@@ -1021,27 +1049,17 @@ static void *order_rewatcher(void *p)
             want++;
         }
         as_watch_close(w);
-        if (as_clock_mono_ms() - t0 > 40000 && want <= ORDER_TOTAL)
-            snprintf(a->err, sizeof(a->err), "rewatcher stuck at %llu",
-                     (unsigned long long)want);
+        if (want <= ORDER_TOTAL)
+            order_deadline(a, want);
     }
-    as_client_close(c);
-    return NULL;
 }
 
 /* Pages through Changes, 50 at a time, from 0 to the end. */
-static void *order_pager(void *p)
+static void order_pager(order_arg_t *a, as_client_t *c)
 {
-    order_arg_t *a = p;
-    as_client_t *c;
     uint64_t pos = 0;
-    int64_t t0 = as_clock_mono_ms();
     size_t i;
 
-    if (as_client_connect(a->endpoint, 10000, &c) != AS_OK) {
-        snprintf(a->err, sizeof(a->err), "pager cannot connect");
-        return NULL;
-    }
     while (pos < ORDER_TOTAL && a->err[0] == '\0') {
         Artstore__V1__ChangesResponse *r;
         int rc = changes(c, pos, NULL, 50, &r);
@@ -1066,12 +1084,8 @@ static void *order_pager(void *p)
         if (r->n_events == 0)
             usleep(1000);
         artstore__v1__changes_response__free_unpacked(r, NULL);
-        if (as_clock_mono_ms() - t0 > 40000)
-            snprintf(a->err, sizeof(a->err), "pager stuck at %llu",
-                     (unsigned long long)pos);
+        order_deadline(a, pos);
     }
-    as_client_close(c);
-    return NULL;
 }
 
 /*
@@ -1083,8 +1097,6 @@ static void *order_pager(void *p)
  */
 START_TEST(feed_at_ack_order_across_commits)
 {
-    static const char *const args[] = { "--sync", "full",
-                                        "--commit-interval", "3", NULL };
     ts_server_t s;
     as_client_t *c;
     as_watch_t *w;
@@ -1094,21 +1106,17 @@ START_TEST(feed_at_ack_order_across_commits)
     uint64_t want;
     int k;
 
-    ck_assert_int_eq(ts_start(&s, args), 0);
-    c = connect_to(&s);
+    c = start_logged(&s, "3");
     memset(&o, 0, sizeof(o));
     o.has_since = 1;
     ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
-    memset(&rw, 0, sizeof(rw));
-    memset(&pg, 0, sizeof(pg));
-    rw.endpoint = pg.endpoint = s.endpoint;
-    pthread_create(&rt, NULL, order_rewatcher, &rw);
-    pthread_create(&pt, NULL, order_pager, &pg);
+    order_start(&rt, &rw, s.endpoint, order_rewatcher, "rewatcher", 0);
+    order_start(&pt, &pg, s.endpoint, order_pager, "pager", 0);
     for (k = 0; k < ORDER_WRITERS; k++) {
-        memset(&wr[k], 0, sizeof(wr[k]));
-        wr[k].endpoint = s.endpoint;
-        wr[k].k = k;
-        pthread_create(&wt[k], NULL, order_writer, &wr[k]);
+        char who[16];
+
+        snprintf(who, sizeof(who), "writer %d", k);
+        order_start(&wt[k], &wr[k], s.endpoint, order_writer, who, k);
     }
     for (want = 1; want <= ORDER_TOTAL; want++) {
         as_change_t *ch = next_change(w, c, 20000);
