@@ -656,22 +656,6 @@ START_TEST(overlay_change_tail)
 }
 END_TEST
 
-static Suite *wal_suite(void)
-{
-    Suite *s = suite_create("wal");
-    TCase *tc = tcase_create("core");
-
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, torn_tail_every_offset);
-    tcase_add_test(tc, flipped_byte_dropped);
-    tcase_add_test(tc, reset_skip_and_gap);
-    tcase_add_test(tc, overlay_read_your_writes);
-    tcase_add_test(tc, overlay_change_tail);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    return as_check_run(wal_suite());
-}
+AS_CHECK_MAIN("wal", 120, torn_tail_every_offset, flipped_byte_dropped,
+              reset_skip_and_gap, overlay_read_your_writes,
+              overlay_change_tail)

@@ -378,23 +378,7 @@ START_TEST(queue_full)
 }
 END_TEST
 
-static Suite *writer_suite(void)
-{
-    Suite *s = suite_create("writer");
-    TCase *tc = tcase_create("core");
-
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, deadline_passed_in_queue);
-    tcase_add_test(tc, deadline_ahead_runs);
-    tcase_add_test(tc, failed_group_commit_retried_per_item);
-    tcase_add_test(tc, failed_logged_group_leaves_no_record);
-    tcase_add_test(tc, prefailed_items_skipped);
-    tcase_add_test(tc, queue_full);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
-int main(void)
-{
-    return as_check_run(writer_suite());
-}
+AS_CHECK_MAIN("writer", 60, deadline_passed_in_queue, deadline_ahead_runs,
+              failed_group_commit_retried_per_item,
+              failed_logged_group_leaves_no_record, prefailed_items_skipped,
+              queue_full)
