@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "artstore.h"
+#include "bench.h"
 #include "clock.h"
 
 #define N_VOCAB 500
@@ -52,7 +53,7 @@ typedef struct opts {
 } opts_t;
 
 /* Zipf(1) cumulative weights over the tag vocabulary. */
-static double zipf_cdf[N_VOCAB];
+static bench_zipf_t zipf;    /* tag ranks */
 
 static atomic_long next_index;
 static atomic_int stop_flag;
@@ -65,42 +66,6 @@ typedef struct worker {
     long stored, created, unchanged, failed, failed_calls;
     char first_error[256];
 } worker_t;
-
-/* xorshift64*: a small, fast, per-article deterministic generator. */
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
-static void zipf_init(void)
-{
-    double sum = 0;
-    int i;
-
-    for (i = 0; i < N_VOCAB; i++)
-        sum += 1.0 / (i + 1);
-    for (i = 0; i < N_VOCAB; i++)
-        zipf_cdf[i] = (i ? zipf_cdf[i - 1] : 0) + 1.0 / (i + 1) / sum;
-}
-
-static int zipf_pick(uint64_t *s)
-{
-    double u = (double)(rnd(s) >> 11) / 9007199254740992.0;
-    int lo = 0, hi = N_VOCAB - 1;
-
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* Storage for one generated article. */
 typedef struct gen {
@@ -115,37 +80,40 @@ typedef struct gen {
 /* Fills g with article number idx (same idx: same article). */
 static int gen_article(gen_t *g, const opts_t *o, long idx)
 {
-    uint64_t s = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)idx * 0x100000001B3ULL);
+    uint64_t s = bench_seed(0x9E3779B97F4A7C15ULL ^
+                            ((uint64_t)idx * 0x100000001B3ULL));
     size_t target, len = 0, i, n_tags;
 
-    rnd(&s);
-    target = 3072 + rnd(&s) % 2049;
+    bench_rand(&s);
+    target = 3072 + bench_rand(&s) % 2049;
     if (g->body == NULL && (g->body = malloc(5200)) == NULL)
         return -1;
     while (len < target) {
-        const char *w = words[rnd(&s) % N_WORDS];
+        const char *w = words[bench_rand(&s) % N_WORDS];
         size_t wl = strlen(w);
 
         if (len + wl + 2 >= 5200)
             break;
         memcpy(g->body + len, w, wl);
         len += wl;
-        g->body[len++] = rnd(&s) % 12 == 0 ? '\n' : ' ';
+        g->body[len++] = bench_rand(&s) % 12 == 0 ? '\n' : ' ';
     }
     g->body[len] = '\0';
     memset(&g->a, 0, sizeof(g->a));
     snprintf(g->url, sizeof(g->url), "https://news.example/%s/%ld", o->prefix,
              idx);
     snprintf(g->title, sizeof(g->title), "Story %ld: %s %s %s", idx,
-             words[rnd(&s) % N_WORDS], words[rnd(&s) % N_WORDS],
-             words[rnd(&s) % N_WORDS]);
+             words[bench_rand(&s) % N_WORDS],
+             words[bench_rand(&s) % N_WORDS],
+             words[bench_rand(&s) % N_WORDS]);
     snprintf(g->source, sizeof(g->source), "source%u",
-             (unsigned)(rnd(&s) % 20));
+             (unsigned)(bench_rand(&s) % 20));
     snprintf(g->author, sizeof(g->author), "Reporter %u",
-             (unsigned)(rnd(&s) % 200));
-    n_tags = 1 + rnd(&s) % MAX_TAGS;
+             (unsigned)(bench_rand(&s) % 200));
+    n_tags = 1 + bench_rand(&s) % MAX_TAGS;
     for (i = 0; i < n_tags; i++) {
-        snprintf(g->tagbuf[i], sizeof(g->tagbuf[i]), "t%d", zipf_pick(&s));
+        snprintf(g->tagbuf[i], sizeof(g->tagbuf[i]), "t%u",
+                 bench_zipf_pick(&zipf, &s));
         g->tags[i] = g->tagbuf[i];
     }
     g->authors[0] = g->author;
@@ -263,17 +231,6 @@ static void usage(FILE *f)
           "  ENDPOINT also from $ARTSTORE_SERVER.\n", f);
 }
 
-static int parse_int(const char *s, long min, long max, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    if (*s == '\0' || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -290,7 +247,17 @@ int main(int argc, char **argv)
     opts_t o = { getenv("ARTSTORE_SERVER"), 4, 10000, 1, 10000, 120, "" };
     worker_t *ws;
     double start, elapsed, *all;
-    long v, stored = 0, created = 0, unchanged = 0, failed = 0, calls = 0;
+    long long writers = o.writers, articles = o.articles, batch = o.batch,
+              timeout_ms = o.timeout_ms, max_seconds = o.max_seconds;
+    const bench_num_t nums[] = {
+        { 'w', "writers", 1, 256, &writers },
+        { 'n', "articles", 1, 10000000, &articles },
+        { 'b', "batch", 1, 1000, &batch },
+        { 't', "timeout-ms", 1, 600000, &timeout_ms },
+        { 'm', "max-seconds", 1, 3600, &max_seconds },
+        { 0, NULL, 0, 0, NULL },
+    };
+    long stored = 0, created = 0, unchanged = 0, failed = 0, calls = 0;
     size_t n_all = 0;
     int c, i;
 
@@ -298,28 +265,13 @@ int main(int argc, char **argv)
              (int)getpid());
     while ((c = getopt_long(argc, argv, "s:w:n:b:t:m:p:h", lopts, NULL)) !=
            -1) {
+        if ((i = bench_num_arg("loadgen", nums, c, optarg)) <= 0) {
+            if (i < 0)
+                goto bad;
+            continue;
+        }
         switch (c) {
         case 's': o.server = optarg; break;
-        case 'w':
-            if (parse_int(optarg, 1, 256, &v)) goto bad;
-            o.writers = (int)v;
-            break;
-        case 'n':
-            if (parse_int(optarg, 1, 10000000, &v)) goto bad;
-            o.articles = v;
-            break;
-        case 'b':
-            if (parse_int(optarg, 1, 1000, &v)) goto bad;
-            o.batch = (int)v;
-            break;
-        case 't':
-            if (parse_int(optarg, 1, 600000, &v)) goto bad;
-            o.timeout_ms = (int)v;
-            break;
-        case 'm':
-            if (parse_int(optarg, 1, 3600, &v)) goto bad;
-            o.max_seconds = (int)v;
-            break;
         case 'p': snprintf(o.prefix, sizeof(o.prefix), "%s", optarg); break;
         case 'h': usage(stdout); return 0;
         default: goto bad;
@@ -327,7 +279,13 @@ int main(int argc, char **argv)
     }
     if (o.server == NULL || optind < argc)
         goto bad;
-    zipf_init();
+    o.writers = (int)writers;
+    o.articles = (long)articles;
+    o.batch = (int)batch;
+    o.timeout_ms = (int)timeout_ms;
+    o.max_seconds = (int)max_seconds;
+    if (bench_zipf_init(&zipf, N_VOCAB) != 0)
+        return 1;
     ws = calloc((size_t)o.writers, sizeof(*ws));
     if (ws == NULL)
         return 1;
@@ -391,6 +349,7 @@ int main(int argc, char **argv)
         free(ws[i].lat_ms);
     free(ws);
     free(all);
+    bench_zipf_free(&zipf);
     return failed > 0 ? 1 : 0;
 
 bad:

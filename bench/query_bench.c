@@ -38,6 +38,7 @@
 #include "artstore.h"
 #include "limit.h"
 #include "store.h"
+#include "bench.h"
 #include "clock.h"
 
 #define BATCH 10000
@@ -45,36 +46,8 @@
 
 static uint64_t n_articles = 1000000;
 static unsigned vocab = 5000;
-static double *zipf_cum;
+static bench_zipf_t zipf;       /* tag ranks, vocab of them */
 static int quiet;
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-/* Returns a tag rank in [0, vocab) with probability ~ 1/(rank+1). */
-static unsigned zipf(uint64_t *s)
-{
-    double x = (double)(xorshift(s) >> 11) / (double)(1ull << 53) *
-               zipf_cum[vocab - 1];
-    unsigned lo = 0, hi = vocab - 1;
-
-    while (lo < hi) {
-        unsigned mid = (lo + hi) / 2;
-
-        if (zipf_cum[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* ------------------------------------------------------------ build */
 
@@ -105,14 +78,16 @@ static int gen_write(as_wtxn_t *t, void *arg)
         uint64_t seed = (i + 1) * 0x9E3779B97F4A7C15ull;
         char url[64], title[64], src[32], tagbuf[6][16], *tags[6];
         as_put_out_t out;
-        size_t k, nt = 2 + xorshift(&seed) % 5;
+        size_t k, nt = 2 + bench_rand(&seed) % 5;
 
         snprintf(url, sizeof(url), "https://bench.example/%llu",
                  (unsigned long long)i);
         snprintf(title, sizeof(title), "Article %llu", (unsigned long long)i);
-        snprintf(src, sizeof(src), "source%u", zipf(&seed) % 50);
+        snprintf(src, sizeof(src), "source%u",
+                 bench_zipf_pick(&zipf, &seed) % 50);
         for (k = 0; k < nt; k++) {
-            snprintf(tagbuf[k], sizeof(tagbuf[k]), "tag%u", zipf(&seed));
+            snprintf(tagbuf[k], sizeof(tagbuf[k]), "tag%u",
+                     bench_zipf_pick(&zipf, &seed));
             tags[k] = tagbuf[k];
         }
         a.url = url;
@@ -123,7 +98,7 @@ static int gen_write(as_wtxn_t *t, void *arg)
         a.n_tags = nt;
         a.has_published_at = 1;
         a.published_at = BASE_TIME + (int64_t)i * 30 +
-                         (int64_t)(xorshift(&seed) % 600);
+                         (int64_t)(bench_rand(&seed) % 600);
         rc = as_article_prepare(&a, ar, &b->lim, &st);
         if (rc == 0)
             rc = as_store_put(t, &a, NULL, &out, &st);
@@ -241,7 +216,8 @@ static int measure(as_client_t *c, int kind, unsigned q)
 
         memset(&s, 0, sizeof(s));
         for (j = 0; j < 3; j++) {
-            snprintf(names[j], sizeof(names[j]), "tag%u", zipf(&seed));
+            snprintf(names[j], sizeof(names[j]), "tag%u",
+                     bench_zipf_pick(&zipf, &seed));
             tags[j] = names[j];
         }
         s.limit = 50;
@@ -263,7 +239,8 @@ static int measure(as_client_t *c, int kind, unsigned q)
                 s.n_all_of = 1;
             }
             s.has_since = s.has_until = 1;
-            s.since = BASE_TIME + (int64_t)(xorshift(&seed) % n_articles) * 30;
+            s.since = BASE_TIME +
+                      (int64_t)(bench_rand(&seed) % n_articles) * 30;
             s.until = s.since + 86400;
             break;
         }
@@ -329,13 +306,21 @@ int main(int argc, char **argv)
     int c, keep = 0, rc = 1, k, warmup = 1;
     as_client_t *cl = NULL;
     pid_t pid;
-    double s = 0;
+    long long n_arg = (long long)n_articles, q_arg = queries, v_arg = vocab;
+    const bench_num_t nums[] = {
+        { 'n', "articles", 1, 1000000000, &n_arg },
+        { 'q', "queries", 1, 10000000, &q_arg },
+        { 'v', "vocab", 10, 10000000, &v_arg },
+        { 0, NULL, 0, 0, NULL },
+    };
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if ((k = bench_num_arg(argv[0], nums, c, optarg)) <= 0) {
+            if (k < 0)
+                return 2;
+            continue;
+        }
         switch (c) {
-        case 'n': n_articles = strtoull(optarg, NULL, 10); break;
-        case 'q': queries = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'v': vocab = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'd': snprintf(dir, sizeof(dir), "%s", optarg); break;
         case 'k': keep = 1; break;
         case 'w': warmup = 0; break;
@@ -348,15 +333,11 @@ int main(int argc, char **argv)
             return c == 'h' ? 0 : 2;
         }
     }
-    if (n_articles == 0 || queries == 0 || vocab < 10) {
-        fprintf(stderr, "--articles and --queries must be > 0, --vocab >= "
-                "10\n");
-        return 2;
-    }
-    if ((zipf_cum = malloc(sizeof(double) * vocab)) == NULL)
+    n_articles = (uint64_t)n_arg;
+    queries = (unsigned)q_arg;
+    vocab = (unsigned)v_arg;
+    if (bench_zipf_init(&zipf, vocab) != 0)
         return 1;
-    for (i = 0; i < vocab; i++)
-        zipf_cum[i] = (s += 1.0 / (i + 1));
     if (dir[0] == '\0') {
         snprintf(dir, sizeof(dir), "/tmp/asq-XXXXXX");
         if (mkdtemp(dir) == NULL) {
@@ -423,6 +404,6 @@ out_rm:
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", dir);
     }
-    free(zipf_cum);
+    bench_zipf_free(&zipf);
     return rc;
 }

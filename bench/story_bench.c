@@ -25,6 +25,7 @@
  * distributions and, per threshold, the pair recall and false positives.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "arena.h"
 #include "article.h"
 #include "limit.h"
+#include "bench.h"
 #include "store.h"
 #include "story.h"
 #include "storygen.h"
@@ -397,7 +399,7 @@ static int run_methods(size_t n, uint64_t seed)
     static const char *const names[3] = { "copy-original", "same site",
                                           "random pair" };
     size_t i, j, k;
-    uint64_t rs = seed;
+    uint64_t rs = bench_seed(seed);
 
     if (g == NULL || v == NULL)
         return 1;
@@ -430,8 +432,7 @@ static int run_methods(size_t n, uint64_t seed)
                 have[1] = 1;
                 break;
             }
-        rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
-        pair[2] = (size_t)(rs >> 33) % n;
+        pair[2] = (size_t)(bench_rand(&rs) % n);
         have[2] = v[pair[2]].event != v[i].event;
         for (k = 0; k < 3; k++) {
             double s;
@@ -490,12 +491,21 @@ int main(int argc, char **argv)
     size_t n = 100000;
     uint64_t seed = 2024;
     const char *dir = NULL;
-    int c, methods = 0;
+    int c, rc, methods = 0;
+    long long n_arg = (long long)n, seed_arg = (long long)seed;
+    const bench_num_t nums[] = {
+        { 'n', "articles", 1, 100000000, &n_arg },
+        { 's', "seed", 0, LLONG_MAX, &seed_arg },
+        { 0, NULL, 0, 0, NULL },
+    };
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if ((rc = bench_num_arg("story_bench", nums, c, optarg)) <= 0) {
+            if (rc < 0)
+                return 2;
+            continue;
+        }
         switch (c) {
-        case 'n': n = strtoull(optarg, NULL, 10); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
         case 'd': dir = optarg; break;
         case 'm': methods = 1; break;
         default:
@@ -504,7 +514,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (n == 0)
-        n = 1;
+    n = (size_t)n_arg;
+    seed = (uint64_t)seed_arg;
     return methods ? run_methods(n, seed) : run_ingest(n, seed, dir);
 }
