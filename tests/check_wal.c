@@ -370,6 +370,16 @@ static int defer_put(as_wtxn_t *t, void *arg)
                : 0;
 }
 
+/* Stages a put of url titled title (as_store_defer with defer_put),
+ * failing the test if the store refuses it. */
+static void stage_put(as_store_t *store, const char *url, const char *title)
+{
+    as_status_t st;
+
+    ck_assert_msg(as_store_defer(store, defer_put, article(url, title),
+                                 &st) == 0, "defer: %s", st.msg);
+}
+
 static int defer_delete(as_wtxn_t *t, void *arg)
 {
     uint64_t id, rev;
@@ -445,8 +455,7 @@ START_TEST(overlay_read_your_writes)
 
     open_with_readers(dir, sizeof(dir), &store, &old, &r);
 
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article(url, "first"), &st), 0);
+    stage_put(store, url, "first");
     ck_assert_uint_gt(as_store_overlay_bytes(store), 0);
     /* Staged, not published: not visible yet. */
     ck_assert_int_eq(as_reader_begin(r, &st), 0);
@@ -471,8 +480,7 @@ START_TEST(overlay_read_your_writes)
     as_reader_end(old);
 
     /* An update and a delete, deferred. */
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article(url, "second"), &st), 0);
+    stage_put(store, url, "second");
     as_store_publish(store);
     ck_assert_int_eq(as_reader_begin(r, &st), 0);
     ck_assert_int_eq(find(r, url, 1, title, sizeof(title)), 1);
@@ -492,9 +500,7 @@ START_TEST(overlay_read_your_writes)
     as_reader_end(r);
     /* With no reader open, a second commit frees every retired entry. */
     ck_assert_int_eq(as_store_commit(store, &st), 0);
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article("https://wal.test/p", "p"), &st),
-                     0);
+    stage_put(store, "https://wal.test/p", "p");
     as_store_publish(store);
     ck_assert_int_eq(as_store_commit(store, &st), 0);
     ck_assert_int_eq(as_store_commit(store, &st), 0);
@@ -583,17 +589,11 @@ START_TEST(overlay_change_tail)
     open_with_readers(dir, sizeof(dir), &store, &old, &r);
 
     /* Two published groups and a staged one. */
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article("https://wal.test/t1", "1"), &st),
-                     0);
+    stage_put(store, "https://wal.test/t1", "1");
     as_store_publish(store);
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article("https://wal.test/t2", "2"), &st),
-                     0);
+    stage_put(store, "https://wal.test/t2", "2");
     as_store_publish(store);
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article("https://wal.test/t3", "3"), &st),
-                     0);
+    stage_put(store, "https://wal.test/t3", "3");
     ck_assert_uint_eq(as_store_last_seq(store), 0);
     ck_assert_uint_eq(as_store_acked_seq(store), 2);
     ck_assert_int_eq(as_reader_begin(r, &st), 0);
@@ -618,9 +618,7 @@ START_TEST(overlay_change_tail)
                      AS_CODE_ABORTED);
     /* The store committed what came before the group. */
     ck_assert_uint_eq(as_store_last_seq(store), 3);
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article("https://wal.test/t4", "4"), &st),
-                     0);
+    stage_put(store, "https://wal.test/t4", "4");
     as_store_publish(store);
     ck_assert_uint_eq(as_store_acked_seq(store), 4);
 
@@ -639,9 +637,7 @@ START_TEST(overlay_change_tail)
 
     /* With no reader open, the next commit frees the tail: LMDB serves. */
     ck_assert_int_eq(as_store_commit(store, &st), 0);
-    ck_assert_int_eq(as_store_defer(store, defer_put,
-                                    article("https://wal.test/t5", "5"), &st),
-                     0);
+    stage_put(store, "https://wal.test/t5", "5");
     as_store_publish(store);
     ck_assert_int_eq(as_reader_begin(r, &st), 0);
     expect_changes(r, 1, 0, 1, 5);

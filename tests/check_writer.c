@@ -183,6 +183,15 @@ static void put_item(as_write_job_t *job, size_t i, const char *url,
     job->items[i].article = article(url, tag_len);
 }
 
+/* A job of one put of url with a short tag (the usual size). */
+static as_write_job_t *put_job(const char *url)
+{
+    as_write_job_t *job = job_of(1);
+
+    put_item(job, 0, url, 3);
+    return job;
+}
+
 /* Whether the store holds an article at url. */
 static int stored(const char *url)
 {
@@ -208,11 +217,9 @@ START_TEST(deadline_passed_in_queue)
     int64_t t0;
 
     start(0);
-    first = job_of(1);
-    put_item(first, 0, "https://w.test/first", 3);
+    first = put_job("https://w.test/first");
     hold_writer_with(first);
-    late = job_of(1);
-    put_item(late, 0, "https://w.test/late", 3);
+    late = put_job("https://w.test/late");
     late->deadline_ms = as_clock_wall_ms() + 20;
     ck_assert_int_eq(as_writer_submit(writer, late, &st), 0);
     /* Let the deadline pass while the writer is held (bounded wait). */
@@ -239,8 +246,7 @@ START_TEST(deadline_ahead_runs)
     as_status_t st;
 
     start(0);
-    job = job_of(1);
-    put_item(job, 0, "https://w.test/ahead", 3);
+    job = put_job("https://w.test/ahead");
     job->deadline_ms = as_clock_wall_ms() + 60000;
     ck_assert_int_eq(as_writer_submit(writer, job, &st), 0);
     await_done(1);
@@ -260,16 +266,14 @@ static void run_failing_group(int with_wal)
     as_status_t st;
 
     start_with(0, with_wal);
-    hold = job_of(1);
-    put_item(hold, 0, "https://w.test/hold", 3);
+    hold = put_job("https://w.test/hold");
     /* Held, so that a and b are taken together as one group. */
     hold_writer_with(hold);
     a = job_of(3);
     put_item(a, 0, "https://w.test/a0", 3);
     put_item(a, 1, "https://w.test/a1", 600);
     put_item(a, 2, "https://w.test/a2", 3);
-    b = job_of(1);
-    put_item(b, 0, "https://w.test/b0", 3);
+    b = put_job("https://w.test/b0");
     ck_assert_int_eq(as_writer_submit(writer, a, &st), 0);
     ck_assert_int_eq(as_writer_submit(writer, b, &st), 0);
     open_gate();
@@ -360,13 +364,10 @@ START_TEST(queue_full)
     as_status_t st;
 
     start(1);
-    hold = job_of(1);
-    put_item(hold, 0, "https://w.test/h", 3);
+    hold = put_job("https://w.test/h");
     hold_writer_with(hold);
-    q1 = job_of(1);
-    put_item(q1, 0, "https://w.test/q1", 3);
-    q2 = job_of(1);
-    put_item(q2, 0, "https://w.test/q2", 3);
+    q1 = put_job("https://w.test/q1");
+    q2 = put_job("https://w.test/q2");
     ck_assert_int_eq(as_writer_submit(writer, q1, &st), 0);
     ck_assert_int_eq(as_writer_submit(writer, q2, &st),
                      AS_CODE_RESOURCE_EXHAUSTED);
