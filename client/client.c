@@ -193,6 +193,7 @@ static int switch_endpoint(as_client_t *c, size_t i)
         return as__fail(c, sock, "cannot connect to %s", c->endpoints[i]);
     nn_close(c->sock);
     c->sock = sock;
+    c->abandoned = 0;
     c->cur = i;
     c->endpoint = c->endpoints[i];
     return AS_OK;
@@ -534,6 +535,16 @@ static int call_once(as_client_t *c, const char *method,
     int n, rc, gone;
 
     *retry = RETRY_NONE;
+    /* nanomsg's REQ socket mishandles a late reply to a request given up
+     * on: when it arrives while another request is out, it frees the
+     * reply but keeps a pointer to it, and the next nn_recv hands that
+     * freed message out (abort in nn_chunk_size) or nn_close frees it
+     * again (nanomsg 1.1.5 src/protocols/reqrep/req.c nn_req_in; the
+     * assertion of upstream issues #1111 and #1121). So a socket whose
+     * request went unanswered carries no other: a fresh one to the same
+     * server takes this call, and a late reply goes to the closed one. */
+    if (c->abandoned && (rc = switch_endpoint(c, c->cur)) != AS_OK)
+        return rc;
     /* With other servers to try, a server that cannot even take the
      * request (not running) is left after a second. */
     set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO,
@@ -544,10 +555,11 @@ static int call_once(as_client_t *c, const char *method,
             *retry = RETRY_NEXT;
         return rc;
     }
-    /* A REQ socket only delivers the reply to its latest request: a late
-     * reply to an earlier, timed-out call is dropped by nanomsg itself. */
+    /* A REQ socket only delivers the reply to its latest request; once
+     * that one goes unanswered the socket takes no other (above). */
     n = recv_reply(c, left_ms, &buf, &gone);
     if (n < 0) {
+        c->abandoned = 1;
         if (n == AS_EUNAVAILABLE_REFUSED) {
             if (c->n_endpoints > 1)
                 *retry = RETRY_NEXT;

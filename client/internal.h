@@ -33,6 +33,8 @@ struct as_client {
     char *endpoint;          /* the current one, endpoints[cur] */
     char *endpoints[AS_MAX_ENDPOINTS];
     size_t n_endpoints, cur;
+    int abandoned;           /* sock holds a request whose reply was not
+                                taken: it carries no other (call_once) */
     char *token;
     int linearizable;        /* ask for linearizable reads (Request field) */
     size_t max_message;      /* the server's max_message_bytes, as known:

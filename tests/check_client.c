@@ -2,15 +2,22 @@
  * check_client.c - the client library's behaviour toward a server that is
  * not there: a refused connection fails a call at once (not after the
  * timeout) with a message naming the endpoint, for tcp:// and ipc://, and
- * the same client works once a server appears.
+ * the same client works once a server appears; and toward one that
+ * answers a call the client gave up on after the next call's reply.
  */
 #include <check.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "artstore.h"
+#include "artstore.pb-c.h"
 #include "check_main.h"
 #include "clock.h"
 #include "testutil.h"
@@ -84,6 +91,163 @@ START_TEST(refused_then_server_comes_up)
                   as_client_errmsg(c));
     as_client_close(c);
     ts_cleanup(&s);
+}
+END_TEST
+
+/* One request taken by the late-replying server: its body and the raw
+ * REP control header that routes the reply back. */
+typedef struct held_req {
+    void *body;
+    void *ctl;
+    int len;
+} held_req_t;
+
+static int take_request(int sock, held_req_t *r)
+{
+    struct nn_iovec iov = { &r->body, NN_MSG };
+    struct nn_msghdr h;
+
+    memset(&h, 0, sizeof(h));
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = &r->ctl;
+    h.msg_controllen = NN_MSG;
+    r->len = nn_recvmsg(sock, &h, 0);
+    return r->len;
+}
+
+/* Answers r with a Ping reply for its call id, padded well past the size
+ * nanomsg keeps inline in a message (so that the reply is a heap chunk).
+ * Frees r's buffers. Returns 0 or -1. */
+static int answer_ping(int sock, held_req_t *r)
+{
+    Artstore__V1__Request *req;
+    Artstore__V1__Reply rep = ARTSTORE__V1__REPLY__INIT;
+    Artstore__V1__PingResponse pr = ARTSTORE__V1__PING_RESPONSE__INIT;
+    char version[512];
+    uint8_t payload[1024];
+    struct nn_iovec iov;
+    struct nn_msghdr h;
+    void *msg;
+    size_t len;
+    int rc;
+
+    req = artstore__v1__request__unpack(NULL, (size_t)r->len, r->body);
+    nn_freemsg(r->body);
+    if (req == NULL) {
+        nn_freemsg(r->ctl);
+        return -1;
+    }
+    memset(version, 'v', sizeof(version) - 1);
+    version[sizeof(version) - 1] = '\0';
+    pr.version = version;
+    rep.has_call_id = req->has_call_id;
+    rep.call_id = req->call_id;
+    artstore__v1__request__free_unpacked(req, NULL);
+    rep.has_payload = 1;
+    rep.payload.data = payload;
+    rep.payload.len = artstore__v1__ping_response__pack(&pr, payload);
+    len = artstore__v1__reply__get_packed_size(&rep);
+    if ((msg = nn_allocmsg(len, 0)) == NULL) {
+        nn_freemsg(r->ctl);
+        return -1;
+    }
+    artstore__v1__reply__pack(&rep, msg);
+    iov.iov_base = &msg;
+    iov.iov_len = NN_MSG;
+    memset(&h, 0, sizeof(h));
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = &r->ctl;
+    h.msg_controllen = NN_MSG;
+    rc = nn_sendmsg(sock, &h, 0);
+    if (rc < 0) {
+        nn_freemsg(msg);
+        nn_freemsg(r->ctl);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* The server: holds the first call until the second one arrives, answers
+ * the second, then the first (a slow call finishing late), then answers
+ * whatever comes next at once. It writes a byte to ready once bound and
+ * another once it holds the first call. */
+static void late_server(const char *endpoint, int ready)
+{
+    held_req_t first, second, next;
+    int sock = nn_socket(AF_SP_RAW, NN_REP);
+
+    if (sock < 0 || nn_bind(sock, endpoint) < 0 || write(ready, "b", 1) != 1)
+        _exit(2);
+    if (take_request(sock, &first) < 0 || write(ready, "h", 1) != 1 ||
+        take_request(sock, &second) < 0)
+        _exit(3);
+    if (answer_ping(sock, &second) != 0 || answer_ping(sock, &first) != 0)
+        _exit(4);
+    while (take_request(sock, &next) >= 0)
+        if (answer_ping(sock, &next) != 0)
+            _exit(5);
+    _exit(0);
+}
+
+/* Reads the byte the late server writes next, within 10 s. */
+static char await_server(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    char b = 0;
+
+    if (poll(&p, 1, 10000) != 1 || read(fd, &b, 1) != 1)
+        return 0;
+    return b;
+}
+
+/* A call the client gave up on is answered after the next call's reply:
+ * the late reply must neither be taken for a later call nor crash the
+ * client (nanomsg's REQ socket frees such a reply and keeps using it, so
+ * the client must not send another request on that socket). */
+START_TEST(late_reply_to_an_abandoned_call)
+{
+    char dir[64], endpoint[96];
+    as_client_t *c;
+    as_ping_info_t info;
+    pid_t pid;
+    int i, status, ready[2];
+
+    ck_assert_int_eq(ts_tempdir(dir, sizeof(dir)), 0);
+    snprintf(endpoint, sizeof(endpoint), "ipc://%s/late", dir);
+    ck_assert_int_eq(pipe(ready), 0);
+    /* Forked before the test opens any socket of its own. */
+    ck_assert_int_ge(pid = ts_fork(), 0);
+    if (pid == 0) {
+        close(ready[0]);
+        late_server(endpoint, ready[1]);
+    }
+    close(ready[1]);
+    ts_tempdir_watch(dir, pid);
+    ck_assert_int_eq(await_server(ready[0]), 'b');
+    ck_assert_int_eq(as_client_connect(endpoint, 300, &c), AS_OK);
+    /* Held by the server: no reply within the timeout. */
+    ck_assert_int_eq(as_ping(c, NULL), AS_EUNAVAILABLE);
+    ck_assert_int_eq(await_server(ready[0]), 'h');
+    ck_assert_int_eq(as_client_set_timeout(c, 10000), AS_OK);
+    ck_assert_msg(as_ping(c, &info) == AS_OK, "ping: %s",
+                  as_client_errmsg(c));
+    ck_assert_msg(info.version[0] == 'v', "version %s", info.version);
+    /* The late reply reaches the client's socket, if it is still open,
+     * before the close (which would free it a second time)... */
+    usleep(300000);
+    as_client_close(c);
+    /* ...or before the next call. */
+    ck_assert_int_eq(as_client_connect(endpoint, 10000, &c), AS_OK);
+    for (i = 0; i < 3; i++)
+        ck_assert_msg(as_ping(c, &info) == AS_OK, "ping %d: %s", i,
+                      as_client_errmsg(c));
+    as_client_close(c);
+    close(ready[0]);
+    /* Still serving: it met no error. */
+    ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 }
 END_TEST
 
@@ -361,6 +525,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, refused_tcp_fails_at_once);
     tcase_add_test(tc, refused_ipc_fails_at_once);
     tcase_add_test(tc, refused_then_server_comes_up);
+    tcase_add_test(tc, late_reply_to_an_abandoned_call);
     tcase_add_test(tc, article_from_literals);
     tcase_add_test(tc, watch_poll_example);
     tcase_add_test(tc, code_names_and_texts);
