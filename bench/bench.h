@@ -1,7 +1,7 @@
 /*
- * bench.h - what the benchmarks share: their random generator, their Zipf
- * tag ranks and the parsing of their numeric options. Header-only, as
- * each benchmark is one file.
+ * bench.h - what the benchmarks share besides their generator (proto/
+ * xorshift.h): their Zipf tag ranks and the parsing of their numeric
+ * options. Header-only, as each benchmark is one file.
  */
 #ifndef AS_BENCH_H
 #define AS_BENCH_H
@@ -11,25 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A state for bench_rand from any seed: xorshift never leaves 0, so 0 is
- * replaced by a fixed non-zero value. */
-static inline uint64_t bench_seed(uint64_t seed)
-{
-    return seed ? seed : 88172645463325252ull;
-}
-
-/* xorshift64 (Marsaglia's 13/7/17): small, fast and deterministic, so a
- * run is reproducible from its seeds. *s must not be 0 (bench_seed).
- * Returns the next value, also left in *s. */
-static inline uint64_t bench_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
+#include "xorshift.h"
 
 /* Zipf-distributed ranks: rank r in [0, n) comes with probability
  * proportional to 1/(r+1), so that a few tags are very common and most
@@ -60,10 +42,10 @@ static inline void bench_zipf_free(bench_zipf_t *z)
     z->cum = NULL;
 }
 
-/* Draws a rank with bench_rand(s). */
+/* Draws a rank with as_xorshift(s). */
 static inline unsigned bench_zipf_pick(const bench_zipf_t *z, uint64_t *s)
 {
-    double x = (double)(bench_rand(s) >> 11) / (double)(1ull << 53) *
+    double x = (double)(as_xorshift(s) >> 11) / (double)(1ull << 53) *
                z->cum[z->n - 1];
     unsigned lo = 0, hi = z->n - 1;
 

@@ -80,37 +80,37 @@ typedef struct gen {
 /* Fills g with article number idx (same idx: same article). */
 static int gen_article(gen_t *g, const opts_t *o, long idx)
 {
-    uint64_t s = bench_seed(0x9E3779B97F4A7C15ULL ^
+    uint64_t s = as_xorshift_seed(0x9E3779B97F4A7C15ULL ^
                             ((uint64_t)idx * 0x100000001B3ULL));
     size_t target, len = 0, i, n_tags;
 
-    bench_rand(&s);
-    target = 3072 + bench_rand(&s) % 2049;
+    as_xorshift(&s);
+    target = 3072 + as_xorshift(&s) % 2049;
     if (g->body == NULL && (g->body = malloc(5200)) == NULL)
         return -1;
     while (len < target) {
-        const char *w = words[bench_rand(&s) % N_WORDS];
+        const char *w = words[as_xorshift(&s) % N_WORDS];
         size_t wl = strlen(w);
 
         if (len + wl + 2 >= 5200)
             break;
         memcpy(g->body + len, w, wl);
         len += wl;
-        g->body[len++] = bench_rand(&s) % 12 == 0 ? '\n' : ' ';
+        g->body[len++] = as_xorshift(&s) % 12 == 0 ? '\n' : ' ';
     }
     g->body[len] = '\0';
     memset(&g->a, 0, sizeof(g->a));
     snprintf(g->url, sizeof(g->url), "https://news.example/%s/%ld", o->prefix,
              idx);
     snprintf(g->title, sizeof(g->title), "Story %ld: %s %s %s", idx,
-             words[bench_rand(&s) % N_WORDS],
-             words[bench_rand(&s) % N_WORDS],
-             words[bench_rand(&s) % N_WORDS]);
+             words[as_xorshift(&s) % N_WORDS],
+             words[as_xorshift(&s) % N_WORDS],
+             words[as_xorshift(&s) % N_WORDS]);
     snprintf(g->source, sizeof(g->source), "source%u",
-             (unsigned)(bench_rand(&s) % 20));
+             (unsigned)(as_xorshift(&s) % 20));
     snprintf(g->author, sizeof(g->author), "Reporter %u",
-             (unsigned)(bench_rand(&s) % 200));
-    n_tags = 1 + bench_rand(&s) % MAX_TAGS;
+             (unsigned)(as_xorshift(&s) % 200));
+    n_tags = 1 + as_xorshift(&s) % MAX_TAGS;
     for (i = 0; i < n_tags; i++) {
         snprintf(g->tagbuf[i], sizeof(g->tagbuf[i]), "t%u",
                  bench_zipf_pick(&zipf, &s));

@@ -78,7 +78,7 @@ static int gen_write(as_wtxn_t *t, void *arg)
         uint64_t seed = (i + 1) * 0x9E3779B97F4A7C15ull;
         char url[64], title[64], src[32], tagbuf[6][16], *tags[6];
         as_put_out_t out;
-        size_t k, nt = 2 + bench_rand(&seed) % 5;
+        size_t k, nt = 2 + as_xorshift(&seed) % 5;
 
         snprintf(url, sizeof(url), "https://bench.example/%llu",
                  (unsigned long long)i);
@@ -98,7 +98,7 @@ static int gen_write(as_wtxn_t *t, void *arg)
         a.n_tags = nt;
         a.has_published_at = 1;
         a.published_at = BASE_TIME + (int64_t)i * 30 +
-                         (int64_t)(bench_rand(&seed) % 600);
+                         (int64_t)(as_xorshift(&seed) % 600);
         rc = as_article_prepare(&a, ar, &b->lim, &st);
         if (rc == 0)
             rc = as_store_put(t, &a, NULL, &out, &st);
@@ -240,7 +240,7 @@ static int measure(as_client_t *c, int kind, unsigned q)
             }
             s.has_since = s.has_until = 1;
             s.since = BASE_TIME +
-                      (int64_t)(bench_rand(&seed) % n_articles) * 30;
+                      (int64_t)(as_xorshift(&seed) % n_articles) * 30;
             s.until = s.since + 86400;
             break;
         }

@@ -399,7 +399,7 @@ static int run_methods(size_t n, uint64_t seed)
     static const char *const names[3] = { "copy-original", "same site",
                                           "random pair" };
     size_t i, j, k;
-    uint64_t rs = bench_seed(seed);
+    uint64_t rs = as_xorshift_seed(seed);
 
     if (g == NULL || v == NULL)
         return 1;
@@ -432,7 +432,7 @@ static int run_methods(size_t n, uint64_t seed)
                 have[1] = 1;
                 break;
             }
-        pair[2] = (size_t)(bench_rand(&rs) % n);
+        pair[2] = (size_t)(as_xorshift(&rs) % n);
         have[2] = v[pair[2]].event != v[i].event;
         for (k = 0; k < 3; k++) {
             double s;

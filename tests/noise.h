@@ -8,21 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xorshift.h"
+
 /* Fills buf with n printable characters drawn from 64 (a xorshift of
  * seed, the same text for the same seed: about 6 bits of entropy per
  * byte, so zstd keeps about three quarters of it) and a NUL: buf holds
  * n + 1 bytes. */
 static inline void ts_noise(char *buf, size_t n, uint64_t seed)
 {
-    uint64_t x = seed ? seed : 88172645463325252ull;
+    uint64_t x = as_xorshift_seed(seed);
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (char)('0' + (x >> 32) % 64);
-    }
+    for (i = 0; i < n; i++)
+        buf[i] = (char)('0' + (as_xorshift(&x) >> 32) % 64);
     buf[n] = '\0';
 }
 
