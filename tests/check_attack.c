@@ -17,11 +17,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,11 +52,7 @@ static void stop_server(void)
         ts_tempdir_remove(token_dir);
         token_dir[0] = '\0';
     }
-    if (mnt_dir[0] != '\0') {
-        umount2(mnt_dir, MNT_DETACH);
-        rmdir(mnt_dir);
-        mnt_dir[0] = '\0';
-    }
+    ts_tmpfs_remove(mnt_dir);
 }
 
 /* Writes a token file (one write, one read token) in a temp dir of its
@@ -1030,30 +1024,6 @@ END_TEST
 
 /* ------------------------------------------------------------ 6: disk full */
 
-/* Fills the file system of dir with a file of its own (path), until a
- * write fails; returns the bytes written. */
-static size_t fill_disk(const char *path)
-{
-    static char chunk[64 * 1024];
-    size_t total = 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-    ck_assert_int_ge(fd, 0);
-    memset(chunk, 'x', sizeof(chunk));
-    for (;;) {
-        ssize_t n = write(fd, chunk, sizeof(chunk));
-
-        if (n <= 0)
-            break;
-        total += (size_t)n;
-    }
-    /* The last pages too: a write of one byte at a time until none fits. */
-    while (write(fd, chunk, 1) == 1)
-        total++;
-    close(fd);
-    return total;
-}
-
 /* A write on a full disk is RESOURCE_EXHAUSTED naming the data directory
  * and its free space (it was INTERNAL "lmdb commit: Input/output error"),
  * changes nothing, reads go on, and writes resume once space is freed.
@@ -1071,20 +1041,12 @@ START_TEST(disk_full_named)
     int rc, i;
 
     ck_assert_ptr_nonnull(big);
-    snprintf(mnt_dir, sizeof(mnt_dir), "/tmp/as-df-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(mnt_dir));
-    /* In a mount namespace of the test's own (the test process is still
-     * single-threaded here; the server it starts inherits it): the tmpfs
-     * goes away with the test's processes, also when a failed assertion
-     * ends the test before its teardown. */
-    if (unshare(CLONE_NEWNS) != 0 ||
-        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", mnt_dir, "tmpfs", MS_NOSUID | MS_NODEV,
-              "size=16m") != 0) {
+    /* The tmpfs goes away with the test's processes, also when a failed
+     * assertion ends the test before its teardown. */
+    if (ts_tmpfs(mnt_dir, sizeof(mnt_dir), "16m") != 0) {
         fprintf(stderr, "disk_full_named: SKIPPED, cannot mount a tmpfs "
                 "on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt_dir,
                 strerror(errno));
-        rmdir(mnt_dir);
         mnt_dir[0] = '\0';
         free(big);
         return;
@@ -1103,7 +1065,7 @@ START_TEST(disk_full_named)
                   (long long)sb.st_size, (long long)sb.st_blocks * 512);
 
     snprintf(filler, sizeof(filler), "%s/filler", mnt_dir);
-    filled = fill_disk(filler);
+    filled = ts_fill_disk(filler);
     ck_assert_uint_gt(filled, 256 * 1024);
     /* Noise: stored compressed, a body of one repeated byte would fit in
      * a page. */

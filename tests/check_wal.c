@@ -11,6 +11,7 @@
  * last one.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -652,6 +653,38 @@ START_TEST(overlay_change_tail)
 }
 END_TEST
 
+/* The log finding the disk full as it grows says so as every write path
+ * does (as_disk_error): RESOURCE_EXHAUSTED naming the data directory and
+ * its free bytes. The log lives on a small tmpfs the test mounts. */
+START_TEST(reserve_on_full_disk)
+{
+    char mnt[64], data[96], filler[96];
+    as_wal_t *w;
+    as_status_t st;
+
+    if (ts_tmpfs(mnt, sizeof(mnt), "4m") != 0) {
+        fprintf(stderr, "reserve_on_full_disk: SKIPPED, cannot mount a "
+                "tmpfs on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt,
+                strerror(errno));
+        return;
+    }
+    snprintf(data, sizeof(data), "%s/data", mnt);
+    ck_assert_int_eq(mkdir(data, 0700), 0);
+    ck_assert_msg(as_wal_open(data, &w, &st) == 0, "%s", st.msg);
+    ck_assert_msg(as_wal_reserve(w, 1000, &st) == 0, "%s", st.msg);
+    snprintf(filler, sizeof(filler), "%s/filler", mnt);
+    ck_assert_uint_gt(ts_fill_disk(filler), 0);
+    ck_assert_int_eq(as_wal_reserve(w, 3u << 20, &st),
+                     AS_CODE_RESOURCE_EXHAUSTED);
+    ck_assert_msg(strstr(st.msg, "disk full: the data directory") != NULL &&
+                  strstr(st.msg, data) != NULL &&
+                  strstr(st.msg, "bytes free") != NULL,
+                  "message does not name the disk: %s", st.msg);
+    as_wal_close(w);
+    ts_tmpfs_remove(mnt);
+}
+END_TEST
+
 AS_CHECK_MAIN("wal", 120, torn_tail_every_offset, flipped_byte_dropped,
               reset_skip_and_gap, overlay_read_your_writes,
-              overlay_change_tail)
+              overlay_change_tail, reserve_on_full_disk)

@@ -11,7 +11,7 @@
  * dies (PR_SET_PDEATHSIG), and the temp dirs are removed by a reaper
  * process that outlives the test.
  */
-#define _GNU_SOURCE   /* nftw, prctl */
+#define _GNU_SOURCE   /* nftw, prctl, unshare */
 #include "tempdir.h"
 
 #include <errno.h>
@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -235,4 +237,62 @@ pid_t ts_fork(void)
     if (pid == 0)
         die_with(parent);
     return pid;
+}
+
+/* ------------------------------------------------------------ full disks */
+
+int ts_tmpfs(char *buf, size_t len, const char *size)
+{
+    char opts[64];
+    int err;
+
+    if (len < 18) {
+        errno = ERANGE;
+        return -1;
+    }
+    snprintf(buf, len, "/tmp/as-df-XXXXXX");
+    if (mkdtemp(buf) == NULL)
+        return -1;
+    snprintf(opts, sizeof(opts), "size=%s", size);
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", buf, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0) {
+        err = errno;
+        rmdir(buf);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+void ts_tmpfs_remove(char *dir)
+{
+    if (dir[0] == '\0')
+        return;
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+    dir[0] = '\0';
+}
+
+size_t ts_fill_disk(const char *path)
+{
+    static char chunk[64 * 1024];
+    size_t total = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        return 0;
+    memset(chunk, 'x', sizeof(chunk));
+    for (;;) {
+        ssize_t n = write(fd, chunk, sizeof(chunk));
+
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    /* The last pages too: a write of one byte at a time until none fits. */
+    while (write(fd, chunk, 1) == 1)
+        total++;
+    close(fd);
+    return total;
 }

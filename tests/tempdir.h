@@ -37,4 +37,22 @@ pid_t ts_fork(void);
  * may wait a while for whoever adopts it). */
 int ts_alive(pid_t pid);
 
+/* Mounts a tmpfs of size (mount's size= option: "16m") on a new dir
+ * /tmp/as-df-XXXXXX, written into buf (len bytes, at least 18), in a mount
+ * namespace of the calling process's own, so that it goes away with the
+ * test's processes (a server the test starts after inherits it). For
+ * tests of a full disk. Returns 0, or -1 with errno set (EPERM: it needs
+ * root or CAP_SYS_ADMIN) and buf still naming the (removed) dir; undone
+ * by ts_tmpfs_remove. */
+int ts_tmpfs(char *buf, size_t len, const char *size);
+
+/* Unmounts and removes dir, a ts_tmpfs, and empties dir; nothing when dir
+ * is "". */
+void ts_tmpfs_remove(char *dir);
+
+/* Fills the file system holding path with the file path, until not one
+ * more byte fits. Returns the bytes written, or 0 when path cannot be
+ * created. */
+size_t ts_fill_disk(const char *path);
+
 #endif
