@@ -2,6 +2,9 @@
 #
 #   free_port              a TCP port of 127.0.0.1 nobody listens on
 #   median                 the median of the numbers on stdin, one a line
+#   cpu_us PID             the CPU time (user + system, every thread, in
+#                          microseconds; the kernel counts it in ticks of
+#                          1/CLK_TCK s) process PID has used so far
 #   ingest_rate EP N ARGS  median articles/s of N runs of compare's ingest
 #                          workload against artstore at EP (ARGS: --writers,
 #                          --batch, --articles); runs with errors are named
@@ -33,6 +36,12 @@ free_port() {
 }
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+# Fields 14 and 15 of /proc/PID/stat: user and system time in ticks. The
+# command name (field 2) has no space for artstored, so plain fields work.
+cpu_us() {
+  awk -v t="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e6 / t }' "/proc/$1/stat"
+}
 
 declare -A CLUSTER_PID
 CLUSTER_RP=(); CLUSTER_LP=()
