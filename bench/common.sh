@@ -1,4 +1,5 @@
-# bench/common.sh: helpers sourced by bench/compare and bench/cluster (bash).
+# bench/common.sh: helpers sourced by bench/compare, bench/cluster and
+# bench/story_cost (bash).
 #
 #   free_port              a TCP port of 127.0.0.1 nobody listens on
 #   median                 the median of the numbers on stdin, one a line
