@@ -342,6 +342,9 @@ static int run_ingest(size_t n, uint64_t seed, const char *dir_arg)
            (double)sz[0] / (double)n, (double)sz[1] / (double)n,
            (double)sz[2] / (double)n, (double)sz[3] / (double)n,
            (double)as_store_story_memory(s) / (double)n);
+    printf("  term postings held: %zu (%.2f per article)\n",
+           as_store_story_postings(s),
+           (double)as_store_story_postings(s) / (double)n);
     printf("store: %.0f bytes/article in all (map used %llu)\n",
            (double)ss.map_used / (double)n, (unsigned long long)ss.map_used);
     as_reader_end(r);

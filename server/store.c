@@ -1265,6 +1265,11 @@ size_t as_store_story_memory(as_store_t *s)
     return as__story_memory(s->story);
 }
 
+size_t as_store_story_postings(as_store_t *s)
+{
+    return as__story_postings(s->story);
+}
+
 int as_store_txn_broken(const as_wtxn_t *t)
 {
     return t->broken;

@@ -419,6 +419,8 @@ int as_store_story_sizes(as_reader_t *r, uint64_t bytes[4], as_status_t *st);
 
 /* Bytes of memory held by the story lookup tables. */
 size_t as_store_story_memory(as_store_t *s);
+/* Postings in the story term table (bounded by time: docs/STORIES.md). */
+size_t as_store_story_postings(as_store_t *s);
 
 /*
  * Deletes the article with id (or, if id is 0, with canonical URL url),

@@ -37,6 +37,7 @@ extern const as_dbi_def_t as_store_schema[AS_DBI_COUNT];
 #define AS_META_RAFT_APPLIED "raft_applied"      /* in a cluster */
 #define AS_META_WAL_APPLIED "wal_applied"        /* wal.h, one node */
 #define AS_META_STORY_PARAMS "story_params"      /* store_story.h */
+#define AS_META_STORY_NEWEST "story_newest"      /* store_story.c: a time key */
 /* The last seq written by an exact put (PutExact); gaps in the changelog
  * up to it are the migration's, not a loss. */
 #define AS_META_EXACT_SEQ "exact_seq"

@@ -27,6 +27,7 @@ struct as_story_state {
     as_story_params_t p;
     as_story_bands_t *bands;
     as_story_terms_t *terms;
+    int64_t newest;           /* meta.story_newest; INT64_MIN: none yet */
 };
 
 /* ------------------------------------------------------------ records */
@@ -107,10 +108,87 @@ static int64_t article_time(const Artstore__V1__Article *a)
     return a->has_published_at ? a->published_at : a->ingested_at;
 }
 
+/*
+ * The term postings are bounded by time. `newest` follows the articles'
+ * published_at in the order they are written: a put moves it to its
+ * published_at rounded down to a step of window_s / 8 when that is later,
+ * by at most window_s per put (a date far in the future moves it by no
+ * more than one window). It only grows and is kept in meta.story_newest,
+ * in the put's transaction. Terms
+ * are indexed only for articles published from the horizon, newest -
+ * 2 × window_s, on: the postings are exactly those of the stored
+ * fingerprints from the horizon on, whether built by puts or loaded from
+ * the store, so a restart assigns what no restart would. An article
+ * published at least a window before newest sees its window only from
+ * the horizon on (it is still found as a duplicate).
+ */
+static int64_t horizon(const as_story_state_t *ss)
+{
+    int64_t back = ss->p.window_s > INT64_MAX / 4 ? INT64_MAX / 2
+                                                   : 2 * ss->p.window_s;
+
+    return ss->newest < INT64_MIN + back ? INT64_MIN : ss->newest - back;
+}
+
+/* newest moves in steps of an eighth of the window (at least 1 s). */
+static int64_t newest_step(const as_story_state_t *ss)
+{
+    return ss->p.window_s >= 8 ? ss->p.window_s / 8 : 1;
+}
+
+static int newest_read(as_story_state_t *ss, as_store_t *s, MDB_txn *txn,
+                       as_status_t *st)
+{
+    MDB_val k = { sizeof(AS_META_STORY_NEWEST) - 1, AS_META_STORY_NEWEST }, v;
+    int rc = mdb_get(txn, as__store_dbi(s, AS_DBI_META), &k, &v);
+
+    ss->newest = INT64_MIN;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0 || v.mv_size != 8)
+        return as_status_set(st, AS_CODE_INTERNAL, "meta story_newest: %s",
+                             rc ? mdb_strerror(rc) : "bad size");
+    ss->newest = time_from_key(as_be_get64(v.mv_data));
+    return 0;
+}
+
+/* Moves newest towards an article published at time (see horizon()),
+ * writing it to meta and pruning the postings before the new horizon. */
+static int newest_advance(as_wtxn_t *t, as_story_state_t *ss, int64_t time,
+                          as_status_t *st)
+{
+    MDB_val k = { sizeof(AS_META_STORY_NEWEST) - 1, AS_META_STORY_NEWEST }, v;
+    unsigned char buf[8];
+    int64_t q = newest_step(ss), n;
+    int rc;
+
+    /* In whole steps (a move is a meta write and a walk over the terms) */
+    if (time < INT64_MIN + q)
+        return 0;
+    n = time / q * q - (time % q < 0 ? q : 0);
+    if (n <= ss->newest)
+        return 0;
+    if (ss->newest != INT64_MIN && ss->newest <= INT64_MAX - ss->p.window_s &&
+        n > ss->newest + ss->p.window_s)
+        n = ss->newest + ss->p.window_s;
+    as_be_put64(buf, as_time_key(n));
+    v.mv_size = 8;
+    v.mv_data = buf;
+    rc = mdb_put(as__wtxn_txn(t), as__store_dbi(as__wtxn_store(t),
+                 AS_DBI_META), &k, &v, 0);
+    if (rc != 0)
+        return as__wtxn_fail(t, rc, "meta story_newest", st);
+    ss->newest = n;
+    if (!ss->stale)
+        as_story_terms_prune(ss->terms, horizon(ss));
+    return 0;
+}
+
 /* Adds (add) or removes an article's entries in the lookup tables. Terms
  * of duplicates and of articles without published_at are not indexed:
  * the first add nothing a later article could join by, the second have no
- * time that replicas agree on. */
+ * time that replicas agree on; nor are those of articles published before
+ * the horizon. */
 static int tables_apply(as_story_state_t *ss, uint64_t id, const fprec_t *r,
                         int add, int bands_done)
 {
@@ -123,7 +201,7 @@ static int tables_apply(as_story_state_t *ss, uint64_t id, const fprec_t *r,
         else if (as_story_bands_add(ss->bands, keys[i], id) != 0)
             return -1;
     }
-    if (r->dup || !r->timed)
+    if (r->dup || !r->timed || r->time < horizon(ss))
         return 0;
     for (i = 0; i < r->fp.n_terms; i++) {
         as_story_posting_t p = { r->time, id, r->story };
@@ -137,9 +215,10 @@ static int tables_apply(as_story_state_t *ss, uint64_t id, const fprec_t *r,
 }
 
 /* Empties the tables and fills them from every fingerprint in txn. */
-static int tables_load(as_story_state_t *ss, MDB_txn *txn, MDB_dbi dbi,
+static int tables_load(as_story_state_t *ss, as_store_t *s, MDB_txn *txn,
                        as_status_t *st)
 {
+    MDB_dbi dbi = as__store_dbi(s, AS_DBI_FINGERPRINTS);
     MDB_cursor *c;
     MDB_val k, v;
     fprec_t r;
@@ -153,6 +232,8 @@ static int tables_load(as_story_state_t *ss, MDB_txn *txn, MDB_dbi dbi,
     if (ss->bands == NULL || ss->terms == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "out of memory for the story tables");
+    if (newest_read(ss, s, txn, st) != 0)
+        return st->code;
     if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
         return as_status_set(st, AS_CODE_INTERNAL, "fingerprints: %s",
                              mdb_strerror(rc));
@@ -184,6 +265,13 @@ size_t as__story_memory(const as_story_state_t *ss)
     return as_story_bands_bytes(ss->bands) + as_story_terms_bytes(ss->terms);
 }
 
+size_t as__story_postings(const as_story_state_t *ss)
+{
+    if (ss == NULL || ss->terms == NULL)
+        return 0;
+    return as_story_terms_postings(ss->terms);
+}
+
 int as__story_open(as_store_t *s, MDB_txn *txn, const as_story_params_t *p,
                    int enabled, as_story_state_t **out, int *stale,
                    as_status_t *st)
@@ -197,6 +285,7 @@ int as__story_open(as_store_t *s, MDB_txn *txn, const as_story_params_t *p,
     *stale = 0;
     if (ss == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    ss->newest = INT64_MIN;
     ss->enabled = enabled;
     if (p != NULL)
         ss->p = *p;
@@ -225,8 +314,7 @@ int as__story_open(as_store_t *s, MDB_txn *txn, const as_story_params_t *p,
             v.mv_data = buf;
             rc = mdb_put(txn, meta, &k, &v, 0);
             if (rc == 0)
-                rc = tables_load(ss, txn, as__store_dbi(s,
-                                 AS_DBI_FINGERPRINTS), st) ? -1 : 0;
+                rc = tables_load(ss, s, txn, st) ? -1 : 0;
         } else if (rc == 0) {
             *stale = 1;
             ss->outdated = 1;
@@ -242,8 +330,7 @@ int as__story_open(as_store_t *s, MDB_txn *txn, const as_story_params_t *p,
         free(ss);
         return as_status_set(st, AS_CODE_INTERNAL, "meta: %s",
                              mdb_strerror(rc));
-    } else if (tables_load(ss, txn, as__store_dbi(s, AS_DBI_FINGERPRINTS),
-                           st) != 0) {
+    } else if (tables_load(ss, s, txn, st) != 0) {
         as__story_close(ss);
         return st->code;
     }
@@ -268,8 +355,7 @@ int as__story_txn_begin(as_wtxn_t *t, as_status_t *st)
     if (ss == NULL || !ss->enabled || !ss->stale || ss->outdated)
         return 0;
     as_log_info("reloading the story tables after an aborted write");
-    return tables_load(ss, as__wtxn_raw(t),
-                       as__store_dbi(s, AS_DBI_FINGERPRINTS), st);
+    return tables_load(ss, s, as__wtxn_raw(t), st);
 }
 
 void as__story_txn_aborted(as_story_state_t *ss)
@@ -826,7 +912,8 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
     r.story = next->story_id;
     r.fp = *fp;
     if ((rc = fp_write(t, next->id, &r, 1, st)) != 0 ||
-        (rc = story_add(t, next, is_new, st)) != 0) {
+        (rc = story_add(t, next, is_new, st)) != 0 ||
+        (r.timed && (rc = newest_advance(t, ss, r.time, st)) != 0)) {
         if (bands_done)
             ss->stale = 1;
         return rc;
@@ -891,6 +978,7 @@ static int rebuild_batch(as_wtxn_t *t, void *arg)
     MDB_cursor *c;
     unsigned char kb[8];
     MDB_val k = { 8, kb }, v;
+    MDB_val nk = { sizeof(AS_META_STORY_NEWEST) - 1, AS_META_STORY_NEWEST };
     as_status_t st;
     int rc;
 
@@ -900,6 +988,10 @@ static int rebuild_batch(as_wtxn_t *t, void *arg)
         for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
             if ((rc = mdb_drop(txn, as__store_dbi(s, drop[i]), 0)) != 0)
                 return as__wtxn_fail(t, rc, "empty story tables", NULL);
+        if ((rc = mdb_del(txn, as__store_dbi(s, AS_DBI_META), &nk,
+                          NULL)) != 0 && rc != MDB_NOTFOUND)
+            return as__wtxn_fail(t, rc, "meta story_newest", NULL);
+        rb->ss->newest = INT64_MIN;
         as_story_bands_free(rb->ss->bands);
         as_story_terms_free(rb->ss->terms);
         rb->ss->bands = as_story_bands_new();

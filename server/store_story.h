@@ -85,5 +85,7 @@ int as__story_outdated(const as_story_state_t *ss);
 
 /* Memory held by the lookup tables, in bytes. */
 size_t as__story_memory(const as_story_state_t *ss);
+/* Postings in the term table. */
+size_t as__story_postings(const as_story_state_t *ss);
 
 #endif

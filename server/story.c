@@ -14,7 +14,7 @@
 
 /* Bump when the fingerprint or the terms change meaning: stored
  * fingerprints are then rebuilt. */
-#define FP_VERSION 4
+#define FP_VERSION 5  /* 5: term postings bounded by a horizon */
 
 #define SEED_BAND 0x62616e646b657973ULL
 #define SEED_TERM 0x6b65797465726d73ULL
@@ -1341,6 +1341,66 @@ size_t as_story_terms_range(const as_story_terms_t *t, uint32_t term,
     a = lower_bound(s, from, 0);
     *out = s->ps + a;
     return b > a ? b - a : 0;
+}
+
+void as_story_terms_prune(as_story_terms_t *t, int64_t before)
+{
+    size_t i, live = 0, cap = 1024;
+    tslot_t *n;
+
+    for (i = 0; i < t->cap; i++) {
+        tslot_t *s = &t->slots[i];
+        size_t a;
+
+        if (s->term == 0 || s->n == 0)
+            continue;
+        /* The list is ordered by time: the postings to drop lead it. */
+        a = s->ps[0].time >= before ? 0 : lower_bound(s, before, 0);
+        if (a > 0) {
+            memmove(s->ps, s->ps + a, (s->n - a) * sizeof(*s->ps));
+            s->n -= (uint32_t)a;
+            t->postings -= a;
+        }
+        if (s->n == 0) {
+            free(s->ps);
+            s->ps = NULL;
+            s->cap = 0;
+        } else if (s->n * 4 <= s->cap) {
+            as_story_posting_t *ps = realloc(s->ps, sizeof(*ps) * s->n * 2);
+
+            if (ps != NULL) {
+                s->ps = ps;
+                s->cap = s->n * 2;
+            }
+        }
+        live += s->n > 0;
+    }
+    /* Terms left without postings go with a rehash (their slots are kept
+     * otherwise, for the probe chains): the table holds the terms of the
+     * articles since `before`, not of every article ever. */
+    while (live * 10 > cap * 5)
+        cap *= 2;
+    if (cap >= t->cap && live == t->used)
+        return;
+    if ((n = calloc(cap, sizeof(*n))) == NULL)
+        return;  /* the old table stays: correct, only larger */
+    for (i = 0; i < t->cap; i++) {
+        if (t->slots[i].term == 0)
+            continue;
+        if (t->slots[i].n > 0)
+            *term_slot(n, cap, t->slots[i].term) = t->slots[i];
+        else
+            free(t->slots[i].ps);
+    }
+    free(t->slots);
+    t->slots = n;
+    t->cap = cap;
+    t->used = live;
+}
+
+size_t as_story_terms_postings(const as_story_terms_t *t)
+{
+    return t->postings;
 }
 
 size_t as_story_terms_bytes(const as_story_terms_t *t)

@@ -149,6 +149,11 @@ void as_story_terms_remove(as_story_terms_t *t, uint32_t term, int64_t time,
 size_t as_story_terms_range(const as_story_terms_t *t, uint32_t term,
                             int64_t from, int64_t to, size_t max,
                             const as_story_posting_t **out);
+/* Drops every posting with time < before, gives back the memory of the
+ * shortened lists and forgets terms left without postings: afterwards the
+ * index holds what adding only the postings from `before` on would hold. */
+void as_story_terms_prune(as_story_terms_t *t, int64_t before);
+size_t as_story_terms_postings(const as_story_terms_t *t);
 size_t as_story_terms_bytes(const as_story_terms_t *t);
 
 /* ------------------------------------------------------------ assignment */

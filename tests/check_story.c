@@ -303,6 +303,86 @@ START_TEST(test_window)
 }
 END_TEST
 
+/* An article of no fixture: the title "Story of N1 N2", a body of 80
+ * words drawn from seed (no two seeds alike) with the names N1 and N2 in
+ * the middle of its first sentence. */
+static Artstore__V1__Article *mk_named(size_t seed, const char *n1,
+                                       const char *n2, int64_t published)
+{
+    static const char *const syl[] = { "zor", "qua", "mel", "tiv", "bru",
+                                       "dak", "fen", "lox" };
+    char url[64], title[128], body[2048];
+    size_t j, len = 0;
+
+    snprintf(title, sizeof(title), "Story of %s and %s", n1, n2);
+    for (j = 0; j < 80; j++) {
+        uint64_t h = (seed * 80 + j + 1) * 0x9e3779b97f4a7c15ULL;
+
+        h ^= h >> 29;
+        if (j == 3 || j == 6)
+            len += (size_t)snprintf(body + len, sizeof(body) - len, "%s ",
+                                    j == 3 ? n1 : n2);
+        len += (size_t)snprintf(body + len, sizeof(body) - len, "%s%s%s%s",
+                                syl[h % 8], syl[h / 8 % 8], syl[h / 64 % 8],
+                                j % 10 == 9 ? ".\n" : " ");
+    }
+    snprintf(url, sizeof(url), "https://d.example/%zu", seed);
+    return mk(url, title, body, "Daily", published);
+}
+
+/* The term postings hold only articles published from newest - 2 windows
+ * on: a store of articles a day apart keeps a week of them, and a restart
+ * (tables loaded from the store) gives the same postings. */
+START_TEST(test_postings_bounded)
+{
+    static const char *const cap[] = { "Zor", "Qua", "Mel", "Tiv", "Bru",
+                                       "Dak", "Fen", "Lox" };
+    static const char *const syl[] = { "zor", "qua", "mel", "tiv", "bru",
+                                       "dak", "fen", "lox" };
+    size_t n = 200, i, live, win_days;
+    char n1[32], n2[32];
+    uint64_t a, b, s, d;
+    int64_t newest = T0 + (int64_t)(n - 1) * 86400;
+
+    for (i = 0; i < n; i++) {
+        snprintf(n1, sizeof(n1), "%s%s%s", cap[i % 8], syl[i / 8 % 8],
+                 syl[i / 64 % 8]);
+        snprintf(n2, sizeof(n2), "%s%s%s", cap[(i + 3) % 8], syl[i / 8 % 8],
+                 syl[(i / 64 + 5) % 8]);
+        put(mk_named(i, n1, n2, T0 + (int64_t)i * 86400));
+    }
+    /* Articles from newest - 2 windows on, each with its terms. */
+    win_days = (size_t)(2 * params.window_s / 86400) + 1;
+    live = as_store_story_postings(store);
+    ck_assert_msg(live <= win_days * AS_STORY_MAX_TERMS,
+                  "%zu postings for %zu articles a day apart", live, n);
+    ck_assert_uint_ge(live, win_days);
+    as_store_close(store);
+    open_store(0);
+    ck_assert_uint_eq(as_store_story_postings(store), live);
+
+    /* Two reports of one event published before the horizon: the first
+     * one's terms are not kept, and the second does not find it. */
+    a = put(mk_named(1000, "Quorvath", "Belminde",
+                     newest - 3 * params.window_s));
+    ck_assert_uint_eq(as_store_story_postings(store), live);
+    b = put(mk_named(1001, "Quorvath", "Belminde",
+                     newest - 3 * params.window_s + 3600));
+    get(b, &s, &d);
+    ck_assert_uint_eq(d, 0);
+    ck_assert_uint_eq(s, b);
+    /* Within the horizon, across a restart: they join. */
+    a = put(mk_named(1002, "Kestrova", "Dunmarel", newest - 86400));
+    ck_assert_uint_gt(as_store_story_postings(store), live);
+    as_store_close(store);
+    open_store(0);
+    b = put(mk_named(1003, "Kestrova", "Dunmarel", newest - 86400 + 3600));
+    get(b, &s, &d);
+    ck_assert_uint_eq(d, 0);
+    ck_assert_uint_eq(s, a);
+}
+END_TEST
+
 START_TEST(test_update_delete)
 {
     uint64_t a, c, s, d;
@@ -758,6 +838,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_store_fixture);
     tcase_add_test(tc, test_window);
     tcase_add_test(tc, test_update_delete);
+    tcase_add_test(tc, test_postings_bounded);
     tcase_add_test(tc, test_generated);
     tcase_add_test(tc, test_rebuild);
     tcase_add_test(tc, test_tables);
