@@ -1302,19 +1302,31 @@ uint64_t as_store_applied_index(as_store_t *s)
     return atomic_load(&s->applied);
 }
 
-int as_store_txn_get_meta(as_wtxn_t *t, const char *name, as_bytes_t *out,
-                          as_status_t *st)
+/* Looks the meta entry name up in txn (table dbi) into *out. Returns 0,
+ * NOT_FOUND with "meta <name>" in st, or -1 with the LMDB code in *mrc
+ * (st untouched), for the caller to word as its transaction requires. */
+static int meta_lookup(MDB_txn *txn, MDB_dbi dbi, const char *name,
+                       as_bytes_t *out, int *mrc, as_status_t *st)
 {
     MDB_val k = { strlen(name), (void *)name }, d;
-    int rc = mdb_get(t->txn, t->s->dbi[AS_DBI_META], &k, &d);
 
-    if (rc == MDB_NOTFOUND)
+    *mrc = mdb_get(txn, dbi, &k, &d);
+    if (*mrc == MDB_NOTFOUND)
         return as_status_set(st, AS_CODE_NOT_FOUND, "meta %s", name);
-    if (rc != 0)
-        return txn_fail(t, rc, "get meta", st);
+    if (*mrc != 0)
+        return -1;
     out->data = d.mv_data;
     out->len = d.mv_size;
     return 0;
+}
+
+int as_store_txn_get_meta(as_wtxn_t *t, const char *name, as_bytes_t *out,
+                          as_status_t *st)
+{
+    int mrc, rc = meta_lookup(t->txn, t->s->dbi[AS_DBI_META], name, out,
+                              &mrc, st);
+
+    return rc >= 0 ? rc : txn_fail(t, mrc, "get meta", st);
 }
 
 int as_store_txn_put_meta(as_wtxn_t *t, const char *name, const void *data,
@@ -1332,17 +1344,13 @@ int as_store_txn_put_meta(as_wtxn_t *t, const char *name, const void *data,
 int as_store_get_meta(as_reader_t *r, const char *name, as_bytes_t *out,
                       as_status_t *st)
 {
-    MDB_val k = { strlen(name), (void *)name }, d;
-    int rc = mdb_get(r->txn, r->s->dbi[AS_DBI_META], &k, &d);
+    int mrc, rc = meta_lookup(r->txn, r->s->dbi[AS_DBI_META], name, out,
+                              &mrc, st);
 
-    if (rc == MDB_NOTFOUND)
-        return as_status_set(st, AS_CODE_NOT_FOUND, "meta %s", name);
-    if (rc != 0)
-        return as_status_set(st, AS_CODE_INTERNAL, "get meta %s: %s", name,
-                             mdb_strerror(rc));
-    out->data = d.mv_data;
-    out->len = d.mv_size;
-    return 0;
+    if (rc >= 0)
+        return rc;
+    return as_status_set(st, AS_CODE_INTERNAL, "get meta %s: %s", name,
+                         mdb_strerror(mrc));
 }
 
 uint64_t as__article_time_key(const Artstore__V1__Article *a)
@@ -2669,38 +2677,20 @@ int as_postings_open(as_reader_t *r, enum as_index which, const char *key,
         [AS_INDEX_SOURCE] = AS_DBI_BY_SOURCE,
         [AS_INDEX_TIME] = AS_DBI_BY_TIME,
     };
-    as_postings_t *p = calloc(1, sizeof(*p));
     MDB_dbi dbi = r->s->dbi[dbis[which]];
-    MDB_val k, d;
+    as_postings_t *p;
     MDB_stat ms;
-    size_t count;
     int rc;
 
-    if (p == NULL)
+    if (which != AS_INDEX_TIME)
+        return postings_open_key(r, dbi, key, strlen(key), out, st);
+    if ((p = calloc(1, sizeof(*p))) == NULL)
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED, "out of memory");
-    if ((rc = mdb_cursor_open(r->txn, dbi, &p->c)) != 0)
+    if ((rc = mdb_cursor_open(r->txn, dbi, &p->c)) != 0 ||
+        (rc = mdb_stat(r->txn, dbi, &ms)) != 0)
         goto out_fail;
-    if (which == AS_INDEX_TIME) {
-        p->time_index = p->known = 1;
-        if ((rc = mdb_stat(r->txn, dbi, &ms)) != 0)
-            goto out_fail;
-        p->count = ms.ms_entries;
-        *out = p;
-        return 0;
-    }
-    k.mv_size = strlen(key);
-    k.mv_data = (void *)key;
-    rc = mdb_cursor_get(p->c, &k, &d, MDB_SET);
-    if (rc == MDB_NOTFOUND) {
-        p->done = 1;       /* an unknown key: an empty list */
-        *out = p;
-        return 0;
-    }
-    if (rc != 0 || (rc = mdb_cursor_count(p->c, &count)) != 0)
-        goto out_fail;
-    p->key = k;            /* the map's copy of the key, valid for the txn */
-    p->known = 1;
-    p->count = count;
+    p->time_index = p->known = 1;
+    p->count = ms.ms_entries;
     *out = p;
     return 0;
 
