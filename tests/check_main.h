@@ -45,7 +45,8 @@ static inline int as_check_run_tests(const char *name, double timeout,
         const TTest *const as_tests_[] = { __VA_ARGS__ };                  \
                                                                            \
         return as_check_run_tests(name, timeout, as_tests_,                \
-                                  sizeof(as_tests_) / sizeof(as_tests_[0])); \
+                                  sizeof(as_tests_) /                      \
+                                      sizeof(as_tests_[0]));               \
     }
 
 #endif
