@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
 #include "clock.h"
 #include "log.h"
 #include "snapshot.h"
@@ -42,10 +43,7 @@ static int pack_entry(const Artstore__V1__RaftEntry *e,
         return as_status_set(st, AS_CODE_RESOURCE_EXHAUSTED,
                              "out of memory for a %zu-byte log entry", total);
     memcpy(p, FRAME_MAGIC, 4);
-    p[4] = (unsigned char)(n >> 24);
-    p[5] = (unsigned char)(n >> 16);
-    p[6] = (unsigned char)(n >> 8);
-    p[7] = (unsigned char)n;
+    as_be_put32(p + 4, (uint32_t)n);
     artstore__v1__raft_entry__pack(e, p + FRAME_HEADER);
     memset(p + FRAME_HEADER + n, 0, total - FRAME_HEADER - n);
     *out = p;
@@ -61,8 +59,7 @@ static Artstore__V1__RaftEntry *unpack_entry(const void *data, size_t len)
 
     if (len < FRAME_HEADER || memcmp(p, FRAME_MAGIC, 4) != 0)
         return NULL;
-    n = ((size_t)p[4] << 24) | ((size_t)p[5] << 16) | ((size_t)p[6] << 8) |
-        p[7];
+    n = as_be_get32(p + 4);
     if (n > len - FRAME_HEADER)
         return NULL;
     return artstore__v1__raft_entry__unpack(NULL, n, p + FRAME_HEADER);
@@ -229,10 +226,7 @@ int as_entry_pack_jobs(as_write_job_t *const *jobs, size_t n_jobs,
         goto out_free;
     }
     memcpy(p, FRAME_MAGIC, 4);
-    p[4] = (unsigned char)(msg >> 24);
-    p[5] = (unsigned char)(msg >> 16);
-    p[6] = (unsigned char)(msg >> 8);
-    p[7] = (unsigned char)msg;
+    as_be_put32(p + 4, (uint32_t)msg);
     off = FRAME_HEADER;
     off += artstore__v1__raft_entry__pack(&head, p + off);
     for (j = 0, k = 0; j < n_jobs; j++) {

@@ -1457,6 +1457,23 @@ int as_cluster_change(as_cluster_t *c, uint64_t id, const char *raft,
     return enqueue(c, op, st);
 }
 
+/* Appends op to the loop thread's inbox and wakes the loop; called with
+ * c->lock held. Returns 0, or UNAVAILABLE with st set (op not taken) when
+ * the member is stopping. */
+static int inbox_push(as_cluster_t *c, op_t *op, as_status_t *st)
+{
+    if (c->stopping)
+        return as_status_set(st, AS_CODE_UNAVAILABLE,
+                             "server is shutting down");
+    if (c->inbox_tail != NULL)
+        c->inbox_tail->next = op;
+    else
+        c->inbox_head = op;
+    c->inbox_tail = op;
+    uv_async_send(&c->wake);
+    return 0;
+}
+
 static int enqueue(as_cluster_t *c, op_t *op, as_status_t *st)
 {
     as_write_job_t *job = op->job;
@@ -1467,19 +1484,12 @@ static int enqueue(as_cluster_t *c, op_t *op, as_status_t *st)
                                        : now_ms() + DEFAULT_WAIT_MS;
     as_status_ok(&job->st);
     pthread_mutex_lock(&c->lock);
-    if (c->stopping) {
+    if (inbox_push(c, op, st) != 0) {
         pthread_mutex_unlock(&c->lock);
         free(op);
-        return as_status_set(st, AS_CODE_UNAVAILABLE,
-                             "server is shutting down");
+        return st->code;
     }
-    if (c->inbox_tail != NULL)
-        c->inbox_tail->next = op;
-    else
-        c->inbox_head = op;
-    c->inbox_tail = op;
     pthread_mutex_unlock(&c->lock);
-    uv_async_send(&c->wake);
     return 0;
 }
 
@@ -1546,19 +1556,12 @@ int as_cluster_leader_read_index(as_cluster_t *c, int64_t deadline_ms,
     op->req.data = op;
     op->all_prev = &op->all_next;
     pthread_mutex_lock(&c->lock);
-    if (c->stopping) {
+    if (inbox_push(c, op, st) != 0) {
         pthread_mutex_unlock(&c->lock);
         free(rd);
         free(op);
-        return as_status_set(st, AS_CODE_UNAVAILABLE,
-                             "server is shutting down");
+        return st->code;
     }
-    if (c->inbox_tail != NULL)
-        c->inbox_tail->next = op;
-    else
-        c->inbox_head = op;
-    c->inbox_tail = op;
-    uv_async_send(&c->wake);
     while (!rd->done) {
         struct timespec ts = abs_time(deadline_ms);
 

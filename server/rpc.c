@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "be.h"
 #include "clock.h"
 #include "log.h"
 #include "pbcheck.h"
@@ -328,8 +329,7 @@ uint32_t as_call_peer(as_call_t *c)
         /* SP_HDR data: the header's length (size_t), then the header,
          * whose first 4 bytes are the pipe key (xrep.c). */
         d = NN_CMSG_DATA(cm) + sizeof(size_t);
-        return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
-               (uint32_t)d[2] << 8 | d[3];
+        return as_be_get32(d);
     }
     return 0;
 }
