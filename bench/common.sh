@@ -1,7 +1,8 @@
 # bench/common.sh: helpers sourced by bench/compare, bench/cluster and
 # bench/story_cost (bash).
 #
-#   free_port              a TCP port of 127.0.0.1 nobody listens on
+#   free_port              a TCP port of 127.0.0.1 nobody listens on, below
+#                          the ephemeral range
 #   median                 the median of the numbers on stdin, one a line
 #   cpu_us PID             the CPU time (user + system, every thread, in
 #                          microseconds; the kernel counts it in ticks of
@@ -28,10 +29,16 @@
 #                          as 20 s and is named in cluster_errors
 #   cluster_stop           stops the nodes by PID
 
+# Below the kernel's ephemeral range, so that no outgoing connection holds
+# it (a bound port that does not listen looks free to the probe); a port
+# that another program takes between the probe and the bind can still
+# fail the bind: callers that bind retry on a new port.
 free_port() {
-  local p
+  local p lo
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
   done
 }
