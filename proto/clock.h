@@ -22,6 +22,17 @@ static inline int64_t as_clock_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Returns the wall-clock time of Unix milliseconds ms as a timespec: the
+ * absolute time pthread_cond_timedwait (CLOCK_REALTIME) takes. */
+static inline struct timespec as_clock_wall_ts(int64_t ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    return ts;
+}
+
 /* Returns a monotonic clock in milliseconds (arbitrary origin). */
 static inline int64_t as_clock_mono_ms(void)
 {

@@ -1173,14 +1173,8 @@ static void *announcer_main(void *arg)
 
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        struct timespec ts;
+        struct timespec ts = as_clock_wall_ts(now_ms() + 500);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 500 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
         pthread_cond_timedwait(&c->cond, &c->lock, &ts);
         if (c->stopping)
             break;
@@ -1520,16 +1514,6 @@ static void pause_ms(int ms)
         ;
 }
 
-/* The absolute CLOCK_REALTIME time of Unix ms t (pthread_cond_timedwait). */
-static struct timespec abs_time(int64_t t)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)(t / 1000);
-    ts.tv_nsec = (long)(t % 1000) * 1000000L;
-    return ts;
-}
-
 int as_cluster_leader_read_index(as_cluster_t *c, int64_t deadline_ms,
                                  uint64_t *index, as_status_t *st)
 {
@@ -1563,7 +1547,7 @@ int as_cluster_leader_read_index(as_cluster_t *c, int64_t deadline_ms,
         return st->code;
     }
     while (!rd->done) {
-        struct timespec ts = abs_time(deadline_ms);
+        struct timespec ts = as_clock_wall_ts(deadline_ms);
 
         if (pthread_cond_timedwait(&c->read_cond, &c->lock, &ts) ==
                 ETIMEDOUT && !rd->done)
@@ -1594,7 +1578,7 @@ static int wait_applied(as_cluster_t *c, uint64_t index, int64_t deadline_ms,
 
     pthread_mutex_lock(&c->lock);
     while (c->applied_cmd < index && !c->stopping) {
-        struct timespec ts = abs_time(deadline_ms);
+        struct timespec ts = as_clock_wall_ts(deadline_ms);
 
         if (pthread_cond_timedwait(&c->read_cond, &c->lock, &ts) ==
                 ETIMEDOUT && c->applied_cmd < index) {

@@ -426,8 +426,7 @@ static void feed_sleep(as_feed_t *f, int64_t last_send)
                 wake = w->deadline_ms;
         if (now >= wake)
             return;
-        ts.tv_sec = wake / 1000;
-        ts.tv_nsec = (wake % 1000) * 1000000;
+        ts = as_clock_wall_ts(wake);
         pthread_cond_timedwait(&f->cond, &f->lock, &ts);
     }
 }

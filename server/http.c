@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "as_version.h"
+#include "clock.h"
 #include "dashboard_assets.h"
 #include "feed.h"
 #include "log.h"
@@ -38,14 +39,6 @@ struct as_http {
     pthread_mutex_t lock;
     as_reader_t *reader;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ addresses */
 
@@ -226,7 +219,7 @@ static enum MHD_Result serve_ingest(as_http_t *h, struct MHD_Connection *conn)
 
     as_writer_barrier(h->opts.svc->writer);
     pthread_mutex_lock(&h->lock);
-    rc = as_feed_minute_counts(h->reader, now_ms(), INGEST_MINUTES, counts,
+    rc = as_feed_minute_counts(h->reader, as_clock_wall_ms(), INGEST_MINUTES, counts,
                                &minute0, &st);
     pthread_mutex_unlock(&h->lock);
     if (rc != 0) {

@@ -184,15 +184,8 @@ static void *stall_main(void *arg)
         every = 50;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
-        struct timespec ts;
+        struct timespec ts = as_clock_wall_ts(as_clock_wall_ms() + every);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += every / 1000;
-        ts.tv_nsec += (every % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
         if (s->stopping)
             break;

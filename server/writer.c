@@ -350,25 +350,18 @@ static int wait_for_work(as_writer_t *w)
 {
     while (w->head == NULL && !w->stopping) {
         struct timespec ts;
-        int64_t wait_ms = 1000;
+        int64_t wait_ms = 1000, now = as_clock_wall_ms();
 
         /* Deferred writes wake the thread when their commit is due, or
          * when a reader asks for it. */
         if (w->commit_asked)
             break;
         if (w->pending_since != 0) {
-            wait_ms = w->pending_since + w->opts.commit_interval_ms -
-                      as_clock_wall_ms();
+            wait_ms = w->pending_since + w->opts.commit_interval_ms - now;
             if (wait_ms <= 0)
                 break;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = as_clock_wall_ts(now + wait_ms);
         if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
             break;
     }
