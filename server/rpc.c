@@ -538,11 +538,13 @@ static void *worker_main(void *arg)
     void *worker = r->opts.worker_init ? r->opts.worker_init(r->opts.ctx)
                                        : NULL;
 
+    int leading = 0;
+
     while (!atomic_load(&r->stopping)) {
         struct nn_msghdr hdr;
         struct nn_iovec iov;
         void *body = NULL, *control = NULL;
-        int n, leading = 1;
+        int n;
 
         memset(&hdr, 0, sizeof(hdr));
         iov.iov_base = &body;
@@ -551,12 +553,19 @@ static void *worker_main(void *arg)
         hdr.msg_iovlen = 1;
         hdr.msg_control = &control;
         hdr.msg_controllen = NN_MSG;
-        pthread_mutex_lock(&r->recv_lock);
+        /* A worker still leading after a quick request goes on receiving:
+         * letting go of the lock and taking it again woke a follower,
+         * only for it to sleep again (two context switches a request). */
+        if (!leading) {
+            pthread_mutex_lock(&r->recv_lock);
+            leading = 1;
+        }
         n = nn_recvmsg(r->sock, &hdr, 0);
         if (n < 0) {
             int e = nn_errno();
 
             pthread_mutex_unlock(&r->recv_lock);
+            leading = 0;
             if (e == ETIMEDOUT || e == EAGAIN || e == EINTR)
                 continue;
             if (e != EBADF && e != ETERM)
@@ -564,10 +573,10 @@ static void *worker_main(void *arg)
             break;
         }
         dispatch(r, worker, control, body, (size_t)n, &leading);
-        if (leading)
-            pthread_mutex_unlock(&r->recv_lock);
         nn_freemsg(body);
     }
+    if (leading)
+        pthread_mutex_unlock(&r->recv_lock);
     if (r->opts.worker_fini)
         r->opts.worker_fini(r->opts.ctx, worker);
     return NULL;

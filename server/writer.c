@@ -52,6 +52,7 @@ struct as_writer {
 typedef struct batch {
     as_write_job_t **jobs;
     size_t n;
+    size_t items;           /* the items of its jobs */
     as_status_t st;         /* why the transaction broke (for the log) */
 } batch_t;
 
@@ -248,7 +249,9 @@ static void commit_now(as_writer_t *w)
  * The group through the log: its record appended, and flushed on the log's
  * flusher thread while the group is applied into the deferred transaction
  * (the record holds the group's input, its requests and its time, not what
- * applying them produced, so it can go first); once both are done the
+ * applying them produced, so it can go first), or by the writer itself
+ * after the apply for a group of at most AS_WRITER_INLINE_FLUSH_ITEMS
+ * items; once both are done the
  * group's writes are published. Anything that keeps the group out of the
  * log sends it down the path without one (a durable commit of its own,
  * item by item if need be); a record whose group could not be applied is
@@ -290,7 +293,11 @@ static void run_logged(as_writer_t *w, batch_t *b)
         return;
     }
     free(rec);
-    flushing = full && as_wal_sync_start(w->opts.wal, &st) == 0;
+    /* A small group's apply is short: handing its flush to the flusher
+     * thread and back cost more CPU and context switches than the overlap
+     * saved (docs/PERFORMANCE.md), so the writer flushes it itself. */
+    flushing = full && b->items > AS_WRITER_INLINE_FLUSH_ITEMS &&
+               as_wal_sync_start(w->opts.wal, &st) == 0;
     if (as_store_defer(w->store, apply_logged, &l, &st) != 0) {
         /* The store committed what came before the group, without it. */
         if (b->st.code != AS_CODE_OK)
@@ -421,6 +428,7 @@ static void run_and_answer(as_writer_t *w, batch_t *b)
 
     for (i = 0; i < b->n; i++)
         items += b->jobs[i]->n;
+    b->items = items;
     if (w->opts.wal != NULL)
         run_logged(w, b);
     else

@@ -16,8 +16,10 @@
  * to the log as one record, the log is flushed once, on the log's flusher
  * thread, while the group is applied into the store's deferred
  * transaction (store.h, as_store_defer), and the writer waits for that
- * flush (with sync_interval_ms, the record is only written: flushed every
- * that many ms); a record whose group cannot be applied is erased before
+ * flush; a group of at most AS_WRITER_INLINE_FLUSH_ITEMS items is flushed
+ * by the writer itself after its apply (with sync_interval_ms, the record
+ * is only written: flushed every that many ms); a record whose group
+ * cannot be applied is erased before
  * the group is retried without the log. Then the group's writes are
  * published in the overlay (Get by id and URL, Changes
  * and the feed see them), the commit hook runs with the group's last seq,
@@ -92,6 +94,10 @@ typedef struct as_writer_opts {
 } as_writer_opts_t;
 
 #define AS_WRITER_COMMIT_INTERVAL_MS 100
+/* Groups of at most this many items flush the log on the writer thread
+ * (no hand-off); larger ones flush on the log's flusher thread while they
+ * are applied. */
+#define AS_WRITER_INLINE_FLUSH_ITEMS 8
 #define AS_WRITER_OVERLAY_MAX ((size_t)64 << 20)
 
 /* Called on the writer thread after each group is acknowledged (before
