@@ -7,6 +7,7 @@
  * bits against 32 for telling a torn record from a whole one. No new
  * dependency.
  */
+#define _GNU_SOURCE        /* sync_file_range */
 #include "wal.h"
 
 #include <errno.h>
@@ -349,6 +350,14 @@ int as_wal_append(as_wal_t *w, uint64_t index, const void *data, size_t len,
     w->last = w->pos;
     w->pos += (off_t)total;
     return 0;
+}
+
+void as_wal_write_start(as_wal_t *w)
+{
+    /* Errors show at the flush (as_wal_sync), which waits for this
+     * write and then flushes the disk's cache. */
+    (void)sync_file_range(w->fd, w->last, w->pos - w->last,
+                          SYNC_FILE_RANGE_WRITE);
 }
 
 int as_wal_sync(as_wal_t *w, as_status_t *st)

@@ -298,6 +298,11 @@ static void run_logged(as_writer_t *w, batch_t *b)
      * saved (docs/PERFORMANCE.md), so the writer flushes it itself. */
     flushing = full && b->items > AS_WRITER_INLINE_FLUSH_ITEMS &&
                as_wal_sync_start(w->opts.wal, &st) == 0;
+    /* Flushed after the apply: the record's write starts now, so that
+     * the disk writes it meanwhile and the flush waits only for the
+     * rest. */
+    if (full && !flushing)
+        as_wal_write_start(w->opts.wal);
     if (as_store_defer(w->store, apply_logged, &l, &st) != 0) {
         /* The store committed what came before the group, without it. */
         if (b->st.code != AS_CODE_OK)
