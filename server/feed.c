@@ -450,6 +450,11 @@ static void *feed_main(void *arg)
         f->waiters_new = 0;
         pthread_mutex_unlock(&f->lock);
 
+        /* Nobody to send to: PUB would drop the frames. A subscriber
+         * that connects later fills the gap through Changes, as after
+         * any frame it missed. */
+        if (acked > f->published && as_feed_subscribers(f) == 0)
+            f->published = acked;
         if (acked > f->published && f->opts.positions_only) {
             f->published = acked;
             send_position(f);
@@ -470,7 +475,9 @@ static void *feed_main(void *arg)
 }
 
 /* Writer thread, once a group is acknowledged and after each commit:
- * record and signal, nothing more. */
+ * record and signal, nothing more. With no subscriber and no parked
+ * Changes call the feed thread has nothing to do with the news, and is
+ * not woken for it (it catches up at its next heartbeat). */
 static void on_commit(void *arg, uint64_t last_seq)
 {
     as_feed_t *f = arg;
@@ -478,7 +485,8 @@ static void on_commit(void *arg, uint64_t last_seq)
     pthread_mutex_lock(&f->lock);
     if (last_seq > f->acked) {
         f->acked = last_seq;
-        pthread_cond_signal(&f->cond);
+        if (f->waiters != NULL || as_feed_subscribers(f) > 0)
+            pthread_cond_signal(&f->cond);
     }
     pthread_mutex_unlock(&f->lock);
 }
