@@ -111,10 +111,10 @@ static int64_t article_time(const Artstore__V1__Article *a)
 /*
  * The term postings are bounded by time. `newest` follows the articles'
  * published_at in the order they are written: a put moves it to its
- * published_at rounded down to a step of window_s / 8 when that is later,
- * by at most window_s per put (a date far in the future moves it by no
- * more than one window). It only grows and is kept in meta.story_newest,
- * in the put's transaction. Terms
+ * published_at (at most one window past its ingested_at: newest_time)
+ * rounded down to a step of window_s / 8 when that is later, by at most
+ * window_s per put. It only grows and is kept in meta.story_newest, in
+ * the put's transaction. Terms
  * are indexed only for articles published from the horizon, newest -
  * 2 × window_s, on: the postings are exactly those of the stored
  * fingerprints from the horizon on, whether built by puts or loaded from
@@ -150,6 +150,21 @@ static int newest_read(as_story_state_t *ss, as_store_t *s, MDB_txn *txn,
                              rc ? mdb_strerror(rc) : "bad size");
     ss->newest = time_from_key(as_be_get64(v.mv_data));
     return 0;
+}
+
+/* The time an article moves newest to: its published_at, but at most one
+ * window past its ingested_at. ingested_at is the write's time, which is
+ * in the log record: every replica, a replay and a rebuild see the same
+ * one, so the clamp is as deterministic as the rest (the server's clock at
+ * apply is not). Without it, one article dated years ahead would put the
+ * horizon past every article that follows, and none would join a story. */
+static int64_t newest_time(const as_story_state_t *ss,
+                           const Artstore__V1__Article *a)
+{
+    if (a->has_ingested_at && a->ingested_at <= INT64_MAX - ss->p.window_s &&
+        a->published_at > a->ingested_at + ss->p.window_s)
+        return a->ingested_at + ss->p.window_s;
+    return a->published_at;
 }
 
 /* Moves newest towards an article published at time (see horizon()),
@@ -913,7 +928,8 @@ int as__story_put(as_wtxn_t *t, const Artstore__V1__Article *old,
     r.fp = *fp;
     if ((rc = fp_write(t, next->id, &r, 1, st)) != 0 ||
         (rc = story_add(t, next, is_new, st)) != 0 ||
-        (r.timed && (rc = newest_advance(t, ss, r.time, st)) != 0)) {
+        (r.timed && (rc = newest_advance(t, ss, newest_time(ss, next),
+                                         st)) != 0)) {
         if (bands_done)
             ss->stale = 1;
         return rc;

@@ -1446,6 +1446,10 @@ uint64_t as_story_join(as_story_terms_t *t, const as_story_params_t *p,
 {
     const as_story_posting_t *ps[AS_STORY_MAX_TERMS];
     size_t np[AS_STORY_MAX_TERMS], total = 0, cap, i, j, n_used = 0;
+    size_t name_cap = p->name_max < p->common_terms ? p->name_max
+                                                     : p->common_terms;
+    unsigned char rare[AS_STORY_MAX_TERMS];
+    unsigned n_rare = 0, n_two = 0;
     int64_t from, to;
     cand_t *c, *best = NULL;
     uint64_t story = 0;
@@ -1463,24 +1467,42 @@ uint64_t as_story_join(as_story_terms_t *t, const as_story_params_t *p,
 
         if (s->n > 0) {
             __builtin_prefetch(&s->ps[s->n - 1]);
-            if (s->n > p->common_terms)
-                __builtin_prefetch(&s->ps[s->n - 1 - p->common_terms]);
+            if (s->n > name_cap)
+                __builtin_prefetch(&s->ps[s->n - 1 - name_cap]);
         }
     }
+    /*
+     * A join needs join_terms shared terms, two of them names of the new
+     * article's lead rare in the window: common words alone never join two
+     * stories, nor one name shared by chance with common words. So only
+     * the articles found under two of the rare names can be joined: those
+     * lists (at most name_max postings each) are walked first, and the
+     * other terms' lists (up to common_terms postings each, the whole
+     * window's articles sharing the commonest words) only when an article
+     * shares two rare names, and then only to count that article's terms.
+     * The result is the one of counting every term of every article.
+     */
     for (i = 0; i < fp->n_terms; i++) {
-        np[i] = as_story_terms_range(t, fp->terms[i], from, to,
-                                     p->common_terms, &ps[i]);
-        if (np[i] > p->common_terms)
-            np[i] = 0;  /* too common in the window to tell stories apart */
-        total += np[i];
+        rare[i] = 0;
+        if (!(fp->terms[i] & 1u))
+            continue;
+        np[i] = as_story_terms_range(t, fp->terms[i], from, to, name_cap,
+                                     &ps[i]);
+        if (np[i] > 0 && np[i] <= name_cap) {
+            rare[i] = 1;
+            n_rare++;
+            total += np[i];
+        }
     }
-    if (total == 0)
+    if (n_rare < 2)
         return 0;
     if (cand_reserve(t, total) != 0)
         return 0;  /* out of memory: a new story, never a wrong one */
     c = t->cand;
     cap = t->cand_cap;
     for (i = 0; i < fp->n_terms; i++) {
+        if (!rare[i])
+            continue;
         for (j = 0; j < np[i]; j++) {
             const as_story_posting_t *q = &ps[i][j];
             size_t h = (size_t)mix64(q->id) & (cap - 1);
@@ -1499,15 +1521,35 @@ uint64_t as_story_join(as_story_terms_t *t, const as_story_params_t *p,
                 continue;  /* one article listed twice under one term */
             c[h].last = (unsigned)(i + 1);
             c[h].terms++;
-            /* A capitalized common word ("City", "Senior") is carried by
-             * many articles: it counts as a term, not as a name. */
-            c[h].names += (fp->terms[i] & 1u) && np[i] <= p->name_max;
+            c[h].names++;
+            n_two += c[h].names == 2;
         }
     }
-    /* A join needs join_terms shared terms, two of them names of the new
-     * article's lead rare in the window: common words alone never join two
-     * stories, nor one name shared by chance with common words. */
-    for (i = 0; i < n_used; i++) {
+    /* The other terms, counted for the articles with two rare names: a
+     * capitalized common word ("City", "Senior") is carried by many
+     * articles, and counts as a term, not as a name. */
+    for (i = 0; n_two > 0 && i < fp->n_terms; i++) {
+        size_t n;
+
+        if (rare[i])
+            continue;
+        n = as_story_terms_range(t, fp->terms[i], from, to, p->common_terms,
+                                 &ps[i]);
+        if (n > p->common_terms)
+            continue;  /* too common in the window to tell stories apart */
+        for (j = 0; j < n; j++) {
+            const as_story_posting_t *q = &ps[i][j];
+            size_t h = (size_t)mix64(q->id) & (cap - 1);
+
+            while (c[h].id != 0 && c[h].id != q->id)
+                h = (h + 1) & (cap - 1);
+            if (c[h].id == 0 || c[h].names < 2 || c[h].last == i + 1)
+                continue;
+            c[h].last = (unsigned)(i + 1);
+            c[h].terms++;
+        }
+    }
+    for (i = 0; n_two > 0 && i < n_used; i++) {
         cand_t *x = &c[t->cand_used[i]];
 
         if (x->terms < p->join_terms || x->names < 2)
