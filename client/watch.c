@@ -25,12 +25,16 @@
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "feedconn.h"
 #include "filter.h"
 #include "frame.h"
 #include "internal.h"
@@ -43,11 +47,21 @@
 /* Silence after which the watch asks Changes (the server sends a
  * heartbeat every second when idle). */
 #define SILENCE_MS 2000
+/* The longest a watch waits for its feed connection to be accepted. */
+#define CONNECT_TIMEOUT_MS 1000
 
 struct as_watch {
     as_client_t *c;
-    int sock;
-    int feed_eid;              /* the endpoint id of the feed connection */
+    int ep;                    /* as_watch_fd: an epoll set holding the
+                                  feed connection's descriptor, whichever
+                                  it is (stays the same when it moves) */
+    int direct;                /* the feed is read through fc, not sock */
+    as_feedconn_t fc;          /* the feed connection (tcp://, ipc://) */
+    char feed_ep[256];         /* the feed endpoint fc connects to */
+    int refused;               /* fc's last connect attempt failed */
+    int64_t retry_ms;          /* when fc, not connected, tries again */
+    int sock;                  /* an NN_SUB socket for other transports */
+    int feed_eid;              /* the endpoint id of its connection */
     char feed_of[256];         /* the client endpoint whose feed it is */
     uint64_t pos;
     int need_catchup;
@@ -489,10 +503,58 @@ static void learn_members(as_watch_t *w)
     free(info);
 }
 
-/* Connects the feed socket to the feed of the client's current server
- * (asked by Ping, which may itself move to another member), replacing the
- * previous connection; the socket, and so as_watch_fd, stays the same.
- * *info gets the Ping. Returns AS_OK or a failure set on the client. */
+/* Adds descriptor fd to the watch's epoll set (as_watch_fd). */
+static void watch_fd_add(as_watch_t *w, int fd)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Connects fc to feed_ep. A failure is not fatal: until a later attempt
+ * succeeds, catch-up over Changes carries the watch. Anything committed
+ * before the connection is found by catch-up. */
+static void feed_connect(as_watch_t *w)
+{
+    int rc = as__feedconn_connect(&w->fc, w->feed_ep, CONNECT_TIMEOUT_MS);
+
+    w->refused = rc < 0;
+    w->retry_ms = now_ms() + UNREACHABLE_RETRY_MS;
+    if (rc == 0) {
+        watch_fd_add(w, w->fc.fd);
+        w->need_catchup = 1;
+    }
+}
+
+/* Opens the NN_SUB socket on first use. Returns AS_OK or a failure set on
+ * the client. */
+static int nn_sub_open(as_watch_t *w)
+{
+    int fd, max = AS_MAX_MESSAGE;
+    size_t len = sizeof(fd);
+
+    if (w->sock >= 0)
+        return AS_OK;
+    if ((w->sock = nn_socket(AF_SP, NN_SUB)) < 0)
+        return as__fail(w->c, AS_EUNAVAILABLE, "feed socket: %s",
+                        nn_strerror(errno));
+    /* Every frame is needed (seq continuity): subscribe to everything. */
+    nn_setsockopt(w->sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
+    nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    /* nanomsg's receive descriptor: readable while a frame waits. */
+    if (nn_getsockopt(w->sock, NN_SOL_SOCKET, NN_RCVFD, &fd, &len) == 0)
+        watch_fd_add(w, fd);
+    return AS_OK;
+}
+
+/* Connects the watch to the feed of the client's current server (asked by
+ * Ping, which may itself move to another member), replacing the previous
+ * connection; as_watch_fd stays the same. A tcp:// or ipc:// feed is read
+ * directly (feedconn.h says why), others through nanomsg. *info gets the
+ * Ping. Returns AS_OK or a failure set on the client. */
 static int subscribe(as_watch_t *w, as_ping_info_t *info)
 {
     int rc, eid;
@@ -502,12 +564,30 @@ static int subscribe(as_watch_t *w, as_ping_info_t *info)
     if (info->feed_endpoint[0] == '\0')
         return as__fail(w->c, AS_EUNIMPLEMENTED,
                         "the server has no change feed");
-    if ((eid = nn_connect(w->sock, info->feed_endpoint)) < 0)
-        return as__fail(w->c, AS_EINVALID_ARGUMENT, "feed endpoint %s: %s",
-                        info->feed_endpoint, nn_strerror(errno));
-    if (w->feed_eid >= 0)
-        nn_shutdown(w->sock, w->feed_eid);
-    w->feed_eid = eid;
+    if (as__feedconn_supports(info->feed_endpoint)) {
+        if (strlen(info->feed_endpoint) >= sizeof(w->feed_ep))
+            return as__fail(w->c, AS_EINVALID_ARGUMENT,
+                            "feed endpoint %s: too long",
+                            info->feed_endpoint);
+        if (w->feed_eid >= 0)
+            nn_shutdown(w->sock, w->feed_eid);
+        w->feed_eid = -1;
+        w->direct = 1;
+        snprintf(w->feed_ep, sizeof(w->feed_ep), "%s", info->feed_endpoint);
+        feed_connect(w);
+    } else {
+        if ((rc = nn_sub_open(w)) != AS_OK)
+            return rc;
+        if ((eid = nn_connect(w->sock, info->feed_endpoint)) < 0)
+            return as__fail(w->c, AS_EINVALID_ARGUMENT,
+                            "feed endpoint %s: %s", info->feed_endpoint,
+                            nn_strerror(errno));
+        if (w->feed_eid >= 0)
+            nn_shutdown(w->sock, w->feed_eid);
+        w->feed_eid = eid;
+        w->direct = 0;
+        as__feedconn_close(&w->fc);
+    }
     snprintf(w->feed_of, sizeof(w->feed_of), "%s", as_client_endpoint(w->c));
     /* Anything committed before this connection is found by catch-up. */
     w->need_catchup = 1;
@@ -520,7 +600,7 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
     as_watch_opts_t none;
     as_ping_info_t info;
     as_watch_t *w;
-    int rc, max = AS_MAX_MESSAGE;
+    int rc;
 
     if (c == NULL || out == NULL)
         return AS_EINVALID_ARGUMENT;
@@ -533,18 +613,16 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
     w->c = c;
     w->sock = -1;
     w->feed_eid = -1;
-    if ((rc = set_filter(w, opts)) != AS_OK)
-        goto out_free;
-    if ((w->sock = nn_socket(AF_SP, NN_SUB)) < 0) {
-        rc = as__fail(c, AS_EUNAVAILABLE, "feed socket: %s",
-                      nn_strerror(errno));
+    as__feedconn_init(&w->fc, AS_MAX_MESSAGE);
+    if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        rc = as__fail(c, AS_EUNAVAILABLE, "feed: epoll: %s",
+                      strerror(errno));
         goto out_free;
     }
-    /* Every frame is needed (seq continuity): subscribe to everything. */
-    nn_setsockopt(w->sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
-    nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
+    if ((rc = set_filter(w, opts)) != AS_OK)
+        goto out_free;
     if ((rc = subscribe(w, &info)) != AS_OK)
-        goto out_close;
+        goto out_free;
     learn_members(w);
     /* Subscribed before the position is fixed: anything committed from
      * now on is either on the socket or found by catch-up. */
@@ -552,13 +630,10 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
     w->need_catchup = 1;
     w->last_frame_ms = now_ms();
     if (opts->initial && (rc = build_snapshot(w, info.last_seq)) != AS_OK)
-        goto out_close;
+        goto out_free;
     *out = w;
     return AS_OK;
 
-out_close:
-    nn_close(w->sock);
-    w->sock = -1;
 out_free:
     as_watch_close(w);
     return rc;
@@ -571,6 +646,62 @@ static int deadline_code(const as_watch_t *w)
     return w->unreachable ? AS_EUNAVAILABLE : AS_EDEADLINE_EXCEEDED;
 }
 
+/* Nonzero when the feed connection is down and its last attempt failed
+ * (refused, no such ipc path): nobody to hear from until one succeeds. */
+static int feed_refused(const as_watch_t *w)
+{
+    if (w->direct)
+        return w->fc.fd < 0 && w->refused;
+    return as__refused(w->sock);
+}
+
+/* Waits at most wait ms (0: only what is there) for a feed frame. Returns
+ * its length with *frame set (and *msg, to free with nn_freemsg, when it
+ * came through nanomsg), -EAGAIN when none came (time up; a direct
+ * connection lost, which sets need_catchup, or not connected yet), or
+ * another negated errno when the nanomsg socket failed. */
+static int feed_recv(as_watch_t *w, int wait, const unsigned char **frame,
+                     void **msg)
+{
+    ssize_t n;
+
+    *msg = NULL;
+    if (!w->direct) {
+        if (wait > 0)
+            nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &wait,
+                          sizeof(wait));
+        n = nn_recv(w->sock, msg, NN_MSG, wait > 0 ? 0 : NN_DONTWAIT);
+        if (n < 0)
+            return errno == ETIMEDOUT || errno == EAGAIN || errno == EINTR
+                       ? -EAGAIN : -errno;
+        *frame = *msg;
+        return (int)n;
+    }
+    if (w->fc.fd < 0 && now_ms() >= w->retry_ms)
+        feed_connect(w);
+    if (w->fc.fd < 0) {
+        /* Not connected: wait for the next attempt (or the time). */
+        int64_t left = w->retry_ms - now_ms();
+
+        if (left > wait)
+            left = wait;
+        if (left > 0)
+            poll(NULL, 0, (int)left);
+        return -EAGAIN;
+    }
+    n = as__feedconn_recv(&w->fc, wait, frame);
+    if (n == -EAGAIN)
+        return -EAGAIN;
+    if (n < 0) {
+        /* Lost (the server went away, or broke the framing): frames may
+         * be missing. Connect again at once; catch-up fills the gap. */
+        w->retry_ms = now_ms();
+        w->need_catchup = 1;
+        return -EAGAIN;
+    }
+    return (int)n;
+}
+
 int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
 {
     int64_t deadline, now;
@@ -581,6 +712,7 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
     *out = NULL;
     deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
     for (;;) {
+        const unsigned char *frame = NULL;
         void *msg = NULL;
         int n, wait;
 
@@ -599,6 +731,11 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
 
                     if (subscribe(w, &info) == AS_OK)
                         w->last_frame_ms = now_ms();
+                } else if (w->direct && w->fc.fd < 0) {
+                    /* The server answers again (it binds its feed before
+                     * it takes calls): connect now, not at the next
+                     * retry, so that the descriptor wakes the caller. */
+                    feed_connect(w);
                 }
                 continue;
             }
@@ -617,15 +754,12 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
             wait = UNREACHABLE_RETRY_MS;
         /* Time is up: still take a frame that is already there (an event
          * loop calls with 0 when the descriptor is readable). */
-        if (wait > 0)
-            nn_setsockopt(w->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &wait,
-                          sizeof(wait));
-        n = nn_recv(w->sock, &msg, NN_MSG, wait > 0 ? 0 : NN_DONTWAIT);
+        n = feed_recv(w, wait, &frame, &msg);
         if (n < 0) {
-            if (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR)
+            if (n != -EAGAIN)
                 return as__fail(w->c, AS_EUNAVAILABLE, "feed: %s",
-                                nn_strerror(errno));
-            if (as__refused(w->sock) && !w->unreachable) {
+                                nn_strerror(-n));
+            if (feed_refused(w) && !w->unreachable) {
                 w->unreachable = 1;
                 as__fail(w->c, AS_EUNAVAILABLE, "lost the change feed of %s: "
                          "connection refused (server down?)",
@@ -639,8 +773,9 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
         }
         w->last_frame_ms = now_ms();
         w->unreachable = 0;
-        rc = handle_frame(w, msg, (size_t)n, out);
-        nn_freemsg(msg);
+        rc = handle_frame(w, frame, (size_t)n, out);
+        if (msg != NULL)
+            nn_freemsg(msg);
         if (rc != 0)
             return rc > 0 ? AS_OK : rc;
     }
@@ -648,14 +783,12 @@ int as_watch_next(as_watch_t *w, int timeout_ms, as_change_t **out)
 
 int as_watch_fd(const as_watch_t *w, int *fd)
 {
-    size_t len = sizeof(*fd);
-
     if (w == NULL || fd == NULL)
         return AS_EINVALID_ARGUMENT;
-    /* nanomsg's receive descriptor: readable while a frame waits. */
-    if (nn_getsockopt(w->sock, NN_SOL_SOCKET, NN_RCVFD, fd, &len) < 0)
-        return as__fail(w->c, AS_EINTERNAL, "feed descriptor: %s",
-                        nn_strerror(nn_errno()));
+    /* Readable while the feed connection has bytes (or nanomsg's receive
+     * descriptor, a frame); frames already read are announced by
+     * as_watch_timeout_ms returning 0. */
+    *fd = w->ep;
     return AS_OK;
 }
 
@@ -665,11 +798,15 @@ int as_watch_timeout_ms(const as_watch_t *w)
 
     if (w == NULL)
         return -1;
-    if (w->q_head < w->q_len || w->need_catchup)
+    if (w->q_head < w->q_len || w->need_catchup ||
+        (w->direct && as__feedconn_pending(&w->fc)))
         return 0;
     if (w->unreachable)
         return UNREACHABLE_RETRY_MS;
     left = SILENCE_MS - (now_ms() - w->last_frame_ms);
+    /* Not connected: the next attempt is due then. */
+    if (w->direct && w->fc.fd < 0 && w->retry_ms - now_ms() < left)
+        left = w->retry_ms - now_ms();
     return left > 0 ? (int)left : 0;
 }
 
@@ -690,6 +827,9 @@ void as_watch_close(as_watch_t *w)
         return;
     if (w->sock >= 0)
         nn_close(w->sock);
+    as__feedconn_free(&w->fc);
+    if (w->ep >= 0)
+        close(w->ep);
     as_filter_free(&w->filter);
     while (w->q_head < w->q_len)
         as_change_free(w->queue[w->q_head++]);

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -407,6 +408,86 @@ START_TEST(server_restart_under_subscriber)
         ck_assert_uint_eq(ch->seq, want);
         as_change_free(ch);
     }
+    as_watch_close(w);
+    as_client_close(wc);
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+END_TEST
+
+/* Reads the next change the way an event loop does (poll on as_watch_fd
+ * for as_watch_timeout_ms, then as_watch_next with 0), failing the test
+ * if none comes within ms. */
+static as_change_t *loop_change(as_watch_t *w, as_client_t *c, int ms)
+{
+    int64_t deadline = as_clock_mono_ms() + ms;
+    as_change_t *ch = NULL;
+    struct pollfd pfd = { -1, POLLIN, 0 };
+    int rc;
+
+    ck_assert_int_eq(as_watch_fd(w, &pfd.fd), AS_OK);
+    for (;;) {
+        rc = as_watch_next(w, 0, &ch);
+        if (rc == AS_OK)
+            return ch;
+        ck_assert_msg(rc == AS_EDEADLINE_EXCEEDED || rc == AS_EUNAVAILABLE,
+                      "watch_next: %s %s", as_code_name(rc),
+                      as_client_errmsg(c));
+        ck_assert_msg(as_clock_mono_ms() < deadline, "no change in %d ms",
+                      ms);
+        poll(&pfd, 1, as_watch_timeout_ms(w));
+    }
+}
+
+/* An event loop's descriptor stays the same and keeps working when the
+ * server restarts under the watch (the feed connection is a new one). */
+START_TEST(watch_fd_across_restart)
+{
+    ts_server_t s;
+    as_client_t *c, *wc;
+    as_watch_t *w;
+    as_watch_opts_t o;
+    as_change_t *ch;
+    struct pollfd pfd = { -1, POLLIN, 0 };
+    int fd0, fd1, rc, i;
+
+    c = start_filled(&s, NULL, 0);
+    wc = connect_to(&s);
+    memset(&o, 0, sizeof(o));
+    ck_assert_int_eq(as_watch_open(wc, &o, &w), AS_OK);
+    ck_assert_int_eq(as_watch_fd(w, &fd0), AS_OK);
+    put_one(c, 0, NULL);
+    ch = loop_change(w, wc, 10000);
+    ck_assert_uint_eq(ch->seq, 1);
+    as_change_free(ch);
+    ck_assert_int_eq(ts_stop(&s), 0);
+    for (i = 0; i < 100; i++) {
+        rc = as_watch_next(w, 0, &ch);
+        if (rc == AS_EUNAVAILABLE)
+            break;
+        ck_assert_int_eq(rc, AS_EDEADLINE_EXCEEDED);
+        usleep(20000);
+    }
+    ck_assert_int_eq(rc, AS_EUNAVAILABLE);
+    ck_assert_int_eq(ts_restart(&s), 0);
+    as_client_close(c);
+    c = connect_to(&s);
+    put_one(c, 1, NULL);
+    ch = loop_change(w, wc, 15000);
+    ck_assert_uint_eq(ch->seq, 2);
+    as_change_free(ch);
+    ck_assert_int_eq(as_watch_fd(w, &fd1), AS_OK);
+    ck_assert_int_eq(fd1, fd0);
+    /* Drained, the descriptor becomes readable again for the next
+     * frame (this event, or a heartbeat within a second). */
+    while (as_watch_next(w, 0, &ch) == AS_OK)
+        as_change_free(ch);
+    put_one(c, 2, NULL);
+    pfd.fd = fd1;
+    ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+    ch = loop_change(w, wc, 10000);
+    ck_assert_uint_eq(ch->seq, 3);
+    as_change_free(ch);
     as_watch_close(w);
     as_client_close(wc);
     as_client_close(c);
@@ -1152,6 +1233,7 @@ static Suite *feed_suite(void)
     tcase_add_test(tc, tag_filter_exact);
     tcase_add_test(tc, tag_filter_unicode);
     tcase_add_test(tc, server_restart_under_subscriber);
+    tcase_add_test(tc, watch_fd_across_restart);
     tcase_add_test(tc, compacted_history_out_of_range);
     tcase_add_test(tc, retain_hours_drops_old_changes);
     tcase_add_test(tc, changes_long_poll);

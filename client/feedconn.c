@@ -1,0 +1,319 @@
+/*
+ * feedconn.c - a watch's own stream connection to a change feed. See
+ * feedconn.h for why, and docs/PROTOCOL.md ("Transport") for the bytes.
+ */
+#include "feedconn.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "be.h"
+#include "clock.h"
+
+/* The SP connection header: 0x00 'S' 'P' 0x00, the protocol id (u16
+ * big-endian), two zero bytes. A subscriber is NN_SUB (0x21) and expects
+ * NN_PUB (0x20). */
+#define SP_HEADER_LEN 8
+#define SP_PROTO_PUB 0x20
+#define SP_PROTO_SUB 0x21
+/* An IPC message's type byte (nanomsg's sipc: a normal message). */
+#define SP_IPC_NORMAL 1
+/* The least the buffer grows by: one read takes several small frames. */
+#define READ_CHUNK (64 * 1024)
+
+int as__feedconn_supports(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        return endpoint[6] != '\0';
+    /* nanomsg's tcp://IFACE;HOST:PORT form (a local interface) is left
+     * to nanomsg. */
+    return strncmp(endpoint, "tcp://", 6) == 0 &&
+           strchr(endpoint + 6, ';') == NULL &&
+           strrchr(endpoint + 6, ':') != NULL;
+}
+
+void as__feedconn_init(as_feedconn_t *fc, size_t max)
+{
+    memset(fc, 0, sizeof(*fc));
+    fc->fd = -1;
+    fc->max = max;
+}
+
+void as__feedconn_close(as_feedconn_t *fc)
+{
+    if (fc->fd >= 0)
+        close(fc->fd);
+    fc->fd = -1;
+    fc->off = fc->len = 0;
+    fc->header_seen = 0;
+}
+
+void as__feedconn_free(as_feedconn_t *fc)
+{
+    as__feedconn_close(fc);
+    free(fc->buf);
+    fc->buf = NULL;
+    fc->cap = 0;
+}
+
+/* Connects a non-blocking socket to addr, waiting at most timeout_ms.
+ * Returns the socket or a negated errno. */
+static int connect_addr(int family, const struct sockaddr *addr,
+                        socklen_t addrlen, int timeout_ms)
+{
+    struct pollfd pfd;
+    socklen_t elen = sizeof(int);
+    int fd, err = 0, rc;
+
+    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, addr, addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    pfd.revents = 0;
+    do
+        rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        err = ETIMEDOUT;
+    else if (rc < 0)
+        err = errno;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+        err = errno;
+    if (err != 0) {
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+/* Connects to tcp://HOST:PORT (HOST a name, an IPv4 address or a
+ * bracketed IPv6 one). Returns the socket or a negated errno. */
+static int connect_tcp(const char *hostport, int timeout_ms)
+{
+    struct addrinfo hints, *res, *ai;
+    const char *colon = strrchr(hostport, ':');
+    char host[256];
+    size_t hlen;
+    int fd = -EINVAL;
+
+    if (colon == NULL || colon[1] == '\0')
+        return -EINVAL;
+    hlen = (size_t)(colon - hostport);
+    if (hlen >= 2 && hostport[0] == '[' && hostport[hlen - 1] == ']') {
+        hostport++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, hostport, hlen);
+    host[hlen] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+        return -EINVAL;
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+        if ((fd = connect_addr(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
+                               timeout_ms)) >= 0)
+            break;
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* Connects to the Unix socket at path. Returns it or a negated errno. */
+static int connect_ipc(const char *path, int timeout_ms)
+{
+    struct sockaddr_un sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -EINVAL;
+    strcpy(sa.sun_path, path);
+    return connect_addr(AF_UNIX, (const struct sockaddr *)&sa, sizeof(sa),
+                        timeout_ms);
+}
+
+int as__feedconn_connect(as_feedconn_t *fc, const char *endpoint,
+                         int timeout_ms)
+{
+    static const unsigned char hello[SP_HEADER_LEN] = {
+        0, 'S', 'P', 0, 0, SP_PROTO_SUB, 0, 0
+    };
+    int fd;
+
+    as__feedconn_close(fc);
+    if (!as__feedconn_supports(endpoint))
+        return -EINVAL;
+    fc->ipc = strncmp(endpoint, "ipc://", 6) == 0;
+    fd = fc->ipc ? connect_ipc(endpoint + 6, timeout_ms)
+                 : connect_tcp(endpoint + 6, timeout_ms);
+    if (fd < 0)
+        return fd;
+    /* A new connection's send buffer is empty: the 8 bytes go at once. */
+    if (send(fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello)) {
+        int err = errno ? errno : EIO;
+
+        close(fd);
+        return -err;
+    }
+    fc->fd = fd;
+    return 0;
+}
+
+/* Takes the next message from the buffer. Returns its length (msg set),
+ * -EAGAIN with *need the bytes from off it needs, or -EPROTO. */
+static ssize_t take(as_feedconn_t *fc, const unsigned char **msg, size_t *need)
+{
+    const unsigned char *b = fc->buf + fc->off;
+    size_t have = fc->len - fc->off, hdr = fc->ipc ? 9 : 8;
+    uint64_t size;
+
+    if (!fc->header_seen) {
+        if (have < SP_HEADER_LEN) {
+            *need = SP_HEADER_LEN;
+            return -EAGAIN;
+        }
+        if (b[0] != 0 || b[1] != 'S' || b[2] != 'P' || b[3] != 0 ||
+            as_be_get16(b + 4) != SP_PROTO_PUB)
+            return -EPROTO;
+        fc->header_seen = 1;
+        fc->off += SP_HEADER_LEN;
+        b += SP_HEADER_LEN;
+        have -= SP_HEADER_LEN;
+    }
+    if (have < hdr) {
+        *need = hdr;
+        return -EAGAIN;
+    }
+    if (fc->ipc && b[0] != SP_IPC_NORMAL)
+        return -EPROTO;
+    size = as_be_get64(b + hdr - 8);
+    if (size > fc->max)
+        return -EPROTO;
+    if (have - hdr < size) {
+        *need = hdr + (size_t)size;
+        return -EAGAIN;
+    }
+    *msg = b + hdr;
+    fc->off += hdr + (size_t)size;
+    return (ssize_t)size;
+}
+
+int as__feedconn_pending(const as_feedconn_t *fc)
+{
+    as_feedconn_t probe = *fc;
+    const unsigned char *msg;
+    size_t need;
+
+    return fc->fd >= 0 && take(&probe, &msg, &need) >= 0;
+}
+
+/* Makes room to read: space from off for need bytes, and at least a
+ * quarter chunk free at the end. 0 or -ENOMEM. */
+static int reserve(as_feedconn_t *fc, size_t need)
+{
+    size_t have = fc->len - fc->off, cap;
+    unsigned char *b;
+
+    if (have == 0)
+        fc->off = fc->len = 0;
+    if (fc->off > 0 && (fc->cap - fc->len < READ_CHUNK / 4 ||
+                        fc->cap - fc->off < need)) {
+        memmove(fc->buf, fc->buf + fc->off, have);
+        fc->off = 0;
+        fc->len = have;
+    }
+    if (fc->cap - fc->off >= need && fc->cap - fc->len >= READ_CHUNK / 4)
+        return 0;
+    /* Here off is 0: the unconsumed bytes are at the front. */
+    cap = fc->cap ? fc->cap : READ_CHUNK;
+    while (cap < need + READ_CHUNK / 4 || cap < fc->len + READ_CHUNK / 4)
+        cap *= 2;
+    if ((b = realloc(fc->buf, cap)) == NULL)
+        return -ENOMEM;
+    fc->buf = b;
+    fc->cap = cap;
+    return 0;
+}
+
+ssize_t as__feedconn_recv(as_feedconn_t *fc, int wait_ms,
+                          const unsigned char **msg)
+{
+    int64_t deadline = as_clock_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+    /* The socket may hold bytes: read before waiting. With time to wait,
+     * wait first (a watch mostly waits for the next frame): one poll and
+     * one recv per frame. */
+    int may_have = wait_ms <= 0;
+    size_t need = 0;
+    ssize_t r, n;
+    int err;
+
+    if (fc->fd < 0)
+        return -ENOTCONN;
+    for (;;) {
+        if ((r = take(fc, msg, &need)) != -EAGAIN) {
+            if (r < 0)
+                as__feedconn_close(fc);
+            return r;
+        }
+        if (reserve(fc, need) != 0) {
+            as__feedconn_close(fc);
+            return -ENOMEM;
+        }
+        if (!may_have) {
+            struct pollfd pfd = { fc->fd, POLLIN, 0 };
+            int64_t left = deadline - as_clock_mono_ms();
+            int rc;
+
+            if (left <= 0)
+                return -EAGAIN;
+            rc = poll(&pfd, 1, (int)left);
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc < 0) {
+                err = errno;
+                as__feedconn_close(fc);
+                return -err;
+            }
+            if (rc == 0)
+                return -EAGAIN;
+        }
+        n = recv(fc->fd, fc->buf + fc->len, fc->cap - fc->len, MSG_DONTWAIT);
+        if (n > 0) {
+            /* A full read may have left more behind. */
+            may_have = (size_t)n == fc->cap - fc->len;
+            fc->len += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            as__feedconn_close(fc);
+            return -ECONNRESET;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            may_have = 0;
+            continue;
+        }
+        err = errno;
+        as__feedconn_close(fc);
+        return -err;
+    }
+}
