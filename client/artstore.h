@@ -228,13 +228,17 @@ typedef struct as_client as_client_t;
 
 /*
  * Creates a client for the server at endpoint ("tcp://host:port" or
- * "ipc:///path"). timeout_ms bounds every call (<= 0: 5000 ms). nanomsg
- * connects in the background, so an unreachable server shows up as
- * AS_EUNAVAILABLE on the first call, not here: within a few milliseconds
- * when the connection is refused (nothing listens on the port, no socket
- * at the ipc path), after timeout_ms when the host does not answer at all.
- * nanomsg keeps reconnecting in the background (every 100 ms), so a call
- * after the server came back goes through on the same client.
+ * "ipc:///path"). timeout_ms bounds every call (<= 0: 5000 ms). The
+ * connection is made by the first call, so an unreachable server shows up
+ * as AS_EUNAVAILABLE on the first call, not here: within a few
+ * milliseconds when the connection is refused (nothing listens on the
+ * port, no socket at the ipc path), after timeout_ms when the host does
+ * not answer at all. A call after the server came back (or restarted
+ * between two calls) goes through on the same client: a lost connection
+ * is made anew, and a request the old one never answered is sent once
+ * more. The library speaks nanomsg's REQ protocol itself on tcp:// and
+ * ipc:// (one thread, no hand-off to nanomsg's worker thread); other
+ * nanomsg addresses go through a nanomsg REQ socket.
  *
  * endpoint may list the members of a cluster, comma-separated
  * ("tcp://a:7400,tcp://b:7400,tcp://c:7400"), at most AS_CLUSTER_MAX

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "be.h"
 #include "clock.h"
 
 #define METHOD_PREFIX "/artstore.v1.ArticleStore/"
@@ -98,6 +99,39 @@ static int open_socket(const as_client_t *c, const char *endpoint)
     return sock;
 }
 
+/* Makes endpoint the client's connection: SP spoken directly (feedconn.h)
+ * for a well-formed tcp://HOST:PORT or ipc://PATH, connected by the first
+ * call; a nanomsg REQ socket for other forms (nanomsg refuses a malformed
+ * one). Returns 0 or a negative artstore code. */
+static int open_conn(as_client_t *c, const char *endpoint)
+{
+    int sock;
+
+    c->sock = -1;
+    c->direct = as__feedconn_supports(endpoint);
+    if (c->direct) {
+        /* A reply is the request id and at most AS_MAX_MESSAGE bytes. */
+        as__feedconn_init(&c->conn, AS_SP_PROTO_REQ, AS_SP_PROTO_REP,
+                          AS_MAX_MESSAGE + 4);
+        return 0;
+    }
+    if ((sock = open_socket(c, endpoint)) < 0)
+        return sock;
+    c->sock = sock;
+    return 0;
+}
+
+/* Closes the client's connection (open_conn). */
+static void close_conn(as_client_t *c)
+{
+    if (c->sock >= 0)
+        nn_close(c->sock);
+    c->sock = -1;
+    if (c->direct)
+        as__feedconn_free(&c->conn);
+    c->direct = 0;
+}
+
 /* Adds endpoint (len bytes) to the client's list unless it is there;
  * returns its index, or -1 (list full, out of memory). */
 static int add_endpoint(as_client_t *c, const char *endpoint, size_t len);
@@ -160,16 +194,14 @@ int as_client_connect(const char *endpoint, int timeout_ms, as_client_t **out)
         rc = AS_EINVALID_ARGUMENT;
         goto out_free;
     }
-    /* Every endpoint must be one nanomsg accepts; the first is used. */
+    /* Every endpoint must be a valid one; the first is used. */
     for (i = c->n_endpoints; i-- > 0;) {
-        if ((sock = open_socket(c, c->endpoints[i])) < 0) {
+        if ((sock = open_conn(c, c->endpoints[i])) < 0) {
             rc = sock;
             goto out_free;
         }
-        if (i == 0)
-            c->sock = sock;
-        else
-            nn_close(sock);
+        if (i > 0)
+            close_conn(c);
     }
     c->endpoint = c->endpoints[0];
     *out = c;
@@ -187,12 +219,11 @@ out_free:
  * a failure with c->errmsg set. */
 static int switch_endpoint(as_client_t *c, size_t i)
 {
-    int sock = open_socket(c, c->endpoints[i]);
+    int rc;
 
-    if (sock < 0)
-        return as__fail(c, sock, "cannot connect to %s", c->endpoints[i]);
-    nn_close(c->sock);
-    c->sock = sock;
+    close_conn(c);
+    if ((rc = open_conn(c, c->endpoints[i])) < 0)
+        return as__fail(c, rc, "cannot connect to %s", c->endpoints[i]);
     c->abandoned = 0;
     c->cur = i;
     c->endpoint = c->endpoints[i];
@@ -205,7 +236,7 @@ void as_client_close(as_client_t *c)
 
     if (c == NULL)
         return;
-    nn_close(c->sock);
+    close_conn(c);
     for (i = 0; i < c->n_endpoints; i++)
         free(c->endpoints[i]);
     free(c->token);
@@ -236,8 +267,10 @@ int as_client_set_timeout(as_client_t *c, int timeout_ms)
     if (c == NULL)
         return AS_EINVALID_ARGUMENT;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : AS_DEFAULT_TIMEOUT_MS;
-    if (set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
-        set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0)
+    /* A direct connection takes each call's timeout as it goes. */
+    if (c->sock >= 0 &&
+        (set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO, c->timeout_ms) < 0 ||
+         set_int(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, c->timeout_ms) < 0))
         return as__fail(c, AS_EINTERNAL, "cannot set the socket timeout: %s",
                         nn_strerror(nn_errno()));
     return AS_OK;
@@ -349,11 +382,101 @@ int as__recv_reply(as_client_t *c, int wait_ms, void **buf)
     }
 }
 
+/* Milliseconds left until deadline (monotonic ms), at least 0. */
+static int left_until(int64_t deadline)
+{
+    int64_t left = deadline - as_clock_mono_ms();
+
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Sends a packed request on the direct connection, connecting first when
+ * there is none. Returns 0 or a negated errno (ECONNREFUSED, ENOENT:
+ * nobody listens there). */
+static int send_direct_once(as_client_t *c, const void *msg, size_t len,
+                            int64_t deadline)
+{
+    unsigned char id[4];
+    int rc;
+
+    if (c->conn.fd < 0 &&
+        (rc = as__feedconn_connect(&c->conn, c->endpoint,
+                                   left_until(deadline))) != 0)
+        return rc;
+    /* A REQ request id: the top bit set (docs/PROTOCOL.md). */
+    c->req_id = (c->req_id + 1) | 0x80000000u;
+    as_be_put32(id, c->req_id);
+    return as__feedconn_send(&c->conn, id, sizeof(id), msg, len,
+                             left_until(deadline));
+}
+
+/* Sends a packed request on the direct connection. A connection kept
+ * from an earlier call may have been closed by the server since (a
+ * restart): it is made anew once, as nanomsg reconnects. *kept says
+ * whether the request went out on a kept connection. Returns AS_OK or a
+ * failure with c->errmsg set. */
+static int send_direct(as_client_t *c, const void *msg, size_t len,
+                       int64_t deadline, int *kept)
+{
+    int rc;
+
+    *kept = c->conn.fd >= 0;
+    rc = send_direct_once(c, msg, len, deadline);
+    if (rc != 0 && *kept && rc != -ETIMEDOUT) {
+        *kept = 0;
+        rc = send_direct_once(c, msg, len, deadline);
+    }
+    if (rc == 0)
+        return AS_OK;
+    if (rc == -ECONNREFUSED || rc == -ENOENT)
+        return as__fail(c, AS_EUNAVAILABLE, "cannot connect to %s: "
+                        "connection refused (is artstored running there?)",
+                        c->endpoint);
+    if (rc == -ETIMEDOUT)
+        return as__fail(c, AS_EUNAVAILABLE, "cannot send to %s within %d ms",
+                        c->endpoint, c->timeout_ms);
+    return as__fail(c, AS_EUNAVAILABLE, "cannot send to %s: %s", c->endpoint,
+                    strerror(-rc));
+}
+
+/* Waits until deadline for the reply to the last direct request. Returns
+ * its length with *body (valid until the next receive), or a negated
+ * errno (ETIMEDOUT; ECONNRESET: the connection was closed; EPROTO). The
+ * connection is closed on a failure, so a late reply is never read. */
+static int recv_direct(as_client_t *c, int64_t deadline,
+                       const uint8_t **body)
+{
+    const unsigned char *msg;
+    ssize_t n;
+
+    for (;;) {
+        n = as__feedconn_recv(&c->conn, left_until(deadline), &msg);
+        if (n == -EAGAIN) {
+            as__feedconn_close(&c->conn);
+            return -ETIMEDOUT;
+        }
+        if (n < 0)
+            return (int)n;
+        if (n < 4) {
+            as__feedconn_close(&c->conn);
+            return -EPROTO;
+        }
+        /* A reply to an earlier request is skipped, as a REQ socket
+         * does. */
+        if (as_be_get32(msg) == c->req_id) {
+            *body = msg + 4;
+            return (int)(n - 4);
+        }
+    }
+}
+
 /* Packs the envelope of one call into a nanomsg message and sends it.
- * Returns AS_OK with *sent_len set, or a failure with c->errmsg set. */
+ * Returns AS_OK with *sent_len set (and, on a direct connection, *packed
+ * the request, to be freed), or a failure with c->errmsg set. */
 static int send_request(as_client_t *c, const char *method, uint64_t call_id,
                         const ProtobufCMessage *req, int budget_ms,
-                        size_t *sent_len)
+                        int64_t deadline, size_t *sent_len, void **packed,
+                        int *kept)
 {
     Artstore__V1__Request env = ARTSTORE__V1__REQUEST__INIT;
     char path[128];
@@ -398,13 +521,25 @@ static int send_request(as_client_t *c, const char *method, uint64_t call_id,
                       "max_message_bytes=%zu", method, len, c->max_message);
         goto out_free_payload;
     }
-    msg = nn_allocmsg(len, 0);
+    msg = c->direct ? malloc(len) : nn_allocmsg(len, 0);
     if (msg == NULL) {
         rc = as__fail(c, AS_ERESOURCE_EXHAUSTED,
                       "out of memory for a %zu-byte request", len);
         goto out_free_payload;
     }
     artstore__v1__request__pack(&env, msg);
+    /* The direct connection's request is kept until the reply, for a
+     * resend on a new connection (send_direct). */
+    if (c->direct) {
+        rc = send_direct(c, msg, len, deadline, kept);
+        if (rc == AS_OK) {
+            *sent_len = len;
+            *packed = msg;
+        } else {
+            free(msg);
+        }
+        goto out_free_payload;
+    }
     /* A successful zero-copy send takes ownership of msg. */
     if (nn_send(c->sock, &msg, NN_MSG, 0) < 0) {
         rc = transport_error(c, "send", nn_errno(), len);
@@ -520,6 +655,63 @@ static int recv_reply(as_client_t *c, int left_ms, void **buf, int *gone)
     }
 }
 
+/* call_once on a direct connection up to the reply: sends the request
+ * and waits for the reply. Returns its length with *body in the
+ * connection's buffer, or a failure with c->errmsg and *retry set. */
+static int call_direct(as_client_t *c, const char *method, uint64_t call_id,
+                       const ProtobufCMessage *req, int left_ms, int *retry,
+                       const uint8_t **body)
+{
+    int64_t deadline = as_clock_mono_ms() + left_ms;
+    void *packed = NULL;
+    size_t sent_len = 0;
+    int n, rc, kept = 0;
+
+    if ((rc = send_request(c, method, call_id, req, left_ms, deadline,
+                           &sent_len, &packed, &kept)) != AS_OK) {
+        if (rc == AS_EUNAVAILABLE && c->n_endpoints > 1)
+            *retry = RETRY_NEXT;
+        return rc;
+    }
+    n = recv_direct(c, deadline, body);
+    /* A connection kept from an earlier call that the server closed
+     * (a restart): once more on a new one, as a REQ socket resends. */
+    if (n == -ECONNRESET && kept) {
+        if ((rc = send_direct(c, packed, sent_len, deadline, &kept)) !=
+            AS_OK) {
+            free(packed);
+            if (rc == AS_EUNAVAILABLE && c->n_endpoints > 1)
+                *retry = RETRY_NEXT;
+            return rc;
+        }
+        n = recv_direct(c, deadline, body);
+    }
+    free(packed);
+    if (n >= 0)
+        return n;
+    if (n == -ETIMEDOUT)
+        return transport_error(c, "receive", -n, sent_len);
+    if (c->n_endpoints > 1)
+        *retry = RETRY_NEXT;
+    if (n == -ECONNRESET && sent_len > AS_SERVER_DEFAULT_MAX_MESSAGE)
+        return as__fail(c, AS_EUNAVAILABLE,
+                        "%s lost its connection to %s before the reply (the "
+                        "request is %zu bytes: a server drops requests over "
+                        "its max_message_bytes, %d by default)", method,
+                        c->endpoint, sent_len, AS_SERVER_DEFAULT_MAX_MESSAGE);
+    if (n == -ECONNRESET)
+        return as__fail(c, AS_EUNAVAILABLE,
+                        "%s lost its connection to %s before the reply",
+                        method, c->endpoint);
+    if (n == -EPROTO)
+        return as__fail(c, AS_EUNAVAILABLE,
+                        "%s: %s does not speak nanomsg's REQ/REP protocol, "
+                        "or its reply is over this client's limit of %d "
+                        "bytes", method, c->endpoint, AS_MAX_MESSAGE);
+    return as__fail(c, AS_EUNAVAILABLE, "%s: receive from %s: %s", method,
+                    c->endpoint, strerror(-n));
+}
+
 /* One attempt of a call on the current server, within left_ms. *retry
  * says whether (and where) another attempt may help. */
 static int call_once(as_client_t *c, const char *method,
@@ -535,6 +727,16 @@ static int call_once(as_client_t *c, const char *method,
     int n, rc, gone;
 
     *retry = RETRY_NONE;
+    if (c->direct) {
+        const uint8_t *body;
+
+        if ((n = call_direct(c, method, call_id, req, left_ms, retry,
+                             &body)) < 0)
+            return n;
+        reply = artstore__v1__reply__unpack(&al, (size_t)n, body);
+        rc = AS_OK;
+        goto unpacked;
+    }
     /* nanomsg's REQ socket mishandles a late reply to a request given up
      * on: when it arrives while another request is out, it frees the
      * reply but keeps a pointer to it, and the next nn_recv hands that
@@ -549,8 +751,8 @@ static int call_once(as_client_t *c, const char *method,
      * request (not running) is left after a second. */
     set_int(c->sock, NN_SOL_SOCKET, NN_SNDTIMEO,
             c->n_endpoints > 1 && left_ms > 1000 ? 1000 : left_ms);
-    if ((rc = send_request(c, method, call_id, req, left_ms,
-                           &sent_len)) != AS_OK) {
+    if ((rc = send_request(c, method, call_id, req, left_ms, 0,
+                           &sent_len, NULL, NULL)) != AS_OK) {
         if (rc == AS_EUNAVAILABLE && c->n_endpoints > 1)
             *retry = RETRY_NEXT;
         return rc;
@@ -575,6 +777,7 @@ static int call_once(as_client_t *c, const char *method,
     }
     reply = artstore__v1__reply__unpack(&al, (size_t)n, buf);
     nn_freemsg(buf);
+unpacked:
     if (reply == NULL)
         return as__fail(c, AS_EINTERNAL,
                         "%s reply from %s is not a valid artstore.v1.Reply "

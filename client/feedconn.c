@@ -6,23 +6,24 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "be.h"
 #include "clock.h"
 
 /* The SP connection header: 0x00 'S' 'P' 0x00, the protocol id (u16
- * big-endian), two zero bytes. A subscriber is NN_SUB (0x21) and expects
- * NN_PUB (0x20). */
+ * big-endian), two zero bytes. */
 #define SP_HEADER_LEN 8
-#define SP_PROTO_PUB 0x20
-#define SP_PROTO_SUB 0x21
 /* An IPC message's type byte (nanomsg's sipc: a normal message). */
 #define SP_IPC_NORMAL 1
 /* The least the buffer grows by: one read takes several small frames. */
@@ -30,19 +31,33 @@
 
 int as__feedconn_supports(const char *endpoint)
 {
+    struct sockaddr_un sa;
+    const char *colon;
+    char *end;
+    long port;
+
     if (strncmp(endpoint, "ipc://", 6) == 0)
-        return endpoint[6] != '\0';
+        return endpoint[6] != '\0' &&
+               strlen(endpoint + 6) < sizeof(sa.sun_path);
     /* nanomsg's tcp://IFACE;HOST:PORT form (a local interface) is left
-     * to nanomsg. */
-    return strncmp(endpoint, "tcp://", 6) == 0 &&
-           strchr(endpoint + 6, ';') == NULL &&
-           strrchr(endpoint + 6, ':') != NULL;
+     * to nanomsg, and so is a malformed address (nanomsg refuses it). */
+    if (strncmp(endpoint, "tcp://", 6) != 0 ||
+        strchr(endpoint + 6, ';') != NULL ||
+        (colon = strrchr(endpoint + 6, ':')) == NULL || colon == endpoint + 6)
+        return 0;
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    return errno == 0 && end != colon + 1 && *end == '\0' && port > 0 &&
+           port <= 65535;
 }
 
-void as__feedconn_init(as_feedconn_t *fc, size_t max)
+void as__feedconn_init(as_feedconn_t *fc, unsigned self, unsigned peer,
+                       size_t max)
 {
     memset(fc, 0, sizeof(*fc));
     fc->fd = -1;
+    fc->self = self;
+    fc->peer = peer;
     fc->max = max;
 }
 
@@ -109,7 +124,7 @@ static int connect_tcp(const char *hostport, int timeout_ms)
     const char *colon = strrchr(hostport, ':');
     char host[256];
     size_t hlen;
-    int fd = -EINVAL;
+    int fd = -EINVAL, one = 1;
 
     if (colon == NULL || colon[1] == '\0')
         return -EINVAL;
@@ -133,12 +148,16 @@ static int connect_tcp(const char *hostport, int timeout_ms)
                                timeout_ms)) >= 0)
             break;
     freeaddrinfo(res);
+    /* A request must not wait for the ACK of the header before it. */
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
 }
 
 /* Connects to the Unix socket at path. Returns it or a negated errno. */
 static int connect_ipc(const char *path, int timeout_ms)
 {
+    int64_t deadline = as_clock_mono_ms() + timeout_ms;
     struct sockaddr_un sa;
 
     memset(&sa, 0, sizeof(sa));
@@ -146,21 +165,30 @@ static int connect_ipc(const char *path, int timeout_ms)
     if (strlen(path) >= sizeof(sa.sun_path))
         return -EINVAL;
     strcpy(sa.sun_path, path);
-    return connect_addr(AF_UNIX, (const struct sockaddr *)&sa, sizeof(sa),
-                        timeout_ms);
+    /* A Unix socket whose accept queue is full refuses a non-blocking
+     * connect with EAGAIN (many connections opened at once): try again
+     * every millisecond while the time allows. */
+    for (;;) {
+        struct timespec ms = { 0, 1000000 };
+        int fd = connect_addr(AF_UNIX, (const struct sockaddr *)&sa,
+                              sizeof(sa), timeout_ms);
+
+        if (fd != -EAGAIN || as_clock_mono_ms() >= deadline)
+            return fd;
+        nanosleep(&ms, NULL);
+    }
 }
 
 int as__feedconn_connect(as_feedconn_t *fc, const char *endpoint,
                          int timeout_ms)
 {
-    static const unsigned char hello[SP_HEADER_LEN] = {
-        0, 'S', 'P', 0, 0, SP_PROTO_SUB, 0, 0
-    };
+    unsigned char hello[SP_HEADER_LEN] = { 0, 'S', 'P', 0, 0, 0, 0, 0 };
     int fd;
 
     as__feedconn_close(fc);
     if (!as__feedconn_supports(endpoint))
         return -EINVAL;
+    as_be_put16(hello + 4, fc->self);
     fc->ipc = strncmp(endpoint, "ipc://", 6) == 0;
     fd = fc->ipc ? connect_ipc(endpoint + 6, timeout_ms)
                  : connect_tcp(endpoint + 6, timeout_ms);
@@ -174,6 +202,70 @@ int as__feedconn_connect(as_feedconn_t *fc, const char *endpoint,
         return -err;
     }
     fc->fd = fd;
+    return 0;
+}
+
+int as__feedconn_send(as_feedconn_t *fc, const void *head, size_t hlen,
+                      const void *body, size_t blen, int timeout_ms)
+{
+    int64_t deadline = as_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    unsigned char frame[9];
+    struct iovec iov[3], *v = iov;
+    struct msghdr mh;
+    size_t fl = 0;
+    int n = 3, err;
+    ssize_t w;
+
+    if (fc->fd < 0)
+        return -ENOTCONN;
+    if (fc->ipc)
+        frame[fl++] = SP_IPC_NORMAL;
+    as_be_put64(frame + fl, (uint64_t)(hlen + blen));
+    fl += 8;
+    iov[0].iov_base = frame;
+    iov[0].iov_len = fl;
+    iov[1].iov_base = (void *)(uintptr_t)head;
+    iov[1].iov_len = hlen;
+    iov[2].iov_base = (void *)(uintptr_t)body;
+    iov[2].iov_len = blen;
+    while (n > 0) {
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = v;
+        mh.msg_iovlen = (size_t)n;
+        w = sendmsg(fc->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = { fc->fd, POLLOUT, 0 };
+            int64_t left = deadline - as_clock_mono_ms();
+            int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+
+            if (rc == 0) {
+                as__feedconn_close(fc);
+                return -ETIMEDOUT;
+            }
+            if (rc < 0 && errno != EINTR) {
+                err = errno;
+                as__feedconn_close(fc);
+                return -err;
+            }
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            err = errno;
+            as__feedconn_close(fc);
+            return -err;
+        }
+        while (n > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (unsigned char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
     return 0;
 }
 
@@ -191,7 +283,7 @@ static ssize_t take(as_feedconn_t *fc, const unsigned char **msg, size_t *need)
             return -EAGAIN;
         }
         if (b[0] != 0 || b[1] != 'S' || b[2] != 'P' || b[3] != 0 ||
-            as_be_get16(b + 4) != SP_PROTO_PUB)
+            as_be_get16(b + 4) != fc->peer)
             return -EPROTO;
         fc->header_seen = 1;
         fc->off += SP_HEADER_LEN;

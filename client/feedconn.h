@@ -13,7 +13,14 @@
  * kernel when the bytes arrive, reads them itself (poll + recv) and
  * shares nothing with other watches.
  *
- * Not thread-safe: one connection belongs to one watch.
+ * A client's calls use the same connection as a requester (REQ to the
+ * server's REP, client.c): the caller sends with one sendmsg and is woken
+ * by the kernel for the reply, where a nanomsg REQ socket woke its I/O
+ * thread and then the caller for each reply (and the I/O thread again to
+ * re-arm the receive), tens of microseconds per wake-up on a small
+ * machine.
+ *
+ * Not thread-safe: one connection belongs to one watch or one client.
  */
 #ifndef AS_FEEDCONN_H
 #define AS_FEEDCONN_H
@@ -22,8 +29,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* SP protocol ids (docs/PROTOCOL.md): the connection header's u16. */
+#define AS_SP_PROTO_PUB 0x20
+#define AS_SP_PROTO_SUB 0x21
+#define AS_SP_PROTO_REQ 0x30
+#define AS_SP_PROTO_REP 0x31
+
 typedef struct as_feedconn {
     int fd;                 /* the stream socket, -1 when not connected */
+    unsigned self, peer;    /* the SP protocol ids of this side, the peer */
     int ipc;                /* a Unix socket: messages carry a type byte */
     int header_seen;        /* the peer's SP header was read and checked */
     unsigned char *buf;     /* bytes received and not consumed yet */
@@ -35,15 +49,24 @@ typedef struct as_feedconn {
  * (tcp://HOST:PORT, ipc:///PATH). */
 int as__feedconn_supports(const char *endpoint);
 
-/* Sets up fc, not connected; max is the largest message it accepts. */
-void as__feedconn_init(as_feedconn_t *fc, size_t max);
+/* Sets up fc, not connected, as protocol self (AS_SP_PROTO_SUB for a
+ * watch, AS_SP_PROTO_REQ for calls) talking to peer; max is the largest
+ * message it accepts. */
+void as__feedconn_init(as_feedconn_t *fc, unsigned self, unsigned peer,
+                       size_t max);
 
 /* Connects fc to endpoint (closing a previous connection), waiting at most
- * timeout_ms for the TCP connection, and sends the subscriber's SP header.
+ * timeout_ms for the TCP connection, and sends its SP header.
  * Returns 0, or a negated errno (ECONNREFUSED and ENOENT: nobody listens
  * there; ETIMEDOUT; EINVAL: an endpoint it cannot parse or resolve). */
 int as__feedconn_connect(as_feedconn_t *fc, const char *endpoint,
                          int timeout_ms);
+
+/* Sends one message, head[0..hlen) then body[0..blen), within
+ * timeout_ms. Returns 0 or a negated errno (ETIMEDOUT; EPIPE or
+ * ECONNRESET: the peer closed the connection); on failure fc is closed. */
+int as__feedconn_send(as_feedconn_t *fc, const void *head, size_t hlen,
+                      const void *body, size_t blen, int timeout_ms);
 
 /* Waits at most wait_ms (0: only what is already there) for the next
  * message. Returns its length with *msg pointing at it (valid until the

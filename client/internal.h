@@ -7,9 +7,11 @@
 #define AS_INTERNAL_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
 
 #include "artstore.h"
 #include "artstore.pb-c.h"
+#include "feedconn.h"
 
 /* The largest message this client sends or accepts (NN_RCVMAXSIZE). It is
  * set explicitly because nanomsg's 1 MiB default drops larger replies
@@ -27,7 +29,10 @@
 #define AS_MAX_ENDPOINTS AS_CLUSTER_MAX
 
 struct as_client {
-    int sock;
+    int sock;                /* nanomsg REQ socket, -1 when direct */
+    int direct;              /* the current endpoint is spoken through conn */
+    as_feedconn_t conn;      /* tcp:// and ipc://: SP spoken directly */
+    uint32_t req_id;         /* the SP request id of the last request */
     int timeout_ms;
     uint64_t next_call_id;
     char *endpoint;          /* the current one, endpoints[cur] */

@@ -613,7 +613,8 @@ int as_watch_open(as_client_t *c, const as_watch_opts_t *opts,
     w->c = c;
     w->sock = -1;
     w->feed_eid = -1;
-    as__feedconn_init(&w->fc, AS_MAX_MESSAGE);
+    as__feedconn_init(&w->fc, AS_SP_PROTO_SUB, AS_SP_PROTO_PUB,
+                      AS_MAX_MESSAGE);
     if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         rc = as__fail(c, AS_EUNAVAILABLE, "feed: epoll: %s",
                       strerror(errno));

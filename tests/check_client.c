@@ -2,17 +2,23 @@
  * check_client.c - the client library's behaviour toward a server that is
  * not there: a refused connection fails a call at once (not after the
  * timeout) with a message naming the endpoint, for tcp:// and ipc://, and
- * the same client works once a server appears; and toward one that
- * answers a call the client gave up on after the next call's reply.
+ * the same client works once a server appears, and at once after its
+ * server restarted; toward a peer that does not speak the protocol; and
+ * toward one that answers a call the client gave up on after the next
+ * call's reply.
  */
 #include <check.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,6 +97,96 @@ START_TEST(refused_then_server_comes_up)
                   as_client_errmsg(c));
     as_client_close(c);
     ts_cleanup(&s);
+}
+END_TEST
+
+/* A client whose server restarted (stopped, or killed) between two calls
+ * still holds the old connection: the next call goes through on the
+ * first try, on a new connection. */
+static void check_call_across_restart(int hard)
+{
+    ts_server_t s;
+    as_client_t *c;
+
+    ck_assert_int_eq(ts_start(&s, NULL), 0);
+    ck_assert_int_eq(as_client_connect(s.endpoint, LONG_TIMEOUT_MS, &c),
+                     AS_OK);
+    ck_assert_msg(as_ping(c, NULL) == AS_OK, "ping: %s", as_client_errmsg(c));
+    if (hard)
+        ts_kill(&s);
+    else
+        ck_assert_int_eq(ts_stop(&s), 0);
+    ck_assert_int_eq(ts_restart(&s), 0);
+    ck_assert_msg(as_ping(c, NULL) == AS_OK, "ping after restart: %s",
+                  as_client_errmsg(c));
+    ck_assert_msg(as_ping(c, NULL) == AS_OK, "second ping: %s",
+                  as_client_errmsg(c));
+    as_client_close(c);
+    ts_cleanup(&s);
+}
+
+START_TEST(call_after_server_restart)
+{
+    check_call_across_restart(0);
+}
+END_TEST
+
+START_TEST(call_after_server_killed_and_restarted)
+{
+    check_call_across_restart(1);
+}
+END_TEST
+
+/* Accepts one connection on listener *arg and answers it in HTTP. */
+static void *http_peer(void *arg)
+{
+    static const char resp[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    int fd = accept(*(int *)arg, NULL, NULL);
+    char buf[256];
+
+    if (fd < 0)
+        return NULL;
+    if (write(fd, resp, sizeof(resp) - 1) < 0)
+        perror("write");
+    /* Held open until the client gives up. */
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    close(fd);
+    return NULL;
+}
+
+/* A peer that is not an SP REP socket fails the call at once, with a
+ * message that says so, instead of the timeout. */
+START_TEST(peer_not_speaking_sp_fails_at_once)
+{
+    struct sockaddr_in a;
+    pthread_t th;
+    as_client_t *c;
+    char ep[64];
+    int lfd, port = ts_free_port(), one = 1;
+    int64_t t0;
+
+    ck_assert_int_gt(port, 0);
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(lfd, 0);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, http_peer, &lfd), 0);
+    snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", port);
+    ck_assert_int_eq(as_client_connect(ep, LONG_TIMEOUT_MS, &c), AS_OK);
+    t0 = as_clock_mono_ms();
+    ck_assert_int_eq(as_ping(c, NULL), AS_EUNAVAILABLE);
+    ck_assert_int_lt(as_clock_mono_ms() - t0, REFUSED_BOUND_MS);
+    ck_assert_msg(strstr(as_client_errmsg(c), "does not speak") != NULL,
+                  "message: %s", as_client_errmsg(c));
+    as_client_close(c);
+    pthread_join(th, NULL);
+    close(lfd);
 }
 END_TEST
 
@@ -525,6 +621,9 @@ static Suite *client_suite(void)
     tcase_add_test(tc, refused_tcp_fails_at_once);
     tcase_add_test(tc, refused_ipc_fails_at_once);
     tcase_add_test(tc, refused_then_server_comes_up);
+    tcase_add_test(tc, call_after_server_restart);
+    tcase_add_test(tc, call_after_server_killed_and_restarted);
+    tcase_add_test(tc, peer_not_speaking_sp_fails_at_once);
     tcase_add_test(tc, late_reply_to_an_abandoned_call);
     tcase_add_test(tc, article_from_literals);
     tcase_add_test(tc, watch_poll_example);
