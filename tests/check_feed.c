@@ -73,6 +73,17 @@ static uint64_t put_one(as_client_t *c, int i, const char *const *tags)
     return r.revision;
 }
 
+/* Ends a test: closes its watch, the watch's own client (or NULL), the
+ * writing client, and stops and removes the server. */
+static void end_watch(as_watch_t *w, as_client_t *wc, as_client_t *c,
+                      ts_server_t *s)
+{
+    as_watch_close(w);
+    as_client_close(wc);
+    as_client_close(c);
+    ts_cleanup(s);
+}
+
 static as_client_t *connect_to(const ts_server_t *s)
 {
     as_client_t *c;
@@ -255,9 +266,7 @@ START_TEST(since_history_then_live)
         as_change_free(ch);
     }
     ck_assert_int_eq(as_watch_next(w, 1500, &ch), AS_EDEADLINE_EXCEEDED);
-    as_watch_close(w);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, NULL, c, &s);
 }
 END_TEST
 
@@ -307,9 +316,7 @@ START_TEST(tag_filter_exact)
     }
     ck_assert_int_eq(as_watch_next(w, 1500, &ch), AS_EDEADLINE_EXCEEDED);
     ck_assert_uint_eq(as_watch_position(w), expect[n_expect - 1]);
-    as_watch_close(w);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, NULL, c, &s);
 }
 END_TEST
 
@@ -408,10 +415,7 @@ START_TEST(server_restart_under_subscriber)
         ck_assert_uint_eq(ch->seq, want);
         as_change_free(ch);
     }
-    as_watch_close(w);
-    as_client_close(wc);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, wc, c, &s);
 }
 END_TEST
 
@@ -488,10 +492,7 @@ START_TEST(watch_fd_across_restart)
     ch = loop_change(w, wc, 10000);
     ck_assert_uint_eq(ch->seq, 3);
     as_change_free(ch);
-    as_watch_close(w);
-    as_client_close(wc);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, wc, c, &s);
 }
 END_TEST
 
@@ -799,9 +800,7 @@ START_TEST(initial_snapshot)
     ck_assert_int_eq(ch->initial, 0);
     as_change_free(ch);
     ck_assert_int_eq(as_watch_next(w, 1200, &ch), AS_EDEADLINE_EXCEEDED);
-    as_watch_close(w);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, NULL, c, &s);
 }
 END_TEST
 
@@ -852,9 +851,7 @@ START_TEST(since_beyond_last_seq)
     ck_assert_int_eq(as_watch_open(c, &o, &w), AS_OK);
     ck_assert_int_eq(as_watch_next(w, 5000, &ch), AS_EOUT_OF_RANGE);
     ck_assert_ptr_null(ch);
-    as_watch_close(w);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, NULL, c, &s);
 }
 END_TEST
 
@@ -1023,9 +1020,7 @@ START_TEST(feed_publishes_at_ack)
      * committed. */
     ck_assert(stat_value(c, "artstore_lmdb_commits_total") ==
               stat_value(c, "artstore_lmdb_commits_asked_total"));
-    as_watch_close(w);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, NULL, c, &s);
 }
 END_TEST
 
@@ -1216,9 +1211,7 @@ START_TEST(feed_at_ack_order_across_commits)
     ck_assert_msg(pg.err[0] == '\0', "%s", pg.err);
     /* Several commits came between the acknowledgements. */
     ck_assert(stat_value(c, "artstore_lmdb_commits_total") > 1);
-    as_watch_close(w);
-    as_client_close(c);
-    ts_cleanup(&s);
+    end_watch(w, NULL, c, &s);
 }
 END_TEST
 
