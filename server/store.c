@@ -34,8 +34,12 @@
 #include "store_story.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
-/* Room a capped map must have left for writes to be deferred. */
+/* Room a capped map, and the data directory's file system, must have left
+ * for writes to be deferred. */
 #define DEFER_ROOM ((uint64_t)256 << 20)
+/* How long as_store_can_defer trusts a reading of the free space that
+ * showed more than twice DEFER_ROOM (see there). */
+#define DISK_RECHECK_MS 100
 
 struct as_wtxn {
     as_store_t *s;
@@ -80,6 +84,10 @@ struct as_store {
     int dt_open;
     pthread_t dt_thread;
     as_overlay_t *ov;
+    /* as_store_can_defer's last reading of the free space (the deferring
+     * thread's) and when it was taken (0: never). */
+    uint64_t disk_free;
+    int64_t disk_checked_ms;
     /* Every reader, for the oldest open epoch (overlay.h), and to end
      * their transactions when the environment is replaced. */
     pthread_mutex_t readers_lock;
@@ -157,6 +165,14 @@ uint64_t as_time_key(int64_t t)
  * write (the file system filled up during it) as EIO. */
 #define DISK_LOW_BYTES ((uint64_t)64 << 20)
 
+/* The bytes of vfs's file system this process may write: root may use
+ * the blocks reserved for it; others may not. */
+static uint64_t disk_avail(const struct statvfs *vfs)
+{
+    return (uint64_t)(geteuid() == 0 ? vfs->f_bfree : vfs->f_bavail) *
+           vfs->f_frsize;
+}
+
 int as_disk_error(const char *dir, int err, const char *what,
                   as_status_t *st)
 {
@@ -165,9 +181,7 @@ int as_disk_error(const char *dir, int err, const char *what,
     int known = statvfs(dir, &vfs) == 0;
 
     if (known) {
-        /* Root may use the blocks reserved for it; others may not. */
-        avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) *
-                vfs.f_frsize;
+        avail = disk_avail(&vfs);
         total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
     }
     if (err == ENOSPC || err == EDQUOT ||
@@ -1154,15 +1168,26 @@ int as_store_can_defer(as_store_t *s)
 {
     MDB_envinfo info;
     MDB_stat ms;
-    struct statvfs vfs;
     uint64_t used, room;
+    int64_t now = as_clock_mono_ms();
 
     /* A full disk is refused by a direct commit, naming the disk
      * (as_disk_error); a deferred one could only fail after the writes
-     * were acknowledged. */
-    if (statvfs(store_dir(s), &vfs) == 0 &&
-        (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) *
-                vfs.f_frsize < DEFER_ROOM)
+     * were acknowledged. The free space is read again every
+     * DISK_RECHECK_MS, and at every call once it is within twice
+     * DEFER_ROOM: one statvfs (and geteuid) per group of writes was a
+     * system call in every single put's path, and in 100 ms this
+     * process writes tens of MB, not the 256 MiB of margin. */
+    if (s->disk_checked_ms == 0 ||
+        now - s->disk_checked_ms >= DISK_RECHECK_MS ||
+        s->disk_free < 2 * DEFER_ROOM) {
+        struct statvfs vfs;
+
+        s->disk_free = statvfs(store_dir(s), &vfs) == 0 ? disk_avail(&vfs)
+                                                        : UINT64_MAX;
+        s->disk_checked_ms = now;
+    }
+    if (s->disk_free < DEFER_ROOM)
         return 0;
     if (s->map_max == 0)
         return 1;

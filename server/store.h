@@ -283,7 +283,9 @@ int as_store_commit(as_store_t *s, as_status_t *st);
  * with map_max, has 256 MiB and a quarter of what is used left. A
  * deferred transaction that fills the disk or the map could not commit
  * what was acknowledged; short of room, writes go through as_store_write,
- * which refuses what does not fit, naming the disk or the map. */
+ * which refuses what does not fit, naming the disk or the map. The free
+ * space is read at most every 100 ms while more than twice that margin is
+ * free, at every call below it. Called by the thread that defers. */
 int as_store_can_defer(as_store_t *s);
 
 /* Returns nonzero if deferred writes wait for as_store_commit. */

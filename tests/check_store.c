@@ -4,9 +4,12 @@
  * conditional writes, reopen, map growth and the data-dir lock.
  */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "article.h"
@@ -911,6 +914,62 @@ START_TEST(other_schema_version_refused)
 }
 END_TEST
 
+/* Sets the file filler to len bytes of allocated blocks. */
+static void fill_to(const char *filler, off_t len)
+{
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    ck_assert_int_ge(fd, 0);
+    if (len > 0)
+        ck_assert_int_eq(posix_fallocate(fd, 0, len), 0);
+    close(fd);
+}
+
+/* Writes are deferred only while the data directory's file system has
+ * 256 MiB free (as_store_can_defer). A reading of the free space above
+ * twice that is trusted for a short while, then taken again; one within
+ * it is taken again at every call, so that the margin is not crossed
+ * unseen. The store lives on a tmpfs the test mounts itself. */
+START_TEST(defer_needs_disk_room)
+{
+    const struct timespec tick = { 0, 10 * 1000 * 1000 };
+    char mnt[64], path[96], big[96], small[96];
+    as_store_opts_t o = { 0 };
+    as_store_t *t = NULL;
+    as_status_t st;
+    int i;
+
+    if (ts_tmpfs(mnt, sizeof(mnt), "800m") != 0) {
+        fprintf(stderr, "defer_needs_disk_room: SKIPPED, cannot mount a "
+                "tmpfs on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt,
+                strerror(errno));
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/data", mnt);
+    snprintf(big, sizeof(big), "%s/big", mnt);
+    snprintf(small, sizeof(small), "%s/small", mnt);
+    o.path = path;
+    o.no_sync = 1;
+    ck_assert_msg(as_store_open(&o, &t, &st) == 0, "open: %s", st.msg);
+    ck_assert_int_ne(as_store_can_defer(t), 0);
+
+    /* From about 800 MiB free to 200: refused once the reading is
+     * renewed. */
+    fill_to(big, (off_t)500 << 20);
+    fill_to(small, (off_t)100 << 20);
+    for (i = 0; i < 500 && as_store_can_defer(t); i++)
+        nanosleep(&tick, NULL);
+    ck_assert_msg(i < 500, "still deferring with 200 MiB free after 5 s");
+    /* That reading was within twice the margin: 300 MiB free again, and
+     * the next call defers. */
+    ck_assert_int_eq(unlink(small), 0);
+    ck_assert_int_ne(as_store_can_defer(t), 0);
+
+    as_store_close(t);
+    ts_tmpfs_remove(mnt);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -935,6 +994,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, no_url_keyed_by_content);
     tcase_add_test(tc, dir_locked_against_second_store);
     tcase_add_test(tc, other_schema_version_refused);
+    tcase_add_test(tc, defer_needs_disk_room);
     suite_add_tcase(s, tc);
     return s;
 }
