@@ -1043,11 +1043,8 @@ START_TEST(disk_full_named)
     ck_assert_ptr_nonnull(big);
     /* The tmpfs goes away with the test's processes, also when a failed
      * assertion ends the test before its teardown. */
-    if (ts_tmpfs(mnt_dir, sizeof(mnt_dir), "16m") != 0) {
-        fprintf(stderr, "disk_full_named: SKIPPED, cannot mount a tmpfs "
-                "on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt_dir,
-                strerror(errno));
-        mnt_dir[0] = '\0';
+    if (ts_tmpfs_or_skip(mnt_dir, sizeof(mnt_dir), "16m",
+                         "disk_full_named") != 0) {
         free(big);
         return;
     }

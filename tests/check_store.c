@@ -4,7 +4,6 @@
  * conditional writes, reopen, map growth and the data-dir lock.
  */
 #include <check.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -939,12 +938,9 @@ START_TEST(defer_needs_disk_room)
     as_status_t st;
     int i;
 
-    if (ts_tmpfs(mnt, sizeof(mnt), "800m") != 0) {
-        fprintf(stderr, "defer_needs_disk_room: SKIPPED, cannot mount a "
-                "tmpfs on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt,
-                strerror(errno));
+    if (ts_tmpfs_or_skip(mnt, sizeof(mnt), "800m",
+                         "defer_needs_disk_room") != 0)
         return;
-    }
     snprintf(path, sizeof(path), "%s/data", mnt);
     snprintf(big, sizeof(big), "%s/big", mnt);
     snprintf(small, sizeof(small), "%s/small", mnt);

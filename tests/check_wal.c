@@ -662,12 +662,8 @@ START_TEST(reserve_on_full_disk)
     as_wal_t *w;
     as_status_t st;
 
-    if (ts_tmpfs(mnt, sizeof(mnt), "4m") != 0) {
-        fprintf(stderr, "reserve_on_full_disk: SKIPPED, cannot mount a "
-                "tmpfs on %s: %s (needs root or CAP_SYS_ADMIN)\n", mnt,
-                strerror(errno));
+    if (ts_tmpfs_or_skip(mnt, sizeof(mnt), "4m", "reserve_on_full_disk") != 0)
         return;
-    }
     snprintf(data, sizeof(data), "%s/data", mnt);
     ck_assert_int_eq(mkdir(data, 0700), 0);
     ck_assert_msg(as_wal_open(data, &w, &st) == 0, "%s", st.msg);

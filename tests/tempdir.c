@@ -265,6 +265,17 @@ int ts_tmpfs(char *buf, size_t len, const char *size)
     return 0;
 }
 
+int ts_tmpfs_or_skip(char *buf, size_t len, const char *size,
+                     const char *test)
+{
+    if (ts_tmpfs(buf, len, size) == 0)
+        return 0;
+    fprintf(stderr, "%s: SKIPPED, cannot mount a tmpfs on %s: %s (needs "
+            "root or CAP_SYS_ADMIN)\n", test, buf, strerror(errno));
+    buf[0] = '\0';
+    return -1;
+}
+
 void ts_tmpfs_remove(char *dir)
 {
     if (dir[0] == '\0')

@@ -46,6 +46,12 @@ int ts_alive(pid_t pid);
  * by ts_tmpfs_remove. */
 int ts_tmpfs(char *buf, size_t len, const char *size);
 
+/* ts_tmpfs for the test named test, which is skipped without one: on
+ * failure prints "test: SKIPPED, cannot mount a tmpfs ..." with the error
+ * on stderr, empties buf and returns -1 (the test then returns). */
+int ts_tmpfs_or_skip(char *buf, size_t len, const char *size,
+                     const char *test);
+
 /* Unmounts and removes dir, a ts_tmpfs, and empties dir; nothing when dir
  * is "". */
 void ts_tmpfs_remove(char *dir);
