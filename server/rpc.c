@@ -1,5 +1,7 @@
 /*
- * rpc.c - the request socket: nanomsg raw REP, worker threads, envelopes.
+ * rpc.c - the request endpoint: worker threads, envelopes, dispatch; the
+ * transport is spserve.c's own connections (tcp://, ipc://) or a nanomsg
+ * raw REP socket (ws:// and other forms).
  */
 #include "rpc.h"
 
@@ -19,6 +21,7 @@
 #include "clock.h"
 #include "log.h"
 #include "pbcheck.h"
+#include "spserve.h"
 #include "wire.h"
 
 #define METHOD_PREFIX "/artstore.v1.ArticleStore/"
@@ -38,7 +41,8 @@ typedef struct method_slot {
 } method_slot_t;
 
 struct as_rpc {
-    int sock;
+    int sock;                  /* the nanomsg socket, -1 when direct */
+    as_spserve_t *sp;          /* the own connections (spserve.h), or NULL */
     as_rpc_opts_t opts;
     pthread_t *threads;
     int n_threads;
@@ -71,6 +75,8 @@ struct as_call {
     long_slot_t *slot;         /* a long call's slot, NULL otherwise */
     as_rpc_t *rpc;
     void *control;             /* nanomsg routing header (NN_MSG) */
+    int direct;                /* came on an own connection: route */
+    as_sp_route_t route;
     as_arena_t *arena;
     void *worker;
     uint64_t call_id;
@@ -121,17 +127,26 @@ static void release_slot(as_rpc_t *r, long_slot_t *slot)
 }
 
 /* A buffer for a reply of size bytes: a nanomsg chunk, sent without a
- * copy, or plain memory for a socketless call. */
+ * copy, or plain memory for an own connection or a socketless call. */
 static void *reply_alloc(as_call_t *c, size_t size)
 {
     return c->control != NULL ? nn_allocmsg(size ? size : 1, 0)
                               : malloc(size ? size : 1);
 }
 
-/* Sends buf (from reply_alloc, holding the whole packed Reply) with the
- * request's routing header, or drops it for a socketless call (whose
- * reply was packed only so that encoding is exercised too); then frees
- * the call. */
+/* Frees a buffer of reply_alloc. */
+static void reply_free(as_call_t *c, void *buf)
+{
+    if (c->control != NULL)
+        nn_freemsg(buf);
+    else
+        free(buf);
+}
+
+/* Sends buf (from reply_alloc, holding the whole packed Reply; NULL: no
+ * reply can be made) with the request's routing header, or drops it for a
+ * socketless call (whose reply was packed only so that encoding is
+ * exercised too); then frees the call. */
 static void send_packed(as_call_t *c, void *buf, size_t len)
 {
     struct nn_msghdr hdr;
@@ -139,6 +154,12 @@ static void send_packed(as_call_t *c, void *buf, size_t len)
 
     release_slot(c->rpc, c->slot);
     c->slot = NULL;
+    if (c->direct) {
+        /* A connection closed since is recognised there: dropped. */
+        as_spserve_reply(c->rpc->sp, &c->route, buf, len);
+        free(buf);
+        goto out_free;
+    }
     if (c->control == NULL) {
         if (buf != NULL && c->rpc->opts.local_reply != NULL)
             c->rpc->opts.local_reply(c->rpc->opts.ctx, buf, len);
@@ -175,10 +196,7 @@ static void send_reply(as_call_t *c, int code, const char *msg,
 
     if (c->reply != NULL) {
         /* Reserved but replaced by this reply (an error found late). */
-        if (c->control != NULL)
-            nn_freemsg(c->reply);
-        else
-            free(c->reply);
+        reply_free(c, c->reply);
         c->reply = NULL;
     }
     reply.has_call_id = 1;
@@ -316,6 +334,8 @@ uint32_t as_call_peer(as_call_t *c)
     struct nn_cmsghdr *cm;
     const unsigned char *d;
 
+    if (c->direct)
+        return as_spserve_peer(&c->route);
     if (c->control == NULL)
         return 0;
     memset(&hdr, 0, sizeof(hdr));
@@ -348,10 +368,12 @@ static size_t find_method(as_rpc_t *r, const char *path)
     return r->opts.n_methods;
 }
 
-/* Returns a new call for a request that came with control (NN_MSG, or
- * NULL), its arena bounded by max_decode_bytes; NULL when out of memory,
- * after replying if it could. */
-static as_call_t *call_new(as_rpc_t *r, void *worker, void *control)
+/* Returns a new call for a request that came with control (NN_MSG), on
+ * an own connection (route), or neither (socketless), its arena bounded
+ * by max_decode_bytes; NULL when out of memory, after replying if it
+ * could. */
+static as_call_t *call_new(as_rpc_t *r, void *worker, void *control,
+                           const as_sp_route_t *route)
 {
     as_call_t *c = calloc(1, sizeof(*c));
 
@@ -359,11 +381,17 @@ static as_call_t *call_new(as_rpc_t *r, void *worker, void *control)
         as_log_error("request dropped: out of memory");
         if (control != NULL)
             nn_freemsg(control);
+        if (route != NULL)
+            as_spserve_reply(r->sp, route, NULL, 0);
         return NULL;
     }
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     c->rpc = r;
     c->control = control;
+    if (route != NULL) {
+        c->direct = 1;
+        c->route = *route;
+    }
     c->worker = worker;
     c->method = r->opts.n_methods;
     c->arena = as_arena_create(r->opts.max_decode_bytes);
@@ -504,17 +532,20 @@ static int take_long_slot(as_call_t *c, long_slot_t **slot)
 }
 
 /* Decodes one request and hands it to its handler; every path ends in
- * exactly one reply. *leading is set while the caller holds the socket
- * (recv_lock): it is let go before any handler that may take a while. */
-static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
-                     size_t n, int *leading)
+ * exactly one reply. *leading is set while the caller holds the nanomsg
+ * socket (recv_lock): it is let go before any handler that may take a
+ * while. (A request from an own connection is served by the thread that
+ * read it: the other threads wait on the other connections.) */
+static void dispatch(as_rpc_t *r, void *worker, void *control,
+                     const as_sp_route_t *route, const void *body, size_t n,
+                     int *leading)
 {
     Artstore__V1__Request *req;
     as_call_t *c;
     long_slot_t *slot;
     size_t len, quick;
 
-    if ((c = call_new(r, worker, control)) == NULL ||
+    if ((c = call_new(r, worker, control, route)) == NULL ||
         (req = unpack_envelope(c, body, n)) == NULL || admit(c, req) != 0 ||
         take_long_slot(c, &slot) != 0)
         return;
@@ -532,6 +563,15 @@ static void dispatch(as_rpc_t *r, void *worker, void *control, void *body,
     release_slot(r, slot);
 }
 
+/* as_spserve_request_fn: a request from an own connection. */
+static void direct_request(void *arg, void *worker, const as_sp_route_t *route,
+                           const void *body, size_t n)
+{
+    int leading = 0;
+
+    dispatch(arg, worker, NULL, route, body, n, &leading);
+}
+
 static void *worker_main(void *arg)
 {
     as_rpc_t *r = arg;
@@ -540,7 +580,9 @@ static void *worker_main(void *arg)
 
     int leading = 0;
 
-    while (!atomic_load(&r->stopping)) {
+    while (r->sp != NULL && !atomic_load(&r->stopping))
+        as_spserve_serve(r->sp, worker, POLL_MS);
+    while (r->sp == NULL && !atomic_load(&r->stopping)) {
         struct nn_msghdr hdr;
         struct nn_iovec iov;
         void *body = NULL, *control = NULL;
@@ -572,7 +614,7 @@ static void *worker_main(void *arg)
                 as_log_error("recv: %s", nn_strerror(e));
             break;
         }
-        dispatch(r, worker, control, body, (size_t)n, &leading);
+        dispatch(r, worker, control, NULL, body, (size_t)n, &leading);
         nn_freemsg(body);
     }
     if (leading)
@@ -608,6 +650,20 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
     for (m = 0; m <= opts->n_methods; m++)
         pthread_mutex_init(&r->slots[m].lock, NULL);
     pthread_mutex_init(&r->recv_lock, NULL);
+    r->sock = -1;
+    if (as_spserve_supports(opts->endpoint)) {
+        as_spserve_opts_t so;
+
+        memset(&so, 0, sizeof(so));
+        so.endpoint = opts->endpoint;
+        so.max_message_bytes = opts->max_message_bytes;
+        so.stall_ms = opts->stall_ms;
+        so.on_request = direct_request;
+        so.arg = r;
+        if (as_spserve_listen(&so, &r->sp, st) != 0)
+            goto out_free;
+        goto out_start;
+    }
     r->sock = nn_socket(AF_SP_RAW, NN_REP);
     if (r->sock < 0) {
         as_status_set(st, AS_CODE_INTERNAL, "nn_socket: %s",
@@ -627,6 +683,7 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
                       opts->endpoint, nn_strerror(nn_errno()));
         goto out_close;
     }
+out_start:
     /* *out is set before the first worker starts, so that a handler may
      * read it (through its context) without a race. */
     *out = r;
@@ -645,7 +702,9 @@ int as_rpc_start(const as_rpc_opts_t *opts, as_rpc_t **out, as_status_t *st)
     return 0;
 
 out_close:
-    nn_close(r->sock);
+    if (r->sock >= 0)
+        nn_close(r->sock);
+    as_spserve_close(r->sp);
 out_free:
     free(r->threads);
     free(r->slots);
@@ -678,7 +737,7 @@ void as_rpc_dispatch_bytes(as_rpc_t *r, void *worker, const void *body,
 {
     int leading = 0;
 
-    dispatch(r, worker, NULL, (void *)body, n, &leading);
+    dispatch(r, worker, NULL, NULL, body, n, &leading);
 }
 
 void as_rpc_stop(as_rpc_t *r)
@@ -700,6 +759,7 @@ void as_rpc_close(as_rpc_t *r)
     as_rpc_stop(r);
     if (r->sock >= 0)
         nn_close(r->sock);
+    as_spserve_close(r->sp);
     for (m = 0; m <= r->opts.n_methods; m++)
         pthread_mutex_destroy(&r->slots[m].lock);
     pthread_mutex_destroy(&r->recv_lock);
@@ -730,4 +790,9 @@ int64_t as_rpc_oldest_long_call(as_rpc_t *r)
 int as_rpc_workers(const as_rpc_t *r)
 {
     return r->n_threads;
+}
+
+int as_rpc_direct(const as_rpc_t *r)
+{
+    return r != NULL && r->sp != NULL;
 }

@@ -1,11 +1,17 @@
 /*
- * rpc.h - the request socket: nanomsg raw REP, worker threads, envelopes.
+ * rpc.h - the request endpoint: worker threads, envelopes, dispatch.
  *
- * One AF_SP_RAW NN_REP socket is shared by a pool of worker threads (a
- * cooked REP socket holds one request at a time and would mix replies).
- * Each request carries its routing header (the nanomsg control message);
- * the reply goes back with the same header, from whichever thread
- * completes the call - a worker for reads, the writer thread for writes.
+ * The transport: on ipc:// and tcp://HOST:PORT (HOST an IPv4 address or
+ * the wildcard) the workers serve the SP connections themselves
+ * (spserve.h: no nanomsg I/O thread between the socket and the worker).
+ * Other endpoints (ws://, the
+ * dashboard's) use one AF_SP_RAW NN_REP nanomsg socket shared by the
+ * workers (a cooked REP socket holds one request at a time and would mix
+ * replies). Either way each request carries where its reply goes (the
+ * connection and the request's backtrace, or the nanomsg control
+ * message); the reply goes back from whichever thread completes the call
+ * - a worker for reads, the writer thread for writes, the feed thread for
+ * a parked Changes.
  *
  * This layer knows envelopes, not methods: it unpacks the Request into a
  * per-request arena with a memory budget, checks the deadline, finds the
@@ -52,6 +58,9 @@ typedef struct as_rpc_opts {
     int max_long_calls;      /* 0: workers - 1 (at least 1) */
     size_t max_message_bytes;
     size_t max_decode_bytes;
+    /* Own connections only: drop one whose request stays half-sent, or
+     * whose replies stay unread, this long (0: never). */
+    int64_t stall_ms;
     const as_method_t *methods;
     size_t n_methods;
     void *ctx;               /* handed to handlers via as_call_ctx */
@@ -114,10 +123,10 @@ int64_t as_call_deadline_ms(as_call_t *c);
 int as_call_linearizable(as_call_t *c);
 
 /*
- * Which connection the call came on: the pipe key nanomsg puts first in
- * the request's routing header, the same for every request of one
- * connection while it lasts. 0 for a socketless call. For per-connection
- * bounds (nanomsg tells nothing of connections closing).
+ * Which connection the call came on: the own connection's key
+ * (as_spserve_peer), or the pipe key nanomsg puts first in the request's
+ * routing header; the same for every request of one connection while it
+ * lasts. 0 for a socketless call. For per-connection bounds.
  */
 uint32_t as_call_peer(as_call_t *c);
 
@@ -161,6 +170,10 @@ void as_rpc_get_stats(as_rpc_t *r, size_t i, as_method_stats_t *out);
 
 /* Returns the number of worker threads. */
 int as_rpc_workers(const as_rpc_t *r);
+
+/* Nonzero when r serves its endpoint on its own connections (spserve.h),
+ * which drop stalled requests themselves; 0 for nanomsg and NULL. */
+int as_rpc_direct(const as_rpc_t *r);
 
 /* Returns when (wall ms) the oldest long call now running began, 0 when
  * none runs (stall.h: a sweep leaves connections alone meanwhile). */

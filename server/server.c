@@ -296,6 +296,7 @@ static int start_rpc(as_server_t *s, const as_config_t *cfg, as_status_t *st)
     ro.max_long_calls = (int)cfg->max_long_calls;
     ro.max_message_bytes = cfg->limits.max_message_bytes;
     ro.max_decode_bytes = cfg->limits.max_decode_bytes;
+    ro.stall_ms = (int64_t)cfg->recv_stall_ms;
     ro.methods = as_service_methods;
     ro.n_methods = as_service_n_methods;
     ro.ctx = &s->svc;
@@ -334,8 +335,10 @@ static int64_t oldest_long_call(void *arg)
     return a == 0 || (b != 0 && b < a) ? b : a;
 }
 
-/* Watches the TCP request endpoints for requests that stall half-sent
- * (stall.h); none for ipc:// only, or with --recv-stall-ms 0. */
+/* Watches the TCP request endpoints that nanomsg serves for requests that
+ * stall half-sent (stall.h): the dashboard's ws://, and --listen only
+ * when it is not on the rpc's own connections (which drop stalled
+ * requests themselves); none with --recv-stall-ms 0. */
 static int start_stall(as_server_t *s, const as_config_t *cfg,
                        as_status_t *st)
 {
@@ -343,7 +346,8 @@ static int start_stall(as_server_t *s, const as_config_t *cfg,
     int port;
 
     memset(&so, 0, sizeof(so));
-    if ((port = as_stall_endpoint_port(cfg->listen)) != 0)
+    if (!as_rpc_direct(s->svc.rpc) &&
+        (port = as_stall_endpoint_port(cfg->listen)) != 0)
         so.ports[so.n_ports++] = port;
     if ((port = as_stall_endpoint_port(s->ws_rpc)) != 0)
         so.ports[so.n_ports++] = port;

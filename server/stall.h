@@ -25,6 +25,13 @@
  * socket (ipc://) connections are not watched: only local processes reach
  * them.
  *
+ * Which endpoints it watches: only those nanomsg serves, i.e. the
+ * dashboard's ws:// request endpoint and a --listen that spserve.h does
+ * not take (tcp://IFACE;HOST:PORT, an interface name, IPv6). A tcp://
+ * --listen of an IPv4 address or the wildcard is on the server's own
+ * connections (spserve.h), which see their receive buffers and drop a
+ * request half-sent for stall_ms themselves, without this guesswork.
+ *
  * Threads: one thread of its own; as_stall_sweep is for tests.
  */
 #ifndef AS_STALL_H
