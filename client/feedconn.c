@@ -18,16 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "be.h"
 #include "clock.h"
 
-/* The SP connection header: 0x00 'S' 'P' 0x00, the protocol id (u16
- * big-endian), two zero bytes. */
-#define SP_HEADER_LEN 8
-/* An IPC message's type byte (nanomsg's sipc: a normal message). */
-#define SP_IPC_NORMAL 1
-/* The least the buffer grows by: one read takes several small frames. */
-#define READ_CHUNK (64 * 1024)
 
 int as__feedconn_supports(const char *endpoint)
 {
@@ -66,16 +58,13 @@ void as__feedconn_close(as_feedconn_t *fc)
     if (fc->fd >= 0)
         close(fc->fd);
     fc->fd = -1;
-    fc->off = fc->len = 0;
-    fc->header_seen = 0;
+    as_sp_rbuf_reset(&fc->rb);
 }
 
 void as__feedconn_free(as_feedconn_t *fc)
 {
     as__feedconn_close(fc);
-    free(fc->buf);
-    fc->buf = NULL;
-    fc->cap = 0;
+    as_sp_rbuf_free(&fc->rb);
 }
 
 /* Connects a non-blocking socket to addr, waiting at most timeout_ms.
@@ -182,16 +171,16 @@ static int connect_ipc(const char *path, int timeout_ms)
 int as__feedconn_connect(as_feedconn_t *fc, const char *endpoint,
                          int timeout_ms)
 {
-    unsigned char hello[SP_HEADER_LEN] = { 0, 'S', 'P', 0, 0, 0, 0, 0 };
+    unsigned char hello[AS_SP_HEADER_LEN];
     int fd;
 
     as__feedconn_close(fc);
     if (!as__feedconn_supports(endpoint))
         return -EINVAL;
-    as_be_put16(hello + 4, fc->self);
-    fc->ipc = strncmp(endpoint, "ipc://", 6) == 0;
-    fd = fc->ipc ? connect_ipc(endpoint + 6, timeout_ms)
-                 : connect_tcp(endpoint + 6, timeout_ms);
+    as_sp_hello(hello, fc->self);
+    fc->rb.ipc = strncmp(endpoint, "ipc://", 6) == 0;
+    fd = fc->rb.ipc ? connect_ipc(endpoint + 6, timeout_ms)
+                    : connect_tcp(endpoint + 6, timeout_ms);
     if (fd < 0)
         return fd;
     /* A new connection's send buffer is empty: the 8 bytes go at once. */
@@ -209,21 +198,16 @@ int as__feedconn_send(as_feedconn_t *fc, const void *head, size_t hlen,
                       const void *body, size_t blen, int timeout_ms)
 {
     int64_t deadline = as_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    unsigned char frame[9];
+    unsigned char frame[AS_SP_PREFIX_MAX];
     struct iovec iov[3], *v = iov;
     struct msghdr mh;
-    size_t fl = 0;
     int n = 3, err;
     ssize_t w;
 
     if (fc->fd < 0)
         return -ENOTCONN;
-    if (fc->ipc)
-        frame[fl++] = SP_IPC_NORMAL;
-    as_be_put64(frame + fl, (uint64_t)(hlen + blen));
-    fl += 8;
     iov[0].iov_base = frame;
-    iov[0].iov_len = fl;
+    iov[0].iov_len = as_sp_prefix(frame, fc->rb.ipc, (uint64_t)(hlen + blen));
     iov[1].iov_base = (void *)(uintptr_t)head;
     iov[1].iov_len = hlen;
     iov[2].iov_base = (void *)(uintptr_t)body;
@@ -269,43 +253,17 @@ int as__feedconn_send(as_feedconn_t *fc, const void *head, size_t hlen,
     return 0;
 }
 
-/* Takes the next message from the buffer. Returns its length (msg set),
- * -EAGAIN with *need the bytes from off it needs, or -EPROTO. */
+/* Takes the next message from fc's buffer. Returns its length (msg
+ * set), -EAGAIN with *need the bytes from rb.off it needs, or -EPROTO (a
+ * bad header, an oversized message). */
 static ssize_t take(as_feedconn_t *fc, const unsigned char **msg, size_t *need)
 {
-    const unsigned char *b = fc->buf + fc->off;
-    size_t have = fc->len - fc->off, hdr = fc->ipc ? 9 : 8;
-    uint64_t size;
+    size_t len = 0;
+    int r = as_sp_take(&fc->rb, fc->peer, fc->max, msg, &len, need);
 
-    if (!fc->header_seen) {
-        if (have < SP_HEADER_LEN) {
-            *need = SP_HEADER_LEN;
-            return -EAGAIN;
-        }
-        if (b[0] != 0 || b[1] != 'S' || b[2] != 'P' || b[3] != 0 ||
-            as_be_get16(b + 4) != fc->peer)
-            return -EPROTO;
-        fc->header_seen = 1;
-        fc->off += SP_HEADER_LEN;
-        b += SP_HEADER_LEN;
-        have -= SP_HEADER_LEN;
-    }
-    if (have < hdr) {
-        *need = hdr;
-        return -EAGAIN;
-    }
-    if (fc->ipc && b[0] != SP_IPC_NORMAL)
-        return -EPROTO;
-    size = as_be_get64(b + hdr - 8);
-    if (size > fc->max)
-        return -EPROTO;
-    if (have - hdr < size) {
-        *need = hdr + (size_t)size;
-        return -EAGAIN;
-    }
-    *msg = b + hdr;
-    fc->off += hdr + (size_t)size;
-    return (ssize_t)size;
+    if (r == AS_SP_MSG)
+        return (ssize_t)len;
+    return r == AS_SP_MORE ? -EAGAIN : -EPROTO;
 }
 
 int as__feedconn_pending(const as_feedconn_t *fc)
@@ -315,34 +273,6 @@ int as__feedconn_pending(const as_feedconn_t *fc)
     size_t need;
 
     return fc->fd >= 0 && take(&probe, &msg, &need) >= 0;
-}
-
-/* Makes room to read: space from off for need bytes, and at least a
- * quarter chunk free at the end. 0 or -ENOMEM. */
-static int reserve(as_feedconn_t *fc, size_t need)
-{
-    size_t have = fc->len - fc->off, cap;
-    unsigned char *b;
-
-    if (have == 0)
-        fc->off = fc->len = 0;
-    if (fc->off > 0 && (fc->cap - fc->len < READ_CHUNK / 4 ||
-                        fc->cap - fc->off < need)) {
-        memmove(fc->buf, fc->buf + fc->off, have);
-        fc->off = 0;
-        fc->len = have;
-    }
-    if (fc->cap - fc->off >= need && fc->cap - fc->len >= READ_CHUNK / 4)
-        return 0;
-    /* Here off is 0: the unconsumed bytes are at the front. */
-    cap = fc->cap ? fc->cap : READ_CHUNK;
-    while (cap < need + READ_CHUNK / 4 || cap < fc->len + READ_CHUNK / 4)
-        cap *= 2;
-    if ((b = realloc(fc->buf, cap)) == NULL)
-        return -ENOMEM;
-    fc->buf = b;
-    fc->cap = cap;
-    return 0;
 }
 
 ssize_t as__feedconn_recv(as_feedconn_t *fc, int wait_ms,
@@ -365,7 +295,7 @@ ssize_t as__feedconn_recv(as_feedconn_t *fc, int wait_ms,
                 as__feedconn_close(fc);
             return r;
         }
-        if (reserve(fc, need) != 0) {
+        if (as_sp_reserve(&fc->rb, need) != 0) {
             as__feedconn_close(fc);
             return -ENOMEM;
         }
@@ -387,11 +317,12 @@ ssize_t as__feedconn_recv(as_feedconn_t *fc, int wait_ms,
             if (rc == 0)
                 return -EAGAIN;
         }
-        n = recv(fc->fd, fc->buf + fc->len, fc->cap - fc->len, MSG_DONTWAIT);
+        n = recv(fc->fd, fc->rb.buf + fc->rb.len, fc->rb.cap - fc->rb.len,
+                 MSG_DONTWAIT);
         if (n > 0) {
             /* A full read may have left more behind. */
-            may_have = (size_t)n == fc->cap - fc->len;
-            fc->len += (size_t)n;
+            may_have = (size_t)n == fc->rb.cap - fc->rb.len;
+            fc->rb.len += (size_t)n;
             continue;
         }
         if (n == 0) {

@@ -29,19 +29,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* SP protocol ids (docs/PROTOCOL.md): the connection header's u16. */
-#define AS_SP_PROTO_PUB 0x20
-#define AS_SP_PROTO_SUB 0x21
-#define AS_SP_PROTO_REQ 0x30
-#define AS_SP_PROTO_REP 0x31
+#include "spframe.h"
 
 typedef struct as_feedconn {
     int fd;                 /* the stream socket, -1 when not connected */
     unsigned self, peer;    /* the SP protocol ids of this side, the peer */
-    int ipc;                /* a Unix socket: messages carry a type byte */
-    int header_seen;        /* the peer's SP header was read and checked */
-    unsigned char *buf;     /* bytes received and not consumed yet */
-    size_t off, len, cap;   /* buf[off..len) is unconsumed */
+    as_sp_rbuf_t rb;        /* bytes received and not consumed yet; a
+                               Unix socket's framing (rb.ipc) */
     size_t max;             /* the largest message accepted */
 } as_feedconn_t;
 

@@ -36,18 +36,12 @@
 #include "be.h"
 #include "clock.h"
 #include "log.h"
+#include "spframe.h"
 
-/* The SP connection header: 0x00 'S' 'P' 0x00, the protocol id (u16
- * big-endian), two zero bytes. */
-#define SP_HEADER_LEN 8
-#define SP_PROTO_REQ 0x30
-#define SP_PROTO_REP 0x31
-/* An ipc:// message's type byte (nanomsg's sipc: a normal message). */
-#define SP_IPC_NORMAL 1
-/* The least a receive buffer grows by, and the size above which an
- * emptied buffer is given back. */
-#define READ_CHUNK (64 * 1024)
-#define KEEP_BUFFER (4 * READ_CHUNK)
+/* The size above which an emptied buffer is given back; the least a reply
+ * queue is. */
+#define KEEP_BUFFER (256 * 1024)
+#define QUEUE_CHUNK (64 * 1024)
 #define DEFAULT_MAX_QUEUED ((size_t)64 << 20)
 #define CHUNK_SLOTS 256
 #define N_CHUNKS (AS_SPSERVE_MAX_CONNS / CHUNK_SLOTS)
@@ -61,7 +55,6 @@ typedef struct conn {
     pthread_mutex_t lock;
     uint32_t gen;
     int fd;                  /* -1: the slot is free */
-    int ipc;
     int busy;                /* a thread owns the receive side */
     int closing;             /* closed while busy: its owner finishes */
     uint32_t again;          /* events that came while busy */
@@ -74,10 +67,8 @@ typedef struct conn {
     unsigned char *out;      /* reply bytes not written yet */
     size_t out_off, out_len, out_cap;
     uint32_t next_free;
-    /* The owner's alone (busy): */
-    int header_seen;
-    unsigned char *in;
-    size_t in_off, in_len, in_cap;
+    as_sp_rbuf_t in;         /* the owner's alone (busy); in.ipc is
+                                set at accept and read by all */
 } conn_t;
 
 struct as_spserve {
@@ -309,14 +300,12 @@ static void finish(as_spserve_t *s, conn_t *c, uint32_t i)
     close(c->fd);
     c->fd = -1;
     c->gen++;
-    free(c->in);
+    as_sp_rbuf_free(&c->in);
     free(c->out);
-    c->in = c->out = NULL;
-    c->in_off = c->in_len = c->in_cap = 0;
+    c->out = NULL;
     c->out_off = c->out_len = c->out_cap = 0;
     c->busy = c->closing = c->inflight = c->pending = c->partial = 0;
     c->again = c->armed = 0;
-    c->header_seen = 0;
     slot_give(s, i);
 }
 
@@ -343,11 +332,11 @@ static void close_other(as_spserve_t *s, conn_t *c, uint32_t i)
  * descriptors: accepting pauses a moment, see as_spserve_serve). */
 static void accept_all(as_spserve_t *s)
 {
-    unsigned char hello[SP_HEADER_LEN] = { 0, 'S', 'P', 0, 0, 0, 0, 0 };
+    unsigned char hello[AS_SP_HEADER_LEN];
     struct epoll_event ev;
     int one = 1;
 
-    as_be_put16(hello + 4, SP_PROTO_REP);
+    as_sp_hello(hello, AS_SP_PROTO_REP);
     for (;;) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         uint32_t i;
@@ -385,7 +374,7 @@ static void accept_all(as_spserve_t *s)
         c = slot_at(s, i);
         pthread_mutex_lock(&c->lock);
         c->fd = fd;
-        c->ipc = s->ipc;
+        c->in.ipc = s->ipc;
         c->last_recv_ms = c->last_send_ms = as_clock_mono_ms();
         memset(&ev, 0, sizeof(ev));
         ev.events = EPOLLIN | EPOLLONESHOT;
@@ -406,93 +395,33 @@ static void accept_all(as_spserve_t *s)
 /* ------------------------------------------------------------ receive */
 
 /* Takes the next request from c's buffer. Returns 1 (msg, len set), 0
- * when more bytes are needed (*need: how many from in_off), or -1 when the
+ * when more bytes are needed (*need: how many from in.off), or -1 when the
  * peer broke the protocol (logged). Owner only. */
 static int take(as_spserve_t *s, conn_t *c, const unsigned char **msg,
                 size_t *len, size_t *need)
 {
-    const unsigned char *b = c->in + c->in_off;
-    size_t have = c->in_len - c->in_off, hdr = c->ipc ? 9 : 8;
-    uint64_t size;
+    const unsigned char *b;
     char peer[64];
+    int r = as_sp_take(&c->in, AS_SP_PROTO_REQ, s->opts.max_message_bytes,
+                       msg, len, need);
 
-    if (!c->header_seen) {
-        if (have < SP_HEADER_LEN) {
-            *need = SP_HEADER_LEN;
-            return 0;
-        }
-        if (b[0] != 0 || b[1] != 'S' || b[2] != 'P' || b[3] != 0 ||
-            as_be_get16(b + 4) != SP_PROTO_REQ) {
-            peer_name(c->fd, c->ipc, peer, sizeof(peer));
-            as_log_warn("closed the connection of %s on %s: not a nanomsg "
-                        "REQ peer (SP header %02x %02x %02x %02x, protocol "
-                        "0x%x; REP takes only REQ, 0x30)", peer,
-                        s->opts.endpoint, b[0], b[1], b[2], b[3],
-                        as_be_get16(b + 4));
-            return -1;
-        }
-        c->header_seen = 1;
-        c->in_off += SP_HEADER_LEN;
-        b += SP_HEADER_LEN;
-        have -= SP_HEADER_LEN;
-    }
-    if (have < hdr) {
-        *need = hdr;
-        return 0;
-    }
-    size = as_be_get64(b + hdr - 8);
-    if ((c->ipc && b[0] != SP_IPC_NORMAL) ||
-        size > s->opts.max_message_bytes) {
-        peer_name(c->fd, c->ipc, peer, sizeof(peer));
-        if (c->ipc && b[0] != SP_IPC_NORMAL)
-            as_log_warn("closed the connection of %s on %s: message type "
-                        "%u (only 1 is known)", peer, s->opts.endpoint, b[0]);
-        else
-            as_log_warn("closed the connection of %s on %s: a request of "
-                        "%llu bytes, over max_message_bytes=%zu", peer,
-                        s->opts.endpoint, (unsigned long long)size,
-                        s->opts.max_message_bytes);
-        return -1;
-    }
-    if (have - hdr < size) {
-        *need = hdr + (size_t)size;
-        return 0;
-    }
-    *msg = b + hdr;
-    *len = (size_t)size;
-    c->in_off += hdr + (size_t)size;
-    return 1;
-}
-
-/* Makes room to receive into c's buffer: need bytes from in_off, and
- * some free space at the end. The buffer grows with the bytes that come
- * (doubling, up to a chunk past what the current message still needs),
- * never to a size a length header announced. 0, or -1 out of memory. */
-static int reserve(conn_t *c, size_t need)
-{
-    size_t have = c->in_len - c->in_off, cap;
-    unsigned char *b;
-
-    if (have == 0)
-        c->in_off = c->in_len = 0;
-    if (c->in_off > 0 && (c->in_cap - c->in_len < READ_CHUNK / 4 ||
-                          c->in_cap - c->in_off < need)) {
-        memmove(c->in, c->in + c->in_off, have);
-        c->in_off = 0;
-        c->in_len = have;
-    }
-    if (c->in_cap - c->in_len >= READ_CHUNK / 4)
-        return 0;
-    cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK;
-    if (cap > (need > have ? need : have) + READ_CHUNK)
-        cap = (need > have ? need : have) + READ_CHUNK;
-    if (cap < c->in_len + READ_CHUNK / 4)
-        cap = c->in_len + READ_CHUNK / 4;
-    if ((b = realloc(c->in, cap)) == NULL)
-        return -1;
-    c->in = b;
-    c->in_cap = cap;
-    return 0;
+    if (r >= 0)
+        return r;
+    b = c->in.buf + c->in.off;
+    peer_name(c->fd, c->in.ipc, peer, sizeof(peer));
+    if (r == AS_SP_EHEADER)
+        as_log_warn("closed the connection of %s on %s: not a nanomsg REQ "
+                    "peer (SP header %02x %02x %02x %02x, protocol 0x%x; "
+                    "REP takes only REQ, 0x30)", peer, s->opts.endpoint,
+                    b[0], b[1], b[2], b[3], as_be_get16(b + 4));
+    else if (r == AS_SP_ETYPE)
+        as_log_warn("closed the connection of %s on %s: message type %u "
+                    "(only 1 is known)", peer, s->opts.endpoint, b[0]);
+    else
+        as_log_warn("closed the connection of %s on %s: a request of %zu "
+                    "bytes, over max_message_bytes=%zu", peer,
+                    s->opts.endpoint, *len, s->opts.max_message_bytes);
+    return -1;
 }
 
 /* Hands one request (backtrace and envelope) to the callback. A body
@@ -545,7 +474,7 @@ static int receive(as_spserve_t *s, conn_t *c, uint32_t i, void *worker,
             if (!go) {
                 /* Still buffered: served when the connection is armed
                  * again (arm's EPOLLOUT). */
-                c->pending = c->in_len > c->in_off;
+                c->pending = c->in.len > c->in.off;
                 c->partial = 0;
                 return 0;
             }
@@ -557,17 +486,17 @@ static int receive(as_spserve_t *s, conn_t *c, uint32_t i, void *worker,
         }
         if (!may_read)
             break;
-        if (reserve(c, need) != 0) {
+        if (as_sp_reserve(&c->in, need) != 0) {
             as_log_error("closed a connection on %s: out of memory for its "
                          "request", s->opts.endpoint);
             return -1;
         }
-        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
+        n = recv(c->fd, c->in.buf + c->in.len, c->in.cap - c->in.len,
                  MSG_DONTWAIT);
         if (n > 0) {
             /* A full read may have left more behind. */
-            may_read = (size_t)n == c->in_cap - c->in_len;
-            c->in_len += (size_t)n;
+            may_read = (size_t)n == c->in.cap - c->in.len;
+            c->in.len += (size_t)n;
             c->last_recv_ms = as_clock_mono_ms();
             continue;
         }
@@ -580,11 +509,11 @@ static int receive(as_spserve_t *s, conn_t *c, uint32_t i, void *worker,
         return -1;
     }
     c->pending = 0;
-    c->partial = c->in_len > c->in_off;
-    if (!c->partial && c->in_cap > KEEP_BUFFER) {
-        free(c->in);
-        c->in = NULL;
-        c->in_off = c->in_len = c->in_cap = 0;
+    c->partial = c->in.len > c->in.off;
+    if (!c->partial && c->in.cap > KEEP_BUFFER) {
+        free(c->in.buf);
+        c->in.buf = NULL;
+        c->in.off = c->in.len = c->in.cap = 0;
     }
     return 0;
 }
@@ -635,7 +564,7 @@ static int enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip)
         c->out_off = 0;
     }
     if (c->out_cap - c->out_len < total) {
-        size_t cap = c->out_cap ? c->out_cap : READ_CHUNK;
+        size_t cap = c->out_cap ? c->out_cap : QUEUE_CHUNK;
         unsigned char *b;
 
         while (cap < c->out_len + total)
@@ -665,10 +594,10 @@ static int enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip)
 int as_spserve_reply(as_spserve_t *s, const as_sp_route_t *route,
                      const void *buf, size_t len)
 {
-    unsigned char frame[9];
+    unsigned char frame[AS_SP_PREFIX_MAX];
     struct iovec iov[3];
     struct msghdr mh;
-    size_t fl = 0, total, queued;
+    size_t fl, total, queued;
     ssize_t w = 0;
     char peer[64];
     conn_t *c;
@@ -685,10 +614,7 @@ int as_spserve_reply(as_spserve_t *s, const as_sp_route_t *route,
         rc = 0;
         goto out_arm;
     }
-    if (c->ipc)
-        frame[fl++] = SP_IPC_NORMAL;
-    as_be_put64(frame + fl, (uint64_t)route->hlen + len);
-    fl += 8;
+    fl = as_sp_prefix(frame, c->in.ipc, (uint64_t)route->hlen + len);
     iov[0].iov_base = frame;
     iov[0].iov_len = fl;
     iov[1].iov_base = (void *)route->hdr;
@@ -716,7 +642,7 @@ int as_spserve_reply(as_spserve_t *s, const as_sp_route_t *route,
             goto out_arm;
         }
     } else if (queued + total > s->max_queued) {
-        peer_name(c->fd, c->ipc, peer, sizeof(peer));
+        peer_name(c->fd, c->in.ipc, peer, sizeof(peer));
         as_log_warn("closed the connection of %s on %s: it does not read its "
                     "replies (%zu bytes queued, the limit %zu)", peer,
                     s->opts.endpoint, queued + total, s->max_queued);
@@ -818,7 +744,7 @@ int as_spserve_sweep(as_spserve_t *s)
                  now - c->last_send_ms >= s->opts.stall_ms;
         reads = c->partial && now - c->last_recv_ms >= s->opts.stall_ms;
         if (writes || reads) {
-            peer_name(c->fd, c->ipc, peer, sizeof(peer));
+            peer_name(c->fd, c->in.ipc, peer, sizeof(peer));
             if (reads)
                 as_log_warn("dropped the connection of %s: a request "
                             "stalled half-sent for %lld ms (limit "
@@ -932,7 +858,7 @@ void as_spserve_close(as_spserve_t *s)
 
         if (c->fd >= 0)
             close(c->fd);
-        free(c->in);
+        free(c->in.buf);
         free(c->out);
         pthread_mutex_destroy(&c->lock);
     }

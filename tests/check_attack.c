@@ -917,18 +917,10 @@ END_TEST
  * of a REQ socket. Returns the descriptor. */
 static int sp_connect(int port)
 {
-    static const unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
-    struct sockaddr_in sa;
     unsigned char theirs[8];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = ts_sp_open(port, 0x30);
 
     ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(write(fd, hello, 8), 8);
     ck_assert_int_eq(recv(fd, theirs, 8, MSG_WAITALL), 8);
     ck_assert(theirs[1] == 'S' && theirs[5] == 0x31);
     return fd;

@@ -199,18 +199,9 @@ static Artstore__V1__Reply *unpack(const void *buf, size_t n)
  * of protocol proto (REQ: 0x30). */
 static int sp_open(unsigned proto)
 {
-    unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0, 0, 0 };
-    struct sockaddr_in sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = ts_sp_open(port, proto);
 
     ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    as_be_put16(hello + 4, proto);
-    ck_assert_int_eq(write(fd, hello, 8), 8);
     return fd;
 }
 

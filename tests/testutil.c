@@ -293,6 +293,28 @@ int ts_free_port(void)
     return port;
 }
 
+int ts_sp_open(int port, unsigned proto)
+{
+    unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0, 0, 0 };
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    hello[4] = (unsigned char)(proto >> 8);
+    hello[5] = (unsigned char)proto;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        write(fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int ts_http(int port, const char *method, const char *path, int *status,
             char **headers, char **body)
 {

@@ -74,6 +74,11 @@ int ts_dead_tcp_endpoint(char *buf, size_t len);
 /* Returns a TCP port on 127.0.0.1 that was free a moment ago, or 0. */
 int ts_free_port(void);
 
+/* Opens a TCP connection to 127.0.0.1:port and sends the SP connection
+ * header of protocol proto (0x30: REQ), as a hand-written SP peer does.
+ * Returns the descriptor, or -1. */
+int ts_sp_open(int port, unsigned proto);
+
 /*
  * Sends `METHOD PATH HTTP/1.1` to 127.0.0.1:port (retrying the connect for
  * up to 2 s, as a listener may start just after the server answers Ping)
