@@ -34,7 +34,8 @@ size_t as_sp_prefix(unsigned char *out, int ipc, uint64_t len)
 int as_sp_take(as_sp_rbuf_t *rb, unsigned peer, uint64_t max,
                const unsigned char **msg, size_t *len, size_t *need)
 {
-    const unsigned char *b = rb->buf + rb->off;
+    /* No buffer yet on a new connection: b is read only when have > 0. */
+    const unsigned char *b = rb->buf != NULL ? rb->buf + rb->off : NULL;
     size_t have = rb->len - rb->off, hdr = rb->ipc ? 9 : 8;
     uint64_t size;
 

@@ -116,9 +116,10 @@ static const option_def_t options[] = {
       "Query, ListTags and Backup calls running at once (0: "
       "workers - 1), so that a worker stays free for quick calls" },
     { "recv-stall-ms", OPT_COUNT, CFG(recv_stall_ms), "120000",
-      "drop a TCP connection whose request has stayed half-sent this long "
-      "(it holds up to max-message-bytes meanwhile; 0: never). Longer than "
-      "any call may take: Changes waits up to 60 s" },
+      "drop a connection whose request has stayed half-sent, or whose "
+      "replies have stayed unread, this long (it holds up to "
+      "max-message-bytes meanwhile; 0: never). On ws:// longer than any "
+      "call may take: Changes waits up to 60 s" },
     { "max-reply-bytes", OPT_SIZE, LIM(max_reply_bytes), NULL,
       "largest reply: a Get over it is refused, a Query or Changes page "
       "is cut short (with a cursor to go on)" },

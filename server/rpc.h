@@ -42,9 +42,12 @@ typedef struct as_method {
     const char *name;        /* "Put"; the path is /artstore.v1.ArticleStore/Put */
     as_handler_fn fn;
     int write;               /* access needed: AS_ACCESS_* (0/1 as before) */
-    /* Requests whose payload is at most this many bytes are cheap enough
-     * for the worker that received them to serve while it keeps waiting
-     * on the socket to itself: no other worker is woken (0: never). */
+    /* nanomsg socket only: requests whose payload is at most this many
+     * bytes are cheap enough for the worker that received them to serve
+     * while it keeps waiting on the socket to itself: no other worker is
+     * woken (0: never). (On own connections every request is served by
+     * the worker that read it; the others wait on the other
+     * connections.) */
     size_t quick_bytes;
     /* Can work for long (a walk of an index, a copy): at most
      * max_long_calls such handlers run at once, so that some worker is

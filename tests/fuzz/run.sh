@@ -23,7 +23,8 @@ CC=${CC:-clang} cmake -S "$src" -B "$build" -DARTSTORE_FUZZ=ON \
     -DARTSTORE_BUILD_TESTS=OFF -DARTSTORE_BUILD_BENCH=OFF \
     -DARTSTORE_DASHBOARD=OFF \
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" -j "$jobs" --target fuzz_request fuzz_json fuzz_gen_corpus
+cmake --build "$build" -j "$jobs" --target fuzz_request fuzz_json fuzz_spframe \
+    fuzz_gen_corpus
 
 # The request seeds are generated (valid envelopes), the JSON ones are
 # committed; the fuzzers add what they find in a scratch corpus.
@@ -31,16 +32,19 @@ mkdir -p "$src/tests/fuzz/corpus/fuzz_request"
 "$build/tests/fuzz/fuzz_gen_corpus" "$src/tests/fuzz/corpus/fuzz_request"
 
 status=0
-for t in fuzz_request fuzz_json; do
+for t in fuzz_request fuzz_json fuzz_spframe; do
     work="$build/corpus-$t"
     mkdir -p "$work"
+    # fuzz_spframe starts from nothing: no seed corpus is committed.
+    seeds="$src/tests/fuzz/corpus/$t"
+    [ -d "$seeds" ] || seeds=""
     echo "== $t for ${seconds}s"
     # detect_leaks: a leak in a handler is a finding like a crash.
     if ! (cd "$build" && ASAN_OPTIONS=detect_leaks=1 \
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
           "./tests/fuzz/$t" -max_total_time="$seconds" -max_len=65536 \
           -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-          "$work" "$src/tests/fuzz/corpus/$t" 2>&1 | tee "$build/$t.log" |
+          "$work" $seeds 2>&1 | tee "$build/$t.log" |
           grep -E '^(#[0-9]+.*(DONE|INITED)|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)'); then
         :
     fi
