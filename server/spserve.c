@@ -464,14 +464,16 @@ static int receive(as_spserve_t *s, conn_t *c, uint32_t i, void *worker,
     const unsigned char *msg;
     size_t len, need = 0;
     ssize_t n;
-    int r, go;
+    int r, go, served = 0;
 
     for (;;) {
         for (;;) {
             pthread_mutex_lock(&c->lock);
             go = reading(c) && !c->closing;
             pthread_mutex_unlock(&c->lock);
-            if (!go) {
+            /* After a turn the connections that waited meanwhile come
+             * first (the ready list is in order). */
+            if (!go || served >= AS_SPSERVE_TURN) {
                 /* Still buffered: served when the connection is armed
                  * again (arm's EPOLLOUT). */
                 c->pending = c->in.len > c->in.off;
@@ -483,6 +485,7 @@ static int receive(as_spserve_t *s, conn_t *c, uint32_t i, void *worker,
             if (r == 0)
                 break;
             serve_one(s, c, i, worker, msg, len);
+            served++;
         }
         if (!may_read)
             break;

@@ -21,7 +21,9 @@
  * id; more than one word when it crossed devices, at most
  * AS_SPSERVE_MAX_HOPS). The reply carries the same backtrace. A raw REQ
  * peer may send many requests without waiting: they are served in any
- * order, each reply with its own backtrace.
+ * order, each reply with its own backtrace. A connection is served at
+ * most AS_SPSERVE_TURN requests in a row; then the connections that became
+ * ready meanwhile come first (nanomsg's REP queued its pipes fairly too).
  *
  * Untrusted peers:
  *   - a length over max_message_bytes closes the connection before
@@ -57,6 +59,8 @@ typedef struct as_spserve as_spserve_t;
 #define AS_SPSERVE_MAX_CONNS 16384
 #define AS_SPSERVE_MAX_INFLIGHT 64
 #define AS_SPSERVE_QUEUE_PAUSE (256 * 1024)
+/* Most requests of one connection served in a row while others wait. */
+#define AS_SPSERVE_TURN 32
 
 /* Where a request came from and its reply goes: the connection's slot
  * and generation, and the request's backtrace. A plain value: copy it. */

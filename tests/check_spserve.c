@@ -97,12 +97,43 @@ static void h_peer(as_call_t *call, const uint8_t *payload, size_t len)
     as_call_reply_raw(call, key, sizeof(key));
 }
 
+/* Gate: holds its worker until the test opens the gate. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open, gate_waiting;
+static atomic_ulong counted;
+
+static void h_gate(as_call_t *call, const uint8_t *payload, size_t len)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate_waiting = 1;
+    pthread_cond_broadcast(&gate_cond);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    h_echo(call, payload, len);
+}
+
+/* Replies with how many Count calls were served, this one included (8
+ * bytes). */
+static void h_count(as_call_t *call, const uint8_t *payload, size_t len)
+{
+    unsigned char n[8];
+
+    (void)payload;
+    (void)len;
+    as_be_put64(n, atomic_fetch_add(&counted, 1) + 1);
+    as_call_reply_raw(call, n, sizeof(n));
+}
+
 static const as_method_t methods[] = {
     { .name = "Echo", .fn = h_echo },
     { .name = "Big", .fn = h_big },
     { .name = "Hold", .fn = h_hold },
     { .name = "Slow", .fn = h_slow, .long_call = 1 },
     { .name = "Peer", .fn = h_peer },
+    { .name = "Gate", .fn = h_gate },
+    { .name = "Count", .fn = h_count },
 };
 
 /* Answers the parked calls, the last parked first. Returns how many. */
@@ -130,6 +161,7 @@ static int count_held(void)
 
 static char endpoint[160];
 static int port;
+static int n_workers = 3;
 
 /* Starts an rpc with the test methods on tcp://127.0.0.1:PORT (or
  * ipc://, ipc nonzero), 3 workers. */
@@ -149,7 +181,7 @@ static as_rpc_t *start(int ipc, size_t max_message, int64_t stall_ms)
         snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
     }
     o.endpoint = endpoint;
-    o.workers = 3;
+    o.workers = n_workers;
     o.max_message_bytes = max_message;
     o.max_decode_bytes = 1 << 20;
     o.stall_ms = stall_ms;
@@ -686,8 +718,79 @@ START_TEST(long_call_leaves_others)
 }
 END_TEST
 
+/* One worker, one connection flooding it with 1,000 pipelined requests
+ * (sent while the worker was held by a third connection, so that the
+ * flood comes before the other's request and is read at once): the other
+ * connection's request is served after at most a turn of the flood, not
+ * after all of it. */
+START_TEST(flood_leaves_others)
+{
+    static uint8_t flood[128 * 1024];
+    int a, b, c, again = 0;
+    size_t one, n = 0, sent = 0, whole;
+    Artstore__V1__Reply *rep;
+    uint8_t req[256];
+    as_rpc_t *r;
+    uint32_t id;
+    uint64_t before_b;
+
+    n_workers = 1;
+    r = start(0, 1 << 20, 0);
+    a = sp_open(0x30);
+    b = sp_open(0x30);
+    c = sp_open(0x30);
+    sp_hello(a);
+    sp_hello(b);
+    sp_hello(c);
+    sp_send(c, 1, "Gate", 1);
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_waiting)
+        pthread_cond_wait(&gate_cond, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    one = envelope("Count", 9, NULL, 0, req, sizeof(req), 12);
+    as_be_put64(req, one + 4);
+    as_be_put32(req + 8, 0x80000009u);
+    one += 12;
+    while (n / one < 1000 && n + one <= sizeof(flood)) {
+        memcpy(flood + n, req, one);
+        n += one;
+    }
+    /* What the sockets take while the only worker is held. */
+    while (sent < n && again < 20) {
+        ssize_t w = send(a, flood + sent, n - sent, MSG_DONTWAIT);
+
+        if (w > 0) {
+            sent += (size_t)w;
+            continue;
+        }
+        again++;
+        usleep(10000);
+    }
+    whole = sent / one;
+    ck_assert_msg(whole >= 300, "only %zu requests went in", whole);
+    sp_send(b, 2, "Count", 2);
+    usleep(100000);
+    pthread_mutex_lock(&gate_lock);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_lock);
+    rep = sp_recv(b, &id, 10000);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_uint_eq(rep->payload.len, 8);
+    before_b = as_be_get64(rep->payload.data) - 1;
+    ck_assert_msg(before_b < whole / 2, "%llu of %zu flooding requests were "
+                  "served before another connection's one",
+                  (unsigned long long)before_b, whole);
+    artstore__v1__reply__free_unpacked(rep, NULL);
+    close(a);
+    close(b);
+    close(c);
+    as_rpc_close(r);
+}
+END_TEST
+
 AS_CHECK_MAIN("spserve", 60, cooked_req_interop, raw_pipelined_own_ids,
               backtrace_echoed, oversized_refused_before_alloc,
               bad_handshake_refused, stalled_partial_dropped,
               unread_replies_bounded, reply_after_close,
-              long_call_leaves_others)
+              long_call_leaves_others, flood_leaves_others)
