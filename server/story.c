@@ -985,9 +985,34 @@ size_t as_story_shared_terms(const uint32_t *a, size_t na, const uint32_t *b,
 #define BAND_KEY_CAP 8
 #define BAND_QUICK ((size_t)1 << 22)   /* slots (32 MB) */
 
-struct as_story_bands {
+/* Below BAND_STEP_FROM slots, a table outgrown is moved into the next one
+ * at once (a few hundred KB at most); from there on, BAND_STEP of its
+ * slots move at each insert, so that no put waits for a whole table of
+ * tens of MB to be rehashed (a growth of the 32 MB table stalled the
+ * writer for a batch: 10-18% of its samples in a window). BAND_STEP must
+ * be 2 or more: a table grown at least twofold starts at most 35% full
+ * and fills to 70% after 0.35 × its slots (0.7 × the old table's) more
+ * inserts, by when the old table's slots are all moved. */
+#define BAND_STEP_FROM ((size_t)1 << 16)
+#define BAND_STEP 8
+
+/* One open-addressing table of band slots (as above). */
+typedef struct btab {
     uint64_t *slots;
-    size_t cap, used, dead;
+    size_t cap;
+} btab_t;
+
+/* While the table grows, two tables: cur takes every new entry, and old's
+ * entries move to cur BAND_STEP slots at a time, in slot order (a moved
+ * slot is marked removed, so that old's probe chains stay whole). A
+ * lookup walks both: an entry is in exactly one of them, so the ids found
+ * and counted under a key are those of one table holding them all,
+ * whatever the moment of the growth. */
+struct as_story_bands {
+    btab_t cur, old;       /* old.slots: NULL when not growing */
+    size_t moved;          /* old's slots [0, moved) have moved */
+    size_t used, dead;     /* entries and removed slots in cur */
+    size_t old_used;       /* entries left in old */
 };
 
 static uint64_t band_frag(uint64_t key)
@@ -997,15 +1022,110 @@ static uint64_t band_frag(uint64_t key)
     return ((mix64(key) >> 32) * (((uint64_t)1 << 32) - 2) >> 32) + 1;
 }
 
+/* Zeroed memory for a lookup table of n bytes. One of 2 MB or more is
+ * mapped, aligned to 2 MB, and asks for huge pages: the band table is
+ * probed at 20 random places per article, and with 4 KB pages each probe
+ * of a table of tens of MB also misses the TLB. The mapping is zeroed by
+ * the kernel page by page as it is first written, not all at once here:
+ * a memset of a grown table was the writer's stall. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *table_alloc(size_t n)
+{
+    unsigned char *p, *a;
+    size_t head;
+
+    if (n < HUGE_PAGE)
+        return calloc(1, n);
+    p = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    a = (unsigned char *)(((uintptr_t)p + HUGE_PAGE - 1) &
+                          ~(uintptr_t)(HUGE_PAGE - 1));
+    head = (size_t)(a - p);
+    if (head > 0)
+        munmap(p, head);
+    munmap(a + n, HUGE_PAGE - head);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(a, n, MADV_HUGEPAGE);  /* a hint: refusal is harmless */
+#endif
+    return a;
+}
+
+/* Frees table_alloc(n)'s p (NULL is fine). */
+static void table_free(void *p, size_t n)
+{
+    if (p == NULL)
+        return;
+    if (n < HUGE_PAGE)
+        free(p);
+    else
+        munmap(p, n);
+}
+
+static int btab_alloc(btab_t *t, size_t cap)
+{
+    t->cap = cap;
+    t->slots = table_alloc(cap * sizeof(*t->slots));
+    return t->slots == NULL ? -1 : 0;
+}
+
+static void btab_free(btab_t *t)
+{
+    table_free(t->slots, t->cap * sizeof(*t->slots));
+    t->slots = NULL;
+    t->cap = 0;
+}
+
+/* Walks fragment f's probe chain in t: counts its entries into *same and
+ * reports their ids to fn until it returns nonzero (then *stop is set;
+ * fn is not called when *stop is set already). Sets *at (when not NULL)
+ * to the first removed slot on the chain, SIZE_MAX when none. Returns the
+ * empty slot that ends the chain. */
+static size_t btab_walk(const btab_t *t, uint64_t f,
+                        int (*fn)(void *arg, uint64_t id), void *arg,
+                        int *stop, size_t *same, size_t *at)
+{
+    size_t i;
+
+    if (at != NULL)
+        *at = SIZE_MAX;
+    for (i = (size_t)mix64(f) & (t->cap - 1); t->slots[i] != BAND_EMPTY;
+         i = (i + 1) & (t->cap - 1)) {
+        if (t->slots[i] == BAND_DEAD) {
+            if (at != NULL && *at == SIZE_MAX)
+                *at = i;
+        } else if ((t->slots[i] >> ID_BITS) == f) {
+            (*same)++;
+            if (!*stop && fn(arg, t->slots[i] & ID_MASK) != 0)
+                *stop = 1;
+        }
+    }
+    return i;
+}
+
+/* Marks slot value v removed in t; returns 1 when it was there. */
+static int btab_remove(btab_t *t, uint64_t v)
+{
+    size_t i;
+
+    for (i = (size_t)mix64(v >> ID_BITS) & (t->cap - 1);
+         t->slots[i] != BAND_EMPTY; i = (i + 1) & (t->cap - 1))
+        if (t->slots[i] == v) {
+            t->slots[i] = BAND_DEAD;
+            return 1;
+        }
+    return 0;
+}
+
 as_story_bands_t *as_story_bands_new(void)
 {
     as_story_bands_t *b = calloc(1, sizeof(*b));
 
     if (b == NULL)
         return NULL;
-    b->cap = 1024;
-    b->slots = calloc(b->cap, sizeof(*b->slots));
-    if (b->slots == NULL) {
+    if (btab_alloc(&b->cur, 1024) != 0) {
         free(b);
         return NULL;
     }
@@ -1016,49 +1136,53 @@ void as_story_bands_free(as_story_bands_t *b)
 {
     if (b == NULL)
         return;
-    free(b->slots);
+    btab_free(&b->cur);
+    btab_free(&b->old);
     free(b);
 }
 
-/* Memory for a lookup table. One of 2 MB or more is aligned to 2 MB and
- * asks for huge pages: the band table is probed at 20 random places per
- * article, and with 4 KB pages each probe of a table of tens of MB also
- * misses the TLB. */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-static void *table_alloc(size_t n)
+/* Moves up to n of the old table's slots into the current one, and frees
+ * the old table when all have moved. */
+static void band_migrate(as_story_bands_t *b, size_t n)
 {
-    void *p;
+    btab_t *o = &b->old, *c = &b->cur;
+    size_t end;
 
-    if (n < HUGE_PAGE)
-        return malloc(n);
-    if ((p = aligned_alloc(HUGE_PAGE, n)) == NULL)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, n, MADV_HUGEPAGE);  /* a hint: refusal is harmless */
-#endif
-    return p;
+    if (o->slots == NULL)
+        return;
+    end = o->cap - b->moved <= n ? o->cap : b->moved + n;
+    for (; b->moved < end; b->moved++) {
+        uint64_t v = o->slots[b->moved];
+        size_t i;
+
+        if (v == BAND_EMPTY || v == BAND_DEAD)
+            continue;
+        i = (size_t)mix64(v >> ID_BITS) & (c->cap - 1);
+        while (c->slots[i] != BAND_EMPTY && c->slots[i] != BAND_DEAD)
+            i = (i + 1) & (c->cap - 1);
+        if (c->slots[i] == BAND_DEAD)
+            b->dead--;
+        c->slots[i] = v;
+        o->slots[b->moved] = BAND_DEAD;
+        b->old_used--;
+        b->used++;
+    }
+    if (b->moved == o->cap)
+        btab_free(o);
 }
 
-static void band_insert(uint64_t *slots, size_t cap, uint64_t key,
-                        uint64_t v)
-{
-    size_t i = (size_t)key & (cap - 1);
-
-    while (slots[i] != BAND_EMPTY && slots[i] != BAND_DEAD)
-        i = (i + 1) & (cap - 1);
-    slots[i] = v;
-}
-
-/* Makes room for one more slot (rehashing into a larger table when the
- * load passes 70%). Returns 0 or -1 when out of memory. */
+/* Makes room for one more slot in the current table, starting a growth
+ * into a larger one when its load passes 70%. Returns 0 or -1 when out of
+ * memory. */
 static int band_reserve(as_story_bands_t *b)
 {
-    size_t cap = b->cap, i;
-    uint64_t *s;
+    size_t cap = b->cur.cap;
+    btab_t next;
 
-    if ((b->used + b->dead + 1) * 10 <= b->cap * 7)
+    band_migrate(b, BAND_STEP);
+    if ((b->used + b->dead + 1) * 10 <= b->cur.cap * 7)
         return 0;
+    band_migrate(b, SIZE_MAX);  /* not reached with BAND_STEP >= 2 */
     /* A slot keeps only the fragment, so positions come from the
      * fragment alone: the table can be rehashed from its slots. Up to
      * BAND_QUICK slots it grows fourfold, not twofold: every entry is
@@ -1066,21 +1190,18 @@ static int band_reserve(as_story_bands_t *b)
      * moves were a third of the band table's time in a store's first
      * 20,000 articles), for at most BAND_QUICK slots of room unused. */
     while ((b->used + 1) * 10 > cap * 4 ||
-           (cap < BAND_QUICK && cap < b->cap * 4))
+           (cap < BAND_QUICK && cap < b->cur.cap * 4))
         cap *= 2;
-    /* Not calloc: a large calloc is fresh mmap'ed memory that the inserts
-     * below would first read (mapping the zero page) and then write (a
-     * second fault per page); memset writes each page once, in order. */
-    if ((s = table_alloc(cap * sizeof(*s))) == NULL)
+    if (btab_alloc(&next, cap) != 0)
         return -1;
-    memset(s, 0, cap * sizeof(*s));
-    for (i = 0; i < b->cap; i++)
-        if (b->slots[i] != BAND_EMPTY && b->slots[i] != BAND_DEAD)
-            band_insert(s, cap, mix64(b->slots[i] >> ID_BITS), b->slots[i]);
-    free(b->slots);
-    b->slots = s;
-    b->cap = cap;
+    b->old = b->cur;
+    b->cur = next;
+    b->moved = 0;
+    b->old_used = b->used;
+    b->used = 0;
     b->dead = 0;
+    if (b->old.cap < BAND_STEP_FROM)
+        band_migrate(b, SIZE_MAX);
     return 0;
 }
 
@@ -1088,7 +1209,7 @@ int as_story_bands_find_add(as_story_bands_t *b, uint64_t key, uint64_t id,
                             int (*fn)(void *arg, uint64_t id), void *arg)
 {
     uint64_t f = band_frag(key);
-    size_t i, same = 0, at = SIZE_MAX;
+    size_t i, same = 0, at;
     int stop = fn == NULL;
 
     if (id > ID_MASK || band_reserve(b) != 0) {
@@ -1096,19 +1217,12 @@ int as_story_bands_find_add(as_story_bands_t *b, uint64_t key, uint64_t id,
             as_story_bands_find(b, key, fn, arg);
         return -1;
     }
-    /* One walk over the key's probe chain: report the ids under the key,
-     * count them, and remember the first reusable slot. */
-    for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
-         i = (i + 1) & (b->cap - 1)) {
-        if (b->slots[i] == BAND_DEAD) {
-            if (at == SIZE_MAX)
-                at = i;
-        } else if ((b->slots[i] >> ID_BITS) == f) {
-            same++;
-            if (!stop && fn(arg, b->slots[i] & ID_MASK) != 0)
-                stop = 1;
-        }
-    }
+    /* One walk over the key's probe chain (in each table while growing):
+     * report the ids under the key, count them, and remember the first
+     * reusable slot. */
+    if (b->old.slots != NULL)
+        btab_walk(&b->old, f, fn, arg, &stop, &same, NULL);
+    i = btab_walk(&b->cur, f, fn, arg, &stop, &same, &at);
     /* A key already held by BAND_KEY_CAP articles gets no more: a later
      * copy finds the first ones (the ones duplicate_of names), and
      * identical texts by the thousand cannot make the probing quadratic. */
@@ -1118,15 +1232,18 @@ int as_story_bands_find_add(as_story_bands_t *b, uint64_t key, uint64_t id,
         at = i;
     else
         b->dead--;
-    b->slots[at] = (f << ID_BITS) | id;
+    b->cur.slots[at] = (f << ID_BITS) | id;
     b->used++;
     return 0;
 }
 
 void as_story_bands_prefetch(const as_story_bands_t *b, uint64_t key)
 {
-    __builtin_prefetch(&b->slots[(size_t)mix64(band_frag(key)) &
-                                 (b->cap - 1)], 1);
+    size_t h = (size_t)mix64(band_frag(key));
+
+    __builtin_prefetch(&b->cur.slots[h & (b->cur.cap - 1)], 1);
+    if (b->old.slots != NULL)
+        __builtin_prefetch(&b->old.slots[h & (b->old.cap - 1)], 0);
 }
 
 int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id)
@@ -1136,35 +1253,34 @@ int as_story_bands_add(as_story_bands_t *b, uint64_t key, uint64_t id)
 
 void as_story_bands_remove(as_story_bands_t *b, uint64_t key, uint64_t id)
 {
-    uint64_t f = band_frag(key), v = (f << ID_BITS) | id;
-    size_t i;
+    uint64_t v = (band_frag(key) << ID_BITS) | id;
 
-    for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
-         i = (i + 1) & (b->cap - 1))
-        if (b->slots[i] == v) {
-            b->slots[i] = BAND_DEAD;
-            b->used--;
-            b->dead++;
-            return;
-        }
+    if (b->old.slots != NULL && btab_remove(&b->old, v)) {
+        b->old_used--;
+        return;
+    }
+    if (btab_remove(&b->cur, v)) {
+        b->used--;
+        b->dead++;
+    }
 }
 
 void as_story_bands_find(const as_story_bands_t *b, uint64_t key,
                          int (*fn)(void *arg, uint64_t id), void *arg)
 {
     uint64_t f = band_frag(key);
-    size_t i;
+    size_t same = 0;
+    int stop = 0;
 
-    for (i = (size_t)mix64(f) & (b->cap - 1); b->slots[i] != BAND_EMPTY;
-         i = (i + 1) & (b->cap - 1))
-        if (b->slots[i] != BAND_DEAD && (b->slots[i] >> ID_BITS) == f &&
-            fn(arg, b->slots[i] & ID_MASK) != 0)
-            return;
+    if (b->old.slots != NULL)
+        btab_walk(&b->old, f, fn, arg, &stop, &same, NULL);
+    if (!stop)
+        btab_walk(&b->cur, f, fn, arg, &stop, &same, NULL);
 }
 
 size_t as_story_bands_bytes(const as_story_bands_t *b)
 {
-    return b->cap * sizeof(uint64_t);
+    return (b->cur.cap + b->old.cap) * sizeof(uint64_t);
 }
 
 /* ------------------------------------------------------------ terms */

@@ -746,6 +746,123 @@ START_TEST(test_bands)
 }
 END_TEST
 
+/* A table that grows from 256K slots on moves its entries a few at a
+ * time, with two tables in use in between: the ids found under a key
+ * (and the 8 a key keeps) must be those of one table holding them all,
+ * at every moment of a growth, with removals before and during it. */
+typedef struct found_ids {
+    uint64_t ids[16];
+    int n;
+} found_ids_t;
+
+static int collect_id(void *arg, uint64_t id)
+{
+    found_ids_t *f = arg;
+
+    ck_assert_int_lt(f->n, 16);
+    f->ids[f->n++] = id;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+#define GROW_KEYS 40000
+
+static void check_key(const as_story_bands_t *b, uint64_t (*exp)[8],
+                      const int *nexp, int k)
+{
+    found_ids_t f;
+    uint64_t want[8];
+    int j;
+
+    if (nexp[k] < 0)
+        return;
+    f.n = 0;
+    as_story_bands_find(b, 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1),
+                        collect_id, &f);
+    memcpy(want, exp[k], sizeof(want));
+    qsort(f.ids, (size_t)f.n, sizeof(f.ids[0]), cmp_u64);
+    qsort(want, (size_t)nexp[k], sizeof(want[0]), cmp_u64);
+    ck_assert_msg(f.n == nexp[k], "key %d: %d ids found, %d expected", k,
+                  f.n, nexp[k]);
+    for (j = 0; j < f.n; j++)
+        ck_assert_msg(f.ids[j] == want[j], "key %d: id %llu found, %llu "
+                      "expected", k, (unsigned long long)f.ids[j],
+                      (unsigned long long)want[j]);
+}
+
+START_TEST(test_bands_growth)
+{
+    as_story_bands_t *b = as_story_bands_new();
+    uint64_t (*exp)[8] = calloc(GROW_KEYS, sizeof(*exp));
+    int *nexp = calloc(GROW_KEYS, sizeof(*nexp));
+    size_t ops = 0, two_tables = 0, single = 0;
+    int j, k, x;
+
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_nonnull(exp);
+    ck_assert_ptr_nonnull(nexp);
+    /* Keys whose fragments collide with another key's (a few among
+     * 40,000 in 2^32) share a probe chain and its 8 places: they are left
+     * out (nexp -1), so that each key's ids are exactly those it kept. */
+    for (k = 0; k < GROW_KEYS; k++)
+        ck_assert_int_eq(as_story_bands_add(b, 0x9e3779b97f4a7c15ULL *
+                                            (uint64_t)(k + 1),
+                                            (uint64_t)k + 1), 0);
+    for (k = 0; k < GROW_KEYS; k++) {
+        found_ids_t f;
+
+        f.n = 0;
+        as_story_bands_find(b, 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1),
+                            collect_id, &f);
+        ck_assert_int_ge(f.n, 1);
+        if (f.n > 1)
+            nexp[k] = -1;
+    }
+    as_story_bands_free(b);
+    b = as_story_bands_new();
+    ck_assert_ptr_nonnull(b);
+    for (j = 0; j < 10; j++) {
+        for (k = 0; k < GROW_KEYS; k++) {
+            uint64_t key = 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1);
+            uint64_t id = (uint64_t)k * 10 + (uint64_t)j + 1;
+
+            if (nexp[k] < 0)
+                continue;
+
+            ck_assert_int_eq(as_story_bands_add(b, key, id), 0);
+            if (nexp[k] < 8)
+                exp[k][nexp[k]++] = id;
+            /* Rounds 3 and 5 take the key's first id out again (5: while
+             * the table grows from 256K to 1M slots). */
+            if ((j == 3 || j == 5) && k % 7 == 0 && nexp[k] > 0) {
+                as_story_bands_remove(b, key, exp[k][0]);
+                exp[k][0] = exp[k][--nexp[k]];
+            }
+            if (as_story_bands_bytes(b) == ((size_t)1 << 20 | 1 << 18) * 8)
+                two_tables++;
+            if (++ops % 4000 == 0)
+                for (x = (int)(ops % 7); x < GROW_KEYS; x += 97)
+                    check_key(b, exp, nexp, x);
+        }
+    }
+    for (k = 0; k < GROW_KEYS; k++)
+        check_key(b, exp, nexp, k);
+    /* The growth from 256K slots was incremental, and it ended. */
+    ck_assert_uint_gt(two_tables, 1000);
+    single = as_story_bands_bytes(b);
+    ck_assert_uint_eq(single, ((size_t)1 << 20) * 8);
+    free(exp);
+    free(nexp);
+    as_story_bands_free(b);
+}
+END_TEST
+
 /* The scan reads the body 64 bytes at a time: words, non-ASCII letters
  * and the UTF-8 separators (no-break space, dashes, curly quotes) give the
  * same words wherever the block boundaries fall, words of any length
@@ -873,6 +990,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_tables);
     tcase_add_test(tc, test_join_rare_names);
     tcase_add_test(tc, test_bands);
+    tcase_add_test(tc, test_bands_growth);
     tcase_add_test(tc, test_tokens);
     suite_add_tcase(s, tc);
     return s;
