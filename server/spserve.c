@@ -129,12 +129,31 @@ int as_spserve_supports(const char *endpoint)
     return tcp_addr(endpoint, &in) == 0;
 }
 
+/* A non-blocking listening stream socket of family at sa (TCP with
+ * SO_REUSEADDR). Returns the socket or -errno. */
+static int listen_on(int family, const struct sockaddr *sa, socklen_t len)
+{
+    int fd, one = 1, err;
+
+    if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                     0)) < 0)
+        return -errno;
+    if (family == AF_INET)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, sa, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
 /* Binds the Unix socket at path, replacing a stale socket file that
  * nobody accepts on, as nanomsg does. Returns the socket or -errno. */
 static int listen_ipc(const char *path)
 {
     struct sockaddr_un sa;
-    int fd, probe, err;
+    int probe;
 
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
@@ -145,37 +164,17 @@ static int listen_ipc(const char *path)
         errno == ECONNREFUSED)
         unlink(path);
     close(probe);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                     0)) < 0)
-        return -errno;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(fd, SOMAXCONN) != 0) {
-        err = errno;
-        close(fd);
-        return -err;
-    }
-    return fd;
+    return listen_on(AF_UNIX, (struct sockaddr *)&sa, sizeof(sa));
 }
 
 /* Binds tcp://HOST:PORT (tcp_addr). Returns the socket or -errno. */
 static int listen_tcp(const char *endpoint)
 {
     struct sockaddr_in sa;
-    int fd, one = 1, err;
 
     if (tcp_addr(endpoint, &sa) != 0)
         return -EINVAL;
-    if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                     0)) < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        listen(fd, SOMAXCONN) != 0) {
-        err = errno;
-        close(fd);
-        return -err;
-    }
-    return fd;
+    return listen_on(AF_INET, (struct sockaddr *)&sa, sizeof(sa));
 }
 
 /* Writes who is at the other end of fd into buf, for the log. */
