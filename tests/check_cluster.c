@@ -522,7 +522,7 @@ START_TEST(cut_off_leader_acknowledges_nothing)
     ck_assert_int_ge(leader = find_leader(15000), 0);
     for (i = 0; i < N; i++)
         if (i != leader)
-            kill(srv[i].pid, SIGSTOP);
+            ck_assert_int_eq(ts_pause(&srv[i]), 0);
     /* The leader still takes the request but cannot commit it. */
     ck_assert_int_eq(connect_to(srv[leader].endpoint, 1500, &c),
                      AS_OK);
@@ -1024,7 +1024,7 @@ START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
     for (k = 0; k < 5; k++) {
         /* The follower misses the commit: the leader and g make the
          * majority. */
-        kill(srv[f].pid, SIGSTOP);
+        ck_assert_int_eq(ts_pause(&srv[f]), 0);
         snprintf(url, sizeof(url), "https://lin.example/%d", k);
         snprintf(body, sizeof(body), "linearizable %d", k);
         memset(&a, 0, sizeof(a));
@@ -1043,7 +1043,7 @@ START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
         as_article_free(got);
     }
     /* The CLI flag asks for the same. */
-    kill(srv[f].pid, SIGSTOP);
+    ck_assert_int_eq(ts_pause(&srv[f]), 0);
     a.body = "through the cli";
     rc = as_put(lc, &a, AS_REV_ANY, &res);
     kill(srv[f].pid, SIGCONT);
@@ -1064,8 +1064,8 @@ START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
     as_client_close(fc);
     /* Cut off: the leader still answers plain reads from its own store,
      * but no linearizable one (it cannot commit the barrier). */
-    kill(srv[f].pid, SIGSTOP);
-    kill(srv[g].pid, SIGSTOP);
+    ck_assert_int_eq(ts_pause(&srv[f]), 0);
+    ck_assert_int_eq(ts_pause(&srv[g]), 0);
     ck_assert_int_eq(as_client_set_timeout(lc, 1500), AS_OK);
     ck_assert_int_eq(as_get(lc, res.id, 0, &got), AS_OK);
     as_article_free(got);

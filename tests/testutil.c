@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -132,6 +133,56 @@ void ts_kill(ts_server_t *s)
         ;
     s->pid = 0;
     ts_tempdir_watch(s->dir, s->pid);
+}
+
+/* Whether every thread of pid is stopped (state T in its stat), 0 when
+ * one runs or cannot be read. */
+static int all_threads_stopped(pid_t pid)
+{
+    char path[320], buf[512];
+    struct dirent *e;
+    DIR *d;
+    int stopped = 1, n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if ((d = opendir(path)) == NULL)
+        return 0;
+    while (stopped && (e = readdir(d)) != NULL) {
+        const char *state;
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid,
+                 e->d_name);
+        /* The state follows the command name's closing parenthesis. */
+        if ((f = fopen(path, "r")) == NULL ||
+            fgets(buf, sizeof(buf), f) == NULL ||
+            (state = strrchr(buf, ')')) == NULL || state[1] != ' ' ||
+            (state[2] != 'T' && state[2] != 't'))
+            stopped = 0;
+        if (f != NULL)
+            fclose(f);
+        n++;
+    }
+    closedir(d);
+    return stopped && n > 0;
+}
+
+int ts_pause(const ts_server_t *s)
+{
+    int64_t end = as_clock_mono_ms() + 10000;
+
+    if (s->pid <= 0 || kill(s->pid, SIGSTOP) != 0)
+        return -1;
+    while (!all_threads_stopped(s->pid)) {
+        struct timespec pause = { 0, 1000000L };
+
+        if (as_clock_mono_ms() > end)
+            return -1;
+        nanosleep(&pause, NULL);
+    }
+    return 0;
 }
 
 void ts_cleanup(ts_server_t *s)

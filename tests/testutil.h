@@ -41,6 +41,15 @@ int ts_stop(ts_server_t *s);
 /* Kills the server with SIGKILL and reaps it. */
 void ts_kill(ts_server_t *s);
 
+/*
+ * Stops the server with SIGSTOP and waits (up to 10 s) until every one of
+ * its threads is stopped: kill(2) returns before they are, and on a busy
+ * machine a thread can go on for tens of milliseconds (answer a peer, say)
+ * after the signal was sent. Returns 0, or -1 if they did not all stop.
+ * SIGCONT resumes it.
+ */
+int ts_pause(const ts_server_t *s);
+
 /* Stops the server if running and removes the temp dir. */
 void ts_cleanup(ts_server_t *s);
 
