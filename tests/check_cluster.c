@@ -1063,7 +1063,9 @@ START_TEST(linearizable_read_on_a_follower_sees_an_acknowledged_write)
     }
     as_client_close(fc);
     /* Cut off: the leader still answers plain reads from its own store,
-     * but no linearizable one (it cannot commit the barrier). */
+     * but no linearizable one (it cannot commit the barrier). Cut off
+     * means every thread of both peers stopped (ts_pause): a peer whose
+     * Raft thread still runs rightly acknowledges the barrier. */
     ck_assert_int_eq(ts_pause(&srv[f]), 0);
     ck_assert_int_eq(ts_pause(&srv[g]), 0);
     ck_assert_int_eq(as_client_set_timeout(lc, 1500), AS_OK);
