@@ -190,7 +190,7 @@ START_TEST(stopped_subscriber_gets_everything)
         usleep(20000);
     }
     ck_assert_int_eq(lines, BEFORE);
-    kill(pid, SIGSTOP);
+    ck_assert_int_eq(ts_pause_pid(pid), 0);
     for (i = BEFORE; i < TOTAL; i++)
         put_one(c, i, (const char *[]){ "bulk", NULL });
     kill(pid, SIGCONT);

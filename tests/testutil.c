@@ -171,11 +171,16 @@ static int all_threads_stopped(pid_t pid)
 
 int ts_pause(const ts_server_t *s)
 {
+    return ts_pause_pid(s->pid);
+}
+
+int ts_pause_pid(pid_t pid)
+{
     int64_t end = as_clock_mono_ms() + 10000;
 
-    if (s->pid <= 0 || kill(s->pid, SIGSTOP) != 0)
+    if (pid <= 0 || kill(pid, SIGSTOP) != 0)
         return -1;
-    while (!all_threads_stopped(s->pid)) {
+    while (!all_threads_stopped(pid)) {
         struct timespec pause = { 0, 1000000L };
 
         if (as_clock_mono_ms() > end)

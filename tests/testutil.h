@@ -50,6 +50,9 @@ void ts_kill(ts_server_t *s);
  */
 int ts_pause(const ts_server_t *s);
 
+/* ts_pause for any child process (a CLI, say). */
+int ts_pause_pid(pid_t pid);
+
 /* Stops the server if running and removes the temp dir. */
 void ts_cleanup(ts_server_t *s);
 
